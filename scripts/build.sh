@@ -1,0 +1,59 @@
+#!/usr/bin/env bash
+# Builds the npm package into pkg/ (and a tarball into dist/):
+#   1. the crate for wasm32 twice, with Debian's rustc and -Zbuild-std:
+#      - "client": the browser build, no signature-verification crypto;
+#      - "full":   client + gateway, for Node, Next.js server code and workerd;
+#   2. wasm-bindgen --target web for each;
+#   3. wasm-opt -Oz with exactly the features rustc emits (not --all-features:
+#      workerd and Next.js reject such modules);
+#   4. pkg-template/ (entries per runtime, types, README, CLI) + the outputs.
+# Usage: scripts/build.sh [--dev]   (--dev skips wasm-opt for a faster loop)
+set -euo pipefail
+cd "$(dirname "$0")/.."
+root=$PWD
+dev=0; [ "${1:-}" = --dev ] && dev=1
+
+export RUSTC=/usr/bin/rustc RUSTDOC=/usr/bin/rustdoc RUSTC_BOOTSTRAP=1
+cargo=/usr/bin/cargo
+target=wasm32-unknown-unknown
+wasm_opt="$root/node_modules/.bin/wasm-opt"
+features_flags=(--enable-bulk-memory --enable-multivalue --enable-mutable-globals
+  --enable-nontrapping-float-to-int --enable-reference-types --enable-sign-ext)
+
+build_variant() { # name cargo-features
+  local name=$1 features=$2 out="target/bindgen/$1"
+  echo "[build] $name: cargo build ($features)"
+  "$cargo" build --quiet --release --target "$target" \
+    -Zbuild-std=std,panic_abort -Zbuild-std-features=optimize_for_size \
+    --no-default-features --features "$features"
+  rm -rf "$out"; mkdir -p "$out"
+  wasm-bindgen --target web --out-dir "$out" --out-name mesh_sdk \
+    "target/$target/release/mesh_sdk.wasm"
+  if [ $dev = 0 ]; then
+    "$wasm_opt" -Oz --converge --strip-producers --strip-target-features \
+      "${features_flags[@]}" "$out/mesh_sdk_bg.wasm" -o "$out/mesh_sdk_bg.wasm"
+  fi
+}
+
+build_variant client client
+build_variant full client,gateway
+
+echo "[build] assembling pkg/"
+rm -rf pkg; mkdir -p pkg/wasm dist
+cp -R pkg-template/. pkg/
+for v in client full; do
+  mkdir -p "pkg/wasm/$v"
+  cp "target/bindgen/$v/mesh_sdk.js" "target/bindgen/$v/mesh_sdk_bg.wasm" "pkg/wasm/$v/"
+done
+# Node and Next.js server code load the wasm from an inlined base64 module:
+# bundlers rewrite file URLs to client assets (see TOOLCHAIN.md).
+node -e '
+  const fs = require("fs");
+  const b64 = fs.readFileSync("pkg/wasm/full/mesh_sdk_bg.wasm").toString("base64");
+  fs.writeFileSync("pkg/wasm/full/mesh_sdk_bg.wasm.b64.js", "export default \"" + b64 + "\";\n");
+'
+version=$(node -p 'require("./pkg/package.json").version')
+(cd pkg && npm pack --silent --pack-destination ../dist >/dev/null)
+cp "dist/mesh-sdk-$version.tgz" dist/mesh-sdk.tgz
+echo "[build] pkg/ ready; dist/mesh-sdk.tgz"
+ls -l pkg/wasm/*/mesh_sdk_bg.wasm

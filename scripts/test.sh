@@ -1,0 +1,21 @@
+#!/usr/bin/env bash
+# Runs every test of mesh-sdk on a fresh machine: installs what is missing,
+# runs the sans-IO core's tests on the host, builds the package, then runs the
+# JavaScript suites (Node's test runner) against real parts on 127.0.0.1:
+# oidc-provider, workerd (wrangler dev) and Chromium.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+
+scripts/setup.sh
+
+echo "== cargo test (host: sans-IO core, all features)"
+cargo test --all-features --quiet 2>&1 | tail -n 40
+
+echo "== build the package"
+scripts/build.sh
+
+echo "== JavaScript suites"
+mapfile -t files < <(find tests -name '*.test.mjs' -not -path '*/node_modules/*' | sort)
+if [ ${#files[@]} -eq 0 ]; then echo "no JavaScript test files found" >&2; exit 1; fi
+# One file at a time: each suite starts its own servers, and 2 cores are few.
+node --test --test-concurrency=1 --test-reporter=spec "${files[@]}"

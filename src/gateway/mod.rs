@@ -1,0 +1,1 @@
+//! Sans-IO gateway core: no IO, no clock, no wasm_bindgen. See crate docs.

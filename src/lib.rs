@@ -1,0 +1,33 @@
+//! # mesh-sdk
+//!
+//! An authentication SDK for JavaScript and edge runtimes, written in Rust and
+//! compiled to WebAssembly.
+//!
+//! ## Contents
+//! - [`error`]: one error type with stable codes, shared by every part.
+//! - [`secret`]: token and key newtypes with redacted `Debug`.
+//! - `client` (feature `client`): the sans-IO client core: token expiry math,
+//!   refresh policy and lock, device-flow polling, API-call retry policy.
+//! - `gateway` (feature `gateway`): the sans-IO gateway core: configuration,
+//!   route policy, JWT header and claim checks, JWKS and token caches, API-key
+//!   records, identity signing.
+//! - `wasm` (wasm32 only): the thin binding layer that does the IO (fetch,
+//!   timers, storage, WebCrypto, KV) and exports the JavaScript API.
+//!
+//! Nothing outside `wasm` imports `wasm_bindgen`, `web_sys` or `js_sys`, reads
+//! the clock or touches the network: the core takes `now` and HTTP responses
+//! as inputs and returns decisions, so it is tested on the host with a manual
+//! clock.
+
+pub mod error;
+pub mod secret;
+
+#[cfg(feature = "client")]
+pub mod client;
+#[cfg(feature = "gateway")]
+pub mod gateway;
+
+#[cfg(target_arch = "wasm32")]
+pub mod wasm;
+
+pub use error::{Error, ErrorKind, Result};

@@ -1,0 +1,69 @@
+//! Turns [`crate::Error`] into the one error shape JavaScript sees: an `Error`
+//! with a stable `.code`, a human `.message`, optional `.context` (method,
+//! path, status, token ages; never a token) and a `.cause` chain.
+
+use js_sys::{Object, Reflect};
+use wasm_bindgen::prelude::*;
+
+use crate::error::{Error, RequestContext};
+
+fn set(target: &JsValue, key: &str, value: &JsValue) {
+    // Setting a property on a fresh Error/Object cannot fail.
+    let _ = Reflect::set(target, &JsValue::from_str(key), value);
+}
+
+fn context_to_js(ctx: &RequestContext) -> JsValue {
+    let obj = Object::new();
+    set(&obj, "method", &JsValue::from_str(&ctx.method));
+    set(&obj, "path", &JsValue::from_str(&ctx.path));
+    if let Some(status) = ctx.status {
+        set(&obj, "status", &JsValue::from(status));
+    }
+    if let Some(age) = ctx.token_age_secs {
+        set(&obj, "tokenAgeSeconds", &JsValue::from_f64(age as f64));
+    }
+    if let Some(left) = ctx.token_remaining_secs {
+        set(&obj, "tokenRemainingSeconds", &JsValue::from_f64(left as f64));
+    }
+    if let Some(oauth) = &ctx.oauth_error {
+        set(&obj, "oauthError", &JsValue::from_str(oauth));
+    }
+    obj.into()
+}
+
+/// Builds the JavaScript `Error` for a crate error.
+pub fn to_js_error(err: &Error) -> JsValue {
+    let js = js_sys::Error::new(err.message());
+    js.set_name("MeshError");
+    let value: JsValue = js.into();
+    set(&value, "code", &JsValue::from_str(err.code()));
+    if let Some(ctx) = err.context() {
+        if let Some(status) = ctx.status {
+            set(&value, "status", &JsValue::from(status));
+        }
+        set(&value, "context", &context_to_js(ctx));
+    }
+    if let Some(cause) = err.cause() {
+        set(&value, "cause", &to_js_error(cause));
+    }
+    value
+}
+
+impl From<Error> for JsValue {
+    fn from(err: Error) -> JsValue {
+        to_js_error(&err)
+    }
+}
+
+/// Describes a thrown JavaScript value without assuming it is an `Error`.
+pub fn describe_js(value: &JsValue) -> String {
+    if let Some(s) = value.as_string() {
+        return s;
+    }
+    if let Ok(msg) = Reflect::get(value, &JsValue::from_str("message")) {
+        if let Some(s) = msg.as_string() {
+            return s;
+        }
+    }
+    "unknown JavaScript error".to_string()
+}

@@ -1,0 +1,34 @@
+//! Bindings to globals that every runtime has (browsers, Node >= 18, Next.js
+//! server code, workerd). Binding the global `fetch`, `setTimeout` and
+//! `crypto` rather than `window` lets one build run everywhere.
+
+use wasm_bindgen::prelude::*;
+
+#[wasm_bindgen]
+extern "C" {
+    /// `globalThis.fetch`.
+    #[wasm_bindgen(js_name = fetch)]
+    pub fn fetch_with_request(request: &web_sys::Request) -> js_sys::Promise;
+
+    /// `globalThis.setTimeout`; returns an opaque handle (a number in browsers,
+    /// an object in Node), so it is kept as a `JsValue`.
+    #[wasm_bindgen(js_name = setTimeout)]
+    pub fn set_timeout(handler: &js_sys::Function, ms: i32) -> JsValue;
+
+    #[wasm_bindgen(js_name = clearTimeout)]
+    pub fn clear_timeout(handle: &JsValue);
+
+    /// `globalThis.crypto`.
+    #[wasm_bindgen(thread_local_v2, js_name = crypto)]
+    pub static CRYPTO: web_sys::Crypto;
+}
+
+/// Milliseconds since the Unix epoch, from `Date.now()`.
+pub fn now_ms() -> f64 {
+    js_sys::Date::now()
+}
+
+/// Whole seconds since the Unix epoch.
+pub fn now_secs() -> i64 {
+    (now_ms() / 1000.0).floor() as i64
+}
