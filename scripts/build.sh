@@ -8,10 +8,19 @@
 #      workerd and Next.js reject such modules);
 #   4. pkg-template/ (entries per runtime, types, README, CLI) + the outputs.
 # Usage: scripts/build.sh [--dev]   (--dev skips wasm-opt for a faster loop)
+#        MESH_BUILD_VARIANTS="full" scripts/build.sh   (build one variant only;
+#        the other is kept from the previous build)
 set -euo pipefail
 cd "$(dirname "$0")/.."
 root=$PWD
 dev=0; [ "${1:-}" = --dev ] && dev=1
+variants=${MESH_BUILD_VARIANTS:-client full}
+
+# One build at a time: concurrent builds would overwrite each other's cargo
+# output between cargo and wasm-bindgen, and pkg/ under a running test.
+mkdir -p target
+exec 9>target/.build.lock
+flock 9
 
 export RUSTC=/usr/bin/rustc RUSTDOC=/usr/bin/rustdoc RUSTC_BOOTSTRAP=1
 cargo=/usr/bin/cargo
@@ -35,23 +44,33 @@ build_variant() { # name cargo-features
   fi
 }
 
-build_variant client client
-build_variant full client,gateway
+for v in $variants; do
+  case $v in
+    client) build_variant client client ;;
+    full) build_variant full client,gateway ;;
+    *) echo "unknown variant $v" >&2; exit 2 ;;
+  esac
+done
 
 echo "[build] assembling pkg/"
-rm -rf pkg; mkdir -p pkg/wasm dist
-cp -R pkg-template/. pkg/
+next=target/pkg.next
+rm -rf "$next"; mkdir -p "$next/wasm" dist
+cp -R pkg-template/. "$next/"
 for v in client full; do
-  mkdir -p "pkg/wasm/$v"
-  cp "target/bindgen/$v/mesh_sdk.js" "target/bindgen/$v/mesh_sdk_bg.wasm" "pkg/wasm/$v/"
+  [ -f "target/bindgen/$v/mesh_sdk_bg.wasm" ] || { echo "[build] variant $v was never built" >&2; exit 1; }
+  mkdir -p "$next/wasm/$v"
+  cp "target/bindgen/$v/mesh_sdk.js" "target/bindgen/$v/mesh_sdk_bg.wasm" "$next/wasm/$v/"
 done
 # Node and Next.js server code load the wasm from an inlined base64 module:
 # bundlers rewrite file URLs to client assets (see TOOLCHAIN.md).
 node -e '
   const fs = require("fs");
-  const b64 = fs.readFileSync("pkg/wasm/full/mesh_sdk_bg.wasm").toString("base64");
-  fs.writeFileSync("pkg/wasm/full/mesh_sdk_bg.wasm.b64.js", "export default \"" + b64 + "\";\n");
-'
+  const dir = process.argv[1] + "/wasm/full/";
+  const b64 = fs.readFileSync(dir + "mesh_sdk_bg.wasm").toString("base64");
+  fs.writeFileSync(dir + "mesh_sdk_bg.wasm.b64.js", "export default \"" + b64 + "\";\n");
+' "$next"
+# Swap in the new pkg/ in one step, so a test reading it sees old or new.
+rm -rf target/pkg.old; [ -d pkg ] && mv pkg target/pkg.old; mv "$next" pkg
 version=$(node -p 'require("./pkg/package.json").version')
 (cd pkg && npm pack --silent --pack-destination ../dist >/dev/null)
 cp "dist/mesh-sdk-$version.tgz" dist/mesh-sdk.tgz
