@@ -4,3 +4,4 @@ import init from './wasm/client/mesh_sdk.js';
 await init();
 
 export * from './wasm/client/mesh_sdk.js';
+export { isMeshError } from './errors.js';

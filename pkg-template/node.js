@@ -6,3 +6,4 @@ import { initSync } from './wasm/full/mesh_sdk.js';
 initSync({ module: Buffer.from(wasmBase64, 'base64') });
 
 export * from './wasm/full/mesh_sdk.js';
+export { isMeshError } from './errors.js';

@@ -5,3 +5,4 @@ import { initSync } from './wasm/full/mesh_sdk.js';
 initSync({ module: wasm });
 
 export * from './wasm/full/mesh_sdk.js';
+export { isMeshError } from './errors.js';

@@ -1,0 +1,435 @@
+// Type definitions for mesh-sdk, written by hand so that editors show the real
+// option, result, event and error shapes. Keep in sync with src/wasm/.
+
+// ---------------------------------------------------------------------------
+// Errors
+
+/**
+ * The stable, machine-readable `code` of every error mesh-sdk throws or
+ * rejects with. New codes may be added in minor versions.
+ */
+export type MeshErrorCode =
+  /** An option is missing or wrong; the message names it. */
+  | 'invalid_config'
+  /** The request could not reach the server (DNS, refused, reset). */
+  | 'network'
+  /** The request took longer than `timeoutMs`. */
+  | 'timeout'
+  /** The caller's `AbortSignal` fired. */
+  | 'aborted'
+  /** The server rejected the credential (401, or 404 with `treat404AsUnauthorized`). */
+  | 'unauthorized'
+  /** The server refused the authenticated caller (403). */
+  | 'forbidden'
+  /** A refresh failed for a reason that may pass (5xx, 429, network). The session goes on. */
+  | 'refresh_failed'
+  /** The session is over (`invalid_grant`, logout in another tab): log in again. */
+  | 'session_ended'
+  /** There is no session: log in first. */
+  | 'not_logged_in'
+  /** The device code expired before the user approved it. */
+  | 'device_code_expired'
+  /** The user denied the device login. */
+  | 'access_denied'
+  /** The server answered with an error status not covered above. */
+  | 'http_error'
+  /** The server answered something the protocol does not allow. */
+  | 'invalid_response'
+  /** Stored session data is corrupt or foreign, or the storage failed. */
+  | 'storage'
+  /** The wasm was used before it was initialised (the `mesh-sdk/slim` entry). */
+  | 'not_initialized'
+  /** The client was disposed. */
+  | 'disposed';
+
+/** Where a failed API call went, for debugging. Never holds a token. */
+export interface MeshErrorContext {
+  readonly method: string;
+  readonly path: string;
+  /** HTTP status, when a response arrived. */
+  readonly status?: number;
+  /** Seconds since the access token used was received. */
+  readonly tokenAgeSeconds?: number;
+  /** Seconds the access token used had left when the request was sent. */
+  readonly tokenRemainingSeconds?: number;
+  /** The OAuth `error` from the server's body, e.g. `"invalid_grant"`. */
+  readonly oauthError?: string;
+}
+
+/**
+ * Every error mesh-sdk throws: an `Error` named `"MeshError"` with a stable
+ * `code`, a human message (never a token) and an optional `cause`. Narrow an
+ * unknown caught value with {@link isMeshError}.
+ */
+export interface MeshError extends Error {
+  readonly name: 'MeshError';
+  readonly code: MeshErrorCode;
+  /** HTTP status, when the error came from a response. */
+  readonly status?: number;
+  readonly context?: MeshErrorContext;
+  readonly cause?: MeshError | unknown;
+}
+
+/** True when `value` is a {@link MeshError}. */
+export function isMeshError(value: unknown): value is MeshError;
+
+// ---------------------------------------------------------------------------
+// Client options
+
+/**
+ * Where the session (access token, refresh token, expiry) is kept. A custom
+ * store may be synchronous or asynchronous; it stores opaque strings.
+ */
+export interface MeshStorage {
+  get(key: string): string | null | undefined | Promise<string | null | undefined>;
+  set(key: string, value: string): void | Promise<void>;
+  remove(key: string): void | Promise<void>;
+}
+
+/**
+ * `'memory'` (the default) keeps the session in this client only;
+ * `'localStorage'` and `'sessionStorage'` use the browser's web storage
+ * (shared between tabs); an object is a custom {@link MeshStorage}.
+ */
+export type MeshStorageOption = 'memory' | 'localStorage' | 'sessionStorage' | MeshStorage;
+
+/** Options shared by both modes. */
+export interface MeshCommonOptions {
+  /**
+   * Base URL of the API, or of the mesh gateway in front of it. Relative
+   * paths given to `fetch`, `keys.*`, `chat` and `validate` resolve against it.
+   * Required in API-key mode.
+   */
+  apiUrl?: string;
+  /**
+   * Upper bound, in milliseconds, of every request the client makes (token,
+   * discovery, API). Each call also takes its own `AbortSignal`.
+   * @default 60000
+   */
+  timeoutMs?: number;
+  /**
+   * Some servers answer 404 instead of 401 when authentication fails. When
+   * true, a 404 on an authenticated call is treated as a possible auth
+   * failure: the client refreshes once and retries once.
+   * @default false
+   */
+  treat404AsUnauthorized?: boolean;
+}
+
+/** OAuth mode: a user session from the OIDC provider, refreshed proactively. */
+export interface MeshOAuthOptions extends MeshCommonOptions {
+  /** OIDC issuer URL; endpoints come from its discovery document. */
+  issuer: string;
+  /** The OAuth client id registered with the provider. */
+  clientId: string;
+  /** API audience, sent where the provider wants it (Auth0 does). */
+  audience?: string;
+  /**
+   * Space-separated scopes. Include `offline_access` to get a refresh token.
+   * @default 'openid offline_access'
+   */
+  scope?: string;
+  /** Where the session is kept. @default 'memory' */
+  storage?: MeshStorageOption;
+  /**
+   * Refresh proactively when less than this many seconds of the access token
+   * remain. Never more than half the token's lifetime, so a short-lived token
+   * is not refreshed on every call.
+   * @default 60
+   */
+  refreshLeewaySeconds?: number;
+  apiKey?: never;
+}
+
+/**
+ * API-key mode: every call sends `X-API-Key`; no OAuth state is loaded or
+ * refreshed.
+ */
+export interface MeshApiKeyOptions extends MeshCommonOptions {
+  apiUrl: string;
+  /** The key, e.g. `mesh_sk_...`. */
+  apiKey: string;
+  issuer?: never;
+  clientId?: never;
+  storage?: never;
+  refreshLeewaySeconds?: never;
+}
+
+export type MeshClientOptions = MeshOAuthOptions | MeshApiKeyOptions;
+
+// ---------------------------------------------------------------------------
+// Client results
+
+/** Per-call options. */
+export interface CallOptions {
+  /** Cancels the call; it then rejects with code `aborted`. */
+  signal?: AbortSignal;
+}
+
+/** A started device login (RFC 8628). Show `userCode` and `verificationUri`. */
+export interface DeviceLogin {
+  /** The code the user types on the verification page. */
+  readonly userCode: string;
+  /** The page where the user enters the code. */
+  readonly verificationUri: string;
+  /** The same page with the code filled in (for a link or QR code), when the provider gives one. */
+  readonly verificationUriComplete?: string;
+  /** Seconds until the device code expires. */
+  readonly expiresIn: number;
+  /** Minimum seconds between polls. */
+  readonly interval: number;
+}
+
+/** A session, as given to `setSession` and returned by a completed login. */
+export interface Session {
+  readonly accessToken: string;
+  /** Absent when the provider issued none (no `offline_access`). */
+  readonly refreshToken?: string;
+  /** When the access token expires, in Unix seconds (as `MESH_TOKEN_EXPIRES_AT`). */
+  readonly expiresAt: number;
+}
+
+/** The input of `setSession`. */
+export interface SessionInput {
+  accessToken: string;
+  refreshToken?: string;
+  /** Unix seconds. */
+  expiresAt: number;
+}
+
+/** The `MESH_*` variables of a session, as `exportEnv` returns and `fromEnv` reads them. */
+export interface MeshEnv {
+  MESH_ACCESS_TOKEN: string;
+  MESH_REFRESH_TOKEN?: string;
+  /** Unix seconds, as a decimal string. */
+  MESH_TOKEN_EXPIRES_AT: string;
+}
+
+/** The result of `validate()`. */
+export interface ValidationResult {
+  readonly valid: boolean;
+  /** `'server'` when `/auth/validate` answered; `'local'` when it gave 404 or could not be reached. */
+  readonly source: 'server' | 'local';
+  /** The token's subject, when known. */
+  readonly userId?: string;
+  /** Unix seconds. */
+  readonly expiresAt?: number;
+}
+
+/** An API key as listed: never the key itself. */
+export interface ApiKey {
+  readonly id: string;
+  readonly name: string;
+  /** The key's prefix, e.g. `mesh_sk_`. */
+  readonly prefix: string;
+  /** The key's last four characters. */
+  readonly last4: string;
+  /** When it was created, as an ISO 8601 string. */
+  readonly createdAt: string;
+}
+
+/** A key just created: the only time its plaintext `key` is shown. */
+export interface CreatedApiKey extends ApiKey {
+  readonly key: string;
+}
+
+/** `client.keys`: the API keys of the signed-in user (`/api/v1/keys`). */
+export interface MeshKeys {
+  list(options?: CallOptions): Promise<ApiKey[]>;
+  create(name: string, options?: CallOptions): Promise<CreatedApiKey>;
+  revoke(id: string, options?: CallOptions): Promise<void>;
+}
+
+// ---------------------------------------------------------------------------
+// Client events
+
+/** Events and their payloads. */
+export interface MeshClientEvents {
+  /** A refresh succeeded. */
+  refreshed: { readonly expiresAt: number };
+  /** A refresh failed for a reason that may pass; the session goes on. */
+  refreshFailed: { readonly error: MeshError };
+  /** The session ended (`invalid_grant`, logout, another tab logged out); storage is cleared. */
+  sessionEnded: { readonly reason: MeshErrorCode | 'logout' };
+  /** An API call was rejected after the one refresh-and-retry. */
+  unauthorized: { readonly method: string; readonly path: string; readonly status: number };
+}
+
+export type MeshClientEvent = keyof MeshClientEvents;
+
+// ---------------------------------------------------------------------------
+// The client
+
+export class MeshClient {
+  /**
+   * Checks the options at once: a missing or wrong option throws a
+   * {@link MeshError} with code `invalid_config` naming it.
+   */
+  constructor(options: MeshClientOptions);
+
+  /**
+   * A client whose session comes from `MESH_ACCESS_TOKEN`,
+   * `MESH_REFRESH_TOKEN` and `MESH_TOKEN_EXPIRES_AT` (e.g. `process.env`).
+   */
+  static fromEnv(env: Readonly<Record<string, string | undefined>>, options: MeshOAuthOptions): MeshClient;
+
+  /** Starts a device login: show the user the code and the link. */
+  startDeviceLogin(options?: CallOptions): Promise<DeviceLogin>;
+  /**
+   * Polls the token endpoint per RFC 8628 until the user approves, denies
+   * (`access_denied`) or the code expires (`device_code_expired`).
+   */
+  completeDeviceLogin(login: DeviceLogin, options?: CallOptions): Promise<Session>;
+
+  /**
+   * A fresh access token: refreshed proactively within the leeway, one
+   * refresh shared by all concurrent callers.
+   */
+  getAccessToken(options?: CallOptions): Promise<string>;
+
+  /**
+   * `fetch` with `Authorization: Bearer` (or `X-API-Key`) attached. A 401
+   * refreshes once and retries once. `input` is a path relative to `apiUrl`
+   * or an absolute URL.
+   */
+  fetch(input: string | URL, init?: RequestInit): Promise<Response>;
+
+  /** The signed-in user's API keys. */
+  readonly keys: MeshKeys;
+
+  /** `POST /api/v1/chat` with `{ message }`; resolves with the JSON reply. */
+  chat(message: string, options?: CallOptions): Promise<unknown>;
+
+  /** `GET /auth/validate`; on 404 or a network error, validates the token locally. */
+  validate(options?: CallOptions): Promise<ValidationResult>;
+
+  /** Replaces the session (and stores it). */
+  setSession(session: SessionInput): void;
+
+  /** The session as `MESH_*` variables; `null` when not logged in. */
+  exportEnv(): MeshEnv | null;
+
+  /** Subscribes to an event; returns the function that unsubscribes. */
+  on<E extends MeshClientEvent>(event: E, handler: (payload: MeshClientEvents[E]) => void): () => void;
+
+  /** Revokes the refresh token where the provider allows it and clears storage. */
+  logout(options?: CallOptions): Promise<void>;
+
+  /** Stops everything the client started; no timer outlives it. */
+  dispose(): void;
+  /** Frees the wasm memory of this client (wasm-bindgen). Prefer `dispose`. */
+  free(): void;
+}
+
+// ---------------------------------------------------------------------------
+// The gateway (Node, workerd and the Next.js edge runtime; not in mesh-sdk/slim)
+
+/**
+ * The part of a Workers KV namespace the gateway uses; a real
+ * `KVNamespace` binding fits.
+ */
+export interface KVNamespaceLike {
+  get(key: string): Promise<string | null>;
+  put(key: string, value: string, options?: { expirationTtl?: number }): Promise<void>;
+  delete(key: string): Promise<void>;
+  list(options?: { prefix?: string; limit?: number; cursor?: string }): Promise<{
+    keys: { name: string }[];
+    list_complete: boolean;
+    cursor?: string;
+  }>;
+}
+
+/** The gateway's configuration: Worker variables (`wrangler dev --var NAME:VALUE`) and bindings. */
+export interface GatewayEnv {
+  /** Origin base URL; the request's path and query are appended. Required. */
+  MESH_UPSTREAM_URL: string;
+  /** Required `iss`, where a route uses `jwt`. */
+  MESH_JWT_ISSUER?: string;
+  /** Accepted `aud` values, comma-separated; required where a route uses `jwt`. */
+  MESH_JWT_AUDIENCE?: string;
+  /** The key set. Default: `jwks_uri` from the issuer's discovery document. */
+  MESH_JWKS_URL?: string;
+  /** Allowed algorithms, comma-separated. Default: `RS256,ES256`. */
+  MESH_JWT_ALGORITHMS?: string;
+  /** When set, HS256 tokens signed with this secret are accepted too. */
+  MESH_JWT_HS256_SECRET?: string;
+  /** Leeway for `exp` and `nbf`, in seconds. Default: `30`. */
+  MESH_CLOCK_SKEW_SECONDS?: string;
+  /**
+   * JSON `[{ "prefix": "/agent/v1/", "auth": "jwt" | "api_key" | "public" }]`;
+   * the longest prefix wins; an unmatched path gets 404. Default:
+   * `/api/v1/` jwt, `/mcp/messages/` jwt, `/agent/v1/` api_key, `/health` public.
+   */
+  MESH_ROUTES?: string;
+  /** Prefix of issued API keys. Default: `mesh_sk_`. */
+  MESH_API_KEY_PREFIX?: string;
+  /** HMAC secret for signing the injected identity (see {@link verifyIdentity}). */
+  MESH_IDENTITY_SECRET?: string;
+  /** KV namespace of API-key records; required where a route uses `api_key`. */
+  MESH_API_KEYS?: KVNamespaceLike;
+}
+
+/** One route of `MESH_ROUTES`. */
+export interface GatewayRoute {
+  prefix: string;
+  auth: 'jwt' | 'api_key' | 'public';
+}
+
+/** The part of a Workers `ExecutionContext` the gateway uses. */
+export interface ExecutionContextLike {
+  waitUntil(promise: Promise<unknown>): void;
+}
+
+/** Options of {@link createGateway}. The configuration itself comes from {@link GatewayEnv}. */
+export interface GatewayOptions {
+  /**
+   * Receives each structured log line (route, reason code, `kid`, request
+   * id; never a token). Default: `console.log` of the JSON line.
+   */
+  log?: (line: string) => void;
+}
+
+/** A Worker: `export default createGateway()`. */
+export interface Gateway {
+  fetch(request: Request, env: GatewayEnv, ctx?: ExecutionContextLike): Promise<Response>;
+}
+
+/**
+ * The edge gateway: verifies the credential each route requires, strips
+ * client-sent identity headers and forwards with `x-user-id` (and, with
+ * `MESH_IDENTITY_SECRET`, a signed identity).
+ */
+export function createGateway(options?: GatewayOptions): Gateway;
+
+/** Options of {@link verifyIdentity}. */
+export interface VerifyIdentityOptions {
+  /** Reject identities signed longer ago than this. @default 60 */
+  maxAgeSeconds?: number;
+}
+
+/** An identity the gateway signed and {@link verifyIdentity} checked. */
+export interface VerifiedIdentity {
+  readonly userId: string;
+  readonly authMethod: 'jwt' | 'api_key';
+  /** Set when `authMethod` is `'api_key'`. */
+  readonly apiKeyId?: string;
+  /** When the gateway signed it, in Unix seconds. */
+  readonly timestamp: number;
+}
+
+/**
+ * For origins (Node or Workers): checks the `x-mesh-identity-*` signature the
+ * gateway added, so requests that bypassed the gateway can be refused.
+ * Resolves with the identity, or rejects with a {@link MeshError} (code
+ * `unauthorized`).
+ */
+export function verifyIdentity(
+  request: Request,
+  secret: string,
+  options?: VerifyIdentityOptions,
+): Promise<VerifiedIdentity>;
+
+// ---------------------------------------------------------------------------
+
+/** The package version. */
+export function version(): string;

@@ -1,0 +1,31 @@
+// mesh-sdk/slim: the client, with the wasm supplied and initialised by the
+// caller. Until `init` resolves, every export throws a MeshError with code
+// `not_initialized`. The gateway is not in this entry.
+
+export { MeshClient, version, isMeshError } from './index.js';
+export type {
+  ApiKey, CallOptions, CreatedApiKey, DeviceLogin, MeshApiKeyOptions, MeshClientEvent,
+  MeshClientEvents, MeshClientOptions, MeshCommonOptions, MeshEnv, MeshError, MeshErrorCode,
+  MeshErrorContext, MeshKeys, MeshOAuthOptions, MeshStorage, MeshStorageOption, Session,
+  SessionInput, ValidationResult,
+} from './index.js';
+
+/**
+ * What `init` accepts: the bytes of `mesh-sdk/slim.wasm`, a compiled
+ * `WebAssembly.Module`, its URL, or a `Response` (streamed when served as
+ * `application/wasm`). Without an argument, the `.wasm` is fetched from beside
+ * the glue.
+ */
+export type WasmSource =
+  | BufferSource
+  | WebAssembly.Module
+  | URL
+  | string
+  | Response
+  | Promise<Response>;
+
+/** Loads and instantiates the wasm; call once, before anything else. */
+export default function init(wasm?: WasmSource): Promise<void>;
+
+/** Synchronous init from bytes or a compiled module. */
+export function initSync(wasm: BufferSource | WebAssembly.Module): void;

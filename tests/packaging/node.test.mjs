@@ -1,0 +1,123 @@
+// The packed tarball in a fresh Node project: ESM import, CommonJS require,
+// the slim entry with explicit init, and the raw .wasm exports. Each script
+// runs in its own Node process, as a user's program would.
+import assert from 'node:assert/strict';
+import { test } from 'node:test';
+
+import { freshProject, nodeJson, packageVersion, recordingServer } from './helpers.mjs';
+
+// Each probe prints one JSON object. When the client build exports
+// MeshClient, it also makes a real API-key call and a bad-option call.
+const probe = (load) => `
+${load}
+const out = { version: sdk.version(), exports: Object.keys(sdk).sort() };
+if (typeof sdk.MeshClient === 'function') {
+  const client = new sdk.MeshClient({ apiUrl: process.env.ORIGIN, apiKey: 'mesh_sk_packaging_probe' });
+  const res = await client.fetch('/echo?from=probe', { method: 'GET' });
+  out.status = res.status;
+  out.echo = await res.json();
+  try {
+    new sdk.MeshClient({ apiUrl: 'not a url', apiKey: 'mesh_sk_x' });
+    out.badOption = 'no error';
+  } catch (e) {
+    out.badOption = { code: e.code, name: e.name, message: e.message, isMeshError: sdk.isMeshError(e) };
+  }
+}
+console.log(JSON.stringify(out));
+`;
+
+const esm = probe(`import * as sdk from 'mesh-sdk';`);
+// CommonJS: Node >= 20.19 loads the ES module entry from require().
+const cjs = `(async () => {${probe(`const sdk = require('mesh-sdk');`)}})().catch((e) => { console.error(e); process.exit(1); });`;
+
+const slim = `
+import { readFileSync } from 'node:fs';
+import { fileURLToPath } from 'node:url';
+import init, * as slim from 'mesh-sdk/slim';
+
+const out = {};
+try {
+  slim.version();
+  out.before = 'no error';
+} catch (e) {
+  out.before = { code: e.code, name: e.name, message: e.message, isMeshError: slim.isMeshError(e) };
+}
+if (typeof slim.MeshClient === 'function') {
+  try {
+    new slim.MeshClient({ apiUrl: 'http://127.0.0.1:9', apiKey: 'mesh_sk_x' });
+    out.classBefore = 'no error';
+  } catch (e) {
+    out.classBefore = e.code;
+  }
+}
+const wasmPath = fileURLToPath(import.meta.resolve('mesh-sdk/slim.wasm'));
+await init(readFileSync(wasmPath));
+out.after = slim.version();
+if (typeof slim.MeshClient === 'function') {
+  const client = new slim.MeshClient({ apiUrl: process.env.ORIGIN, apiKey: 'mesh_sk_slim' });
+  out.classAfter = client instanceof slim.MeshClient;
+}
+console.log(JSON.stringify(out));
+`;
+
+const rawWasm = `
+import { readFileSync } from 'node:fs';
+import { fileURLToPath } from 'node:url';
+const out = {};
+for (const name of ['mesh-sdk/wasm', 'mesh-sdk/wasm/client', 'mesh-sdk/slim.wasm']) {
+  const bytes = readFileSync(fileURLToPath(import.meta.resolve(name)));
+  out[name] = WebAssembly.validate(bytes) && WebAssembly.Module.exports(new WebAssembly.Module(bytes)).some((e) => e.name === 'version');
+}
+console.log(JSON.stringify(out));
+`;
+
+test('the packed tarball works in a fresh Node project', async (t) => {
+  const origin = await recordingServer(t);
+  const dir = await freshProject(t, {
+    files: { 'esm.mjs': esm, 'cjs.cjs': cjs, 'slim.mjs': slim, 'raw.mjs': rawWasm },
+  });
+  const expected = await packageVersion();
+
+  const checkProbe = (out, label) => {
+    assert.equal(out.version, expected, `${label}: version()`);
+    assert.ok(out.exports.includes('isMeshError'), `${label}: exports isMeshError`);
+    if (!out.exports.includes('MeshClient')) {
+      t.diagnostic(`${label}: MeshClient is not in this build yet; only version() was called`);
+      return;
+    }
+    assert.equal(out.status, 200, `${label}: client.fetch status`);
+    assert.equal(out.echo.headers['x-api-key'], 'mesh_sk_packaging_probe', `${label}: X-API-Key arrived`);
+    assert.equal(out.echo.url, '/echo?from=probe');
+    assert.equal(out.echo.headers.authorization, undefined, `${label}: API-key mode sends no bearer token`);
+    assert.equal(out.badOption.code, 'invalid_config', `${label}: bad option code`);
+    assert.equal(out.badOption.name, 'MeshError');
+    assert.equal(out.badOption.isMeshError, true);
+    assert.match(out.badOption.message, /apiUrl/, `${label}: the message names the option`);
+  };
+
+  await t.test('ESM import', async () => {
+    checkProbe(await nodeJson(dir, 'esm.mjs', { ORIGIN: origin.url }), 'esm');
+  });
+
+  await t.test('CommonJS require', async () => {
+    checkProbe(await nodeJson(dir, 'cjs.cjs', { ORIGIN: origin.url }), 'cjs');
+  });
+
+  await t.test('slim entry: clear error before init, works after', async () => {
+    const out = await nodeJson(dir, 'slim.mjs', { ORIGIN: origin.url });
+    assert.equal(out.before.code, 'not_initialized');
+    assert.equal(out.before.name, 'MeshError');
+    assert.equal(out.before.isMeshError, true);
+    assert.match(out.before.message, /init/);
+    assert.equal(out.after, expected);
+    if ('classBefore' in out) {
+      assert.equal(out.classBefore, 'not_initialized');
+      assert.equal(out.classAfter, true);
+    }
+  });
+
+  await t.test('raw .wasm exports are valid modules', async () => {
+    const out = await nodeJson(dir, 'raw.mjs');
+    assert.deepEqual(out, { 'mesh-sdk/wasm': true, 'mesh-sdk/wasm/client': true, 'mesh-sdk/slim.wasm': true });
+  });
+});

@@ -1,0 +1,140 @@
+// Type-checked by tests/packaging/types.test.mjs (`tsc --noEmit`) against the
+// packed package: the public API as users write it, plus wrong usage that
+// must not compile (each `@ts-expect-error` fails the check if it compiles).
+import {
+  MeshClient,
+  createGateway,
+  isMeshError,
+  verifyIdentity,
+  version,
+  type ApiKey,
+  type CreatedApiKey,
+  type DeviceLogin,
+  type GatewayEnv,
+  type MeshClientOptions,
+  type MeshError,
+  type MeshErrorCode,
+  type MeshStorage,
+  type Session,
+  type VerifiedIdentity,
+} from 'mesh-sdk';
+import init, { MeshClient as SlimClient, version as slimVersion } from 'mesh-sdk/slim';
+
+const v: string = version();
+
+const asyncStorage: MeshStorage = {
+  async get(key) { return key === 'x' ? 'value' : null; },
+  async set(_key, _value) {},
+  async remove(_key) {},
+};
+const syncStorage: MeshStorage = {
+  get: (key) => globalThis.localStorage?.getItem(key) ?? null,
+  set: (key, value) => globalThis.localStorage?.setItem(key, value),
+  remove: (key) => globalThis.localStorage?.removeItem(key),
+};
+
+const options: MeshClientOptions = {
+  issuer: 'http://127.0.0.1:9400',
+  clientId: 'mesh-demo',
+  audience: 'http://127.0.0.1:8787',
+  scope: 'openid offline_access',
+  apiUrl: 'http://127.0.0.1:8787',
+  storage: asyncStorage,
+  refreshLeewaySeconds: 60,
+  timeoutMs: 60_000,
+  treat404AsUnauthorized: true,
+};
+
+export async function oauthFlow(signal: AbortSignal): Promise<void> {
+  const client = new MeshClient(options);
+  const login: DeviceLogin = await client.startDeviceLogin();
+  const shown: string = `${login.verificationUri} ${login.userCode} ${login.expiresIn}s every ${login.interval}s`;
+  const link: string | undefined = login.verificationUriComplete;
+  const session: Session = await client.completeDeviceLogin(login, { signal });
+  const expiresAt: number = session.expiresAt;
+  const token: string = await client.getAccessToken();
+  const res: Response = await client.fetch('/api/v1/chat', { method: 'POST', body: JSON.stringify({ message: 'hi' }) });
+  const keys: ApiKey[] = await client.keys.list();
+  const created: CreatedApiKey = await client.keys.create('ci-agent');
+  const plaintext: string = created.key;
+  await client.keys.revoke(keys[0]?.id ?? created.id);
+  const reply: unknown = await client.chat('What is 5 + 7?');
+  const valid = await client.validate();
+  const source: 'server' | 'local' = valid.source;
+  client.setSession({ accessToken: 'a', refreshToken: 'r', expiresAt: 1_900_000_000 });
+  const env = client.exportEnv();
+  if (env) {
+    const at: string = env.MESH_TOKEN_EXPIRES_AT;
+    const again = MeshClient.fromEnv({ ...env, MESH_TOKEN_FROM_ENV: 'true' }, { issuer: 'http://i', clientId: 'c' });
+    again.dispose();
+    void at;
+  }
+  const off = client.on('refreshed', ({ expiresAt: next }) => void (next satisfies number));
+  client.on('refreshFailed', ({ error }) => void (error.code satisfies MeshErrorCode));
+  client.on('sessionEnded', ({ reason }) => void reason);
+  client.on('unauthorized', ({ method, path, status }) => void `${method} ${path} ${status}`);
+  off();
+  await client.logout();
+  client.dispose();
+  void [shown, link, expiresAt, token, res, plaintext, reply, source, v];
+}
+
+export async function apiKeyMode(): Promise<number> {
+  const client = new MeshClient({ apiUrl: 'http://127.0.0.1:8787', apiKey: 'mesh_sk_x', storage: undefined });
+  const res = await client.fetch(new URL('http://127.0.0.1:8787/agent/v1/mcp/messages/'));
+  return res.status;
+}
+
+export function errors(e: unknown): string {
+  if (isMeshError(e)) {
+    const code: MeshErrorCode = e.code;
+    const path: string | undefined = e.context?.path;
+    const left: number | undefined = e.context?.tokenRemainingSeconds;
+    if (code === 'session_ended' || code === 'device_code_expired') return 'login again';
+    return `${code} ${path} ${left} ${e.status}`;
+  }
+  return 'not ours';
+}
+
+export const gateway = createGateway();
+export default {
+  fetch(request: Request, env: GatewayEnv): Promise<Response> {
+    return gateway.fetch(request, env);
+  },
+};
+const env: GatewayEnv = { MESH_UPSTREAM_URL: 'http://127.0.0.1:9000', MESH_ROUTES: '[]' };
+
+export async function origin(request: Request): Promise<string> {
+  const identity: VerifiedIdentity = await verifyIdentity(request, 'secret', { maxAgeSeconds: 30 });
+  const method: 'jwt' | 'api_key' = identity.authMethod;
+  return `${identity.userId} ${method} ${identity.apiKeyId ?? ''} ${env.MESH_UPSTREAM_URL}`;
+}
+
+export async function slim(bytes: Uint8Array): Promise<string> {
+  await init(bytes);
+  const client = new SlimClient({ apiUrl: 'http://x', apiKey: 'k' });
+  client.dispose();
+  return slimVersion();
+}
+
+// ---- Wrong usage must not compile.
+
+// @ts-expect-error issuer and clientId are required in OAuth mode
+new MeshClient({ apiUrl: 'http://x' });
+// @ts-expect-error API-key mode takes no OAuth options
+new MeshClient({ apiUrl: 'http://x', apiKey: 'k', issuer: 'http://i' });
+// @ts-expect-error storage must be a known name or a store
+new MeshClient({ issuer: 'http://i', clientId: 'c', storage: 'indexedDb' });
+// @ts-expect-error refreshLeewaySeconds is a number
+new MeshClient({ issuer: 'http://i', clientId: 'c', refreshLeewaySeconds: '60' });
+// @ts-expect-error no such event
+new MeshClient(options).on('refresh', () => {});
+// @ts-expect-error the refreshed payload has no token
+new MeshClient(options).on('refreshed', ({ accessToken }) => accessToken);
+// @ts-expect-error not a stable error code
+export const badCode: MeshErrorCode = 'lock_timeout';
+// @ts-expect-error MESH_UPSTREAM_URL is required
+export const badEnv: GatewayEnv = { MESH_JWT_ISSUER: 'http://i' };
+// @ts-expect-error maxAgeSeconds is a number
+verifyIdentity(new Request('http://x'), 's', { maxAgeSeconds: '60' });
+export const e: MeshError | undefined = undefined;
