@@ -1,1 +1,47 @@
-//! Sans-IO client core: no IO, no clock, no wasm_bindgen. See crate docs.
+//! Sans-IO client core: no IO, no clock, no `wasm_bindgen`. Every decision
+//! takes `now_ms` (Unix milliseconds from the binding's `Date.now()`) and the
+//! HTTP outcome as inputs and returns an enum; the binding does the fetch,
+//! the sleep and the storage.
+//!
+//! - [`config`]: `ClientConfig` (the JS options) and its validation.
+//! - [`token`]: token responses, `TokenSet`, expiry and leeway math, the
+//!   unverified JWT payload decode.
+//! - [`oauth`]: token-endpoint replies, error classification, `Retry-After`,
+//!   backoff.
+//! - [`refresh`]: `Session`, the refresh lock and retry/cooldown machine.
+//! - [`device`]: the RFC 8628 device-flow poller.
+//! - [`request`]: the API-call retry policy.
+//! - [`storage`]: the persisted session format and its key.
+//! - [`env`]: `MESH_*` environment import/export.
+//!
+//! ## API notes for the binding
+//! - Times are `i64` Unix ms (`Date.now() as i64`); `jitter` is `Math.random()`.
+//! - JSON: parse bodies with `JSON.parse` + serde-wasm-bindgen into
+//!   [`token::TokenResponse`] / [`oauth::OAuthErrorBody`] /
+//!   [`device::DeviceAuthorization`] / [`storage::StoredSession`] /
+//!   [`env::EnvVars`] / [`config::ClientConfig`]. When a token response has
+//!   no `expires_in`, decode the access token with
+//!   [`token::decode_jwt_payload`], `JSON.parse` it into
+//!   [`token::JwtClaims`] and put it in [`oauth::TokenAnswer::claims`].
+//! - Whenever a call returns an `Ended` variant, the binding clears storage
+//!   (after re-reading it: see [`refresh::Session::adopt`]) and emits
+//!   `sessionEnded` once.
+
+pub mod config;
+pub mod device;
+pub mod env;
+pub mod oauth;
+pub mod refresh;
+pub mod request;
+pub mod storage;
+pub mod token;
+
+pub use config::{AuthMode, ClientConfig};
+pub use device::{DeviceAuthorization, DevicePoller, DeviceStep, PollStep};
+pub use env::EnvVars;
+pub use oauth::{retry_after_ms, OAuthErrorBody, TokenAnswer, TokenReply};
+pub use refresh::{Ready, RefreshOutcome, RefreshPolicy, SendStep, Session, TokenStep};
+pub use request::{decide, Credential, Decision, RequestPolicy, Response, SentRequest};
+pub use storage::{storage_key, StoredSession};
+pub use token::{decode_jwt_payload, JwtClaims, TokenResponse, TokenSet};
+

@@ -1,0 +1,315 @@
+//! Client options as JavaScript passes them (`new MeshClient({...})`), with
+//! defaults and validation. Errors name the JavaScript option.
+
+use serde::Deserialize;
+
+use crate::error::{Error, Result};
+use crate::secret::ApiKey;
+
+/// Default proactive-refresh leeway.
+pub const DEFAULT_REFRESH_LEEWAY_SECS: i64 = 60;
+/// Default budget for one request, retries included.
+pub const DEFAULT_TIMEOUT_MS: i64 = 60_000;
+/// Default number of retries of one refresh (so at most 4 token requests).
+pub const DEFAULT_MAX_REFRESH_RETRIES: i64 = 3;
+/// Default number of retries of one idempotent API request.
+pub const DEFAULT_MAX_REQUEST_RETRIES: i64 = 2;
+/// Default first cooldown after a failed refresh; it doubles per consecutive
+/// failure up to [`MAX_COOLDOWN_MS`].
+pub const DEFAULT_REFRESH_COOLDOWN_MS: i64 = 10_000;
+/// Upper bound of the doubling cooldown.
+pub const MAX_COOLDOWN_MS: i64 = 60_000;
+
+/// The options of `new MeshClient({...})`, camelCase as in JavaScript.
+///
+/// The binding may fill it with `serde_wasm_bindgen::from_value` (unknown
+/// keys such as `storage` are ignored) or field by field. Numbers are `i64`
+/// so that [`ClientConfig::validate`] can reject negatives by option name.
+#[derive(Debug, Clone, PartialEq, Deserialize)]
+#[serde(rename_all = "camelCase", default)]
+pub struct ClientConfig {
+    /// OIDC issuer; endpoints come from discovery. Required in OAuth mode.
+    pub issuer: Option<String>,
+    /// OAuth client id. Required in OAuth mode.
+    pub client_id: Option<String>,
+    /// Sent as `audience` where the provider wants it (Auth0).
+    pub audience: Option<String>,
+    /// Requested scope, e.g. `openid offline_access`.
+    pub scope: Option<String>,
+    /// Base URL of the API (or the gateway in front of it).
+    pub api_url: Option<String>,
+    /// API-key mode: sends `X-API-Key` and loads no OAuth state.
+    #[serde(deserialize_with = "de_api_key")]
+    pub api_key: Option<ApiKey>,
+    /// Refresh proactively when less than this remains (capped at half the
+    /// token's lifetime, see [`crate::client::token::TokenSet::refresh_due_at_ms`]).
+    #[serde(rename = "refreshLeewaySeconds")]
+    pub refresh_leeway_secs: i64,
+    /// Budget of every request, retries included.
+    pub timeout_ms: i64,
+    /// Treat 404 on an authenticated call as a possible auth failure.
+    #[serde(rename = "treat404AsUnauthorized")]
+    pub treat_404_as_unauthorized: bool,
+    /// Retries of one refresh on network errors, 5xx and 429.
+    pub max_refresh_retries: i64,
+    /// Retries of one idempotent API call on network errors and 502/503/504.
+    pub max_request_retries: i64,
+    /// First cooldown after a failed refresh (doubles per failure, max 60 s).
+    pub refresh_cooldown_ms: i64,
+}
+
+impl Default for ClientConfig {
+    fn default() -> Self {
+        ClientConfig {
+            issuer: None,
+            client_id: None,
+            audience: None,
+            scope: None,
+            api_url: None,
+            api_key: None,
+            refresh_leeway_secs: DEFAULT_REFRESH_LEEWAY_SECS,
+            timeout_ms: DEFAULT_TIMEOUT_MS,
+            treat_404_as_unauthorized: false,
+            max_refresh_retries: DEFAULT_MAX_REFRESH_RETRIES,
+            max_request_retries: DEFAULT_MAX_REQUEST_RETRIES,
+            refresh_cooldown_ms: DEFAULT_REFRESH_COOLDOWN_MS,
+        }
+    }
+}
+
+fn de_api_key<'de, D: serde::Deserializer<'de>>(d: D) -> Result<Option<ApiKey>, D::Error> {
+    Ok(Option::<String>::deserialize(d)?.map(ApiKey::new))
+}
+
+/// Which credential the client sends.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum AuthMode {
+    /// OAuth session: bearer access tokens, refresh, device login.
+    OAuth,
+    /// A static API key sent as `X-API-Key`; no OAuth state.
+    ApiKey,
+}
+
+impl ClientConfig {
+    pub fn mode(&self) -> AuthMode {
+        if self.api_key.is_some() {
+            AuthMode::ApiKey
+        } else {
+            AuthMode::OAuth
+        }
+    }
+
+    /// Checks every option; the error names the JavaScript option.
+    pub fn validate(&self) -> Result<()> {
+        match self.mode() {
+            AuthMode::ApiKey => {
+                let url = self.api_url.as_deref().ok_or_else(|| {
+                    Error::config("apiUrl", "is required with `apiKey`")
+                })?;
+                check_url("apiUrl", url)?;
+                check_api_key(self.api_key.as_ref().map(ApiKey::secret).unwrap_or(""))?;
+            }
+            AuthMode::OAuth => {
+                check_url("issuer", required("issuer", &self.issuer)?)?;
+                check_text("clientId", required("clientId", &self.client_id)?)?;
+                if let Some(url) = &self.api_url {
+                    check_url("apiUrl", url)?;
+                }
+            }
+        }
+        if let Some(a) = &self.audience {
+            check_text("audience", a)?;
+        }
+        if let Some(s) = &self.scope {
+            check_text("scope", s)?;
+        }
+        check_range("refreshLeewaySeconds", self.refresh_leeway_secs, 0, 86_400)?;
+        check_range("timeoutMs", self.timeout_ms, 1, 600_000)?;
+        check_range("maxRefreshRetries", self.max_refresh_retries, 0, 10)?;
+        check_range("maxRequestRetries", self.max_request_retries, 0, 10)?;
+        check_range("refreshCooldownMs", self.refresh_cooldown_ms, 0, 3_600_000)?;
+        Ok(())
+    }
+
+    /// The issuer without a trailing slash, as used in storage keys and
+    /// discovery (`{issuer}/.well-known/openid-configuration`).
+    pub fn issuer_normalized(&self) -> &str {
+        self.issuer.as_deref().map(|s| s.trim_end_matches('/')).unwrap_or("")
+    }
+}
+
+fn required<'a>(option: &str, value: &'a Option<String>) -> Result<&'a str> {
+    match value.as_deref() {
+        Some(v) if !v.trim().is_empty() => Ok(v),
+        _ => Err(Error::config(option, "is required")),
+    }
+}
+
+fn check_text(option: &str, value: &str) -> Result<()> {
+    if value.trim().is_empty() {
+        return Err(Error::config(option, "must not be empty"));
+    }
+    if value.chars().any(char::is_control) {
+        return Err(Error::config(option, "must not contain control characters"));
+    }
+    Ok(())
+}
+
+/// Minimal URL check: `http://` or `https://`, a host, no fragment, no
+/// whitespace. The binding's `new URL()` does the full parse.
+pub fn check_url(option: &str, url: &str) -> Result<()> {
+    let lower = url.to_ascii_lowercase();
+    let rest = lower
+        .strip_prefix("https://")
+        .or_else(|| lower.strip_prefix("http://"))
+        .ok_or_else(|| Error::config(option, "must be an http:// or https:// URL"))?;
+    let host_end = rest.find(['/', '?']).unwrap_or(rest.len());
+    if rest[..host_end].is_empty() {
+        return Err(Error::config(option, "must name a host"));
+    }
+    if url.contains('#') {
+        return Err(Error::config(option, "must not contain a fragment (#)"));
+    }
+    if url.chars().any(|c| c.is_whitespace() || c.is_control()) {
+        return Err(Error::config(option, "must not contain whitespace"));
+    }
+    Ok(())
+}
+
+/// Keys look like `mesh_sk_...` (the prefix is the gateway's choice, so
+/// only the shape is checked). The message never repeats the key.
+fn check_api_key(key: &str) -> Result<()> {
+    if key.len() < 12 {
+        return Err(Error::config("apiKey", "is too short to be an API key"));
+    }
+    if !key.bytes().all(|b| b.is_ascii_graphic()) {
+        return Err(Error::config("apiKey", "must be printable ASCII without spaces"));
+    }
+    if !key.contains('_') {
+        return Err(Error::config("apiKey", "does not look like an API key (expected a prefix such as `mesh_sk_`)"));
+    }
+    if key.starts_with("eyJ") && key.matches('.').count() == 2 {
+        return Err(Error::config("apiKey", "looks like a JWT access token, not an API key"));
+    }
+    Ok(())
+}
+
+fn check_range(option: &str, value: i64, min: i64, max: i64) -> Result<()> {
+    if value < min || value > max {
+        return Err(Error::config(option, format_args!("must be between {min} and {max}")));
+    }
+    Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn oauth() -> ClientConfig {
+        ClientConfig {
+            issuer: Some("http://127.0.0.1:9400/".into()),
+            client_id: Some("mesh-demo".into()),
+            api_url: Some("http://127.0.0.1:8787".into()),
+            ..ClientConfig::default()
+        }
+    }
+
+    fn err_msg(c: &ClientConfig) -> String {
+        let e = c.validate().unwrap_err();
+        assert_eq!(e.code(), "invalid_config");
+        e.to_string()
+    }
+
+    #[test]
+    fn defaults_match_the_documented_values() {
+        let c = ClientConfig::default();
+        assert_eq!(c.refresh_leeway_secs, 60);
+        assert_eq!(c.timeout_ms, 60_000);
+        assert!(!c.treat_404_as_unauthorized);
+        assert_eq!(c.max_refresh_retries, 3);
+    }
+
+    #[test]
+    fn valid_oauth_config_passes_and_issuer_is_normalized() {
+        let c = oauth();
+        c.validate().unwrap();
+        assert_eq!(c.mode(), AuthMode::OAuth);
+        assert_eq!(c.issuer_normalized(), "http://127.0.0.1:9400");
+    }
+
+    #[test]
+    fn missing_oauth_options_are_named() {
+        let mut c = oauth();
+        c.client_id = None;
+        assert!(err_msg(&c).contains("`clientId`"));
+        let mut c = oauth();
+        c.issuer = Some("  ".into());
+        assert!(err_msg(&c).contains("`issuer`"));
+    }
+
+    #[test]
+    fn api_key_mode_needs_only_api_url() {
+        let c = ClientConfig {
+            api_url: Some("https://api.example.com".into()),
+            api_key: Some(ApiKey::new("mesh_sk_0123456789abcdef")),
+            ..ClientConfig::default()
+        };
+        c.validate().unwrap();
+        assert_eq!(c.mode(), AuthMode::ApiKey);
+        let c = ClientConfig { api_url: None, ..c };
+        assert!(err_msg(&c).contains("`apiUrl`"));
+    }
+
+    #[test]
+    fn bad_api_keys_are_rejected_without_echoing_them() {
+        for key in ["short_1", "mesh sk 0123456789", "nounderscore0123456", "eyJhbGciOi_x.eyJzdWIi.sig"] {
+            let c = ClientConfig {
+                api_url: Some("https://api.example.com".into()),
+                api_key: Some(ApiKey::new(key)),
+                ..ClientConfig::default()
+            };
+            let m = err_msg(&c);
+            assert!(m.contains("`apiKey`"), "{m}");
+            assert!(!m.contains(key), "message must not echo the key: {m}");
+        }
+    }
+
+    #[test]
+    fn urls_are_checked_minimally() {
+        assert!(check_url("apiUrl", "https://a.example/x?y=1").is_ok());
+        assert!(check_url("apiUrl", "HTTP://127.0.0.1:1").is_ok());
+        for bad in ["ftp://x", "127.0.0.1:8787", "https://", "https:///path", "https://a/#frag", "https://a b"] {
+            let e = check_url("apiUrl", bad).unwrap_err();
+            assert!(e.to_string().contains("`apiUrl`"), "{bad}");
+        }
+    }
+
+    #[test]
+    fn numbers_must_be_in_range() {
+        let mut c = oauth();
+        c.timeout_ms = 0;
+        assert!(err_msg(&c).contains("`timeoutMs`"));
+        let mut c = oauth();
+        c.refresh_leeway_secs = -1;
+        assert!(err_msg(&c).contains("`refreshLeewaySeconds`"));
+        let mut c = oauth();
+        c.max_refresh_retries = 11;
+        assert!(err_msg(&c).contains("`maxRefreshRetries`"));
+    }
+
+    #[test]
+    fn deserializes_camel_case_options_with_defaults() {
+        let c: ClientConfig = serde_json::from_str(
+            r#"{"issuer":"http://i","clientId":"c","refreshLeewaySeconds":30,
+                "treat404AsUnauthorized":true,"storage":"memory"}"#,
+        )
+        .unwrap();
+        assert_eq!(c.client_id.as_deref(), Some("c"));
+        assert_eq!(c.refresh_leeway_secs, 30);
+        assert!(c.treat_404_as_unauthorized);
+        assert_eq!(c.timeout_ms, DEFAULT_TIMEOUT_MS);
+        let k: ClientConfig =
+            serde_json::from_str(r#"{"apiUrl":"http://a","apiKey":"mesh_sk_abcdefgh1234"}"#).unwrap();
+        assert_eq!(k.api_key.unwrap().secret(), "mesh_sk_abcdefgh1234");
+    }
+}

@@ -1,0 +1,200 @@
+//! API-call policy: given a sent request and what came back, decide whether
+//! to return, refresh and retry, retry, or fail with context.
+
+use crate::error::{Error, ErrorKind, RequestContext};
+
+use super::config::ClientConfig;
+use super::oauth::{backoff_ms, itoa};
+
+const BACKOFF_BASE_MS: i64 = 300;
+const BACKOFF_MAX_MS: i64 = 5_000;
+
+/// The knobs of the request policy.
+#[derive(Debug, Clone, PartialEq)]
+pub struct RequestPolicy {
+    pub treat_404_as_unauthorized: bool,
+    /// Retries of an idempotent request on network errors and 502/503/504.
+    pub max_retries: u32,
+    /// Budget of the whole call, retries and waits included.
+    pub timeout_ms: i64,
+}
+
+impl RequestPolicy {
+    pub fn from_config(c: &ClientConfig) -> Self {
+        RequestPolicy {
+            treat_404_as_unauthorized: c.treat_404_as_unauthorized,
+            max_retries: c.max_request_retries.clamp(0, 10) as u32,
+            timeout_ms: c.timeout_ms,
+        }
+    }
+}
+
+impl Default for RequestPolicy {
+    fn default() -> Self {
+        RequestPolicy::from_config(&ClientConfig::default())
+    }
+}
+
+/// How the request was authenticated.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub enum Credential {
+    /// A bearer token of this session generation, with its times (Unix ms).
+    Bearer { generation: u64, received_at_ms: i64, expires_at_ms: Option<i64> },
+    /// An API key: nothing to refresh.
+    ApiKey,
+}
+
+/// One API call across its attempts. The binding creates it once, updates
+/// `credential` per attempt, and passes it to [`decide`] after each answer.
+#[derive(Debug, Clone, PartialEq)]
+pub struct SentRequest {
+    /// Upper-case HTTP method.
+    pub method: String,
+    /// Path (no query string, which may hold secrets) for error context.
+    pub path: String,
+    pub credential: Credential,
+    /// When the first attempt started (Unix ms), for the time budget.
+    pub started_at_ms: i64,
+    /// When this attempt was sent (Unix ms), for the token's remaining time.
+    pub sent_at_ms: i64,
+    /// Auth retries done (401/404 → refresh or current token); at most 1.
+    pub auth_retries: u32,
+    /// Transient retries done (network, 502/503/504).
+    pub transient_retries: u32,
+}
+
+impl SentRequest {
+    pub fn new(method: &str, path: &str, credential: Credential, now_ms: i64) -> Self {
+        let path = path.split(['?', '#']).next().unwrap_or("").to_owned();
+        SentRequest {
+            method: method.to_ascii_uppercase(),
+            path,
+            credential,
+            started_at_ms: now_ms,
+            sent_at_ms: now_ms,
+            auth_retries: 0,
+            transient_retries: 0,
+        }
+    }
+
+    /// GET, HEAD, OPTIONS, PUT, DELETE (RFC 9110 §9.2.2); never POST/PATCH.
+    pub fn is_idempotent(&self) -> bool {
+        matches!(self.method.as_str(), "GET" | "HEAD" | "OPTIONS" | "PUT" | "DELETE" | "TRACE")
+    }
+
+    /// Debug context for an error: method, path, status, token ages. Never
+    /// the token.
+    pub fn context(&self, status: Option<u16>, now_ms: i64) -> RequestContext {
+        let (age, remaining) = match self.credential {
+            Credential::Bearer { received_at_ms, expires_at_ms, .. } => (
+                Some((now_ms - received_at_ms).div_euclid(1000)),
+                expires_at_ms.map(|e| (e - self.sent_at_ms).div_euclid(1000)),
+            ),
+            Credential::ApiKey => (None, None),
+        };
+        RequestContext {
+            method: self.method.clone(),
+            path: self.path.clone(),
+            status,
+            token_age_secs: age,
+            token_remaining_secs: remaining,
+            oauth_error: None,
+        }
+    }
+}
+
+/// What came back for one attempt.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub enum Response {
+    /// An HTTP status, with `Retry-After` in ms if the server sent one.
+    Status { status: u16, retry_after_ms: Option<i64> },
+    /// No answer (DNS, refused, reset).
+    NetworkError,
+    /// The attempt hit the time budget.
+    Timeout,
+    /// The caller's `AbortSignal` fired.
+    Aborted,
+}
+
+/// What the binding does next.
+#[derive(Debug, Clone, PartialEq)]
+#[must_use]
+pub enum Decision {
+    /// Hand the response to the caller.
+    Return,
+    /// Call `Session::force_refresh(stale_generation)`, then retry once with
+    /// the token it gives (`auth_retries += 1`).
+    RefreshAndRetry { stale_generation: u64 },
+    /// The token was already replaced: retry once with the current token
+    /// (`auth_retries += 1`).
+    RetryWithCurrentToken,
+    /// Sleep `ms`, then retry (`transient_retries += 1`).
+    RetryAfter { ms: i64 },
+    /// Reject with this error (it carries a [`RequestContext`]).
+    Fail(Error),
+}
+
+/// Decides what to do after one attempt of `req`. `current_generation` is
+/// the session's generation now; `jitter` is uniform in `[0, 1)`.
+pub fn decide(req: &SentRequest, response: Response, current_generation: u64, policy: &RequestPolicy, now_ms: i64, jitter: f64) -> Decision {
+    match response {
+        Response::Status { status, retry_after_ms } => on_status(req, status, retry_after_ms, current_generation, policy, now_ms, jitter),
+        Response::NetworkError => {
+            match transient_retry(req, None, policy, now_ms, jitter) {
+                Some(ms) => Decision::RetryAfter { ms },
+                None => fail(req, ErrorKind::Network, "the request failed: the server could not be reached", None, now_ms),
+            }
+        }
+        Response::Timeout => fail(req, ErrorKind::Timeout, "the request timed out", None, now_ms),
+        Response::Aborted => fail(req, ErrorKind::Aborted, "the request was aborted", None, now_ms),
+    }
+}
+
+fn on_status(req: &SentRequest, status: u16, retry_after_ms: Option<i64>, current_generation: u64, policy: &RequestPolicy, now_ms: i64, jitter: f64) -> Decision {
+    let auth_failure = status == 401 || (status == 404 && policy.treat_404_as_unauthorized);
+    if auth_failure {
+        if let (Credential::Bearer { generation, .. }, 0) = (req.credential, req.auth_retries) {
+            return if generation != current_generation {
+                Decision::RetryWithCurrentToken
+            } else {
+                Decision::RefreshAndRetry { stale_generation: generation }
+            };
+        }
+        if status == 404 {
+            return Decision::Return; // after the retry, a 404 is a real 404
+        }
+        return fail(req, ErrorKind::Unauthorized, "the server rejected the credentials", Some(status), now_ms);
+    }
+    match status {
+        403 => fail(req, ErrorKind::Forbidden, "the server refused access", Some(status), now_ms),
+        502..=504 => match transient_retry(req, retry_after_ms, policy, now_ms, jitter) {
+            Some(ms) => Decision::RetryAfter { ms },
+            None => Decision::Return,
+        },
+        _ => Decision::Return,
+    }
+}
+
+/// The delay before a transient retry, or `None` when none is allowed:
+/// non-idempotent method, retries used up, or the budget would be exceeded.
+fn transient_retry(req: &SentRequest, retry_after_ms: Option<i64>, policy: &RequestPolicy, now_ms: i64, jitter: f64) -> Option<i64> {
+    if !req.is_idempotent() || req.transient_retries >= policy.max_retries {
+        return None;
+    }
+    let delay = backoff_ms(req.transient_retries, BACKOFF_BASE_MS, BACKOFF_MAX_MS, jitter).max(retry_after_ms.unwrap_or(0));
+    (now_ms + delay < req.started_at_ms + policy.timeout_ms).then_some(delay)
+}
+
+fn fail(req: &SentRequest, kind: ErrorKind, what: &str, status: Option<u16>, now_ms: i64) -> Decision {
+    let mut message = String::from(what);
+    message.push_str(" (");
+    message.push_str(&req.method);
+    message.push(' ');
+    message.push_str(&req.path);
+    if let Some(s) = status {
+        message.push_str(" → ");
+        message.push_str(&itoa(s as i64));
+    }
+    message.push(')');
+    Decision::Fail(Error::new(kind, message).with_context(req.context(status, now_ms)))
+}
