@@ -1,0 +1,206 @@
+// Routes and identity (issue 6, rules 4 and 5): spoofed identity headers in
+// every letter case never reach the origin on any route; each credential works
+// only on its own route; unknown paths get 404; the identity is signed with
+// MESH_IDENTITY_SECRET and checked by the package's verifyIdentity; an upstream
+// failure gives 502.
+import assert from 'node:assert/strict';
+import { randomBytes } from 'node:crypto';
+import { after, before, describe, test } from 'node:test';
+import {
+  assertForwarded, assertNotLogged, assertRejected, isIdentityName, startGatewayStack,
+} from '../support/gateway.mjs';
+import { request } from '../support/http.mjs';
+
+const IDENTITY_SECRET = randomBytes(32).toString('base64url');
+let gw, apiKey, apiKeyId;
+const secrets = [];
+before(async () => {
+  gw = await startGatewayStack({ vars: { MESH_IDENTITY_SECRET: IDENTITY_SECRET } });
+  // An API key of user "keyowner", created through the gateway itself.
+  const owner = await gw.token({ sub: 'keyowner' });
+  const r = await request(gw.url, '/api/v1/keys', { method: 'POST', headers: [['Authorization', `Bearer ${owner}`]], body: { name: 'routes-test' } });
+  if (r.status === 200 || r.status === 201) { apiKey = r.json.key; apiKeyId = r.json.id; }
+  secrets.push(owner, apiKey, IDENTITY_SECRET);
+});
+after(async () => { await gw?.stop(); });
+
+const needKey = () => assert.ok(apiKey, 'creating an API key through POST /api/v1/keys failed in before()');
+
+/** Every identity header a client might try, in several letter cases each. */
+function spoofHeaders() {
+  const names = ['x-user-id', 'x-auth-method', 'x-api-key-id', 'x-mesh-identity-timestamp', 'x-mesh-identity-signature', 'x-mesh-identity-user'];
+  const values = { 'x-user-id': 'admin', 'x-auth-method': 'jwt', 'x-api-key-id': 'key-admin', 'x-mesh-identity-timestamp': String(Math.floor(Date.now() / 1000)), 'x-mesh-identity-signature': 'Zm9yZ2Vk', 'x-mesh-identity-user': 'admin' };
+  const cases = (n) => [n, n.toUpperCase(), n.replace(/(^|-)([a-z])/g, (_, d, c) => d + c.toUpperCase()), [...n].map((c, i) => (i % 2 ? c.toUpperCase() : c)).join('')];
+  return names.flatMap((n) => cases(n).map((v) => [v, values[n]]));
+}
+
+const ROUTES = [
+  { path: '/health', auth: 'public' },
+  { path: '/api/v1/chat', auth: 'jwt', method: 'POST', body: { message: 'hi' } },
+  { path: '/mcp/messages/', auth: 'jwt', method: 'POST', body: { jsonrpc: '2.0', id: 1, method: 'ping' } },
+  { path: '/agent/v1/mcp/messages/', auth: 'api_key', method: 'POST', body: { jsonrpc: '2.0', id: 1, method: 'ping' } },
+];
+
+async function verifyIdentityOf(seen, { mutate = (x) => x, secret = IDENTITY_SECRET, maxAgeSeconds = 60 } = {}) {
+  const { verifyIdentity } = await import('../../pkg/node.js');
+  const headers = new Headers();
+  for (const [k, v] of seen.rawHeaders) if (!['host', 'connection', 'content-length', 'transfer-encoding'].includes(k.toLowerCase())) headers.append(k, v);
+  const parts = mutate({ method: seen.method, url: `http://origin.test${seen.path}${seen.rawQuery}`, headers });
+  const init = { method: parts.method, headers: parts.headers };
+  if (!['GET', 'HEAD'].includes(parts.method) && seen.body) init.body = seen.body;
+  return verifyIdentity(new Request(parts.url, init), secret, { maxAgeSeconds });
+}
+
+describe('spoofed identity headers', () => {
+  for (const route of ROUTES) {
+    test(`${route.auth} route ${route.path}: client identity headers in every letter case are removed`, async () => {
+      const headers = spoofHeaders();
+      let expected = null;
+      if (route.auth === 'jwt') { const t = await gw.token({ sub: 'alice' }); secrets.push(t); headers.unshift(['Authorization', `Bearer ${t}`]); expected = { userId: 'alice', authMethod: 'jwt' }; }
+      if (route.auth === 'api_key') { needKey(); headers.unshift(['X-API-Key', apiKey]); expected = { userId: 'keyowner', authMethod: 'api_key', apiKeyId }; }
+      const r = await gw.call(route.path, { method: route.method ?? 'GET', headers, body: route.body });
+      if (expected) {
+        const seen = assertForwarded(r, expected, route.path);
+        assert.ok(!JSON.stringify(seen.rawHeaders).includes('admin'), `a spoofed value reached the origin: ${JSON.stringify(seen.rawHeaders)}`);
+        assert.ok(!JSON.stringify(seen.rawHeaders).includes('Zm9yZ2Vk'), 'a spoofed signature reached the origin');
+        const id = await verifyIdentityOf(seen);
+        assert.equal(id.userId, expected.userId);
+        assert.equal(id.authMethod, expected.authMethod);
+        if (expected.apiKeyId) assert.equal(id.apiKeyId, expected.apiKeyId);
+      } else {
+        assert.equal(r.status, 200, r.text);
+        assert.equal(r.seen.length, 1);
+        const leaked = r.seen[0].rawHeaders.filter(([k]) => isIdentityName(k));
+        assert.deepEqual(leaked, [], 'identity headers reached the origin on a public route');
+      }
+    });
+  }
+  test('spoofed headers alone (no credential) on a protected route: 401, origin saw nothing', async () => {
+    assertRejected(await gw.call('/api/v1/chat', { headers: spoofHeaders() }), 'invalid_request');
+    assertRejected(await gw.call('/agent/v1/mcp/messages/', { headers: spoofHeaders(), method: 'POST', body: {} }), 'invalid_request');
+  });
+  test('a public route ignores credentials: no identity is injected from a token there', async () => {
+    const t = await gw.token({ sub: 'alice' });
+    secrets.push(t);
+    const r = await gw.call('/health', { token: t });
+    assert.equal(r.status, 200);
+    assert.deepEqual(r.seen[0].rawHeaders.filter(([k]) => isIdentityName(k)), []);
+  });
+});
+
+describe('each credential only on its own route', () => {
+  test('a valid JWT (RS256, ES256, HS256) on the api_key route: 401', async () => {
+    for (const key of [gw.keys.rs, gw.keys.es, gw.keys.hsSecret]) {
+      const t = await gw.token({ key });
+      secrets.push(t);
+      assertRejected(await gw.call('/agent/v1/mcp/messages/', { token: t, method: 'POST', body: {} }), 'invalid_token', 'JWT as Bearer');
+      assertRejected(await gw.call('/agent/v1/mcp/messages/', { headers: [['X-API-Key', t]], method: 'POST', body: {} }), 'invalid_token', 'JWT as X-API-Key');
+    }
+  });
+  test('a valid API key on the jwt routes and on the key-management endpoints: 401', async () => {
+    needKey();
+    for (const path of ['/api/v1/chat', '/mcp/messages/', '/api/v1/keys']) {
+      assertRejected(await gw.call(path, { token: apiKey }), 'invalid_token', `${path} Bearer key`);
+      const viaHeader = await gw.call(path, { headers: [['X-API-Key', apiKey]] });
+      assert.equal(viaHeader.status, 401, `${path} X-API-Key: ${viaHeader.text}`);
+      assert.equal(viaHeader.seen.length, 0);
+    }
+  });
+  test('the API key works on its own route (control for the test above)', async () => {
+    needKey();
+    assertForwarded(await gw.call('/agent/v1/mcp/messages/', { token: apiKey, method: 'POST', body: {} }), { userId: 'keyowner', authMethod: 'api_key', apiKeyId });
+  });
+});
+
+describe('routing', () => {
+  test('a path no route matches gets 404, with or without a credential; the origin saw nothing', async () => {
+    const t = await gw.token();
+    secrets.push(t);
+    for (const path of ['/', '/api/v2/chat', '/api/v1', '/agent/v2/x', '/healthz', '/HEALTH', '/mcp/messages', '/admin', '/API/V1/chat']) {
+      for (const token of [undefined, t]) {
+        const r = await gw.call(path, { token });
+        assert.equal(r.status, 404, `${path}: ${r.status} ${r.text}`);
+        assert.equal(r.seen.length, 0, `${path} reached the origin`);
+      }
+    }
+  });
+  test('dot segments and encodings cannot reach a protected path through the public route', async () => {
+    const protectedPrefixes = ['/api/v1/', '/agent/v1/', '/mcp/messages/'];
+    for (const path of ['/health/../api/v1/chat', '/health/%2e%2e/api/v1/chat', '/health/%2E%2E/agent/v1/x', '/health/./../mcp/messages/', '/health/..%2fapi/v1/chat', '/health/%2e%2e%2fapi%2fv1%2fchat', '/health//../api/v1/chat']) {
+      const r = await gw.call(path);
+      for (const seen of r.seen) {
+        let normal;
+        try { normal = new URL(decodeURIComponent(decodeURIComponent(seen.path)), 'http://x').pathname; } catch { normal = seen.path; }
+        const hit = protectedPrefixes.find((p) => normal.startsWith(p));
+        if (hit) assert.ok(seen.identity.userId, `${path} reached ${seen.path} (${hit}) with no identity`);
+      }
+      assert.ok(r.status < 500, `${path}: ${r.status}`);
+    }
+  });
+  test('the default route table: /health public, /api/v1/ and /mcp/messages/ jwt, /agent/v1/ api_key', async () => {
+    assert.equal((await gw.call('/health')).status, 200);
+    assert.equal((await gw.call('/health/live')).status, 200);
+    assertRejected(await gw.call('/api/v1/anything'), 'invalid_request');
+    assertRejected(await gw.call('/mcp/messages/'), 'invalid_request');
+    assertRejected(await gw.call('/agent/v1/anything'), 'invalid_request');
+  });
+});
+
+describe('signed identity (MESH_IDENTITY_SECRET) and verifyIdentity', () => {
+  let seen;
+  before(async () => {
+    const t = await gw.token({ sub: 'signed-user' });
+    secrets.push(t);
+    const r = await gw.call('/api/v1/chat?a=1', { token: t, method: 'POST', body: { message: 'sign me' } });
+    seen = assertForwarded(r, { userId: 'signed-user', authMethod: 'jwt' });
+  });
+  test('the origin receives a timestamp and a signature', () => {
+    assert.match(seen.headers['x-mesh-identity-timestamp'] ?? '', /^\d+$/);
+    assert.ok((seen.headers['x-mesh-identity-signature'] ?? '').length >= 32);
+    assert.ok(Math.abs(Number(seen.headers['x-mesh-identity-timestamp']) - Date.now() / 1000) < 120);
+  });
+  test('verifyIdentity accepts the request as the gateway sent it', async () => {
+    const id = await verifyIdentityOf(seen);
+    assert.equal(id.userId, 'signed-user');
+    assert.equal(id.authMethod, 'jwt');
+    assert.equal(id.timestamp, Number(seen.headers['x-mesh-identity-timestamp']));
+  });
+  const tamper = {
+    'another user id': (p) => { p.headers.set('x-user-id', 'admin'); return p; },
+    'another auth method': (p) => { p.headers.set('x-auth-method', 'api_key'); return p; },
+    'another method': (p) => ({ ...p, method: p.method === 'POST' ? 'PUT' : 'POST' }),
+    'another path': (p) => ({ ...p, url: p.url.replace('/api/v1/chat', '/api/v1/admin') }),
+    'a later timestamp': (p) => { p.headers.set('x-mesh-identity-timestamp', String(Number(p.headers.get('x-mesh-identity-timestamp')) + 1)); return p; },
+    'a changed signature': (p) => { const s = p.headers.get('x-mesh-identity-signature'); p.headers.set('x-mesh-identity-signature', (s[0] === 'A' ? 'B' : 'A') + s.slice(1)); return p; },
+    'no signature': (p) => { p.headers.delete('x-mesh-identity-signature'); return p; },
+    'no timestamp': (p) => { p.headers.delete('x-mesh-identity-timestamp'); return p; },
+    'no user id': (p) => { p.headers.delete('x-user-id'); return p; },
+  };
+  for (const [name, mutate] of Object.entries(tamper)) {
+    test(`verifyIdentity rejects ${name}`, async () => {
+      await assert.rejects(verifyIdentityOf(seen, { mutate }), (e) => { assert.equal(e.code, 'unauthorized', String(e)); return true; });
+    });
+  }
+  test('verifyIdentity rejects the wrong secret', async () => {
+    await assert.rejects(verifyIdentityOf(seen, { secret: 'not-the-secret' }), (e) => e.code === 'unauthorized');
+  });
+  test('verifyIdentity rejects an identity older than maxAgeSeconds', async () => {
+    const age = Date.now() / 1000 - Number(seen.headers['x-mesh-identity-timestamp']);
+    if (age < 2.2) await new Promise((r) => setTimeout(r, (2.2 - age) * 1000));
+    await assert.rejects(verifyIdentityOf(seen, { maxAgeSeconds: 1 }), (e) => e.code === 'unauthorized');
+    await verifyIdentityOf(seen, { maxAgeSeconds: 60 }); // still fine with a wider window
+  });
+});
+
+test('no token, key or secret in the gateway\'s log', () => {
+  assertNotLogged(gw.gateway.logs(), secrets, 'routes suite');
+});
+
+test('upstream down: 502, for authenticated and public routes (runs last: stops the origin)', async () => {
+  await gw.origin.stop();
+  const t = await gw.token();
+  const r = await request(gw.url, '/api/v1/chat', { headers: [['Authorization', `Bearer ${t}`]] });
+  assert.equal(r.status, 502, r.text);
+  assert.ok(!/127\.0\.0\.1|ECONNREFUSED|stack/i.test(r.text), `internals in the 502 body: ${r.text}`);
+  assert.equal((await request(gw.url, '/health')).status, 502);
+});
