@@ -216,3 +216,180 @@ impl DevicePoller {
 fn expired() -> Error {
     Error::new(ErrorKind::DeviceCodeExpired, "the device code expired before the login was approved; start again")
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::client::oauth::OAuthErrorBody;
+
+    const T0: i64 = 1_700_000_000_000;
+
+    fn auth(expires_in: i64, interval: Option<i64>) -> DeviceAuthorization {
+        DeviceAuthorization {
+            device_code: DeviceCode::new("dc"),
+            user_code: "ABCD-EFGH".into(),
+            verification_uri: "http://127.0.0.1:9400/device".into(),
+            verification_uri_complete: Some("http://127.0.0.1:9400/device?user_code=ABCD-EFGH".into()),
+            expires_in,
+            interval,
+        }
+    }
+
+    fn err(code: &str) -> TokenAnswer {
+        TokenAnswer::new(400, TokenReply::Error(OAuthErrorBody { error: code.into(), error_description: None }))
+    }
+
+    fn tokens() -> TokenAnswer {
+        let body = r#"{"access_token":"at","token_type":"Bearer","expires_in":300,"refresh_token":"rt"}"#;
+        TokenAnswer::new(200, TokenReply::Tokens(serde_json::from_str(body).unwrap()))
+    }
+
+    /// Sends a poll at exactly the allowed moment; returns that moment.
+    fn poll_when_allowed(p: &mut DevicePoller, now: i64) -> i64 {
+        match p.poll(now) {
+            PollStep::Wait { ms } => {
+                assert_eq!(p.poll(now + ms - 1), PollStep::Wait { ms: 1 }, "no poll before the interval");
+                assert_eq!(p.poll(now + ms), PollStep::Send);
+                now + ms
+            }
+            PollStep::Send => now,
+            other => panic!("{other:?}"),
+        }
+    }
+
+    #[test]
+    fn parses_the_authorization_response_with_default_interval() {
+        let a: DeviceAuthorization = serde_json::from_str(
+            r#"{"device_code":"dc","user_code":"U","verification_uri":"https://x/d","expires_in":"600"}"#,
+        )
+        .unwrap();
+        assert_eq!(a.interval_secs(), 5);
+        assert_eq!(a.expires_in, 600);
+        assert!(a.check().is_ok());
+        assert_eq!(format!("{:?}", a.device_code), "DeviceCode([redacted])");
+        assert!(serde_json::from_str::<DeviceAuthorization>(r#"{"device_code":"dc","user_code":"U","verification_uri":"https://x"}"#).is_err());
+    }
+
+    #[test]
+    fn bad_authorization_responses_are_rejected() {
+        for a in [
+            auth(0, None),
+            DeviceAuthorization { verification_uri: "javascript:alert(1)".into(), ..auth(600, None) },
+            DeviceAuthorization { verification_uri_complete: Some("data:x".into()), ..auth(600, None) },
+            DeviceAuthorization { user_code: " ".into(), ..auth(600, None) },
+        ] {
+            assert_eq!(DevicePoller::new(&a, T0).unwrap_err().code(), "invalid_response");
+        }
+    }
+
+    #[test]
+    fn pending_then_approved_polls_at_the_interval() {
+        let mut p = DevicePoller::new(&auth(600, Some(2)), T0).unwrap();
+        let t1 = poll_when_allowed(&mut p, T0);
+        assert_eq!(t1, T0 + 2_000, "the first poll waits one interval");
+        assert_eq!(p.on_response(err("authorization_pending"), t1 + 30), DeviceStep::Wait { ms: 2_000 });
+        let t2 = poll_when_allowed(&mut p, t1 + 30);
+        assert_eq!(t2, t1 + 2_030);
+        match p.on_response(tokens(), t2 + 10) {
+            DeviceStep::Done(ts) => {
+                assert_eq!(ts.access_token.secret(), "at");
+                assert_eq!(ts.expires_at_ms, Some(t2 + 10 + 300_000));
+            }
+            other => panic!("{other:?}"),
+        }
+    }
+
+    #[test]
+    fn never_two_polls_in_flight() {
+        let mut p = DevicePoller::new(&auth(600, Some(1)), T0).unwrap();
+        assert_eq!(p.poll(T0 + 1_000), PollStep::Send);
+        assert_eq!(p.poll(T0 + 1_000), PollStep::Busy);
+        assert_eq!(p.poll(T0 + 50_000), PollStep::Busy);
+        let _ = p.on_response(err("authorization_pending"), T0 + 50_000);
+        assert!(matches!(p.poll(T0 + 50_000), PollStep::Wait { .. }));
+    }
+
+    #[test]
+    fn slow_down_adds_five_seconds_for_all_later_polls() {
+        let mut p = DevicePoller::new(&auth(600, Some(5)), T0).unwrap();
+        let mut now = poll_when_allowed(&mut p, T0);
+        assert_eq!(p.on_response(err("slow_down"), now), DeviceStep::Wait { ms: 10_000 });
+        now = poll_when_allowed(&mut p, now);
+        assert_eq!(p.on_response(err("slow_down"), now), DeviceStep::Wait { ms: 15_000 });
+        now = poll_when_allowed(&mut p, now);
+        assert_eq!(p.on_response(err("authorization_pending"), now), DeviceStep::Wait { ms: 15_000 });
+        assert_eq!(p.interval_ms(), 15_000);
+    }
+
+    #[test]
+    fn denied_and_expired_end_with_their_codes() {
+        let mut p = DevicePoller::new(&auth(600, None), T0).unwrap();
+        let now = poll_when_allowed(&mut p, T0);
+        assert!(matches!(p.on_response(err("access_denied"), now), DeviceStep::Fail(e) if e.code() == "access_denied"));
+        let mut p = DevicePoller::new(&auth(600, None), T0).unwrap();
+        let now = poll_when_allowed(&mut p, T0);
+        assert!(matches!(p.on_response(err("expired_token"), now), DeviceStep::Fail(e) if e.code() == "device_code_expired"));
+        let mut p = DevicePoller::new(&auth(600, None), T0).unwrap();
+        let now = poll_when_allowed(&mut p, T0);
+        assert!(matches!(p.on_response(err("invalid_client"), now), DeviceStep::Fail(e) if e.code() == "http_error"));
+    }
+
+    #[test]
+    fn stops_at_expires_in_without_another_poll() {
+        let mut p = DevicePoller::new(&auth(12, Some(5)), T0).unwrap();
+        let mut now = T0;
+        let mut polls = 0;
+        loop {
+            match p.poll(now) {
+                PollStep::Wait { ms } => now += ms,
+                PollStep::Send => {
+                    polls += 1;
+                    match p.on_response(err("authorization_pending"), now) {
+                        DeviceStep::Wait { ms } => now += ms,
+                        DeviceStep::Fail(e) => {
+                            assert_eq!(e.code(), "device_code_expired");
+                            break;
+                        }
+                        DeviceStep::Done(_) => unreachable!(),
+                    }
+                }
+                PollStep::Fail(e) => {
+                    assert_eq!(e.code(), "device_code_expired");
+                    break;
+                }
+                PollStep::Busy => unreachable!(),
+            }
+            assert!(polls < 10);
+        }
+        assert_eq!(polls, 2, "polls at +5 s and +10 s; +15 s is past the 12 s deadline");
+        assert!(now < T0 + 12_000);
+        assert!(matches!(p.poll(T0 + 12_000), PollStep::Fail(_)));
+    }
+
+    #[test]
+    fn retry_after_and_transient_errors_are_bounded() {
+        let mut p = DevicePoller::new(&auth(600, Some(5)), T0).unwrap();
+        let mut now = poll_when_allowed(&mut p, T0);
+        let answer = TokenAnswer { retry_after_ms: Some(30_000), ..TokenAnswer::new(429, TokenReply::Unparseable) };
+        assert_eq!(p.on_response(answer, now), DeviceStep::Wait { ms: 30_000 });
+        now = poll_when_allowed(&mut p, now);
+        assert_eq!(p.on_response(TokenAnswer::new(503, TokenReply::Unparseable), now), DeviceStep::Wait { ms: 5_000 });
+        for _ in 0..3 {
+            now = poll_when_allowed(&mut p, now);
+            assert_eq!(p.on_network_error(now), DeviceStep::Wait { ms: 5_000 });
+        }
+        now = poll_when_allowed(&mut p, now);
+        assert!(matches!(p.on_network_error(now), DeviceStep::Fail(e) if e.code() == "network"));
+    }
+
+    #[test]
+    fn pending_resets_the_transient_failure_count() {
+        let mut p = DevicePoller::new(&auth(600, Some(1)), T0).unwrap();
+        let mut now = T0;
+        for i in 0..20 {
+            now = poll_when_allowed(&mut p, now);
+            let step = if i % 3 == 2 { p.on_response(err("authorization_pending"), now) } else { p.on_network_error(now) };
+            assert!(matches!(step, DeviceStep::Wait { .. }), "round {i}: {step:?}");
+        }
+    }
+}

@@ -519,3 +519,453 @@ impl Session {
         }
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::client::oauth::OAuthErrorBody;
+    use crate::client::token::{JwtClaims, TokenResponse};
+
+    const T0: i64 = 1_700_000_000_000;
+
+    fn tokens(access: &str, refresh: Option<&str>, lifetime_s: i64, at: i64) -> TokenSet {
+        let resp = TokenResponse {
+            access_token: AccessToken::new(access),
+            token_type: Some("Bearer".into()),
+            expires_in: Some(lifetime_s),
+            refresh_token: refresh.map(RefreshToken::new),
+            scope: None,
+        };
+        TokenSet::from_response(resp, None, None, at).unwrap()
+    }
+
+    fn session_with(access: &str, refresh: &str, lifetime_s: i64) -> Session {
+        let mut s = Session::new(RefreshPolicy::default());
+        s.set_session(tokens(access, Some(refresh), lifetime_s, T0));
+        s
+    }
+
+    fn ok(access: &str, refresh: Option<&str>, expires_in: i64) -> TokenAnswer {
+        TokenAnswer::new(
+            200,
+            TokenReply::Tokens(TokenResponse {
+                access_token: AccessToken::new(access),
+                token_type: Some("Bearer".into()),
+                expires_in: Some(expires_in),
+                refresh_token: refresh.map(RefreshToken::new),
+                scope: None,
+            }),
+        )
+    }
+
+    fn oauth_err(status: u16, code: &str) -> TokenAnswer {
+        TokenAnswer::new(status, TokenReply::Error(OAuthErrorBody { error: code.into(), error_description: None }))
+    }
+
+    fn status(status: u16, retry_after_ms: Option<i64>) -> TokenAnswer {
+        TokenAnswer { retry_after_ms, ..TokenAnswer::new(status, TokenReply::Unparseable) }
+    }
+
+    fn start(s: &mut Session, now: i64) -> RefreshToken {
+        match s.get_token(now) {
+            TokenStep::StartRefresh { refresh_token } => refresh_token,
+            other => panic!("expected StartRefresh, got {other:?}"),
+        }
+    }
+
+    fn ready_token(step: TokenStep) -> String {
+        match step {
+            TokenStep::Ready(r) | TokenStep::ServeWhileCoolingDown(r) => r.token.secret().to_owned(),
+            other => panic!("expected a token, got {other:?}"),
+        }
+    }
+
+    #[test]
+    fn fresh_token_is_served_without_refresh() {
+        let mut s = session_with("a1", "r1", 300);
+        match s.get_token(T0 + 1_000) {
+            TokenStep::Ready(r) => {
+                assert_eq!(r.token.secret(), "a1");
+                assert_eq!(r.generation, s.generation());
+            }
+            other => panic!("{other:?}"),
+        }
+        assert!(!s.is_refreshing());
+    }
+
+    #[test]
+    fn not_logged_in_fails_with_its_code() {
+        let mut s = Session::new(RefreshPolicy::default());
+        match s.get_token(T0) {
+            TokenStep::Fail(e) => assert_eq!(e.code(), "not_logged_in"),
+            other => panic!("{other:?}"),
+        }
+    }
+
+    #[test]
+    fn proactive_refresh_starts_inside_the_leeway_and_valid_token_needs_no_wait() {
+        let mut s = session_with("a1", "r1", 300);
+        assert_eq!(ready_token(s.get_token(T0 + 239_999)), "a1");
+        assert_eq!(start(&mut s, T0 + 240_000).secret(), "r1");
+        // Others keep using the still-valid token while the refresh runs.
+        assert_eq!(ready_token(s.get_token(T0 + 240_001)), "a1");
+    }
+
+    #[test]
+    fn five_second_token_is_not_refreshed_on_every_call() {
+        let mut s = session_with("a1", "r1", 5);
+        for t in [0, 1_000, 2_000, 2_499] {
+            assert_eq!(ready_token(s.get_token(T0 + t)), "a1", "at +{t} ms");
+        }
+        assert_eq!(start(&mut s, T0 + 2_500).secret(), "r1");
+    }
+
+    #[test]
+    fn thousand_callers_at_expiry_share_exactly_one_refresh() {
+        let mut s = session_with("a1", "r1", 300);
+        let now = T0 + 300_000;
+        let steps: Vec<TokenStep> = (0..1000).map(|_| s.get_token(now)).collect();
+        let starts = steps.iter().filter(|st| matches!(st, TokenStep::StartRefresh { .. })).count();
+        let joins = steps.iter().filter(|st| matches!(st, TokenStep::JoinInFlight)).count();
+        assert_eq!((starts, joins), (1, 999));
+        assert!(matches!(steps[0], TokenStep::StartRefresh { .. }));
+        let outcome = s.on_token_response(ok("a2", Some("r2"), 300), now + 50, 0.5);
+        let RefreshOutcome::Done(ready) = outcome else { panic!("{outcome:?}") };
+        assert_eq!(ready.token.secret(), "a2");
+        // Everyone after sees the same new token and no further refresh.
+        for _ in 0..1000 {
+            assert_eq!(ready_token(s.get_token(now + 60)), "a2");
+        }
+        assert_eq!(s.tokens().unwrap().refresh_token.as_ref().unwrap().secret(), "r2");
+    }
+
+    #[test]
+    fn refresh_without_new_refresh_token_keeps_the_old_one() {
+        let mut s = session_with("a1", "r1", 300);
+        let _ = start(&mut s, T0 + 300_000);
+        let _ = s.on_token_response(ok("a2", None, 300), T0 + 300_000, 0.0);
+        assert_eq!(s.tokens().unwrap().refresh_token.as_ref().unwrap().secret(), "r1");
+    }
+
+    #[test]
+    fn jwt_exp_is_used_when_the_refresh_response_lacks_expires_in() {
+        let mut s = session_with("a1", "r1", 300);
+        let _ = start(&mut s, T0 + 300_000);
+        let mut answer = ok("a2", Some("r2"), 0);
+        if let TokenReply::Tokens(t) = &mut answer.reply {
+            t.expires_in = None;
+        }
+        answer.claims = Some(JwtClaims { exp: Some(T0 / 1000 + 900), ..JwtClaims::default() });
+        let _ = s.on_token_response(answer, T0 + 300_000, 0.0);
+        assert_eq!(s.tokens().unwrap().expires_at_ms, Some(T0 + 900_000));
+    }
+
+    #[test]
+    fn burst_of_401s_for_one_stale_token_causes_one_refresh() {
+        let mut s = session_with("a1", "r1", 300);
+        let g = s.generation();
+        let steps: Vec<TokenStep> = (0..100).map(|_| s.force_refresh(g, T0 + 10_000)).collect();
+        assert!(matches!(steps[0], TokenStep::StartRefresh { .. }));
+        assert!(steps[1..].iter().all(|st| matches!(st, TokenStep::JoinInFlight)));
+        // The rejected token is not handed out meanwhile.
+        assert!(matches!(s.get_token(T0 + 10_001), TokenStep::JoinInFlight));
+        let _ = s.on_token_response(ok("a2", Some("r2"), 300), T0 + 10_100, 0.0);
+        // Late 401s for the old generation just use the new token.
+        assert_eq!(ready_token(s.force_refresh(g, T0 + 10_200)), "a2");
+        assert!(!s.is_refreshing());
+    }
+
+    #[test]
+    fn stale_generation_401_retries_with_current_token_without_refresh() {
+        let mut s = session_with("a1", "r1", 300);
+        let old = s.generation();
+        s.set_session(tokens("a2", Some("r2"), 300, T0 + 1_000));
+        assert_eq!(ready_token(s.force_refresh(old, T0 + 2_000)), "a2");
+        assert!(!s.is_refreshing());
+    }
+
+    #[test]
+    fn rotating_refresh_tokens_are_never_sent_twice() {
+        let mut s = session_with("a0", "r0", 60);
+        let mut sent = Vec::new();
+        let mut now = T0;
+        for i in 1..=50 {
+            now += 61_000;
+            let rt = start(&mut s, now);
+            sent.push(rt.secret().to_owned());
+            let answer = ok(&format!("a{i}"), Some(&format!("r{i}")), 60);
+            assert!(matches!(s.on_token_response(answer, now, 0.3), RefreshOutcome::Done(_)));
+        }
+        let mut unique = sent.clone();
+        unique.sort();
+        unique.dedup();
+        assert_eq!(unique.len(), sent.len());
+    }
+
+    #[test]
+    fn unknown_outcome_after_send_never_resends_a_rotating_token() {
+        let mut s = session_with("a1", "r1", 300);
+        let now = T0 + 241_000; // in the leeway, token still valid
+        let _ = start(&mut s, now);
+        let outcome = s.on_timeout(now + 30_000, 0.5);
+        let RefreshOutcome::Failed { error, still_valid } = outcome else { panic!("{outcome:?}") };
+        assert_eq!(error.code(), "refresh_failed");
+        assert_eq!(error.cause().unwrap().code(), "timeout");
+        assert_eq!(still_valid.unwrap().token.secret(), "a1");
+        // Until expiry the valid token is served, long after the cooldown,
+        // and r1 is never offered again.
+        for t in (now + 30_001..T0 + 300_000).step_by(1_000) {
+            assert_eq!(ready_token(s.get_token(t)), "a1");
+        }
+        assert!(matches!(s.get_token(T0 + 300_000), TokenStep::Ended(e) if e.code() == "session_ended"));
+        assert!(matches!(s.get_token(T0 + 300_001), TokenStep::Fail(e) if e.code() == "session_ended"));
+    }
+
+    #[test]
+    fn unknown_outcome_with_a_non_rotating_provider_retries() {
+        let mut s = session_with("a1", "r1", 300);
+        let _ = start(&mut s, T0 + 300_000);
+        let _ = s.on_token_response(ok("a2", None, 300), T0 + 300_000, 0.0); // no rotation seen
+        let _ = start(&mut s, T0 + 600_000);
+        assert!(matches!(s.on_network_error(true, T0 + 600_100, 0.0), RefreshOutcome::RetryIn { .. }));
+    }
+
+    #[test]
+    fn network_error_before_send_retries_with_bounded_exponential_backoff() {
+        let mut s = session_with("a1", "r1", 300);
+        let mut now = T0 + 300_000;
+        let _ = start(&mut s, now);
+        let mut delays = Vec::new();
+        loop {
+            match s.on_network_error(false, now, 0.0) {
+                RefreshOutcome::RetryIn { ms } => {
+                    delays.push(ms);
+                    now += ms;
+                }
+                RefreshOutcome::Failed { error, still_valid } => {
+                    assert_eq!(error.code(), "refresh_failed");
+                    assert_eq!(error.cause().unwrap().code(), "network");
+                    assert!(still_valid.is_none(), "the token had expired");
+                    break;
+                }
+                other => panic!("{other:?}"),
+            }
+            assert!(delays.len() <= 10, "unbounded retries");
+        }
+        assert_eq!(delays, vec![250, 500, 1_000]); // 3 retries = 4 requests
+        assert!(!s.is_refreshing());
+    }
+
+    #[test]
+    fn five_hundred_and_429_retry_honouring_retry_after() {
+        let mut s = session_with("a1", "r1", 300);
+        let now = T0 + 300_000;
+        let _ = start(&mut s, now);
+        assert_eq!(s.on_token_response(status(429, Some(7_000)), now, 0.0), RefreshOutcome::RetryIn { ms: 7_000 });
+        assert_eq!(s.on_token_response(status(503, None), now + 7_000, 0.0), RefreshOutcome::RetryIn { ms: 500 });
+        assert!(matches!(s.on_token_response(ok("a2", Some("r2"), 300), now + 7_600, 0.0), RefreshOutcome::Done(_)));
+    }
+
+    #[test]
+    fn retry_after_beyond_the_budget_fails_and_sets_a_cooldown_at_least_as_long() {
+        let mut s = session_with("a1", "r1", 300);
+        let now = T0 + 250_000;
+        let _ = start(&mut s, now);
+        let outcome = s.on_token_response(status(429, Some(120_000)), now, 0.0);
+        let RefreshOutcome::Failed { error, still_valid } = outcome else { panic!("{outcome:?}") };
+        assert_eq!(error.code(), "refresh_failed");
+        assert!(error.cause().unwrap().to_string().contains("429"));
+        assert_eq!(still_valid.unwrap().token.secret(), "a1");
+        assert!(matches!(s.get_token(now + 1_000), TokenStep::ServeWhileCoolingDown(_)));
+        // Token expired, cooldown still running: fail fast, no request.
+        assert!(matches!(s.get_token(now + 60_000), TokenStep::Fail(e) if e.code() == "refresh_failed"));
+        assert!(matches!(s.get_token(now + 120_000), TokenStep::StartRefresh { .. }));
+    }
+
+    #[test]
+    fn total_retry_time_stays_within_the_timeout() {
+        let policy = RefreshPolicy { max_retries: 10, timeout_ms: 5_000, ..RefreshPolicy::default() };
+        let mut s = Session::new(policy);
+        s.set_session(tokens("a1", Some("r1"), 300, T0));
+        let start_at = T0 + 300_000;
+        let mut now = start_at;
+        let _ = start(&mut s, now);
+        let mut requests = 1;
+        while let RefreshOutcome::RetryIn { ms } = s.on_token_response(status(500, None), now, 0.99) {
+            now += ms;
+            requests += 1;
+        }
+        assert!(now - start_at <= 5_000, "waited {} ms", now - start_at);
+        assert!(requests < 11);
+    }
+
+    #[test]
+    fn failing_endpoint_is_not_hammered_for_an_hour() {
+        let mut s = session_with("a1", "r1", 300);
+        let mut requests = 0;
+        let mut now = T0 + 300_000;
+        let end = now + 3_600_000;
+        while now < end {
+            // A caller every 100 ms, all of them wanting a token.
+            if let TokenStep::StartRefresh { .. } = s.get_token(now) {
+                loop {
+                    requests += 1;
+                    match s.on_token_response(status(429, None), now, 0.5) {
+                        RefreshOutcome::RetryIn { ms } => now += ms,
+                        _ => break,
+                    }
+                }
+            }
+            now += 100;
+        }
+        // 4 requests per refresh, one refresh per ≤ 60 s cooldown.
+        assert!(requests <= 4 * 61, "{requests} token requests in an hour");
+        assert!(requests >= 4 * 50, "{requests}: cooldown too long");
+    }
+
+    #[test]
+    fn cooldown_doubles_and_resets_after_success() {
+        let p = RefreshPolicy::default();
+        assert_eq!([1, 2, 3, 4, 9].map(|n| p.cooldown_after(n)), [10_000, 20_000, 40_000, 60_000, 60_000]);
+        let mut s = session_with("a1", "r1", 300);
+        let now = T0 + 300_000;
+        let _ = start(&mut s, now);
+        let _ = s.on_token_response(oauth_err(400, "invalid_client"), now, 0.0);
+        assert!(matches!(s.get_token(now + 9_999), TokenStep::Fail(_)));
+        let _ = start(&mut s, now + 10_000);
+        let _ = s.on_token_response(ok("a2", Some("r2"), 300), now + 10_000, 0.0);
+        assert_eq!(s.refresh_due_at_ms(), Some(now + 10_000 + 240_000));
+    }
+
+    #[test]
+    fn permanent_errors_fail_without_retry() {
+        for answer in [oauth_err(400, "invalid_client"), oauth_err(400, "invalid_scope"), status(400, None), status(200, None)] {
+            let mut s = session_with("a1", "r1", 300);
+            let _ = start(&mut s, T0 + 300_000);
+            let outcome = s.on_token_response(answer.clone(), T0 + 300_000, 0.0);
+            assert!(matches!(outcome, RefreshOutcome::Failed { .. }), "{answer:?} -> {outcome:?}");
+            assert!(s.tokens().is_some(), "the session is not ended");
+        }
+    }
+
+    #[test]
+    fn invalid_grant_ends_the_session_at_once() {
+        let mut s = session_with("a1", "r1", 300);
+        let now = T0 + 250_000;
+        let _ = start(&mut s, now);
+        let outcome = s.on_token_response(oauth_err(400, "invalid_grant"), now, 0.0);
+        let RefreshOutcome::Ended(e) = outcome else { panic!("{outcome:?}") };
+        assert_eq!(e.code(), "session_ended");
+        assert_eq!(e.context().unwrap().oauth_error.as_deref(), Some("invalid_grant"));
+        assert!(s.tokens().is_none());
+        assert!(!s.is_refreshing());
+        // No retry, no refresh: every later call fails the same way.
+        assert!(matches!(s.get_token(now + 1), TokenStep::Fail(e) if e.code() == "session_ended"));
+        // Our own stale copy in storage is not adopted back.
+        assert!(!s.adopt(tokens("a1", Some("r1"), 300, T0), now + 2));
+        // A new login starts over.
+        s.set_session(tokens("b1", Some("q1"), 300, now + 3));
+        assert_eq!(ready_token(s.get_token(now + 4)), "b1");
+    }
+
+    #[test]
+    fn expired_token_without_refresh_token_ends_the_session() {
+        let mut s = Session::new(RefreshPolicy::default());
+        s.set_session(tokens("a1", None, 300, T0));
+        assert_eq!(ready_token(s.get_token(T0 + 299_999)), "a1");
+        assert!(matches!(s.get_token(T0 + 300_000), TokenStep::Ended(e) if e.code() == "session_ended"));
+    }
+
+    #[test]
+    fn unknown_expiry_is_refreshed_only_after_a_401() {
+        let mut s = Session::new(RefreshPolicy::default());
+        s.set_session(TokenSet::explicit(AccessToken::new("a1"), Some(RefreshToken::new("r1")), None, T0));
+        assert_eq!(ready_token(s.get_token(T0 + 86_400_000)), "a1");
+        let g = s.generation();
+        assert!(matches!(s.force_refresh(g, T0 + 86_400_000), TokenStep::StartRefresh { .. }));
+    }
+
+    #[test]
+    fn before_send_adopts_newer_tokens_from_another_tab_and_skips() {
+        let mut s = session_with("a1", "r1", 300);
+        let now = T0 + 300_000;
+        let _ = start(&mut s, now);
+        let other_tab = tokens("a2", Some("r2"), 300, now - 100);
+        let step = s.before_send(Some(other_tab), now);
+        let SendStep::Skip(r) = step else { panic!("{step:?}") };
+        assert_eq!(r.token.secret(), "a2");
+        assert!(!s.is_refreshing());
+        assert_eq!(ready_token(s.get_token(now + 1)), "a2");
+    }
+
+    #[test]
+    fn before_send_with_own_or_older_storage_sends_the_held_token() {
+        let mut s = session_with("a1", "r1", 300);
+        let now = T0 + 300_000;
+        let _ = start(&mut s, now);
+        let own = s.tokens().cloned();
+        assert_eq!(s.before_send(own, now), SendStep::Send { refresh_token: RefreshToken::new("r1") });
+        assert_eq!(s.before_send(None, now), SendStep::Send { refresh_token: RefreshToken::new("r1") });
+        let older = tokens("a0", Some("r0"), 300, T0 - 1_000);
+        assert_eq!(s.before_send(Some(older), now), SendStep::Send { refresh_token: RefreshToken::new("r1") });
+    }
+
+    #[test]
+    fn before_send_uses_the_newer_refresh_token_if_stored_tokens_are_due_too() {
+        let mut s = session_with("a1", "r1", 300);
+        let now = T0 + 300_000;
+        let _ = start(&mut s, now);
+        let other_tab_but_old = tokens("a2", Some("r2"), 60, T0 + 1_000); // expired too
+        assert_eq!(s.before_send(Some(other_tab_but_old), now), SendStep::Send { refresh_token: RefreshToken::new("r2") });
+        let outcome = s.on_token_response(ok("a3", Some("r3"), 300), now, 0.0);
+        assert!(matches!(outcome, RefreshOutcome::Done(r) if r.token.secret() == "a3"));
+    }
+
+    #[test]
+    fn invalid_grant_after_another_tab_rotated_does_not_end_the_session() {
+        let mut s = session_with("a1", "r1", 300);
+        let now = T0 + 300_000;
+        let _ = start(&mut s, now);
+        assert!(matches!(s.before_send(None, now), SendStep::Send { .. }));
+        // While our request is in flight, a storage event brings the other tab's tokens.
+        assert!(s.adopt(tokens("a2", Some("r2"), 300, now + 10), now + 10));
+        let outcome = s.on_token_response(oauth_err(400, "invalid_grant"), now + 20, 0.0);
+        assert!(matches!(&outcome, RefreshOutcome::Done(r) if r.token.secret() == "a2"), "{outcome:?}");
+        assert_eq!(ready_token(s.get_token(now + 30)), "a2");
+    }
+
+    #[test]
+    fn session_set_during_a_refresh_wins_over_its_result() {
+        let mut s = session_with("a1", "r1", 300);
+        let now = T0 + 300_000;
+        let _ = start(&mut s, now);
+        s.set_session(tokens("b1", Some("q1"), 300, now + 1));
+        let outcome = s.on_token_response(ok("a2", Some("r2"), 300), now + 2, 0.0);
+        assert!(matches!(outcome, RefreshOutcome::Done(r) if r.token.secret() == "b1"));
+        assert_eq!(s.tokens().unwrap().access_token.secret(), "b1");
+    }
+
+    #[test]
+    fn clear_returns_the_refresh_token_and_logs_out() {
+        let mut s = session_with("a1", "r1", 300);
+        assert_eq!(s.clear().unwrap().secret(), "r1");
+        assert!(matches!(s.get_token(T0), TokenStep::Fail(e) if e.code() == "not_logged_in"));
+        assert!(s.clear().is_none());
+    }
+
+    #[test]
+    fn end_from_another_tab_fails_later_calls_with_the_reason() {
+        let mut s = session_with("a1", "r1", 300);
+        let _ = s.end(Error::new(ErrorKind::SessionEnded, "logged out in another tab"));
+        assert!(matches!(s.get_token(T0), TokenStep::Fail(e) if e.to_string() == "logged out in another tab"));
+    }
+
+    #[test]
+    fn stray_response_without_refresh_in_flight_changes_nothing() {
+        let mut s = session_with("a1", "r1", 300);
+        let g = s.generation();
+        assert!(matches!(s.on_token_response(ok("x", None, 1), T0, 0.0), RefreshOutcome::Failed { .. }));
+        assert_eq!(s.generation(), g);
+        assert_eq!(ready_token(s.get_token(T0 + 1)), "a1");
+    }
+}

@@ -198,3 +198,127 @@ fn fail(req: &SentRequest, kind: ErrorKind, what: &str, status: Option<u16>, now
     message.push(')');
     Decision::Fail(Error::new(kind, message).with_context(req.context(status, now_ms)))
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    const T0: i64 = 1_700_000_000_000;
+
+    fn bearer(method: &str, generation: u64) -> SentRequest {
+        let cred = Credential::Bearer { generation, received_at_ms: T0 - 120_000, expires_at_ms: Some(T0 + 180_000) };
+        SentRequest::new(method, "/api/v1/keys?secret=x", cred, T0)
+    }
+
+    fn st(status: u16) -> Response {
+        Response::Status { status, retry_after_ms: None }
+    }
+
+    fn run(req: &SentRequest, r: Response, current: u64) -> Decision {
+        decide(req, r, current, &RequestPolicy::default(), T0 + 100, 0.0)
+    }
+
+    #[test]
+    fn success_and_ordinary_errors_are_returned() {
+        for s in [200, 201, 204, 400, 404, 409, 422, 500] {
+            assert_eq!(run(&bearer("GET", 1), st(s), 1), Decision::Return, "{s}");
+        }
+    }
+
+    #[test]
+    fn first_401_refreshes_once_then_unauthorized() {
+        let mut req = bearer("POST", 7);
+        assert_eq!(run(&req, st(401), 7), Decision::RefreshAndRetry { stale_generation: 7 });
+        req.auth_retries = 1;
+        req.credential = Credential::Bearer { generation: 8, received_at_ms: T0, expires_at_ms: Some(T0 + 300_000) };
+        let Decision::Fail(e) = run(&req, st(401), 8) else { panic!() };
+        assert_eq!(e.code(), "unauthorized");
+        let ctx = e.context().unwrap();
+        assert_eq!((ctx.method.as_str(), ctx.path.as_str(), ctx.status), ("POST", "/api/v1/keys", Some(401)));
+        assert_eq!(ctx.token_age_secs, Some(0));
+        assert_eq!(ctx.token_remaining_secs, Some(300));
+        assert_eq!(e.to_string(), "the server rejected the credentials (POST /api/v1/keys → 401)");
+    }
+
+    #[test]
+    fn a_401_for_an_already_replaced_token_retries_with_the_current_one() {
+        assert_eq!(run(&bearer("GET", 3), st(401), 4), Decision::RetryWithCurrentToken);
+    }
+
+    #[test]
+    fn api_key_401_fails_at_once() {
+        let req = SentRequest::new("GET", "/agent/v1/x", Credential::ApiKey, T0);
+        let Decision::Fail(e) = run(&req, st(401), 0) else { panic!() };
+        assert_eq!(e.code(), "unauthorized");
+        assert_eq!(e.context().unwrap().token_age_secs, None);
+    }
+
+    #[test]
+    fn forbidden_maps_to_its_code_with_context() {
+        let Decision::Fail(e) = run(&bearer("DELETE", 1), st(403), 1) else { panic!() };
+        assert_eq!(e.code(), "forbidden");
+        let ctx = e.context().unwrap();
+        assert_eq!(ctx.token_age_secs, Some(120));
+        assert_eq!(ctx.token_remaining_secs, Some(180));
+    }
+
+    #[test]
+    fn treat_404_option_refreshes_once_then_returns_the_404() {
+        let policy = RequestPolicy { treat_404_as_unauthorized: true, ..RequestPolicy::default() };
+        let mut req = bearer("GET", 2);
+        assert_eq!(decide(&req, st(404), 2, &policy, T0, 0.0), Decision::RefreshAndRetry { stale_generation: 2 });
+        req.auth_retries = 1;
+        assert_eq!(decide(&req, st(404), 3, &policy, T0, 0.0), Decision::Return);
+        // Off by default.
+        assert_eq!(run(&bearer("GET", 2), st(404), 2), Decision::Return);
+    }
+
+    #[test]
+    fn only_idempotent_methods_retry_on_network_errors_and_gateway_statuses() {
+        for m in ["GET", "head", "OPTIONS", "PUT", "DELETE"] {
+            for r in [Response::NetworkError, st(502), st(503), st(504)] {
+                assert!(matches!(run(&bearer(m, 1), r, 1), Decision::RetryAfter { .. }), "{m} {r:?}");
+            }
+        }
+        for m in ["POST", "PATCH"] {
+            assert_eq!(run(&bearer(m, 1), st(503), 1), Decision::Return);
+            assert!(matches!(run(&bearer(m, 1), Response::NetworkError, 1), Decision::Fail(e) if e.code() == "network"));
+        }
+        assert_eq!(run(&bearer("GET", 1), st(500), 1), Decision::Return, "never retry a 500");
+    }
+
+    #[test]
+    fn transient_retries_are_bounded_and_honour_retry_after() {
+        let mut req = bearer("GET", 1);
+        let r = Response::Status { status: 503, retry_after_ms: Some(2_000) };
+        assert_eq!(run(&req, r, 1), Decision::RetryAfter { ms: 2_000 });
+        assert_eq!(run(&req, st(503), 1), Decision::RetryAfter { ms: 150 });
+        req.transient_retries = 1;
+        assert_eq!(run(&req, st(503), 1), Decision::RetryAfter { ms: 300 });
+        req.transient_retries = 2;
+        assert_eq!(run(&req, st(503), 1), Decision::Return);
+        let Decision::Fail(e) = run(&req, Response::NetworkError, 1) else { panic!() };
+        assert_eq!(e.code(), "network");
+    }
+
+    #[test]
+    fn retries_never_exceed_the_time_budget() {
+        let req = bearer("GET", 1);
+        let r = Response::Status { status: 503, retry_after_ms: Some(120_000) };
+        assert_eq!(run(&req, r, 1), Decision::Return);
+        let late = decide(&req, Response::NetworkError, 1, &RequestPolicy::default(), T0 + 59_990, 0.0);
+        assert!(matches!(late, Decision::Fail(e) if e.code() == "network"));
+    }
+
+    #[test]
+    fn timeouts_and_aborts_fail_with_their_codes() {
+        assert!(matches!(run(&bearer("GET", 1), Response::Timeout, 1), Decision::Fail(e) if e.code() == "timeout"));
+        assert!(matches!(run(&bearer("GET", 1), Response::Aborted, 1), Decision::Fail(e) if e.code() == "aborted"));
+    }
+
+    #[test]
+    fn context_drops_the_query_string() {
+        assert_eq!(bearer("get", 1).path, "/api/v1/keys");
+        assert_eq!(bearer("get", 1).method, "GET");
+    }
+}
