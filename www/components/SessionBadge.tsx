@@ -1,0 +1,14 @@
+'use client';
+import { useMesh } from '@/lib/mesh';
+
+export function SessionBadge() {
+  const { session } = useMesh();
+  if (session.status !== 'signedIn') {
+    return <span className="badge badge-muted">{session.status === 'unknown' ? '…' : 'Signed out'}</span>;
+  }
+  return (
+    <span className="badge badge-ok" title="Signed in">
+      <span aria-hidden="true">●</span> {session.userId ?? 'Signed in'}
+    </span>
+  );
+}

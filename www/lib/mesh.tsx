@@ -1,0 +1,217 @@
+'use client';
+// One MeshClient per page load, shared by every page through React context.
+//
+// The package is imported inside an effect, so the server render never loads
+// the wasm or touches localStorage: on the server this provider renders its
+// children with a "loading" client, and the browser takes over after hydration.
+import { createContext, useCallback, useContext, useEffect, useMemo, useRef, useState } from 'react';
+import type { ReactNode } from 'react';
+import { errorCode, errorMessage } from './errors';
+import { subjectOf } from './jwt';
+import type { MeshClient, MeshErrorCode } from 'mesh-sdk';
+import type { MeshConfig } from './mesh-types';
+
+export type ClientState =
+  | { status: 'loading' }
+  | { status: 'ready'; client: MeshClient }
+  | { status: 'error'; message: string };
+
+export type SessionState =
+  | { status: 'unknown' }
+  | { status: 'signedOut'; notice?: string }
+  | {
+      status: 'signedIn';
+      userId: string | undefined;
+      /** Access-token expiry, Unix milliseconds (undefined if the client does not say). */
+      expiresAt: number | undefined;
+      refreshCount: number;
+      lastRefreshAt: number | undefined;
+      warning?: string;
+    };
+
+interface MeshContextValue {
+  config: MeshConfig;
+  client: ClientState;
+  session: SessionState;
+  /** Re-reads the session from the client (after a login, for example). */
+  reloadSession(): Promise<void>;
+  signOut(): Promise<void>;
+}
+
+const MeshContext = createContext<MeshContextValue | null>(null);
+
+// Errors that mean "there is no usable session", as opposed to a failure
+// worth showing (the provider down, say).
+const NO_SESSION: ReadonlySet<string> = new Set<MeshErrorCode>(['not_logged_in', 'session_ended', 'unauthorized', 'storage']);
+
+// While signed in, ask the client for a token this often. getAccessToken()
+// checks the wall clock and refreshes proactively when the token nears expiry,
+// so the expiry shown on /login moves forward as the client refreshes.
+const KEEP_ALIVE_MS = 5_000;
+
+function readSession(client: MeshClient): { userId?: string; expiresAt?: number } {
+  const env = client.exportEnv();
+  const seconds = Number(env?.MESH_TOKEN_EXPIRES_AT);
+  return {
+    userId: subjectOf(env?.MESH_ACCESS_TOKEN),
+    expiresAt: Number.isFinite(seconds) && seconds > 0 ? seconds * 1000 : undefined,
+  };
+}
+
+export function MeshProvider({ config, children }: { config: MeshConfig; children: ReactNode }) {
+  const [client, setClient] = useState<ClientState>({ status: 'loading' });
+  const [session, setSession] = useState<SessionState>({ status: 'unknown' });
+  const { issuer, clientId, audience, apiUrl } = config;
+
+  useEffect(() => {
+    let cancelled = false;
+    let created: MeshClient | undefined;
+    import('mesh-sdk')
+      .then((mesh) => {
+        if (cancelled) return;
+        const instance = new mesh.MeshClient({
+          issuer,
+          clientId,
+          audience,
+          apiUrl,
+          scope: 'openid offline_access',
+          // Shared by /login and /settings, and across reloads.
+          storage: 'localStorage',
+        });
+        created = instance;
+        setClient({ status: 'ready', client: instance });
+      })
+      .catch((err: unknown) => {
+        if (!cancelled) setClient({ status: 'error', message: errorMessage(err) });
+      });
+    return () => {
+      cancelled = true;
+      created?.dispose();
+    };
+  }, [issuer, clientId, audience, apiUrl]);
+
+  const activeClient = client.status === 'ready' ? client.client : undefined;
+  const clientRef = useRef<MeshClient | undefined>(undefined);
+  clientRef.current = activeClient;
+
+  const reloadSession = useCallback(async () => {
+    const c = clientRef.current;
+    if (!c) return;
+    try {
+      await c.getAccessToken();
+    } catch (err) {
+      if (clientRef.current !== c) return;
+      const code = errorCode(err);
+      setSession({
+        status: 'signedOut',
+        notice: code && NO_SESSION.has(code) ? undefined : `Could not restore the session: ${errorMessage(err)}`,
+      });
+      return;
+    }
+    if (clientRef.current !== c) return;
+    const { userId, expiresAt } = readSession(c);
+    setSession((prev) => ({
+      status: 'signedIn',
+      userId,
+      expiresAt,
+      refreshCount: prev.status === 'signedIn' ? prev.refreshCount : 0,
+      lastRefreshAt: prev.status === 'signedIn' ? prev.lastRefreshAt : undefined,
+    }));
+  }, []);
+
+  // Restore the stored session and follow the client's events.
+  useEffect(() => {
+    if (!activeClient) return;
+    void reloadSession();
+    const offs = [
+      activeClient.on('refreshed', ({ expiresAt: seconds }) => {
+        const { userId, expiresAt = seconds * 1000 } = readSession(activeClient);
+        setSession((prev) => ({
+          status: 'signedIn',
+          userId: userId ?? (prev.status === 'signedIn' ? prev.userId : undefined),
+          expiresAt,
+          refreshCount: (prev.status === 'signedIn' ? prev.refreshCount : 0) + 1,
+          lastRefreshAt: Date.now(),
+        }));
+      }),
+      activeClient.on('refreshFailed', ({ error }) => {
+        setSession((prev) =>
+          prev.status === 'signedIn'
+            ? { ...prev, warning: `A token refresh failed (${errorMessage(error)}); the client will try again.` }
+            : prev,
+        );
+      }),
+      activeClient.on('sessionEnded', ({ reason }) => {
+        setSession({
+          status: 'signedOut',
+          notice: reason === 'logout' ? 'You are signed out.' : 'Your session ended. Sign in again to continue.',
+        });
+      }),
+    ];
+    return () => offs.forEach((off) => off());
+  }, [activeClient, reloadSession]);
+
+  const signedIn = session.status === 'signedIn';
+  useEffect(() => {
+    if (!activeClient || !signedIn) return;
+    const timer = setInterval(() => {
+      activeClient.getAccessToken().then(
+        () => {
+          // A refresh fires 'refreshed'; this also catches a session another
+          // tab renewed through shared storage.
+          const { expiresAt } = readSession(activeClient);
+          setSession((prev) => (prev.status === 'signedIn' && prev.expiresAt !== expiresAt ? { ...prev, expiresAt } : prev));
+        },
+        () => {
+          // 'sessionEnded' or 'refreshFailed' tells the page what happened.
+        },
+      );
+    }, KEEP_ALIVE_MS);
+    return () => clearInterval(timer);
+  }, [activeClient, signedIn]);
+
+  const signOut = useCallback(async () => {
+    const c = clientRef.current;
+    if (!c) return;
+    try {
+      await c.logout();
+      setSession({ status: 'signedOut', notice: 'You are signed out.' });
+    } catch (err) {
+      // logout() clears local storage even when revocation fails.
+      setSession({ status: 'signedOut', notice: `Signed out here; the provider could not be told: ${errorMessage(err)}` });
+    }
+  }, []);
+
+  const value = useMemo<MeshContextValue>(
+    () => ({ config, client, session, reloadSession, signOut }),
+    [config, client, session, reloadSession, signOut],
+  );
+  return <MeshContext.Provider value={value}>{children}</MeshContext.Provider>;
+}
+
+export function useMesh(): MeshContextValue {
+  const value = useContext(MeshContext);
+  if (!value) throw new Error('useMesh() must be used inside <MeshProvider>');
+  return value;
+}
+
+/** Ticks every second while `active`, for countdowns. */
+export function useNow(active = true): number {
+  const [now, setNow] = useState(() => Date.now());
+  useEffect(() => {
+    if (!active) return;
+    setNow(Date.now());
+    const timer = setInterval(() => setNow(Date.now()), 1000);
+    return () => clearInterval(timer);
+  }, [active]);
+  return now;
+}
+
+export function formatDuration(ms: number): string {
+  const total = Math.max(0, Math.ceil(ms / 1000));
+  const h = Math.floor(total / 3600);
+  const m = Math.floor((total % 3600) / 60);
+  const s = total % 60;
+  const mm = h > 0 ? String(m).padStart(2, '0') : String(m);
+  return `${h > 0 ? `${h}:` : ''}${mm}:${String(s).padStart(2, '0')}`;
+}
