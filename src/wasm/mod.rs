@@ -3,6 +3,8 @@
 
 pub mod error;
 pub mod global;
+pub mod http;
+pub mod timer;
 
 #[cfg(feature = "client")]
 pub mod client;
