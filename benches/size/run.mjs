@@ -1,0 +1,153 @@
+// Browser bundle size of mesh-sdk beside the best-known auth SDKs, bundled the
+// same way (esbuild, browser platform, ESM, minify, an entry that imports the
+// main client class; then gzip level 9), and the wasm instantiate time in
+// Node with same-run references. Prints numbers; asserts nothing.
+//
+//   node benches/size/run.mjs [--json FILE] [--runs N]
+//
+// Needs pkg/ (scripts/build.sh) and the root dev dependencies (npm ci).
+import { build } from 'esbuild';
+import { mkdirSync, mkdtempSync, readFileSync, rmSync, symlinkSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { dirname, join, resolve } from 'node:path';
+import { performance } from 'node:perf_hooks';
+import { fileURLToPath, pathToFileURL } from 'node:url';
+import { gzipSync } from 'node:zlib';
+
+const repo = resolve(dirname(fileURLToPath(import.meta.url)), '../..');
+const args = process.argv.slice(2);
+const opt = (name, dflt) => {
+  const i = args.indexOf(name);
+  return i >= 0 ? args[i + 1] : dflt;
+};
+const runs = Number(opt('--runs', 30));
+const GOAL_KB = 45;
+
+const gz = (buf) => gzipSync(buf, { level: 9 }).length;
+const kb = (n) => (n / 1024).toFixed(1);
+const version = (name) => JSON.parse(readFileSync(join(repo, 'node_modules', name, 'package.json'), 'utf8')).version;
+
+// Each anchor's entry imports its main client class, as an app would.
+// oauth4webapi has no class: the app imports the functions of its flows
+// (discovery, device grant, refresh, protected resource), i.e. the module.
+const anchors = [
+  { name: '@supabase/auth-js', entry: "import { AuthClient } from '@supabase/auth-js'; globalThis.sdk = AuthClient;" },
+  { name: '@auth0/auth0-spa-js', entry: "import { Auth0Client } from '@auth0/auth0-spa-js'; globalThis.sdk = Auth0Client;" },
+  { name: '@azure/msal-browser', entry: "import { PublicClientApplication } from '@azure/msal-browser'; globalThis.sdk = PublicClientApplication;" },
+  { name: 'oauth4webapi', entry: "import * as oauth from 'oauth4webapi'; globalThis.sdk = oauth;" },
+];
+// A namespace import keeps this bench working on builds that predate the
+// class; on builds with it, MeshClient is what the bundle keeps.
+const ours = {
+  name: 'mesh-sdk (browser entry)',
+  entry: "import * as mesh from 'mesh-sdk'; globalThis.sdk = mesh.MeshClient ?? mesh.version;",
+};
+
+const work = mkdtempSync(join(tmpdir(), 'mesh-size-'));
+process.on('exit', () => rmSync(work, { recursive: true, force: true }));
+// `mesh-sdk` resolves to pkg/ through its package.json exports, as for a user.
+mkdirSync(join(work, 'node_modules'));
+symlinkSync(join(repo, 'pkg'), join(work, 'node_modules/mesh-sdk'), 'dir');
+
+async function bundle({ name, entry }, file) {
+  const entryFile = join(work, `${file}.entry.mjs`);
+  writeFileSync(entryFile, entry);
+  const result = await build({
+    entryPoints: [entryFile],
+    bundle: true,
+    platform: 'browser',
+    format: 'esm',
+    minify: true,
+    target: 'es2022',
+    write: false,
+    logLevel: 'error',
+    nodePaths: [join(repo, 'node_modules')],
+    // The wasm stays a separate asset (fetched by URL); it is measured apart.
+    external: ['*.wasm'],
+  });
+  const code = result.outputFiles[0].contents;
+  writeFileSync(join(work, `${file}.bundle.mjs`), code);
+  return { name, js: code.length, jsGz: gz(code) };
+}
+
+const rows = [];
+for (const [i, a] of anchors.entries()) {
+  const r = await bundle(a, `anchor${i}`);
+  rows.push({ ...r, name: `${a.name} ${version(a.name)}`, total: r.jsGz, file: `anchor${i}` });
+}
+const mine = await bundle(ours, 'ours');
+const wasmBytes = readFileSync(join(repo, 'pkg/wasm/client/mesh_sdk_bg.wasm'));
+const fullWasmBytes = readFileSync(join(repo, 'pkg/wasm/full/mesh_sdk_bg.wasm'));
+rows.push({ ...mine, wasm: wasmBytes.length, wasmGz: gz(wasmBytes), total: mine.jsGz + gz(wasmBytes), file: 'ours' });
+
+console.log('## Browser bundle size (esbuild --bundle --minify --platform=browser --format=esm, gzip -9)\n');
+console.log('| package | JS min | JS gz | wasm | wasm gz | total gz |');
+console.log('| --- | ---: | ---: | ---: | ---: | ---: |');
+for (const r of rows) {
+  const wasm = r.wasm === undefined ? ['-', '-'] : [`${kb(r.wasm)} KB`, `${kb(r.wasmGz)} KB`];
+  console.log(`| ${r.name} | ${kb(r.js)} KB | ${kb(r.jsGz)} KB | ${wasm[0]} | ${wasm[1]} | **${kb(r.total)} KB** |`);
+}
+const total = rows.at(-1).total;
+console.log(`\nmesh-sdk browser total: ${kb(total)} KB gz; goal <= ${GOAL_KB} KB: ${total <= GOAL_KB * 1024 ? 'met' : 'NOT met'}`);
+console.log(`(for reference, the full build for Node/workerd: ${kb(fullWasmBytes.length)} KB wasm, ${kb(gz(fullWasmBytes))} KB gz)\n`);
+
+// ---- Instantiate time in Node.
+
+const median = (xs) => {
+  const s = [...xs].sort((a, b) => a - b);
+  return s[Math.floor(s.length / 2)];
+};
+const p90 = (xs) => [...xs].sort((a, b) => a - b)[Math.min(xs.length - 1, Math.floor(xs.length * 0.9))];
+
+async function timeIt(label, fn) {
+  await fn(-1); // warm up (the first run also pays for lazy engine set-up)
+  const xs = [];
+  for (let i = 0; i < runs; i++) {
+    const t0 = performance.now();
+    await fn(i);
+    xs.push(performance.now() - t0);
+  }
+  return { label, median: median(xs), p90: p90(xs) };
+}
+
+// A fresh glue module per run (a query string makes a new module record), so
+// each run compiles, instantiates and starts the wasm from bytes, as a page
+// load or a cold isolate does.
+const glueUrl = (variant, i) => `${pathToFileURL(join(repo, `pkg/wasm/${variant}/mesh_sdk.js`)).href}?run=${variant}${i}`;
+const timings = [];
+for (const [variant, bytes] of [['client', wasmBytes], ['full', fullWasmBytes]]) {
+  timings.push(await timeIt(`mesh-sdk ${variant} wasm (${kb(bytes.length)} KB): initSync from bytes`, async (i) => {
+    const glue = await import(glueUrl(variant, `s${i}`));
+    glue.initSync({ module: bytes });
+  }));
+  timings.push(await timeIt(`mesh-sdk ${variant} wasm: async init (WebAssembly.instantiate)`, async (i) => {
+    const glue = await import(glueUrl(variant, `a${i}`));
+    await glue.default({ module_or_path: bytes });
+  }));
+}
+// Same-run references: the smallest valid wasm module (the engine's fixed
+// cost), and evaluating each anchor's minified bundle (a JS SDK's start-up).
+const emptyWasm = new Uint8Array([0, 0x61, 0x73, 0x6d, 1, 0, 0, 0]);
+timings.push(await timeIt('reference: empty wasm module, compile + instantiate', async () => {
+  new WebAssembly.Instance(new WebAssembly.Module(emptyWasm), {});
+}));
+for (const r of rows.slice(0, -1)) {
+  const url = pathToFileURL(join(work, `${r.file}.bundle.mjs`)).href;
+  try {
+    timings.push(await timeIt(`reference: evaluate ${r.name} bundle (${kb(r.js)} KB JS)`, async (i) => {
+      await import(`${url}?run=${i}`);
+    }));
+  } catch (e) {
+    timings.push({ label: `reference: evaluate ${r.name} bundle`, error: e.message.split('\n')[0] });
+  }
+}
+console.log(`## Instantiate time in Node ${process.version} (median and p90 of ${runs} runs, ms; one warm-up)\n`);
+console.log('| what | median | p90 |');
+console.log('| --- | ---: | ---: |');
+for (const t of timings) {
+  if (t.error) console.log(`| ${t.label} | n/a (${t.error}) | |`);
+  else console.log(`| ${t.label} | ${t.median.toFixed(3)} | ${t.p90.toFixed(3)} |`);
+}
+
+const jsonOut = opt('--json');
+if (jsonOut) writeFileSync(jsonOut, JSON.stringify({ sizes: rows, timings, goalKB: GOAL_KB }, null, 2));

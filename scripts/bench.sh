@@ -1,0 +1,29 @@
+#!/usr/bin/env bash
+# Prints the benchmarks side by side in one run (numbers, not assertions):
+#   1. browser bundle size vs the anchors, and wasm instantiate time in Node;
+#   2. the client's refresh storm (benches/client/refresh-storm.mjs), if present;
+#   3. the gateway in workerd (benches/gateway/run.mjs), if present.
+# Usage: scripts/bench.sh [--no-build]   (default: build the package first)
+set -euo pipefail
+cd "$(dirname "$0")/.."
+
+if [ "${1:-}" != --no-build ]; then
+  scripts/build.sh
+fi
+[ -f pkg/wasm/client/mesh_sdk_bg.wasm ] || { echo "pkg/ is missing: run scripts/build.sh" >&2; exit 1; }
+
+echo "# mesh-sdk benchmarks ($(date -u +%Y-%m-%dT%H:%MZ), $(node --version), $(nproc) cores)"
+echo
+failed=()
+node benches/size/run.mjs || failed+=(benches/size/run.mjs)
+# One failing benchmark does not hide the others' numbers.
+for bench in benches/client/refresh-storm.mjs benches/gateway/run.mjs; do
+  if [ -f "$bench" ]; then
+    echo
+    node "$bench" || failed+=("$bench")
+  fi
+done
+if [ ${#failed[@]} -gt 0 ]; then
+  echo "failed: ${failed[*]}" >&2
+  exit 1
+fi
