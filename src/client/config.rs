@@ -81,6 +81,119 @@ fn de_api_key<'de, D: serde::Deserializer<'de>>(d: D) -> Result<Option<ApiKey>, 
     Ok(Option::<String>::deserialize(d)?.map(ApiKey::new))
 }
 
+/// A JavaScript option value of any type, kept loose so that a wrong type
+/// is reported by option name ([`ClientConfig::from_options`]) instead of by
+/// a serde message that names no field.
+#[derive(Debug, Clone, PartialEq)]
+pub enum OptionValue {
+    Str(String),
+    Num(f64),
+    Bool(bool),
+    /// `null` (and `undefined` where it reaches serde): treated as absent.
+    Null,
+    /// An object, array or anything else.
+    Other,
+}
+
+impl<'de> Deserialize<'de> for OptionValue {
+    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        d.deserialize_any(OptionValueVisitor)
+    }
+}
+
+struct OptionValueVisitor;
+
+impl<'de> serde::de::Visitor<'de> for OptionValueVisitor {
+    type Value = OptionValue;
+    fn expecting(&self, f: &mut std::fmt::Formatter) -> std::fmt::Result {
+        f.write_str("an option value")
+    }
+    fn visit_str<E>(self, v: &str) -> Result<OptionValue, E> {
+        Ok(OptionValue::Str(v.to_owned()))
+    }
+    fn visit_string<E>(self, v: String) -> Result<OptionValue, E> {
+        Ok(OptionValue::Str(v))
+    }
+    fn visit_f64<E>(self, v: f64) -> Result<OptionValue, E> {
+        Ok(OptionValue::Num(v))
+    }
+    fn visit_i64<E>(self, v: i64) -> Result<OptionValue, E> {
+        Ok(OptionValue::Num(v as f64))
+    }
+    fn visit_u64<E>(self, v: u64) -> Result<OptionValue, E> {
+        Ok(OptionValue::Num(v as f64))
+    }
+    fn visit_bool<E>(self, v: bool) -> Result<OptionValue, E> {
+        Ok(OptionValue::Bool(v))
+    }
+    fn visit_unit<E>(self) -> Result<OptionValue, E> {
+        Ok(OptionValue::Null)
+    }
+    fn visit_none<E>(self) -> Result<OptionValue, E> {
+        Ok(OptionValue::Null)
+    }
+    fn visit_some<D: serde::Deserializer<'de>>(self, d: D) -> Result<OptionValue, D::Error> {
+        d.deserialize_any(OptionValueVisitor)
+    }
+    fn visit_map<A: serde::de::MapAccess<'de>>(self, mut m: A) -> Result<OptionValue, A::Error> {
+        while m.next_entry::<serde::de::IgnoredAny, serde::de::IgnoredAny>()?.is_some() {}
+        Ok(OptionValue::Other)
+    }
+    fn visit_seq<A: serde::de::SeqAccess<'de>>(self, mut s: A) -> Result<OptionValue, A::Error> {
+        while s.next_element::<serde::de::IgnoredAny>()?.is_some() {}
+        Ok(OptionValue::Other)
+    }
+}
+
+/// The options object exactly as JavaScript passed it, every value loose.
+/// The binding fills it with `serde_wasm_bindgen::from_value` (this fails
+/// only when the options are not an object) and calls
+/// [`ClientConfig::from_options`]. Keys it does not know (`storage`) are
+/// ignored without being inspected.
+#[derive(Debug, Clone, Default, PartialEq, Deserialize)]
+#[serde(rename_all = "camelCase", default)]
+pub struct RawOptions {
+    pub issuer: Option<OptionValue>,
+    pub client_id: Option<OptionValue>,
+    pub audience: Option<OptionValue>,
+    pub scope: Option<OptionValue>,
+    pub api_url: Option<OptionValue>,
+    pub api_key: Option<OptionValue>,
+    pub refresh_leeway_seconds: Option<OptionValue>,
+    pub timeout_ms: Option<OptionValue>,
+    #[serde(rename = "treat404AsUnauthorized")]
+    pub treat_404_as_unauthorized: Option<OptionValue>,
+    pub max_refresh_retries: Option<OptionValue>,
+    pub max_request_retries: Option<OptionValue>,
+    pub refresh_cooldown_ms: Option<OptionValue>,
+}
+
+/// A string option; `null`/absent is `None`.
+pub fn opt_string(option: &str, v: &Option<OptionValue>) -> Result<Option<String>> {
+    match v {
+        None | Some(OptionValue::Null) => Ok(None),
+        Some(OptionValue::Str(s)) => Ok(Some(s.clone())),
+        Some(_) => Err(Error::config(option, "must be a string")),
+    }
+}
+
+/// An integer option (a JS number without fraction); `null`/absent is `None`.
+pub fn opt_integer(option: &str, v: &Option<OptionValue>) -> Result<Option<i64>> {
+    match v {
+        None | Some(OptionValue::Null) => Ok(None),
+        Some(OptionValue::Num(n)) if n.is_finite() && n.fract() == 0.0 && n.abs() < 9.0e15 => Ok(Some(*n as i64)),
+        Some(_) => Err(Error::config(option, "must be a whole number")),
+    }
+}
+
+fn opt_bool(option: &str, v: &Option<OptionValue>) -> Result<Option<bool>> {
+    match v {
+        None | Some(OptionValue::Null) => Ok(None),
+        Some(OptionValue::Bool(b)) => Ok(Some(*b)),
+        Some(_) => Err(Error::config(option, "must be true or false")),
+    }
+}
+
 /// Which credential the client sends.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum AuthMode {
@@ -97,6 +210,28 @@ impl ClientConfig {
         } else {
             AuthMode::OAuth
         }
+    }
+
+    /// Converts and validates the options JavaScript passed; every error
+    /// names the option. This is the path the binding should use.
+    pub fn from_options(raw: &RawOptions) -> Result<ClientConfig> {
+        let d = ClientConfig::default();
+        let c = ClientConfig {
+            issuer: opt_string("issuer", &raw.issuer)?,
+            client_id: opt_string("clientId", &raw.client_id)?,
+            audience: opt_string("audience", &raw.audience)?,
+            scope: opt_string("scope", &raw.scope)?,
+            api_url: opt_string("apiUrl", &raw.api_url)?,
+            api_key: opt_string("apiKey", &raw.api_key)?.map(ApiKey::new),
+            refresh_leeway_secs: opt_integer("refreshLeewaySeconds", &raw.refresh_leeway_seconds)?.unwrap_or(d.refresh_leeway_secs),
+            timeout_ms: opt_integer("timeoutMs", &raw.timeout_ms)?.unwrap_or(d.timeout_ms),
+            treat_404_as_unauthorized: opt_bool("treat404AsUnauthorized", &raw.treat_404_as_unauthorized)?.unwrap_or(false),
+            max_refresh_retries: opt_integer("maxRefreshRetries", &raw.max_refresh_retries)?.unwrap_or(d.max_refresh_retries),
+            max_request_retries: opt_integer("maxRequestRetries", &raw.max_request_retries)?.unwrap_or(d.max_request_retries),
+            refresh_cooldown_ms: opt_integer("refreshCooldownMs", &raw.refresh_cooldown_ms)?.unwrap_or(d.refresh_cooldown_ms),
+        };
+        c.validate()?;
+        Ok(c)
     }
 
     /// Checks every option; the error names the JavaScript option.
@@ -295,6 +430,44 @@ mod tests {
         let mut c = oauth();
         c.max_refresh_retries = 11;
         assert!(err_msg(&c).contains("`maxRefreshRetries`"));
+    }
+
+    fn from_json(json: &str) -> Result<ClientConfig> {
+        ClientConfig::from_options(&serde_json::from_str::<RawOptions>(json).unwrap())
+    }
+
+    #[test]
+    fn loose_options_convert_with_defaults() {
+        let c = from_json(
+            r#"{"issuer":"http://i","clientId":"c","refreshLeewaySeconds":30,"timeoutMs":null,
+                "treat404AsUnauthorized":true,"storage":{"get":1,"set":[2]}}"#,
+        )
+        .unwrap();
+        assert_eq!(c.issuer.as_deref(), Some("http://i"));
+        assert_eq!(c.refresh_leeway_secs, 30);
+        assert_eq!(c.timeout_ms, DEFAULT_TIMEOUT_MS);
+        assert!(c.treat_404_as_unauthorized);
+        let k = from_json(r#"{"apiUrl":"http://a","apiKey":"mesh_sk_abcdefgh1234"}"#).unwrap();
+        assert_eq!(k.mode(), AuthMode::ApiKey);
+    }
+
+    #[test]
+    fn wrong_types_are_reported_by_option_name() {
+        for (json, option) in [
+            (r#"{"issuer":"http://i","clientId":42}"#, "`clientId`"),
+            (r#"{"issuer":"http://i","clientId":"c","timeoutMs":"soon"}"#, "`timeoutMs`"),
+            (r#"{"issuer":"http://i","clientId":"c","timeoutMs":1.5}"#, "`timeoutMs`"),
+            (r#"{"issuer":"http://i","clientId":"c","timeoutMs":-1}"#, "`timeoutMs`"),
+            (r#"{"issuer":"http://i","clientId":"c","treat404AsUnauthorized":"yes"}"#, "`treat404AsUnauthorized`"),
+            (r#"{"issuer":["http://i"],"clientId":"c"}"#, "`issuer`"),
+            (r#"{"issuer":"http://i","clientId":"c","apiUrl":"ftp//x"}"#, "`apiUrl`"),
+            (r#"{"apiKey":"mesh_sk_abcdefghijklmnop"}"#, "`apiUrl`"),
+            ("{}", "`issuer`"),
+        ] {
+            let e = from_json(json).unwrap_err();
+            assert_eq!(e.code(), "invalid_config");
+            assert!(e.to_string().contains(option), "{json}: {e}");
+        }
     }
 
     #[test]

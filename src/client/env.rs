@@ -1,4 +1,5 @@
-//! The session in environment variables, for CI and scripts:
+//! Sessions given from outside: `setSession({...})` ([`SessionInput`]) and
+//! the environment variables for CI and scripts ([`EnvVars`]):
 //! `MESH_ACCESS_TOKEN`, `MESH_REFRESH_TOKEN`, `MESH_TOKEN_EXPIRES_AT` (Unix
 //! seconds) and `MESH_TOKEN_FROM_ENV`.
 //!
@@ -13,8 +14,44 @@ use serde::{Deserialize, Serialize};
 use crate::error::{Error, Result};
 use crate::secret::{AccessToken, RefreshToken};
 
+use super::config::{opt_integer, opt_string, OptionValue};
 use super::oauth::itoa;
 use super::token::TokenSet;
+
+/// The argument of `setSession({ accessToken, refreshToken, expiresAt })`,
+/// values loose so that errors name the field. `expiresAt` is Unix seconds,
+/// as `MESH_TOKEN_EXPIRES_AT`.
+#[derive(Clone, Default, PartialEq, Deserialize)]
+#[serde(rename_all = "camelCase", default)]
+pub struct SessionInput {
+    pub access_token: Option<OptionValue>,
+    pub refresh_token: Option<OptionValue>,
+    pub expires_at: Option<OptionValue>,
+}
+
+impl std::fmt::Debug for SessionInput {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("SessionInput([redacted])")
+    }
+}
+
+impl SessionInput {
+    /// Validates and converts; errors name the field, never show a token.
+    pub fn to_tokens(&self, now_ms: i64) -> Result<TokenSet> {
+        let access = opt_string("accessToken", &self.access_token)?.filter(|s| !s.is_empty());
+        let access = access.ok_or_else(|| Error::config("accessToken", "is required"))?;
+        check_token("accessToken", &access)?;
+        let refresh = opt_string("refreshToken", &self.refresh_token)?.filter(|s| !s.is_empty());
+        if let Some(r) = &refresh {
+            check_token("refreshToken", r)?;
+        }
+        let expires_at = opt_integer("expiresAt", &self.expires_at)?;
+        if let Some(secs) = expires_at {
+            check_unix_secs("expiresAt", secs)?;
+        }
+        Ok(TokenSet::explicit(AccessToken::new(access), refresh.map(RefreshToken::new), expires_at, now_ms))
+    }
+}
 
 /// The variables as strings, as in `process.env`.
 #[derive(Clone, Default, PartialEq, Serialize, Deserialize)]
@@ -66,15 +103,20 @@ impl EnvVars {
         }
     }
 
+    /// For `MeshClient.fromEnv`: like [`EnvVars::to_tokens`], but a missing
+    /// session is an error naming `MESH_ACCESS_TOKEN`.
+    pub fn require_tokens(&self, now_ms: i64) -> Result<TokenSet> {
+        self.to_tokens(now_ms)?.ok_or_else(|| {
+            Error::config("MESH_ACCESS_TOKEN", "is not set (or MESH_TOKEN_FROM_ENV=false disables the environment session)")
+        })
+    }
+
     fn expires_at_secs(&self) -> Result<Option<i64>> {
         let Some(raw) = non_empty(&self.expires_at) else { return Ok(None) };
         let secs: i64 = raw
             .parse()
             .map_err(|_| Error::config("MESH_TOKEN_EXPIRES_AT", "must be Unix seconds (an integer)"))?;
-        // Seconds, not milliseconds: 2001-09-09 .. 2286-11-20.
-        if !(1_000_000_000..10_000_000_000).contains(&secs) {
-            return Err(Error::config("MESH_TOKEN_EXPIRES_AT", "must be Unix seconds (10 digits), not milliseconds"));
-        }
+        check_unix_secs("MESH_TOKEN_EXPIRES_AT", secs)?;
         Ok(Some(secs))
     }
 
@@ -92,6 +134,15 @@ impl EnvVars {
 
 fn non_empty(v: &Option<String>) -> Option<&str> {
     v.as_deref().map(str::trim).filter(|s| !s.is_empty())
+}
+
+/// Seconds, not milliseconds: 2001-09-09 .. 2286-11-20.
+fn check_unix_secs(name: &str, secs: i64) -> Result<()> {
+    if (1_000_000_000..10_000_000_000).contains(&secs) {
+        Ok(())
+    } else {
+        Err(Error::config(name, "must be Unix seconds (10 digits), not milliseconds"))
+    }
 }
 
 fn check_token(var: &str, value: &str) -> Result<()> {
@@ -115,6 +166,39 @@ mod tests {
             expires_at: e.map(Into::into),
             from_env: f.map(Into::into),
         }
+    }
+
+    fn input(json: &str) -> Result<TokenSet> {
+        serde_json::from_str::<SessionInput>(json).unwrap().to_tokens(NOW)
+    }
+
+    #[test]
+    fn set_session_input_is_validated_by_field() {
+        let ts = input(r#"{"accessToken":"a.b.c","refreshToken":"r","expiresAt":1700000300}"#).unwrap();
+        assert_eq!(ts.expires_at_ms, Some(1_700_000_300_000));
+        assert_eq!(ts.refresh_token.unwrap().secret(), "r");
+        let ts = input(r#"{"accessToken":"a.b.c","refreshToken":null}"#).unwrap();
+        assert_eq!((ts.refresh_token, ts.expires_at_ms), (None, None));
+        for (json, field) in [
+            (r#"{"refreshToken":"r","expiresAt":1700000300}"#, "accessToken"),
+            (r#"{"accessToken":""}"#, "accessToken"),
+            (r#"{"accessToken":7}"#, "accessToken"),
+            (r#"{"accessToken":"a.b.c","expiresAt":"soon"}"#, "expiresAt"),
+            (r#"{"accessToken":"a.b.c","expiresAt":1700000300000}"#, "expiresAt"),
+            (r#"{"accessToken":"a.b.c","refreshToken":{"x":1}}"#, "refreshToken"),
+            (r#"{"accessToken":"a b.c-SECRET"}"#, "accessToken"),
+        ] {
+            let e = input(json).unwrap_err();
+            assert!(e.to_string().contains(field), "{json}: {e}");
+            assert!(!e.to_string().contains("SECRET"));
+        }
+    }
+
+    #[test]
+    fn from_env_requires_a_session() {
+        let e = EnvVars::default().require_tokens(NOW).unwrap_err();
+        assert!(e.to_string().contains("MESH_ACCESS_TOKEN"));
+        assert!(vars(Some("at"), None, None, None).require_tokens(NOW).is_ok());
     }
 
     #[test]

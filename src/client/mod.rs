@@ -23,6 +23,14 @@
 //!   no `expires_in`, decode the access token with
 //!   [`token::decode_jwt_payload`], `JSON.parse` it into
 //!   [`token::JwtClaims`] and put it in [`oauth::TokenAnswer::claims`].
+//! - Options: `serde_wasm_bindgen::from_value::<RawOptions>` then
+//!   [`ClientConfig::from_options`], so a wrong type (`timeoutMs: 'soon'`)
+//!   is reported by option name. (Deserializing `ClientConfig` directly also
+//!   works but gives serde's field-less type errors.) `setSession` input:
+//!   [`env::SessionInput::to_tokens`]; `fromEnv`: [`EnvVars::require_tokens`].
+//! - While a refresh is in flight, every `get_token` returns `JoinInFlight`
+//!   (also during a proactive refresh), so concurrent callers share one
+//!   token; a failed refresh hands waiters `Failed { still_valid }`.
 //! - Whenever a call returns an `Ended` variant, the binding clears storage
 //!   (after re-reading it: see [`refresh::Session::adopt`]) and emits
 //!   `sessionEnded` once.
@@ -36,9 +44,9 @@ pub mod request;
 pub mod storage;
 pub mod token;
 
-pub use config::{AuthMode, ClientConfig};
+pub use config::{AuthMode, ClientConfig, OptionValue, RawOptions};
 pub use device::{DeviceAuthorization, DevicePoller, DeviceStep, PollStep};
-pub use env::EnvVars;
+pub use env::{EnvVars, SessionInput};
 pub use oauth::{retry_after_ms, OAuthErrorBody, TokenAnswer, TokenReply};
 pub use refresh::{Ready, RefreshOutcome, RefreshPolicy, SendStep, Session, TokenStep};
 pub use request::{decide, Credential, Decision, RequestPolicy, Response, SentRequest};

@@ -234,8 +234,10 @@ impl Session {
         let rejected = self.rejected_generation == Some(self.generation);
         let usable = !rejected && !ts.is_expired(now_ms);
         if self.in_flight.is_some() {
-            // A proactive refresh runs: a still-valid token needs no wait.
-            return if usable { TokenStep::Ready(self.ready()) } else { TokenStep::JoinInFlight };
+            // Even a proactive refresh is joined, so concurrent callers all
+            // get the same token; if it fails, `Failed::still_valid` still
+            // hands them the valid one.
+            return TokenStep::JoinInFlight;
         }
         if usable && !ts.needs_refresh(now_ms, self.policy.leeway_secs) {
             return TokenStep::Ready(self.ready());
@@ -603,12 +605,16 @@ mod tests {
     }
 
     #[test]
-    fn proactive_refresh_starts_inside_the_leeway_and_valid_token_needs_no_wait() {
+    fn proactive_refresh_starts_inside_the_leeway_and_callers_join_it() {
         let mut s = session_with("a1", "r1", 300);
         assert_eq!(ready_token(s.get_token(T0 + 239_999)), "a1");
         assert_eq!(start(&mut s, T0 + 240_000).secret(), "r1");
-        // Others keep using the still-valid token while the refresh runs.
-        assert_eq!(ready_token(s.get_token(T0 + 240_001)), "a1");
+        // Others join, so all callers end up with the same token...
+        assert_eq!(s.get_token(T0 + 240_001), TokenStep::JoinInFlight);
+        // ...and if the refresh fails, the still-valid one.
+        let outcome = s.on_token_response(status(503, Some(60_000)), T0 + 240_010, 0.0);
+        let RefreshOutcome::Failed { still_valid, .. } = outcome else { panic!("{outcome:?}") };
+        assert_eq!(still_valid.unwrap().token.secret(), "a1");
     }
 
     #[test]
