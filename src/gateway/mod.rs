@@ -1,1 +1,30 @@
-//! Sans-IO gateway core: no IO, no clock, no wasm_bindgen. See crate docs.
+//! The edge gateway's sans-IO core (feature `gateway`).
+//!
+//! Nothing here does IO, reads the clock or imports `wasm_bindgen`: every
+//! function takes `now` and the bytes it needs and returns a decision. The
+//! binding in `crate::wasm::gateway` does the fetches, WebCrypto and KV, and
+//! feeds the results back in. Design notes: `docs/gateway.md`.
+//!
+//! - [`config`]: the environment variables, validated (bad -> 500 "gateway misconfigured").
+//! - [`route`]: longest-prefix route table; each route accepts one credential kind.
+//! - [`request`]: per request, the plan: 404, preflight, keys API, reject, or forward.
+//! - [`headers`]: which headers are stripped, which identity headers are injected.
+//! - [`jwt`]: size cap, strict decoding, header rules, HS256, claim rules.
+//! - [`jwks`]: the JWKS cache policy (TTL, kid refetch cooldown, outage).
+//! - [`token_cache`]: verified tokens per isolate; hits re-check `exp`/`nbf`.
+//! - [`verify`]: the verification pipeline as steps.
+//! - [`api_keys`]: key format, KV layout, name validation, negative cache.
+//! - [`identity`]: the HMAC-signed identity for the origin, sign and verify.
+//! - [`reject`]: uniform error replies and structured log lines.
+
+pub mod api_keys;
+pub mod config;
+pub mod headers;
+pub mod identity;
+pub mod jwks;
+pub mod jwt;
+pub mod reject;
+pub mod request;
+pub mod route;
+pub mod token_cache;
+pub mod verify;

@@ -1,0 +1,402 @@
+//! The gateway's configuration, parsed from the Worker's environment.
+//!
+//! Every setting is a string variable (see `docs/gateway.md`); [`GatewayConfig::from_env`]
+//! takes a lookup function, so the wasm layer passes `env` and tests pass a map.
+//! A bad value is a [`ConfigError`] naming the variable: the gateway then answers
+//! 500 "gateway misconfigured" to every request, never opens.
+
+use std::fmt;
+
+use super::route::{AuthMode, Route, Routes};
+
+/// A gateway secret (`MESH_JWT_HS256_SECRET`, `MESH_IDENTITY_SECRET`), with a
+/// redacted `Debug`. Read it with `.secret()`.
+#[derive(Clone, PartialEq, Eq)]
+pub struct GatewaySecret(String);
+
+impl GatewaySecret {
+    pub fn new(value: impl Into<String>) -> Self {
+        GatewaySecret(value.into())
+    }
+    /// The secret itself. Never log or format it.
+    pub fn secret(&self) -> &str {
+        &self.0
+    }
+}
+
+impl fmt::Debug for GatewaySecret {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str("GatewaySecret([redacted])")
+    }
+}
+
+/// The JWS algorithms this gateway can verify.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub enum Alg {
+    /// RSASSA-PKCS1-v1_5 with SHA-256 (WebCrypto).
+    Rs256,
+    /// ECDSA P-256 with SHA-256, raw r||s signature (WebCrypto).
+    Es256,
+    /// HMAC-SHA-256 with `MESH_JWT_HS256_SECRET` (Rust).
+    Hs256,
+}
+
+impl Alg {
+    /// Parses an `alg` value exactly (JOSE names are case-sensitive).
+    pub fn parse(s: &str) -> Option<Alg> {
+        match s {
+            "RS256" => Some(Alg::Rs256),
+            "ES256" => Some(Alg::Es256),
+            "HS256" => Some(Alg::Hs256),
+            _ => None,
+        }
+    }
+
+    pub fn name(self) -> &'static str {
+        match self {
+            Alg::Rs256 => "RS256",
+            Alg::Es256 => "ES256",
+            Alg::Hs256 => "HS256",
+        }
+    }
+}
+
+/// Where the JWT signing keys come from.
+#[derive(Debug, Clone, PartialEq)]
+pub enum JwksSource {
+    /// `MESH_JWKS_URL`.
+    Url(String),
+    /// `jwks_uri` from `<issuer>/.well-known/openid-configuration`.
+    Discovery(String),
+}
+
+/// JWT verification settings (present when a route or the keys API uses `jwt`).
+#[derive(Debug, Clone)]
+pub struct JwtConfig {
+    pub issuer: String,
+    pub audiences: Vec<String>,
+    /// Asymmetric algorithms allowed (verified with JWKS keys).
+    pub algorithms: Vec<Alg>,
+    pub jwks: Option<JwksSource>,
+    pub hs256_secret: Option<GatewaySecret>,
+    pub clock_skew_secs: i64,
+}
+
+impl JwtConfig {
+    pub fn allows(&self, alg: Alg) -> bool {
+        self.algorithms.contains(&alg)
+    }
+}
+
+/// The whole, validated configuration.
+#[derive(Debug, Clone)]
+pub struct GatewayConfig {
+    /// Origin base URL without a trailing slash.
+    pub upstream_url: String,
+    pub routes: Routes,
+    pub jwt: Option<JwtConfig>,
+    pub api_key_prefix: String,
+    pub identity_secret: Option<GatewaySecret>,
+    /// Exact origins allowed to call jwt routes from a browser; `*` allows any.
+    pub cors_origins: Vec<String>,
+    /// Whether the KV binding `MESH_API_KEYS` exists.
+    pub has_key_store: bool,
+}
+
+/// A configuration problem, naming the variable. Never contains a secret value.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ConfigError {
+    pub variable: &'static str,
+    pub problem: String,
+}
+
+impl fmt::Display for ConfigError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "{}: {}", self.variable, self.problem)
+    }
+}
+
+impl std::error::Error for ConfigError {}
+
+fn err(variable: &'static str, problem: impl Into<String>) -> ConfigError {
+    ConfigError { variable, problem: problem.into() }
+}
+
+/// The default routes of the issue: web app, MCP integration, agents, health.
+pub fn default_routes() -> Vec<Route> {
+    vec![
+        Route::new("/api/v1/", AuthMode::Jwt),
+        Route::new("/mcp/messages/", AuthMode::Jwt),
+        Route::new("/agent/v1/", AuthMode::ApiKey),
+        Route::new("/health", AuthMode::Public),
+    ]
+}
+
+pub const DEFAULT_CLOCK_SKEW_SECS: i64 = 30;
+pub const MAX_CLOCK_SKEW_SECS: i64 = 300;
+pub const DEFAULT_API_KEY_PREFIX: &str = "mesh_sk_";
+/// Shortest HS256 secret accepted: RFC 7518 §3.2 wants a key of the hash size.
+pub const MIN_HS256_SECRET_BYTES: usize = 32;
+pub const MIN_IDENTITY_SECRET_BYTES: usize = 32;
+
+/// Checks an http(s) URL with a host and no credentials, query or fragment;
+/// returns it without a trailing slash.
+fn base_url(variable: &'static str, value: &str) -> Result<String, ConfigError> {
+    let rest = value
+        .strip_prefix("https://")
+        .or_else(|| value.strip_prefix("http://"))
+        .ok_or_else(|| err(variable, "must be an http:// or https:// URL"))?;
+    let host = rest.split('/').next().unwrap_or("");
+    if host.is_empty() || host.contains('@') {
+        return Err(err(variable, "must name a host (and no user:password@)"));
+    }
+    if value.contains(['?', '#']) || value.chars().any(|c| c.is_whitespace() || c.is_control()) {
+        return Err(err(variable, "must not contain a query, a fragment or spaces"));
+    }
+    Ok(value.trim_end_matches('/').to_string())
+}
+
+fn csv(value: &str) -> Vec<String> {
+    value.split(',').map(str::trim).filter(|s| !s.is_empty()).map(String::from).collect()
+}
+
+impl GatewayConfig {
+    /// Parses and validates the configuration. `var` returns a variable's value
+    /// (unset and empty are the same); `has_key_store` tells whether the KV
+    /// binding `MESH_API_KEYS` exists.
+    pub fn from_env(var: impl Fn(&str) -> Option<String>, has_key_store: bool) -> Result<Self, ConfigError> {
+        let get = |name: &str| var(name).map(|v| v.trim().to_string()).filter(|v| !v.is_empty());
+
+        let upstream_url = base_url(
+            "MESH_UPSTREAM_URL",
+            &get("MESH_UPSTREAM_URL").ok_or_else(|| err("MESH_UPSTREAM_URL", "is required"))?,
+        )?;
+
+        let routes = match get("MESH_ROUTES") {
+            None => default_routes(),
+            Some(json) => parse_routes(&json)?,
+        };
+        let routes = Routes::new(routes).map_err(|p| err("MESH_ROUTES", p))?;
+
+        let api_key_prefix = get("MESH_API_KEY_PREFIX").unwrap_or_else(|| DEFAULT_API_KEY_PREFIX.into());
+        if api_key_prefix.len() > 32
+            || !api_key_prefix.bytes().all(|b| b.is_ascii_alphanumeric() || b == b'_' || b == b'-')
+        {
+            return Err(err("MESH_API_KEY_PREFIX", "must be 1-32 characters of A-Z a-z 0-9 _ -"));
+        }
+        // A key must never be mistaken for a JWT: JWTs start with `eyJ`.
+        if api_key_prefix.starts_with("eyJ") {
+            return Err(err("MESH_API_KEY_PREFIX", "must not start like a JWT (eyJ)"));
+        }
+
+        let identity_secret = get("MESH_IDENTITY_SECRET").map(GatewaySecret::new);
+        if let Some(s) = &identity_secret {
+            if s.secret().len() < MIN_IDENTITY_SECRET_BYTES {
+                return Err(err("MESH_IDENTITY_SECRET", format!("must be at least {MIN_IDENTITY_SECRET_BYTES} bytes")));
+            }
+        }
+
+        let cors_origins = get("MESH_CORS_ORIGINS").map(|v| csv(&v)).unwrap_or_default();
+        for o in &cors_origins {
+            if o != "*" && (base_url("MESH_CORS_ORIGINS", o).is_err() || o.ends_with('/') || o[8..].contains('/')) {
+                return Err(err("MESH_CORS_ORIGINS", format!("`{o}` is not an origin like https://app.example.com")));
+            }
+        }
+
+        // The keys API (/api/v1/keys) authenticates with JWTs, so it counts as a
+        // jwt user when the key store is bound.
+        let needs_jwt = routes.uses(AuthMode::Jwt);
+        let jwt = if needs_jwt || (has_key_store && get("MESH_JWT_ISSUER").is_some()) {
+            Some(parse_jwt(&get)?)
+        } else {
+            None
+        };
+
+        if routes.uses(AuthMode::ApiKey) && !has_key_store {
+            return Err(err("MESH_API_KEYS", "KV binding is required when a route uses api_key"));
+        }
+
+        Ok(GatewayConfig { upstream_url, routes, jwt, api_key_prefix, identity_secret, cors_origins, has_key_store })
+    }
+
+    /// Whether the gateway serves `/api/v1/keys` itself.
+    pub fn serves_keys_api(&self) -> bool {
+        self.has_key_store && self.jwt.is_some()
+    }
+
+    /// The `Access-Control-Allow-Origin` value for a request's `Origin`, if allowed.
+    pub fn cors_allow(&self, origin: &str) -> Option<String> {
+        if self.cors_origins.iter().any(|o| o == "*") {
+            return Some("*".into());
+        }
+        self.cors_origins.iter().find(|o| o.as_str() == origin).cloned()
+    }
+}
+
+fn parse_jwt(get: &impl Fn(&str) -> Option<String>) -> Result<JwtConfig, ConfigError> {
+    let issuer = get("MESH_JWT_ISSUER")
+        .ok_or_else(|| err("MESH_JWT_ISSUER", "is required when a route uses jwt"))?;
+    if issuer.chars().any(|c| c.is_control()) {
+        return Err(err("MESH_JWT_ISSUER", "contains control characters"));
+    }
+    let audiences = get("MESH_JWT_AUDIENCE").map(|v| csv(&v)).unwrap_or_default();
+    if audiences.is_empty() {
+        return Err(err("MESH_JWT_AUDIENCE", "is required when a route uses jwt"));
+    }
+
+    let hs256_secret = get("MESH_JWT_HS256_SECRET").map(GatewaySecret::new);
+    if let Some(s) = &hs256_secret {
+        if s.secret().len() < MIN_HS256_SECRET_BYTES {
+            return Err(err("MESH_JWT_HS256_SECRET", format!("must be at least {MIN_HS256_SECRET_BYTES} bytes")));
+        }
+    }
+
+    let mut algorithms = Vec::new();
+    for name in csv(&get("MESH_JWT_ALGORITHMS").unwrap_or_else(|| "RS256,ES256".into())) {
+        let alg = Alg::parse(&name).ok_or_else(|| {
+            err("MESH_JWT_ALGORITHMS", format!("`{name}` is not supported (use RS256, ES256, HS256)"))
+        })?;
+        if !algorithms.contains(&alg) {
+            algorithms.push(alg);
+        }
+    }
+    if algorithms.contains(&Alg::Hs256) && hs256_secret.is_none() {
+        return Err(err("MESH_JWT_ALGORITHMS", "HS256 needs MESH_JWT_HS256_SECRET"));
+    }
+    // A configured HS256 secret means HS256 tokens are accepted too.
+    if hs256_secret.is_some() && !algorithms.contains(&Alg::Hs256) {
+        algorithms.push(Alg::Hs256);
+    }
+    if algorithms.is_empty() {
+        return Err(err("MESH_JWT_ALGORITHMS", "is empty"));
+    }
+
+    let needs_jwks = algorithms.iter().any(|a| *a != Alg::Hs256);
+    let jwks = match get("MESH_JWKS_URL") {
+        Some(url) => Some(JwksSource::Url(base_url("MESH_JWKS_URL", &url).map(|_| url.clone())?)),
+        None if needs_jwks => {
+            let iss = base_url("MESH_JWT_ISSUER", &issuer).map_err(|_| {
+                err("MESH_JWKS_URL", "is required when MESH_JWT_ISSUER is not an http(s) URL")
+            })?;
+            Some(JwksSource::Discovery(format!("{iss}/.well-known/openid-configuration")))
+        }
+        None => None,
+    };
+
+    let clock_skew_secs = match get("MESH_CLOCK_SKEW_SECONDS") {
+        None => DEFAULT_CLOCK_SKEW_SECS,
+        Some(v) => v
+            .parse::<i64>()
+            .ok()
+            .filter(|s| (0..=MAX_CLOCK_SKEW_SECS).contains(s))
+            .ok_or_else(|| err("MESH_CLOCK_SKEW_SECONDS", format!("must be a whole number 0-{MAX_CLOCK_SKEW_SECS}")))?,
+    };
+
+    Ok(JwtConfig { issuer, audiences, algorithms, jwks, hs256_secret, clock_skew_secs })
+}
+
+#[derive(serde::Deserialize)]
+#[serde(deny_unknown_fields)]
+struct RouteJson {
+    prefix: String,
+    auth: String,
+}
+
+fn parse_routes(json: &str) -> Result<Vec<Route>, ConfigError> {
+    let raw: Vec<RouteJson> = serde_json::from_str(json)
+        .map_err(|e| err("MESH_ROUTES", format!("must be a JSON array of {{\"prefix\", \"auth\"}}: {e}")))?;
+    raw.into_iter()
+        .map(|r| {
+            let auth = AuthMode::parse(&r.auth).ok_or_else(|| {
+                err("MESH_ROUTES", format!("route `{}`: auth must be jwt, api_key or public", r.prefix))
+            })?;
+            Ok(Route::new(&r.prefix, auth))
+        })
+        .collect()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use std::collections::HashMap;
+
+    pub(crate) fn env(pairs: &[(&str, &str)]) -> impl Fn(&str) -> Option<String> {
+        let map: HashMap<String, String> = pairs.iter().map(|(k, v)| (k.to_string(), v.to_string())).collect();
+        move |k| map.get(k).cloned()
+    }
+
+    const BASE: &[(&str, &str)] = &[
+        ("MESH_UPSTREAM_URL", "http://127.0.0.1:9401/"),
+        ("MESH_JWT_ISSUER", "http://127.0.0.1:9400"),
+        ("MESH_JWT_AUDIENCE", "api, http://127.0.0.1:8787"),
+    ];
+
+    #[test]
+    fn defaults() {
+        let c = GatewayConfig::from_env(env(BASE), true).unwrap();
+        assert_eq!(c.upstream_url, "http://127.0.0.1:9401");
+        let jwt = c.jwt.as_ref().unwrap();
+        assert_eq!(jwt.algorithms, vec![Alg::Rs256, Alg::Es256]);
+        assert_eq!(jwt.audiences, vec!["api", "http://127.0.0.1:8787"]);
+        assert_eq!(jwt.clock_skew_secs, 30);
+        assert_eq!(
+            jwt.jwks,
+            Some(JwksSource::Discovery("http://127.0.0.1:9400/.well-known/openid-configuration".into()))
+        );
+        assert_eq!(c.api_key_prefix, "mesh_sk_");
+        assert!(c.serves_keys_api());
+        assert_eq!(c.routes.find("/agent/v1/x").unwrap().auth, AuthMode::ApiKey);
+    }
+
+    #[test]
+    fn missing_or_bad_values_name_the_variable() {
+        let cases: &[(&[(&str, &str)], &str)] = &[
+            (&[], "MESH_UPSTREAM_URL"),
+            (&[("MESH_UPSTREAM_URL", "ftp://x")], "MESH_UPSTREAM_URL"),
+            (&[("MESH_UPSTREAM_URL", "http://o")], "MESH_JWT_ISSUER"),
+            (&[("MESH_UPSTREAM_URL", "http://o"), ("MESH_JWT_ISSUER", "http://i")], "MESH_JWT_AUDIENCE"),
+        ];
+        for (vars, name) in cases {
+            let e = GatewayConfig::from_env(env(vars), true).unwrap_err();
+            assert_eq!(e.variable, *name, "{e}");
+        }
+        let with = |k: &'static str, v: &'static str| {
+            let mut vars = BASE.to_vec();
+            vars.push((k, v));
+            GatewayConfig::from_env(env(&vars), true).map(|_| ()).map_err(|e| e.variable)
+        };
+        assert_eq!(with("MESH_JWT_ALGORITHMS", "none"), Err("MESH_JWT_ALGORITHMS"));
+        assert_eq!(with("MESH_JWT_ALGORITHMS", "HS256"), Err("MESH_JWT_ALGORITHMS"));
+        assert_eq!(with("MESH_JWT_HS256_SECRET", "short"), Err("MESH_JWT_HS256_SECRET"));
+        assert_eq!(with("MESH_CLOCK_SKEW_SECONDS", "-1"), Err("MESH_CLOCK_SKEW_SECONDS"));
+        assert_eq!(with("MESH_CLOCK_SKEW_SECONDS", "abc"), Err("MESH_CLOCK_SKEW_SECONDS"));
+        assert_eq!(with("MESH_ROUTES", "{}"), Err("MESH_ROUTES"));
+        assert_eq!(with("MESH_ROUTES", r#"[{"prefix":"/a/","auth":"open"}]"#), Err("MESH_ROUTES"));
+        assert_eq!(with("MESH_ROUTES", r#"[{"prefix":"a/","auth":"jwt"}]"#), Err("MESH_ROUTES"));
+        assert_eq!(with("MESH_API_KEY_PREFIX", "bad prefix"), Err("MESH_API_KEY_PREFIX"));
+        assert_eq!(with("MESH_IDENTITY_SECRET", "short"), Err("MESH_IDENTITY_SECRET"));
+        assert_eq!(with("MESH_CORS_ORIGINS", "https://a.example/path"), Err("MESH_CORS_ORIGINS"));
+        assert_eq!(with("MESH_CORS_ORIGINS", "http://127.0.0.1:3000, *"), Ok(()));
+        // Without the KV binding an api_key route cannot work: fail closed.
+        assert_eq!(GatewayConfig::from_env(env(BASE), false).unwrap_err().variable, "MESH_API_KEYS");
+    }
+
+    #[test]
+    fn hs256_secret_adds_hs256_and_jwks_url_overrides_discovery() {
+        let mut vars = BASE.to_vec();
+        vars.push(("MESH_JWT_HS256_SECRET", "0123456789abcdef0123456789abcdef"));
+        vars.push(("MESH_JWKS_URL", "http://127.0.0.1:9400/jwks"));
+        let c = GatewayConfig::from_env(env(&vars), true).unwrap();
+        let jwt = c.jwt.unwrap();
+        assert!(jwt.allows(Alg::Hs256) && jwt.allows(Alg::Rs256));
+        assert_eq!(jwt.jwks, Some(JwksSource::Url("http://127.0.0.1:9400/jwks".into())));
+        assert!(!format!("{:?}", jwt.hs256_secret).contains("0123"));
+    }
+
+    #[test]
+    fn public_only_routes_need_no_jwt_or_kv() {
+        let vars = [("MESH_UPSTREAM_URL", "http://o"), ("MESH_ROUTES", r#"[{"prefix":"/","auth":"public"}]"#)];
+        let c = GatewayConfig::from_env(env(&vars), false).unwrap();
+        assert!(c.jwt.is_none() && !c.serves_keys_api());
+    }
+}

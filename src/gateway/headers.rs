@@ -1,0 +1,169 @@
+//! Which request headers reach the origin, and which the gateway adds.
+//!
+//! The origin trusts `x-user-id`, so no client may set it: every route,
+//! `public` included, drops the identity headers in any letter case before
+//! forwarding. API keys never reach the origin; a verified JWT does (origins
+//! may call other services on the user's behalf), see [`strip_header`].
+
+use super::route::AuthMode;
+
+pub const USER_ID: &str = "x-user-id";
+pub const AUTH_METHOD: &str = "x-auth-method";
+pub const API_KEY_ID: &str = "x-api-key-id";
+pub const IDENTITY_TIMESTAMP: &str = "x-mesh-identity-timestamp";
+pub const IDENTITY_SIGNATURE: &str = "x-mesh-identity-signature";
+pub const IDENTITY_PREFIX: &str = "x-mesh-identity-";
+pub const API_KEY_HEADER: &str = "x-api-key";
+
+/// Whether the gateway drops request header `name` (any case) before
+/// forwarding on a route of mode `auth`.
+///
+/// - identity headers (`x-user-id`, `x-auth-method`, `x-api-key-id`,
+///   `x-mesh-identity-*`): always; the gateway sets its own;
+/// - `x-api-key`: always; a key is a credential for the gateway only;
+/// - `authorization`: on `api_key` routes (it may carry the key), and on any
+///   route when it carries an API key (see [`authorization_carries_api_key`]).
+pub fn strip_header(name: &str, auth: AuthMode) -> bool {
+    let is = |n: &str| name.eq_ignore_ascii_case(n);
+    is(USER_ID)
+        || is(AUTH_METHOD)
+        || is(API_KEY_ID)
+        || is(API_KEY_HEADER)
+        || (name.len() >= IDENTITY_PREFIX.len() && name[..IDENTITY_PREFIX.len()].eq_ignore_ascii_case(IDENTITY_PREFIX))
+        || (auth == AuthMode::ApiKey && is("authorization"))
+}
+
+/// Whether an `Authorization` value carries an API key (never forwarded).
+pub fn authorization_carries_api_key(value: &str, key_prefix: &str) -> bool {
+    bearer_token(value).is_some_and(|t| t.starts_with(key_prefix))
+}
+
+/// The token of an `Authorization: Bearer <token>` value. The scheme is
+/// case-insensitive (RFC 7235); anything else (Basic, an empty token, a token
+/// with spaces, two joined headers) gives `None` or a token that fails later.
+pub fn bearer_token(value: &str) -> Option<&str> {
+    let value = value.trim_matches(|c| c == ' ' || c == '\t');
+    let (scheme, rest) = value.split_once(' ')?;
+    if !scheme.eq_ignore_ascii_case("bearer") {
+        return None;
+    }
+    let token = rest.trim_start_matches(' ');
+    (!token.is_empty()).then_some(token)
+}
+
+/// Who the gateway vouches for, injected as headers.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Identity {
+    pub user_id: String,
+    pub method: AuthMethod,
+    /// The API key's id (`x-api-key-id`) for key-authenticated requests.
+    pub api_key_id: Option<String>,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum AuthMethod {
+    Jwt,
+    ApiKey,
+}
+
+impl AuthMethod {
+    pub fn name(self) -> &'static str {
+        match self {
+            AuthMethod::Jwt => "jwt",
+            AuthMethod::ApiKey => "api_key",
+        }
+    }
+
+    pub fn parse(s: &str) -> Option<Self> {
+        match s {
+            "jwt" => Some(AuthMethod::Jwt),
+            "api_key" => Some(AuthMethod::ApiKey),
+            _ => None,
+        }
+    }
+}
+
+/// The headers to set on the forwarded request for `identity`; `signature`
+/// is `(timestamp, signature)` from [`super::identity::sign`] when
+/// `MESH_IDENTITY_SECRET` is set.
+pub fn identity_headers(identity: &Identity, signature: Option<(i64, String)>) -> Vec<(&'static str, String)> {
+    let mut out = vec![(USER_ID, identity.user_id.clone()), (AUTH_METHOD, identity.method.name().to_string())];
+    if let Some(id) = &identity.api_key_id {
+        out.push((API_KEY_ID, id.clone()));
+    }
+    if let Some((ts, sig)) = signature {
+        out.push((IDENTITY_TIMESTAMP, ts.to_string()));
+        out.push((IDENTITY_SIGNATURE, sig));
+    }
+    out
+}
+
+/// Whether `s` can travel as an HTTP header value unchanged: visible ASCII
+/// and inner spaces only. Leading or trailing whitespace would be trimmed in
+/// transit and change the identity, so it is refused too.
+pub fn is_safe_header_value(s: &str) -> bool {
+    !s.is_empty()
+        && s.bytes().all(|b| (0x20..0x7f).contains(&b))
+        && !s.starts_with(' ')
+        && !s.ends_with(' ')
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn identity_headers_are_stripped_in_any_case_on_every_route() {
+        for mode in [AuthMode::Jwt, AuthMode::ApiKey, AuthMode::Public] {
+            for name in [
+                "x-user-id", "X-User-Id", "X-USER-ID", "x-AUTH-method", "X-Api-Key-Id",
+                "x-mesh-identity-signature", "X-Mesh-Identity-Timestamp", "x-mesh-identity-anything",
+                "X-API-KEY",
+            ] {
+                assert!(strip_header(name, mode), "{name} on {mode:?}");
+            }
+            for name in ["content-type", "x-user", "x-mesh-other", "x-user-id-2"] {
+                assert!(!strip_header(name, mode), "{name} on {mode:?}");
+            }
+        }
+        assert!(strip_header("Authorization", AuthMode::ApiKey));
+        assert!(!strip_header("Authorization", AuthMode::Jwt));
+    }
+
+    #[test]
+    fn bearer_scheme_is_case_insensitive() {
+        assert_eq!(bearer_token("Bearer abc"), Some("abc"));
+        assert_eq!(bearer_token("bearer abc"), Some("abc"));
+        assert_eq!(bearer_token("BEARER  abc"), Some("abc"));
+        assert_eq!(bearer_token("Basic abc"), None);
+        assert_eq!(bearer_token("Bearer"), None);
+        assert_eq!(bearer_token("Bearer "), None);
+        assert_eq!(bearer_token("Bearerabc"), None);
+        assert!(authorization_carries_api_key("Bearer mesh_sk_x", "mesh_sk_"));
+        assert!(!authorization_carries_api_key("Bearer eyJ", "mesh_sk_"));
+    }
+
+    #[test]
+    fn identity_headers_for_keys_and_signatures() {
+        let id = Identity { user_id: "u1".into(), method: AuthMethod::ApiKey, api_key_id: Some("k1".into()) };
+        let h = identity_headers(&id, Some((1700000000, "sig".into())));
+        assert_eq!(
+            h,
+            vec![
+                (USER_ID, "u1".to_string()),
+                (AUTH_METHOD, "api_key".to_string()),
+                (API_KEY_ID, "k1".to_string()),
+                (IDENTITY_TIMESTAMP, "1700000000".to_string()),
+                (IDENTITY_SIGNATURE, "sig".to_string()),
+            ]
+        );
+    }
+
+    #[test]
+    fn header_value_safety() {
+        assert!(is_safe_header_value("auth0|abc 123"));
+        for bad in ["", "a\r\nx-user-id: admin", "a\nb", "a\0", "tab\there", " lead", "trail ", "é", "a\x7f"] {
+            assert!(!is_safe_header_value(bad), "{bad:?}");
+        }
+    }
+}

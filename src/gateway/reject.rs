@@ -1,0 +1,131 @@
+//! The gateway's own answers (401, 404, 500, 502, 503, ...) and its
+//! structured log lines. Bodies are uniform and leak nothing: the reason goes
+//! to the log, never to the client, and no token or key goes anywhere.
+
+use serde_json::{json, Value};
+
+use super::jwt::{Reason, Rejection};
+
+/// A response the gateway makes itself.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Reply {
+    pub status: u16,
+    pub headers: Vec<(&'static str, String)>,
+    pub body: String,
+}
+
+impl Reply {
+    pub fn json(status: u16, body: Value) -> Self {
+        Reply {
+            status,
+            headers: vec![("content-type", "application/json".into()), ("cache-control", "no-store".into())],
+            body: body.to_string(),
+        }
+    }
+
+    pub fn empty(status: u16) -> Self {
+        Reply { status, headers: vec![], body: String::new() }
+    }
+
+    pub fn with_header(mut self, name: &'static str, value: impl Into<String>) -> Self {
+        self.headers.push((name, value.into()));
+        self
+    }
+}
+
+/// 401 per RFC 6750: `invalid_request` when no credential was sent,
+/// `invalid_token` for everything else, whatever the reason.
+pub fn unauthorized(rejection: &Rejection) -> Reply {
+    let error = if rejection.reason == Reason::MissingCredential { "invalid_request" } else { "invalid_token" };
+    Reply::json(401, json!({ "error": error }))
+        .with_header("www-authenticate", format!("Bearer error=\"{error}\""))
+}
+
+pub fn not_found() -> Reply {
+    Reply::json(404, json!({ "error": "not_found" }))
+}
+
+pub fn bad_request(message: &str) -> Reply {
+    Reply::json(400, json!({ "error": "invalid_request", "message": message }))
+}
+
+pub fn method_not_allowed(allow: &str) -> Reply {
+    Reply::json(405, json!({ "error": "method_not_allowed" })).with_header("allow", allow)
+}
+
+pub fn misconfigured() -> Reply {
+    Reply::json(500, json!({ "error": "gateway_misconfigured", "message": "gateway misconfigured" }))
+}
+
+pub fn internal_error() -> Reply {
+    Reply::json(500, json!({ "error": "server_error" }))
+}
+
+pub fn bad_gateway() -> Reply {
+    Reply::json(502, json!({ "error": "bad_gateway" }))
+}
+
+/// The JWKS (or the key store) cannot be reached and nothing cached helps.
+pub fn unavailable() -> Reply {
+    Reply::json(503, json!({ "error": "temporarily_unavailable" })).with_header("retry-after", "30")
+}
+
+/// One JSON log line for a refused credential: route, reason code, kid, how
+/// far past expiry, request id. Built from the rejection only, which never
+/// holds a token or key.
+pub fn rejection_log(route: &str, rejection: &Rejection, request_id: &str) -> String {
+    let mut line = json!({
+        "level": "warn",
+        "event": "auth_rejected",
+        "route": route,
+        "reason": rejection.reason.code(),
+        "request_id": request_id,
+    });
+    if let Some(kid) = &rejection.kid {
+        line["kid"] = kid.as_str().into();
+    }
+    if let Some(secs) = rejection.expired_secs {
+        line["expired_seconds_ago"] = secs.into();
+    }
+    line.to_string()
+}
+
+/// A JSON log line for other events (`event`, then extra fields).
+pub fn event_log(level: &str, event: &str, request_id: &str, fields: Value) -> String {
+    let mut line = json!({ "level": level, "event": event, "request_id": request_id });
+    if let (Value::Object(line), Value::Object(extra)) = (&mut line, fields) {
+        line.extend(extra);
+    }
+    line.to_string()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn rejections_are_uniform() {
+        let r = unauthorized(&Reason::Expired.into());
+        assert_eq!((r.status, r.body.as_str()), (401, r#"{"error":"invalid_token"}"#));
+        assert!(r.headers.contains(&("www-authenticate", "Bearer error=\"invalid_token\"".into())));
+        let r = unauthorized(&Reason::BadSignature.into());
+        assert_eq!(r.body, r#"{"error":"invalid_token"}"#);
+        let r = unauthorized(&Reason::MissingCredential.into());
+        assert_eq!(r.body, r#"{"error":"invalid_request"}"#);
+        assert!(r.headers.contains(&("www-authenticate", "Bearer error=\"invalid_request\"".into())));
+        assert!(misconfigured().body.contains("gateway misconfigured"));
+    }
+
+    #[test]
+    fn log_lines_are_json_with_the_reason() {
+        let rej = Rejection { reason: Reason::Expired, kid: Some("k\"1".into()), expired_secs: Some(42) };
+        let line: Value = serde_json::from_str(&rejection_log("/api/v1/", &rej, "req-1")).unwrap();
+        assert_eq!(line["reason"], "expired");
+        assert_eq!(line["kid"], "k\"1");
+        assert_eq!(line["expired_seconds_ago"], 42);
+        assert_eq!(line["route"], "/api/v1/");
+        assert_eq!(line["request_id"], "req-1");
+        let line: Value = serde_json::from_str(&event_log("error", "upstream_failed", "r", json!({"status": 1}))).unwrap();
+        assert_eq!((line["event"].as_str(), line["status"].as_i64()), (Some("upstream_failed"), Some(1)));
+    }
+}

@@ -1,0 +1,220 @@
+//! The first decision for each request: which route, which credential, or an
+//! answer straight away (404, CORS preflight, 401 for a missing or wrong kind
+//! of credential). A credential is only ever taken from the header its route
+//! accepts: `Authorization: Bearer` for JWTs (never a query string or
+//! cookie), `X-API-Key` or `Authorization: Bearer` for API keys.
+
+use super::config::GatewayConfig;
+use super::headers::bearer_token;
+use super::jwt::{Reason, Rejection};
+use super::route::{keys_path, AuthMode, KeysPath};
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Credential {
+    Jwt(String),
+    ApiKey(String),
+}
+
+/// The keys API operation of a request on `/api/v1/keys[/{id}]`.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum KeysOp {
+    List,
+    Create,
+    Revoke(String),
+    /// Wrong method; the value is the `Allow` header.
+    MethodNotAllowed(&'static str),
+    NotFound,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Plan {
+    /// Nothing here (404).
+    NotFound,
+    /// A path with an encoded `/` or `\` that the origin could decode into
+    /// another route (400).
+    BadPath,
+    /// A CORS preflight on a browser-facing path: answer it (204).
+    Preflight,
+    /// Served by the gateway's keys API after JWT verification.
+    Keys { op: KeysOp, token: String },
+    /// Refused before any verification.
+    Reject { route: String, rejection: Rejection },
+    /// Authenticate `credential` (none on public routes), then forward.
+    Forward { route: String, auth: AuthMode, credential: Option<Credential> },
+}
+
+/// Headers the plan needs, as the request carried them.
+#[derive(Debug, Default, Clone, Copy)]
+pub struct RequestHeaders<'a> {
+    pub authorization: Option<&'a str>,
+    pub x_api_key: Option<&'a str>,
+    pub access_control_request_method: Option<&'a str>,
+}
+
+fn reject(reason: Reason) -> Rejection {
+    reason.into()
+}
+
+fn looks_like_jwt(s: &str) -> bool {
+    s.starts_with("eyJ") || s.matches('.').count() == 2
+}
+
+/// The credential a route of mode `auth` accepts from these headers.
+pub fn credential(auth: AuthMode, h: &RequestHeaders<'_>, key_prefix: &str) -> Result<Option<Credential>, Rejection> {
+    let x_api_key = h.x_api_key.map(str::trim).filter(|k| !k.is_empty());
+    let bearer = h.authorization.and_then(bearer_token);
+    match auth {
+        AuthMode::Public => Ok(None),
+        AuthMode::Jwt => {
+            if x_api_key.is_some() {
+                return Err(reject(Reason::WrongCredentialType));
+            }
+            match bearer {
+                None => Err(reject(Reason::MissingCredential)),
+                Some(t) if t.starts_with(key_prefix) => Err(reject(Reason::WrongCredentialType)),
+                Some(t) => Ok(Some(Credential::Jwt(t.to_string()))),
+            }
+        }
+        AuthMode::ApiKey => {
+            // A non-Bearer Authorization (Basic...) is not a key either.
+            if h.authorization.is_some() && bearer.is_none() && x_api_key.is_none() {
+                return Err(reject(Reason::MissingCredential));
+            }
+            let key = match (x_api_key, bearer) {
+                (None, None) => return Err(reject(Reason::MissingCredential)),
+                (Some(a), Some(b)) if a != b => return Err(reject(Reason::WrongCredentialType)),
+                (Some(k), _) | (None, Some(k)) => k,
+            };
+            if !key.starts_with(key_prefix) && looks_like_jwt(key) {
+                return Err(reject(Reason::WrongCredentialType));
+            }
+            Ok(Some(Credential::ApiKey(key.to_string())))
+        }
+    }
+}
+
+fn keys_op(method: &str, path: KeysPath<'_>) -> KeysOp {
+    match (path, method) {
+        (KeysPath::Collection, "GET") => KeysOp::List,
+        (KeysPath::Collection, "POST") => KeysOp::Create,
+        (KeysPath::Collection, _) => KeysOp::MethodNotAllowed("GET, POST"),
+        (KeysPath::Item(id), "DELETE") if !id.is_empty() && !id.contains('/') => KeysOp::Revoke(id.to_string()),
+        (KeysPath::Item(id), _) if !id.is_empty() && !id.contains('/') => KeysOp::MethodNotAllowed("DELETE"),
+        (KeysPath::Item(_), _) => KeysOp::NotFound,
+    }
+}
+
+/// Whether browsers may call `path` cross-origin (the web app's routes: jwt
+/// routes and the keys API).
+pub fn is_cors_path(cfg: &GatewayConfig, path: &str) -> bool {
+    (cfg.serves_keys_api() && keys_path(path).is_some())
+        || cfg.routes.find(path).is_some_and(|r| r.auth == AuthMode::Jwt)
+}
+
+/// Decides what to do with `method path` before any verification.
+pub fn plan(cfg: &GatewayConfig, method: &str, path: &str, h: &RequestHeaders<'_>) -> Plan {
+    let lower = path.to_ascii_lowercase();
+    if lower.contains("%2f") || lower.contains("%5c") || path.contains('\\') {
+        return Plan::BadPath;
+    }
+    if method == "OPTIONS" && h.access_control_request_method.is_some() && is_cors_path(cfg, path) {
+        return Plan::Preflight;
+    }
+    if cfg.serves_keys_api() {
+        if let Some(kp) = keys_path(path) {
+            let op = keys_op(method, kp);
+            return match credential(AuthMode::Jwt, h, &cfg.api_key_prefix) {
+                Ok(Some(Credential::Jwt(token))) => Plan::Keys { op, token },
+                Ok(_) => unreachable!("jwt credentials are JWTs"),
+                Err(rejection) => Plan::Reject { route: super::route::KEYS_PATH.into(), rejection },
+            };
+        }
+    }
+    let Some(route) = cfg.routes.find(path) else {
+        return Plan::NotFound;
+    };
+    match credential(route.auth, h, &cfg.api_key_prefix) {
+        Ok(credential) => Plan::Forward { route: route.prefix.clone(), auth: route.auth, credential },
+        Err(rejection) => Plan::Reject { route: route.prefix.clone(), rejection },
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::gateway::config::GatewayConfig;
+
+    fn cfg() -> GatewayConfig {
+        let vars = [
+            ("MESH_UPSTREAM_URL", "http://o"),
+            ("MESH_JWT_ISSUER", "http://i"),
+            ("MESH_JWT_AUDIENCE", "a"),
+        ];
+        GatewayConfig::from_env(|k| vars.iter().find(|(n, _)| *n == k).map(|(_, v)| v.to_string()), true).unwrap()
+    }
+
+    const JWT: &str = "eyJhbGciOiJSUzI1NiJ9.eyJzdWIiOiJ4In0.sig";
+    const KEY: &str = "mesh_sk_AAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAA";
+
+    fn h<'a>(authorization: Option<&'a str>, x_api_key: Option<&'a str>) -> RequestHeaders<'a> {
+        RequestHeaders { authorization, x_api_key, access_control_request_method: None }
+    }
+
+    fn reason(p: Plan) -> Reason {
+        match p {
+            Plan::Reject { rejection, .. } => rejection.reason,
+            other => panic!("{other:?}"),
+        }
+    }
+
+    #[test]
+    fn each_credential_unlocks_only_its_own_routes() {
+        let c = cfg();
+        let bearer_jwt = format!("Bearer {JWT}");
+        let bearer_key = format!("Bearer {KEY}");
+        // JWT route.
+        assert!(matches!(plan(&c, "GET", "/api/v1/chat", &h(Some(&bearer_jwt), None)), Plan::Forward { credential: Some(Credential::Jwt(_)), .. }));
+        assert_eq!(reason(plan(&c, "GET", "/api/v1/chat", &h(Some(&bearer_key), None))), Reason::WrongCredentialType);
+        assert_eq!(reason(plan(&c, "GET", "/api/v1/chat", &h(None, Some(KEY)))), Reason::WrongCredentialType);
+        assert_eq!(reason(plan(&c, "GET", "/mcp/messages/", &h(Some(&bearer_jwt), Some(KEY)))), Reason::WrongCredentialType);
+        assert_eq!(reason(plan(&c, "GET", "/api/v1/chat", &h(None, None))), Reason::MissingCredential);
+        assert_eq!(reason(plan(&c, "GET", "/api/v1/chat", &h(Some("Basic dTpw"), None))), Reason::MissingCredential);
+        // API-key route.
+        assert!(matches!(plan(&c, "POST", "/agent/v1/x", &h(None, Some(KEY))), Plan::Forward { credential: Some(Credential::ApiKey(_)), .. }));
+        assert!(matches!(plan(&c, "POST", "/agent/v1/x", &h(Some(&bearer_key), None)), Plan::Forward { credential: Some(Credential::ApiKey(_)), .. }));
+        assert!(matches!(plan(&c, "POST", "/agent/v1/x", &h(Some(&bearer_key), Some(KEY))), Plan::Forward { .. }));
+        assert_eq!(reason(plan(&c, "POST", "/agent/v1/x", &h(Some(&bearer_jwt), None))), Reason::WrongCredentialType);
+        assert_eq!(reason(plan(&c, "POST", "/agent/v1/x", &h(Some(&bearer_jwt), Some(KEY)))), Reason::WrongCredentialType);
+        assert_eq!(reason(plan(&c, "POST", "/agent/v1/x", &h(None, Some(JWT)))), Reason::WrongCredentialType);
+        assert_eq!(reason(plan(&c, "POST", "/agent/v1/x", &h(None, None))), Reason::MissingCredential);
+        // Public route: no credential needed, whatever is sent.
+        assert!(matches!(plan(&c, "GET", "/health", &h(Some(&bearer_jwt), Some(KEY))), Plan::Forward { credential: None, .. }));
+        assert_eq!(plan(&c, "GET", "/nowhere", &h(None, None)), Plan::NotFound);
+    }
+
+    #[test]
+    fn keys_api_is_served_here_with_jwts_only() {
+        let c = cfg();
+        let bearer_jwt = format!("Bearer {JWT}");
+        let bearer_key = format!("Bearer {KEY}");
+        assert!(matches!(plan(&c, "GET", "/api/v1/keys", &h(Some(&bearer_jwt), None)), Plan::Keys { op: KeysOp::List, .. }));
+        assert!(matches!(plan(&c, "POST", "/api/v1/keys", &h(Some(&bearer_jwt), None)), Plan::Keys { op: KeysOp::Create, .. }));
+        assert!(matches!(plan(&c, "DELETE", "/api/v1/keys/key_x", &h(Some(&bearer_jwt), None)), Plan::Keys { op: KeysOp::Revoke(id), .. } if id == "key_x"));
+        assert!(matches!(plan(&c, "PUT", "/api/v1/keys", &h(Some(&bearer_jwt), None)), Plan::Keys { op: KeysOp::MethodNotAllowed(_), .. }));
+        assert!(matches!(plan(&c, "DELETE", "/api/v1/keys/a/b", &h(Some(&bearer_jwt), None)), Plan::Keys { op: KeysOp::NotFound, .. }));
+        // An API key cannot manage keys.
+        assert_eq!(reason(plan(&c, "GET", "/api/v1/keys", &h(Some(&bearer_key), None))), Reason::WrongCredentialType);
+        assert_eq!(reason(plan(&c, "POST", "/api/v1/keys", &h(None, Some(KEY)))), Reason::WrongCredentialType);
+    }
+
+    #[test]
+    fn preflight_and_encoded_slashes() {
+        let c = cfg();
+        let pre = RequestHeaders { access_control_request_method: Some("POST"), ..Default::default() };
+        assert_eq!(plan(&c, "OPTIONS", "/api/v1/chat", &pre), Plan::Preflight);
+        assert_eq!(plan(&c, "OPTIONS", "/api/v1/keys", &pre), Plan::Preflight);
+        assert!(matches!(plan(&c, "OPTIONS", "/agent/v1/x", &pre), Plan::Reject { .. }));
+        assert_eq!(plan(&c, "GET", "/health/..%2Fapi%2fv1/x", &h(None, None)), Plan::BadPath);
+        assert_eq!(plan(&c, "GET", "/health/%5C", &h(None, None)), Plan::BadPath);
+    }
+}

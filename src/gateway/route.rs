@@ -1,0 +1,175 @@
+//! Route policy: which credential a path requires.
+//!
+//! Each route names exactly one auth mode, and a credential only ever unlocks
+//! routes of its own mode: an API key on a `jwt` route and a JWT on an
+//! `api_key` route are both rejected (see [`super::request`]). The longest
+//! matching prefix wins; a path no route matches gets 404.
+//!
+//! Matching is by path segment: a prefix that ends in `/` covers everything
+//! below it (`/api/v1/` matches `/api/v1/chat`), and one that does not matches
+//! itself and what is below it (`/health` matches `/health` and `/health/live`,
+//! not `/healthz`).
+//!
+//! `/api/v1/keys` and `/api/v1/keys/{id}` are served by the gateway itself,
+//! before this table is consulted, and always authenticate with a JWT.
+
+/// How a route authenticates.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub enum AuthMode {
+    /// `Authorization: Bearer <JWT>`, verified against the issuer's keys.
+    Jwt,
+    /// `X-API-Key: <key>` or `Authorization: Bearer <key>`, looked up in KV.
+    ApiKey,
+    /// No credential; identity headers are still stripped.
+    Public,
+}
+
+impl AuthMode {
+    pub fn parse(s: &str) -> Option<AuthMode> {
+        match s {
+            "jwt" => Some(AuthMode::Jwt),
+            "api_key" => Some(AuthMode::ApiKey),
+            "public" => Some(AuthMode::Public),
+            _ => None,
+        }
+    }
+
+    pub fn name(self) -> &'static str {
+        match self {
+            AuthMode::Jwt => "jwt",
+            AuthMode::ApiKey => "api_key",
+            AuthMode::Public => "public",
+        }
+    }
+}
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Route {
+    pub prefix: String,
+    pub auth: AuthMode,
+}
+
+impl Route {
+    pub fn new(prefix: &str, auth: AuthMode) -> Self {
+        Route { prefix: prefix.to_string(), auth }
+    }
+
+    fn matches(&self, path: &str) -> bool {
+        match path.strip_prefix(self.prefix.as_str()) {
+            None => false,
+            Some(rest) => self.prefix.ends_with('/') || rest.is_empty() || rest.starts_with('/'),
+        }
+    }
+}
+
+/// A validated route table.
+#[derive(Debug, Clone)]
+pub struct Routes(Vec<Route>);
+
+pub const MAX_ROUTES: usize = 64;
+
+impl Routes {
+    pub fn new(routes: Vec<Route>) -> Result<Self, String> {
+        if routes.is_empty() {
+            return Err("must list at least one route".into());
+        }
+        if routes.len() > MAX_ROUTES {
+            return Err(format!("at most {MAX_ROUTES} routes"));
+        }
+        for (i, r) in routes.iter().enumerate() {
+            if !r.prefix.starts_with('/') || r.prefix.len() > 256 {
+                return Err(format!("prefix `{}` must start with / (at most 256 bytes)", r.prefix));
+            }
+            if r.prefix.bytes().any(|b| b <= b' ' || b == 0x7f || b == b'?' || b == b'#' || b == b'%') {
+                return Err(format!("prefix `{}` must be a plain path (no spaces, ?, # or %)", r.prefix));
+            }
+            if routes[..i].iter().any(|o| o.prefix == r.prefix) {
+                return Err(format!("prefix `{}` is listed twice", r.prefix));
+            }
+        }
+        Ok(Routes(routes))
+    }
+
+    /// The route with the longest prefix matching `path`.
+    pub fn find(&self, path: &str) -> Option<&Route> {
+        self.0.iter().filter(|r| r.matches(path)).max_by_key(|r| r.prefix.len())
+    }
+
+    pub fn uses(&self, mode: AuthMode) -> bool {
+        self.0.iter().any(|r| r.auth == mode)
+    }
+
+    pub fn iter(&self) -> impl Iterator<Item = &Route> {
+        self.0.iter()
+    }
+}
+
+/// The gateway's own keys API, if `path` addresses it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum KeysPath<'a> {
+    /// `/api/v1/keys`
+    Collection,
+    /// `/api/v1/keys/{id}`
+    Item(&'a str),
+}
+
+pub const KEYS_PATH: &str = "/api/v1/keys";
+
+pub fn keys_path(path: &str) -> Option<KeysPath<'_>> {
+    let rest = path.strip_prefix(KEYS_PATH)?;
+    if rest.is_empty() || rest == "/" {
+        return Some(KeysPath::Collection);
+    }
+    let id = rest.strip_prefix('/')?;
+    // Any deeper path is still ours (and gets 404 from the keys API), so that
+    // /api/v1/keys/... is never forwarded to the origin by accident.
+    Some(KeysPath::Item(id))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn table() -> Routes {
+        Routes::new(super::super::config::default_routes()).unwrap()
+    }
+
+    #[test]
+    fn longest_prefix_wins_and_unmatched_is_none() {
+        let mut routes = super::super::config::default_routes();
+        routes.push(Route::new("/api/v1/public/", AuthMode::Public));
+        let t = Routes::new(routes).unwrap();
+        assert_eq!(t.find("/api/v1/chat").unwrap().auth, AuthMode::Jwt);
+        assert_eq!(t.find("/api/v1/public/x").unwrap().auth, AuthMode::Public);
+        assert_eq!(t.find("/agent/v1/mcp/messages/").unwrap().auth, AuthMode::ApiKey);
+        assert_eq!(t.find("/mcp/messages/").unwrap().auth, AuthMode::Jwt);
+        assert!(t.find("/").is_none());
+        assert!(t.find("/api/v1").is_none());
+        assert!(t.find("/agent/v2/x").is_none());
+    }
+
+    #[test]
+    fn prefix_without_slash_matches_by_segment() {
+        let t = table();
+        assert_eq!(t.find("/health").unwrap().auth, AuthMode::Public);
+        assert_eq!(t.find("/health/live").unwrap().auth, AuthMode::Public);
+        assert!(t.find("/healthz").is_none());
+    }
+
+    #[test]
+    fn bad_tables_are_refused() {
+        assert!(Routes::new(vec![]).is_err());
+        assert!(Routes::new(vec![Route::new("api/", AuthMode::Jwt)]).is_err());
+        assert!(Routes::new(vec![Route::new("/a/", AuthMode::Jwt), Route::new("/a/", AuthMode::Public)]).is_err());
+        assert!(Routes::new(vec![Route::new("/a b/", AuthMode::Jwt)]).is_err());
+    }
+
+    #[test]
+    fn keys_paths() {
+        assert_eq!(keys_path("/api/v1/keys"), Some(KeysPath::Collection));
+        assert_eq!(keys_path("/api/v1/keys/"), Some(KeysPath::Collection));
+        assert_eq!(keys_path("/api/v1/keys/abc"), Some(KeysPath::Item("abc")));
+        assert_eq!(keys_path("/api/v1/keysx"), None);
+        assert_eq!(keys_path("/api/v1/chat"), None);
+    }
+}

@@ -1,0 +1,148 @@
+//! Verified tokens, cached per isolate, keyed by the SHA-256 of the token's
+//! bytes (so no token is kept in memory) and bounded in count, hence memory:
+//! an entry is a 32-byte key plus `sub` (<= 255 B) and `kid` (<= 256 B).
+//!
+//! A hit skips the signature and claim parsing, never the rules that change
+//! with time: every hit re-checks `exp` and `nbf` against `now`. Route rules
+//! apply before the cache is consulted (only JWT routes look here). Entries
+//! whose `kid` leaves the JWKS are dropped by [`TokenCache::drop_kids`].
+
+use std::collections::{HashMap, VecDeque};
+
+use sha2::{Digest, Sha256};
+
+use super::jwt::{check_times, Claims, Reason, Rejection};
+
+pub type TokenHash = [u8; 32];
+
+pub fn token_hash(token: &str) -> TokenHash {
+    Sha256::digest(token.as_bytes()).into()
+}
+
+#[derive(Debug, Clone)]
+struct Entry {
+    claims: Claims,
+    kid: Option<String>,
+}
+
+#[derive(Debug)]
+pub struct TokenCache {
+    capacity: usize,
+    map: HashMap<TokenHash, Entry>,
+    /// Insertion order, for FIFO eviction; may hold hashes already removed.
+    order: VecDeque<TokenHash>,
+}
+
+pub const DEFAULT_CAPACITY: usize = 4096;
+
+impl TokenCache {
+    pub fn new(capacity: usize) -> Self {
+        TokenCache { capacity: capacity.max(1), map: HashMap::new(), order: VecDeque::new() }
+    }
+
+    /// A cached verification, re-checked against `now`: `None` on a miss,
+    /// `Some(Err)` for a cached token that has expired (then dropped).
+    pub fn get(&mut self, hash: &TokenHash, now: i64, skew: i64) -> Option<Result<Claims, Rejection>> {
+        let entry = self.map.get(hash)?;
+        match check_times(entry.claims.exp, entry.claims.nbf, now, skew) {
+            Ok(()) => Some(Ok(entry.claims.clone())),
+            Err((reason, expired_secs)) => {
+                let rejection = Rejection { reason, kid: entry.kid.clone(), expired_secs };
+                if reason == Reason::Expired {
+                    self.map.remove(hash);
+                }
+                Some(Err(rejection))
+            }
+        }
+    }
+
+    pub fn insert(&mut self, hash: TokenHash, claims: Claims, kid: Option<String>) {
+        if self.map.contains_key(&hash) {
+            return;
+        }
+        while self.map.len() >= self.capacity {
+            match self.order.pop_front() {
+                Some(old) => {
+                    self.map.remove(&old);
+                }
+                None => break,
+            }
+        }
+        self.map.insert(hash, Entry { claims, kid });
+        self.order.push_back(hash);
+        if self.order.len() > 2 * self.capacity {
+            let map = &self.map;
+            self.order.retain(|h| map.contains_key(h));
+        }
+    }
+
+    /// Drops every token signed with one of `kids`.
+    pub fn drop_kids(&mut self, kids: &[String]) {
+        if !kids.is_empty() {
+            self.map.retain(|_, e| !e.kid.as_ref().is_some_and(|k| kids.contains(k)));
+        }
+    }
+
+    pub fn len(&self) -> usize {
+        self.map.len()
+    }
+
+    pub fn is_empty(&self) -> bool {
+        self.map.is_empty()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn claims(exp: i64) -> Claims {
+        Claims { sub: "u".into(), exp, nbf: None }
+    }
+
+    #[test]
+    fn hits_recheck_expiry() {
+        let mut c = TokenCache::new(10);
+        let h = token_hash("t1");
+        c.insert(h, claims(100), Some("k".into()));
+        assert_eq!(c.get(&h, 50, 30), Some(Ok(claims(100))));
+        assert_eq!(c.get(&h, 129, 30), Some(Ok(claims(100))));
+        let e = c.get(&h, 130, 30).unwrap().unwrap_err();
+        assert_eq!((e.reason, e.expired_secs, e.kid.as_deref()), (Reason::Expired, Some(30), Some("k")));
+        assert_eq!(c.get(&h, 130, 30), None, "expired entries are dropped");
+        assert_eq!(c.get(&token_hash("t2"), 50, 30), None);
+    }
+
+    #[test]
+    fn not_yet_valid_stays_cached_but_is_refused() {
+        let mut c = TokenCache::new(10);
+        let h = token_hash("t");
+        c.insert(h, Claims { sub: "u".into(), exp: 1000, nbf: Some(500) }, None);
+        assert_eq!(c.get(&h, 400, 30).unwrap().unwrap_err().reason, Reason::NotYetValid);
+        assert!(c.get(&h, 480, 30).unwrap().is_ok());
+    }
+
+    #[test]
+    fn bounded_in_count_and_fifo() {
+        let mut c = TokenCache::new(100);
+        for i in 0..10_000 {
+            c.insert(token_hash(&i.to_string()), claims(1000), None);
+            assert!(c.len() <= 100);
+            assert!(c.order.len() <= 200);
+        }
+        assert!(c.get(&token_hash("9999"), 0, 0).is_some());
+        assert!(c.get(&token_hash("0"), 0, 0).is_none());
+    }
+
+    #[test]
+    fn dropping_kids_drops_their_tokens() {
+        let mut c = TokenCache::new(10);
+        c.insert(token_hash("a"), claims(1000), Some("old".into()));
+        c.insert(token_hash("b"), claims(1000), Some("new".into()));
+        c.insert(token_hash("h"), claims(1000), None);
+        c.drop_kids(&["old".to_string()]);
+        assert!(c.get(&token_hash("a"), 0, 0).is_none());
+        assert!(c.get(&token_hash("b"), 0, 0).is_some());
+        assert!(c.get(&token_hash("h"), 0, 0).is_some());
+    }
+}
