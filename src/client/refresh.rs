@@ -242,8 +242,7 @@ impl Session {
         if usable && !ts.needs_refresh(now_ms, self.policy.leeway_secs) {
             return TokenStep::Ready(self.ready());
         }
-        let refresh = ts.refresh_token.clone().filter(|r| self.unusable_refresh.as_ref() != Some(r));
-        let Some(refresh_token) = refresh else {
+        let Some(refresh_token) = self.usable_refresh_token() else {
             if usable {
                 return TokenStep::Ready(self.ready()); // nothing to refresh with: serve until expiry
             }
@@ -277,6 +276,12 @@ impl Session {
             if self.in_flight.is_some() {
                 return TokenStep::JoinInFlight;
             }
+            if self.usable_refresh_token().is_none() {
+                // Nothing to refresh with: this call is unauthorized, but the
+                // token may still be good elsewhere, so the session stays.
+                let e = Error::new(ErrorKind::Unauthorized, "the server rejected the access token and there is no refresh token to renew it");
+                return TokenStep::Fail(e);
+            }
             self.rejected_generation = Some(self.generation);
         }
         self.get_token(now_ms)
@@ -287,33 +292,32 @@ impl Session {
     /// the refresh is skipped unless they need one too.
     pub fn before_send(&mut self, stored: Option<TokenSet>, now_ms: i64) -> SendStep {
         let adopted = stored.is_some_and(|s| self.adopt(s, now_ms));
-        let Some(flight) = self.in_flight.as_mut() else {
+        let Some(held) = self.in_flight.as_ref().map(|f| f.refresh_token.clone()) else {
             // Not holding the lock (binding misuse): never send.
-            return match self.tokens.as_ref() {
+            return match self.tokens {
                 Some(_) => SendStep::Skip(self.ready()),
                 None => SendStep::Ended(self.no_session_error()),
             };
         };
         if !adopted {
-            return SendStep::Send { refresh_token: flight.refresh_token.clone() };
+            return SendStep::Send { refresh_token: held };
         }
-        flight.generation = self.generation;
         let ts = self.tokens.as_ref().expect("adopt installs tokens");
-        if !ts.needs_refresh(now_ms, self.policy.leeway_secs) && !ts.is_expired(now_ms) {
-            self.in_flight = None;
-            return SendStep::Skip(self.ready());
-        }
-        match ts.refresh_token.clone().filter(|r| self.unusable_refresh.as_ref() != Some(r)) {
-            Some(rt) => {
-                flight.refresh_token = rt.clone();
+        let (due, expired) = (ts.needs_refresh(now_ms, self.policy.leeway_secs), ts.is_expired(now_ms));
+        match self.usable_refresh_token() {
+            Some(rt) if due || expired => {
+                let generation = self.generation;
+                if let Some(f) = self.in_flight.as_mut() {
+                    f.refresh_token = rt.clone();
+                    f.generation = generation;
+                }
                 SendStep::Send { refresh_token: rt }
             }
-            None if !ts.is_expired(now_ms) => {
+            _ if !expired => {
                 self.in_flight = None;
                 SendStep::Skip(self.ready())
             }
-            None => {
-                self.in_flight = None;
+            _ => {
                 let e = Error::new(ErrorKind::SessionEnded, "the stored session has expired and has no refresh token");
                 SendStep::Ended(self.end(e))
             }
@@ -494,6 +498,11 @@ impl Session {
     fn not_in_flight(&self) -> RefreshOutcome {
         let e = Error::new(ErrorKind::InvalidResponse, "a token response arrived with no refresh in flight");
         RefreshOutcome::Failed { error: e, still_valid: None }
+    }
+
+    fn usable_refresh_token(&self) -> Option<RefreshToken> {
+        let rt = self.tokens.as_ref()?.refresh_token.as_ref()?;
+        (self.unusable_refresh.as_ref() != Some(rt)).then(|| rt.clone())
     }
 
     fn reset_failures(&mut self) {
@@ -883,6 +892,16 @@ mod tests {
     }
 
     #[test]
+    fn a_401_without_refresh_token_is_unauthorized_but_keeps_the_session() {
+        let mut s = Session::new(RefreshPolicy::default());
+        s.set_session(tokens("a1", None, 300, T0));
+        let g = s.generation();
+        assert!(matches!(s.force_refresh(g, T0 + 1_000), TokenStep::Fail(e) if e.code() == "unauthorized"));
+        assert_eq!(ready_token(s.get_token(T0 + 2_000)), "a1");
+        assert!(s.tokens().is_some());
+    }
+
+    #[test]
     fn unknown_expiry_is_refreshed_only_after_a_401() {
         let mut s = Session::new(RefreshPolicy::default());
         s.set_session(TokenSet::explicit(AccessToken::new("a1"), Some(RefreshToken::new("r1")), None, T0));
@@ -925,6 +944,16 @@ mod tests {
         assert_eq!(s.before_send(Some(other_tab_but_old), now), SendStep::Send { refresh_token: RefreshToken::new("r2") });
         let outcome = s.on_token_response(ok("a3", Some("r3"), 300), now, 0.0);
         assert!(matches!(outcome, RefreshOutcome::Done(r) if r.token.secret() == "a3"));
+    }
+
+    #[test]
+    fn before_send_ends_when_the_newer_stored_session_is_expired_and_has_no_refresh_token() {
+        let mut s = session_with("a1", "r1", 300);
+        let now = T0 + 300_000;
+        let _ = start(&mut s, now);
+        let step = s.before_send(Some(tokens("a2", None, 10, T0 + 1_000)), now);
+        assert!(matches!(step, SendStep::Ended(e) if e.code() == "session_ended"));
+        assert!(!s.is_refreshing() && s.tokens().is_none());
     }
 
     #[test]
