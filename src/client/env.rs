@@ -126,7 +126,7 @@ impl EnvVars {
         EnvVars {
             access_token: Some(tokens.access_token.secret().to_owned()),
             refresh_token: tokens.refresh_token.as_ref().map(|r| r.secret().to_owned()),
-            expires_at: tokens.expires_at_ms.map(|ms| itoa(ms.div_euclid(1000))),
+            expires_at: tokens.expires_at_secs().map(itoa),
             from_env: None,
         }
     }

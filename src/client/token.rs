@@ -149,6 +149,12 @@ impl TokenSet {
         self.expires_at_ms.map(|e| (e - now_ms).div_euclid(1000))
     }
 
+    /// The expiry in Unix seconds (rounded down), as `expiresAt` in events,
+    /// `setSession` and `MESH_TOKEN_EXPIRES_AT`.
+    pub fn expires_at_secs(&self) -> Option<i64> {
+        self.expires_at_ms.map(|ms| ms.div_euclid(1000))
+    }
+
     /// Whole seconds since the token was received.
     pub fn age_secs(&self, now_ms: i64) -> i64 {
         (now_ms - self.received_at_ms).div_euclid(1000)
@@ -351,6 +357,7 @@ mod tests {
     fn remaining_and_age_are_whole_seconds() {
         let ts = TokenSet::explicit(AccessToken::new("a"), None, Some(T0 / 1000 + 10), T0);
         assert_eq!(ts.remaining_secs(T0 + 500), Some(9));
+        assert_eq!(ts.expires_at_secs(), Some(T0 / 1000 + 10));
         assert_eq!(ts.remaining_secs(T0 + 10_500), Some(-1));
         assert_eq!(ts.age_secs(T0 + 2_999), 2);
         assert!(ts.is_expired(T0 + 10_000));
