@@ -114,6 +114,12 @@ export interface MeshCommonOptions {
    * @default false
    */
   treat404AsUnauthorized?: boolean;
+  /**
+   * Retries of an idempotent API call (GET, HEAD, OPTIONS, PUT, DELETE) on
+   * network errors and 502/503/504; never on 500 (0-10).
+   * @default 2
+   */
+  maxRequestRetries?: number;
 }
 
 /** OAuth mode: a user session from the OIDC provider, refreshed proactively. */
@@ -124,10 +130,7 @@ export interface MeshOAuthOptions extends MeshCommonOptions {
   clientId: string;
   /** API audience, sent where the provider wants it (Auth0 does). */
   audience?: string;
-  /**
-   * Space-separated scopes. Include `offline_access` to get a refresh token.
-   * @default 'openid offline_access'
-   */
+  /** Space-separated scopes. Include `offline_access` to get a refresh token. */
   scope?: string;
   /** Where the session is kept. @default 'memory' */
   storage?: MeshStorageOption;
@@ -138,6 +141,19 @@ export interface MeshOAuthOptions extends MeshCommonOptions {
    * @default 60
    */
   refreshLeewaySeconds?: number;
+  /**
+   * Retries of one refresh on network errors, 5xx and 429, with exponential
+   * backoff and jitter, honouring `Retry-After` (0-10).
+   * @default 3
+   */
+  maxRefreshRetries?: number;
+  /**
+   * After a failed refresh, callers get the still-valid token (or the
+   * failure) without a new request for this long; it doubles per failure, up
+   * to 60 s.
+   * @default 10000
+   */
+  refreshCooldownMs?: number;
   apiKey?: never;
 }
 
@@ -153,6 +169,8 @@ export interface MeshApiKeyOptions extends MeshCommonOptions {
   clientId?: never;
   storage?: never;
   refreshLeewaySeconds?: never;
+  maxRefreshRetries?: never;
+  refreshCooldownMs?: never;
 }
 
 export type MeshClientOptions = MeshOAuthOptions | MeshApiKeyOptions;
