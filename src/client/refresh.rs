@@ -1003,4 +1003,131 @@ mod tests {
         assert_eq!(s.generation(), g);
         assert_eq!(ready_token(s.get_token(T0 + 1)), "a1");
     }
+    /// A tiny deterministic PRNG for the simulation (no crate needed).
+    struct Lcg(u64);
+    impl Lcg {
+        fn next(&mut self) -> u64 {
+            self.0 = self.0.wrapping_mul(6_364_136_223_846_793_005).wrapping_add(1_442_695_040_888_963_407);
+            self.0 >> 33
+        }
+        fn below(&mut self, n: u64) -> u64 {
+            self.next() % n
+        }
+        fn unit(&mut self) -> f64 {
+            self.below(1_000_000) as f64 / 1_000_000.0
+        }
+    }
+
+    /// A provider with rotating refresh tokens and reuse detection, like
+    /// oidc-provider: presenting a consumed refresh token revokes the grant.
+    struct Provider {
+        valid: Option<String>,
+        consumed: std::collections::HashSet<String>,
+        issued: u32,
+        reuses: u32,
+        requests: u32,
+    }
+    impl Provider {
+        fn login(&mut self, now: i64) -> TokenSet {
+            self.issued += 1;
+            let rt = format!("r{}", self.issued);
+            self.valid = Some(rt.clone());
+            tokens(&format!("a{}", self.issued), Some(&rt), 30, now)
+        }
+        /// Processes a refresh; returns what the server answered.
+        fn refresh(&mut self, rt: &RefreshToken) -> TokenAnswer {
+            self.requests += 1;
+            let rt = rt.secret().to_owned();
+            if self.valid.as_deref() != Some(rt.as_str()) {
+                if self.consumed.contains(&rt) {
+                    self.reuses += 1;
+                    self.valid = None; // the whole grant is revoked
+                }
+                return oauth_err(400, "invalid_grant");
+            }
+            self.consumed.insert(rt);
+            self.issued += 1;
+            let next = format!("r{}", self.issued);
+            self.valid = Some(next.clone());
+            ok(&format!("a{}", self.issued), Some(&next), 30)
+        }
+    }
+
+    #[test]
+    fn simulation_never_reuses_a_refresh_token_and_never_serves_an_expired_one() {
+        for seed in 0..40u64 {
+            let mut rng = Lcg(seed);
+            let mut p = Provider { valid: None, consumed: Default::default(), issued: 0, reuses: 0, requests: 0 };
+            let policy = RefreshPolicy { cooldown_ms: 2_000, ..RefreshPolicy::default() };
+            let mut s = Session::new(policy);
+            let mut now = T0;
+            s.set_session(p.login(now));
+            // (refresh token sent, when the answer arrives) of the one request in flight
+            let mut pending: Option<(RefreshToken, i64)> = None;
+            let mut resend_at: Option<i64> = None;
+            let mut logins = 0;
+            for _ in 0..3_000 {
+                now += rng.below(1_500) as i64;
+                // Callers, some of them after a 401 for a random generation.
+                for _ in 0..rng.below(4) {
+                    let step = if rng.below(5) == 0 {
+                        let g = s.generation().saturating_sub(rng.below(2));
+                        s.force_refresh(g, now)
+                    } else {
+                        s.get_token(now)
+                    };
+                    match step {
+                        TokenStep::Ready(r) | TokenStep::ServeWhileCoolingDown(r) => {
+                            let ts = s.tokens().unwrap();
+                            assert_eq!(&r.token, &ts.access_token);
+                            assert!(!ts.is_expired(now), "seed {seed}: served an expired token");
+                        }
+                        TokenStep::StartRefresh { refresh_token } => {
+                            assert!(pending.is_none() && resend_at.is_none(), "seed {seed}: two refreshes at once");
+                            let SendStep::Send { refresh_token: rt } = s.before_send(None, now) else { panic!() };
+                            assert_eq!(rt, refresh_token);
+                            pending = Some((rt, now + rng.below(800) as i64));
+                        }
+                        TokenStep::JoinInFlight => assert!(pending.is_some() || resend_at.is_some()),
+                        TokenStep::Ended(_) | TokenStep::Fail(_) => {}
+                    }
+                }
+                if resend_at.is_some_and(|at| now >= at) {
+                    let rt = s.in_flight.as_ref().unwrap().refresh_token.clone();
+                    pending = Some((rt, now + rng.below(800) as i64));
+                    resend_at = None;
+                }
+                if let Some((rt, _)) = pending.take_if(|(_, at)| now >= *at) {
+                    let jitter = rng.unit();
+                    let outcome = match rng.below(20) {
+                        0..=1 => s.on_token_response(status(503, None), now, jitter),
+                        2 => s.on_token_response(status(429, Some(rng.below(5_000) as i64)), now, jitter),
+                        3 => {
+                            // Processed, then the answer was lost.
+                            let _ = p.refresh(&rt);
+                            s.on_timeout(now, jitter)
+                        }
+                        4 => s.on_network_error(false, now, jitter), // never arrived
+                        _ => {
+                            let answer = p.refresh(&rt);
+                            s.on_token_response(answer, now, jitter)
+                        }
+                    };
+                    match outcome {
+                        RefreshOutcome::RetryIn { ms } => resend_at = Some(now + ms),
+                        RefreshOutcome::Done(r) => assert_eq!(&r.token, &s.tokens().unwrap().access_token),
+                        RefreshOutcome::Failed { .. } | RefreshOutcome::Ended(_) => {}
+                    }
+                }
+                if s.tokens().is_none() && pending.is_none() && resend_at.is_none() {
+                    logins += 1;
+                    s.set_session(p.login(now));
+                }
+                assert_eq!(p.reuses, 0, "seed {seed}: a refresh token was sent twice");
+            }
+            // The session mostly survives: lost answers end it, nothing else.
+            assert!(p.requests > 100, "seed {seed}: only {} refreshes", p.requests);
+            assert!(logins < 80, "seed {seed}: {logins} re-logins");
+        }
+    }
 }
