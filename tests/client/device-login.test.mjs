@@ -4,7 +4,7 @@ import assert from 'node:assert/strict';
 import { after, before, describe, test } from 'node:test';
 import { MeshClient } from '../../pkg/node.js';
 import {
-  approveDevice, jwtPayload, nowSeconds, recordingStorage, sleep, startStack,
+  DEVICE_GRANT as DEVICE, approveDevice, jwtPayload, nowSeconds, recordingStorage, sleep, startStack,
 } from '../support/stack.mjs';
 
 const T = { timeout: 60_000 };
@@ -111,12 +111,37 @@ describe('device login', () => {
     }
   });
 
+  test('a slow token endpoint: never two polls in flight, Retry-After on a 503 honoured', T, async () => {
+    stack.proxy.reset();
+    const client = new MeshClient(stack.clientOptions());
+    try {
+      const login = await client.startDeviceLogin();
+      // Polls 1-2 answer after 2.5 s (longer than the 1 s interval); poll 3 gets 503 + Retry-After: 3.
+      stack.proxy.failNext(2, { delayMs: 2500 }, { grantType: DEVICE });
+      stack.proxy.failNext(1, { status: 503, retryAfter: 3 }, { grantType: DEVICE });
+      const completing = client.completeDeviceLogin(login);
+      await stack.proxy.waitFor(() => stack.proxy.count('device_code') >= 4, { timeoutMs: 30_000, what: 'four polls' });
+      await approveDevice({ verificationUriComplete: login.verificationUriComplete });
+      const session = await completing;
+      assert.ok(session.accessToken);
+      const polls = stack.proxy.tokenRequests('device_code');
+      for (let i = 1; i < polls.length; i++) {
+        assert.ok(polls[i].at >= polls[i - 1].doneAt, `poll ${i} started before poll ${i - 1} was answered`);
+      }
+      assert.equal(polls[2].fault, JSON.stringify({ status: 503, retryAfter: 3 }));
+      assert.ok(polls[3].at - polls[2].doneAt >= 2900, `Retry-After honoured: ${polls[3].at - polls[2].doneAt} ms`);
+    } finally {
+      stack.proxy.clearFaults();
+      client.dispose();
+    }
+  });
+
   test('slow_down adds 5 s to the interval, kept for later polls', { timeout: 90_000 }, async () => {
     stack.proxy.reset();
     const client = new MeshClient(stack.clientOptions());
     try {
       const login = await client.startDeviceLogin();
-      stack.proxy.failNext(1, 'slow_down', { grantType: 'urn:ietf:params:oauth:grant-type:device_code' });
+      stack.proxy.failNext(1, 'slow_down', { grantType: DEVICE });
       const completing = client.completeDeviceLogin(login);
       // Poll 1: slow_down (injected). Poll 2: pending (real). Then approve; poll 3 succeeds.
       await stack.proxy.waitFor(() => stack.proxy.count('device_code') >= 2, { timeoutMs: 20_000, what: 'second poll' });

@@ -31,7 +31,7 @@ export async function startFaultProxy({ target, port = 0, deviceInterval }) {
   const targetUrl = new URL(target);
   const faults = []; // { fault, grantType?, remaining }
   const hung = new Set();
-  /** Every request seen: { at, method, path, kind, grantType?, refreshToken?, fault? } */
+  /** Every request seen: { at, doneAt, method, path, kind, grantType?, refreshToken?, fault?, forwarded?, status? } */
   const requests = [];
   let tokenPath = '/token';
   let closed = false;
@@ -53,6 +53,7 @@ export async function startFaultProxy({ target, port = 0, deviceInterval }) {
       } else if (/\/device\/auth$/.test(url.pathname)) record.kind = 'device_authorization';
       else if (/jwks/.test(url.pathname)) record.kind = 'jwks';
       requests.push(record);
+      res.on('close', () => { record.doneAt = Date.now(); });
 
       const fault = record.kind === 'token' ? takeFault(record.grantType) : null;
       if (fault) record.fault = describe(fault);
