@@ -135,6 +135,12 @@ impl DevicePoller {
         self.deadline_ms
     }
 
+    /// How long a poll sent at `now_ms` may take: `timeoutMs`, but never
+    /// past the code's expiry.
+    pub fn poll_timeout_ms(&self, now_ms: i64, timeout_ms: i64) -> i64 {
+        timeout_ms.min(self.deadline_ms - now_ms).max(0)
+    }
+
     /// May a poll be sent at `now_ms`?
     pub fn poll(&mut self, now_ms: i64) -> PollStep {
         if self.outstanding {
@@ -287,6 +293,8 @@ mod tests {
         let mut p = DevicePoller::new(&auth(600, Some(2)), T0).unwrap();
         let t1 = poll_when_allowed(&mut p, T0);
         assert_eq!(t1, T0 + 2_000, "the first poll waits one interval");
+        assert_eq!(p.poll_timeout_ms(t1, 60_000), 60_000);
+        assert_eq!(p.poll_timeout_ms(T0 + 590_000, 60_000), 10_000);
         assert_eq!(p.on_response(err("authorization_pending"), t1 + 30), DeviceStep::Wait { ms: 2_000 });
         let t2 = poll_when_allowed(&mut p, t1 + 30);
         assert_eq!(t2, t1 + 2_030);

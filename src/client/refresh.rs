@@ -219,6 +219,14 @@ impl Session {
         self.in_flight.is_some()
     }
 
+    /// How long the next token request of the in-flight refresh may take
+    /// before the binding aborts it and calls [`Session::on_timeout`]: what
+    /// is left of the refresh's `timeoutMs` budget. `None` when no refresh runs.
+    pub fn attempt_timeout_ms(&self, now_ms: i64) -> Option<i64> {
+        let f = self.in_flight.as_ref()?;
+        Some((f.started_at_ms + self.policy.timeout_ms - now_ms).max(0))
+    }
+
     /// When a proactive refresh becomes due, for an optional timer. A timer
     /// is only an optimisation: `get_token` checks the clock on every call.
     pub fn refresh_due_at_ms(&self) -> Option<i64> {
@@ -750,6 +758,7 @@ mod tests {
         let mut s = session_with("a1", "r1", 300);
         let mut now = T0 + 300_000;
         let _ = start(&mut s, now);
+        assert_eq!(s.attempt_timeout_ms(now + 1_000), Some(59_000));
         let mut delays = Vec::new();
         loop {
             match s.on_network_error(false, now, 0.0) {
@@ -768,6 +777,7 @@ mod tests {
             assert!(delays.len() <= 10, "unbounded retries");
         }
         assert_eq!(delays, vec![250, 500, 1_000]); // 3 retries = 4 requests
+        assert_eq!(s.attempt_timeout_ms(now), None);
         assert!(!s.is_refreshing());
     }
 

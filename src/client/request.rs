@@ -77,6 +77,13 @@ impl SentRequest {
         }
     }
 
+    /// What is left of the call's `timeoutMs` budget at `now_ms`: the
+    /// binding aborts the next attempt after this long and reports
+    /// [`Response::Timeout`].
+    pub fn remaining_budget_ms(&self, policy: &RequestPolicy, now_ms: i64) -> i64 {
+        (self.started_at_ms + policy.timeout_ms - now_ms).max(0)
+    }
+
     /// GET, HEAD, OPTIONS, PUT, DELETE (RFC 9110 §9.2.2); never POST/PATCH.
     pub fn is_idempotent(&self) -> bool {
         matches!(self.method.as_str(), "GET" | "HEAD" | "OPTIONS" | "PUT" | "DELETE" | "TRACE")
@@ -314,6 +321,14 @@ mod tests {
     fn timeouts_and_aborts_fail_with_their_codes() {
         assert!(matches!(run(&bearer("GET", 1), Response::Timeout, 1), Decision::Fail(e) if e.code() == "timeout"));
         assert!(matches!(run(&bearer("GET", 1), Response::Aborted, 1), Decision::Fail(e) if e.code() == "aborted"));
+    }
+
+    #[test]
+    fn the_budget_covers_all_attempts() {
+        let req = bearer("GET", 1);
+        let p = RequestPolicy::default();
+        assert_eq!(req.remaining_budget_ms(&p, T0 + 20_000), 40_000);
+        assert_eq!(req.remaining_budget_ms(&p, T0 + 90_000), 0);
     }
 
     #[test]
