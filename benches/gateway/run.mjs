@@ -1,0 +1,333 @@
+// Gateway benchmark (issue 6, "Benchmark"): in ONE workerd process, through
+// Miniflare, each worker on its own socket:
+//   pass-A, pass-B  a pass-through worker (no auth), twice: the noise floor;
+//   jose-A, jose-B  a reference gateway on jose (jwtVerify + createRemoteJWKSet)
+//                   doing the same job, twice: the noise floor of auth CPU;
+//   mesh            this gateway (gateway/worker.js, the built pkg/).
+// Each is bundled the way `wrangler deploy --dry-run --outdir` bundles it.
+// Scenarios: RS256, ES256, HS256 x (one token reused | 1,000 distinct tokens).
+// Phases run one at a time, workers in a rotating order, for --rounds rounds;
+// every figure is the median over rounds.
+//
+// CPU time: all workers share one workerd process and only one phase runs at
+// a time, so the process's CPU time over a phase is that phase's cost. It is
+// read from /proc/<workerd pid>/task/*/schedstat (field 1: ns on CPU, per
+// thread), which has nanosecond resolution where /proc/<pid>/stat's
+// utime+stime ticks at 10 ms; both are read and the tick count is printed as a
+// cross-check. The load generator (this Node process) is not counted.
+//
+//   node benches/gateway/run.mjs [--rounds 8] [--requests 1000] [--concurrency 4]
+//                                [--max-seconds 900] [--out FILE]
+// Needs the built package (scripts/build.sh). Loopback only; bounded.
+import { spawnSync } from 'node:child_process';
+import { mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync, existsSync } from 'node:fs';
+import http from 'node:http';
+import { tmpdir } from 'node:os';
+import path from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { gzipSync } from 'node:zlib';
+import { createRequire } from 'node:module';
+import { claims, makeKeys, mint, startJwks } from '../../tests/support/tokens.mjs';
+
+const ROOT = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '../..');
+const require = createRequire(import.meta.url);
+const { Miniflare } = require(path.join(ROOT, 'node_modules/miniflare'));
+
+// ---------------------------------------------------------------- options
+const args = process.argv.slice(2);
+const opt = (name, dflt) => { const i = args.indexOf(`--${name}`); return i >= 0 ? args[i + 1] : dflt; };
+const QUICK = args.includes('--quick'); // a smoke run: 2 rounds, 200 requests
+const ROUNDS = Number(opt('rounds', QUICK ? 2 : 8));
+const REQUESTS = Number(opt('requests', QUICK ? 200 : 1000));
+const DISTINCT = Number(opt('distinct', 1000)); // distinct tokens per phase, fresh every round
+const CONCURRENCY = Number(opt('concurrency', 4));
+const WARMUP = Number(opt('warmup', QUICK ? 50 : 300));
+const MAX_SECONDS = Number(opt('max-seconds', 900));
+const OUT = opt('out', null);
+const started = Date.now();
+const overTime = () => (Date.now() - started) / 1000 > MAX_SECONDS;
+const log = (...a) => console.error('[bench]', ...a);
+
+if (!existsSync(path.join(ROOT, 'pkg/workerd.js'))) {
+  console.error('pkg/ is missing: run scripts/build.sh first');
+  process.exit(2);
+}
+
+// ---------------------------------------------------------------- bundles
+const work = mkdtempSync(path.join(tmpdir(), 'mesh-bench-'));
+process.on('exit', () => rmSync(work, { recursive: true, force: true }));
+
+function bundle(name, config) {
+  const outdir = path.join(work, name);
+  const r = spawnSync(path.join(ROOT, 'node_modules/.bin/wrangler'),
+    ['deploy', '--dry-run', '--outdir', outdir, '-c', config],
+    { cwd: ROOT, env: { ...process.env, WRANGLER_SEND_METRICS: 'false', CI: 'true', NO_COLOR: '1' }, encoding: 'utf8', timeout: 120_000 });
+  if (r.status !== 0) throw new Error(`wrangler deploy --dry-run ${config} failed:\n${r.stdout}\n${r.stderr}`);
+  const files = readdirSync(outdir);
+  const main = files.find((f) => f.endsWith('.js') && !f.endsWith('.map'));
+  const wasm = files.filter((f) => f.endsWith('.wasm'));
+  const upload = /Total Upload: ([^\n]+)/.exec(r.stdout)?.[1]?.trim();
+  return { name, dir: outdir, main: path.join(outdir, main), wasm: wasm.map((f) => path.join(outdir, f)), upload };
+}
+
+log('bundling with wrangler deploy --dry-run ...');
+const bundles = {
+  pass: bundle('pass', path.join(ROOT, 'benches/gateway/workers/passthrough.toml')),
+  jose: bundle('jose', path.join(ROOT, 'benches/gateway/workers/jose-gateway.toml')),
+  // --mesh-config lets the harness itself be tried against another worker.
+  mesh: bundle('mesh', path.resolve(opt('mesh-config', path.join(ROOT, 'gateway/wrangler.toml')))),
+};
+rmSync(path.join(ROOT, 'benches/gateway/workers/.wrangler'), { recursive: true, force: true });
+
+// ---------------------------------------------------------------- origin, keys
+const origin = http.createServer((req, res) => {
+  req.resume();
+  req.on('end', () => res.writeHead(200, { 'content-type': 'application/json', 'content-length': 11 }).end('{"ok":true}'));
+});
+await new Promise((r) => origin.listen(0, '127.0.0.1', r));
+const ORIGIN = `http://127.0.0.1:${origin.address().port}`;
+const keys = await makeKeys();
+const jwks = await startJwks({ keys: [keys.rs, keys.es] });
+const ctx = { issuer: jwks.issuer, audience: 'mesh-api' };
+const vars = {
+  MESH_UPSTREAM_URL: ORIGIN,
+  MESH_JWT_ISSUER: jwks.issuer,
+  MESH_JWT_AUDIENCE: 'mesh-api',
+  MESH_JWKS_URL: jwks.url,
+  MESH_JWT_HS256_SECRET: keys.hsSecret,
+};
+const signer = { RS256: keys.rs, ES256: keys.es, HS256: keys.hsSecret };
+const longLived = (i = 0) => claims(ctx, { exp: Math.floor(Date.now() / 1000) + 6 * 3600, sub: `user-${i}` });
+const mintBatch = (alg, n) => Promise.all(Array.from({ length: n }, (_, i) => mint({ key: signer[alg], payload: longLived(i) })));
+
+// ---------------------------------------------------------------- workerd
+function workerOptions(name, b, extra = {}) {
+  return {
+    name,
+    modules: true,
+    scriptPath: b.main,
+    modulesRoot: b.dir,
+    modulesRules: [{ type: 'CompiledWasm', include: ['**/*.wasm'] }],
+    compatibilityDate: '2026-05-01',
+    bindings: vars,
+    unsafeDirectSockets: [{ host: '127.0.0.1', port: 0 }],
+    ...extra,
+  };
+}
+const WORKERS = [
+  ['pass-A', 'pass'], ['pass-B', 'pass'], ['jose-A', 'jose'], ['jose-B', 'jose'], ['mesh', 'mesh'],
+];
+const quiet = (out, err) => { out.resume(); err.on('data', (d) => { const s = String(d); if (/error/i.test(s)) process.stderr.write(`[workerd] ${s}`); }); };
+
+function childrenOf(pid) {
+  const kids = [];
+  for (const d of readdirSync('/proc')) {
+    if (!/^\d+$/.test(d)) continue;
+    try {
+      const stat = readFileSync(`/proc/${d}/stat`, 'utf8');
+      const rest = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
+      const comm = stat.slice(stat.indexOf('(') + 1, stat.lastIndexOf(')'));
+      if (Number(rest[1]) === pid) kids.push({ pid: Number(d), comm });
+    } catch { /* gone */ }
+  }
+  return kids;
+}
+function findWorkerd(before) {
+  const list = childrenOf(process.pid).filter((k) => /workerd/.test(k.comm) && !before.has(k.pid));
+  if (list.length !== 1) throw new Error(`expected one new workerd child, found ${JSON.stringify(list)}`);
+  return list[0].pid;
+}
+/** CPU time of a whole process: schedstat ns summed over its threads, and stat ticks. */
+function cpuOf(pid) {
+  let ns = 0;
+  for (const t of readdirSync(`/proc/${pid}/task`)) {
+    try { ns += Number(readFileSync(`/proc/${pid}/task/${t}/schedstat`, 'utf8').split(' ')[0]); } catch { /* thread gone */ }
+  }
+  const stat = readFileSync(`/proc/${pid}/stat`, 'utf8');
+  const f = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
+  return { ns, ticks: Number(f[11]) + Number(f[12]) };
+}
+
+// ---------------------------------------------------------------- load
+const agent = new http.Agent({ keepAlive: true, maxSockets: CONCURRENCY });
+function get(url, token) {
+  return new Promise((resolve, reject) => {
+    const t0 = process.hrtime.bigint();
+    const req = http.request(url, { agent, headers: token ? { authorization: `Bearer ${token}` } : {} }, (res) => {
+      res.resume();
+      res.on('end', () => resolve({ status: res.statusCode, ns: Number(process.hrtime.bigint() - t0) }));
+    });
+    req.setTimeout(30_000, () => req.destroy(new Error('timeout')));
+    req.on('error', reject);
+    req.end();
+  });
+}
+/** `n` requests, `CONCURRENCY` in flight, tokens[i % tokens.length]. */
+async function load(url, tokens, n) {
+  const lat = new Float64Array(n);
+  let next = 0;
+  let bad = 0;
+  let firstBad = null;
+  const worker = async () => {
+    while (next < n) {
+      const i = next++;
+      const r = await get(url, tokens[i % tokens.length]);
+      lat[i] = r.ns / 1e6;
+      if (r.status !== 200) { bad++; firstBad ??= r.status; }
+    }
+  };
+  const t0 = process.hrtime.bigint();
+  await Promise.all(Array.from({ length: CONCURRENCY }, worker));
+  const wall = Number(process.hrtime.bigint() - t0) / 1e9;
+  lat.sort();
+  return { rps: n / wall, p50: lat[Math.floor(n * 0.5)], p99: lat[Math.min(n - 1, Math.floor(n * 0.99))], bad, firstBad };
+}
+
+// ---------------------------------------------------------------- startup
+async function startupOnce(kind) {
+  const t0 = performance.now();
+  const mf = new Miniflare({ workers: [workerOptions(kind, bundles[kind], kind === 'mesh' ? { kvNamespaces: ['MESH_API_KEYS'] } : {})], handleRuntimeStdio: quiet });
+  try {
+    const url = await mf.unsafeGetDirectURL(kind);
+    const first = await fetch(new URL('/health', url));
+    await first.arrayBuffer();
+    const tFirst = performance.now() - t0;
+    const tok = await mint({ key: keys.rs, payload: longLived() });
+    const t1 = performance.now();
+    const auth = await fetch(new URL('/api/v1/chat', url), { headers: { authorization: `Bearer ${tok}` } });
+    await auth.arrayBuffer();
+    const tAuth = performance.now() - t1;
+    return { first: tFirst, firstStatus: first.status, auth: tAuth, authStatus: auth.status };
+  } finally {
+    await mf.dispose();
+  }
+}
+
+// ---------------------------------------------------------------- run
+const median = (xs) => { const s = [...xs].sort((a, b) => a - b); const m = s.length >> 1; return s.length % 2 ? s[m] : (s[m - 1] + s[m]) / 2; };
+
+log('startup (time to first response, fresh workerd each time) ...');
+const startup = {};
+for (const kind of ['pass', 'jose', 'mesh']) {
+  const runs = [];
+  for (let i = 0; i < 3; i++) runs.push(await startupOnce(kind));
+  startup[kind] = {
+    first: median(runs.map((r) => r.first)),
+    auth: median(runs.map((r) => r.auth)),
+    statuses: [...new Set(runs.flatMap((r) => [r.firstStatus, r.authStatus]))],
+  };
+}
+
+log('starting one workerd with', WORKERS.map(([n]) => n).join(', '));
+const beforeKids = new Set(childrenOf(process.pid).map((k) => k.pid));
+const mf = new Miniflare({
+  workers: WORKERS.map(([name, kind]) => workerOptions(name, bundles[kind], kind === 'mesh' ? { kvNamespaces: ['MESH_API_KEYS'] } : {})),
+  handleRuntimeStdio: quiet,
+});
+let results;
+try {
+  await mf.ready;
+  const workerdPid = findWorkerd(beforeKids);
+  const urls = Object.fromEntries(await Promise.all(WORKERS.map(async ([name]) => [name, new URL('/api/v1/chat', await mf.unsafeGetDirectURL(name)).href])));
+  const ALGS = ['RS256', 'ES256', 'HS256'];
+  const reused = Object.fromEntries(await Promise.all(ALGS.map(async (a) => [a, [await mint({ key: signer[a], payload: longLived() })]])));
+
+  log(`warm-up: ${WARMUP} requests per worker and algorithm`);
+  for (const alg of ALGS) {
+    const warm = await mintBatch(alg, 50);
+    for (const [name] of WORKERS) {
+      const r = await load(urls[name], warm, WARMUP);
+      if (r.bad) throw new Error(`${name} ${alg} warm-up: ${r.bad} responses were not 200 (first: ${r.firstBad})`);
+    }
+  }
+
+  const scenarios = ALGS.flatMap((alg) => [[`${alg} reused`, alg, 'reused'], [`${alg} 1000 distinct`, alg, 'distinct']]);
+  results = new Map(); // `${scenario}|${worker}` -> [{rps,p50,p99,cpuUs,ticks}]
+  let rounds = 0;
+  for (let round = 0; round < ROUNDS && !overTime(); round++) {
+    const fresh = {};
+    for (const alg of ALGS) fresh[alg] = await mintBatch(alg, DISTINCT);
+    for (let s = 0; s < scenarios.length; s++) {
+      const [label, alg, mode] = scenarios[s];
+      const tokens = mode === 'reused' ? reused[alg] : fresh[alg];
+      const n = mode === 'reused' ? REQUESTS : Math.min(REQUESTS, DISTINCT); // distinct: no token twice
+      // Rotate the order each round (and per scenario), so no worker always goes first.
+      const order = WORKERS.map((_, i) => WORKERS[(i + round + s) % WORKERS.length][0]);
+      for (const name of order) {
+        const c0 = cpuOf(workerdPid);
+        const r = await load(urls[name], tokens, n);
+        const c1 = cpuOf(workerdPid);
+        if (r.bad) throw new Error(`${name} ${label}: ${r.bad} of ${n} responses were not 200 (first: ${r.firstBad})`);
+        const key = `${label}|${name}`;
+        if (!results.has(key)) results.set(key, []);
+        results.get(key).push({ ...r, cpuUs: (c1.ns - c0.ns) / n / 1000, tickUs: ((c1.ticks - c0.ticks) * 10_000) / n });
+      }
+    }
+    rounds++;
+    log(`round ${rounds}/${ROUNDS} done (${Math.round((Date.now() - started) / 1000)} s)`);
+  }
+
+  // ---------------------------------------------------------------- report
+  const meshWasm = bundles.mesh.wasm.map((f) => readFileSync(f));
+  const wasmGz = meshWasm.reduce((a, b) => a + gzipSync(b, { level: 9 }).length, 0);
+  const wasmRaw = meshWasm.reduce((a, b) => a + b.length, 0);
+  const jsGz = gzipSync(readFileSync(bundles.mesh.main), { level: 9 }).length;
+  const joseGz = gzipSync(readFileSync(bundles.jose.main), { level: 9 }).length;
+  const workerdVersion = require(path.join(ROOT, 'node_modules/workerd/package.json')).version;
+  const mfVersion = require(path.join(ROOT, 'node_modules/miniflare/package.json')).version;
+  const lines = [];
+  const p = (s = '') => lines.push(s);
+  const f1 = (x) => (x === undefined || Number.isNaN(x) ? '-' : x.toFixed(1));
+  const f2 = (x) => (x === undefined || Number.isNaN(x) ? '-' : x.toFixed(2));
+  p(`Gateway benchmark: workerd ${workerdVersion} (Miniflare ${mfVersion}), one process, ${WORKERS.length} workers on their own sockets`);
+  p(`${rounds} rounds x ${REQUESTS} requests per phase (distinct: ${DISTINCT} fresh tokens per round), ${CONCURRENCY} in flight, loopback; medians over rounds`);
+  p('CPU = workerd process CPU per request (schedstat, all threads). auth CPU = CPU minus the mean of');
+  p('pass-A and pass-B in the same round and scenario (paired), median over rounds.');
+  p('');
+  p('| scenario | worker | req/s | p50 ms | p99 ms | CPU us/req | auth CPU us | vs jose-A | (stat ticks us/req) |');
+  p('| --- | --- | ---: | ---: | ---: | ---: | ---: | ---: | ---: |');
+  const goals = [];
+  const noise = [];
+  for (const [label] of scenarios) {
+    const runs = (name) => results.get(`${label}|${name}`) ?? [];
+    const med = (name, k) => median(runs(name).map((x) => x[k]));
+    // Paired per round: a slow round slows every worker alike.
+    const base = runs('pass-A').map((x, i) => (x.cpuUs + (runs('pass-B')[i]?.cpuUs ?? x.cpuUs)) / 2);
+    const auth = (name) => median(runs(name).map((x, i) => x.cpuUs - base[i]));
+    const joseAuth = auth('jose-A');
+    for (const [name] of WORKERS) {
+      const a = auth(name);
+      const vs = name.startsWith('pass') ? '' : `${(a / joseAuth).toFixed(2)}x`;
+      p(`| ${label} | ${name} | ${Math.round(med(name, 'rps'))} | ${f2(med(name, 'p50'))} | ${f2(med(name, 'p99'))} | ${f1(med(name, 'cpuUs'))} | ${f1(a)} | ${vs} | ${f1(med(name, 'tickUs'))} |`);
+    }
+    const meshAuth = auth('mesh');
+    const ratio = meshAuth / joseAuth;
+    const [alg, mode] = [label.split(' ')[0], label.includes('reused') ? 'reused' : 'distinct'];
+    const limit = mode === 'reused' ? 1 / 3 : alg === 'HS256' ? 1 / 2 : 1;
+    goals.push(`${label}: mesh auth CPU ${f1(meshAuth)} us vs jose-A ${f1(joseAuth)} us = ${ratio.toFixed(2)}x (goal <= ${limit === 1 ? '1' : limit === 0.5 ? '1/2' : '1/3'}): ${ratio <= limit ? 'met' : 'NOT met'}`);
+    const pa = med('pass-A', 'cpuUs');
+    noise.push(`- ${label}: pass-B/pass-A CPU ${(med('pass-B', 'cpuUs') / pa).toFixed(2)}; jose-B/jose-A auth CPU ${(auth('jose-B') / joseAuth).toFixed(2)}`);
+  }
+  p('');
+  p('Noise floor (the same code twice, medians):');
+  for (const n of noise) p(n);
+  p('');
+  p('Goals (issue 6):');
+  for (const g of goals) p(`- ${g}`);
+  p('');
+  p(`Gateway size: wasm ${(wasmRaw / 1024).toFixed(1)} KB, ${(wasmGz / 1024).toFixed(1)} KB gz (gzip -9); worker JS ${(jsGz / 1024).toFixed(1)} KB gz; wrangler "Total Upload": ${bundles.mesh.upload}`);
+  p(`jose reference: worker JS ${(joseGz / 1024).toFixed(1)} KB gz; wrangler "Total Upload": ${bundles.jose.upload}`);
+  p(`Startup, median of 3 fresh workerd processes (new Miniflare -> first response of /health; then the first JWT request, which fetches the JWKS):`);
+  for (const kind of ['pass', 'jose', 'mesh']) {
+    p(`- ${kind}: first response ${f1(startup[kind].first)} ms; first authenticated response +${f1(startup[kind].auth)} ms (statuses ${startup[kind].statuses.join(',')})`);
+  }
+  p(`Command: node benches/gateway/run.mjs --rounds ${ROUNDS} --requests ${REQUESTS} --concurrency ${CONCURRENCY} (${Math.round((Date.now() - started) / 1000)} s)`);
+  const text = lines.join('\n');
+  console.log(text);
+  if (OUT) writeFileSync(OUT, `${text}\n`);
+} finally {
+  await mf.dispose();
+  agent.destroy();
+  await jwks.stop();
+  await new Promise((r) => origin.close(r));
+}
