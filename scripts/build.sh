@@ -38,6 +38,8 @@ build_variant() { # name cargo-features
   rm -rf "$out"; mkdir -p "$out"
   wasm-bindgen --target web --out-dir "$out" --out-name mesh_sdk \
     "target/$target/release/mesh_sdk.wasm"
+  # Keep the named module for benches/size/breakdown.mjs (what is big).
+  cp "$out/mesh_sdk_bg.wasm" "$out/mesh_sdk_bg.named.wasm"
   if [ $dev = 0 ]; then
     "$wasm_opt" -Oz --converge --strip-producers --strip-target-features \
       "${features_flags[@]}" "$out/mesh_sdk_bg.wasm" -o "$out/mesh_sdk_bg.wasm"
