@@ -135,7 +135,8 @@ describe('API calls', () => {
       assert.ok(err.context.tokenRemainingSeconds > 0);
       assert.equal(stack.api.count('/api/v1/chat'), 2, 'one retry only');
       assert.equal(stack.proxy.count('refresh_token'), 1, 'one refresh only');
-      assert.equal(events.of('unauthorized').length, 1);
+      assert.deepEqual(events.of('unauthorized').map(({ method, path, status }) => ({ method, path, status })),
+        [{ method: 'POST', path: '/api/v1/chat', status: 401 }]);
       assertNoSecrets(err, [t.access_token, t.refresh_token, client.exportEnv().MESH_ACCESS_TOKEN, client.exportEnv().MESH_REFRESH_TOKEN]);
     } finally {
       client.dispose();

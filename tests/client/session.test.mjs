@@ -200,11 +200,16 @@ describe('session storage and lifecycle', () => {
     const storage = recordingStorage();
     const client = new MeshClient(stack.clientOptions({ storage }));
     const events = recordEvents(client);
+    let unsubscribedCalls = 0;
+    const off = client.on('sessionEnded', () => { unsubscribedCalls++; });
+    assert.equal(typeof off, 'function', 'on() returns an unsubscribe function');
+    off();
     try {
       client.setSession({ accessToken: t.access_token, refreshToken: t.refresh_token, expiresAt: t.receivedAt + t.expires_in });
       await client.getAccessToken();
       stack.proxy.reset();
       await client.logout();
+      assert.equal(unsubscribedCalls, 0, 'an unsubscribed handler is not called');
       const revocations = stack.proxy.requests.filter((r) => r.kind === 'revocation');
       assert.equal(revocations.length, 1);
       assert.equal(revocations[0].token, t.refresh_token);
