@@ -326,6 +326,7 @@ impl Session {
                 SendStep::Skip(self.ready())
             }
             _ => {
+                self.in_flight = None; // nothing will be sent
                 let e = Error::new(ErrorKind::SessionEnded, "the stored session has expired and has no refresh token");
                 SendStep::Ended(self.end(e))
             }
@@ -425,10 +426,12 @@ impl Session {
     }
 
     /// Ends the session for a reason from elsewhere (logout in another tab).
+    /// A refresh in flight keeps the lock until it answers (then its result
+    /// is dropped and its waiters get this reason), so a late answer can
+    /// never be mistaken for the answer to a newer refresh.
     pub fn end(&mut self, reason: Error) -> Error {
         self.tokens = None;
         self.generation += 1;
-        self.in_flight = None;
         self.ended = Some(reason.clone());
         reason
     }
@@ -1003,6 +1006,32 @@ mod tests {
         let mut s = session_with("a1", "r1", 300);
         let _ = s.end(Error::new(ErrorKind::SessionEnded, "logged out in another tab"));
         assert!(matches!(s.get_token(T0), TokenStep::Fail(e) if e.to_string() == "logged out in another tab"));
+    }
+
+    #[test]
+    fn a_late_answer_after_logout_elsewhere_and_a_new_login_is_not_taken_for_the_new_refresh() {
+        let mut s = session_with("a1", "r1", 300);
+        let now = T0 + 300_000;
+        let _ = start(&mut s, now);
+        let _ = s.end(Error::new(ErrorKind::SessionEnded, "logged out in another tab"));
+        s.set_session(tokens("b1", Some("q1"), 300, now + 1));
+        // The old refresh still holds the lock: new callers join it...
+        assert_eq!(s.get_token(now + 2), TokenStep::JoinInFlight);
+        // ...and its answer is dropped, resolving them with the new session.
+        let outcome = s.on_token_response(ok("a2", Some("r2"), 300), now + 3, 0.0);
+        assert!(matches!(&outcome, RefreshOutcome::Done(r) if r.token.secret() == "b1"), "{outcome:?}");
+        assert_eq!(s.tokens().unwrap().refresh_token.as_ref().unwrap().secret(), "q1");
+    }
+
+    #[test]
+    fn waiters_of_a_refresh_cut_short_by_logout_elsewhere_get_the_reason() {
+        let mut s = session_with("a1", "r1", 300);
+        let now = T0 + 300_000;
+        let _ = start(&mut s, now);
+        let _ = s.end(Error::new(ErrorKind::SessionEnded, "logged out in another tab"));
+        let outcome = s.on_network_error(false, now + 1, 0.0);
+        assert!(matches!(&outcome, RefreshOutcome::Failed { error, .. } if error.code() == "session_ended"), "{outcome:?}");
+        assert!(!s.is_refreshing());
     }
 
     #[test]
