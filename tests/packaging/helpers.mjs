@@ -42,14 +42,17 @@ export async function freshProject(t, { files = {}, copyFrom, deps = [], timeout
   return dir;
 }
 
-/** Runs `node file` in `cwd`; resolves with its parsed JSON stdout. */
+/**
+ * Runs `node file` in `cwd`; resolves with its parsed JSON stdout, plus what
+ * it wrote to stderr as `stderr` (warnings a user would see).
+ */
 export async function nodeJson(cwd, file, env = {}) {
-  const { stdout } = await run(process.execPath, [file], {
+  const { stdout, stderr } = await run(process.execPath, [file], {
     cwd,
     env: { ...process.env, ...env },
     timeout: 30_000,
   });
-  return JSON.parse(stdout);
+  return { ...JSON.parse(stdout), stderr };
 }
 
 /** A port that was free a moment ago, on 127.0.0.1. */

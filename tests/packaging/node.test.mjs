@@ -80,6 +80,7 @@ test('the packed tarball works in a fresh Node project', async (t) => {
 
   const checkProbe = (out, label) => {
     assert.equal(out.version, expected, `${label}: version()`);
+    assert.equal(out.stderr, '', `${label}: nothing on stderr (no warning about require of an ES module)`);
     assert.ok(out.exports.includes('isMeshError'), `${label}: exports isMeshError`);
     if (!out.exports.includes('MeshClient')) {
       t.diagnostic(`${label}: MeshClient is not in this build yet; only version() was called`);
@@ -118,6 +119,7 @@ test('the packed tarball works in a fresh Node project', async (t) => {
 
   await t.test('raw .wasm exports are valid modules', async () => {
     const out = await nodeJson(dir, 'raw.mjs');
+    delete out.stderr;
     assert.deepEqual(out, { 'mesh-sdk/wasm': true, 'mesh-sdk/wasm/client': true, 'mesh-sdk/slim.wasm': true });
   });
 });
