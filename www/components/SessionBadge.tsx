@@ -2,7 +2,8 @@
 import { useMesh } from '@/lib/mesh';
 
 export function SessionBadge() {
-  const { session } = useMesh();
+  const { client, session } = useMesh();
+  if (client.status === 'error') return null;
   if (session.status !== 'signedIn') {
     return <span className="badge badge-muted">{session.status === 'unknown' ? '…' : 'Signed out'}</span>;
   }

@@ -10,8 +10,18 @@
 # installs the package exactly as users get it from the registry.
 # Idempotent: `npm ci` runs only when the lockfile changed, and the tarball is
 # reinstalled only when its bytes changed.
+#
+#   scripts/setup.sh            install only
+#   scripts/setup.sh --build    install, then `next build` if anything the
+#                               build reads is newer than the last build
+# Concurrent runs (the demo, tests) wait for each other (flock).
 set -euo pipefail
 cd "$(dirname "$0")/.."
+build=0; [ "${1:-}" = --build ] && build=1
+export NEXT_TELEMETRY_DISABLED=1
+
+exec 9>.setup.lock
+flock 9
 
 tarball=../dist/mesh-sdk.tgz
 if [ ! -f "$tarball" ]; then
@@ -36,4 +46,15 @@ if [ ! -f node_modules/mesh-sdk/package.json ] || [ "$(cat "$stamp" 2>/dev/null)
   # Turbopack's cache could still hold the old package's modules.
   rm -rf .next/cache
 fi
-echo "[www] ready: mesh-sdk $(node -p 'require("./node_modules/mesh-sdk/package.json").version')"
+echo "[www] mesh-sdk $(node -p 'require("./node_modules/mesh-sdk/package.json").version') installed"
+
+if [ $build = 1 ]; then
+  inputs=(app components lib public next.config.mjs tsconfig.json package-lock.json node_modules/.mesh-sdk.sha256)
+  existing=(); for f in "${inputs[@]}"; do [ -e "$f" ] && existing+=("$f"); done
+  if [ ! -f .next/BUILD_ID ] || [ -n "$(find "${existing[@]}" -newer .next/BUILD_ID -print -quit)" ]; then
+    echo "[www] next build"
+    npx --no-install next build
+  else
+    echo "[www] the build is up to date"
+  fi
+fi

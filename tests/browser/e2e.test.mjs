@@ -1,0 +1,224 @@
+// Browser end-to-end test of the demo stack (issue 4), in real Chromium:
+// the OpenID Provider (oidc-provider), the echo origin, the gateway in workerd
+// (wrangler dev) and the www/ Next.js app (`next start` of a production
+// build), all on free ports of 127.0.0.1. A person's path through it:
+//   1. open /login and start the sign-in;
+//   2. open the verification link in a second page, log in and approve on the
+//      provider's pages;
+//   3. see the first page signed in (and its token expiry move on a refresh);
+//   4. open /settings, create the key `ci-agent` and read it from the page;
+//   5. from Node, call /agent/v1/mcp/messages/ with that key through the
+//      gateway: the origin sees x-user-id = the signed-in user;
+//   6. revoke the key in the page: the same call now gets 401.
+// Screenshots go to test-artifacts/screenshots/. Every wait is bounded, and
+// every process is stopped at the end, whatever happened.
+import assert from 'node:assert/strict';
+import { mkdirSync, mkdtempSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import path from 'node:path';
+import { after, before, test } from 'node:test';
+import { chromium } from 'playwright-core';
+
+import { startOrigin } from '../../scripts/servers/origin.mjs';
+import { startProvider } from '../../scripts/servers/provider.mjs';
+import { freePort } from '../support/http.mjs';
+import { startWrangler } from '../support/wrangler.mjs';
+import { buildWww, ROOT, startWww } from './support/next-app.mjs';
+
+const SHOTS = path.join(ROOT, 'test-artifacts/screenshots');
+const CHROMIUM_FLAGS = ['--no-sandbox', '--disable-gpu', '--disable-quic', '--no-first-run',
+  '--disable-background-networking', '--disable-component-update', '--disable-sync'];
+// Short enough that the client refreshes while the test watches /login.
+const ACCESS_TOKEN_TTL = 20;
+const UI_TIMEOUT = 30_000;
+
+const stops = [];
+let op;
+let origin;
+let gateway;
+let app;
+let context;
+let userDataDir;
+const problems = []; // page errors and console errors, reported on failure
+
+before(async () => {
+  mkdirSync(SHOTS, { recursive: true });
+  await buildWww();
+
+  // The audience is the gateway's URL, as in the demo; so its port comes first.
+  const gatewayPort = await freePort();
+  const appPort = await freePort();
+  const gatewayUrl = `http://127.0.0.1:${gatewayPort}`;
+  const appUrl = `http://127.0.0.1:${appPort}`;
+
+  op = await startProvider({ audience: gatewayUrl, accessTokenTtl: ACCESS_TOKEN_TTL });
+  stops.push(() => op.close());
+  origin = await startOrigin();
+  stops.push(() => origin.stop());
+  gateway = await startWrangler({
+    port: gatewayPort,
+    vars: {
+      MESH_UPSTREAM_URL: origin.url,
+      MESH_JWT_ISSUER: op.issuer,
+      MESH_JWT_AUDIENCE: gatewayUrl,
+      MESH_CORS_ORIGINS: appUrl,
+    },
+    echo: process.env.MESH_TEST_ECHO ? '[gateway] ' : false,
+  });
+  stops.push(() => gateway.stop());
+  app = await startWww({
+    port: appPort,
+    env: {
+      NEXT_PUBLIC_MESH_ISSUER: op.issuer,
+      NEXT_PUBLIC_MESH_CLIENT_ID: op.clientId,
+      NEXT_PUBLIC_MESH_AUDIENCE: gatewayUrl,
+      NEXT_PUBLIC_MESH_API_URL: gatewayUrl,
+    },
+  });
+  stops.push(() => app.stop());
+
+  userDataDir = mkdtempSync(path.join(tmpdir(), 'mesh-e2e-chromium-'));
+  stops.push(() => rmSync(userDataDir, { recursive: true, force: true }));
+  context = await chromium.launchPersistentContext(userDataDir, {
+    executablePath: '/usr/bin/chromium',
+    headless: true,
+    args: CHROMIUM_FLAGS,
+    viewport: { width: 1100, height: 800 },
+    timeout: 30_000,
+  });
+  stops.push(() => context.close());
+  context.setDefaultTimeout(UI_TIMEOUT);
+  context.on('page', watch);
+  for (const page of context.pages()) watch(page);
+});
+
+after(async () => {
+  // Newest first; each step runs even if an earlier one failed.
+  for (const stop of stops.reverse()) {
+    try { await stop(); } catch { /* keep stopping the rest */ }
+  }
+});
+
+function watch(page) {
+  page.on('pageerror', (e) => problems.push(`pageerror ${page.url()}: ${e.message}`));
+  page.on('console', (m) => { if (m.type() === 'error') problems.push(`console ${page.url()}: ${m.text()}`); });
+}
+
+/** Adds what the browser and the servers said to an assertion's failure. */
+async function step(name, page, fn) {
+  try {
+    return await fn();
+  } catch (err) {
+    await page?.screenshot({ path: path.join(SHOTS, `failed-${name}.png`), fullPage: true }).catch(() => {});
+    err.message += `\n--- step: ${name}\n--- browser:\n${problems.join('\n') || '(nothing)'}`
+      + `\n--- next start (tail):\n${app?.logs().slice(-3000) ?? ''}`
+      + `\n--- gateway (tail):\n${gateway?.logs().slice(-3000) ?? ''}`;
+    throw err;
+  }
+}
+
+/** POST /agent/v1/mcp/messages/ through the gateway with an API key, as an agent would. */
+async function agentCall(key) {
+  origin.clear();
+  const res = await fetch(`${gateway.url}/agent/v1/mcp/messages/`, {
+    method: 'POST',
+    headers: { 'x-api-key': key, 'content-type': 'application/json' },
+    body: JSON.stringify({ jsonrpc: '2.0', id: 1, method: 'ping' }),
+    signal: AbortSignal.timeout(15_000),
+  });
+  await res.arrayBuffer();
+  return { status: res.status, seen: [...origin.requests] };
+}
+
+test('the server imports mesh-sdk: /api/health returns its version', async () => {
+  const res = await fetch(`${app.url}/api/health`, { signal: AbortSignal.timeout(15_000) });
+  assert.equal(res.status, 200);
+  const body = await res.json();
+  assert.equal(body.ok, true);
+  assert.match(body.meshSdk, /^\d+\.\d+\.\d+/);
+});
+
+test('device login, API key created in /settings, used by an agent through the gateway, revoked', async () => {
+  const page = await context.newPage();
+
+  // 1. /login: start the sign-in; the code and the link appear.
+  const link = await step('start-login', page, async () => {
+    await page.goto(`${app.url}/login`);
+    await page.getByRole('button', { name: 'Start sign-in' }).click();
+    const code = (await page.getByTestId('user-code').textContent()).trim();
+    assert.match(code, /\w{4}/, 'a user code is shown');
+    const href = await page.getByTestId('verification-link').getAttribute('href');
+    assert.ok(href.startsWith(op.issuer), `the verification link points at the provider: ${href}`);
+    assert.ok(href.includes(encodeURIComponent(code)) || href.includes(code), 'the link carries the code');
+    await page.screenshot({ path: path.join(SHOTS, 'login-code.png'), fullPage: true });
+    return href;
+  });
+
+  // 2. A second page: the provider's own pages, as a person uses them.
+  const provider = await context.newPage();
+  await step('approve', provider, async () => {
+    await provider.goto(link);
+    await provider.getByRole('button', { name: 'Continue' }).click();
+    await provider.getByLabel('Login').fill('demo');
+    await provider.getByLabel('Password').fill('demo');
+    await provider.getByRole('button', { name: 'Sign in' }).click();
+    await provider.getByRole('button', { name: 'Allow' }).click();
+    await provider.getByText('Your device is signed in').waitFor();
+    await provider.close();
+  });
+
+  // 3. The first page notices by itself and shows who is signed in.
+  const userId = await step('signed-in', page, async () => {
+    const id = (await page.getByTestId('user-id').textContent()).trim();
+    assert.equal(id, op.users.find((u) => u.login === 'demo').id);
+    const firstExpiry = await page.getByTestId('token-expiry').locator('time').getAttribute('datetime');
+    // The access token lives 20 s; the client refreshes it proactively and
+    // the page follows ('refreshed' event): a later expiry and a count of 1+.
+    await page.getByTestId('refresh-count').filter({ hasText: /^\d+, last at/ }).waitFor({ timeout: 45_000 });
+    const laterExpiry = await page.getByTestId('token-expiry').locator('time').getAttribute('datetime');
+    assert.ok(Date.parse(laterExpiry) > Date.parse(firstExpiry), `expiry moved on: ${firstExpiry} -> ${laterExpiry}`);
+    await page.screenshot({ path: path.join(SHOTS, 'signed-in.png'), fullPage: true });
+    return id;
+  });
+
+  // 4. /settings (a fresh page load: the session comes from localStorage).
+  const key = await step('create-key', page, async () => {
+    await page.goto(`${app.url}/settings`);
+    await page.getByText('No API keys yet').waitFor();
+    await page.getByLabel('Key name').fill('ci-agent');
+    await page.getByRole('button', { name: 'Create key' }).click();
+    const value = await page.getByTestId('created-key').inputValue();
+    assert.match(value, /^mesh_sk_[A-Za-z0-9_-]{40,}$/, 'the key is shown once, in full');
+    const row = page.getByTestId('key-row').filter({ hasText: 'ci-agent' });
+    await row.waitFor();
+    assert.ok((await row.textContent()).includes(value.slice(-4)), 'the list shows the key by its last 4 characters');
+    assert.ok(!(await row.textContent()).includes(value), 'the list never shows the whole key');
+    await page.screenshot({ path: path.join(SHOTS, 'settings-key.png'), fullPage: true });
+    return value;
+  });
+
+  // 5. An agent uses the key: the origin sees the signed-in user, not the key.
+  await step('agent-call', page, async () => {
+    const { status, seen } = await agentCall(key);
+    assert.equal(status, 202, 'the origin answered through the gateway');
+    assert.equal(seen.length, 1);
+    assert.equal(seen[0].path, '/agent/v1/mcp/messages/');
+    assert.equal(seen[0].identity.userId, userId);
+    assert.equal(seen[0].identity.authMethod, 'api_key');
+    assert.ok(!JSON.stringify(seen[0].headers).includes(key), 'the raw key is not forwarded');
+  });
+
+  // 6. Revoke in the page (with its confirmation step): the key stops working.
+  await step('revoke', page, async () => {
+    await page.getByRole('button', { name: 'I have stored it' }).click();
+    await page.getByRole('button', { name: 'Revoke ci-agent' }).click();
+    await page.getByRole('button', { name: 'Yes, revoke' }).click();
+    await page.getByText('No API keys yet').waitFor();
+    const { status, seen } = await agentCall(key);
+    assert.equal(status, 401, 'a revoked key is refused');
+    assert.equal(seen.length, 0, 'the origin saw nothing');
+  });
+
+  // The app's own pages logged no error (the provider's pages are not ours).
+  assert.deepEqual(problems.filter((p) => p.includes(` ${app.url}/`)), [], 'no page errors or console errors in the app');
+});
