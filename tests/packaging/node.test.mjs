@@ -2,7 +2,11 @@
 // the slim entry with explicit init, and the raw .wasm exports. Each script
 // runs in its own Node process, as a user's program would.
 import assert from 'node:assert/strict';
+import { execFile } from 'node:child_process';
+import { existsSync } from 'node:fs';
+import { join } from 'node:path';
 import { test } from 'node:test';
+import { promisify } from 'node:util';
 
 import { freshProject, nodeJson, packageVersion, recordingServer } from './helpers.mjs';
 
@@ -121,5 +125,17 @@ test('the packed tarball works in a fresh Node project', async (t) => {
     const out = await nodeJson(dir, 'raw.mjs');
     delete out.stderr;
     assert.deepEqual(out, { 'mesh-sdk/wasm': true, 'mesh-sdk/wasm/client': true, 'mesh-sdk/slim.wasm': true });
+  });
+
+  await t.test('the CLI bins are installed and start', async (st) => {
+    for (const name of ['mesh-auth', 'mesh-env']) {
+      const path = join(dir, 'node_modules/.bin', name);
+      if (!existsSync(join(dir, 'node_modules/mesh-sdk/bin', `${name}.js`))) {
+        st.diagnostic(`${name} is not in this build yet`);
+        continue;
+      }
+      const { stdout } = await promisify(execFile)(path, ['--help'], { cwd: dir, timeout: 30_000 });
+      assert.match(stdout, new RegExp(`Usage: ${name}`));
+    }
   });
 });
