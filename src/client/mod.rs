@@ -6,8 +6,8 @@
 //! - [`config`]: `ClientConfig` (the JS options) and its validation.
 //! - [`token`]: token responses, `TokenSet`, expiry and leeway math, the
 //!   unverified JWT payload decode.
-//! - [`oauth`]: discovery metadata, request bodies, token-endpoint replies,
-//!   error classification, `Retry-After`, backoff.
+//! - [`oauth`]: token-endpoint replies, error classification, `Retry-After`,
+//!   backoff.
 //! - [`refresh`]: `Session`, the refresh lock and retry/cooldown machine.
 //! - [`device`]: the RFC 8628 device-flow poller.
 //! - [`request`]: the API-call retry policy.
@@ -47,7 +47,7 @@ pub mod token;
 pub use config::{AuthMode, ClientConfig, OptionValue, RawOptions};
 pub use device::{DeviceAuthorization, DevicePoller, DeviceStep, PollStep};
 pub use env::{EnvVars, SessionInput};
-pub use oauth::{retry_after_ms, FormClient, OAuthErrorBody, ProviderMetadata, TokenAnswer, TokenReply};
+pub use oauth::{retry_after_ms, OAuthErrorBody, TokenAnswer, TokenReply};
 pub use refresh::{Ready, RefreshOutcome, RefreshPolicy, SendStep, Session, TokenStep};
 pub use request::{decide, Credential, Decision, RequestPolicy, Response, SentRequest};
 pub use storage::{storage_key, StoredSession};

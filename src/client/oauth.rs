@@ -1,6 +1,6 @@
-//! Talking OAuth without IO: discovery metadata, request bodies, the
-//! token endpoint's reply shapes, the classification of error responses,
-//! `Retry-After`, and the backoff every retry loop uses.
+//! What the token endpoint said: the reply shapes, the classification of
+//! error responses, `Retry-After`, and the backoff every retry loop uses.
+//! (Discovery and request bodies live in the binding, `wasm/client/oauth.rs`.)
 
 use serde::Deserialize;
 
@@ -184,127 +184,6 @@ pub fn backoff_ms(attempt: u32, base_ms: i64, max_ms: i64, jitter: f64) -> i64 {
     half + (half as f64 * j) as i64
 }
 
-/// The parts of the OpenID Provider metadata the client uses
-/// (`{issuer}/.well-known/openid-configuration`, RFC 8414 field names).
-#[derive(Debug, Clone, PartialEq, Eq, Deserialize)]
-pub struct ProviderMetadata {
-    pub issuer: String,
-    pub token_endpoint: String,
-    #[serde(default)]
-    pub device_authorization_endpoint: Option<String>,
-    #[serde(default)]
-    pub revocation_endpoint: Option<String>,
-}
-
-impl ProviderMetadata {
-    /// The metadata must name the configured issuer exactly (RFC 8414 §3.3,
-    /// a trailing slash aside), else a hostile document could point the
-    /// token requests elsewhere; every endpoint must be an http(s) URL.
-    pub fn check(&self, configured_issuer: &str) -> Result<(), Error> {
-        let norm = |s: &str| s.trim_end_matches('/').to_owned();
-        if norm(&self.issuer) != norm(configured_issuer) {
-            return Err(Error::config("issuer", "does not match the `issuer` in the provider's discovery document"));
-        }
-        let endpoints = [Some(&self.token_endpoint), self.device_authorization_endpoint.as_ref(), self.revocation_endpoint.as_ref()];
-        for url in endpoints.into_iter().flatten() {
-            super::config::check_url("issuer", url)
-                .map_err(|_| Error::new(ErrorKind::InvalidResponse, "the discovery document has an invalid endpoint URL"))?;
-        }
-        Ok(())
-    }
-
-    /// The device authorization endpoint, or an error saying the provider
-    /// does not offer the device flow.
-    pub fn device_endpoint(&self) -> Result<&str, Error> {
-        self.device_authorization_endpoint
-            .as_deref()
-            .ok_or_else(|| Error::config("issuer", "the provider does not offer the device authorization grant"))
-    }
-}
-
-/// The client's form parameters for the token-related requests.
-#[derive(Debug, Clone, Copy)]
-pub struct FormClient<'a> {
-    pub client_id: &'a str,
-    pub scope: Option<&'a str>,
-    pub audience: Option<&'a str>,
-}
-
-/// `application/x-www-form-urlencoded` body of a device authorization request.
-pub fn device_authorization_form(c: FormClient<'_>) -> String {
-    let mut f = Form::new(c.client_id);
-    f.opt("scope", c.scope);
-    f.opt("audience", c.audience);
-    f.0
-}
-
-/// Body of a device-code token poll (RFC 8628 §3.4).
-pub fn device_token_form(c: FormClient<'_>, device_code: &crate::secret::DeviceCode) -> String {
-    let mut f = Form::new(c.client_id);
-    f.pair("grant_type", "urn:ietf:params:oauth:grant-type:device_code");
-    f.pair("device_code", device_code.secret());
-    f.0
-}
-
-/// Body of a refresh request (RFC 6749 §6). The scope is not re-sent, so the
-/// provider keeps the granted one.
-pub fn refresh_form(c: FormClient<'_>, refresh_token: &crate::secret::RefreshToken) -> String {
-    let mut f = Form::new(c.client_id);
-    f.pair("grant_type", "refresh_token");
-    f.pair("refresh_token", refresh_token.secret());
-    f.0
-}
-
-/// Body of a token revocation request (RFC 7009) for a refresh token.
-pub fn revocation_form(c: FormClient<'_>, refresh_token: &crate::secret::RefreshToken) -> String {
-    let mut f = Form::new(c.client_id);
-    f.pair("token", refresh_token.secret());
-    f.pair("token_type_hint", "refresh_token");
-    f.0
-}
-
-struct Form(String);
-
-impl Form {
-    fn new(client_id: &str) -> Self {
-        let mut f = Form(String::new());
-        f.pair("client_id", client_id);
-        f
-    }
-
-    fn pair(&mut self, key: &str, value: &str) {
-        if !self.0.is_empty() {
-            self.0.push('&');
-        }
-        form_escape(&mut self.0, key);
-        self.0.push('=');
-        form_escape(&mut self.0, value);
-    }
-
-    fn opt(&mut self, key: &str, value: Option<&str>) {
-        if let Some(v) = value.filter(|v| !v.is_empty()) {
-            self.pair(key, v);
-        }
-    }
-}
-
-/// The WHATWG urlencoded serializer: unreserved bytes as-is, space as `+`,
-/// everything else percent-encoded.
-fn form_escape(out: &mut String, s: &str) {
-    const HEX: &[u8; 16] = b"0123456789ABCDEF";
-    for b in s.bytes() {
-        match b {
-            b'A'..=b'Z' | b'a'..=b'z' | b'0'..=b'9' | b'*' | b'-' | b'.' | b'_' => out.push(b as char),
-            b' ' => out.push('+'),
-            _ => {
-                out.push('%');
-                out.push(HEX[(b >> 4) as usize] as char);
-                out.push(HEX[(b & 15) as usize] as char);
-            }
-        }
-    }
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -366,40 +245,5 @@ mod tests {
         assert_eq!(backoff_ms(10, 500, 10_000, 0.0), 5_000);
         assert_eq!(backoff_ms(63, 500, 10_000, 1.0), 10_000);
         assert_eq!(backoff_ms(2, 500, 10_000, f64::NAN), 1_500);
-    }
-    #[test]
-    fn forms_are_urlencoded_like_url_search_params() {
-        let c = FormClient { client_id: "mesh demo", scope: Some("openid offline_access"), audience: Some("http://127.0.0.1:8787") };
-        assert_eq!(
-            device_authorization_form(c),
-            "client_id=mesh+demo&scope=openid+offline_access&audience=http%3A%2F%2F127.0.0.1%3A8787"
-        );
-        let c = FormClient { client_id: "c", scope: Some(""), audience: None };
-        assert_eq!(device_authorization_form(c), "client_id=c");
-        let rt = crate::secret::RefreshToken::new("a+b/c=é");
-        assert_eq!(refresh_form(c, &rt), "client_id=c&grant_type=refresh_token&refresh_token=a%2Bb%2Fc%3D%C3%A9");
-        assert_eq!(revocation_form(c, &rt), "client_id=c&token=a%2Bb%2Fc%3D%C3%A9&token_type_hint=refresh_token");
-        let dc = crate::secret::DeviceCode::new("d~1");
-        assert_eq!(
-            device_token_form(c, &dc),
-            "client_id=c&grant_type=urn%3Aietf%3Aparams%3Aoauth%3Agrant-type%3Adevice_code&device_code=d%7E1"
-        );
-    }
-
-    #[test]
-    fn discovery_must_name_the_configured_issuer() {
-        let m: ProviderMetadata = serde_json::from_str(
-            r#"{"issuer":"http://127.0.0.1:9400","token_endpoint":"http://127.0.0.1:9400/token",
-                "device_authorization_endpoint":"http://127.0.0.1:9400/device/auth","jwks_uri":"x"}"#,
-        )
-        .unwrap();
-        assert!(m.check("http://127.0.0.1:9400/").is_ok());
-        assert_eq!(m.device_endpoint().unwrap(), "http://127.0.0.1:9400/device/auth");
-        let e = m.check("http://127.0.0.1:9401").unwrap_err();
-        assert!(e.to_string().contains("`issuer`"));
-        let bad = ProviderMetadata { token_endpoint: "javascript:x".into(), ..m.clone() };
-        assert_eq!(bad.check("http://127.0.0.1:9400").unwrap_err().code(), "invalid_response");
-        let none = ProviderMetadata { device_authorization_endpoint: None, ..m };
-        assert_eq!(none.device_endpoint().unwrap_err().code(), "invalid_config");
     }
 }

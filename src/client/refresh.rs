@@ -295,22 +295,31 @@ impl Session {
         self.get_token(now_ms)
     }
 
-    /// Called by the lock holder before sending: `stored` is what storage
-    /// holds now. If another tab stored newer tokens, they are adopted, and
-    /// the refresh is skipped unless they need one too.
+    /// Called by the lock holder right before sending, with what storage
+    /// holds now (`None` if nothing). Newer stored tokens are adopted. If the
+    /// session changed since `StartRefresh` (adopted here, or earlier through
+    /// [`Session::adopt`] on a signal from another tab), the refresh is
+    /// decided again: skipped if the new tokens are fresh, else sent with
+    /// the newest refresh token, never with one another tab already spent.
+    /// May be called repeatedly while waiting for a cross-tab lock.
     pub fn before_send(&mut self, stored: Option<TokenSet>, now_ms: i64) -> SendStep {
-        let adopted = stored.is_some_and(|s| self.adopt(s, now_ms));
-        let Some(held) = self.in_flight.as_ref().map(|f| f.refresh_token.clone()) else {
+        if let Some(s) = stored {
+            let _ = self.adopt(s, now_ms);
+        }
+        let Some(flight) = self.in_flight.as_ref() else {
             // Not holding the lock (binding misuse): never send.
             return match self.tokens {
                 Some(_) => SendStep::Skip(self.ready()),
                 None => SendStep::Ended(self.no_session_error()),
             };
         };
-        if !adopted {
-            return SendStep::Send { refresh_token: held };
+        if flight.generation == self.generation {
+            return SendStep::Send { refresh_token: flight.refresh_token.clone() };
         }
-        let ts = self.tokens.as_ref().expect("adopt installs tokens");
+        let Some(ts) = self.tokens.as_ref() else {
+            self.in_flight = None; // ended meanwhile (`end` already ran)
+            return SendStep::Ended(self.no_session_error());
+        };
         let (due, expired) = (ts.needs_refresh(now_ms, self.policy.leeway_secs), ts.is_expired(now_ms));
         match self.usable_refresh_token() {
             Some(rt) if due || expired => {
@@ -934,6 +943,43 @@ mod tests {
         assert_eq!(r.token.secret(), "a2");
         assert!(!s.is_refreshing());
         assert_eq!(ready_token(s.get_token(now + 1)), "a2");
+    }
+
+    #[test]
+    fn tokens_adopted_while_waiting_for_the_lock_are_not_refreshed_with_the_spent_token() {
+        let mut s = session_with("a1", "r1", 300);
+        let now = T0 + 300_000;
+        let _ = start(&mut s, now);
+        // A signal from the tab that held the lock: it spent r1 and stored r2.
+        assert!(s.adopt(tokens("a2", Some("r2"), 300, now + 5), now + 5));
+        // Our lock is granted; storage reads the same as what we adopted.
+        let own = s.tokens().cloned();
+        let step = s.before_send(own, now + 6);
+        assert!(matches!(&step, SendStep::Skip(r) if r.token.secret() == "a2"), "{step:?}");
+        assert!(!s.is_refreshing());
+    }
+
+    #[test]
+    fn adopted_tokens_that_are_due_too_are_refreshed_with_the_newest_refresh_token() {
+        let mut s = session_with("a1", "r1", 300);
+        let now = T0 + 300_000;
+        let _ = start(&mut s, now);
+        assert!(s.adopt(tokens("a2", Some("r2"), 60, T0 + 1_000), now)); // newer, but expired too
+        assert_eq!(s.before_send(None, now), SendStep::Send { refresh_token: RefreshToken::new("r2") });
+        // Idempotent while waiting for a cross-tab lock.
+        assert_eq!(s.before_send(None, now + 100), SendStep::Send { refresh_token: RefreshToken::new("r2") });
+        let outcome = s.on_token_response(ok("a3", Some("r3"), 300), now + 200, 0.0);
+        assert!(matches!(&outcome, RefreshOutcome::Done(r) if r.token.secret() == "a3"), "{outcome:?}");
+    }
+
+    #[test]
+    fn before_send_after_the_session_ended_elsewhere_sends_nothing() {
+        let mut s = session_with("a1", "r1", 300);
+        let now = T0 + 300_000;
+        let _ = start(&mut s, now);
+        let _ = s.end(Error::new(ErrorKind::SessionEnded, "logged out in another tab"));
+        assert!(matches!(s.before_send(None, now), SendStep::Ended(e) if e.to_string() == "logged out in another tab"));
+        assert!(!s.is_refreshing());
     }
 
     #[test]
