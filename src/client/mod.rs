@@ -31,6 +31,11 @@
 //! - While a refresh is in flight, every `get_token` returns `JoinInFlight`
 //!   (also during a proactive refresh), so concurrent callers share one
 //!   token; a failed refresh hands waiters `Failed { still_valid }`.
+//! - Refresh transport failures: a timeout → `Session::on_timeout`; a
+//!   network error → `Session::on_network_error(maybe_sent)`, where
+//!   `maybe_sent = !is_unsent_network_error(err.cause?.code)` (Node gives
+//!   `ECONNREFUSED` etc.; browsers give nothing, so "maybe sent"). Only an
+//!   unsent request is retried with the same (rotating) refresh token.
 //! - Whenever a call returns an `Ended` variant, the binding clears storage
 //!   (after re-reading it: see [`refresh::Session::adopt`]) and emits
 //!   `sessionEnded` once.
@@ -47,7 +52,7 @@ pub mod token;
 pub use config::{AuthMode, ClientConfig, OptionValue, RawOptions};
 pub use device::{DeviceAuthorization, DevicePoller, DeviceStep, PollStep};
 pub use env::{EnvVars, SessionInput};
-pub use oauth::{retry_after_ms, OAuthErrorBody, TokenAnswer, TokenReply};
+pub use oauth::{is_unsent_network_error, retry_after_ms, OAuthErrorBody, TokenAnswer, TokenReply};
 pub use refresh::{Ready, RefreshOutcome, RefreshPolicy, SendStep, Session, TokenStep};
 pub use request::{decide, Credential, Decision, RequestPolicy, Response, SentRequest};
 pub use storage::{storage_key, StoredSession};

@@ -174,6 +174,18 @@ fn days_from_civil(y: i64, m: i64, d: i64) -> i64 {
     era * 146_097 + doe - 719_468
 }
 
+/// True when a failed fetch's error code proves the request never reached
+/// the server, so a refresh token in it was not spent and may be re-sent
+/// (see [`crate::client::refresh::Session::on_network_error`]). The codes are
+/// Node's (`err.cause.code` of undici's `TypeError: fetch failed`); browsers
+/// give no code, so their network errors count as "maybe sent".
+pub fn is_unsent_network_error(code: &str) -> bool {
+    matches!(
+        code,
+        "ECONNREFUSED" | "ENOTFOUND" | "EAI_AGAIN" | "EHOSTUNREACH" | "ENETUNREACH" | "EADDRNOTAVAIL" | "UND_ERR_CONNECT_TIMEOUT"
+    )
+}
+
 /// Exponential backoff with "equal jitter": half of `base * 2^attempt`
 /// (capped at `max_ms`) plus a random share of the other half. `jitter` is
 /// a uniform random number in `[0, 1)` from the binding.
@@ -234,6 +246,15 @@ mod tests {
         }
         assert_eq!(parse_imf_fixdate("Thu, 01 Jan 1970 00:00:00 GMT"), Some(0));
         assert_eq!(parse_imf_fixdate("Tue, 29 Feb 2028 12:00:00 GMT"), Some(1_835_438_400));
+    }
+
+    #[test]
+    fn only_connection_setup_failures_count_as_unsent() {
+        assert!(is_unsent_network_error("ECONNREFUSED"));
+        assert!(is_unsent_network_error("UND_ERR_CONNECT_TIMEOUT"));
+        for maybe in ["ECONNRESET", "EPIPE", "UND_ERR_SOCKET", "UND_ERR_HEADERS_TIMEOUT", "", "econnrefused"] {
+            assert!(!is_unsent_network_error(maybe), "{maybe}");
+        }
     }
 
     #[test]
