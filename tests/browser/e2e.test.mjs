@@ -194,6 +194,10 @@ test('device login, API key created in /settings, used by an agent through the g
     assert.ok((await row.textContent()).includes(value.slice(-4)), 'the list shows the key by its last 4 characters');
     assert.ok(!(await row.textContent()).includes(value), 'the list never shows the whole key');
     await page.screenshot({ path: path.join(SHOTS, 'settings-key.png'), fullPage: true });
+    // The same page on a phone-sized screen.
+    await page.setViewportSize({ width: 390, height: 844 });
+    await page.screenshot({ path: path.join(SHOTS, 'settings-key-mobile.png'), fullPage: true });
+    await page.setViewportSize({ width: 1100, height: 800 });
     return value;
   });
 
