@@ -55,7 +55,7 @@ export function LoginView() {
       } catch (err) {
         if (abortRef.current !== controller) return; // a newer attempt owns the page
         if (controller.signal.aborted || isAbort(err)) {
-          setFlow({ step: 'idle', notice: { tone: 'info', text: 'Sign-in cancelled. The code no longer works.' } });
+          setFlow({ step: 'idle', notice: { tone: 'info', text: 'Sign-in cancelled. Start again for a new code.' } });
         } else {
           setFlow({ step: 'idle', notice: { tone: 'error', text: failureText(err) } });
         }
