@@ -2,8 +2,9 @@
 //!
 //! Expiry is `received_at + expires_in`, where `received_at` is the local
 //! clock when the response arrived, so a skewed client clock does not
-//! matter. The JWT `exp` is used only when `expires_in` is absent (then it is
-//! the only information, used as-is). With neither, the expiry is
+//! matter. The JWT is used only when `expires_in` is absent: its lifetime
+//! `exp - iat` from the receipt time, or `exp` as-is without `iat` (see
+//! `expiry_from_claims` for a skewed clock). With neither, the expiry is
 //! [`ExpirySource::Unknown`]: the token is served until the API answers 401,
 //! which triggers a refresh (see [`crate::client::refresh::Session::force_refresh`]);
 //! no made-up lifetime causes refreshes or rejections of a valid token.
@@ -48,7 +49,7 @@ pub struct JwtClaims {
 pub enum ExpirySource {
     /// `received_at + expires_in` (local clock; skew-proof).
     ExpiresIn,
-    /// The JWT's `exp` as-is (the server's clock).
+    /// The JWT: receipt + `exp - iat`, or `exp` as-is without `iat`.
     JwtExp,
     /// Set by the application or the environment (`expiresAt`).
     Explicit,
@@ -81,10 +82,9 @@ impl TokenSet {
         now_ms: i64,
     ) -> Result<TokenSet> {
         response.check()?;
-        let (expires_at_ms, expiry_source) = match (response.expires_in, claims.and_then(|c| c.exp)) {
-            (Some(secs), _) => (Some(now_ms.saturating_add(secs.saturating_mul(1000))), ExpirySource::ExpiresIn),
-            (None, Some(exp)) => (Some(exp.saturating_mul(1000)), ExpirySource::JwtExp),
-            (None, None) => (None, ExpirySource::Unknown),
+        let (expires_at_ms, expiry_source) = match response.expires_in {
+            Some(secs) => (Some(now_ms.saturating_add(secs.saturating_mul(1000))), ExpirySource::ExpiresIn),
+            None => expiry_from_claims(claims, now_ms),
         };
         Ok(TokenSet {
             access_token: response.access_token,
@@ -158,6 +158,22 @@ impl TokenSet {
     /// Whole seconds since the token was received.
     pub fn age_secs(&self, now_ms: i64) -> i64 {
         (now_ms - self.received_at_ms).div_euclid(1000)
+    }
+}
+
+/// Expiry from the JWT when `expires_in` is absent. With `iat` too, the
+/// lifetime `exp - iat` (both on the server's clock) is applied to the local
+/// receipt time, which is as skew-proof as `expires_in`. With `exp` alone it
+/// is used as-is, unless our clock already says it passed: a token the
+/// server just issued is not expired, so the clock is skewed and the expiry
+/// is treated as unknown (served until a 401) instead of causing a refresh
+/// on every call.
+fn expiry_from_claims(claims: Option<&JwtClaims>, now_ms: i64) -> (Option<i64>, ExpirySource) {
+    let Some(exp) = claims.and_then(|c| c.exp) else { return (None, ExpirySource::Unknown) };
+    match claims.and_then(|c| c.iat) {
+        Some(iat) if exp > iat => (Some(now_ms.saturating_add((exp - iat).saturating_mul(1000))), ExpirySource::JwtExp),
+        _ if exp.saturating_mul(1000) > now_ms => (Some(exp.saturating_mul(1000)), ExpirySource::JwtExp),
+        _ => (None, ExpirySource::Unknown),
     }
 }
 
@@ -315,10 +331,28 @@ mod tests {
     fn jwt_exp_is_used_only_without_expires_in() {
         let r = response(r#"{"access_token":"a"}"#);
         assert!(r.needs_jwt_claims());
-        let claims = JwtClaims { exp: Some(T0 / 1000 + 120), iat: Some(T0 / 1000), sub: None };
+        let claims = JwtClaims { exp: Some(T0 / 1000 + 120), iat: None, sub: None };
         let ts = TokenSet::from_response(r, Some(&claims), None, T0).unwrap();
         assert_eq!(ts.expires_at_ms, Some(T0 + 120_000));
         assert_eq!(ts.expiry_source, ExpirySource::JwtExp);
+    }
+
+    #[test]
+    fn jwt_lifetime_from_iat_is_applied_to_the_local_clock() {
+        // Server clock an hour behind ours: exp is "in the past" for us.
+        let server_now = T0 / 1000 - 3600;
+        let claims = JwtClaims { exp: Some(server_now + 300), iat: Some(server_now), sub: None };
+        let ts = TokenSet::from_response(response(r#"{"access_token":"a"}"#), Some(&claims), None, T0).unwrap();
+        assert_eq!(ts.expires_at_ms, Some(T0 + 300_000));
+        assert!(!ts.needs_refresh(T0 + 239_999, 60));
+    }
+
+    #[test]
+    fn jwt_exp_already_past_on_our_clock_without_iat_is_unknown_not_a_refresh_storm() {
+        let claims = JwtClaims { exp: Some(T0 / 1000 - 10), iat: None, sub: None };
+        let ts = TokenSet::from_response(response(r#"{"access_token":"a"}"#), Some(&claims), None, T0).unwrap();
+        assert_eq!(ts.expiry_source, ExpirySource::Unknown);
+        assert!(!ts.is_expired(T0) && !ts.needs_refresh(T0, 60));
     }
 
     #[test]
