@@ -55,9 +55,9 @@ fn de_seconds<'de, D: Deserializer<'de>>(d: D) -> Result<i64, D::Error> {
 }
 
 impl DeviceAuthorization {
-    /// The polling interval in seconds (default 5, at least 1).
+    /// The polling interval in seconds (default 5, kept within 1 s..1 h).
     pub fn interval_secs(&self) -> i64 {
-        self.interval.unwrap_or(DEFAULT_INTERVAL_SECS).max(1)
+        self.interval.unwrap_or(DEFAULT_INTERVAL_SECS).clamp(1, 3600)
     }
 
     /// Protocol sanity of the authorization response.
@@ -270,6 +270,8 @@ mod tests {
         )
         .unwrap();
         assert_eq!(a.interval_secs(), 5);
+        assert_eq!(DeviceAuthorization { interval: Some(i64::MAX), ..a.clone() }.interval_secs(), 3600);
+        assert_eq!(DeviceAuthorization { interval: Some(0), ..a.clone() }.interval_secs(), 1);
         assert_eq!(a.expires_in, 600);
         assert!(a.check().is_ok());
         assert_eq!(format!("{:?}", a.device_code), "DeviceCode([redacted])");
