@@ -6,6 +6,7 @@
 // entry.
 import assert from 'node:assert/strict';
 import { execFile } from 'node:child_process';
+import { readFile, stat } from 'node:fs/promises';
 import { join } from 'node:path';
 import { test } from 'node:test';
 import { promisify } from 'node:util';
@@ -59,6 +60,14 @@ test('the packed tarball works in a Next.js app (build, start, server and client
     assert.deepEqual(await getJson('/api/edge'), { version: expected, runtime: 'edge' });
   });
 
+  await t.test('the edge route bundles the wasm as an edge wasm binding', async () => {
+    // Proof that Next.js picked the `edge-light` entry (`.wasm?module`), not
+    // the Node entry with its inlined base64.
+    const manifest = JSON.parse(await readFile(join(dir, '.next/server/middleware-manifest.json'), 'utf8'));
+    const wasm = manifest.functions?.['/api/edge/route']?.wasm ?? [];
+    assert.ok(wasm.some((w) => /mesh_sdk_bg/.test(w.filePath)), JSON.stringify(wasm));
+  });
+
   await t.test('server component renders with mesh-sdk', async () => {
     const res = await fetch(`${base}/`, { signal: AbortSignal.timeout(30_000) });
     const html = await res.text();
@@ -69,6 +78,10 @@ test('the packed tarball works in a Next.js app (build, start, server and client
   await t.test('client component runs the browser entry in Chromium', async () => {
     const browser = await launchChromium(t);
     const page = await browser.newPage();
+    const wasmSizes = [];
+    page.on('response', (res) => {
+      if (new URL(res.url()).pathname.endsWith('.wasm')) wasmSizes.push(res.body().then((b) => b.length));
+    });
     const problems = [];
     page.on('pageerror', (e) => problems.push(e.message));
     await page.goto(`${base}/`, { timeout: 30_000 });
@@ -79,6 +92,8 @@ test('the packed tarball works in a Next.js app (build, start, server and client
     const text = (await page.textContent('#client-version')) ?? '';
     assert.ok(text.startsWith(`client:${expected}`), `client component shows "${text}" (${problems.join('; ')})`);
     assert.ok(!text.includes('error:'), text);
+    const clientWasm = (await stat(join(dir, 'node_modules/mesh-sdk/wasm/client/mesh_sdk_bg.wasm'))).size;
+    assert.deepEqual(await Promise.all(wasmSizes), [clientWasm], 'the browser fetched the client build once, not the full one');
     if (text.includes('key:')) assert.match(text, /key:mesh_sk_next_client$/);
     else t.diagnostic('MeshClient is not in this build yet: only version() was called in the browser');
   });
