@@ -18,7 +18,7 @@ const BAD = {
 
 describe('a bad configuration is a 500 "gateway misconfigured", never open', { concurrency: 2 }, () => {
   for (const [name, { vars, names }] of Object.entries(BAD)) {
-    describe(name, () => {
+    describe(name, { concurrency: 1 }, () => {
       let gw;
       before(async () => { gw = await startGatewayStack({ vars }); });
       after(async () => { await gw?.stop(); });
@@ -42,7 +42,7 @@ describe('a bad configuration is a 500 "gateway misconfigured", never open', { c
       });
     });
   }
-  describe('alg "none" in MESH_JWT_ALGORITHMS', () => {
+  describe('alg "none" in MESH_JWT_ALGORITHMS', { concurrency: 1 }, () => {
     let gw;
     before(async () => { gw = await startGatewayStack({ vars: { MESH_JWT_ALGORITHMS: 'RS256,none' } }); });
     after(async () => { await gw?.stop(); });

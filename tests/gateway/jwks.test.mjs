@@ -25,7 +25,7 @@ async function eventually(fn, ms, step = 500) {
 
 // The two groups wait out refetch cooldowns; they run side by side.
 describe('JWKS', { concurrency: 2 }, () => {
-describe('JWKS fetching, outage and rotation', () => {
+describe('JWKS fetching, outage and rotation', { concurrency: 1 }, () => {
   let gw, trap;
   before(async () => {
     gw = await startGatewayStack();
@@ -123,7 +123,7 @@ describe('JWKS fetching, outage and rotation', () => {
   });
 });
 
-describe('JWKS from discovery, size cap', () => {
+describe('JWKS from discovery, size cap', { concurrency: 1 }, () => {
   let gw;
   before(async () => { gw = await startGatewayStack({ jwksUrl: false }); });
   after(async () => { await gw?.stop(); });
