@@ -36,6 +36,11 @@
 //!   `maybe_sent = !is_unsent_network_error(err.cause?.code)` (Node gives
 //!   `ECONNREFUSED` etc.; browsers give nothing, so "maybe sent"). Only an
 //!   unsent request is retried with the same (rotating) refresh token.
+//! - If the binding gives up a refresh without an answer (dispose, abort),
+//!   it calls `Session::abandon_refresh(maybe_sent)`, else the core lock
+//!   stays taken until `timeoutMs` + 5 s have passed (then it releases
+//!   itself and treats the token as maybe spent). `before_send` may be
+//!   called again before each retry and while waiting for a cross-tab lock.
 //! - Whenever a call returns an `Ended` variant, the binding clears storage
 //!   (after re-reading it: see [`refresh::Session::adopt`]) and emits
 //!   `sessionEnded` once.

@@ -48,6 +48,10 @@ use super::token::TokenSet;
 /// First backoff step of a refresh retry, and its cap.
 const BACKOFF_BASE_MS: i64 = 500;
 const BACKOFF_MAX_MS: i64 = 10_000;
+/// A refresh still holding the lock this long after its `timeoutMs` budget
+/// ended was lost (a dropped task, a bug): the lock is released on the next
+/// call, so it can never stay stuck.
+const LOCK_GRACE_MS: i64 = 5_000;
 
 /// The knobs of the refresh policy.
 #[derive(Debug, Clone, PartialEq)]
@@ -236,6 +240,7 @@ impl Session {
 
     /// Decides how a caller of `getAccessToken()` gets a token at `now_ms`.
     pub fn get_token(&mut self, now_ms: i64) -> TokenStep {
+        self.release_lost_lock(now_ms);
         let Some(ts) = &self.tokens else {
             return TokenStep::Fail(self.no_session_error());
         };
@@ -277,6 +282,7 @@ impl Session {
     /// running refresh is joined; otherwise one refresh starts. A burst of
     /// 401s for one stale token thus causes one refresh.
     pub fn force_refresh(&mut self, stale_generation: u64, now_ms: i64) -> TokenStep {
+        self.release_lost_lock(now_ms);
         if self.tokens.is_none() {
             return TokenStep::Fail(self.no_session_error());
         }
@@ -396,6 +402,16 @@ impl Session {
         self.on_transport_failure(cause, true, now_ms, jitter)
     }
 
+    /// The binding gives up the in-flight refresh without an answer (the
+    /// client was disposed, the caller aborted). Releases the lock; if the
+    /// request may have reached the server, its refresh token is treated as
+    /// spent (see the module docs). Not a server failure: no cooldown.
+    pub fn abandon_refresh(&mut self, maybe_sent: bool) {
+        if let Some(flight) = self.in_flight.take() {
+            self.spend_if_unknown(flight, maybe_sent);
+        }
+    }
+
     /// A session given by the application, the environment or a login.
     pub fn set_session(&mut self, tokens: TokenSet) {
         self.tokens = Some(tokens);
@@ -452,8 +468,7 @@ impl Session {
         if flight.generation != self.generation {
             return self.superseded();
         }
-        if maybe_sent && self.rotation != Rotation::Static {
-            self.unusable_refresh = Some(flight.refresh_token);
+        if self.spend_if_unknown(flight.clone(), maybe_sent) {
             let e = Error::new(
                 ErrorKind::RefreshFailed,
                 "the refresh outcome is unknown; the refresh token is not re-sent because the server may have rotated it",
@@ -462,6 +477,29 @@ impl Session {
             return self.fail(e, now_ms, None);
         }
         self.retry_or_fail(flight, cause, None, now_ms, jitter)
+    }
+
+    /// Marks the flight's refresh token spent when the server may have
+    /// consumed it and rotation is possible. Returns whether it did.
+    fn spend_if_unknown(&mut self, flight: InFlight, maybe_sent: bool) -> bool {
+        let spent = maybe_sent && self.rotation != Rotation::Static;
+        if spent {
+            self.unusable_refresh = Some(flight.refresh_token);
+        }
+        spent
+    }
+
+    fn release_lost_lock(&mut self, now_ms: i64) {
+        let Some(flight) = &self.in_flight else { return };
+        if now_ms <= flight.started_at_ms + self.policy.timeout_ms + LOCK_GRACE_MS {
+            return;
+        }
+        if let Some(flight) = self.in_flight.take() {
+            self.spend_if_unknown(flight, true);
+            let cause = Error::new(ErrorKind::Timeout, "the refresh did not finish within timeoutMs");
+            let e = Error::new(ErrorKind::RefreshFailed, "a lost refresh released its lock").with_cause(cause);
+            let _ = self.fail(e, now_ms, None);
+        }
     }
 
     fn install(&mut self, resp: super::token::TokenResponse, claims: Option<&super::token::JwtClaims>, flight: InFlight, now_ms: i64) -> RefreshOutcome {
@@ -1078,6 +1116,36 @@ mod tests {
         let outcome = s.on_network_error(false, now + 1, 0.0);
         assert!(matches!(&outcome, RefreshOutcome::Failed { error, .. } if error.code() == "session_ended"), "{outcome:?}");
         assert!(!s.is_refreshing());
+    }
+
+    #[test]
+    fn a_lost_refresh_never_keeps_the_lock_and_its_token_is_not_resent() {
+        let policy = RefreshPolicy { timeout_ms: 10_000, ..RefreshPolicy::default() };
+        let mut s = Session::new(policy);
+        s.set_session(tokens("a1", Some("r1"), 3_600, T0));
+        let now = T0 + 3_541_000; // due, still valid for 59 s
+        let _ = start(&mut s, now);
+        // The binding's task vanished: no answer ever comes.
+        assert_eq!(s.get_token(now + 15_000), TokenStep::JoinInFlight);
+        let after = now + 15_001;
+        assert_eq!(ready_token(s.get_token(after)), "a1", "the valid token is served again");
+        assert!(!s.is_refreshing());
+        assert!(matches!(s.get_token(T0 + 3_600_000), TokenStep::Ended(e) if e.code() == "session_ended"));
+        // r1 may have been spent: it is never offered again.
+        for t in (after..after + 600_000).step_by(7_000) {
+            assert!(!matches!(s.get_token(t), TokenStep::StartRefresh { .. }));
+        }
+    }
+
+    #[test]
+    fn abandoning_a_refresh_releases_the_lock_and_spends_only_a_maybe_sent_token() {
+        let mut s = session_with("a1", "r1", 300);
+        let _ = start(&mut s, T0 + 300_000);
+        s.abandon_refresh(false); // aborted before sending
+        assert!(!s.is_refreshing());
+        assert_eq!(start(&mut s, T0 + 300_001).secret(), "r1", "no cooldown, same token");
+        s.abandon_refresh(true); // aborted after sending
+        assert!(matches!(s.get_token(T0 + 300_002), TokenStep::Ended(_)));
     }
 
     #[test]
