@@ -357,10 +357,15 @@ export interface KVNamespaceLike {
   }>;
 }
 
-/** The gateway's configuration: Worker variables (`wrangler dev --var NAME:VALUE`) and bindings. */
+/**
+ * The gateway's configuration: Worker variables (`[vars]`, secrets,
+ * `wrangler dev --var NAME:VALUE`) and the KV binding. Variables are strings
+ * (write `MESH_CLOCK_SKEW_SECONDS = "30"` in wrangler.toml, not a number).
+ * Other bindings of your Worker may sit beside them.
+ */
 export interface GatewayEnv {
-  /** Origin base URL; the request's path and query are appended. Required. */
-  MESH_UPSTREAM_URL: string;
+  /** Origin base URL; the request's path and query are appended. Required (here or in {@link GatewayOptions}). */
+  MESH_UPSTREAM_URL?: string;
   /** Required `iss`, where a route uses `jwt`. */
   MESH_JWT_ISSUER?: string;
   /** Accepted `aud` values, comma-separated; required where a route uses `jwt`. */
@@ -374,18 +379,24 @@ export interface GatewayEnv {
   /** Leeway for `exp` and `nbf`, in seconds. Default: `30`. */
   MESH_CLOCK_SKEW_SECONDS?: string;
   /**
-   * JSON `[{ "prefix": "/agent/v1/", "auth": "jwt" | "api_key" | "public" }]`;
-   * the longest prefix wins; an unmatched path gets 404. Default:
-   * `/api/v1/` jwt, `/mcp/messages/` jwt, `/agent/v1/` api_key, `/health` public.
+   * JSON `[{ "prefix": "/agent/v1/", "auth": "jwt" | "api_key" | "public" }]`
+   * (see {@link GatewayRoute}); the longest prefix wins; an unmatched path
+   * gets 404. Default: `/api/v1/` jwt, `/mcp/messages/` jwt, `/agent/v1/`
+   * api_key, `/health` public.
    */
   MESH_ROUTES?: string;
   /** Prefix of issued API keys. Default: `mesh_sk_`. */
   MESH_API_KEY_PREFIX?: string;
   /** HMAC secret for signing the injected identity (see {@link verifyIdentity}). */
   MESH_IDENTITY_SECRET?: string;
+  /** Browser origins allowed to call the gateway (CORS), comma-separated, or `*`. Default: none. */
+  MESH_CORS_ORIGINS?: string;
   /** KV namespace of API-key records; required where a route uses `api_key`. */
   MESH_API_KEYS?: KVNamespaceLike;
 }
+
+/** The names of the gateway's string variables. */
+export type GatewayVariable = Exclude<keyof GatewayEnv, 'MESH_API_KEYS'>;
 
 /** One route of `MESH_ROUTES`. */
 export interface GatewayRoute {
@@ -393,23 +404,20 @@ export interface GatewayRoute {
   auth: 'jwt' | 'api_key' | 'public';
 }
 
-/** The part of a Workers `ExecutionContext` the gateway uses. */
-export interface ExecutionContextLike {
-  waitUntil(promise: Promise<unknown>): void;
-}
+/**
+ * Options of {@link createGateway}: defaults for any variable the Worker's
+ * env lacks (the env wins).
+ */
+export type GatewayOptions = { [V in GatewayVariable]?: string };
 
-/** Options of {@link createGateway}. The configuration itself comes from {@link GatewayEnv}. */
-export interface GatewayOptions {
-  /**
-   * Receives each structured log line (route, reason code, `kid`, request
-   * id; never a token). Default: `console.log` of the JSON line.
-   */
-  log?: (line: string) => void;
-}
-
-/** A Worker: `export default createGateway()`. */
+/** A Workers module handler: `export default createGateway()`. */
 export interface Gateway {
-  fetch(request: Request, env: GatewayEnv, ctx?: ExecutionContextLike): Promise<Response>;
+  /**
+   * Verifies, strips and forwards. Never rejects: failures are responses
+   * (401 with `WWW-Authenticate`, 404, 502, 503, or 500 "gateway
+   * misconfigured").
+   */
+  fetch(request: Request, env: GatewayEnv, ctx?: unknown): Promise<Response>;
 }
 
 /**
@@ -436,13 +444,26 @@ export interface VerifiedIdentity {
 }
 
 /**
+ * What {@link verifyIdentity} reads: a Fetch `Request`, or Node's
+ * `IncomingMessage` (`method`, `url` as a path, lower-case `headers`).
+ */
+export type IdentityRequest =
+  | Request
+  | {
+      method: string;
+      url: string;
+      headers: Headers | Readonly<Record<string, string | string[] | undefined>>;
+    };
+
+/**
  * For origins (Node or Workers): checks the `x-mesh-identity-*` signature the
- * gateway added, so requests that bypassed the gateway can be refused.
- * Resolves with the identity, or rejects with a {@link MeshError} (code
- * `unauthorized`).
+ * gateway added (`MESH_IDENTITY_SECRET`), so requests that bypassed the
+ * gateway can be refused. Resolves with the identity, or rejects with a
+ * {@link MeshError}: `unauthorized` (missing, tampered or stale), or
+ * `invalid_config` (no secret).
  */
 export function verifyIdentity(
-  request: Request,
+  request: IdentityRequest,
   secret: string,
   options?: VerifyIdentityOptions,
 ): Promise<VerifiedIdentity>;

@@ -96,13 +96,17 @@ export function errors(e: unknown): string {
   return 'not ours';
 }
 
-export const gateway = createGateway();
+export const gateway = createGateway({ MESH_API_KEY_PREFIX: 'mesh_sk_' });
 export default {
   fetch(request: Request, env: GatewayEnv): Promise<Response> {
     return gateway.fetch(request, env);
   },
 };
 const env: GatewayEnv = { MESH_UPSTREAM_URL: 'http://127.0.0.1:9000', MESH_ROUTES: '[]' };
+
+export async function nodeOrigin(req: { method: string; url: string; headers: Record<string, string | string[] | undefined> }): Promise<string> {
+  return (await verifyIdentity(req, 'secret')).userId;
+}
 
 export async function origin(request: Request): Promise<string> {
   const identity: VerifiedIdentity = await verifyIdentity(request, 'secret', { maxAgeSeconds: 30 });
@@ -133,8 +137,10 @@ new MeshClient(options).on('refresh', () => {});
 new MeshClient(options).on('refreshed', ({ accessToken }) => accessToken);
 // @ts-expect-error not a stable error code
 export const badCode: MeshErrorCode = 'lock_timeout';
-// @ts-expect-error MESH_UPSTREAM_URL is required
-export const badEnv: GatewayEnv = { MESH_JWT_ISSUER: 'http://i' };
+// @ts-expect-error variables are strings, as Workers pass [vars]
+export const badEnv: GatewayEnv = { MESH_UPSTREAM_URL: 'http://o', MESH_CLOCK_SKEW_SECONDS: 30 };
+// @ts-expect-error createGateway options are MESH_* variables only
+createGateway({ upstream: 'http://o' });
 // @ts-expect-error maxAgeSeconds is a number
 verifyIdentity(new Request('http://x'), 's', { maxAgeSeconds: '60' });
 export const e: MeshError | undefined = undefined;
