@@ -24,7 +24,12 @@ export const ROOT = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '
 const WRANGLER = path.join(ROOT, 'node_modules/.bin/wrangler');
 
 const live = new Set();
-process.once('exit', () => { for (const p of live) killGroup(p, 'SIGKILL'); });
+const killAll = () => { for (const p of live) killGroup(p, 'SIGKILL'); };
+process.once('exit', killAll);
+// A test run stopped by a signal still takes its workerd processes with it.
+for (const sig of ['SIGINT', 'SIGTERM', 'SIGHUP']) {
+  process.once(sig, () => { killAll(); process.exit(128 + (sig === 'SIGINT' ? 2 : sig === 'SIGTERM' ? 15 : 1)); });
+}
 
 function killGroup(child, signal) {
   try { process.kill(-child.pid, signal); } catch { /* already gone */ }
@@ -90,7 +95,7 @@ async function startOnce(o) {
   let out = '';
   const prefix = typeof o.echo === 'string' ? o.echo : '[wrangler] ';
   const onData = (chunk) => {
-    const s = chunk.toString('utf8');
+    const s = chunk.toString('utf8').replace(/\x1b\[[0-9;]*m/g, ''); // no colour codes in logs()
     out += s;
     if (out.length > 8 * 1024 * 1024) out = out.slice(-4 * 1024 * 1024);
     if (o.echo) process.stderr.write(s.replace(/^/gm, prefix));
@@ -119,6 +124,8 @@ async function startOnce(o) {
     while (true) {
       if (exited) throw new Error(`wrangler exited (${exited.code ?? exited.signal}) before it was ready:\n${out.slice(-4000)}`);
       if (Date.now() > deadline) throw new Error(`wrangler not ready within ${o.readyTimeoutMs ?? 90_000} ms:\n${out.slice(-4000)}`);
+      // A build error does not end `wrangler dev` (it waits for a file change): fail now.
+      if (/Build failed/.test(out)) throw new Error(`wrangler could not build the worker:\n${out.slice(-4000)}`);
       if (/Ready on /.test(out)) {
         try {
           // Any HTTP answer means workerd serves the worker.
