@@ -28,7 +28,11 @@ const killAll = () => { for (const p of live) killGroup(p, 'SIGKILL'); };
 process.once('exit', killAll);
 // A test run stopped by a signal still takes its workerd processes with it.
 for (const sig of ['SIGINT', 'SIGTERM', 'SIGHUP']) {
-  process.once(sig, () => { killAll(); process.exit(128 + (sig === 'SIGINT' ? 2 : sig === 'SIGTERM' ? 15 : 1)); });
+  process.once(sig, () => {
+    killAll();
+    // Exit as the signal would have, unless the importer handles it itself.
+    if (process.listenerCount(sig) === 0) process.exit(128 + (sig === 'SIGINT' ? 2 : sig === 'SIGTERM' ? 15 : 1));
+  });
 }
 
 function killGroup(child, signal) {
