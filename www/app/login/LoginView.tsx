@@ -32,6 +32,7 @@ export function LoginView() {
   const { client, session, reloadSession, signOut } = useMesh();
   const [flow, setFlow] = useState<Flow>({ step: 'idle' });
   const abortRef = useRef<AbortController | null>(null);
+  const justSignedIn = useRef(false);
 
   // Leaving the page cancels a login in progress.
   useEffect(() => () => abortRef.current?.abort(), []);
@@ -50,6 +51,7 @@ export function LoginView() {
         setFlow({ step: 'waiting', login, expiresAt: Date.now() + login.expiresIn * 1000 });
         await client.client.completeDeviceLogin(login, { signal: controller.signal });
         if (controller.signal.aborted) return;
+        justSignedIn.current = true;
         await reloadSession();
         setFlow({ step: 'idle' });
       } catch (err) {
@@ -77,7 +79,7 @@ export function LoginView() {
   }
 
   if (session.status === 'signedIn' && flow.step === 'idle') {
-    return <SignedIn onSignOut={signOut} />;
+    return <SignedIn onSignOut={signOut} focus={justSignedIn.current} />;
   }
 
   if (flow.step === 'waiting') {
@@ -115,11 +117,16 @@ export function LoginView() {
 
 function Waiting({ login, expiresAt, onCancel }: { login: DeviceLogin; expiresAt: number; onCancel: () => void }) {
   const now = useNow();
+  // The start button is gone: move focus to what replaced it.
+  const headingRef = useRef<HTMLHeadingElement>(null);
+  useEffect(() => headingRef.current?.focus(), []);
   const left = expiresAt - now;
   const link = login.verificationUriComplete || login.verificationUri;
   return (
     <section aria-labelledby="code-heading" className="panel">
-      <h2 id="code-heading">Enter this code</h2>
+      <h2 id="code-heading" ref={headingRef} tabIndex={-1}>
+        Enter this code
+      </h2>
       <p className="user-code" data-testid="user-code" aria-label={`User code ${login.userCode.split('').join(' ')}`}>
         {login.userCode}
       </p>
@@ -159,15 +166,21 @@ function Waiting({ login, expiresAt, onCancel }: { login: DeviceLogin; expiresAt
   );
 }
 
-function SignedIn({ onSignOut }: { onSignOut: () => Promise<void> }) {
+function SignedIn({ onSignOut, focus }: { onSignOut: () => Promise<void>; focus: boolean }) {
   const { session } = useMesh();
+  const headingRef = useRef<HTMLHeadingElement>(null);
+  useEffect(() => {
+    if (focus) headingRef.current?.focus();
+  }, [focus]);
   const now = useNow();
   const [signingOut, setSigningOut] = useState(false);
   if (session.status !== 'signedIn') return null;
   const left = session.expiresAt !== undefined ? session.expiresAt - now : undefined;
   return (
     <section aria-labelledby="signed-in-heading" className="panel">
-      <h2 id="signed-in-heading">You are signed in</h2>
+      <h2 id="signed-in-heading" ref={headingRef} tabIndex={-1}>
+        You are signed in
+      </h2>
       <dl className="facts">
         <dt>User id</dt>
         <dd>
