@@ -154,6 +154,11 @@ export interface MeshOAuthOptions extends MeshCommonOptions {
    * @default 10000
    */
   refreshCooldownMs?: number;
+  /**
+   * The key under which the session is stored. Default: derived from
+   * `issuer` and `clientId`, so two apps on one origin do not collide.
+   */
+  storageKey?: string;
   apiKey?: never;
 }
 
@@ -171,6 +176,7 @@ export interface MeshApiKeyOptions extends MeshCommonOptions {
   refreshLeewaySeconds?: never;
   maxRefreshRetries?: never;
   refreshCooldownMs?: never;
+  storageKey?: never;
 }
 
 export type MeshClientOptions = MeshOAuthOptions | MeshApiKeyOptions;
@@ -196,42 +202,57 @@ export interface DeviceLogin {
   readonly expiresIn: number;
   /** Minimum seconds between polls. */
   readonly interval: number;
+  /** When the device code expires, in Unix seconds. */
+  readonly expiresAt: number;
 }
 
-/** A session, as given to `setSession` and returned by a completed login. */
-export interface Session {
-  readonly accessToken: string;
-  /** Absent when the provider issued none (no `offline_access`). */
-  readonly refreshToken?: string;
+/** The session as the app sees it: no tokens. */
+export interface SessionInfo {
+  /** The access token's `sub`, when it is a JWT. */
+  readonly userId: string | null;
   /** When the access token expires, in Unix seconds (as `MESH_TOKEN_EXPIRES_AT`). */
-  readonly expiresAt: number;
+  readonly expiresAt: number | null;
+  /** When this client received the access token, in Unix seconds. */
+  readonly receivedAt: number;
+  readonly hasRefreshToken: boolean;
+}
+
+/** What a completed device login resolves with: the session and its tokens (for a terminal or a file). */
+export interface Session extends SessionInfo {
+  readonly accessToken: string;
+  /** `null` when the provider issued none (ask for `offline_access`). */
+  readonly refreshToken: string | null;
 }
 
 /** The input of `setSession`. */
 export interface SessionInput {
   accessToken: string;
   refreshToken?: string;
-  /** Unix seconds. */
-  expiresAt: number;
+  /** Unix seconds. Default: the JWT's `exp`, when the access token is a JWT. */
+  expiresAt?: number;
 }
 
 /** The `MESH_*` variables of a session, as `exportEnv` returns and `fromEnv` reads them. */
 export interface MeshEnv {
   MESH_ACCESS_TOKEN: string;
   MESH_REFRESH_TOKEN?: string;
-  /** Unix seconds, as a decimal string. */
-  MESH_TOKEN_EXPIRES_AT: string;
+  /** Unix seconds, as a decimal string; absent when the expiry is unknown. */
+  MESH_TOKEN_EXPIRES_AT?: string;
 }
 
-/** The result of `validate()`. */
+/**
+ * The result of `validate()`: the server's answer from `/auth/validate`, or,
+ * when that route is missing (404) or unreachable, the local session.
+ */
 export interface ValidationResult {
   readonly valid: boolean;
-  /** `'server'` when `/auth/validate` answered; `'local'` when it gave 404 or could not be reached. */
   readonly source: 'server' | 'local';
   /** The token's subject, when known. */
-  readonly userId?: string;
-  /** Unix seconds. */
-  readonly expiresAt?: number;
+  readonly userId?: string | null;
+  /** Unix seconds, when known. */
+  readonly expiresAt?: number | null;
+  /** Why the server said no (`valid: false` from a 401). */
+  readonly error?: MeshError;
 }
 
 /** An API key as listed: never the key itself. */
@@ -253,24 +274,36 @@ export interface CreatedApiKey extends ApiKey {
 
 /** `client.keys`: the API keys of the signed-in user (`/api/v1/keys`). */
 export interface MeshKeys {
-  list(options?: CallOptions): Promise<ApiKey[]>;
-  create(name: string, options?: CallOptions): Promise<CreatedApiKey>;
-  revoke(id: string, options?: CallOptions): Promise<void>;
+  list(): Promise<ApiKey[]>;
+  /** `name`: 1-100 characters. */
+  create(name: string): Promise<CreatedApiKey>;
+  revoke(id: string): Promise<void>;
 }
 
 // ---------------------------------------------------------------------------
 // Client events
 
+/** Why the session ended. */
+export type SessionEndReason =
+  /** `logout()` was called (here or in another tab). */
+  | 'logout'
+  /** The provider refused the refresh token. */
+  | 'invalid_grant'
+  /** The access token expired and could not be refreshed. */
+  | 'expired'
+  /** Another tab saw the session end. */
+  | 'session_ended';
+
 /** Events and their payloads. */
 export interface MeshClientEvents {
-  /** A refresh succeeded. */
-  refreshed: { readonly expiresAt: number };
+  /** New tokens arrived (a refresh here or in another tab, or a login). */
+  refreshed: SessionInfo;
   /** A refresh failed for a reason that may pass; the session goes on. */
   refreshFailed: { readonly error: MeshError };
-  /** The session ended (`invalid_grant`, logout, another tab logged out); storage is cleared. */
-  sessionEnded: { readonly reason: MeshErrorCode | 'logout' };
-  /** An API call was rejected after the one refresh-and-retry. */
-  unauthorized: { readonly method: string; readonly path: string; readonly status: number };
+  /** The session ended; storage is cleared. */
+  sessionEnded: { readonly reason: SessionEndReason; readonly error?: MeshError };
+  /** An API call was still rejected after the one refresh-and-retry. `error.context` says which. */
+  unauthorized: { readonly error: MeshError };
 }
 
 export type MeshClientEvent = keyof MeshClientEvents;
@@ -291,7 +324,7 @@ export class MeshClient {
    */
   static fromEnv(env: Readonly<Record<string, string | undefined>>, options: MeshOAuthOptions): MeshClient;
 
-  /** Starts a device login: show the user the code and the link. */
+  /** Starts a device login: show the user the code and the link. OAuth mode only. */
   startDeviceLogin(options?: CallOptions): Promise<DeviceLogin>;
   /**
    * Polls the token endpoint per RFC 8628 until the user approves, denies
@@ -303,7 +336,7 @@ export class MeshClient {
    * A fresh access token: refreshed proactively within the leeway, one
    * refresh shared by all concurrent callers.
    */
-  getAccessToken(options?: CallOptions): Promise<string>;
+  getAccessToken(): Promise<string>;
 
   /**
    * `fetch` with `Authorization: Bearer` (or `X-API-Key`) attached. A 401
@@ -316,13 +349,18 @@ export class MeshClient {
   readonly keys: MeshKeys;
 
   /** `POST /api/v1/chat` with `{ message }`; resolves with the JSON reply. */
-  chat(message: string, options?: CallOptions): Promise<unknown>;
+  chat<T = unknown>(message: string): Promise<T>;
 
   /** `GET /auth/validate`; on 404 or a network error, validates the token locally. */
-  validate(options?: CallOptions): Promise<ValidationResult>;
+  validate(): Promise<ValidationResult>;
 
-  /** Replaces the session (and stores it). */
+  /** Replaces the session (and stores it, and tells the other tabs). */
   setSession(session: SessionInput): void;
+
+  /** The current session without tokens, or `null` when logged out. */
+  getSession(): SessionInfo | null;
+  /** Same as `getSession()`. */
+  readonly session: SessionInfo | null;
 
   /** The session as `MESH_*` variables; `null` when not logged in. */
   exportEnv(): MeshEnv | null;
@@ -330,10 +368,13 @@ export class MeshClient {
   /** Subscribes to an event; returns the function that unsubscribes. */
   on<E extends MeshClientEvent>(event: E, handler: (payload: MeshClientEvents[E]) => void): () => void;
 
-  /** Revokes the refresh token where the provider allows it and clears storage. */
-  logout(options?: CallOptions): Promise<void>;
+  /**
+   * Revokes the refresh token where the provider allows it, clears storage
+   * and ends the session in every tab. Never rejects because revocation failed.
+   */
+  logout(): Promise<void>;
 
-  /** Stops everything the client started; no timer outlives it. */
+  /** Stops everything the client started; no timer outlives it. Later calls reject with `disposed`. */
   dispose(): void;
   /** Frees the wasm memory of this client (wasm-bindgen). Prefer `dispose`. */
   free(): void;

@@ -7,7 +7,7 @@ export type {
   ApiKey, CallOptions, CreatedApiKey, DeviceLogin, MeshApiKeyOptions, MeshClientEvent,
   MeshClientEvents, MeshClientOptions, MeshCommonOptions, MeshEnv, MeshError, MeshErrorCode,
   MeshErrorContext, MeshKeys, MeshOAuthOptions, MeshStorage, MeshStorageOption, Session,
-  SessionInput, ValidationResult,
+  SessionEndReason, SessionInfo, SessionInput, ValidationResult,
 } from './index.js';
 
 /**

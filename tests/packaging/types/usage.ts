@@ -16,6 +16,8 @@ import {
   type MeshErrorCode,
   type MeshStorage,
   type Session,
+  type SessionEndReason,
+  type SessionInfo,
   type VerifiedIdentity,
 } from 'mesh-sdk';
 import init, { MeshClient as SlimClient, version as slimVersion } from 'mesh-sdk/slim';
@@ -51,32 +53,38 @@ export async function oauthFlow(signal: AbortSignal): Promise<void> {
   const shown: string = `${login.verificationUri} ${login.userCode} ${login.expiresIn}s every ${login.interval}s`;
   const link: string | undefined = login.verificationUriComplete;
   const session: Session = await client.completeDeviceLogin(login, { signal });
-  const expiresAt: number = session.expiresAt;
+  const expiresAt: number | null = session.expiresAt;
+  const refresh: string | null = session.refreshToken;
+  const info: SessionInfo | null = client.getSession() ?? client.session;
+  const user: string | null | undefined = info?.userId;
+  const deadline: number = login.expiresAt;
   const token: string = await client.getAccessToken();
   const res: Response = await client.fetch('/api/v1/chat', { method: 'POST', body: JSON.stringify({ message: 'hi' }) });
   const keys: ApiKey[] = await client.keys.list();
   const created: CreatedApiKey = await client.keys.create('ci-agent');
   const plaintext: string = created.key;
   await client.keys.revoke(keys[0]?.id ?? created.id);
-  const reply: unknown = await client.chat('What is 5 + 7?');
+  const reply = await client.chat<{ reply: string }>('What is 5 + 7?');
+  const answer: string = reply.reply;
   const valid = await client.validate();
   const source: 'server' | 'local' = valid.source;
   client.setSession({ accessToken: 'a', refreshToken: 'r', expiresAt: 1_900_000_000 });
+  client.setSession({ accessToken: 'a.jwt.token' });
   const env = client.exportEnv();
   if (env) {
-    const at: string = env.MESH_TOKEN_EXPIRES_AT;
+    const at: string | undefined = env.MESH_TOKEN_EXPIRES_AT;
     const again = MeshClient.fromEnv({ ...env, MESH_TOKEN_FROM_ENV: 'true' }, { issuer: 'http://i', clientId: 'c' });
     again.dispose();
     void at;
   }
-  const off = client.on('refreshed', ({ expiresAt: next }) => void (next satisfies number));
+  const off = client.on('refreshed', ({ expiresAt: next, userId }) => void [next satisfies number | null, userId]);
   client.on('refreshFailed', ({ error }) => void (error.code satisfies MeshErrorCode));
-  client.on('sessionEnded', ({ reason }) => void reason);
-  client.on('unauthorized', ({ method, path, status }) => void `${method} ${path} ${status}`);
+  client.on('sessionEnded', ({ reason, error }) => void [reason satisfies SessionEndReason, error?.code]);
+  client.on('unauthorized', ({ error }) => void `${error.context?.method} ${error.context?.path} ${error.status}`);
   off();
   await client.logout();
   client.dispose();
-  void [shown, link, expiresAt, token, res, plaintext, reply, source, v];
+  void [shown, link, expiresAt, refresh, user, deadline, token, res, plaintext, answer, source, v];
 }
 
 export async function apiKeyMode(): Promise<number> {
@@ -135,6 +143,8 @@ new MeshClient({ issuer: 'http://i', clientId: 'c', refreshLeewaySeconds: '60' }
 new MeshClient(options).on('refresh', () => {});
 // @ts-expect-error the refreshed payload has no token
 new MeshClient(options).on('refreshed', ({ accessToken }) => accessToken);
+// @ts-expect-error getSession() never shows a token
+export const leaked: string = new MeshClient(options).getSession()?.accessToken;
 // @ts-expect-error not a stable error code
 export const badCode: MeshErrorCode = 'lock_timeout';
 // @ts-expect-error variables are strings, as Workers pass [vars]
