@@ -80,7 +80,8 @@ try {
   await stack.close();
 }
 console.log(table(['callers', 'token requests', 'refresh requests', 'distinct tokens', 'failed calls', 'wall ms (all callers)'], stormRows));
-console.log('\nGoal: exactly 1 token request and 1 distinct token for every row.\n');
+console.log('\nGoal: exactly 1 token request and 1 distinct token for every row. Each row is a new client, so');
+console.log('its wall time includes one discovery request and the token request (all on 127.0.0.1).\n');
 
 // ---------------------------------------------------------------------------
 console.log(`## wasm start-up in Node (median of ${RUNS} fresh processes)\n`);

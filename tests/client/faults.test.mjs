@@ -82,11 +82,11 @@ describe('token endpoint faults', () => {
   });
 
   test('429 while the access token is still valid: the valid token keeps being served, no storm', T, async () => {
-    // expiresAt 3 s ahead: after 1.6 s less than half the lifetime remains,
-    // so a refresh is due while the token is still valid.
-    const { client, storage, events, t } = await seededClient({ expiresIn: 3, maxRefreshRetries: 0, refreshCooldownMs: 10_000 });
+    // expiresAt 6 s ahead: after 3.1 s less than half the lifetime remains,
+    // so a refresh is due while the token is still valid (for about 2 s more).
+    const { client, storage, events, t } = await seededClient({ expiresIn: 6, maxRefreshRetries: 0, refreshCooldownMs: 10_000 });
     try {
-      await sleep(1600);
+      await sleep(3100);
       stack.proxy.failNext(100, { status: 429, retryAfter: 30 }, REFRESH);
       const tokens = await Promise.all(Array.from({ length: 50 }, () => client.getAccessToken()));
       assert.deepEqual(new Set(tokens), new Set([t.access_token]), 'the still-valid token is served');
@@ -170,9 +170,9 @@ describe('token endpoint faults', () => {
   test('a connection dropped after the request arrived: the refresh token is not re-sent', T, async () => {
     // The provider may have rotated the token and sent the new one into the
     // void: re-sending the old one would be a reuse, which revokes the grant.
-    const { client, events } = await seededClient({ expiresIn: 3 });
+    const { client, events } = await seededClient({ expiresIn: 6 });
     try {
-      await sleep(1600); // refresh due, access token still valid
+      await sleep(3100); // refresh due, access token still valid
       stack.proxy.failNext(1, 'reset', REFRESH);
       const token = await client.getAccessToken().catch((err) => err);
       assert.equal(stack.proxy.count('refresh_token'), 1, 'one request, no blind re-send');
