@@ -180,6 +180,33 @@ describe('API calls', () => {
     }
   });
 
+  test('an API that hangs: timeout after timeoutMs, POST not retried; a caller\'s AbortSignal ends a call at once', T, async () => {
+    const { client, t } = await signedIn({ timeoutMs: 1500 });
+    try {
+      stack.api.failNext(1, 'hang', { path: '/api/v1/chat' });
+      const started = Date.now();
+      const err = await client.chat('anyone there?').then(() => null, (e) => e);
+      assert.equal(err?.code, 'timeout');
+      assert.equal(err.context?.method, 'POST');
+      assert.equal(err.context?.path, '/api/v1/chat');
+      // A bound against hanging, not a performance figure.
+      assert.ok(Date.now() - started < 1500 + 8000, `took ${Date.now() - started} ms`);
+      assert.equal(stack.api.count('/api/v1/chat'), 1, 'a POST that may have arrived is not re-sent');
+      assertNoSecrets(err, [t.access_token, t.refresh_token]);
+
+      stack.api.failNext(1, 'hang', { path: '/auth/validate' });
+      const ac = new AbortController();
+      const pending = client.fetch('/auth/validate', { signal: ac.signal });
+      await waitUntil(() => stack.api.count('/auth/validate') === 1);
+      ac.abort();
+      await assert.rejects(pending, (e) => e.code === 'aborted' || e.name === 'AbortError');
+      assert.equal(stack.api.count('/auth/validate'), 1, 'an aborted call is not retried');
+    } finally {
+      stack.api.clearFaults();
+      client.dispose();
+    }
+  });
+
   test('404 on an authenticated call: refresh + retry only with treat404AsUnauthorized', T, async () => {
     const plain = await signedIn();
     try {
@@ -253,6 +280,14 @@ function assertNoSecrets(err, secrets) {
     assert.ok(!text.includes(s), 'an error leaks a secret');
     // Not even a recognisable part of it.
     assert.ok(!text.includes(s.slice(-24)), 'an error leaks part of a secret');
+  }
+}
+
+async function waitUntil(predicate, timeoutMs = 10_000) {
+  const end = Date.now() + timeoutMs;
+  while (!predicate()) {
+    if (Date.now() > end) throw new Error('timed out waiting');
+    await new Promise((r) => setTimeout(r, 20));
   }
 }
 

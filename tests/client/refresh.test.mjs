@@ -141,30 +141,38 @@ describe('refresh lock (30 s access tokens)', () => {
     }
   });
 
-  test('a client clock one hour ahead does not matter: expiry comes from expires_in', T, async () => {
+  test('clock skew and sleep: expiry comes from expires_in, and is checked on every call, not by a timer', T, async () => {
     // A child process whose Date.now() runs 1 h fast logs in. Had it trusted
     // the JWT's `exp` against its own clock, every token would look expired
-    // and each call would refresh.
+    // and each call would refresh. Then its clock jumps 40 s (longer than the
+    // 30 s token) with no timer firing, as when a laptop wakes up: the next
+    // call must notice the expiry and refresh.
     stack.proxy.reset();
     const child = spawn(process.execPath, [fileURLToPath(new URL('./fixtures/skewed-client.mjs', import.meta.url))], {
       env: { ...process.env, MESH_TEST_OPTIONS: JSON.stringify(stack.clientOptions()), MESH_TEST_SKEW_MS: String(3600_000) },
-      stdio: ['ignore', 'pipe', 'inherit'],
+      stdio: ['pipe', 'pipe', 'inherit'],
     });
     const lines = readline.createInterface({ input: child.stdout });
     const killer = setTimeout(() => child.kill('SIGKILL'), 45_000);
+    const report = {};
     try {
-      let result;
       for await (const line of lines) {
         const msg = JSON.parse(line);
         if (msg.verificationUriComplete) await approveDevice({ verificationUriComplete: msg.verificationUriComplete });
-        if (msg.done) { result = msg; break; }
+        if (msg.phase === 'skewed') {
+          report.skewed = { ...msg, refreshes: stack.proxy.count('refresh_token') };
+          child.stdin.write('sleep 40000\n');
+        }
+        if (msg.phase === 'woke') report.woke = { ...msg, refreshes: stack.proxy.count('refresh_token') };
+        if (msg.done) { report.done = msg; break; }
       }
-      assert.ok(result, 'the child reported');
-      assert.equal(result.error, undefined, result.error);
-      assert.equal(result.distinctTokens, 1, 'ten calls, one token');
-      assert.equal(stack.proxy.count('refresh_token'), 0, 'no refresh');
-      assert.ok(Math.abs(result.expiresAt - (Math.floor(Date.now() / 1000) + 3600 + 30)) <= 5,
-        `expiresAt is on the client's own clock: ${result.expiresAt}`);
+      assert.equal(report.done?.error, undefined, report.done?.error);
+      assert.equal(report.skewed.distinctTokens, 1, 'ten calls, one token');
+      assert.equal(report.skewed.refreshes, 0, 'no refresh with a skewed clock');
+      assert.ok(Math.abs(report.skewed.expiresAt - (Math.floor(Date.now() / 1000) + 3600 + 30)) <= 5,
+        `expiresAt is on the client's own clock: ${report.skewed.expiresAt}`);
+      assert.equal(report.woke.newToken, true, 'a new token after the jump');
+      assert.equal(report.woke.refreshes, 1, 'exactly one refresh');
     } finally {
       clearTimeout(killer);
       child.kill('SIGKILL');

@@ -7,7 +7,7 @@
 //   const api = await startApi({ issuer: op.issuer, audience: op.audience });
 //   api.requests; api.count('/api/v1/chat');
 //   api.unauthorizedAs404 = true;          // answer 404 where 401 is due
-//   api.failNext(1, 502, { path: '/api/v1/chat' });
+//   api.failNext(1, 502, { path: '/api/v1/chat' });   // or 'hang'
 //   api.reject(token);                     // this (valid) token now gets 401
 
 import { createHash, randomBytes, randomUUID } from 'node:crypto';
@@ -28,6 +28,7 @@ export async function startApi({ issuer, jwksUri, audience, port = 0 }) {
   const jwks = createRemoteJWKSet(new URL(jwksUri ?? `${issuer}/jwks`));
   const keysByHash = new Map(); // sha256(key) -> record
   const rejected = new Set();
+  const hung = new Set();
   const faults = []; // { status, remaining, path?, method? }
   /** { at, method, path, auth: 'bearer'|'api_key'|'none', token?, apiKey?, userId?, status } */
   const requests = [];
@@ -44,7 +45,7 @@ export async function startApi({ issuer, jwksUri, audience, port = 0 }) {
     },
     /** Tokens (Bearer) that reached the API, in order. */
     get tokensSeen() { return requests.filter((r) => r.token).map((r) => r.token); },
-    /** Answer the next `n` matching requests with `status` (500, 502, 503, 401, ...). */
+    /** Answer the next `n` matching requests with `status` (500, 502, 503, 401, ...), or 'hang' (never answer). */
     failNext(n, status, { path, method } = {}) { faults.push({ status, remaining: n, path, method }); },
     /** A token that is otherwise valid gets 401 from now on (as if revoked server-side). */
     reject(token) { rejected.add(token); },
@@ -55,6 +56,7 @@ export async function startApi({ issuer, jwksUri, audience, port = 0 }) {
     async close() {
       if (closed) return;
       closed = true;
+      for (const res of hung) res.destroy();
       server.closeAllConnections();
       await new Promise((r) => server.close(() => r()));
     },
@@ -118,6 +120,11 @@ export async function startApi({ issuer, jwksUri, audience, port = 0 }) {
       if (fault) {
         if (--fault.remaining <= 0) faults.splice(faults.indexOf(fault), 1);
         record.fault = fault.status;
+        if (fault.status === 'hang') {
+          hung.add(res);
+          res.on('close', () => hung.delete(res));
+          return undefined;
+        }
         return send(fault.status, { error: `injected ${fault.status}` });
       }
       if (who.error) {
