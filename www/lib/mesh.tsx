@@ -7,8 +7,7 @@
 import { createContext, useCallback, useContext, useEffect, useMemo, useRef, useState } from 'react';
 import type { ReactNode } from 'react';
 import { errorCode, errorMessage } from './errors';
-import { subjectOf } from './jwt';
-import type { MeshClient, MeshErrorCode } from 'mesh-sdk';
+import type { MeshClient, MeshErrorCode, SessionInfo } from 'mesh-sdk';
 import type { MeshConfig } from './mesh-types';
 
 export type ClientState =
@@ -49,12 +48,15 @@ const NO_SESSION: ReadonlySet<string> = new Set<MeshErrorCode>(['not_logged_in',
 // so the expiry shown on /login moves forward as the client refreshes.
 const KEEP_ALIVE_MS = 5_000;
 
+// The session without its tokens: the page never handles a token.
 function readSession(client: MeshClient): { userId?: string; expiresAt?: number } {
-  const env = client.exportEnv();
-  const seconds = Number(env?.MESH_TOKEN_EXPIRES_AT);
+  return fromInfo(client.getSession());
+}
+
+function fromInfo(info: SessionInfo | null): { userId?: string; expiresAt?: number } {
   return {
-    userId: subjectOf(env?.MESH_ACCESS_TOKEN),
-    expiresAt: Number.isFinite(seconds) && seconds > 0 ? seconds * 1000 : undefined,
+    userId: info?.userId ?? undefined,
+    expiresAt: info?.expiresAt ? info.expiresAt * 1000 : undefined,
   };
 }
 
@@ -124,15 +126,15 @@ export function MeshProvider({ config, children }: { config: MeshConfig; childre
     if (!activeClient) return;
     void reloadSession();
     const offs = [
-      activeClient.on('refreshed', ({ expiresAt: seconds }) => {
-        const { userId, expiresAt = seconds * 1000 } = readSession(activeClient);
-        setSession((prev) => ({
-          status: 'signedIn',
-          userId: userId ?? (prev.status === 'signedIn' ? prev.userId : undefined),
-          expiresAt,
-          refreshCount: (prev.status === 'signedIn' ? prev.refreshCount : 0) + 1,
-          lastRefreshAt: Date.now(),
-        }));
+      activeClient.on('refreshed', (info) => {
+        const { userId, expiresAt } = fromInfo(info);
+        // It also fires for a login (here or in another tab): only new
+        // tokens for a session already shown count as a refresh.
+        setSession((prev) =>
+          prev.status === 'signedIn'
+            ? { status: 'signedIn', userId: userId ?? prev.userId, expiresAt, refreshCount: prev.refreshCount + 1, lastRefreshAt: Date.now() }
+            : { status: 'signedIn', userId, expiresAt, refreshCount: 0, lastRefreshAt: undefined },
+        );
       }),
       activeClient.on('refreshFailed', ({ error }) => {
         setSession((prev) =>
@@ -144,7 +146,12 @@ export function MeshProvider({ config, children }: { config: MeshConfig; childre
       activeClient.on('sessionEnded', ({ reason }) => {
         setSession({
           status: 'signedOut',
-          notice: reason === 'logout' ? 'You are signed out.' : 'Your session ended. Sign in again to continue.',
+          notice:
+            reason === 'logout'
+              ? 'You are signed out.'
+              : reason === 'expired'
+                ? 'Your session expired and could not be renewed. Sign in again to continue.'
+                : 'Your session ended. Sign in again to continue.',
         });
       }),
     ];

@@ -48,6 +48,7 @@ export function LoginView() {
       try {
         const login = await client.client.startDeviceLogin({ signal: controller.signal });
         if (controller.signal.aborted) return;
+        // expiresIn counts from now; expiresAt would carry the local clock's skew too.
         setFlow({ step: 'waiting', login, expiresAt: Date.now() + login.expiresIn * 1000 });
         await client.client.completeDeviceLogin(login, { signal: controller.signal });
         if (controller.signal.aborted) return;

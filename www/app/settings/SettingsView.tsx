@@ -73,7 +73,7 @@ export function SettingsView() {
       if (!api) return;
       setLoad((prev) => (prev.state === 'ready' ? prev : { state: 'loading' }));
       try {
-        const keys = toKeys(await api.keys.list({ signal }));
+        const keys = toKeys(await api.keys.list());
         if (!signal?.aborted) setLoad({ state: 'ready', keys });
       } catch (error) {
         if (!signal?.aborted) setLoad({ state: 'error', error });
