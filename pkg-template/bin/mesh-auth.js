@@ -1,7 +1,10 @@
 #!/usr/bin/env node
 // mesh-auth: sign in from a terminal with the OAuth device flow (RFC 8628)
 // and keep the session in ~/.mesh/token.json (mode 0600).
-import { EXIT, UsageError, clientConfig, describeExpiry, parseArgs, reportError, subjectOf, tokenFilePath, writeSessionFile } from './session-file.js';
+import { rmSync } from 'node:fs';
+import {
+  EXIT, UsageError, clientConfig, describeExpiry, parseArgs, readSessionFile, reportError, subjectOf, tokenFilePath, writeSessionFile,
+} from './session-file.js';
 
 const USAGE = `Usage: mesh-auth [options]
 
@@ -16,6 +19,7 @@ Options (each falls back to the environment variable shown):
   --api-url URL       API base URL, saved for mesh-env    MESH_API_URL
   --token-file PATH   where to save the session           MESH_TOKEN_FILE
   --timeout-ms N      per-request timeout (default 60000)
+  --logout            revoke the saved session at the provider and delete the file
   -h, --help          show this help
 
 Exit codes: 0 signed in, 1 login failed (denied, expired, network),
@@ -33,6 +37,7 @@ const SPEC = {
   '--api-url': 'apiUrl',
   '--token-file': 'tokenFile',
   '--timeout-ms': 'timeoutMs',
+  '--logout': { flag: 'logout' },
   '-h': { flag: 'help' },
   '--help': { flag: 'help' },
 };
@@ -43,8 +48,9 @@ async function main(argv) {
     process.stdout.write(USAGE);
     return EXIT.OK;
   }
-  const config = clientConfig(flags);
   const path = tokenFilePath(flags);
+  if (flags.logout) return logout(flags, path);
+  const config = clientConfig(flags);
   const timeoutMs = flags.timeoutMs === undefined ? undefined : Number(flags.timeoutMs);
   if (timeoutMs !== undefined && !(Number.isInteger(timeoutMs) && timeoutMs > 0)) {
     throw new UsageError('--timeout-ms must be a positive integer');
@@ -94,6 +100,31 @@ async function main(argv) {
     process.off('SIGTERM', onSigint);
     client.dispose();
   }
+}
+
+async function logout(flags, path) {
+  const stored = readSessionFile(path);
+  if (!stored) {
+    process.stdout.write(`Not signed in (no session at ${path}).\n`);
+    return EXIT.OK;
+  }
+  const config = clientConfig(flags, process.env, stored);
+  const { MeshClient } = await import('../node.js');
+  const client = new MeshClient({ ...config, storage: 'memory' });
+  let revoked = true;
+  try {
+    client.setSession({ accessToken: stored.accessToken, refreshToken: stored.refreshToken, expiresAt: stored.expiresAt });
+    await client.logout();
+  } catch (err) {
+    // The local session goes anyway; say that the provider may still hold it.
+    revoked = false;
+    process.stderr.write(`mesh-auth: could not revoke at the provider: ${err.message}\n`);
+  } finally {
+    client.dispose();
+  }
+  rmSync(path, { force: true });
+  process.stdout.write(`Signed out${revoked ? ' (refresh token revoked)' : ''}; deleted ${path}\n`);
+  return revoked ? EXIT.OK : EXIT.FAILED;
 }
 
 main(process.argv.slice(2)).then(

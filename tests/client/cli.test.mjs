@@ -202,6 +202,29 @@ describe('CLI: mesh-auth and mesh-env', () => {
     assert.match(r.stdout, new RegExp(`saved to ${custom.replace(/[.*+?^${}()|[\]\\]/g, '\\$&')}`));
   });
 
+  test('mesh-auth --logout revokes the refresh token and deletes the session file', T, async () => {
+    const file = join(home, 'logout', 'token.json');
+    const signedIn = await login([], { extraEnv: { MESH_TOKEN_FILE: file } });
+    assert.equal(signedIn.code, 0, signedIn.stderr);
+    const saved = JSON.parse(readFileSync(file, 'utf8'));
+    stack.proxy.reset();
+    const r = await run('mesh-auth.js', ['--logout'], { env: { ...env, MESH_TOKEN_FILE: file } });
+    assert.equal(r.code, 0, r.stderr);
+    assert.match(r.stdout, /Signed out \(refresh token revoked\)/);
+    assert.throws(() => statSync(file), /ENOENT/);
+    const revocations = stack.proxy.requests.filter((x) => x.kind === 'revocation');
+    assert.equal(revocations.length, 1);
+    assert.equal(revocations[0].token, saved.refreshToken);
+    const res = await fetch(`${stack.op.issuer}/token`, {
+      method: 'POST',
+      body: new URLSearchParams({ client_id: 'mesh-demo', grant_type: 'refresh_token', refresh_token: saved.refreshToken }),
+    });
+    assert.equal((await res.json()).error, 'invalid_grant', 'revoked at the provider');
+    const again = await run('mesh-auth.js', ['--logout'], { env: { ...env, MESH_TOKEN_FILE: file } });
+    assert.equal(again.code, 0);
+    assert.match(again.stdout, /Not signed in/);
+  });
+
   test('mesh-auth: denied in the browser -> exit 1, nothing saved', T, async () => {
     const fresh = mkdtempSync(join(tmpdir(), 'mesh-cli-deny-'));
     try {
