@@ -35,8 +35,22 @@ const slimPage = `<!doctype html><meta charset="utf-8"><title>slim</title>${impo
 import init, * as slim from 'mesh-sdk/slim';
 const out = {};
 try { slim.version(); out.before = 'no error'; } catch (e) { out.before = e.code; }
+const hasClient = typeof slim.MeshClient === 'function';
+if (hasClient) {
+  try { new slim.MeshClient({ apiUrl: location.origin, apiKey: 'mesh_sk_slim' }); out.classBefore = 'no error'; }
+  catch (e) { out.classBefore = e.code; }
+  try { slim.MeshClient.fromEnv({}, {}); out.staticBefore = 'no error'; }
+  catch (e) { out.staticBefore = e.code; }
+}
 await init(new URL('/node_modules/mesh-sdk/wasm/client/mesh_sdk_bg.wasm', location.href));
 out.after = slim.version();
+if (hasClient) {
+  const client = new slim.MeshClient({ apiUrl: location.origin, apiKey: 'mesh_sk_slim' });
+  out.classAfter = client instanceof slim.MeshClient;
+  const res = await client.fetch('/echo?from=slim');
+  out.echoKey = (await res.json()).headers['x-api-key'];
+  client.dispose();
+}
 window.__result = out;
 </script>`;
 
@@ -95,6 +109,18 @@ test('the packed tarball works in a <script type="module"> page in Chromium', as
 
   await t.test('slim entry: not_initialized before init, works after', async () => {
     const out = await load('/slim.html');
-    assert.deepEqual(out, { before: 'not_initialized', after: expected });
+    if (!('classBefore' in out)) {
+      t.diagnostic('MeshClient is not in this build yet: only version() was guarded');
+      assert.deepEqual(out, { before: 'not_initialized', after: expected });
+      return;
+    }
+    assert.deepEqual(out, {
+      before: 'not_initialized',
+      classBefore: 'not_initialized',
+      staticBefore: 'not_initialized',
+      after: expected,
+      classAfter: true,
+      echoKey: 'mesh_sk_slim',
+    });
   });
 });
