@@ -247,7 +247,7 @@ async function interactions(provider, req, res) {
   if (action === 'login') {
     if (prompt.name !== 'login') return html(res, 400, page('Error', '<p role="alert">Not a login step</p>'));
     const user = USERS.find((u) => u.login === form.get('login') && u.password === form.get('password'));
-    if (!user) return html(res, 200, loginPage(uid, clientName, 'Wrong login or password.'));
+    if (!user) return html(res, 200, loginPage(uid, clientName, 'Wrong login or password.', form.get('login') ?? ''));
     await provider.interactionFinished(req, res, { login: { accountId: user.id } }, { mergeWithLastSubmission: false });
     return true;
   }
@@ -297,7 +297,7 @@ h1{font-size:1.5rem;margin:0 0 1rem}p{line-height:1.5}label{display:block;font-w
 input[type=text],input[type=password]{width:100%;font-size:1rem;padding:.6rem;border:1px solid #aab;border-radius:4px}
 button{font-size:1rem;padding:.6rem 1rem;border-radius:4px;border:1px solid #2450b2;background:#2f5fd0;color:#fff;cursor:pointer;margin-top:1rem}
 button.secondary{background:#fff;color:#2f5fd0}button:focus-visible,input:focus-visible{outline:3px solid #f2a900;outline-offset:2px}
-.row{display:flex;gap:.5rem;flex-wrap:wrap}.error{color:#b00020;font-weight:600}code.user-code{font-size:1.6rem;letter-spacing:.1em}
+.row{display:flex;gap:.5rem;flex-wrap:wrap}.error{color:#b00020;font-weight:600}code.user-code{font-size:1.6rem;letter-spacing:.1em}ul{padding-left:1.2rem;line-height:1.6}li code{color:#555;font-size:.85em}
 `;
 
 function page(title, body) {
@@ -305,23 +305,31 @@ function page(title, body) {
 <title>${esc(title)}</title><style>${STYLE}</style></head><body><main>${body}</main></body></html>`;
 }
 
-function loginPage(uid, clientName, error) {
+function loginPage(uid, clientName, error, login = '') {
   return page('Sign in', `<h1>Sign in</h1><p>to continue to <strong>${esc(clientName)}</strong></p>
 ${error ? `<p class="error" role="alert">${esc(error)}</p>` : ''}
 <form method="post" action="/interaction/${esc(uid)}/login" autocomplete="off">
-<label for="login">Login</label><input id="login" type="text" name="login" required autofocus>
-<label for="password">Password</label><input id="password" type="password" name="password" required>
+<label for="login">Login</label><input id="login" type="text" name="login" value="${esc(login)}" required ${login ? '' : 'autofocus'}>
+<label for="password">Password</label><input id="password" type="password" name="password" required ${login ? 'autofocus' : ''}>
 <button type="submit">Sign in</button></form>
 <form method="post" action="/interaction/${esc(uid)}/abort"><button type="submit" class="secondary">Cancel</button></form>`);
 }
+
+const SCOPE_TEXT = {
+  openid: 'Know who you are',
+  offline_access: 'Keep you signed in (refresh tokens)',
+  profile: 'See your name',
+  api: 'Call the API on your behalf',
+};
 
 function consentPage(uid, clientName, details) {
   const scopes = [...new Set([
     ...(details.prompt.details.missingOIDCScope ?? []),
     ...Object.values(details.prompt.details.missingResourceScopes ?? {}).flat(),
   ])];
+  const items = scopes.map((s) => `<li>${esc(SCOPE_TEXT[s] ?? 'Access')} <code>${esc(s)}</code></li>`).join('');
   return page('Authorize', `<h1>Authorize ${esc(clientName)}</h1>
-<p><strong>${esc(clientName)}</strong> asks for: ${scopes.map((s) => `<code>${esc(s)}</code>`).join(', ') || 'access to your account'}.</p>
+<p><strong>${esc(clientName)}</strong> would like to:</p><ul>${items || '<li>Access your account</li>'}</ul>
 <div class="row"><form method="post" action="/interaction/${esc(uid)}/confirm"><button type="submit" autofocus>Allow</button></form>
 <form method="post" action="/interaction/${esc(uid)}/abort"><button type="submit" class="secondary">Deny</button></form></div>`);
 }
