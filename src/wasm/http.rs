@@ -72,8 +72,32 @@ impl Deadline {
         if self.timer_controller.signal().aborted() {
             return Error::new(ErrorKind::Timeout, format!("{what} timed out after {} ms", self.timeout_ms));
         }
-        Error::new(ErrorKind::Network, format!("{what} failed: {}", describe_js(err)))
+        let mut message = String::from(what);
+        message.push_str(" failed: ");
+        message.push_str(&describe_js(err));
+        // Node puts the reason (`connect ECONNREFUSED ...`) in `cause`.
+        let cause = js_sys::Reflect::get(err, &JsValue::from_str("cause")).unwrap_or(JsValue::UNDEFINED);
+        if cause.is_object() {
+            message.push_str(": ");
+            message.push_str(&describe_js(&cause));
+            let code = js_sys::Reflect::get(&cause, &JsValue::from_str("code")).ok().and_then(|c| c.as_string());
+            if code.is_some_and(|c| NOT_SENT_CODES.contains(&c.as_str())) {
+                message.push_str(NOT_SENT);
+            }
+        }
+        Error::new(ErrorKind::Network, message)
     }
+}
+
+/// Socket errors that mean the request never reached the server.
+const NOT_SENT_CODES: [&str; 5] = ["ECONNREFUSED", "ENOTFOUND", "EAI_AGAIN", "ENETUNREACH", "EHOSTUNREACH"];
+const NOT_SENT: &str = " (not sent)";
+
+/// True when `err` is a network failure known to have happened before the
+/// request reached the server (connection refused, DNS), so re-sending
+/// cannot repeat anything. Unknown failures return false.
+pub fn never_sent(err: &Error) -> bool {
+    err.kind() == ErrorKind::Network && err.message().ends_with(NOT_SENT)
 }
 
 /// A response whose status and headers have arrived. The deadline still

@@ -1,0 +1,60 @@
+//! Small conversions between JavaScript values and Rust, through `Reflect`
+//! (no serde for a handful of fields: it keeps the browser build small).
+
+use js_sys::{Object, Reflect};
+use wasm_bindgen::prelude::*;
+
+use crate::error::Error;
+
+/// `obj[key]`, or `undefined` when `obj` is not an object or the read throws.
+pub fn get(obj: &JsValue, key: &str) -> JsValue {
+    if !obj.is_object() && !obj.is_function() {
+        return JsValue::UNDEFINED;
+    }
+    Reflect::get(obj, &JsValue::from_str(key)).unwrap_or(JsValue::UNDEFINED)
+}
+
+/// `obj[key] = value` on an object this crate created (cannot fail).
+pub fn set(obj: &Object, key: &str, value: &JsValue) {
+    let _ = Reflect::set(obj, &JsValue::from_str(key), value);
+}
+
+/// A string field; `undefined`/`null` is `None`, anything but a string is an
+/// error naming the field.
+pub fn opt_string(obj: &JsValue, key: &str) -> Result<Option<String>, Error> {
+    let v = get(obj, key);
+    if v.is_undefined() || v.is_null() {
+        return Ok(None);
+    }
+    v.as_string().map(Some).ok_or_else(|| Error::config(key, "must be a string"))
+}
+
+/// A finite number field, truncated to an integer.
+pub fn opt_int(obj: &JsValue, key: &str) -> Result<Option<i64>, Error> {
+    let v = get(obj, key);
+    if v.is_undefined() || v.is_null() {
+        return Ok(None);
+    }
+    match v.as_f64() {
+        Some(n) if n.is_finite() => Ok(Some(n as i64)),
+        _ => Err(Error::config(key, "must be a finite number")),
+    }
+}
+
+pub fn opt_bool(obj: &JsValue, key: &str) -> Result<Option<bool>, Error> {
+    let v = get(obj, key);
+    if v.is_undefined() || v.is_null() {
+        return Ok(None);
+    }
+    v.as_bool().map(Some).ok_or_else(|| Error::config(key, "must be true or false"))
+}
+
+/// Seconds (Unix) from milliseconds, as a JS number.
+pub fn secs(ms: i64) -> JsValue {
+    JsValue::from_f64(ms.div_euclid(1000) as f64)
+}
+
+/// `value` when set, else `null`.
+pub fn or_null(value: Option<JsValue>) -> JsValue {
+    value.unwrap_or(JsValue::NULL)
+}
