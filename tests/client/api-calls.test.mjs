@@ -180,6 +180,26 @@ describe('API calls', () => {
     }
   });
 
+  test('a dropped connection: GET is retried, POST is not', T, async () => {
+    const { client, t } = await signedIn();
+    try {
+      stack.api.failNext(1, 'reset', { path: '/auth/validate' });
+      const res = await client.fetch('/auth/validate');
+      assert.equal(res.status, 200);
+      assert.equal(stack.api.count('/auth/validate'), 2, 'GET retried once');
+
+      stack.api.failNext(1, 'reset', { path: '/api/v1/chat' });
+      const err = await client.chat('once only').then(() => null, (e) => e);
+      assert.equal(err?.code, 'network');
+      assert.equal(stack.api.count('/api/v1/chat'), 1, 'POST not re-sent');
+      assertNoSecrets(err, [t.access_token, t.refresh_token]);
+      assert.equal(stack.proxy.count(), 0, 'no refresh for a network error');
+    } finally {
+      stack.api.clearFaults();
+      client.dispose();
+    }
+  });
+
   test('an API that hangs: timeout after timeoutMs, POST not retried; a caller\'s AbortSignal ends a call at once', T, async () => {
     const { client, t } = await signedIn({ timeoutMs: 1500 });
     try {

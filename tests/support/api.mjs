@@ -7,7 +7,7 @@
 //   const api = await startApi({ issuer: op.issuer, audience: op.audience });
 //   api.requests; api.count('/api/v1/chat');
 //   api.unauthorizedAs404 = true;          // answer 404 where 401 is due
-//   api.failNext(1, 502, { path: '/api/v1/chat' });   // or 'hang'
+//   api.failNext(1, 502, { path: '/api/v1/chat' });   // or 'hang', 'reset'
 //   api.reject(token);                     // this (valid) token now gets 401
 
 import { createHash, randomBytes, randomUUID } from 'node:crypto';
@@ -45,7 +45,10 @@ export async function startApi({ issuer, jwksUri, audience, port = 0 }) {
     },
     /** Tokens (Bearer) that reached the API, in order. */
     get tokensSeen() { return requests.filter((r) => r.token).map((r) => r.token); },
-    /** Answer the next `n` matching requests with `status` (500, 502, 503, 401, ...), or 'hang' (never answer). */
+    /**
+     * Answer the next `n` matching requests with `status` (500, 502, 503, 401, ...),
+     * or 'hang' (never answer), or 'reset' (drop the connection).
+     */
     failNext(n, status, { path, method } = {}) { faults.push({ status, remaining: n, path, method }); },
     /** A token that is otherwise valid gets 401 from now on (as if revoked server-side). */
     reject(token) { rejected.add(token); },
@@ -120,6 +123,10 @@ export async function startApi({ issuer, jwksUri, audience, port = 0 }) {
       if (fault) {
         if (--fault.remaining <= 0) faults.splice(faults.indexOf(fault), 1);
         record.fault = fault.status;
+        if (fault.status === 'reset') {
+          req.socket.destroy();
+          return undefined;
+        }
         if (fault.status === 'hang') {
           hung.add(res);
           res.on('close', () => hung.delete(res));
