@@ -138,6 +138,8 @@ export async function startProvider(o = {}) {
     },
   });
   provider.proxy = false;
+  // A bug in this configuration shows up as a 500; say why on stderr.
+  provider.on('server_error', (ctx, err) => console.error(`provider.mjs: server_error on ${ctx.method} ${ctx.path}:`, err));
 
   const callback = provider.callback();
   server.on('request', (req, res) => {
