@@ -297,7 +297,7 @@ impl MeshClient {
             let refresh = inner.session.borrow_mut().clear();
             *inner.load.borrow_mut() = Load::Done;
             let _ = inner.storage.remove(&inner.storage_key).await;
-            tabs::announce_end(&inner);
+            tabs::announce_end(&inner, "logout");
             if let Some(rt) = refresh {
                 let _ = oauth::revoke(&inner, rt.secret(), &inner.cancel(None)).await;
             }

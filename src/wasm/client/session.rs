@@ -280,7 +280,7 @@ pub async fn session_ended(inner: &Rc<Inner>, reason: &str, error: &Error) -> bo
         }
     }
     let _ = inner.storage.remove(&inner.storage_key).await;
-    super::tabs::announce_end(inner);
+    super::tabs::announce_end(inner, reason);
     emit_ended(inner, reason, Some(error));
     false
 }
