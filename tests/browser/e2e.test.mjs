@@ -39,7 +39,8 @@ let gateway;
 let app;
 let context;
 let userDataDir;
-const problems = []; // page errors and console errors, reported on failure
+const problems = []; // { url, text }: page errors and console errors, reported on failure
+const providerOrigins = []; // pages of these are the provider's, not the app's
 
 before(async () => {
   mkdirSync(SHOTS, { recursive: true });
@@ -53,6 +54,7 @@ before(async () => {
 
   op = await startProvider({ audience: gatewayUrl, accessTokenTtl: ACCESS_TOKEN_TTL });
   stops.push(() => op.close());
+  providerOrigins.push(op.issuer);
   origin = await startOrigin();
   stops.push(() => origin.stop());
   gateway = await startWrangler({
@@ -100,8 +102,8 @@ after(async () => {
 });
 
 function watch(page) {
-  page.on('pageerror', (e) => problems.push(`pageerror ${page.url()}: ${e.message}`));
-  page.on('console', (m) => { if (m.type() === 'error') problems.push(`console ${page.url()}: ${m.text()}`); });
+  page.on('pageerror', (e) => problems.push({ url: page.url(), text: `pageerror: ${e.message}` }));
+  page.on('console', (m) => { if (m.type() === 'error') problems.push({ url: page.url(), text: `console: ${m.text()}` }); });
 }
 
 /** Adds what the browser and the servers said to an assertion's failure. */
@@ -110,11 +112,22 @@ async function step(name, page, fn) {
     return await fn();
   } catch (err) {
     await page?.screenshot({ path: path.join(SHOTS, `failed-${name}.png`), fullPage: true }).catch(() => {});
-    err.message += `\n--- step: ${name}\n--- browser:\n${problems.join('\n') || '(nothing)'}`
+    err.message += `\n--- step: ${name}\n--- browser:\n${problems.map((p) => `${p.url} ${p.text}`).join('\n') || '(nothing)'}`
       + `\n--- next start (tail):\n${app?.logs().slice(-3000) ?? ''}`
       + `\n--- gateway (tail):\n${gateway?.logs().slice(-3000) ?? ''}`;
     throw err;
   }
+}
+
+/**
+ * The app's own pages threw nothing and logged no error. The provider's pages
+ * are not ours, and a failed HTTP status (the device flow's 400 answers, a
+ * refused key) is what the protocol does, not a fault of the page.
+ */
+function assertNoAppErrors() {
+  const ours = problems.filter((p) => !providerOrigins.some((o) => p.url.startsWith(`${o}/`))
+    && !/Failed to load resource/.test(p.text));
+  assert.deepEqual(ours, [], 'no page errors or console errors in the app');
 }
 
 /** POST /agent/v1/mcp/messages/ through the gateway with an API key, as an agent would. */
@@ -223,6 +236,57 @@ test('device login, API key created in /settings, used by an agent through the g
     assert.equal(seen.length, 0, 'the origin saw nothing');
   });
 
-  // The app's own pages logged no error (the provider's pages are not ours).
-  assert.deepEqual(problems.filter((p) => p.includes(` ${app.url}/`)), [], 'no page errors or console errors in the app');
+  // Sign out: the session ends here and in storage.
+  await step('sign-out', page, async () => {
+    await page.goto(`${app.url}/login`);
+    await page.getByRole('button', { name: 'Sign out' }).click();
+    await page.getByText('You are signed out.').waitFor();
+    assert.equal(await page.evaluate(() => Object.keys(localStorage).filter((k) => localStorage.getItem(k)?.includes('eyJ')).length), 0,
+      'no token left in localStorage');
+  });
+  await page.close();
+  assertNoAppErrors();
+});
+
+test('/login: cancel, retry, a denied and an expired code each say what happened', async () => {
+  const page = await context.newPage();
+  await step('cancel-and-retry', page, async () => {
+    await page.goto(`${app.url}/login`);
+    await page.getByRole('button', { name: 'Start sign-in' }).click();
+    const first = (await page.getByTestId('user-code').textContent()).trim();
+    await page.getByRole('button', { name: 'Cancel' }).click();
+    await page.getByText('Sign-in cancelled.').waitFor();
+    await page.getByRole('button', { name: 'Start again' }).click();
+    const second = (await page.getByTestId('user-code').textContent()).trim();
+    assert.notEqual(second, first, 'a retry asks for a new code');
+  });
+
+  await step('denied', page, async () => {
+    const provider = await context.newPage();
+    await provider.goto(await page.getByTestId('verification-link').getAttribute('href'));
+    await provider.getByRole('button', { name: 'Abort' }).click();
+    await provider.close();
+    await page.getByText('The sign-in was denied').waitFor();
+    await page.screenshot({ path: path.join(SHOTS, 'login-denied.png'), fullPage: true });
+  });
+
+  // A provider whose device codes live 3 s, and the same build of the app
+  // started again with it: the code expires before anyone approves it.
+  await step('expired', page, async () => {
+    const shortOp = await startProvider({ audience: gateway.url, deviceCodeTtl: 3 });
+    stops.push(() => shortOp.close());
+    providerOrigins.push(shortOp.issuer);
+    const shortApp = await startWww({
+      port: await freePort(),
+      env: { NEXT_PUBLIC_MESH_ISSUER: shortOp.issuer, NEXT_PUBLIC_MESH_AUDIENCE: gateway.url, NEXT_PUBLIC_MESH_API_URL: gateway.url },
+    });
+    stops.push(() => shortApp.stop());
+    await page.goto(`${shortApp.url}/login`);
+    await page.getByRole('button', { name: 'Start sign-in' }).click();
+    await page.getByText('The code expired before it was approved').waitFor();
+    await page.getByRole('button', { name: 'Start again' }).waitFor();
+    await page.screenshot({ path: path.join(SHOTS, 'login-expired.png'), fullPage: true });
+  });
+  await page.close();
+  assertNoAppErrors();
 });
