@@ -77,8 +77,10 @@ export function MeshProvider({ config, children }: { config: MeshConfig; childre
           audience,
           apiUrl,
           scope: 'openid offline_access',
-          // Shared by /login and /settings, and across reloads.
+          // Shared by /login and /settings, by tabs, and across reloads.
           storage: 'localStorage',
+          // A person waits less than the library's default minute.
+          timeoutMs: 20_000,
         });
         created = instance;
         setClient({ status: 'ready', client: instance });
