@@ -49,7 +49,7 @@ pub fn public_view(r: &KeyRecord) -> serde_json::Value {
         "name": r.name,
         "prefix": r.prefix,
         "last4": r.last4,
-        "created": iso8601(r.created),
+        "createdAt": iso8601(r.created),
     })
 }
 
@@ -210,7 +210,7 @@ mod tests {
         assert_eq!(k.record.last4, &plain[plain.len() - 4..]);
         assert!(valid_id(&k.record.id), "{}", k.record.id);
         let view = public_view(&k.record);
-        assert_eq!(view["created"], "2023-11-14T22:13:20Z");
+        assert_eq!(view["createdAt"], "2023-11-14T22:13:20Z");
         assert!(view.get("owner").is_none());
         assert!(!format!("{:?}", k.plaintext).contains("mesh_sk_"));
     }

@@ -51,8 +51,9 @@ fn hex(bytes: &[u8]) -> String {
     bytes.iter().flat_map(|b| [HEX[(b >> 4) as usize] as char, HEX[(b & 15) as usize] as char]).collect()
 }
 
+/// Lowercase hex only: one spelling per signature.
 fn unhex(s: &str) -> Option<Vec<u8>> {
-    if s.len() % 2 != 0 {
+    if s.len() % 2 != 0 || !s.bytes().all(|b| b.is_ascii_digit() || (b'a'..=b'f').contains(&b)) {
         return None;
     }
     (0..s.len()).step_by(2).map(|i| u8::from_str_radix(s.get(i..i + 2)?, 16).ok()).collect()
@@ -168,6 +169,9 @@ mod tests {
         assert_eq!(verify(&other, "GET", "/api/v1/x", &got, 1000, 60), Err(IdentityError::BadSignature));
         let none = ReceivedIdentity::default();
         assert_eq!(verify(&s, "GET", "/api/v1/x", &none, 1000, 60), Err(IdentityError::Missing));
+        let upper = sig.to_ascii_uppercase();
+        let upper_hex = ReceivedIdentity { signature: Some(&upper), ..got.clone() };
+        assert_eq!(verify(&s, "GET", "/api/v1/x", &upper_hex, 1000, 60), Err(IdentityError::Missing));
         let bad_hex = ReceivedIdentity { signature: Some("zz"), ..got };
         assert_eq!(verify(&s, "GET", "/api/v1/x", &bad_hex, 1000, 60), Err(IdentityError::Missing));
     }

@@ -41,13 +41,13 @@ impl Default for JwksPolicy {
 }
 
 /// A verification key from the JWKS, with the material WebCrypto imports.
-#[derive(Debug, Clone, PartialEq, Eq)]
+#[derive(Debug, Clone, PartialEq, Eq, Hash)]
 pub struct Jwk {
     pub kid: Option<String>,
     pub material: KeyMaterial,
 }
 
-#[derive(Debug, Clone, PartialEq, Eq)]
+#[derive(Debug, Clone, PartialEq, Eq, Hash)]
 pub enum KeyMaterial {
     /// RSA public key, base64url modulus and exponent (for RS256).
     Rsa { n: String, e: String },

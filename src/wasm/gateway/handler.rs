@@ -1,0 +1,609 @@
+//! The Worker's fetch handler: reads the request, asks the core for a plan,
+//! does the IO the plan needs (JWKS fetch, WebCrypto, KV, upstream fetch),
+//! and turns the core's replies into Responses.
+//!
+//! State lives per isolate in [`Gateway`]; no `RefCell` borrow is held across
+//! an `await`, and nothing shares a pending promise across requests (Workers
+//! forbid I/O on behalf of another request): a request that finds a JWKS
+//! fetch in flight waits on its own timer and looks again.
+
+use std::cell::RefCell;
+use std::rc::Rc;
+
+use js_sys::Object;
+use serde_json::json;
+use sha2::{Digest, Sha256};
+use wasm_bindgen::prelude::*;
+use wasm_bindgen_futures::JsFuture;
+use web_sys::{Headers, Request, RequestInit, RequestRedirect, Response, ResponseInit};
+
+use crate::gateway::api_keys::{self, KeyRecord, NegativeCache};
+use crate::gateway::config::{ConfigError, GatewayConfig};
+use crate::gateway::headers::{authorization_carries_api_key, identity_headers, is_safe_header_value, strip_header, AuthMethod, Identity};
+use crate::gateway::identity::sign;
+use crate::gateway::jwks::{FetchStep, Jwk, KeyLookup, MAX_BODY_BYTES};
+use crate::gateway::jwt::{Claims, Reason, Rejection};
+use crate::gateway::reject::{self, event_log, rejection_log, Reply};
+use crate::gateway::request::{is_cors_path, plan, Credential, Plan, RequestHeaders};
+use crate::gateway::route::AuthMode;
+use crate::gateway::verify::{JwtStep, JwtVerifier};
+use crate::wasm::error::describe_js;
+use crate::wasm::global::{fetch_with_request, now_secs};
+use crate::wasm::timer::{sleep, Cancel};
+
+use super::js::{abort_signal_timeout, console_log, get_prop, names, object, read_capped, set_prop, KvNamespace, ReadError};
+use super::keys_api;
+use super::webcrypto::WebCrypto;
+
+/// Every variable the configuration reads (also the env fingerprint).
+const VARIABLES: &[&str] = &[
+    "MESH_UPSTREAM_URL",
+    "MESH_JWT_ISSUER",
+    "MESH_JWT_AUDIENCE",
+    "MESH_JWKS_URL",
+    "MESH_JWT_ALGORITHMS",
+    "MESH_JWT_HS256_SECRET",
+    "MESH_CLOCK_SKEW_SECONDS",
+    "MESH_ROUTES",
+    "MESH_API_KEY_PREFIX",
+    "MESH_IDENTITY_SECRET",
+    "MESH_CORS_ORIGINS",
+];
+const KV_BINDING: &str = "MESH_API_KEYS";
+/// JWKS and discovery fetches give up after this long.
+const JWKS_TIMEOUT_MS: u32 = 3000;
+/// How often a request waiting for another's JWKS fetch looks again, and how
+/// many times at most (covers the core's 5 s in-flight window).
+const WAIT_STEP_MS: u32 = 25;
+const MAX_ROUNDS: usize = 260;
+/// Unknown API keys are remembered this long (seconds), this many at most.
+const NEGATIVE_TTL_SECS: i64 = 30;
+const NEGATIVE_CAPACITY: usize = 4096;
+
+pub struct Gateway {
+    options: Option<Object>,
+    loaded: RefCell<Option<Loaded>>,
+}
+
+struct Loaded {
+    env: JsValue,
+    fingerprint: [u8; 32],
+    core: Result<Rc<Core>, ConfigError>,
+}
+
+/// Everything one configuration needs, per isolate.
+pub(super) struct Core {
+    pub cfg: GatewayConfig,
+    pub kv: Option<KvNamespace>,
+    jwt: RefCell<Option<JwtVerifier>>,
+    crypto: RefCell<WebCrypto>,
+    pub negative: RefCell<NegativeCache>,
+    /// The path part of MESH_UPSTREAM_URL (`/base` of `https://o/base`).
+    upstream_path: String,
+}
+
+/// Why a credential did not authenticate.
+pub(super) enum Failure {
+    Reject(Rejection),
+    /// JWKS or KV unreachable (503).
+    Unavailable,
+}
+
+impl Gateway {
+    pub fn new(options: Option<Object>) -> Self {
+        Gateway { options, loaded: RefCell::new(None) }
+    }
+
+    fn var(&self, env: &JsValue, name: &str) -> Option<String> {
+        get_prop(env, name)
+            .as_string()
+            .or_else(|| self.options.as_ref().and_then(|o| get_prop(o, name).as_string()))
+    }
+
+    /// The core for this env: the cached one when the env is the same object
+    /// or has the same values, else a fresh parse.
+    fn core(&self, env: &JsValue) -> Result<Rc<Core>, ConfigError> {
+        if let Some(l) = self.loaded.borrow().as_ref() {
+            if Object::is(&l.env, env) {
+                return l.core.clone();
+            }
+        }
+        let kv = get_prop(env, KV_BINDING);
+        let kv = (kv.is_object()).then(|| kv.unchecked_into::<KvNamespace>());
+        let values: Vec<Option<String>> = VARIABLES.iter().map(|n| self.var(env, n)).collect();
+        let mut h = Sha256::new();
+        for v in &values {
+            h.update(v.as_deref().map(|v| [b"1", v.as_bytes()].concat()).unwrap_or_else(|| b"0".to_vec()));
+            h.update([0]);
+        }
+        h.update([kv.is_some() as u8]);
+        let fingerprint: [u8; 32] = h.finalize().into();
+
+        let mut loaded = self.loaded.borrow_mut();
+        if let Some(l) = loaded.as_mut() {
+            if l.fingerprint == fingerprint {
+                l.env = env.clone();
+                return l.core.clone();
+            }
+        }
+        let lookup = |name: &str| VARIABLES.iter().position(|n| *n == name).and_then(|i| values[i].clone());
+        let core = GatewayConfig::from_env(lookup, kv.is_some()).map(|cfg| Rc::new(Core::new(cfg, kv)));
+        match &core {
+            Ok(_) => console_log(&event_log("info", "gateway_configured", "", json!({}))),
+            Err(e) => console_log(&event_log("error", "gateway_misconfigured", "", json!({ "problem": e.to_string() }))),
+        }
+        *loaded = Some(Loaded { env: env.clone(), fingerprint, core: core.clone() });
+        core
+    }
+
+    pub async fn handle(&self, request: Request, env: JsValue) -> Response {
+        let request_id = request_id(&request);
+        let core = match self.core(&env) {
+            Ok(core) => core,
+            Err(e) => {
+                console_log(&event_log("error", "gateway_misconfigured", &request_id, json!({ "problem": e.to_string() })));
+                return to_response(reject::misconfigured(), None, &request_id);
+            }
+        };
+        match core.handle(&request, &request_id).await {
+            Ok(response) => response,
+            Err(e) => {
+                console_log(&event_log("error", "internal_error", &request_id, json!({ "detail": describe_js(&e) })));
+                to_response(reject::internal_error(), None, &request_id)
+            }
+        }
+    }
+}
+
+fn request_id(request: &Request) -> String {
+    if let Ok(Some(ray)) = request.headers().get("cf-ray") {
+        if ray.len() <= 64 && is_safe_header_value(&ray) {
+            return ray;
+        }
+    }
+    let mut bytes = [0u8; 8];
+    if getrandom::fill(&mut bytes).is_err() {
+        return "unknown".into();
+    }
+    bytes.iter().map(|b| format!("{b:02x}")).collect()
+}
+
+/// Splits an absolute URL into its path and its `?query` (or "").
+fn split_url(url: &str) -> (&str, &str) {
+    let after_scheme = url.find("://").map(|i| i + 3).unwrap_or(0);
+    let start = url[after_scheme..].find('/').map(|i| after_scheme + i).unwrap_or(url.len());
+    let rest = &url[start..];
+    let rest = &rest[..rest.find('#').unwrap_or(rest.len())];
+    let (path, query) = rest.split_at(rest.find('?').unwrap_or(rest.len()));
+    (if path.is_empty() { "/" } else { path }, query)
+}
+
+/// Builds a Response from a core reply, with CORS headers when allowed.
+pub(super) fn to_response(reply: Reply, cors: Option<&str>, request_id: &str) -> Response {
+    let build = || -> Result<Response, JsValue> {
+        let headers = Headers::new()?;
+        for (k, v) in &reply.headers {
+            headers.append(k, v)?;
+        }
+        if reply.status >= 400 {
+            headers.set("x-mesh-request-id", request_id)?;
+        }
+        if let Some(origin) = cors {
+            add_cors(&headers, origin)?;
+        }
+        let init = ResponseInit::new();
+        init.set_status(reply.status);
+        init.set_headers(&headers);
+        let body = (!reply.body.is_empty() && reply.status != 204).then_some(reply.body.as_str());
+        Response::new_with_opt_str_and_init(body, &init)
+    };
+    build().unwrap_or_else(|_| Response::new().expect("an empty Response can always be made"))
+}
+
+fn add_cors(headers: &Headers, origin: &str) -> Result<(), JsValue> {
+    headers.set("access-control-allow-origin", origin)?;
+    headers.append("vary", "Origin")?;
+    headers.set("access-control-expose-headers", "www-authenticate, retry-after, x-mesh-request-id")
+}
+
+impl Core {
+    fn new(cfg: GatewayConfig, kv: Option<KvNamespace>) -> Core {
+        let after_scheme = cfg.upstream_url.find("://").map(|i| i + 3).unwrap_or(0);
+        let upstream_path =
+            cfg.upstream_url[after_scheme..].find('/').map(|i| cfg.upstream_url[after_scheme + i..].to_string()).unwrap_or_default();
+        Core {
+            jwt: RefCell::new(cfg.jwt.clone().map(JwtVerifier::new)),
+            crypto: RefCell::new(WebCrypto::new()),
+            negative: RefCell::new(NegativeCache::new(NEGATIVE_TTL_SECS, NEGATIVE_CAPACITY)),
+            kv,
+            upstream_path,
+            cfg,
+        }
+    }
+
+    async fn handle(&self, request: &Request, request_id: &str) -> Result<Response, JsValue> {
+        let url = request.url();
+        let (path, query) = split_url(&url);
+        let method = request.method();
+        let h = request.headers();
+        let get = |name: &str| h.get(name).ok().flatten();
+        let (authorization, x_api_key, acrm, origin) =
+            (get("authorization"), get("x-api-key"), get("access-control-request-method"), get("origin"));
+        let headers = RequestHeaders {
+            authorization: authorization.as_deref(),
+            x_api_key: x_api_key.as_deref(),
+            access_control_request_method: acrm.as_deref(),
+        };
+        let cors = origin.as_deref().filter(|_| is_cors_path(&self.cfg, path)).and_then(|o| self.cfg.cors_allow(o));
+        let cors = cors.as_deref();
+        let reply = |r: Reply| Ok(to_response(r, cors, request_id));
+
+        match plan(&self.cfg, &method, path, &headers) {
+            Plan::NotFound => reply(reject::not_found()),
+            Plan::BadPath => reply(reject::bad_request("the path contains an encoded / or \\")),
+            Plan::Preflight => reply(
+                Reply::empty(204)
+                    .with_header("access-control-allow-methods", "GET, POST, PUT, PATCH, DELETE, OPTIONS")
+                    .with_header("access-control-allow-headers", "authorization, content-type, x-request-id")
+                    .with_header("access-control-max-age", "600"),
+            ),
+            Plan::Reject { route, rejection } => {
+                console_log(&rejection_log(&route, &rejection, request_id));
+                reply(reject::unauthorized(&rejection))
+            }
+            Plan::Keys { op, token } => match self.verify_jwt(&token, request_id).await {
+                Ok(claims) => {
+                    let r = keys_api::serve(self, op, &claims.sub, request, request_id).await?;
+                    reply(r)
+                }
+                Err(f) => reply(self.failure(crate::gateway::route::KEYS_PATH, f, request_id)),
+            },
+            Plan::Forward { route, auth, credential } => {
+                let identity = match credential {
+                    None => None,
+                    Some(Credential::Jwt(token)) => match self.verify_jwt(&token, request_id).await {
+                        Ok(Claims { sub, .. }) => Some(Identity { user_id: sub, method: AuthMethod::Jwt, api_key_id: None }),
+                        Err(f) => return reply(self.failure(&route, f, request_id)),
+                    },
+                    Some(Credential::ApiKey(key)) => match self.verify_api_key(&key, request_id).await {
+                        Ok(identity) => Some(identity),
+                        Err(f) => return reply(self.failure(&route, f, request_id)),
+                    },
+                };
+                let upstream = self.forward(request, &method, path, query, auth, identity.as_ref(), request_id).await?;
+                match cors {
+                    Some(origin) => {
+                        let init = ResponseInit::new();
+                        init.set_status(upstream.status());
+                        init.set_status_text(&upstream.status_text());
+                        let headers = Headers::new_with_headers(&upstream.headers())?;
+                        add_cors(&headers, origin)?;
+                        init.set_headers(&headers);
+                        Response::new_with_opt_readable_stream_and_init(upstream.body().as_ref(), &init)
+                    }
+                    None => Ok(upstream),
+                }
+            }
+        }
+    }
+
+    fn failure(&self, route: &str, failure: Failure, request_id: &str) -> Reply {
+        match failure {
+            Failure::Reject(rejection) => {
+                console_log(&rejection_log(route, &rejection, request_id));
+                reject::unauthorized(&rejection)
+            }
+            Failure::Unavailable => {
+                console_log(&event_log("warn", "auth_unavailable", request_id, json!({ "route": route })));
+                reject::unavailable()
+            }
+        }
+    }
+
+    /// Verifies a JWT: cache, HS256 in Rust, or RS256/ES256 with a JWKS key
+    /// through WebCrypto, fetching the JWKS when the core says so.
+    pub(super) async fn verify_jwt(&self, token: &str, request_id: &str) -> Result<Claims, Failure> {
+        let step = match self.jwt.borrow_mut().as_mut() {
+            Some(v) => v.start(token, now_secs()),
+            None => return Err(Failure::Reject(Reason::AlgNotAllowed.into())),
+        };
+        let (parsed, hash) = match step {
+            JwtStep::Done(result) => return result.map_err(Failure::Reject),
+            JwtStep::NeedSignature(parsed, hash) => (parsed, hash),
+        };
+        let with_kid = |reason| Failure::Reject(Rejection { reason, kid: parsed.kid.clone(), expired_secs: None });
+
+        enum Next {
+            Key(Jwk),
+            Fetch,
+            Wait,
+            Reject(Reason),
+            Unavailable,
+        }
+        for _ in 0..MAX_ROUNDS {
+            let next = {
+                let v = self.jwt.borrow();
+                match v.as_ref().and_then(|v| v.jwks.as_ref()) {
+                    None => Next::Reject(Reason::AlgNotAllowed),
+                    Some(jwks) => match jwks.lookup(parsed.kid.as_deref(), parsed.alg, now_secs()) {
+                        KeyLookup::Key(k) => Next::Key(k.clone()),
+                        KeyLookup::Fetch => Next::Fetch,
+                        KeyLookup::Wait => Next::Wait,
+                        KeyLookup::Reject(r) => Next::Reject(r),
+                        KeyLookup::Unavailable => Next::Unavailable,
+                    },
+                }
+            };
+            match next {
+                Next::Key(jwk) => {
+                    let job = self.crypto.borrow().job(&jwk);
+                    let key = match job.key(&jwk).await {
+                        Ok((key, fresh)) => {
+                            if fresh {
+                                self.crypto.borrow_mut().remember(jwk.clone(), key.clone());
+                            }
+                            key
+                        }
+                        Err(e) => {
+                            let detail = json!({ "kid": jwk.kid, "detail": describe_js(&e) });
+                            console_log(&event_log("error", "key_import_failed", request_id, detail));
+                            return Err(with_kid(Reason::BadSignature));
+                        }
+                    };
+                    let ok = job.verify(&key, &parsed.signature, parsed.signing_input.as_bytes()).await.unwrap_or(false);
+                    let mut v = self.jwt.borrow_mut();
+                    let v = v.as_mut().ok_or(Failure::Unavailable)?;
+                    return v.finish(&parsed, hash, ok, now_secs()).map_err(Failure::Reject);
+                }
+                Next::Fetch => self.refresh_jwks(request_id).await,
+                Next::Wait => {
+                    let _ = sleep(WAIT_STEP_MS, &Cancel::new(None, None)).await;
+                }
+                Next::Reject(reason) => return Err(with_kid(reason)),
+                Next::Unavailable => return Err(Failure::Unavailable),
+            }
+        }
+        Err(Failure::Unavailable)
+    }
+
+    /// One JWKS refresh (discovery first when the JWKS URL is not known yet).
+    async fn refresh_jwks(&self, request_id: &str) {
+        let step = match self.jwt.borrow_mut().as_mut().and_then(|v| v.jwks.as_mut()) {
+            Some(jwks) => jwks.begin_fetch(now_secs()),
+            None => return,
+        };
+        let log_failure = |what: &str, detail: String| {
+            console_log(&event_log("error", "jwks_fetch_failed", request_id, json!({ "step": what, "detail": detail })));
+        };
+        let fail = |what: &str, detail: String| {
+            log_failure(what, detail);
+            if let Some(jwks) = self.jwt.borrow_mut().as_mut().and_then(|v| v.jwks.as_mut()) {
+                jwks.on_failure(now_secs());
+            }
+        };
+        let url = match step {
+            FetchStep::Jwks(url) => url,
+            FetchStep::Discovery(url) => match fetch_capped(&url, JWKS_TIMEOUT_MS, MAX_BODY_BYTES).await {
+                Err(e) => return fail("discovery", e),
+                Ok(body) => {
+                    let result = match self.jwt.borrow_mut().as_mut().and_then(|v| v.jwks.as_mut()) {
+                        Some(jwks) => jwks.on_discovery(&body, now_secs()),
+                        None => return,
+                    };
+                    match result {
+                        Ok(url) => url,
+                        Err(e) => return log_failure("discovery", format!("{e:?}")),
+                    }
+                }
+            },
+        };
+        match fetch_capped(&url, JWKS_TIMEOUT_MS, MAX_BODY_BYTES).await {
+            Err(e) => fail("jwks", e),
+            Ok(body) => {
+                let result = match self.jwt.borrow_mut().as_mut() {
+                    Some(v) => v.on_jwks(&body, now_secs()).map(|gone| (gone, v.jwks.as_ref().map(|j| j.keys().to_vec()))),
+                    None => return,
+                };
+                match result {
+                    Ok((gone, keys)) => {
+                        let keys = keys.unwrap_or_default();
+                        self.crypto.borrow_mut().retain(&keys);
+                        let detail = json!({ "keys": keys.len(), "kids_dropped": gone });
+                        console_log(&event_log("info", "jwks_refreshed", request_id, detail));
+                    }
+                    Err(e) => log_failure("jwks", format!("{e:?}")),
+                }
+            }
+        }
+    }
+
+    /// Looks an API key up by its hash; unknown keys go to the negative cache.
+    async fn verify_api_key(&self, key: &str, request_id: &str) -> Result<Identity, Failure> {
+        let unknown = || Failure::Reject(Reason::UnknownApiKey.into());
+        if !api_keys::well_formed(key, &self.cfg.api_key_prefix) {
+            return Err(unknown());
+        }
+        let hash = api_keys::sha256_hex(key);
+        let now = now_secs();
+        if self.negative.borrow().contains(&hash, now) {
+            return Err(unknown());
+        }
+        let Some(kv) = &self.kv else { return Err(Failure::Unavailable) };
+        match kv_get(kv, &api_keys::record_key(&hash)).await {
+            Ok(Some(text)) => match serde_json::from_str::<KeyRecord>(&text) {
+                Ok(r) if is_safe_header_value(&r.owner) => {
+                    Ok(Identity { user_id: r.owner, method: AuthMethod::ApiKey, api_key_id: Some(r.id) })
+                }
+                _ => {
+                    console_log(&event_log("error", "key_record_corrupt", request_id, json!({})));
+                    Err(unknown())
+                }
+            },
+            Ok(None) => {
+                self.negative.borrow_mut().insert(hash, now);
+                Err(unknown())
+            }
+            Err(e) => {
+                console_log(&event_log("error", "kv_failed", request_id, json!({ "detail": describe_js(&e) })));
+                Err(Failure::Unavailable)
+            }
+        }
+    }
+
+    /// Forwards to the origin with the cleaned headers and the identity.
+    #[allow(clippy::too_many_arguments)]
+    async fn forward(
+        &self,
+        request: &Request,
+        method: &str,
+        path: &str,
+        query: &str,
+        auth: AuthMode,
+        identity: Option<&Identity>,
+        request_id: &str,
+    ) -> Result<Response, JsValue> {
+        let src = request.headers();
+        let headers = Headers::new_with_headers(&src)?;
+        for name in names(&src) {
+            let carries_key = name == "authorization"
+                && src.get(&name).ok().flatten().is_some_and(|v| authorization_carries_api_key(&v, &self.cfg.api_key_prefix));
+            // `host` is set by fetch from the upstream URL.
+            if strip_header(&name, auth) || carries_key || name == "host" {
+                headers.delete(&name)?;
+            }
+        }
+        if let Some(identity) = identity {
+            let signature = self.cfg.identity_secret.as_ref().map(|secret| {
+                let ts = now_secs();
+                (ts, sign(secret, method, &format!("{}{path}", self.upstream_path), identity, ts))
+            });
+            for (name, value) in identity_headers(identity, signature) {
+                headers.set(name, &value)?;
+            }
+        }
+
+        let init = RequestInit::new();
+        init.set_method(method);
+        init.set_headers(&headers);
+        init.set_redirect(RequestRedirect::Manual);
+        if method != "GET" && method != "HEAD" {
+            if let Some(body) = request.body() {
+                init.set_body(&body);
+                // Node's fetch needs this for a streamed body; workerd ignores it.
+                set_prop(&init, "duplex", &JsValue::from_str("half"));
+            }
+        }
+        let upstream = Request::new_with_str_and_init(&format!("{}{path}{query}", self.cfg.upstream_url), &init)?;
+        match JsFuture::from(fetch_with_request(&upstream)).await {
+            Ok(response) => Ok(response.unchecked_into()),
+            Err(e) => {
+                console_log(&event_log("error", "upstream_failed", request_id, json!({ "detail": describe_js(&e) })));
+                Ok(to_response(reject::bad_gateway(), None, request_id))
+            }
+        }
+    }
+}
+
+/// GETs `url` with a timeout, no redirects and a body cap. Any status but
+/// 200 (a redirect included) is a failure.
+async fn fetch_capped(url: &str, timeout_ms: u32, cap: usize) -> Result<Vec<u8>, String> {
+    let init = RequestInit::new();
+    init.set_method("GET");
+    init.set_redirect(RequestRedirect::Manual);
+    let signal = abort_signal_timeout(timeout_ms).map_err(|e| describe_js(&e))?;
+    init.set_signal(Some(&signal));
+    let headers = Headers::new().map_err(|e| describe_js(&e))?;
+    let _ = headers.set("accept", "application/json");
+    init.set_headers(&headers);
+    let request = Request::new_with_str_and_init(url, &init).map_err(|e| describe_js(&e))?;
+    let response: Response = JsFuture::from(fetch_with_request(&request)).await.map_err(|e| describe_js(&e))?.unchecked_into();
+    if response.status() != 200 {
+        if let Some(body) = response.body() {
+            let _ = body.cancel();
+        }
+        return Err(format!("status {}", response.status()));
+    }
+    let declared = response.headers().get("content-length").ok().flatten().and_then(|v| v.parse::<usize>().ok());
+    if declared.is_some_and(|n| n > cap) {
+        if let Some(body) = response.body() {
+            let _ = body.cancel();
+        }
+        return Err("body over the size cap".into());
+    }
+    match read_capped(response.body(), cap).await {
+        Ok(bytes) => Ok(bytes),
+        Err(ReadError::TooLarge) => Err("body over the size cap".into()),
+        Err(ReadError::Failed(e)) => Err(describe_js(&e)),
+    }
+}
+
+pub(super) async fn kv_get(kv: &KvNamespace, key: &str) -> Result<Option<String>, JsValue> {
+    Ok(JsFuture::from(kv.get(key)?).await?.as_string())
+}
+
+pub(super) async fn kv_put(kv: &KvNamespace, key: &str, value: &str, metadata: Option<&JsValue>) -> Result<(), JsValue> {
+    let options = match metadata {
+        Some(m) => object(&[("metadata", m.clone())]).into(),
+        None => JsValue::UNDEFINED,
+    };
+    JsFuture::from(kv.put(key, value, &options)?).await.map(|_| ())
+}
+
+pub(super) async fn kv_delete(kv: &KvNamespace, key: &str) -> Result<(), JsValue> {
+    JsFuture::from(kv.delete(key)?).await.map(|_| ())
+}
+
+/// Every `(name, metadata)` under `prefix`, following cursors (bounded).
+pub(super) async fn kv_list(kv: &KvNamespace, prefix: &str) -> Result<Vec<(String, JsValue)>, JsValue> {
+    let mut out = Vec::new();
+    let mut cursor: Option<String> = None;
+    for _ in 0..16 {
+        let options = object(&[("prefix", JsValue::from_str(prefix))]);
+        if let Some(c) = &cursor {
+            set_prop(&options, "cursor", &JsValue::from_str(c));
+        }
+        let page = JsFuture::from(kv.list(&options)?).await?;
+        let keys: js_sys::Array = get_prop(&page, "keys").dyn_into().unwrap_or_default();
+        for k in keys.iter() {
+            if let Some(name) = get_prop(&k, "name").as_string() {
+                out.push((name, get_prop(&k, "metadata")));
+            }
+        }
+        if get_prop(&page, "list_complete").is_truthy() {
+            break;
+        }
+        cursor = get_prop(&page, "cursor").as_string();
+        if cursor.is_none() {
+            break;
+        }
+    }
+    Ok(out)
+}
+
+/// Reads a request body up to `cap` bytes.
+pub(super) async fn read_body(request: &Request, cap: usize) -> Result<Option<Vec<u8>>, JsValue> {
+    match read_capped(request.body(), cap).await {
+        Ok(b) => Ok(Some(b)),
+        Err(ReadError::TooLarge) => Ok(None),
+        Err(ReadError::Failed(e)) => Err(e),
+    }
+}
+
+/// Random bytes (getrandom; only ever called inside a request).
+pub(super) fn random<const N: usize>() -> Result<[u8; N], JsValue> {
+    let mut b = [0u8; N];
+    getrandom::fill(&mut b).map_err(|e| JsValue::from_str(&format!("getrandom: {e}")))?;
+    Ok(b)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::split_url;
+
+    #[test]
+    fn urls() {
+        assert_eq!(split_url("http://h:1/a/b?x=1#f"), ("/a/b", "?x=1"));
+        assert_eq!(split_url("http://h"), ("/", ""));
+        assert_eq!(split_url("https://h/"), ("/", ""));
+    }
+}

@@ -1,0 +1,107 @@
+//! Raw bindings the gateway needs beyond web-sys: the KV namespace of the
+//! Worker's env, `console.log`, `Headers.prototype.keys`,
+//! `AbortSignal.timeout`, and a stream reader for capped body reads.
+
+use js_sys::{Object, Promise, Reflect, Uint8Array};
+use wasm_bindgen::prelude::*;
+use wasm_bindgen_futures::JsFuture;
+use web_sys::{AbortSignal, Headers, ReadableStream};
+
+#[wasm_bindgen]
+extern "C" {
+    /// A Workers KV namespace binding (`env.MESH_API_KEYS`).
+    #[derive(Clone)]
+    pub type KvNamespace;
+    /// `get(key)` -> `Promise<string | null>`.
+    #[wasm_bindgen(method, catch)]
+    pub fn get(this: &KvNamespace, key: &str) -> Result<Promise, JsValue>;
+    #[wasm_bindgen(method, catch)]
+    pub fn put(this: &KvNamespace, key: &str, value: &str, options: &JsValue) -> Result<Promise, JsValue>;
+    #[wasm_bindgen(method, catch)]
+    pub fn delete(this: &KvNamespace, key: &str) -> Result<Promise, JsValue>;
+    /// `list({ prefix, cursor })` -> `Promise<{ keys: [{ name, metadata }], list_complete, cursor }>`.
+    #[wasm_bindgen(method, catch)]
+    pub fn list(this: &KvNamespace, options: &JsValue) -> Result<Promise, JsValue>;
+
+    #[wasm_bindgen(js_namespace = console, js_name = log)]
+    pub fn console_log(line: &str);
+
+    /// A `Headers`, seen through its iterator methods.
+    type IterableHeaders;
+    #[wasm_bindgen(method, js_name = keys)]
+    fn keys(this: &IterableHeaders) -> js_sys::Iterator;
+
+    #[wasm_bindgen(catch, js_namespace = AbortSignal, js_name = timeout)]
+    pub fn abort_signal_timeout(ms: u32) -> Result<AbortSignal, JsValue>;
+
+    type Reader;
+    #[wasm_bindgen(method, js_name = read)]
+    fn read(this: &Reader) -> Promise;
+    #[wasm_bindgen(method, js_name = cancel)]
+    fn cancel(this: &Reader) -> Promise;
+    /// A `ReadableStream`, seen through `getReader`.
+    type Stream;
+    #[wasm_bindgen(method, js_name = getReader)]
+    fn get_reader(this: &Stream) -> Reader;
+}
+
+pub fn get_prop(target: &JsValue, key: &str) -> JsValue {
+    Reflect::get(target, &JsValue::from_str(key)).unwrap_or(JsValue::UNDEFINED)
+}
+
+pub fn set_prop(target: &JsValue, key: &str, value: &JsValue) {
+    let _ = Reflect::set(target, &JsValue::from_str(key), value);
+}
+
+pub fn object(pairs: &[(&str, JsValue)]) -> Object {
+    let o = Object::new();
+    for (k, v) in pairs {
+        set_prop(&o, k, v);
+    }
+    o
+}
+
+/// The names of a `Headers` object (lower case, as the Fetch spec gives them).
+pub fn names(headers: &Headers) -> Vec<String> {
+    let mut out = Vec::new();
+    let iter = headers.unchecked_ref::<IterableHeaders>().keys();
+    // Bounded: a request has at most a few hundred headers.
+    for _ in 0..1024 {
+        let Ok(next) = iter.next() else { break };
+        if next.done() {
+            break;
+        }
+        if let Some(name) = next.value().as_string() {
+            out.push(name);
+        }
+    }
+    out
+}
+
+/// Why a capped read stopped.
+pub enum ReadError {
+    TooLarge,
+    Failed(JsValue),
+}
+
+/// Reads a body stream to the end, but never more than `cap` bytes: past the
+/// cap the stream is cancelled, so a huge body is not buffered.
+pub async fn read_capped(body: Option<ReadableStream>, cap: usize) -> Result<Vec<u8>, ReadError> {
+    let Some(stream) = body else { return Ok(Vec::new()) };
+    let reader = stream.unchecked_ref::<Stream>().get_reader();
+    let mut out = Vec::new();
+    loop {
+        let chunk = JsFuture::from(reader.read()).await.map_err(ReadError::Failed)?;
+        if get_prop(&chunk, "done").is_truthy() {
+            return Ok(out);
+        }
+        let value: Uint8Array = get_prop(&chunk, "value").unchecked_into();
+        if out.len() + value.length() as usize > cap {
+            let _ = JsFuture::from(reader.cancel()).await;
+            return Err(ReadError::TooLarge);
+        }
+        let start = out.len();
+        out.resize(start + value.length() as usize, 0);
+        value.copy_to(&mut out[start..]);
+    }
+}

@@ -1,0 +1,90 @@
+//! `/api/v1/keys`: list, create and revoke the caller's API keys, served by
+//! the gateway itself after JWT verification. Each user sees and revokes only
+//! the keys under their own index prefix; the plaintext key is returned once,
+//! by create, and never stored.
+
+use serde_json::{json, Value};
+use wasm_bindgen::prelude::*;
+use web_sys::Request;
+
+use crate::gateway::api_keys::{self, IndexEntry, KeyRecord, MAX_CREATE_BODY_BYTES, MAX_KEYS_PER_USER};
+use crate::gateway::reject::{self, event_log, Reply};
+use crate::gateway::request::KeysOp;
+use crate::wasm::global::now_secs;
+
+use super::handler::{kv_delete, kv_get, kv_list, kv_put, random, read_body, Core};
+use super::js::console_log;
+
+pub(super) async fn serve(core: &Core, op: KeysOp, owner: &str, request: &Request, request_id: &str) -> Result<Reply, JsValue> {
+    let Some(kv) = &core.kv else { return Ok(reject::unavailable()) };
+    let result = match op {
+        KeysOp::NotFound => return Ok(reject::not_found()),
+        KeysOp::MethodNotAllowed(allow) => return Ok(reject::method_not_allowed(allow)),
+        KeysOp::List => list(kv, owner).await.map(|keys| Reply::json(200, json!({ "keys": keys }))),
+        KeysOp::Create => create(core, kv, owner, request, request_id).await,
+        KeysOp::Revoke(id) => revoke(kv, owner, &id, request_id).await,
+    };
+    // A KV failure is an outage, not a bad request: 503, detail to the log.
+    Ok(result.unwrap_or_else(|e| {
+        let detail = json!({ "detail": crate::wasm::error::describe_js(&e) });
+        console_log(&event_log("error", "kv_failed", request_id, detail));
+        reject::unavailable()
+    }))
+}
+
+async fn list(kv: &super::js::KvNamespace, owner: &str) -> Result<Vec<Value>, JsValue> {
+    let mut records: Vec<KeyRecord> = Vec::new();
+    for (_, metadata) in kv_list(kv, &api_keys::user_prefix(owner)).await? {
+        let text = js_sys::JSON::stringify(&metadata).ok().and_then(|s| s.as_string()).unwrap_or_default();
+        if let Ok(r) = serde_json::from_str::<KeyRecord>(&text) {
+            if r.owner == owner {
+                records.push(r);
+            }
+        }
+    }
+    records.sort_by(|a, b| (a.created, &a.id).cmp(&(b.created, &b.id)));
+    Ok(records.iter().map(api_keys::public_view).collect())
+}
+
+async fn create(core: &Core, kv: &super::js::KvNamespace, owner: &str, request: &Request, request_id: &str) -> Result<Reply, JsValue> {
+    let Some(body) = read_body(request, MAX_CREATE_BODY_BYTES).await? else {
+        return Ok(reject::bad_request("request body is too large"));
+    };
+    let name = match api_keys::parse_create_body(&body) {
+        Ok(name) => name,
+        Err(message) => return Ok(reject::bad_request(message)),
+    };
+    if kv_list(kv, &api_keys::user_prefix(owner)).await?.len() >= MAX_KEYS_PER_USER {
+        return Ok(reject::bad_request("key limit reached: revoke a key first"));
+    }
+    let new = api_keys::mint(&core.cfg.api_key_prefix, &random()?, &random()?, owner, name, now_secs());
+    let record = serde_json::to_string(&new.record).map_err(|e| JsValue::from_str(&e.to_string()))?;
+    let index = serde_json::to_string(&IndexEntry { hash: new.hash.clone() }).map_err(|e| JsValue::from_str(&e.to_string()))?;
+    // The record first: a key is usable only once its record exists, and the
+    // index (what list and revoke see) follows.
+    kv_put(kv, &api_keys::record_key(&new.hash), &record, None).await?;
+    let metadata = js_sys::JSON::parse(&record)?;
+    kv_put(kv, &api_keys::index_key(owner, &new.record.id), &index, Some(&metadata)).await?;
+    core.negative.borrow_mut().remove(&new.hash);
+    console_log(&event_log("info", "api_key_created", request_id, json!({ "key_id": new.record.id })));
+
+    let mut view = api_keys::public_view(&new.record);
+    view["key"] = new.plaintext.secret().into();
+    Ok(Reply::json(201, view))
+}
+
+async fn revoke(kv: &super::js::KvNamespace, owner: &str, id: &str, request_id: &str) -> Result<Reply, JsValue> {
+    if !api_keys::valid_id(id) {
+        return Ok(reject::not_found());
+    }
+    let index_key = api_keys::index_key(owner, id);
+    let Some(text) = kv_get(kv, &index_key).await? else {
+        return Ok(reject::not_found());
+    };
+    if let Ok(entry) = serde_json::from_str::<IndexEntry>(&text) {
+        kv_delete(kv, &api_keys::record_key(&entry.hash)).await?;
+    }
+    kv_delete(kv, &index_key).await?;
+    console_log(&event_log("info", "api_key_revoked", request_id, json!({ "key_id": id })));
+    Ok(Reply::empty(204))
+}
