@@ -58,3 +58,21 @@ pub fn secs(ms: i64) -> JsValue {
 pub fn or_null(value: Option<JsValue>) -> JsValue {
     value.unwrap_or(JsValue::NULL)
 }
+
+/// A string property, or `None` when absent or not a string.
+pub fn string_prop(obj: &JsValue, key: &str) -> Option<String> {
+    get(obj, key).as_string()
+}
+
+/// A number of seconds given as a number (truncated) or a numeric string;
+/// `Ok(None)` when absent or `null`, `Err` for anything else.
+pub fn seconds_prop(obj: &JsValue, key: &str) -> Result<Option<i64>, ()> {
+    let v = get(obj, key);
+    if v.is_undefined() || v.is_null() {
+        return Ok(None);
+    }
+    if let Some(n) = v.as_f64() {
+        return if n.is_finite() { Ok(Some(n as i64)) } else { Err(()) };
+    }
+    v.as_string().and_then(|s| s.trim().parse::<i64>().ok()).map(Some).ok_or(())
+}

@@ -40,8 +40,8 @@ pub async fn start(inner: &Rc<Inner>, signal: Option<AbortSignal>) -> Result<JsV
     }
     let body = post_device_authorization(inner, url, &params, &cancel).await?;
     let started_at_ms = now();
-    let authorization: DeviceAuthorization = serde_wasm_bindgen::from_value(body)
-        .map_err(|_| Error::new(ErrorKind::InvalidResponse, "the device authorization response is malformed"))?;
+    let authorization = super::records::device_authorization(&body)
+        .ok_or_else(|| Error::new(ErrorKind::InvalidResponse, "the device authorization response is malformed"))?;
     authorization.check()?;
 
     let login = Object::new();

@@ -13,6 +13,7 @@ mod device;
 mod events;
 mod oauth;
 mod options;
+mod records;
 mod session;
 mod storage;
 mod tabs;

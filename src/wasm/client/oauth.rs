@@ -7,7 +7,8 @@ use wasm_bindgen::prelude::*;
 
 use super::convert::get;
 use super::Inner;
-use crate::client::{decode_jwt_payload, JwtClaims, OAuthErrorBody, TokenAnswer, TokenReply, TokenResponse};
+use super::records;
+use crate::client::{decode_jwt_payload, JwtClaims, TokenAnswer, TokenReply};
 use crate::client::retry_after_ms;
 use crate::error::{Error, ErrorKind};
 use crate::wasm::global::now_ms;
@@ -37,7 +38,7 @@ pub async fn endpoints(inner: &Inner, cancel: &Cancel) -> Result<Rc<Endpoints>, 
     let status = response.status;
     if !response.ok() {
         let mut msg = String::from("OIDC discovery failed: HTTP ");
-        msg.push_str(&status.to_string());
+        msg.push_str(&crate::client::oauth::itoa(status as i64));
         return Err(Error::new(ErrorKind::Http, msg));
     }
     let doc = response
@@ -91,20 +92,19 @@ pub async fn post_form(inner: &Inner, url: &str, params: &[(&str, &str)], cancel
 fn parse_reply(status: u16, body: Option<JsValue>) -> TokenReply {
     let Some(body) = body else { return TokenReply::Unparseable };
     if (200..300).contains(&status) {
-        if let Ok(tokens) = serde_wasm_bindgen::from_value::<TokenResponse>(body.clone()) {
+        if let Some(tokens) = records::token_response(&body) {
             return TokenReply::Tokens(tokens);
         }
     }
-    match serde_wasm_bindgen::from_value::<OAuthErrorBody>(body) {
-        Ok(e) => TokenReply::Error(e),
-        Err(_) => TokenReply::Unparseable,
+    match records::oauth_error(&body) {
+        Some(e) => TokenReply::Error(e),
+        None => TokenReply::Unparseable,
     }
 }
 
 /// The unverified claims of a JWT access token (`None` for opaque tokens).
 pub fn claims_of(token: &str) -> Option<JwtClaims> {
-    let json = decode_jwt_payload(token)?;
-    serde_wasm_bindgen::from_value(parse_json(&json)?).ok()
+    records::jwt_claims(&parse_json(&decode_jwt_payload(token)?)?)
 }
 
 /// RFC 7009: revokes `refresh_token` where the provider advertises a

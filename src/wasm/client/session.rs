@@ -75,8 +75,7 @@ pub async fn ensure_loaded(inner: &Rc<Inner>) {
 pub async fn read_stored(inner: &Inner) -> Result<Option<TokenSet>, Error> {
     let Some(text) = inner.storage.read(&inner.storage_key).await? else { return Ok(None) };
     let value = parse_json(&text).ok_or_else(|| storage_error("it is not JSON"))?;
-    let stored: StoredSession = serde_wasm_bindgen::from_value(value)
-        .map_err(|_| storage_error("it is not a mesh-sdk session"))?;
+    let stored = super::records::stored_session(&value).ok_or_else(|| storage_error("it is not a mesh-sdk session"))?;
     stored
         .into_tokens(inner.config.issuer_normalized(), inner.config.client_id.as_deref().unwrap_or(""))
         .map(Some)
@@ -91,7 +90,7 @@ pub async fn persist(inner: &Inner) {
 fn write_current(inner: &Inner) -> Pin<Box<dyn Future<Output = Result<(), Error>>>> {
     let json = inner.session.borrow().tokens().and_then(|t| {
         let record = StoredSession::from_tokens(t, inner.config.issuer_normalized(), inner.config.client_id.as_deref().unwrap_or(""));
-        serde_wasm_bindgen::to_value(&record).ok().and_then(|v| stringify(&v))
+        stringify(&super::records::stored_session_js(&record))
     });
     match json {
         Some(json) => Box::pin(inner.storage.write(&inner.storage_key, &json)),
