@@ -12,7 +12,7 @@
 //! - [`device`]: the RFC 8628 device-flow poller.
 //! - [`request`]: the API-call retry policy.
 //! - [`storage`]: the persisted session format and its key.
-//! - [`env`]: `MESH_*` environment import/export.
+//! - [`env`](mod@env): `setSession` input and `MESH_*` environment import/export.
 //!
 //! ## API notes for the binding
 //! - Times are `i64` Unix ms (`Date.now() as i64`); `jitter` is `Math.random()`.
