@@ -11,11 +11,14 @@
 //!   StartRefresh{..} => {
 //!     match session.before_send(storage.read(), now) {   // cross-tab
 //!       Skip(r) => resolve everyone with r,
+//!       Ended(e) => as TokenStep::Ended,
 //!       Send{refresh_token} => loop {
 //!         outcome = session.on_token_response(answer, now, Math.random())
 //!                   | on_network_error(maybe_sent, ..) | on_timeout(..);
-//!         RetryIn{ms} => sleep ms and send again; else break
+//!         RetryIn{ms} => sleep ms, before_send(storage.read(), now) again
+//!                        (it may skip, or name a newer token), send; else break
 //!       }
+//!       (dispose/abort before an answer => session.abandon_refresh(maybe_sent))
 //!     }
 //!     every waiter gets that one outcome (Done / Failed / Ended)
 //!   }
