@@ -30,9 +30,13 @@ export default {
       out.client = { status: res.status, echo: await res.json() };
     }
     if (origin && typeof sdk.createGateway === 'function') {
+      // One public route: no JWT issuer or KV needed. The spoofed identity
+      // header must not reach the origin.
       const gateway = sdk.createGateway();
-      const res = await gateway.fetch(new Request(new URL('/health?from=gateway', url)), { MESH_UPSTREAM_URL: origin }, ctx);
-      out.gateway = { status: res.status };
+      const env = { MESH_UPSTREAM_URL: origin, MESH_ROUTES: '[{"prefix":"/health","auth":"public"}]' };
+      const inbound = new Request(new URL('/health?from=gateway', url), { headers: { 'X-User-Id': 'spoofed' } });
+      const res = await gateway.fetch(inbound, env, ctx);
+      out.gateway = { status: res.status, body: await res.text() };
     }
     return Response.json(out);
   },
@@ -76,9 +80,11 @@ test('the packed tarball runs in workerd (wrangler dev, offline)', async (t) => 
     t.diagnostic('MeshClient is not in this build yet: only version() was called in workerd');
   }
   if (out.exports.includes('createGateway')) {
-    assert.equal(out.gateway.status, 200, 'the gateway forwarded /health to the origin');
+    assert.equal(out.gateway.status, 200, `the gateway forwarded /health to the origin: ${out.gateway.body}`);
     const forwarded = origin.requests.find((r) => r.url.startsWith('/health'));
     assert.ok(forwarded, 'the origin saw the forwarded /health request');
+    assert.equal(forwarded.url, '/health?from=gateway');
+    assert.equal(forwarded.headers['x-user-id'], undefined, 'the spoofed x-user-id was stripped');
   } else {
     t.diagnostic('createGateway is not in this build yet');
   }
