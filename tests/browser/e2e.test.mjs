@@ -243,6 +243,11 @@ test('device login, API key created in /settings, used by an agent through the g
     await page.getByText('You are signed out.').waitFor();
     assert.equal(await page.evaluate(() => Object.keys(localStorage).filter((k) => localStorage.getItem(k)?.includes('eyJ')).length), 0,
       'no token left in localStorage');
+    // Signed out, /settings says so and links to /login: no blank page, no call.
+    await page.goto(`${app.url}/settings`);
+    await page.getByRole('heading', { name: 'Sign in to manage API keys' }).waitFor();
+    await page.getByRole('main').getByRole('link', { name: 'Sign in' }).click();
+    await page.getByRole('button', { name: 'Start sign-in' }).waitFor();
   });
   await page.close();
   assertNoAppErrors();
