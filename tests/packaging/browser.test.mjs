@@ -18,14 +18,13 @@ const mainPage = `<!doctype html><meta charset="utf-8"><title>main</title>${impo
 import * as sdk from 'mesh-sdk';
 const out = { version: sdk.version(), exports: Object.keys(sdk).sort() };
 try {
-  if (typeof sdk.MeshClient === 'function') {
-    const client = new sdk.MeshClient({ apiUrl: location.origin, apiKey: 'mesh_sk_from_browser' });
-    const res = await client.fetch('/echo?from=browser');
-    out.status = res.status;
-    out.echo = await res.json();
-    try { new sdk.MeshClient({ apiUrl: location.origin }); out.badOption = 'no error'; }
-    catch (e) { out.badOption = { code: e.code, isMeshError: sdk.isMeshError(e) }; }
-  }
+  const client = new sdk.MeshClient({ apiUrl: location.origin, apiKey: 'mesh_sk_from_browser' });
+  const res = await client.fetch('/echo?from=browser');
+  out.status = res.status;
+  out.echo = await res.json();
+  client.dispose();
+  try { new sdk.MeshClient({ apiUrl: location.origin }); out.badOption = 'no error'; }
+  catch (e) { out.badOption = { code: e.code, isMeshError: sdk.isMeshError(e) }; }
 } catch (e) { out.error = String(e && e.stack || e); }
 window.__result = out;
 </script>`;
@@ -35,22 +34,17 @@ const slimPage = `<!doctype html><meta charset="utf-8"><title>slim</title>${impo
 import init, * as slim from 'mesh-sdk/slim';
 const out = {};
 try { slim.version(); out.before = 'no error'; } catch (e) { out.before = e.code; }
-const hasClient = typeof slim.MeshClient === 'function';
-if (hasClient) {
-  try { new slim.MeshClient({ apiUrl: location.origin, apiKey: 'mesh_sk_slim' }); out.classBefore = 'no error'; }
-  catch (e) { out.classBefore = e.code; }
-  try { slim.MeshClient.fromEnv({}, {}); out.staticBefore = 'no error'; }
-  catch (e) { out.staticBefore = e.code; }
-}
+try { new slim.MeshClient({ apiUrl: location.origin, apiKey: 'mesh_sk_slim' }); out.classBefore = 'no error'; }
+catch (e) { out.classBefore = e.code; }
+try { slim.MeshClient.fromEnv({}, {}); out.staticBefore = 'no error'; }
+catch (e) { out.staticBefore = e.code; }
 await init(new URL('/node_modules/mesh-sdk/wasm/client/mesh_sdk_bg.wasm', location.href));
 out.after = slim.version();
-if (hasClient) {
-  const client = new slim.MeshClient({ apiUrl: location.origin, apiKey: 'mesh_sk_slim' });
-  out.classAfter = client instanceof slim.MeshClient;
-  const res = await client.fetch('/echo?from=slim');
-  out.echoKey = (await res.json()).headers['x-api-key'];
-  client.dispose();
-}
+const client = new slim.MeshClient({ apiUrl: location.origin, apiKey: 'mesh_sk_slim' });
+out.classAfter = client instanceof slim.MeshClient;
+const res = await client.fetch('/echo?from=slim');
+out.echoKey = (await res.json()).headers['x-api-key'];
+client.dispose();
 window.__result = out;
 </script>`;
 
@@ -97,10 +91,8 @@ test('the packed tarball works in a <script type="module"> page in Chromium', as
     assert.equal(out.version, expected);
     assert.ok(server.requests.some((r) => r.url.endsWith('/wasm/client/mesh_sdk_bg.wasm')), 'the client build was loaded');
     assert.ok(!server.requests.some((r) => r.url.includes('/wasm/full/')), 'the browser never loads the full build');
-    if (!out.exports.includes('MeshClient')) {
-      t.diagnostic('MeshClient is not in this build yet: only version() was called');
-      return;
-    }
+    assert.ok(out.exports.includes('MeshClient'));
+    assert.ok(!out.exports.includes('createGateway'), 'the browser build carries no gateway');
     assert.equal(out.status, 200);
     assert.equal(out.echo.headers['x-api-key'], 'mesh_sk_from_browser');
     assert.equal(out.badOption.code, 'invalid_config');
@@ -109,11 +101,6 @@ test('the packed tarball works in a <script type="module"> page in Chromium', as
 
   await t.test('slim entry: not_initialized before init, works after', async () => {
     const out = await load('/slim.html');
-    if (!('classBefore' in out)) {
-      t.diagnostic('MeshClient is not in this build yet: only version() was guarded');
-      assert.deepEqual(out, { before: 'not_initialized', after: expected });
-      return;
-    }
     assert.deepEqual(out, {
       before: 'not_initialized',
       classBefore: 'not_initialized',

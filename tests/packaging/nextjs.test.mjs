@@ -48,10 +48,6 @@ test('the packed tarball works in a Next.js app (build, start, server and client
   await t.test('route handler (Node runtime) makes a real call', async () => {
     const out = await getJson('/api/version');
     assert.equal(out.version, expected);
-    if (!out.client) {
-      t.diagnostic('MeshClient is not in this build yet: only version() was called');
-      return;
-    }
     assert.equal(out.origin.headers['x-api-key'], 'mesh_sk_next_route');
     assert.equal(out.origin.url, '/echo');
   });
@@ -91,10 +87,8 @@ test('the packed tarball works in a Next.js app (build, start, server and client
       .catch(() => {});
     const text = (await page.textContent('#client-version')) ?? '';
     assert.ok(text.startsWith(`client:${expected}`), `client component shows "${text}" (${problems.join('; ')})`);
-    assert.ok(!text.includes('error:'), text);
+    assert.equal(text, `client:${expected} key:mesh_sk_next_client`);
     const clientWasm = (await stat(join(dir, 'node_modules/mesh-sdk/wasm/client/mesh_sdk_bg.wasm'))).size;
     assert.deepEqual(await Promise.all(wasmSizes), [clientWasm], 'the browser fetched the client build once, not the full one');
-    if (text.includes('key:')) assert.match(text, /key:mesh_sk_next_client$/);
-    else t.diagnostic('MeshClient is not in this build yet: only version() was called in the browser');
   });
 });
