@@ -20,6 +20,7 @@ mod tabs;
 
 use std::cell::RefCell;
 use std::future::Future;
+use std::pin::Pin;
 use std::rc::Rc;
 
 use js_sys::{Function, Object, Promise};
@@ -86,12 +87,14 @@ impl Inner {
     }
 }
 
-/// Runs `f` as a JavaScript promise; errors reject it.
-fn promise<F>(f: F) -> Promise
+/// Runs `f` as a JavaScript promise; errors reject it. Boxed, so that one
+/// instance of `future_to_promise` serves every method (smaller wasm).
+pub(crate) fn promise<F>(f: F) -> Promise
 where
     F: Future<Output = Result<JsValue, JsValue>> + 'static,
 {
-    future_to_promise(f)
+    let boxed: Pin<Box<dyn Future<Output = Result<JsValue, JsValue>>>> = Box::pin(f);
+    future_to_promise(boxed)
 }
 
 fn signal_of(options: &JsValue) -> Option<AbortSignal> {

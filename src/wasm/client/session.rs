@@ -15,7 +15,7 @@ use std::rc::Rc;
 
 use js_sys::{Object, Promise};
 use wasm_bindgen::prelude::*;
-use wasm_bindgen_futures::{future_to_promise, JsFuture};
+use wasm_bindgen_futures::JsFuture;
 
 use super::convert::{or_null, secs, set};
 use super::events::Event;
@@ -188,7 +188,7 @@ async fn join(inner: &Inner) -> Result<(), JsValue> {
 /// one failure every waiter shares.
 fn start_refresh(inner: &Rc<Inner>) {
     let task = inner.clone();
-    let promise: Promise = future_to_promise(async move {
+    let promise: Promise = super::promise(async move {
         let result = match super::tabs::lock_name(&task) {
             Some(name) => super::tabs::with_lock(&task, &name, refresh_locked(task.clone())).await,
             None => refresh_locked(task.clone()).await,

@@ -22,7 +22,7 @@ use std::rc::{Rc, Weak};
 
 use js_sys::{Object, Promise};
 use wasm_bindgen::prelude::*;
-use wasm_bindgen_futures::{future_to_promise, spawn_local, JsFuture};
+use wasm_bindgen_futures::{spawn_local, JsFuture};
 use web_sys::{AbortController, EventTarget};
 
 use super::convert::{get, set};
@@ -65,6 +65,9 @@ impl Drop for Listener {
 pub struct Tabs {
     channel: Option<BroadcastChannel>,
     _listeners: Vec<Listener>,
+    /// The localStorage lease this tab holds (key, value): given back on
+    /// `pagehide`, so a tab closed mid-refresh blocks no other tab.
+    lease: std::cell::RefCell<Option<(String, String)>>,
 }
 
 impl Drop for Tabs {
@@ -98,6 +101,16 @@ pub fn attach(inner: &Rc<Inner>) {
         for event in ["pageshow", "online"] {
             listeners.push(listen(&global, event, inner, |inner, _| spawn_local(recheck(inner))));
         }
+        // Browsers without BroadcastChannel still see the session key change.
+        listeners.push(listen(&global, "storage", inner, |inner, event| {
+            if get(&event, "key").as_string().as_deref() == Some(inner.storage_key.as_str()) {
+                match get(&event, "newValue").is_null() {
+                    true => ended_elsewhere(&inner, ""),
+                    false => spawn_local(recheck(inner)),
+                }
+            }
+        }));
+        listeners.push(listen(&global, "pagehide", inner, |inner, _| release_lease(&inner)));
     }
     // `visibilitychange` fires on document, not on the global.
     let document = get(&js_sys::global(), "document");
@@ -105,7 +118,7 @@ pub fn attach(inner: &Rc<Inner>) {
         let target: EventTarget = document.unchecked_into();
         listeners.push(listen(&target, "visibilitychange", inner, |inner, _| spawn_local(recheck(inner))));
     }
-    *inner.tabs.borrow_mut() = Some(Tabs { channel, _listeners: listeners });
+    *inner.tabs.borrow_mut() = Some(Tabs { channel, _listeners: listeners, lease: Default::default() });
 }
 
 fn listen(target: &EventTarget, event: &'static str, inner: &Rc<Inner>, f: fn(Rc<Inner>, JsValue)) -> Listener {
@@ -198,7 +211,7 @@ where
     let in_lock = task.clone();
     let callback = Closure::once_into_js(move |_lock: JsValue| -> Promise {
         let f = in_lock.borrow_mut().take();
-        future_to_promise(async move {
+        super::promise(async move {
             match f {
                 Some(f) => f.await.map(|_| JsValue::UNDEFINED),
                 None => Ok(JsValue::UNDEFINED),
@@ -258,11 +271,29 @@ where
             break;
         }
     }
+    if held {
+        if let Some(t) = inner.tabs.borrow().as_ref() {
+            t.lease.replace(Some((key.clone(), me.clone())));
+        }
+    }
     let result = f.await;
-    if held && read_lease(inner, &key).await.0.as_deref() == Some(me.as_str()) {
-        let _ = inner.storage.remove(&key).await;
+    if held {
+        release_lease(inner);
     }
     result
+}
+
+/// Removes this tab's lease if it is still ours. Synchronous (localStorage),
+/// so it also works in `pagehide`, as the tab goes away.
+fn release_lease(inner: &Inner) {
+    let held = inner.tabs.borrow().as_ref().and_then(|t| t.lease.take());
+    let Some((key, me)) = held else { return };
+    let storage = get(&js_sys::global(), "localStorage");
+    let Ok(get_item) = get(&storage, "getItem").dyn_into::<js_sys::Function>() else { return };
+    let current = get_item.call1(&storage, &JsValue::from_str(&key)).ok().and_then(|v| v.as_string());
+    if current.is_some_and(|v| v.split('|').next() == Some(me.as_str())) {
+        let _ = inner.storage.remove(&key); // removeItem runs before this returns
+    }
 }
 
 async fn read_lease(inner: &Inner, key: &str) -> (Option<String>, i64) {
