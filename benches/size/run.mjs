@@ -36,11 +36,9 @@ const anchors = [
   { name: '@azure/msal-browser', entry: "import { PublicClientApplication } from '@azure/msal-browser'; globalThis.sdk = PublicClientApplication;" },
   { name: 'oauth4webapi', entry: "import * as oauth from 'oauth4webapi'; globalThis.sdk = oauth;" },
 ];
-// A namespace import keeps this bench working on builds that predate the
-// class; on builds with it, MeshClient is what the bundle keeps.
 const ours = {
   name: 'mesh-sdk (browser entry)',
-  entry: "import * as mesh from 'mesh-sdk'; globalThis.sdk = mesh.MeshClient ?? mesh.version;",
+  entry: "import { MeshClient } from 'mesh-sdk'; globalThis.sdk = MeshClient;",
 };
 
 const work = mkdtempSync(join(tmpdir(), 'mesh-size-'));
