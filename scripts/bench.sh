@@ -3,11 +3,12 @@
 #   1. browser bundle size vs the anchors, and wasm instantiate time in Node;
 #   2. the client's refresh storm (benches/client/refresh-storm.mjs), if present;
 #   3. the gateway in workerd (benches/gateway/run.mjs), if present.
-# Usage: scripts/bench.sh [--no-build]   (default: build the package first)
+# Usage: scripts/bench.sh [--build]   (--build: scripts/build.sh first; `make bench`
+# builds before it). The size bench warns when pkg/ is a --dev build.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
-if [ "${1:-}" != --no-build ]; then
+if [ "${1:-}" = --build ]; then
   scripts/build.sh
 fi
 [ -f pkg/wasm/client/mesh_sdk_bg.wasm ] || { echo "pkg/ is missing: run scripts/build.sh" >&2; exit 1; }

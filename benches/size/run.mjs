@@ -76,6 +76,12 @@ for (const [i, a] of anchors.entries()) {
 const mine = await bundle(ours, 'ours');
 const wasmBytes = readFileSync(join(repo, 'pkg/wasm/client/mesh_sdk_bg.wasm'));
 const fullWasmBytes = readFileSync(join(repo, 'pkg/wasm/full/mesh_sdk_bg.wasm'));
+// wasm-opt drops the name section; a module that still has one is a --dev build.
+for (const [variant, bytes] of [['client', wasmBytes], ['full', fullWasmBytes]]) {
+  if (WebAssembly.Module.customSections(new WebAssembly.Module(bytes), 'name').length > 0) {
+    console.log(`WARNING: pkg/wasm/${variant} is a --dev build (no wasm-opt): its sizes are not the release sizes\n`);
+  }
+}
 rows.push({ ...mine, wasm: wasmBytes.length, wasmGz: gz(wasmBytes), total: mine.jsGz + gz(wasmBytes), file: 'ours' });
 
 console.log('## Browser bundle size (esbuild --bundle --minify --platform=browser --format=esm, gzip -9)\n');
