@@ -187,7 +187,11 @@ test('device login, API key created in /settings, used by an agent through the g
     const firstExpiry = await page.getByTestId('token-expiry').locator('time').getAttribute('datetime');
     // The access token lives 20 s; the client refreshes it proactively and
     // the page follows ('refreshed' event): a later expiry and a count of 1+.
-    await page.getByTestId('refresh-count').filter({ hasText: /^\d+, last at/ }).waitFor({ timeout: 45_000 });
+    await page.waitForFunction((first) => {
+      const expiry = document.querySelector('[data-testid="token-expiry"] time')?.getAttribute('datetime');
+      const count = document.querySelector('[data-testid="refresh-count"]')?.textContent ?? '';
+      return expiry && expiry !== first && /^\d+, last at/.test(count);
+    }, firstExpiry, { timeout: 45_000 });
     const laterExpiry = await page.getByTestId('token-expiry').locator('time').getAttribute('datetime');
     assert.ok(Date.parse(laterExpiry) > Date.parse(firstExpiry), `expiry moved on: ${firstExpiry} -> ${laterExpiry}`);
     await page.screenshot({ path: path.join(SHOTS, 'signed-in.png'), fullPage: true });
