@@ -62,7 +62,7 @@ test('a real provider token passes the gateway with the provider\'s sub; keys wo
 
 test('the client SDK: device login, chat and keys through the gateway, then API-key mode', async () => {
   const { MeshClient } = await import('../../pkg/node.js');
-  const client = new MeshClient({ issuer: op.issuer, clientId: op.clientId, audience: op.audience, apiUrl: gw.url, timeoutMs: 20_000 });
+  const client = new MeshClient({ issuer: op.issuer, clientId: op.clientId, audience: op.audience, scope: 'openid offline_access', apiUrl: gw.url, timeoutMs: 20_000 });
   let agent;
   try {
     const login = await client.startDeviceLogin();

@@ -15,7 +15,7 @@ const agent = new http.Agent({ keepAlive: false });
  */
 export function request(base, path, { method = 'GET', headers = [], body, timeoutMs = 30_000 } = {}) {
   const url = new URL(base);
-  const pairs = Array.isArray(headers) ? headers : Object.entries(headers);
+  const pairs = Array.isArray(headers) ? [...headers] : Object.entries(headers); // never mutate the caller's list
   let payload;
   if (body !== undefined) {
     payload = typeof body === 'string' || Buffer.isBuffer(body) ? body : JSON.stringify(body);
