@@ -121,6 +121,15 @@ function assertOneSharedFreshToken(results, pages, previous) {
   return token;
 }
 
+/** The provider saw `expected` refreshes since `n0`; on failure, says who sent what. */
+function assertRefreshes(n0, expected, pages, what) {
+  const sent = proxy.forwardedRefreshes().slice(n0);
+  assert.equal(sent.length, expected, `${what}: the provider saw ${sent.length} refreshes, expected ${expected}; `
+    + `token POSTs per tab so far: ${pages.map((p) => p.refreshesSent)}; refreshes: `
+    + JSON.stringify(sent.map((r) => ({ status: r.status, at: r.at % 100_000, token: r.refreshToken?.slice(0, 6) })))
+    + `\n${diagnostics(pages)}`);
+}
+
 /** The provider never received a refresh token twice, and never refused one. */
 function assertNoRefreshTokenReuse(since = 0) {
   const sent = proxy.forwardedRefreshes().filter((r) => proxy.requests.indexOf(r) >= since);
@@ -224,7 +233,7 @@ describe('cross-tab refresh in Chromium (5 tabs, one session in localStorage)', 
       await untilExpired();
       const results = await allAtOnce(pages);
       token = assertOneSharedFreshToken(results, pages, token);
-      assert.equal(proxy.forwardedRefreshes().length - n0, 1, `round ${round}: the provider saw exactly one refresh`);
+      assertRefreshes(n0, 1, pages, `round ${round}`);
     }
     assertNoRefreshTokenReuse(since);
   });
@@ -238,7 +247,7 @@ describe('cross-tab refresh in Chromium (5 tabs, one session in localStorage)', 
     const n0 = proxy.forwardedRefreshes().length;
     const { rest, results } = await closeHolderMidRefresh(pages);
     assertOneSharedFreshToken(results, rest, old);
-    assert.equal(proxy.forwardedRefreshes().length - n0, 1, 'the provider saw exactly one refresh (the dead tab\'s never arrived)');
+    assertRefreshes(n0, 1, pages, 'after the holder died (its own request never arrived)');
     assertNoRefreshTokenReuse(since);
   });
 
@@ -255,11 +264,11 @@ describe('cross-tab refresh in Chromium (5 tabs, one session in localStorage)', 
     let n0 = proxy.forwardedRefreshes().length;
     await untilExpired();
     token = assertOneSharedFreshToken(await allAtOnce(awake), awake, token);
-    assert.equal(proxy.forwardedRefreshes().length - n0, 1);
+    assertRefreshes(n0, 1, pages, 'the awake tabs at once');
     await wake();
     const woke = await sleeper.evaluate(() => window.token());
     assert.deepEqual(woke, { ok: true, token }, `the woken tab gets the fresh token\n${diagnostics(pages)}`);
-    assert.equal(proxy.forwardedRefreshes().length - n0, 1, 'waking spent no refresh token');
+    assertRefreshes(n0, 1, pages, 'after waking (waking spends no refresh token)');
 
     // 2. It sleeps through a refresh and past the expiry of the token that refresh
     //    brought: it must refresh, with the rotated refresh token from storage.
@@ -272,7 +281,7 @@ describe('cross-tab refresh in Chromium (5 tabs, one session in localStorage)', 
     const late = await sleeper.evaluate(() => window.token());
     assert.equal(late.ok, true, `the late sleeper gets a token: ${JSON.stringify(late)}\n${diagnostics(pages)}`);
     assertOneSharedFreshToken([late], [sleeper], token);
-    assert.equal(proxy.forwardedRefreshes().length - n0, 2);
+    assertRefreshes(n0, 2, pages, 'the awake tabs, then the late sleeper');
     assertNoRefreshTokenReuse(since);
   });
 
@@ -296,12 +305,12 @@ describe('cross-tab refresh in Chromium (5 tabs, one session in localStorage)', 
     let n0 = proxy.forwardedRefreshes().length;
     await untilExpired();
     token = assertOneSharedFreshToken(await allAtOnce(pages), pages, token);
-    assert.equal(proxy.forwardedRefreshes().length - n0, 1, 'the provider saw exactly one refresh');
+    assertRefreshes(n0, 1, pages, 'five tabs at once');
 
     n0 = proxy.forwardedRefreshes().length;
     const { rest, results } = await closeHolderMidRefresh(pages);
     token = assertOneSharedFreshToken(results, rest, token);
-    assert.equal(proxy.forwardedRefreshes().length - n0, 1, 'one refresh after the holder died');
+    assertRefreshes(n0, 1, pages, 'after the holder died');
     assertNoRefreshTokenReuse(since);
 
     await logoutEverywhere(rest, firstIssued);
