@@ -339,9 +339,13 @@ export class MeshClient {
   getAccessToken(): Promise<string>;
 
   /**
-   * `fetch` with `Authorization: Bearer` (or `X-API-Key`) attached. A 401
-   * refreshes once and retries once. `input` is a path relative to `apiUrl`
-   * or an absolute URL.
+   * `fetch` with `Authorization: Bearer` (or `X-API-Key`) attached. `input` is
+   * a path relative to `apiUrl`, or an absolute URL on `apiUrl`'s origin
+   * (credentials are never sent elsewhere: another origin is `invalid_config`).
+   * A 401 refreshes once and retries once; idempotent requests are retried on
+   * network errors and 502/503/504. Resolves with the `Response` like `fetch`;
+   * rejects with `unauthorized` when the credential is still refused, or with
+   * `network`, `timeout` or `aborted` (`init.signal`).
    */
   fetch(input: string | URL, init?: RequestInit): Promise<Response>;
 
