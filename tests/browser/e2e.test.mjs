@@ -232,6 +232,11 @@ test('device login, API key created in /settings, used by an agent through the g
   // 6. Revoke in the page (with its confirmation step): the key stops working.
   await step('revoke', page, async () => {
     await page.getByRole('button', { name: 'I have stored it' }).click();
+    // Second thoughts first: Escape closes the confirmation, nothing is revoked.
+    await page.getByRole('button', { name: 'Revoke ci-agent' }).click();
+    await page.keyboard.press('Escape');
+    await page.getByRole('button', { name: 'Yes, revoke' }).waitFor({ state: 'detached' });
+    assert.equal((await agentCall(key)).status, 202, 'the key still works');
     await page.getByRole('button', { name: 'Revoke ci-agent' }).click();
     await page.getByRole('button', { name: 'Yes, revoke' }).click();
     await page.getByText('No API keys yet').waitFor();

@@ -66,6 +66,7 @@ export function SettingsView() {
   const [load, setLoad] = useState<Load>({ state: 'loading' });
   const [created, setCreated] = useState<NewKey | null>(null);
   const [announcement, setAnnouncement] = useState('');
+  const keysHeadingRef = useRef<HTMLHeadingElement>(null);
   const api = client.status === 'ready' ? client.client : undefined;
 
   const refresh = useCallback(
@@ -137,7 +138,9 @@ export function SettingsView() {
         }}
       />
       <section aria-labelledby="keys-heading" className="panel">
-        <h2 id="keys-heading">Your API keys</h2>
+        <h2 id="keys-heading" ref={keysHeadingRef} tabIndex={-1}>
+          Your API keys
+        </h2>
         <KeyList
           load={load}
           onRetry={() => void refresh()}
@@ -145,7 +148,10 @@ export function SettingsView() {
             await api!.keys.revoke(key.id);
             setAnnouncement(`Key ${key.name} revoked.`);
             if (created?.id === key.id) setCreated(null);
-            await refresh();
+            // The row, and the button that had focus, go away.
+            setLoad((prev) => (prev.state === 'ready' ? { state: 'ready', keys: prev.keys.filter((k) => k.id !== key.id) } : prev));
+            keysHeadingRef.current?.focus();
+            void refresh();
           }}
         />
       </section>
@@ -330,8 +336,14 @@ function KeyRow({ apiKey, onRevoke }: { apiKey: ApiKey; onRevoke: (key: ApiKey) 
   const [busy, setBusy] = useState(false);
   const [error, setError] = useState<unknown>(null);
   const confirmRef = useRef<HTMLButtonElement>(null);
+  const revokeRef = useRef<HTMLButtonElement>(null);
+  const opened = useRef(false);
   useEffect(() => {
+    // Focus follows the step: to "Yes, revoke" when it opens, back to
+    // "Revoke" when it is cancelled.
     if (confirming) confirmRef.current?.focus();
+    else if (opened.current) revokeRef.current?.focus();
+    opened.current = confirming;
   }, [confirming]);
 
   return (
@@ -346,6 +358,7 @@ function KeyRow({ apiKey, onRevoke }: { apiKey: ApiKey; onRevoke: (key: ApiKey) 
         </td>
         <td className="row-actions">
           <button
+            ref={revokeRef}
             type="button"
             className="button danger-outline"
             onClick={() => setConfirming(true)}
@@ -361,7 +374,17 @@ function KeyRow({ apiKey, onRevoke }: { apiKey: ApiKey; onRevoke: (key: ApiKey) 
         <tr className="confirm-row">
           <td colSpan={4}>
             {confirming ? (
-              <div className="confirm" role="group" aria-label={`Confirm revoking ${apiKey.name}`}>
+              <div
+                className="confirm"
+                role="group"
+                aria-label={`Confirm revoking ${apiKey.name}`}
+                onKeyDown={(e) => {
+                  if (e.key === 'Escape' && !busy) {
+                    setConfirming(false);
+                    setError(null);
+                  }
+                }}
+              >
                 <p>
                   Revoke <strong>{apiKey.name}</strong>? Agents using it get 401 from the next request on.
                 </p>
