@@ -128,7 +128,7 @@ async fn poll(
             PollStep::Fail(e) => return Err(e),
             PollStep::Busy => return Err(Error::new(ErrorKind::InvalidResponse, "a device poll is already outstanding")),
             PollStep::Send => {
-                let step = match post_form(inner, &ep.token, &params, &cancel, "device token request").await {
+                let step = match post_form(&ep.token, &params, inner.timeout_ms(), &cancel, "device token request").await {
                     Ok(answer) => poller.on_response(answer, now()),
                     Err(e) if matches!(e.kind(), ErrorKind::Disposed | ErrorKind::Aborted) => return Err(e),
                     Err(_) => poller.on_network_error(now()),

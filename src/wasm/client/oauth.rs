@@ -74,10 +74,11 @@ pub fn base_params(inner: &Inner) -> Vec<(&str, &str)> {
 }
 
 /// POSTs a form to `url` and returns the answer as the core takes it.
-pub async fn post_form(inner: &Inner, url: &str, params: &[(&str, &str)], cancel: &Cancel, what: &str) -> Result<TokenAnswer, Error> {
+/// `timeout_ms` bounds this one request (body included).
+pub async fn post_form(url: &str, params: &[(&str, &str)], timeout_ms: u32, cancel: &Cancel, what: &str) -> Result<TokenAnswer, Error> {
     let body = http::form_body(params);
     let request = http::build("POST", url, &[("Content-Type", FORM), ("Accept", "application/json")], Some(&body))?;
-    let response = http::send(&request, &[], inner.timeout_ms(), cancel, what).await?;
+    let response = http::send(&request, &[], timeout_ms, cancel, what).await?;
     let status = response.status;
     let retry_after = response.header("retry-after").and_then(|h| retry_after_ms(&h, now_ms() as i64));
     let body = response.json().await?;
@@ -115,6 +116,6 @@ pub async fn revoke(inner: &Inner, refresh_token: &str, cancel: &Cancel) -> Resu
     let mut params = vec![("client_id", inner.config.client_id.as_deref().unwrap_or(""))];
     params.push(("token", refresh_token));
     params.push(("token_type_hint", "refresh_token"));
-    let answer = post_form(inner, url, &params, cancel, "token revocation").await?;
+    let answer = post_form(url, &params, inner.timeout_ms(), cancel, "token revocation").await?;
     Ok(answer.is_success())
 }

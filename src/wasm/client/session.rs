@@ -218,19 +218,28 @@ pub async fn refresh_locked(inner: Rc<Inner>) -> Result<(), JsValue> {
     // Bounded by the core: it allows `maxRefreshRetries` retries within `timeoutMs`.
     loop {
         let outcome = match endpoints(&inner, &cancel).await {
-            Err(e) if matches!(e.kind(), ErrorKind::Disposed | ErrorKind::Aborted) => return Err(e.into()),
+            Err(e) if matches!(e.kind(), ErrorKind::Disposed | ErrorKind::Aborted) => {
+                inner.session.borrow_mut().abandon_refresh(false);
+                return Err(e.into());
+            }
             // Discovery failed: the refresh token was never sent.
             Err(_) => inner.session.borrow_mut().on_network_error(false, now(), jitter()),
             Ok(ep) => {
                 let mut params = base_params(&inner);
                 params.push(("grant_type", "refresh_token"));
                 params.push(("refresh_token", refresh_token.secret()));
-                let answer = post_form(&inner, &ep.token, &params, &cancel, "token request").await;
+                // What is left of the refresh's `timeoutMs` budget bounds this attempt.
+                let budget = inner.session.borrow().attempt_timeout_ms(now()).unwrap_or(0);
+                let timeout = budget.max(1000).min(inner.timeout_ms() as i64) as u32;
+                let answer = post_form(&ep.token, &params, timeout, &cancel, "token request").await;
                 let mut session = inner.session.borrow_mut();
                 match answer {
                     Ok(a) => session.on_token_response(a, now(), jitter()),
                     Err(e) => match e.kind() {
-                        ErrorKind::Disposed | ErrorKind::Aborted => return Err(e.into()),
+                        ErrorKind::Disposed | ErrorKind::Aborted => {
+                            session.abandon_refresh(!http::never_sent(&e));
+                            return Err(e.into());
+                        }
                         ErrorKind::Timeout => session.on_timeout(now(), jitter()),
                         _ => session.on_network_error(!http::never_sent(&e), now(), jitter()),
                     },
@@ -239,7 +248,10 @@ pub async fn refresh_locked(inner: Rc<Inner>) -> Result<(), JsValue> {
         };
         match outcome {
             RefreshOutcome::RetryIn { ms } => {
-                sleep(ms.clamp(0, u32::MAX as i64) as u32, &cancel).await?;
+                if let Err(e) = sleep(ms.clamp(0, u32::MAX as i64) as u32, &cancel).await {
+                    inner.session.borrow_mut().abandon_refresh(false);
+                    return Err(e.into());
+                }
                 // The core keeps the same token for the retry, or a newer one
                 // another tab stored meanwhile.
                 let stored = if inner.storage.is_memory() { None } else { read_stored(&inner).await.ok().flatten() };

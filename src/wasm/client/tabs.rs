@@ -8,7 +8,8 @@
 //!   a refresh token is never spent twice.
 //! - **Without Web Locks**, a lease in `localStorage` (`<key>:lock` =
 //!   `owner|until`) written, left to settle, and read back serves as the
-//!   lock; a lease outlives a dead holder by at most `2 * timeoutMs`.
+//!   lock; it is given back on `pagehide`, and a crashed holder's lease
+//!   lapses `timeoutMs + 5 s` after it was taken.
 //! - **News travels over BroadcastChannel** (`<key>`): `tokens` (re-read
 //!   storage and adopt; tokens never go over the channel) and `ended`
 //!   (logout or a dead grant ends the session in every tab).
@@ -262,7 +263,9 @@ where
             sleep(50 + (js_sys::Math::random() * 100.0) as u32, &cancel).await?;
             continue;
         }
-        let lease = me.clone() + "|" + &itoa(now() + 2 * inner.timeout_ms() as i64);
+        // The holder's refresh ends within `timeoutMs` (its attempts share
+        // that budget); the margin covers storing the result.
+        let lease = me.clone() + "|" + &itoa(now() + inner.timeout_ms() as i64 + 5_000);
         let _ = inner.storage.write(&key, &lease).await;
         // Let racing tabs' writes land, then see who won.
         sleep(100, &cancel).await?;
