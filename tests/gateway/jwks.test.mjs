@@ -64,7 +64,7 @@ describe('JWKS fetching, outage and rotation', { concurrency: 1 }, () => {
     assertForwarded(last, { userId: 'back', authMethod: 'jwt' });
   });
 
-  test('a flood of unknown kids causes at most two JWKS fetches', async () => {
+  test('a flood of unknown kids within the cooldown causes at most two JWKS fetches', async () => {
     const before = gw.jwks.count;
     const attacker = await makeKeyPair('RS256', 'x');
     const results = [];
@@ -93,13 +93,24 @@ describe('JWKS fetching, outage and rotation', { concurrency: 1 }, () => {
     gw.jwks.setMode('ok');
   });
 
-  test('rotation: a new kid is picked up after the cooldown; tokens of a kid that left the set stop working', async () => {
+  test('rotation: after the cooldown a flood of unknown kids refetches once, the new kid works, tokens of a kid that left the set stop working', async () => {
     const oldToken = await gw.token({ sub: 'old-key' });
     assertForwarded(await gw.call(CHAT, { token: oldToken }), { userId: 'old-key', authMethod: 'jwt' });
     const next = await makeKeyPair('RS256');
     gw.jwks.setKeys([next, gw.keys.es]);
     const wait = gw.jwks.lastFetchAt + COOLDOWN_MS - Date.now();
     if (wait > 0) await sleep(wait);
+    // The cooldown is over: a flood of unknown kids now may refetch, but once (twice at most).
+    const before = gw.jwks.count;
+    const attacker = await makeKeyPair('ES256', 'x');
+    for (let i = 0; i < 10; i++) {
+      const rs = await Promise.all(Array.from({ length: 6 }, async () => gw.call(CHAT, { token: await mint({ key: attacker, kid: randomBytes(8).toString('hex'), payload: gw.claims() }) })));
+      for (const r of rs) { assert.equal(r.status, 401, r.text); assert.equal(r.seen.length, 0); }
+    }
+    const fetches = gw.jwks.count - before;
+    console.log(`# unknown-kid flood after the cooldown: 60 requests -> ${fetches} JWKS fetch(es)`);
+    assert.ok(fetches >= 1 && fetches <= 2, `${fetches} JWKS fetches for 60 unknown kids after the cooldown (want 1, at most 2)`);
+    // That refetch brought the new key in.
     const newToken = await mint({ key: next, payload: gw.claims({ sub: 'new-key' }) });
     const r = await gw.call(CHAT, { token: newToken });
     assertForwarded(r, { userId: 'new-key', authMethod: 'jwt' }, 'new kid after the cooldown');
