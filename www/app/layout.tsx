@@ -2,6 +2,7 @@ import type { Metadata, Viewport } from 'next';
 import Link from 'next/link';
 import { connection } from 'next/server';
 import type { ReactNode } from 'react';
+import { NavLink } from '@/components/NavLink';
 import { SessionBadge } from '@/components/SessionBadge';
 import { readMeshConfig } from '@/lib/config';
 import { MeshProvider } from '@/lib/mesh';
@@ -33,10 +34,10 @@ export default async function RootLayout({ children }: { children: ReactNode }) 
               </Link>
               <ul>
                 <li>
-                  <Link href="/login">Sign in</Link>
+                  <NavLink href="/login">Sign in</NavLink>
                 </li>
                 <li>
-                  <Link href="/settings">API keys</Link>
+                  <NavLink href="/settings">API keys</NavLink>
                 </li>
               </ul>
               <SessionBadge />

@@ -217,7 +217,8 @@ export function useNow(active = true): number {
 }
 
 export function formatDuration(ms: number): string {
-  const total = Math.max(0, Math.ceil(ms / 1000));
+  // Never overstate what is left.
+  const total = Math.max(0, Math.floor(ms / 1000));
   const h = Math.floor(total / 3600);
   const m = Math.floor((total % 3600) / 60);
   const s = total % 60;
