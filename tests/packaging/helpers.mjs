@@ -2,7 +2,7 @@
 // installed, free loopback ports, child processes that are always stopped,
 // and bounded waits.
 import { execFile, spawn } from 'node:child_process';
-import { existsSync } from 'node:fs';
+import { existsSync, rmSync } from 'node:fs';
 import { cp, mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
 import { createServer } from 'node:http';
 import { createServer as createNetServer } from 'node:net';
@@ -28,7 +28,11 @@ export async function packageVersion() {
 export async function freshProject(t, { files = {}, copyFrom, deps = [], timeoutMs = 180_000 } = {}) {
   if (!existsSync(tarball)) throw new Error(`${tarball} is missing: run scripts/build.sh first`);
   const dir = await mkdtemp(join(tmpdir(), 'mesh-pkg-'));
-  t.after(() => rm(dir, { recursive: true, force: true }));
+  tempDirs.add(dir);
+  t.after(async () => {
+    await rm(dir, { recursive: true, force: true });
+    tempDirs.delete(dir);
+  });
   if (copyFrom) await cp(copyFrom, dir, { recursive: true });
   if (!existsSync(join(dir, 'package.json'))) {
     await writeFile(join(dir, 'package.json'), JSON.stringify({ name: 'probe', private: true }));
@@ -88,6 +92,24 @@ export async function recordingServer(t, handler) {
   return { url: `http://127.0.0.1:${server.address().port}`, requests, server };
 }
 
+// Process groups still running and temp projects, cleaned up if this test
+// process ends early (an interrupted or timed-out run leaves nothing behind).
+const live = new Set();
+const tempDirs = new Set();
+const killAll = () => {
+  for (const pid of live) {
+    try { process.kill(-pid, 'SIGKILL'); } catch {}
+  }
+  for (const dir of tempDirs) rmSync(dir, { recursive: true, force: true });
+};
+process.once('exit', killAll);
+for (const signal of ['SIGINT', 'SIGTERM']) {
+  process.once(signal, () => {
+    killAll();
+    process.exit(128 + (signal === 'SIGINT' ? 2 : 15));
+  });
+}
+
 /**
  * Starts a long-running command in its own process group; `t.after` stops
  * the whole group (SIGTERM, then SIGKILL). Output is kept for diagnostics.
@@ -103,15 +125,17 @@ export function startProcess(t, cmd, args, { cwd, env = {} } = {}) {
   const keep = (d) => { out.text = (out.text + d).slice(-20_000); };
   child.stdout.on('data', keep);
   child.stderr.on('data', keep);
+  live.add(child.pid);
   const exited = new Promise((r) => child.once('exit', r));
   const stop = async () => {
-    if (child.exitCode !== null || child.signalCode !== null) return;
-    try { process.kill(-child.pid, 'SIGTERM'); } catch { return; }
-    const timer = new Promise((r) => setTimeout(r, 5000, 'timeout'));
-    if ((await Promise.race([exited, timer])) === 'timeout') {
-      try { process.kill(-child.pid, 'SIGKILL'); } catch {}
-      await exited;
+    if (child.exitCode === null && child.signalCode === null) {
+      try { process.kill(-child.pid, 'SIGTERM'); } catch {}
+      const timer = new Promise((r) => setTimeout(r, 5000, 'timeout').unref());
+      await Promise.race([exited, timer]);
     }
+    // Whatever is left of the group (workerd under wrangler, Next.js workers).
+    try { process.kill(-child.pid, 'SIGKILL'); } catch {}
+    live.delete(child.pid);
   };
   t.after(stop);
   return { child, out, stop, exited };
