@@ -17,7 +17,11 @@ import { startProvider } from '../../scripts/servers/provider.mjs';
 import { approveDevice } from '../support/approve.mjs';
 import { startStatic, startTokenProxy } from './fixtures/servers.mjs';
 
-const TTL = 6; // seconds an access token lives
+// Seconds an access token lives. Short, so refreshes really happen; long
+// enough that a tab stalled for seconds on a busy 2-core machine does not
+// see the fresh token expire again within one round (that would be a second,
+// legitimate refresh).
+const TTL = 9;
 const TABS = 5;
 const CHROMIUM_FLAGS = ['--no-sandbox', '--disable-gpu', '--disable-quic', '--no-first-run',
   '--disable-background-networking', '--disable-component-update', '--disable-sync'];
