@@ -7,7 +7,7 @@
 //! forbid I/O on behalf of another request): a request that finds a JWKS
 //! fetch in flight waits on its own timer and looks again.
 
-use std::cell::RefCell;
+use std::cell::{Cell, OnceCell, RefCell};
 use std::rc::Rc;
 
 use js_sys::Object;
@@ -31,7 +31,7 @@ use crate::wasm::error::describe_js;
 use crate::wasm::global::{fetch_with_request, now_secs};
 use crate::wasm::timer::{sleep, Cancel};
 
-use super::js::{abort_signal_timeout, console_log, get_prop, names, object, read_capped, set_prop, KvNamespace, ReadError};
+use super::js::{abort_signal_timeout, console_log, fetch_with_init, get_prop, names, object, read_capped, set_prop, KvNamespace, ReadError};
 use super::keys_api;
 use super::webcrypto::WebCrypto;
 
@@ -137,35 +137,62 @@ impl Gateway {
     }
 
     pub async fn handle(&self, request: Request, env: JsValue) -> Response {
-        let request_id = request_id(&request);
+        let rid = Rid::new(&request);
         let core = match self.core(&env) {
             Ok(core) => core,
             Err(e) => {
-                console_log(&event_log("error", "gateway_misconfigured", &request_id, json!({ "problem": e.to_string() })));
-                return to_response(reject::misconfigured(), None, &request_id);
+                console_log(&event_log("error", "gateway_misconfigured", rid.get(), json!({ "problem": e.to_string() })));
+                return to_response(reject::misconfigured(), None, &rid);
             }
         };
-        match core.handle(&request, &request_id).await {
+        match core.handle(&request, &rid).await {
             Ok(response) => response,
             Err(e) => {
-                console_log(&event_log("error", "internal_error", &request_id, json!({ "detail": describe_js(&e) })));
-                to_response(reject::internal_error(), None, &request_id)
+                console_log(&event_log("error", "internal_error", rid.get(), json!({ "detail": describe_js(&e) })));
+                to_response(reject::internal_error(), None, &rid)
             }
         }
     }
 }
 
-fn request_id(request: &Request) -> String {
-    if let Ok(Some(ray)) = request.headers().get("cf-ray") {
-        if ray.len() <= 64 && is_safe_header_value(&ray) {
-            return ray;
-        }
+/// The request id for logs and error responses, made only when needed (the
+/// success path makes none): `cf-ray` when present, else a random per-isolate
+/// prefix (drawn inside the first request that needs it) and a counter.
+pub(super) struct Rid<'a> {
+    request: &'a Request,
+    id: OnceCell<String>,
+}
+
+thread_local! {
+    static ISOLATE_ID: OnceCell<String> = const { OnceCell::new() };
+    static COUNTER: Cell<u64> = const { Cell::new(0) };
+}
+
+impl<'a> Rid<'a> {
+    pub fn new(request: &'a Request) -> Self {
+        Rid { request, id: OnceCell::new() }
     }
-    let mut bytes = [0u8; 8];
-    if getrandom::fill(&mut bytes).is_err() {
-        return "unknown".into();
+
+    pub fn get(&self) -> &str {
+        self.id.get_or_init(|| {
+            if let Ok(Some(ray)) = self.request.headers().get("cf-ray") {
+                if ray.len() <= 64 && is_safe_header_value(&ray) {
+                    return ray;
+                }
+            }
+            let prefix = ISOLATE_ID.with(|p| {
+                p.get_or_init(|| {
+                    random::<6>().map(|b| b.iter().map(|b| format!("{b:02x}")).collect()).unwrap_or_else(|_| "isolate".into())
+                })
+                .clone()
+            });
+            let n = COUNTER.with(|c| {
+                c.set(c.get() + 1);
+                c.get()
+            });
+            format!("{prefix}-{n}")
+        })
     }
-    bytes.iter().map(|b| format!("{b:02x}")).collect()
 }
 
 /// Splits an absolute URL into its path and its `?query` (or "").
@@ -179,14 +206,14 @@ fn split_url(url: &str) -> (&str, &str) {
 }
 
 /// Builds a Response from a core reply, with CORS headers when allowed.
-pub(super) fn to_response(reply: Reply, cors: Option<&str>, request_id: &str) -> Response {
+pub(super) fn to_response(reply: Reply, cors: Option<&str>, rid: &Rid<'_>) -> Response {
     let build = || -> Result<Response, JsValue> {
         let headers = Headers::new()?;
         for (k, v) in &reply.headers {
             headers.append(k, v)?;
         }
         if reply.status >= 400 {
-            headers.set("x-mesh-request-id", request_id)?;
+            headers.set("x-mesh-request-id", rid.get())?;
         }
         if let Some(origin) = cors {
             add_cors(&headers, origin)?;
@@ -221,14 +248,16 @@ impl Core {
         }
     }
 
-    async fn handle(&self, request: &Request, request_id: &str) -> Result<Response, JsValue> {
+    async fn handle(&self, request: &Request, rid: &Rid<'_>) -> Result<Response, JsValue> {
         let url = request.url();
         let (path, query) = split_url(&url);
         let method = request.method();
         let h = request.headers();
         let get = |name: &str| h.get(name).ok().flatten();
-        let (authorization, x_api_key, acrm, origin) =
-            (get("authorization"), get("x-api-key"), get("access-control-request-method"), get("origin"));
+        // Only what this request can need: each read crosses into JavaScript.
+        let (authorization, x_api_key) = (get("authorization"), get("x-api-key"));
+        let acrm = if method == "OPTIONS" { get("access-control-request-method") } else { None };
+        let origin = if self.cfg.cors_origins.is_empty() { None } else { get("origin") };
         let headers = RequestHeaders {
             authorization: authorization.as_deref(),
             x_api_key: x_api_key.as_deref(),
@@ -236,7 +265,7 @@ impl Core {
         };
         let cors = origin.as_deref().filter(|_| is_cors_path(&self.cfg, path)).and_then(|o| self.cfg.cors_allow(o));
         let cors = cors.as_deref();
-        let reply = |r: Reply| Ok(to_response(r, cors, request_id));
+        let reply = |r: Reply| Ok(to_response(r, cors, rid));
 
         match plan(&self.cfg, &method, path, &headers) {
             Plan::NotFound => reply(reject::not_found()),
@@ -248,29 +277,29 @@ impl Core {
                     .with_header("access-control-max-age", "600"),
             ),
             Plan::Reject { route, rejection } => {
-                console_log(&rejection_log(&route, &rejection, request_id));
+                console_log(&rejection_log(&route, &rejection, rid.get()));
                 reply(reject::unauthorized(&rejection))
             }
-            Plan::Keys { op, token } => match self.verify_jwt(&token, request_id).await {
+            Plan::Keys { op, token } => match self.verify_jwt(&token, rid).await {
                 Ok(claims) => {
-                    let r = keys_api::serve(self, op, &claims.sub, request, request_id).await?;
+                    let r = keys_api::serve(self, op, &claims.sub, request, rid).await?;
                     reply(r)
                 }
-                Err(f) => reply(self.failure(crate::gateway::route::KEYS_PATH, f, request_id)),
+                Err(f) => reply(self.failure(crate::gateway::route::KEYS_PATH, f, rid)),
             },
             Plan::Forward { route, auth, credential } => {
                 let identity = match credential {
                     None => None,
-                    Some(Credential::Jwt(token)) => match self.verify_jwt(&token, request_id).await {
+                    Some(Credential::Jwt(token)) => match self.verify_jwt(&token, rid).await {
                         Ok(Claims { sub, .. }) => Some(Identity { user_id: sub, method: AuthMethod::Jwt, api_key_id: None }),
-                        Err(f) => return reply(self.failure(&route, f, request_id)),
+                        Err(f) => return reply(self.failure(&route, f, rid)),
                     },
-                    Some(Credential::ApiKey(key)) => match self.verify_api_key(&key, request_id).await {
+                    Some(Credential::ApiKey(key)) => match self.verify_api_key(&key, rid).await {
                         Ok(identity) => Some(identity),
-                        Err(f) => return reply(self.failure(&route, f, request_id)),
+                        Err(f) => return reply(self.failure(&route, f, rid)),
                     },
                 };
-                let upstream = self.forward(request, &method, path, query, auth, identity.as_ref(), request_id).await?;
+                let upstream = self.forward(request, &method, path, query, auth, identity.as_ref(), rid).await?;
                 match cors {
                     Some(origin) => {
                         let init = ResponseInit::new();
@@ -287,14 +316,14 @@ impl Core {
         }
     }
 
-    fn failure(&self, route: &str, failure: Failure, request_id: &str) -> Reply {
+    fn failure(&self, route: &str, failure: Failure, rid: &Rid<'_>) -> Reply {
         match failure {
             Failure::Reject(rejection) => {
-                console_log(&rejection_log(route, &rejection, request_id));
+                console_log(&rejection_log(route, &rejection, rid.get()));
                 reject::unauthorized(&rejection)
             }
             Failure::Unavailable => {
-                console_log(&event_log("warn", "auth_unavailable", request_id, json!({ "route": route })));
+                console_log(&event_log("warn", "auth_unavailable", rid.get(), json!({ "route": route })));
                 reject::unavailable()
             }
         }
@@ -302,7 +331,7 @@ impl Core {
 
     /// Verifies a JWT: cache, HS256 in Rust, or RS256/ES256 with a JWKS key
     /// through WebCrypto, fetching the JWKS when the core says so.
-    pub(super) async fn verify_jwt(&self, token: &str, request_id: &str) -> Result<Claims, Failure> {
+    pub(super) async fn verify_jwt(&self, token: &str, rid: &Rid<'_>) -> Result<Claims, Failure> {
         let step = match self.jwt.borrow_mut().as_mut() {
             Some(v) => v.start(token, now_secs()),
             None => return Err(Failure::Reject(Reason::AlgNotAllowed.into())),
@@ -346,7 +375,7 @@ impl Core {
                         }
                         Err(e) => {
                             let detail = json!({ "kid": jwk.kid, "detail": describe_js(&e) });
-                            console_log(&event_log("error", "key_import_failed", request_id, detail));
+                            console_log(&event_log("error", "key_import_failed", rid.get(), detail));
                             return Err(with_kid(Reason::BadSignature));
                         }
                     };
@@ -355,7 +384,7 @@ impl Core {
                     let v = v.as_mut().ok_or(Failure::Unavailable)?;
                     return v.finish(&parsed, hash, ok, now_secs()).map_err(Failure::Reject);
                 }
-                Next::Fetch => self.refresh_jwks(request_id).await,
+                Next::Fetch => self.refresh_jwks(rid).await,
                 Next::Wait => {
                     let _ = sleep(WAIT_STEP_MS, &Cancel::new(None, None)).await;
                 }
@@ -367,13 +396,13 @@ impl Core {
     }
 
     /// One JWKS refresh (discovery first when the JWKS URL is not known yet).
-    async fn refresh_jwks(&self, request_id: &str) {
+    async fn refresh_jwks(&self, rid: &Rid<'_>) {
         let step = match self.jwt.borrow_mut().as_mut().and_then(|v| v.jwks.as_mut()) {
             Some(jwks) => jwks.begin_fetch(now_secs()),
             None => return,
         };
         let log_failure = |what: &str, detail: String| {
-            console_log(&event_log("error", "jwks_fetch_failed", request_id, json!({ "step": what, "detail": detail })));
+            console_log(&event_log("error", "jwks_fetch_failed", rid.get(), json!({ "step": what, "detail": detail })));
         };
         let fail = |what: &str, detail: String| {
             log_failure(what, detail);
@@ -409,7 +438,7 @@ impl Core {
                         let keys = keys.unwrap_or_default();
                         self.crypto.borrow_mut().retain(&keys);
                         let detail = json!({ "keys": keys.len(), "kids_dropped": gone });
-                        console_log(&event_log("info", "jwks_refreshed", request_id, detail));
+                        console_log(&event_log("info", "jwks_refreshed", rid.get(), detail));
                     }
                     Err(e) => log_failure("jwks", format!("{e:?}")),
                 }
@@ -418,7 +447,7 @@ impl Core {
     }
 
     /// Looks an API key up by its hash; unknown keys go to the negative cache.
-    async fn verify_api_key(&self, key: &str, request_id: &str) -> Result<Identity, Failure> {
+    async fn verify_api_key(&self, key: &str, rid: &Rid<'_>) -> Result<Identity, Failure> {
         let unknown = || Failure::Reject(Reason::UnknownApiKey.into());
         if !api_keys::well_formed(key, &self.cfg.api_key_prefix) {
             return Err(unknown());
@@ -435,7 +464,7 @@ impl Core {
                     Ok(Identity { user_id: r.owner, method: AuthMethod::ApiKey, api_key_id: Some(r.id) })
                 }
                 _ => {
-                    console_log(&event_log("error", "key_record_corrupt", request_id, json!({})));
+                    console_log(&event_log("error", "key_record_corrupt", rid.get(), json!({})));
                     Err(unknown())
                 }
             },
@@ -444,7 +473,7 @@ impl Core {
                 Err(unknown())
             }
             Err(e) => {
-                console_log(&event_log("error", "kv_failed", request_id, json!({ "detail": describe_js(&e) })));
+                console_log(&event_log("error", "kv_failed", rid.get(), json!({ "detail": describe_js(&e) })));
                 Err(Failure::Unavailable)
             }
         }
@@ -460,7 +489,7 @@ impl Core {
         query: &str,
         auth: AuthMode,
         identity: Option<&Identity>,
-        request_id: &str,
+        rid: &Rid<'_>,
     ) -> Result<Response, JsValue> {
         let src = request.headers();
         let headers = Headers::new_with_headers(&src)?;
@@ -493,12 +522,12 @@ impl Core {
                 set_prop(&init, "duplex", &JsValue::from_str("half"));
             }
         }
-        let upstream = Request::new_with_str_and_init(&format!("{}{path}{query}", self.cfg.upstream_url), &init)?;
-        match JsFuture::from(fetch_with_request(&upstream)).await {
+        let url = format!("{}{path}{query}", self.cfg.upstream_url);
+        match JsFuture::from(fetch_with_init(&url, &init)?).await {
             Ok(response) => Ok(response.unchecked_into()),
             Err(e) => {
-                console_log(&event_log("error", "upstream_failed", request_id, json!({ "detail": describe_js(&e) })));
-                Ok(to_response(reject::bad_gateway(), None, request_id))
+                console_log(&event_log("error", "upstream_failed", rid.get(), json!({ "detail": describe_js(&e) })));
+                Ok(to_response(reject::bad_gateway(), None, rid))
             }
         }
     }

@@ -12,22 +12,22 @@ use crate::gateway::reject::{self, event_log, Reply};
 use crate::gateway::request::KeysOp;
 use crate::wasm::global::now_secs;
 
-use super::handler::{kv_delete, kv_get, kv_list, kv_put, random, read_body, Core};
+use super::handler::{Rid, kv_delete, kv_get, kv_list, kv_put, random, read_body, Core};
 use super::js::console_log;
 
-pub(super) async fn serve(core: &Core, op: KeysOp, owner: &str, request: &Request, request_id: &str) -> Result<Reply, JsValue> {
+pub(super) async fn serve(core: &Core, op: KeysOp, owner: &str, request: &Request, rid: &Rid<'_>) -> Result<Reply, JsValue> {
     let Some(kv) = &core.kv else { return Ok(reject::unavailable()) };
     let result = match op {
         KeysOp::NotFound => return Ok(reject::not_found()),
         KeysOp::MethodNotAllowed(allow) => return Ok(reject::method_not_allowed(allow)),
         KeysOp::List => list(kv, owner).await.map(|keys| Reply::json(200, json!({ "keys": keys }))),
-        KeysOp::Create => create(core, kv, owner, request, request_id).await,
-        KeysOp::Revoke(id) => revoke(kv, owner, &id, request_id).await,
+        KeysOp::Create => create(core, kv, owner, request, rid).await,
+        KeysOp::Revoke(id) => revoke(kv, owner, &id, rid).await,
     };
     // A KV failure is an outage, not a bad request: 503, detail to the log.
     Ok(result.unwrap_or_else(|e| {
         let detail = json!({ "detail": crate::wasm::error::describe_js(&e) });
-        console_log(&event_log("error", "kv_failed", request_id, detail));
+        console_log(&event_log("error", "kv_failed", rid.get(), detail));
         reject::unavailable()
     }))
 }
@@ -46,7 +46,7 @@ async fn list(kv: &super::js::KvNamespace, owner: &str) -> Result<Vec<Value>, Js
     Ok(records.iter().map(api_keys::public_view).collect())
 }
 
-async fn create(core: &Core, kv: &super::js::KvNamespace, owner: &str, request: &Request, request_id: &str) -> Result<Reply, JsValue> {
+async fn create(core: &Core, kv: &super::js::KvNamespace, owner: &str, request: &Request, rid: &Rid<'_>) -> Result<Reply, JsValue> {
     let Some(body) = read_body(request, MAX_CREATE_BODY_BYTES).await? else {
         return Ok(reject::bad_request("request body is too large"));
     };
@@ -66,14 +66,14 @@ async fn create(core: &Core, kv: &super::js::KvNamespace, owner: &str, request: 
     let metadata = js_sys::JSON::parse(&record)?;
     kv_put(kv, &api_keys::index_key(owner, &new.record.id), &index, Some(&metadata)).await?;
     core.negative.borrow_mut().remove(&new.hash);
-    console_log(&event_log("info", "api_key_created", request_id, json!({ "key_id": new.record.id })));
+    console_log(&event_log("info", "api_key_created", rid.get(), json!({ "key_id": new.record.id })));
 
     let mut view = api_keys::public_view(&new.record);
     view["key"] = new.plaintext.secret().into();
     Ok(Reply::json(201, view))
 }
 
-async fn revoke(kv: &super::js::KvNamespace, owner: &str, id: &str, request_id: &str) -> Result<Reply, JsValue> {
+async fn revoke(kv: &super::js::KvNamespace, owner: &str, id: &str, rid: &Rid<'_>) -> Result<Reply, JsValue> {
     if !api_keys::valid_id(id) {
         return Ok(reject::not_found());
     }
@@ -85,6 +85,6 @@ async fn revoke(kv: &super::js::KvNamespace, owner: &str, id: &str, request_id: 
         kv_delete(kv, &api_keys::record_key(&entry.hash)).await?;
     }
     kv_delete(kv, &index_key).await?;
-    console_log(&event_log("info", "api_key_revoked", request_id, json!({ "key_id": id })));
+    console_log(&event_log("info", "api_key_revoked", rid.get(), json!({ "key_id": id })));
     Ok(Reply::empty(204))
 }
