@@ -12,7 +12,13 @@
 //!   lapses `timeoutMs + 5 s` after it was taken.
 //! - **News travels over BroadcastChannel** (`<key>`): `tokens` (re-read
 //!   storage and adopt; tokens never go over the channel) and `ended`
-//!   (logout or a dead grant ends the session in every tab).
+//!   (logout or a dead grant ends the session in every tab). `storage`
+//!   events on the session key say the same where BroadcastChannel is
+//!   missing (Safari before 15.4 lacks it and Web Locks alike).
+//! - Residual risks: a lease is not atomic (two tabs whose writes cross
+//!   within the settle delay could both hold it; the re-read under the lock
+//!   narrows that), and a localStorage write reaches other tabs after some
+//!   delay that no API bounds (see [`STORAGE_SETTLE_MS`]).
 //! - Browsers run timers late in sleeping tabs, so the session is re-read on
 //!   `visibilitychange`, `pageshow` and `online`.
 //! - Waiting for the lock is bounded (`3 * timeoutMs`): past that the tab
