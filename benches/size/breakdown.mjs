@@ -99,10 +99,13 @@ function demangle(s) {
     .replace(/\$RF\$/g, '&').replace(/\$C\$/g, ',').replace(/\.\./g, '::');
 }
 function group(full) {
-  const path = full.replace(/^<+/, '').replace(/^(&|dyn |mut )+/, '');
+  // An async body monomorphised into wasm-bindgen-futures' executor belongs to
+  // the code that wrote it.
+  const inner = full.match(/future_to_promise::<+(.*)$/);
+  const path = (inner ? inner[1] : full).replace(/^<+/, '').replace(/^(&|dyn |mut )+/, '');
   const segs = path.split('::');
   if (/^(core|alloc|std)$/.test(segs[0])) return `${segs[0]}::${segs[1] ?? ''}`.replace(/[<{].*$/, '');
-  if (segs[0] === 'mesh_sdk') return segs.slice(0, 3).join('::').replace(/[<{].*$/, '');
+  if (segs[0] === 'mesh_sdk') return segs.slice(0, segs[1] === 'wasm' ? 4 : 3).join('::').replace(/[<{>].*$/, '');
   if (/^__wbg|^__wbindgen|^wasm_bindgen/.test(path)) return 'wasm-bindgen shims';
   return segs[0].replace(/[<{ ].*$/, '') || '(unnamed)';
 }
