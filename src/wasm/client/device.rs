@@ -22,6 +22,8 @@ pub struct PendingLogin {
     user_code: String,
     authorization: DeviceAuthorization,
     started_at_ms: i64,
+    /// A `completeDeviceLogin` is polling: a second one would double the polls.
+    polling: bool,
 }
 
 /// The most logins kept at once (each restart adds one).
@@ -57,7 +59,7 @@ pub async fn start(inner: &Rc<Inner>, signal: Option<AbortSignal>) -> Result<JsV
     if logins.len() >= MAX_PENDING {
         logins.remove(0);
     }
-    logins.push(PendingLogin { user_code: authorization.user_code.clone(), authorization, started_at_ms });
+    logins.push(PendingLogin { user_code: authorization.user_code.clone(), authorization, started_at_ms, polling: false });
     Ok(login.into())
 }
 
@@ -90,14 +92,25 @@ pub async fn complete(inner: &Rc<Inner>, login: &JsValue, signal: Option<AbortSi
         .as_string()
         .ok_or_else(|| Error::config("login", "must be the object startDeviceLogin() returned"))?;
     let (authorization, started_at_ms) = {
-        let logins = inner.logins.borrow();
-        let p = logins.iter().find(|p| p.user_code == user_code).ok_or_else(|| {
+        let mut logins = inner.logins.borrow_mut();
+        let p = logins.iter_mut().find(|p| p.user_code == user_code).ok_or_else(|| {
             Error::config("login", "is unknown to this client: pass what its startDeviceLogin() returned")
         })?;
+        if p.polling {
+            return Err(Error::config("login", "is already being completed: await the first completeDeviceLogin()"));
+        }
+        p.polling = true;
         (p.authorization.clone(), p.started_at_ms)
     };
     let result = poll(inner, &authorization, started_at_ms, signal).await;
-    inner.logins.borrow_mut().retain(|p| p.user_code != user_code);
+    {
+        // An aborted login may be completed again; any other end is final.
+        let mut logins = inner.logins.borrow_mut();
+        match &result {
+            Err(e) if e.kind() == ErrorKind::Aborted => logins.iter_mut().filter(|p| p.user_code == user_code).for_each(|p| p.polling = false),
+            _ => logins.retain(|p| p.user_code != user_code),
+        }
+    }
     let tokens = result?;
 
     inner.session.borrow_mut().set_session(tokens);
