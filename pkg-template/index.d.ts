@@ -291,8 +291,8 @@ export type SessionEndReason =
   | 'invalid_grant'
   /** The access token expired and could not be refreshed. */
   | 'expired'
-  /** Another tab saw the session end. */
-  | 'session_ended';
+  /** Another tab ended the session and did not say why. */
+  | 'ended_elsewhere';
 
 /** Events and their payloads. */
 export interface MeshClientEvents {
