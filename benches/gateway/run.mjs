@@ -17,8 +17,12 @@
 // cross-check. The load generator (this Node process) is not counted.
 //
 //   node benches/gateway/run.mjs [--rounds 8] [--requests 1000] [--concurrency 4]
-//                                [--max-seconds 900] [--out FILE]
-// Needs the built package (scripts/build.sh). Loopback only; bounded.
+//                                [--max-seconds 900] [--out FILE] [--quick]
+//                                [--mesh-config other/wrangler.toml]
+// --quick is a smoke run (2 rounds x 200); --mesh-config measures another
+// worker in the gateway's place (e.g. the jose reference, to see the noise).
+// Needs the built package (scripts/build.sh). Loopback only; bounded: it stops
+// starting rounds after --max-seconds and reports the rounds it has.
 import { spawnSync } from 'node:child_process';
 import { mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync, existsSync } from 'node:fs';
 import http from 'node:http';
