@@ -100,7 +100,7 @@ pub(crate) fn deferred() -> (Promise, js_sys::Function) {
     let mut resolve = None;
     let promise = Promise::new(&mut |res, _rej| resolve = Some(res));
     // The executor runs synchronously, so `resolve` is set.
-    (promise, resolve.unwrap_or_else(|| js_sys::Function::new_no_args("")))
+    (promise, resolve.unwrap_throw())
 }
 
 /// Sleeps `ms` milliseconds; ends early with `aborted`/`disposed` when a
