@@ -210,6 +210,11 @@ test('device login, API key created in /settings, used by an agent through the g
     await row.waitFor();
     assert.ok((await row.textContent()).includes(value.slice(-4)), 'the list shows the key by its last 4 characters');
     assert.ok(!(await row.textContent()).includes(value), 'the list never shows the whole key');
+    // The copy button puts the whole key on the clipboard.
+    await context.grantPermissions(['clipboard-read', 'clipboard-write'], { origin: app.url });
+    await page.getByRole('button', { name: 'Copy' }).click();
+    await page.getByText('Copied to the clipboard.').waitFor();
+    assert.equal(await page.evaluate(() => navigator.clipboard.readText()), value);
     await page.screenshot({ path: path.join(SHOTS, 'settings-key.png'), fullPage: true });
     // The same page on a phone-sized screen.
     await page.setViewportSize({ width: 390, height: 844 });
