@@ -244,7 +244,10 @@ let results;
 try {
   await mf.ready;
   const workerdPid = findWorkerd(beforeKids);
-  const urls = Object.fromEntries(await Promise.all(WORKERS.map(async ([name]) => [name, new URL('/api/v1/chat', await mf.unsafeGetDirectURL(name)).href])));
+  const bases = Object.fromEntries(await Promise.all(WORKERS.map(async ([name]) => [name, await mf.unsafeGetDirectURL(name)])));
+  const urls = Object.fromEntries(WORKERS.map(([name]) => [name, new URL('/api/v1/chat', bases[name]).href]));
+  // The public route: the gateway's cost with no credential to check.
+  const publicUrls = Object.fromEntries(WORKERS.map(([name]) => [name, new URL('/health', bases[name]).href]));
   const ALGS = ['RS256', 'ES256', 'HS256'];
   const reused = Object.fromEntries(await Promise.all(ALGS.map(async (a) => [a, [await mint({ key: signer[a], payload: longLived() })]])));
 
@@ -257,7 +260,7 @@ try {
     }
   }
 
-  const scenarios = ALGS.flatMap((alg) => [[`${alg} reused`, alg, 'reused'], [`${alg} 1000 distinct`, alg, 'distinct']]);
+  const scenarios = [['public route', null, 'public'], ...ALGS.flatMap((alg) => [[`${alg} reused`, alg, 'reused'], [`${alg} 1000 distinct`, alg, 'distinct']])];
   results = new Map(); // `${scenario}|${worker}` -> [{rps,p50,p99,cpuUs,ticks}]
   let rounds = 0;
   for (let round = 0; round < ROUNDS && !overTime(); round++) {
@@ -265,13 +268,13 @@ try {
     for (const alg of ALGS) fresh[alg] = await mintBatch(alg, DISTINCT);
     for (let s = 0; s < scenarios.length; s++) {
       const [label, alg, mode] = scenarios[s];
-      const tokens = mode === 'reused' ? reused[alg] : fresh[alg];
+      const tokens = mode === 'public' ? [null] : mode === 'reused' ? reused[alg] : fresh[alg];
       const n = mode === 'reused' ? REQUESTS : Math.min(REQUESTS, DISTINCT); // distinct: no token twice
       // Rotate the order each round (and per scenario), so no worker always goes first.
       const order = WORKERS.map((_, i) => WORKERS[(i + round + s) % WORKERS.length][0]);
       for (const name of order) {
         const c0 = cpuOf(workerdPid);
-        const r = await load(urls[name], tokens, n);
+        const r = await load(mode === 'public' ? publicUrls[name] : urls[name], tokens, n);
         const c1 = cpuOf(workerdPid);
         if (r.bad) throw new Error(`${name} ${label}: ${r.bad} of ${n} responses were not 200 (first: ${r.firstBad})`);
         const key = `${label}|${name}`;
@@ -313,16 +316,17 @@ try {
     const joseAuth = auth('jose-A');
     for (const [name] of WORKERS) {
       const a = auth(name);
-      const vs = name.startsWith('pass') ? '' : `${(a / joseAuth).toFixed(2)}x`;
+      const vs = name.startsWith('pass') || label === 'public route' ? '' : `${(a / joseAuth).toFixed(2)}x`;
       p(`| ${label} | ${name} | ${Math.round(med(name, 'rps'))} | ${f2(med(name, 'p50'))} | ${f2(med(name, 'p99'))} | ${f1(med(name, 'cpuUs'))} | ${f1(a)} | ${vs} | ${f1(med(name, 'tickUs'))} |`);
     }
+    const pa = med('pass-A', 'cpuUs');
+    noise.push(`- ${label}: pass-B/pass-A CPU ${(med('pass-B', 'cpuUs') / pa).toFixed(2)}; jose-B/jose-A auth CPU ${(auth('jose-B') / joseAuth).toFixed(2)}`);
+    if (label === 'public route') continue; // no auth: shows the cost of the plumbing alone
     const meshAuth = auth('mesh');
     const ratio = meshAuth / joseAuth;
     const [alg, mode] = [label.split(' ')[0], label.includes('reused') ? 'reused' : 'distinct'];
     const limit = mode === 'reused' ? 1 / 3 : alg === 'HS256' ? 1 / 2 : 1;
     goals.push(`${label}: mesh auth CPU ${f1(meshAuth)} us vs jose-A ${f1(joseAuth)} us = ${ratio.toFixed(2)}x (goal <= ${limit === 1 ? '1' : limit === 0.5 ? '1/2' : '1/3'}): ${ratio <= limit ? 'met' : 'NOT met'}`);
-    const pa = med('pass-A', 'cpuUs');
-    noise.push(`- ${label}: pass-B/pass-A CPU ${(med('pass-B', 'cpuUs') / pa).toFixed(2)}; jose-B/jose-A auth CPU ${(auth('jose-B') / joseAuth).toFixed(2)}`);
   }
   p('');
   p('Noise floor (the same code twice, medians):');
