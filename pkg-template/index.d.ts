@@ -130,7 +130,7 @@ export interface MeshOAuthOptions extends MeshCommonOptions {
   clientId: string;
   /** API audience, sent where the provider wants it (Auth0 does). */
   audience?: string;
-  /** Space-separated scopes. Include `offline_access` to get a refresh token. */
+  /** Space-separated scopes. Include `offline_access` to get a refresh token. Default: `'openid offline_access'`. */
   scope?: string;
   /** Where the session is kept. @default 'memory' */
   storage?: MeshStorageOption;

@@ -34,7 +34,7 @@ pub struct ClientConfig {
     pub client_id: Option<String>,
     /// Sent as `audience` where the provider wants it (Auth0).
     pub audience: Option<String>,
-    /// Requested scope, e.g. `openid offline_access`.
+    /// Requested scope; [`DEFAULT_SCOPE`] when the options give none.
     pub scope: Option<String>,
     /// Base URL of the API (or the gateway in front of it).
     pub api_url: Option<String>,
@@ -64,7 +64,9 @@ impl Default for ClientConfig {
             issuer: None,
             client_id: None,
             audience: None,
-            scope: None,
+            // A session SDK needs a refresh token; providers such as
+            // oidc-provider cancel a device approval that asks for no scope.
+            scope: Some(DEFAULT_SCOPE.to_string()),
             api_url: None,
             api_key: None,
             refresh_leeway_secs: DEFAULT_REFRESH_LEEWAY_SECS,
@@ -220,7 +222,7 @@ impl ClientConfig {
             issuer: opt_string("issuer", &raw.issuer)?,
             client_id: opt_string("clientId", &raw.client_id)?,
             audience: opt_string("audience", &raw.audience)?,
-            scope: opt_string("scope", &raw.scope)?,
+            scope: opt_string("scope", &raw.scope)?.or(d.scope.clone()),
             api_url: opt_string("apiUrl", &raw.api_url)?,
             api_key: opt_string("apiKey", &raw.api_key)?.map(ApiKey::new),
             refresh_leeway_secs: opt_integer("refreshLeewaySeconds", &raw.refresh_leeway_seconds)?.unwrap_or(d.refresh_leeway_secs),
@@ -336,6 +338,10 @@ fn check_range(option: &str, value: i64, min: i64, max: i64) -> Result<()> {
     Ok(())
 }
 
+/// The scope asked for when the options name none: an ID token and a
+/// refresh token (`offline_access`), which proactive refresh needs.
+pub const DEFAULT_SCOPE: &str = "openid offline_access";
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -380,6 +386,18 @@ mod tests {
         let mut c = oauth();
         c.issuer = Some("  ".into());
         assert!(err_msg(&c).contains("`issuer`"));
+    }
+
+    #[test]
+    fn scope_defaults_to_openid_offline_access_and_keeps_what_is_given() {
+        let raw = |scope: Option<&str>| RawOptions {
+            issuer: Some(OptionValue::Str("http://127.0.0.1:9400".into())),
+            client_id: Some(OptionValue::Str("mesh-demo".into())),
+            scope: scope.map(|s| OptionValue::Str(s.into())),
+            ..RawOptions::default()
+        };
+        assert_eq!(ClientConfig::from_options(&raw(None)).unwrap().scope.as_deref(), Some("openid offline_access"));
+        assert_eq!(ClientConfig::from_options(&raw(Some("openid"))).unwrap().scope.as_deref(), Some("openid"));
     }
 
     #[test]

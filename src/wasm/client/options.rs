@@ -25,7 +25,9 @@ pub fn parse(options: &JsValue) -> Result<Options, Error> {
     c.issuer = opt_string(o, "issuer")?;
     c.client_id = opt_string(o, "clientId")?;
     c.audience = opt_string(o, "audience")?;
-    c.scope = opt_string(o, "scope")?;
+    if let Some(scope) = opt_string(o, "scope")? {
+        c.scope = Some(scope); // else the core's default scope
+    }
     c.api_url = opt_string(o, "apiUrl")?;
     c.api_key = opt_string(o, "apiKey")?.map(ApiKey::new);
     let int = |key: &str, slot: &mut i64| -> Result<(), Error> {
