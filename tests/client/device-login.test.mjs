@@ -111,6 +111,37 @@ describe('device login', () => {
     }
   });
 
+  test('one login, one poller: a second completeDeviceLogin is refused; after an abort the same login completes', T, async () => {
+    stack.proxy.reset();
+    const client = new MeshClient(stack.clientOptions());
+    try {
+      const login = await client.startDeviceLogin();
+      const ac = new AbortController();
+      const first = client.completeDeviceLogin(login, { signal: ac.signal });
+      await assert.rejects(client.completeDeviceLogin(login), (err) => {
+        assert.equal(err.code, 'invalid_config');
+        assert.match(err.message, /already being completed/);
+        return true;
+      });
+      await stack.proxy.waitFor(() => stack.proxy.count('device_code') >= 1, { what: 'a poll' });
+      ac.abort();
+      await assert.rejects(first, (err) => err.code === 'aborted');
+
+      // The user can still approve the same code, and a new poller picks it up.
+      const [session] = await Promise.all([
+        client.completeDeviceLogin(login),
+        approveDevice({ verificationUriComplete: login.verificationUriComplete, login: 'demo', password: 'demo' }),
+      ]);
+      assert.equal(jwtPayload(session.accessToken).sub, 'user-demo-1');
+      // A completed login is spent: completing it again is refused, not re-polled.
+      const polls = stack.proxy.count('device_code');
+      await assert.rejects(client.completeDeviceLogin(login), (err) => err.code === 'invalid_config');
+      assert.equal(stack.proxy.count('device_code'), polls);
+    } finally {
+      client.dispose();
+    }
+  });
+
   test('a slow token endpoint: never two polls in flight, Retry-After on a 503 honoured', T, async () => {
     stack.proxy.reset();
     const client = new MeshClient(stack.clientOptions());
