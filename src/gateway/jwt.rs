@@ -352,6 +352,21 @@ pub(crate) mod tests {
         verify(token, NOW).unwrap_err().reason
     }
 
+    /// Our minting helper shares the HMAC code under test, so cross-check
+    /// against an independent implementation: tokens that jsonwebtoken signs
+    /// must verify here, and ones it signs with another secret must not.
+    #[test]
+    fn tokens_signed_by_jsonwebtoken_verify_and_foreign_ones_do_not() {
+        use jsonwebtoken::{encode, Algorithm, EncodingKey, Header};
+        let claims: Value = serde_json::from_str(&claims_json("")).unwrap();
+        let sign = |secret: &str| {
+            encode(&Header::new(Algorithm::HS256), &claims, &EncodingKey::from_secret(secret.as_bytes())).unwrap()
+        };
+        let c = verify(&sign(SECRET), NOW).unwrap();
+        assert_eq!(c.sub, "user-1");
+        assert_eq!(reason(&sign("another-secret-another-secret-!!")), Reason::BadSignature);
+    }
+
     #[test]
     fn a_good_token_verifies() {
         let c = verify(&mint(&claims_json("")), NOW).unwrap();
