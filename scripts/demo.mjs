@@ -65,7 +65,10 @@ function run(name, cmd, args, opts = {}) {
     env: { ...process.env, ...opts.env },
   });
   children.push(child);
-  const prefix = (line) => line && console.log(`[${name}] ${line}`);
+  // wrangler offline warns that it cannot fetch `Request.cf` (no network
+  // here), with a stack trace each time: noise for a demo.
+  const noise = /Request\.cf|ENOTFOUND|getaddrinfo|^\s+at |^\s*$/;
+  const prefix = (line) => !noise.test(line) && console.log(`[${name}] ${line}`);
   const pipe = (stream) => {
     let buf = '';
     stream.on('data', (d) => {
@@ -167,7 +170,7 @@ mesh-sdk demo is running (Ctrl-C stops everything):
   demo origin      http://${host}:${ports.origin}            (echoes the identity it receives)
 
 Try this:
-  1. Open ${webUrl}/login, press "Sign in", open the link it shows, log in as demo/demo and approve.
+  1. Open ${webUrl}/login, press "Start sign-in", open the link it shows, log in as demo/demo and approve.
   2. Open ${webUrl}/settings and create an API key; copy it (it is shown once).
   3. Call the agent route with it through the gateway; the origin echoes x-user-id:
        curl -s -H "X-API-Key: <key>" ${gatewayUrl}/agent/v1/mcp/messages/

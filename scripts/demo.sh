@@ -5,6 +5,7 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 scripts/setup.sh
 scripts/build.sh
-www/scripts/setup.sh
-npm --prefix www run build
+# Installs www/'s dependencies and the packed package; rebuilds the app only
+# when its sources or the package changed.
+www/scripts/setup.sh --build
 exec node scripts/demo.mjs
