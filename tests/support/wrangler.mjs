@@ -19,25 +19,10 @@ import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { freePort, sleep } from './http.mjs';
+import { killGroup, live } from './process-group.mjs';
 
 export const ROOT = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '../..');
 const WRANGLER = path.join(ROOT, 'node_modules/.bin/wrangler');
-
-const live = new Set();
-const killAll = () => { for (const p of live) killGroup(p, 'SIGKILL'); };
-process.once('exit', killAll);
-// A test run stopped by a signal still takes its workerd processes with it.
-for (const sig of ['SIGINT', 'SIGTERM', 'SIGHUP']) {
-  process.once(sig, () => {
-    killAll();
-    // Exit as the signal would have, unless the importer handles it itself.
-    if (process.listenerCount(sig) === 0) process.exit(128 + (sig === 'SIGINT' ? 2 : sig === 'SIGTERM' ? 15 : 1));
-  });
-}
-
-function killGroup(child, signal) {
-  try { process.kill(-child.pid, signal); } catch { /* already gone */ }
-}
 
 /**
  * @param {object} [o]

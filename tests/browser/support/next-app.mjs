@@ -8,25 +8,10 @@
 import { spawn } from 'node:child_process';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
+import { killGroup, live } from '../../support/process-group.mjs';
 
 export const ROOT = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '../../..');
 export const WWW = path.join(ROOT, 'www');
-
-const live = new Set();
-const killAll = () => { for (const child of live) killGroup(child, 'SIGKILL'); };
-process.once('exit', killAll);
-// A run stopped by a signal still takes `next start` (and a build) with it.
-for (const sig of ['SIGINT', 'SIGTERM', 'SIGHUP']) {
-  process.once(sig, () => {
-    killAll();
-    // Exit as the signal would have, unless another handler takes care of it.
-    if (process.listenerCount(sig) === 0) process.exit(128 + (sig === 'SIGINT' ? 2 : sig === 'SIGTERM' ? 15 : 1));
-  });
-}
-
-function killGroup(child, signal) {
-  try { process.kill(-child.pid, signal); } catch { /* already gone */ }
-}
 
 const sleep = (ms) => new Promise((resolve) => setTimeout(resolve, ms));
 
