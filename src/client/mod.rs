@@ -16,18 +16,19 @@
 //!
 //! ## API notes for the binding
 //! - Times are `i64` Unix ms (`Date.now() as i64`); `jitter` is `Math.random()`.
-//! - JSON: parse bodies with `JSON.parse` + serde-wasm-bindgen into
+//! - JSON: the browser binding `JSON.parse`s bodies and fills
 //!   [`token::TokenResponse`] / [`oauth::OAuthErrorBody`] /
-//!   [`device::DeviceAuthorization`] / [`storage::StoredSession`] /
-//!   [`env::EnvVars`] / [`config::ClientConfig`]. When a token response has
-//!   no `expires_in`, decode the access token with
-//!   [`token::decode_jwt_payload`], `JSON.parse` it into
-//!   [`token::JwtClaims`] and put it in [`oauth::TokenAnswer::claims`].
-//! - Options: `serde_wasm_bindgen::from_value::<RawOptions>` then
-//!   [`ClientConfig::from_options`], so a wrong type (`timeoutMs: 'soon'`)
-//!   is reported by option name. (Deserializing `ClientConfig` directly also
-//!   works but gives serde's field-less type errors.) `setSession` input:
-//!   [`env::SessionInput::to_tokens`]; `fromEnv`: [`EnvVars::require_tokens`].
+//!   [`device::DeviceAuthorization`] / [`storage::StoredSession`] field by
+//!   field with `Reflect` (`src/wasm/client/records.rs`): serde-wasm-bindgen
+//!   cost about a fifth of the browser bundle. The serde derives here serve
+//!   host tests and Rust callers. When a token response has no
+//!   `expires_in`, decode the access token with [`token::decode_jwt_payload`]
+//!   and put its claims in [`oauth::TokenAnswer::claims`].
+//! - Options: the binding reads each option by name into [`ClientConfig`]
+//!   (so a wrong type names the option) and calls `validate`;
+//!   [`ClientConfig::from_options`] is the same for serde callers.
+//!   `setSession` input: [`env::SessionInput::to_tokens`]; `fromEnv`:
+//!   [`EnvVars::require_tokens`].
 //! - While a refresh is in flight, every `get_token` returns `JoinInFlight`
 //!   (also during a proactive refresh), so concurrent callers share one
 //!   token; a failed refresh hands waiters `Failed { still_valid }`.

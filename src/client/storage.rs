@@ -7,8 +7,8 @@
 //! ```
 //! `expiresAt` and `receivedAt` are Unix **milliseconds** on the local clock
 //! (`expiresAt` absent when unknown). The binding `JSON.parse`s the stored
-//! string and converts it with serde-wasm-bindgen (and `JSON.stringify`s the
-//! serialized form to write). Corrupt or foreign data yields an
+//! string and reads the fields with `Reflect` (and `JSON.stringify`s the
+//! record it writes). Corrupt or foreign data yields an
 //! `ErrorKind::Storage` error and a logged-out client, never a panic.
 
 use serde::{Deserialize, Serialize};
