@@ -139,6 +139,23 @@ pub fn plan(cfg: &GatewayConfig, method: &str, path: &str, h: &RequestHeaders<'_
     }
 }
 
+/// Splits a request URL (absolute, or a path as Node's `req.url`) into its
+/// path ("/" when empty) and its `?query` ("" when none); a `#fragment` is
+/// dropped. The gateway signs the identity over this path and
+/// `verifyIdentity` checks it over the same, so both use this one function.
+pub fn split_url(url: &str) -> (&str, &str) {
+    let start = if url.starts_with('/') {
+        0
+    } else {
+        let after_scheme = url.find("://").map_or(0, |i| i + 3);
+        url[after_scheme..].find(['/', '?', '#']).map_or(url.len(), |i| after_scheme + i)
+    };
+    let rest = &url[start..];
+    let rest = &rest[..rest.find('#').unwrap_or(rest.len())];
+    let (path, query) = rest.split_at(rest.find('?').unwrap_or(rest.len()));
+    (if path.is_empty() { "/" } else { path }, query)
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -216,5 +233,16 @@ mod tests {
         assert!(matches!(plan(&c, "OPTIONS", "/agent/v1/x", &pre), Plan::Reject { .. }));
         assert_eq!(plan(&c, "GET", "/health/..%2Fapi%2fv1/x", &h(None, None)), Plan::BadPath);
         assert_eq!(plan(&c, "GET", "/health/%5C", &h(None, None)), Plan::BadPath);
+    }
+
+    #[test]
+    fn split_url_takes_path_and_query_from_absolute_and_relative_urls() {
+        assert_eq!(split_url("http://h:1/a/b?x=1#f"), ("/a/b", "?x=1"));
+        assert_eq!(split_url("http://h"), ("/", ""));
+        assert_eq!(split_url("https://h/"), ("/", ""));
+        assert_eq!(split_url("http://o.test?x"), ("/", "?x"));
+        assert_eq!(split_url("http://h?next=/y"), ("/", "?next=/y"));
+        assert_eq!(split_url("/api/v1/chat?a=1"), ("/api/v1/chat", "?a=1"));
+        assert_eq!(split_url("/a?next=http://x/y"), ("/a", "?next=http://x/y"));
     }
 }

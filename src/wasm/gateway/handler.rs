@@ -24,7 +24,7 @@ use crate::gateway::identity::sign;
 use crate::gateway::jwks::{FetchStep, Jwk, KeyLookup, MAX_BODY_BYTES};
 use crate::gateway::jwt::{Claims, Reason, Rejection};
 use crate::gateway::reject::{self, event_log, rejection_log, Reply};
-use crate::gateway::request::{is_cors_path, plan, Credential, Plan, RequestHeaders};
+use crate::gateway::request::{is_cors_path, plan, split_url, Credential, Plan, RequestHeaders};
 use crate::gateway::route::AuthMode;
 use crate::gateway::verify::{JwtStep, JwtVerifier};
 use crate::wasm::error::describe_js;
@@ -193,16 +193,6 @@ impl<'a> Rid<'a> {
             format!("{prefix}-{n}")
         })
     }
-}
-
-/// Splits an absolute URL into its path and its `?query` (or "").
-fn split_url(url: &str) -> (&str, &str) {
-    let after_scheme = url.find("://").map(|i| i + 3).unwrap_or(0);
-    let start = url[after_scheme..].find('/').map(|i| after_scheme + i).unwrap_or(url.len());
-    let rest = &url[start..];
-    let rest = &rest[..rest.find('#').unwrap_or(rest.len())];
-    let (path, query) = rest.split_at(rest.find('?').unwrap_or(rest.len()));
-    (if path.is_empty() { "/" } else { path }, query)
 }
 
 /// Builds a Response from a core reply, with CORS headers when allowed.
@@ -623,16 +613,4 @@ pub(super) fn random<const N: usize>() -> Result<[u8; N], JsValue> {
     let mut b = [0u8; N];
     getrandom::fill(&mut b).map_err(|e| JsValue::from_str(&format!("getrandom: {e}")))?;
     Ok(b)
-}
-
-#[cfg(test)]
-mod tests {
-    use super::split_url;
-
-    #[test]
-    fn urls() {
-        assert_eq!(split_url("http://h:1/a/b?x=1#f"), ("/a/b", "?x=1"));
-        assert_eq!(split_url("http://h"), ("/", ""));
-        assert_eq!(split_url("https://h/"), ("/", ""));
-    }
 }

@@ -9,6 +9,7 @@ use crate::error::{Error, ErrorKind};
 use crate::gateway::config::GatewaySecret;
 use crate::gateway::headers::{API_KEY_ID, AUTH_METHOD, IDENTITY_SIGNATURE, IDENTITY_TIMESTAMP, USER_ID};
 use crate::gateway::identity::{verify, ReceivedIdentity, DEFAULT_MAX_AGE_SECS};
+use crate::gateway::request::split_url;
 use crate::wasm::global::now_secs;
 
 use super::js::{get_prop, object};
@@ -20,18 +21,6 @@ export interface VerifiedIdentity { userId: string; authMethod: 'jwt' | 'api_key
 /** A Fetch `Request`, or Node's `IncomingMessage` (`method`, `url` path, lower-case `headers`). */
 export type IdentityRequest = Request | { method: string; url: string; headers: Headers | Record<string, string | string[] | undefined> };
 "#;
-
-/// The path of a request URL (absolute, or a path as Node's `req.url`).
-fn path_of(url: &str) -> &str {
-    let rest = match url.find("://") {
-        Some(i) => &url[i + 3..],
-        None => url,
-    };
-    let start = if url.starts_with('/') { 0 } else { rest.find('/').map(|i| url.len() - rest.len() + i).unwrap_or(url.len()) };
-    let path = &url[start..];
-    let end = path.find(['?', '#']).unwrap_or(path.len());
-    if end == 0 { "/" } else { &path[..end] }
-}
 
 /// A header from a `Headers` (has `get`) or a plain object of lower-case
 /// names; a repeated header (an array) counts as missing.
@@ -74,7 +63,7 @@ pub async fn verify_identity(
         timestamp: values[3].as_deref(),
         signature: values[4].as_deref(),
     };
-    let (identity, ts) = verify(&GatewaySecret::new(secret), &method, path_of(&url), &got, now_secs(), max_age)
+    let (identity, ts) = verify(&GatewaySecret::new(secret), &method, split_url(&url).0, &got, now_secs(), max_age)
         .map_err(|e| unauthorized(e.code()))?;
     let out = object(&[
         ("userId", JsValue::from_str(&identity.user_id)),
@@ -85,17 +74,4 @@ pub async fn verify_identity(
         super::js::set_prop(&out, "apiKeyId", &JsValue::from_str(id));
     }
     Ok(out.into())
-}
-
-#[cfg(test)]
-mod tests {
-    use super::path_of;
-
-    #[test]
-    fn paths() {
-        assert_eq!(path_of("http://o.test/api/v1/chat?a=1"), "/api/v1/chat");
-        assert_eq!(path_of("/api/v1/chat?a=1"), "/api/v1/chat");
-        assert_eq!(path_of("http://o.test"), "/");
-        assert_eq!(path_of("http://o.test?x"), "/");
-    }
 }
