@@ -92,30 +92,29 @@ export function writeSecretFile(path, text, { exclusive = false } = {}) {
   mkdirSync(dir, { recursive: true, mode: 0o700 });
   if (exclusive) {
     // Create the final file exclusively: no race with a file appearing meanwhile.
-    const fd = openSync(path, 'wx', 0o600);
-    try {
-      writeSync(fd, text);
-      fsyncSync(fd);
-    } finally {
-      closeSync(fd);
-    }
+    createSynced(path, text);
     chmodSync(path, 0o600);
     return;
   }
   const tmp = join(dir, `.${randomBytes(6).toString('hex')}.tmp`);
-  const fd = openSync(tmp, 'wx', 0o600);
-  try {
-    writeSync(fd, text);
-    fsyncSync(fd);
-  } finally {
-    closeSync(fd);
-  }
+  createSynced(tmp, text);
   try {
     chmodSync(tmp, 0o600);
     renameSync(tmp, path);
   } catch (err) {
     try { unlinkSync(tmp); } catch { /* already gone */ }
     throw err;
+  }
+}
+
+/** Creates `path` (it must not exist) with mode 0600, writes `text` and syncs it to disk. */
+function createSynced(path, text) {
+  const fd = openSync(path, 'wx', 0o600);
+  try {
+    writeSync(fd, text);
+    fsyncSync(fd);
+  } finally {
+    closeSync(fd);
   }
 }
 
