@@ -6,16 +6,26 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
+# Each stage prints how long it took, so a slow CI run shows where its time went.
+stage() { echo "== $1 (at ${SECONDS}s)"; }
+
+stage "setup"
 scripts/setup.sh
 
-echo "== cargo test (host: sans-IO core, all features)"
+stage "cargo test (host: sans-IO core, all features)"
 cargo test --all-features --quiet 2>&1 | tail -n 40
 
-echo "== build the package"
+stage "build the package"
 scripts/build.sh
 
-echo "== JavaScript suites"
+stage "JavaScript suites"
 mapfile -t files < <(find tests -name '*.test.mjs' -not -path '*/node_modules/*' | sort)
 if [ ${#files[@]} -eq 0 ]; then echo "no JavaScript test files found" >&2; exit 1; fi
 # One file at a time: each suite starts its own servers, and 2 cores are few.
-node --test --test-concurrency=1 --test-reporter=spec "${files[@]}"
+# Nothing may hang the run: Node 20 applies --test-timeout to each file as a
+# whole (the slowest takes a few minutes), and --test-force-exit ends a file
+# when its tests end even if a handle leaked (the process-group tracker then
+# stops its children).
+node --test --test-concurrency=1 --test-reporter=spec \
+  --test-timeout=1200000 --test-force-exit "${files[@]}"
+stage "done"

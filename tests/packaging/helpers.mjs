@@ -11,6 +11,8 @@ import { dirname, join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { promisify } from 'node:util';
 
+import { killGroup, live } from '../support/process-group.mjs';
+
 const run = promisify(execFile);
 
 export const repo = resolve(dirname(fileURLToPath(import.meta.url)), '../..');
@@ -29,8 +31,12 @@ export async function freshProject(t, { files = {}, copyFrom, deps = [], timeout
   if (!existsSync(tarball)) throw new Error(`${tarball} is missing: run scripts/build.sh first`);
   const dir = await mkdtemp(join(tmpdir(), 'mesh-pkg-'));
   tempDirs.add(dir);
+  // Hooks run in the order they were added, and one that throws skips the
+  // rest: so stop what runs in the project first (wrangler writes to its
+  // config dir until it exits), and never let the removal throw.
   t.after(async () => {
-    await rm(dir, { recursive: true, force: true });
+    await Promise.all([...running].filter((p) => p.cwd === dir).map((p) => p.stop()));
+    await removeDir(dir);
     tempDirs.delete(dir);
   });
   if (copyFrom) await cp(copyFrom, dir, { recursive: true });
@@ -92,23 +98,25 @@ export async function recordingServer(t, handler) {
   return { url: `http://127.0.0.1:${server.address().port}`, requests, server };
 }
 
-// Process groups still running and temp projects, cleaned up if this test
-// process ends early (an interrupted or timed-out run leaves nothing behind).
-const live = new Set();
-const tempDirs = new Set();
-const killAll = () => {
-  for (const pid of live) {
-    try { process.kill(-pid, 'SIGKILL'); } catch {}
+/** Removes a temp dir; a leftover is reported, not a test failure. */
+async function removeDir(dir) {
+  try {
+    await rm(dir, { recursive: true, force: true, maxRetries: 5, retryDelay: 200 });
+  } catch (e) {
+    process.stderr.write(`warning: could not remove ${dir}: ${e.message}\n`);
   }
-  for (const dir of tempDirs) rmSync(dir, { recursive: true, force: true });
-};
-process.once('exit', killAll);
-for (const signal of ['SIGINT', 'SIGTERM']) {
-  process.once(signal, () => {
-    killAll();
-    process.exit(128 + (signal === 'SIGINT' ? 2 : 15));
-  });
 }
+
+// Temp projects, removed if this test process ends early; the process groups
+// are the shared tracker's (an interrupted or timed-out run leaves nothing
+// behind). `running` holds each started process's stop, by working dir.
+const tempDirs = new Set();
+const running = new Set();
+process.once('exit', () => {
+  for (const dir of tempDirs) {
+    try { rmSync(dir, { recursive: true, force: true }); } catch { /* best effort at exit */ }
+  }
+});
 
 /**
  * Starts a long-running command in its own process group; `t.after` stops
@@ -125,18 +133,22 @@ export function startProcess(t, cmd, args, { cwd, env = {} } = {}) {
   const keep = (d) => { out.text = (out.text + d).slice(-20_000); };
   child.stdout.on('data', keep);
   child.stderr.on('data', keep);
-  live.add(child.pid);
+  live.add(child);
   const exited = new Promise((r) => child.once('exit', r));
-  const stop = async () => {
+  const entry = { cwd };
+  entry.stop = async () => {
+    running.delete(entry);
     if (child.exitCode === null && child.signalCode === null) {
-      try { process.kill(-child.pid, 'SIGTERM'); } catch {}
+      killGroup(child, 'SIGTERM');
       const timer = new Promise((r) => setTimeout(r, 5000, 'timeout').unref());
       await Promise.race([exited, timer]);
     }
     // Whatever is left of the group (workerd under wrangler, Next.js workers).
-    try { process.kill(-child.pid, 'SIGKILL'); } catch {}
-    live.delete(child.pid);
+    killGroup(child, 'SIGKILL');
+    live.delete(child);
   };
+  running.add(entry);
+  const stop = entry.stop;
   t.after(stop);
   return { child, out, stop, exited };
 }

@@ -105,7 +105,11 @@ async function startOnce(o) {
     }
     // workerd may outlive wrangler for a moment; the group kill reaches it too.
     killGroup(child, 'SIGKILL');
-    if (ownDir) rmSync(persistTo, { recursive: true, force: true });
+    // Never throw from here: a throwing after-hook skips the hooks after it.
+    if (ownDir) {
+      try { rmSync(persistTo, { recursive: true, force: true, maxRetries: 5, retryDelay: 200 }); }
+      catch (e) { process.stderr.write(`warning: could not remove ${persistTo}: ${e.message}\n`); }
+    }
   };
 
   const deadline = Date.now() + (o.readyTimeoutMs ?? 90_000);
