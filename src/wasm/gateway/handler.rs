@@ -6,15 +6,25 @@
 //! an `await`, and nothing shares a pending promise across requests (Workers
 //! forbid I/O on behalf of another request): a request that finds a JWKS
 //! fetch in flight waits on its own timer and looks again.
+//!
+//! Most requests need no await at all (public routes, rejections, a cached
+//! or HS256 token), so [`respond`] runs the handling once, synchronously, and
+//! only a request still waiting (JWKS, WebCrypto, KV) becomes a task. The
+//! upstream fetch is never awaited in Rust: its promise is returned, with a
+//! shared rejection handler. Measured in workerd, the futures machinery
+//! (task queue, closures, promise wrappers) cost more CPU than the rest of
+//! a forwarded request.
 
 use std::cell::{Cell, OnceCell, RefCell};
+use std::future::Future;
 use std::rc::Rc;
+use std::task::{Context, Poll, Waker};
 
-use js_sys::Object;
+use js_sys::{Object, Promise};
 use serde_json::json;
 use sha2::{Digest, Sha256};
 use wasm_bindgen::prelude::*;
-use wasm_bindgen_futures::JsFuture;
+use wasm_bindgen_futures::{future_to_promise, JsFuture};
 use web_sys::{Headers, Request, RequestInit, RequestRedirect, Response, ResponseInit};
 
 use crate::gateway::api_keys::{self, KeyRecord, NegativeCache};
@@ -31,7 +41,9 @@ use crate::wasm::error::describe_js;
 use crate::wasm::global::{fetch_with_request, now_secs};
 use crate::wasm::timer::{sleep, Cancel};
 
-use super::js::{abort_signal_timeout, console_log, fetch_with_init, get_prop, names, object, read_capped, set_prop, KvNamespace, ReadError};
+use super::js::{
+    abort_signal_timeout, bind_arg, console_log, fetch_with_init, get_prop, names, object, read_capped, set_prop, then_with, KvNamespace, ReadError,
+};
 use super::keys_api;
 use super::webcrypto::WebCrypto;
 
@@ -136,23 +148,63 @@ impl Gateway {
         core
     }
 
-    pub async fn handle(&self, request: Request, env: JsValue) -> Response {
+    /// A `Response`, or a promise of one (the upstream fetch).
+    async fn handle(&self, request: Request, env: JsValue) -> JsValue {
         let rid = Rid::new(&request);
         let core = match self.core(&env) {
             Ok(core) => core,
             Err(e) => {
                 console_log(&event_log("error", "gateway_misconfigured", rid.get(), json!({ "problem": e.to_string() })));
-                return to_response(reject::misconfigured(), None, &rid);
+                return to_response(reject::misconfigured(), None, &rid).into();
             }
         };
         match core.handle(&request, &rid).await {
             Ok(response) => response,
             Err(e) => {
                 console_log(&event_log("error", "internal_error", rid.get(), json!({ "detail": describe_js(&e) })));
-                to_response(reject::internal_error(), None, &rid)
+                to_response(reject::internal_error(), None, &rid).into()
             }
         }
     }
+}
+
+/// The Worker's `fetch`: handles the request now, and makes a task of it
+/// only if it must wait. A future polled here with a no-op waker is safe to
+/// hand over: every future it awaits (`JsFuture`) stores the waker of its
+/// latest poll and keeps its result until polled, so nothing is lost.
+pub fn respond(gateway: Rc<Gateway>, request: Request, env: JsValue) -> Promise {
+    let mut task = Box::pin(async move { gateway.handle(request, env).await });
+    match task.as_mut().poll(&mut Context::from_waker(Waker::noop())) {
+        Poll::Ready(value) => Promise::resolve(&value),
+        Poll::Pending => future_to_promise(async move { Ok(task.await) }),
+    }
+}
+
+thread_local! {
+    /// `(request, error) => 502 Response`: the rejection handler of every
+    /// upstream fetch, made once per isolate (bound to each request).
+    static UPSTREAM_FAILED: JsValue = Closure::<dyn Fn(Request, JsValue) -> Response>::new(|request: Request, error: JsValue| {
+        let rid = Rid::new(&request);
+        console_log(&event_log("error", "upstream_failed", rid.get(), json!({ "detail": describe_js(&error) })));
+        to_response(reject::bad_gateway(), None, &rid)
+    })
+    .into_js_value();
+    /// `(origin, response) => response with CORS headers`, made once.
+    static WITH_CORS: JsValue = Closure::<dyn Fn(JsValue, Response) -> JsValue>::new(|origin: JsValue, upstream: Response| {
+        with_cors(&upstream, &origin.as_string().unwrap_or_default()).map_or_else(|e| e, JsValue::from)
+    })
+    .into_js_value();
+}
+
+/// The upstream's response with CORS headers added (its body streamed through).
+fn with_cors(upstream: &Response, origin: &str) -> Result<Response, JsValue> {
+    let init = ResponseInit::new();
+    init.set_status(upstream.status());
+    init.set_status_text(&upstream.status_text());
+    let headers = Headers::new_with_headers(&upstream.headers())?;
+    add_cors(&headers, origin)?;
+    init.set_headers(&headers);
+    Response::new_with_opt_readable_stream_and_init(upstream.body().as_ref(), &init)
 }
 
 /// The request id for logs and error responses, made only when needed (the
@@ -238,7 +290,8 @@ impl Core {
         }
     }
 
-    async fn handle(&self, request: &Request, rid: &Rid<'_>) -> Result<Response, JsValue> {
+    /// A `Response`, or a promise of one (the upstream fetch).
+    async fn handle(&self, request: &Request, rid: &Rid<'_>) -> Result<JsValue, JsValue> {
         let url = request.url();
         let (path, query) = split_url(&url);
         let method = request.method();
@@ -255,7 +308,7 @@ impl Core {
         };
         let cors = origin.as_deref().filter(|_| is_cors_path(&self.cfg, path)).and_then(|o| self.cfg.cors_allow(o));
         let cors = cors.as_deref();
-        let reply = |r: Reply| Ok(to_response(r, cors, rid));
+        let reply = |r: Reply| Ok(to_response(r, cors, rid).into());
 
         match plan(&self.cfg, &method, path, &headers) {
             Plan::NotFound => reply(reject::not_found()),
@@ -289,19 +342,7 @@ impl Core {
                         Err(f) => return reply(self.failure(&route, f, rid)),
                     },
                 };
-                let upstream = self.forward(request, &method, path, query, auth, identity.as_ref(), rid).await?;
-                match cors {
-                    Some(origin) => {
-                        let init = ResponseInit::new();
-                        init.set_status(upstream.status());
-                        init.set_status_text(&upstream.status_text());
-                        let headers = Headers::new_with_headers(&upstream.headers())?;
-                        add_cors(&headers, origin)?;
-                        init.set_headers(&headers);
-                        Response::new_with_opt_readable_stream_and_init(upstream.body().as_ref(), &init)
-                    }
-                    None => Ok(upstream),
-                }
+                self.forward(request, &method, path, query, auth, identity.as_ref(), cors)
             }
         }
     }
@@ -469,9 +510,11 @@ impl Core {
         }
     }
 
-    /// Forwards to the origin with the cleaned headers and the identity.
+    /// Forwards to the origin with the cleaned headers and the identity;
+    /// returns the fetch's promise (a 502 if it fails, CORS headers added
+    /// when the origin is allowed).
     #[allow(clippy::too_many_arguments)]
-    async fn forward(
+    fn forward(
         &self,
         request: &Request,
         method: &str,
@@ -479,8 +522,8 @@ impl Core {
         query: &str,
         auth: AuthMode,
         identity: Option<&Identity>,
-        rid: &Rid<'_>,
-    ) -> Result<Response, JsValue> {
+        cors: Option<&str>,
+    ) -> Result<JsValue, JsValue> {
         let src = request.headers();
         let headers = Headers::new_with_headers(&src)?;
         for name in names(&src) {
@@ -513,13 +556,13 @@ impl Core {
             }
         }
         let url = format!("{}{path}{query}", self.cfg.upstream_url);
-        match JsFuture::from(fetch_with_init(&url, &init)?).await {
-            Ok(response) => Ok(response.unchecked_into()),
-            Err(e) => {
-                console_log(&event_log("error", "upstream_failed", rid.get(), json!({ "detail": describe_js(&e) })));
-                Ok(to_response(reject::bad_gateway(), None, rid))
-            }
-        }
+        let upstream = fetch_with_init(&url, &init)?;
+        let failed = UPSTREAM_FAILED.with(|f| bind_arg(f, request));
+        let ok = match cors {
+            Some(origin) => WITH_CORS.with(|f| bind_arg(f, &JsValue::from_str(origin))),
+            None => JsValue::UNDEFINED,
+        };
+        Ok(then_with(&upstream, &ok, &failed).into())
     }
 }
 

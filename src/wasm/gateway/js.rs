@@ -27,6 +27,16 @@ extern "C" {
     #[wasm_bindgen(catch, js_name = fetch)]
     pub fn fetch_with_init(url: &str, init: &web_sys::RequestInit) -> Result<Promise, JsValue>;
 
+    /// A promise, seen through `then` with plain functions.
+    type Thenable;
+    #[wasm_bindgen(method, js_name = then)]
+    fn then(this: &Thenable, on_fulfilled: &JsValue, on_rejected: &JsValue) -> Promise;
+
+    /// A function, seen through `bind`.
+    type Bindable;
+    #[wasm_bindgen(method, js_name = bind)]
+    fn bind(this: &Bindable, this_arg: &JsValue, arg: &JsValue) -> JsValue;
+
     #[wasm_bindgen(js_namespace = console, js_name = log)]
     pub fn console_log(line: &str);
 
@@ -47,6 +57,16 @@ extern "C" {
     type Stream;
     #[wasm_bindgen(method, js_name = getReader)]
     fn get_reader(this: &Stream) -> Reader;
+}
+
+/// `promise.then(on_fulfilled, on_rejected)` (`undefined` passes the value through).
+pub fn then_with(promise: &Promise, on_fulfilled: &JsValue, on_rejected: &JsValue) -> Promise {
+    promise.unchecked_ref::<Thenable>().then(on_fulfilled, on_rejected)
+}
+
+/// `f.bind(undefined, arg)`: `f` with its first argument fixed.
+pub fn bind_arg(f: &JsValue, arg: &JsValue) -> JsValue {
+    f.unchecked_ref::<Bindable>().bind(&JsValue::UNDEFINED, arg)
 }
 
 pub fn get_prop(target: &JsValue, key: &str) -> JsValue {

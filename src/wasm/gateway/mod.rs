@@ -13,7 +13,6 @@ use std::rc::Rc;
 
 use js_sys::{Object, Promise};
 use wasm_bindgen::prelude::*;
-use wasm_bindgen_futures::future_to_promise;
 
 pub use identity::verify_identity;
 
@@ -35,8 +34,7 @@ pub fn create_gateway(#[wasm_bindgen(unchecked_param_type = "GatewayOptions")] o
     let gateway = Rc::new(handler::Gateway::new(options));
     let fetch = Closure::<dyn Fn(web_sys::Request, JsValue, JsValue) -> Promise>::new(
         move |request: web_sys::Request, env: JsValue, _ctx: JsValue| {
-            let gateway = gateway.clone();
-            future_to_promise(async move { Ok(gateway.handle(request, env).await.into()) })
+            handler::respond(gateway.clone(), request, env)
         },
     );
     js::object(&[("fetch", fetch.into_js_value())])

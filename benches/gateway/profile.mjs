@@ -1,0 +1,138 @@
+// Where the gateway's CPU goes inside workerd: runs the built gateway (bundled
+// as `wrangler deploy --dry-run` bundles it) in Miniflare with the inspector
+// on, loads one scenario, and prints the V8 CPU profile's self time by
+// function (top N), plus the share spent in wasm, in the JS glue and in
+// workerd's own builtins.
+//
+//   node benches/gateway/profile.mjs [--scenario public|RS256|ES256|HS256]
+//        [--distinct] [--requests 4000] [--top 30] [--worker mesh|pass|jose]
+// Loopback only; bounded by --requests and a 120 s cap.
+import { spawnSync } from 'node:child_process';
+import { mkdtempSync, readdirSync, readFileSync, rmSync } from 'node:fs';
+import http from 'node:http';
+import { createRequire } from 'node:module';
+import { tmpdir } from 'node:os';
+import path from 'node:path';
+import { fileURLToPath } from 'node:url';
+
+import { claims, makeKeys, mint, startJwks } from '../../tests/support/tokens.mjs';
+
+const ROOT = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '../..');
+const require = createRequire(import.meta.url);
+const { Miniflare } = require(path.join(ROOT, 'node_modules/miniflare'));
+const WebSocket = require(path.join(ROOT, 'node_modules/ws'));
+
+const args = process.argv.slice(2);
+const opt = (name, dflt) => { const i = args.indexOf(`--${name}`); return i >= 0 ? args[i + 1] : dflt; };
+const SCENARIO = opt('scenario', 'public');
+const DISTINCT = args.includes('--distinct');
+const REQUESTS = Number(opt('requests', 4000));
+const TOP = Number(opt('top', 30));
+const WORKER = opt('worker', 'mesh');
+const configs = {
+  mesh: path.join(ROOT, 'gateway/wrangler.toml'),
+  pass: path.join(ROOT, 'benches/gateway/workers/passthrough.toml'),
+  jose: path.join(ROOT, 'benches/gateway/workers/jose-gateway.toml'),
+};
+
+const work = mkdtempSync(path.join(tmpdir(), 'mesh-prof-'));
+process.on('exit', () => rmSync(work, { recursive: true, force: true }));
+const r = spawnSync(path.join(ROOT, 'node_modules/.bin/wrangler'), ['deploy', '--dry-run', '--outdir', work, '-c', configs[WORKER]],
+  { cwd: ROOT, env: { ...process.env, WRANGLER_SEND_METRICS: 'false', CI: 'true', NO_COLOR: '1' }, encoding: 'utf8', timeout: 120_000 });
+if (r.status !== 0) throw new Error(`bundling failed:\n${r.stdout}\n${r.stderr}`);
+const main = readdirSync(work).find((f) => f.endsWith('.js'));
+
+const origin = http.createServer((req, res) => { req.resume(); req.on('end', () => res.end('{"ok":true}')); });
+await new Promise((ok) => origin.listen(0, '127.0.0.1', ok));
+const keys = await makeKeys();
+const jwks = await startJwks({ keys: [keys.rs, keys.es] });
+const ctx = { issuer: jwks.issuer, audience: 'mesh-api' };
+const signer = { RS256: keys.rs, ES256: keys.es, HS256: keys.hsSecret };
+const inspectorPort = 9000 + Math.floor(Math.random() * 20000);
+const mf = new Miniflare({
+  inspectorPort,
+  workers: [{
+    name: WORKER, modules: true, scriptPath: path.join(work, main), modulesRoot: work,
+    modulesRules: [{ type: 'CompiledWasm', include: ['**/*.wasm'] }], compatibilityDate: '2026-05-01',
+    bindings: {
+      MESH_UPSTREAM_URL: `http://127.0.0.1:${origin.address().port}`, MESH_JWT_ISSUER: jwks.issuer,
+      MESH_JWT_AUDIENCE: 'mesh-api', MESH_JWKS_URL: jwks.url, MESH_JWT_HS256_SECRET: keys.hsSecret,
+    },
+    kvNamespaces: ['MESH_API_KEYS'],
+    unsafeDirectSockets: [{ host: '127.0.0.1', port: 0 }],
+  }],
+});
+const agent = new http.Agent({ keepAlive: true, maxSockets: 4 });
+try {
+  const base = await mf.unsafeGetDirectURL(WORKER);
+  const url = new URL(SCENARIO === 'public' ? '/health' : '/api/v1/chat', base).href;
+  const exp = Math.floor(Date.now() / 1000) + 3600;
+  const count = SCENARIO === 'public' ? 1 : DISTINCT ? REQUESTS : 1;
+  const tokens = SCENARIO === 'public' ? [null]
+    : await Promise.all(Array.from({ length: count }, (_, i) => mint({ key: signer[SCENARIO], payload: claims(ctx, { exp, sub: `u${i}` }) })));
+  const get = (token) => new Promise((ok, fail) => {
+    const req = http.request(url, { agent, headers: token ? { authorization: `Bearer ${token}` } : {} }, (res) => {
+      res.resume(); res.on('end', () => (res.statusCode === 200 ? ok() : fail(new Error(`status ${res.statusCode}`))));
+    });
+    req.setTimeout(30_000, () => req.destroy(new Error('timeout')));
+    req.on('error', fail); req.end();
+  });
+  const load = async (list, n) => {
+    let next = 0;
+    await Promise.all(Array.from({ length: 4 }, async () => { while (next < n) { const i = next++; await get(list[i % list.length]); } }));
+  };
+  await load(SCENARIO === 'public' || !DISTINCT ? tokens : [tokens[0]], 300); // warm up (and JIT)
+
+  const targets = await (await fetch(`http://127.0.0.1:${inspectorPort}/json`)).json();
+  const target = targets.find((t) => t.title?.includes(WORKER)) ?? targets[0];
+  const ws = new WebSocket(target.webSocketDebuggerUrl);
+  await new Promise((ok, fail) => { ws.once('open', ok); ws.once('error', fail); });
+  let id = 0;
+  const pending = new Map();
+  ws.on('message', (m) => { const msg = JSON.parse(m); pending.get(msg.id)?.(msg); pending.delete(msg.id); });
+  const send = (method, params = {}) => new Promise((ok) => { const i = ++id; pending.set(i, ok); ws.send(JSON.stringify({ id: i, method, params })); });
+  await send('Profiler.enable');
+  await send('Profiler.setSamplingInterval', { interval: 50 });
+  await send('Profiler.start');
+  const t0 = performance.now();
+  await Promise.race([load(tokens, REQUESTS), new Promise((_, fail) => setTimeout(() => fail(new Error('over 120 s')), 120_000).unref())]);
+  const wall = performance.now() - t0;
+  const { result } = await send('Profiler.stop');
+  ws.close();
+
+  const { nodes, samples, timeDeltas } = result.profile;
+  const byId = new Map(nodes.map((n) => [n.id, n]));
+  const self = new Map();
+  for (let i = 0; i < samples.length; i++) self.set(samples[i], (self.get(samples[i]) ?? 0) + (timeDeltas[i] ?? 0));
+  const fns = new Map();
+  const kinds = { wasm: 0, glue: 0, idle: 0, other: 0 };
+  let total = 0;
+  for (const [nid, us] of self) {
+    const { callFrame: f } = byId.get(nid);
+    const name = f.functionName || '(anonymous)';
+    const file = f.url.split('/').pop() || '';
+    // Anonymous JS functions are told apart by where they start.
+    const key = name === '(anonymous)' && file ? `${name}  ${file}:${f.lineNumber + 1}` : `${name}  ${file}`;
+    fns.set(key, (fns.get(key) ?? 0) + us);
+    total += us;
+    if (name === '(idle)' || name === '(program)') kinds.idle += us;
+    else if (f.url.startsWith('wasm://') || /^\$?wasm-function|^\$/.test(name)) kinds.wasm += us;
+    else if (/\.js$/.test(file)) kinds.glue += us;
+    else kinds.other += us;
+  }
+  const busy = total - kinds.idle;
+  console.log(`${WORKER} ${SCENARIO}${DISTINCT ? ' distinct' : ''}: ${REQUESTS} requests in ${wall.toFixed(0)} ms; sampled busy ${(busy / REQUESTS).toFixed(1)} us/request`);
+  console.log(`busy split: wasm ${(100 * kinds.wasm / busy).toFixed(1)}%, JS (worker + glue) ${(100 * kinds.glue / busy).toFixed(1)}%, builtins/runtime ${(100 * kinds.other / busy).toFixed(1)}%`);
+  console.log('top self time (us per request):');
+  const source = readFileSync(path.join(work, main), 'utf8').split('\n');
+  for (const [key, us] of [...fns].filter(([k]) => !/^\((idle|program)\)/.test(k)).sort((a, b) => b[1] - a[1]).slice(0, TOP)) {
+    const line = /:(\d+)$/.exec(key)?.[1];
+    const text = line ? `  | ${source[Number(line) - 1]?.trim().slice(0, 90)}` : '';
+    console.log(`${(us / REQUESTS).toFixed(2).padStart(8)}  ${key.slice(0, 140)}${text}`);
+  }
+} finally {
+  await mf.dispose();
+  agent.destroy();
+  await jwks.stop();
+  await new Promise((ok) => origin.close(ok));
+}
