@@ -62,6 +62,8 @@ for v in client full; do
   [ -f "target/bindgen/$v/mesh_sdk_bg.wasm" ] || { echo "[build] variant $v was never built" >&2; exit 1; }
   mkdir -p "$next/wasm/$v"
   cp "target/bindgen/$v/mesh_sdk.js" "target/bindgen/$v/mesh_sdk_bg.wasm" "$next/wasm/$v/"
+  # JavaScript the Rust side imports (#[wasm_bindgen(module)]), next to its glue.
+  if [ -d "target/bindgen/$v/snippets" ]; then cp -R "target/bindgen/$v/snippets" "$next/wasm/$v/"; fi
 done
 # Node and Next.js server code load the wasm from an inlined base64 module:
 # bundlers rewrite file URLs to client assets (see TOOLCHAIN.md).

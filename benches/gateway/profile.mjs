@@ -5,10 +5,12 @@
 // workerd's own builtins.
 //
 //   node benches/gateway/profile.mjs [--scenario public|RS256|ES256|HS256]
-//        [--distinct] [--requests 4000] [--top 30] [--worker mesh|pass|jose]
+//        [--distinct] [--requests 4000] [--top 30] [--worker mesh|pass|jose] [--named]
+// --named runs the build's twin with a name section (target/bindgen/full/
+// mesh_sdk_bg.named.wasm, the same optimised code), so wasm frames have names.
 // Loopback only; bounded by --requests and a 120 s cap.
 import { spawnSync } from 'node:child_process';
-import { mkdtempSync, readdirSync, readFileSync, rmSync } from 'node:fs';
+import { copyFileSync, mkdtempSync, readdirSync, readFileSync, rmSync } from 'node:fs';
 import http from 'node:http';
 import { createRequire } from 'node:module';
 import { tmpdir } from 'node:os';
@@ -41,6 +43,10 @@ const r = spawnSync(path.join(ROOT, 'node_modules/.bin/wrangler'), ['deploy', '-
   { cwd: ROOT, env: { ...process.env, WRANGLER_SEND_METRICS: 'false', CI: 'true', NO_COLOR: '1' }, encoding: 'utf8', timeout: 120_000 });
 if (r.status !== 0) throw new Error(`bundling failed:\n${r.stdout}\n${r.stderr}`);
 const main = readdirSync(work).find((f) => f.endsWith('.js'));
+if (args.includes('--named') && WORKER === 'mesh') {
+  const wasm = readdirSync(work).find((f) => f.endsWith('.wasm'));
+  copyFileSync(path.join(ROOT, 'target/bindgen/full/mesh_sdk_bg.named.wasm'), path.join(work, wasm));
+}
 
 const origin = http.createServer((req, res) => { req.resume(); req.on('end', () => res.end('{"ok":true}')); });
 await new Promise((ok) => origin.listen(0, '127.0.0.1', ok));

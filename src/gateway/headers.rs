@@ -25,12 +25,24 @@ pub const API_KEY_HEADER: &str = "x-api-key";
 ///   route when it carries an API key (see [`authorization_carries_api_key`]).
 pub fn strip_header(name: &str, auth: AuthMode) -> bool {
     let is = |n: &str| name.eq_ignore_ascii_case(n);
-    is(USER_ID)
-        || is(AUTH_METHOD)
-        || is(API_KEY_ID)
-        || is(API_KEY_HEADER)
+    ALWAYS_STRIPPED.iter().any(|n| is(n))
         || (name.len() >= IDENTITY_PREFIX.len() && name[..IDENTITY_PREFIX.len()].eq_ignore_ascii_case(IDENTITY_PREFIX))
         || (auth == AuthMode::ApiKey && is("authorization"))
+}
+
+/// The names (lower case) every route drops; see [`strip_header`].
+pub const ALWAYS_STRIPPED: [&str; 4] = [USER_ID, AUTH_METHOD, API_KEY_ID, API_KEY_HEADER];
+
+/// [`strip_header`] as data, for a binding that matches the lower-case names
+/// a `Headers` object lists: the exact names to drop (with `authorization`
+/// when `drop_authorization`); every name starting with [`IDENTITY_PREFIX`]
+/// goes too.
+pub fn stripped_names(drop_authorization: bool) -> Vec<&'static str> {
+    let mut names = ALWAYS_STRIPPED.to_vec();
+    if drop_authorization {
+        names.push("authorization");
+    }
+    names
 }
 
 /// Whether an `Authorization` value carries an API key (never forwarded).
@@ -128,6 +140,22 @@ mod tests {
         }
         assert!(strip_header("Authorization", AuthMode::ApiKey));
         assert!(!strip_header("Authorization", AuthMode::Jwt));
+    }
+
+    #[test]
+    fn the_name_lists_say_what_strip_header_says() {
+        let names = ["x-user-id", "x-auth-method", "x-api-key-id", "x-api-key", "x-mesh-identity-signature", "x-mesh-identity-x", "authorization",
+            "content-type", "x-user", "x-mesh-other", "x-user-id-2", "x-mesh-identity", "host", "cookie"];
+        for mode in [AuthMode::Jwt, AuthMode::ApiKey, AuthMode::Public] {
+            let list = stripped_names(mode == AuthMode::ApiKey);
+            for name in names {
+                let by_list = list.contains(&name) || name.starts_with(IDENTITY_PREFIX);
+                assert_eq!(by_list, strip_header(name, mode), "{name} on {mode:?}");
+            }
+        }
+        assert!(stripped_names(true).contains(&"authorization"));
+        assert!(!stripped_names(false).contains(&"authorization"));
+        assert!(stripped_names(false).iter().chain([&IDENTITY_PREFIX]).all(|n| n.bytes().all(|b| !b.is_ascii_uppercase())), "lower case");
     }
 
     #[test]

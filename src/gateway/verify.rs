@@ -6,7 +6,7 @@
 use super::config::{Alg, JwtConfig};
 use super::jwks::{JwksCache, JwksError, JwksPolicy};
 use super::jwt::{self, Claims, ParsedJwt, Reason, Rejection};
-use super::token_cache::{token_hash, TokenCache, TokenHash, DEFAULT_CAPACITY};
+use super::token_cache::{TokenCache, TokenHash, TokenHasher, DEFAULT_CAPACITY};
 
 pub enum JwtStep<'t> {
     Done(Result<Claims, Rejection>),
@@ -20,19 +20,21 @@ pub struct JwtVerifier {
     pub config: JwtConfig,
     pub jwks: Option<JwksCache>,
     tokens: TokenCache,
+    hasher: TokenHasher,
 }
 
 impl JwtVerifier {
-    pub fn new(config: JwtConfig) -> Self {
+    /// `seed`: 32 secret random bytes, the key of the token cache's hash.
+    pub fn new(config: JwtConfig, seed: [u8; 32]) -> Self {
         let jwks = config.jwks.as_ref().map(|s| JwksCache::new(s, &config.issuer, JwksPolicy::default()));
-        JwtVerifier { config, jwks, tokens: TokenCache::new(DEFAULT_CAPACITY) }
+        JwtVerifier { config, jwks, tokens: TokenCache::new(DEFAULT_CAPACITY), hasher: TokenHasher::new(seed) }
     }
 
     pub fn start<'t>(&mut self, token: &'t str, now: i64) -> JwtStep<'t> {
         if token.len() > jwt::MAX_TOKEN_BYTES {
             return JwtStep::Done(Err(Reason::TokenTooLarge.into()));
         }
-        let hash = token_hash(token);
+        let hash = self.hasher.hash(token);
         if let Some(hit) = self.tokens.get(&hash, now, self.config.clock_skew_secs) {
             return JwtStep::Done(hit);
         }
@@ -85,7 +87,7 @@ mod tests {
     fn verifier() -> JwtVerifier {
         let mut c = cfg();
         c.jwks = Some(JwksSource::Url("https://issuer.example/jwks".into()));
-        JwtVerifier::new(c)
+        JwtVerifier::new(c, [3; 32])
     }
 
     #[test]

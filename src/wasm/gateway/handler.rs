@@ -23,13 +23,16 @@ use std::task::{Context, Poll, Waker};
 use js_sys::{Object, Promise};
 use serde_json::json;
 use sha2::{Digest, Sha256};
+use wasm_bindgen::intern;
 use wasm_bindgen::prelude::*;
 use wasm_bindgen_futures::{future_to_promise, JsFuture};
 use web_sys::{Headers, Request, RequestInit, RequestRedirect, Response, ResponseInit};
 
 use crate::gateway::api_keys::{self, KeyRecord, NegativeCache};
 use crate::gateway::config::{ConfigError, GatewayConfig};
-use crate::gateway::headers::{authorization_carries_api_key, identity_headers, is_safe_header_value, strip_header, AuthMethod, Identity};
+use crate::gateway::headers::{
+    authorization_carries_api_key, identity_headers, is_safe_header_value, stripped_names, AuthMethod, Identity, IDENTITY_PREFIX,
+};
 use crate::gateway::identity::sign;
 use crate::gateway::jwks::{FetchStep, Jwk, KeyLookup, MAX_BODY_BYTES};
 use crate::gateway::jwt::{Claims, Reason, Rejection};
@@ -41,9 +44,7 @@ use crate::wasm::error::describe_js;
 use crate::wasm::global::{fetch_with_request, now_secs};
 use crate::wasm::timer::{sleep, Cancel};
 
-use super::js::{
-    abort_signal_timeout, bind_arg, console_log, fetch_with_init, get_prop, names, object, read_capped, set_prop, then_with, KvNamespace, ReadError,
-};
+use super::js::{abort_signal_timeout, console_log, get_prop, header, object, read_capped, set_prop, KvNamespace, ReadError};
 use super::keys_api;
 use super::webcrypto::WebCrypto;
 
@@ -92,6 +93,20 @@ pub(super) struct Core {
     pub negative: RefCell<NegativeCache>,
     /// The path part of MESH_UPSTREAM_URL (`/base` of `https://o/base`).
     upstream_path: String,
+    /// The header names `forward` drops, as JS arrays: without and with
+    /// `authorization` (from the core's `stripped_names`).
+    stripped: [JsValue; 2],
+}
+
+/// The inbound request as `forward` needs it, read once by `handle`.
+#[derive(Clone, Copy)]
+struct Inbound<'a> {
+    request: &'a Request,
+    method: &'a str,
+    path: &'a str,
+    query: &'a str,
+    /// `Authorization` carries an API key: never forwarded.
+    drop_authorization: bool,
 }
 
 /// Why a credential did not authenticate.
@@ -139,7 +154,9 @@ impl Gateway {
             }
         }
         let lookup = |name: &str| VARIABLES.iter().position(|n| *n == name).and_then(|i| values[i].clone());
-        let core = GatewayConfig::from_env(lookup, kv.is_some()).map(|cfg| Rc::new(Core::new(cfg, kv)));
+        // The token cache's hash key: secret, per isolate and configuration.
+        let seed = random::<32>().map_err(|e| ConfigError { variable: "crypto.getRandomValues", problem: describe_js(&e) });
+        let core = GatewayConfig::from_env(lookup, kv.is_some()).and_then(|cfg| Ok(Rc::new(Core::new(cfg, kv, seed?))));
         match &core {
             Ok(_) => console_log(&event_log("info", "gateway_configured", "", json!({}))),
             Err(e) => console_log(&event_log("error", "gateway_misconfigured", "", json!({ "problem": e.to_string() }))),
@@ -182,7 +199,7 @@ pub fn respond(gateway: Rc<Gateway>, request: Request, env: JsValue) -> Promise 
 
 thread_local! {
     /// `(request, error) => 502 Response`: the rejection handler of every
-    /// upstream fetch, made once per isolate (bound to each request).
+    /// upstream fetch (forward.js), made once per isolate.
     static UPSTREAM_FAILED: JsValue = Closure::<dyn Fn(Request, JsValue) -> Response>::new(|request: Request, error: JsValue| {
         let rid = Rid::new(&request);
         console_log(&event_log("error", "upstream_failed", rid.get(), json!({ "detail": describe_js(&error) })));
@@ -194,6 +211,25 @@ thread_local! {
         with_cors(&upstream, &origin.as_string().unwrap_or_default()).map_or_else(|e| e, JsValue::from)
     })
     .into_js_value();
+}
+
+#[wasm_bindgen(module = "/src/wasm/gateway/forward.js")]
+extern "C" {
+    /// The upstream fetch with the request's headers minus `drop` and
+    /// `prefix*`, plus `identity`; see forward.js. Throws for a bad URL.
+    #[wasm_bindgen(catch, js_name = forward)]
+    #[allow(clippy::too_many_arguments)]
+    fn forward_js(
+        request: &Request,
+        url: &str,
+        method: &str,
+        drop: &JsValue,
+        prefix: &str,
+        identity: &str,
+        failed: &JsValue,
+        origin: &JsValue,
+        with_cors: &JsValue,
+    ) -> Result<JsValue, JsValue>;
 }
 
 /// The upstream's response with CORS headers added (its body streamed through).
@@ -276,16 +312,17 @@ fn add_cors(headers: &Headers, origin: &str) -> Result<(), JsValue> {
 }
 
 impl Core {
-    fn new(cfg: GatewayConfig, kv: Option<KvNamespace>) -> Core {
+    fn new(cfg: GatewayConfig, kv: Option<KvNamespace>, seed: [u8; 32]) -> Core {
         let after_scheme = cfg.upstream_url.find("://").map(|i| i + 3).unwrap_or(0);
         let upstream_path =
             cfg.upstream_url[after_scheme..].find('/').map(|i| cfg.upstream_url[after_scheme + i..].to_string()).unwrap_or_default();
         Core {
-            jwt: RefCell::new(cfg.jwt.clone().map(JwtVerifier::new)),
+            jwt: RefCell::new(cfg.jwt.clone().map(|c| JwtVerifier::new(c, seed))),
             crypto: RefCell::new(WebCrypto::new()),
             negative: RefCell::new(NegativeCache::new(NEGATIVE_TTL_SECS, NEGATIVE_CAPACITY)),
             kv,
             upstream_path,
+            stripped: [false, true].map(|with| stripped_names(with).into_iter().map(JsValue::from_str).collect::<js_sys::Array>().into()),
             cfg,
         }
     }
@@ -296,7 +333,8 @@ impl Core {
         let (path, query) = split_url(&url);
         let method = request.method();
         let h = request.headers();
-        let get = |name: &str| h.get(name).ok().flatten();
+        // Constant names are interned: passed as cached JS strings, not re-decoded per request.
+        let get = |name: &'static str| header(&h, intern(name));
         // Only what this request can need: each read crosses into JavaScript.
         let (authorization, x_api_key) = (get("authorization"), get("x-api-key"));
         let acrm = if method == "OPTIONS" { get("access-control-request-method") } else { None };
@@ -342,7 +380,9 @@ impl Core {
                         Err(f) => return reply(self.failure(&route, f, rid)),
                     },
                 };
-                self.forward(request, &method, path, query, auth, identity.as_ref(), cors)
+                let carries_key = authorization.as_deref().is_some_and(|v| authorization_carries_api_key(v, &self.cfg.api_key_prefix));
+                let src = Inbound { request, method: &method, path, query, drop_authorization: carries_key };
+                self.forward(&src, auth, identity.as_ref(), cors)
             }
         }
     }
@@ -513,56 +553,36 @@ impl Core {
     /// Forwards to the origin with the cleaned headers and the identity;
     /// returns the fetch's promise (a 502 if it fails, CORS headers added
     /// when the origin is allowed).
-    #[allow(clippy::too_many_arguments)]
-    fn forward(
-        &self,
-        request: &Request,
-        method: &str,
-        path: &str,
-        query: &str,
-        auth: AuthMode,
-        identity: Option<&Identity>,
-        cors: Option<&str>,
-    ) -> Result<JsValue, JsValue> {
-        let src = request.headers();
-        let headers = Headers::new_with_headers(&src)?;
-        for name in names(&src) {
-            let carries_key = name == "authorization"
-                && src.get(&name).ok().flatten().is_some_and(|v| authorization_carries_api_key(&v, &self.cfg.api_key_prefix));
-            // `host` is set by fetch from the upstream URL.
-            if strip_header(&name, auth) || carries_key || name == "host" {
-                headers.delete(&name)?;
-            }
-        }
+    fn forward(&self, src: &Inbound<'_>, auth: AuthMode, identity: Option<&Identity>, cors: Option<&str>) -> Result<JsValue, JsValue> {
+        let Inbound { request, method, path, query, .. } = *src;
+        // "name\nvalue\n...": values are checked header-safe, so carry no newline.
+        let mut lines = String::new();
         if let Some(identity) = identity {
             let signature = self.cfg.identity_secret.as_ref().map(|secret| {
                 let ts = now_secs();
                 (ts, sign(secret, method, &format!("{}{path}", self.upstream_path), identity, ts))
             });
             for (name, value) in identity_headers(identity, signature) {
-                headers.set(name, &value)?;
+                if !is_safe_header_value(&value) {
+                    return Err(JsValue::from_str("an identity header value is not header-safe"));
+                }
+                for part in [name, value.as_str()] {
+                    lines.push_str(part);
+                    lines.push('\n');
+                }
             }
         }
-
-        let init = RequestInit::new();
-        init.set_method(method);
-        init.set_headers(&headers);
-        init.set_redirect(RequestRedirect::Manual);
-        if method != "GET" && method != "HEAD" {
-            if let Some(body) = request.body() {
-                init.set_body(&body);
-                // Node's fetch needs this for a streamed body; workerd ignores it.
-                set_prop(&init, "duplex", &JsValue::from_str("half"));
-            }
-        }
+        // Only the standard methods are interned (any other string would grow the cache).
+        let standard = ["GET", "POST", "PUT", "PATCH", "DELETE", "HEAD", "OPTIONS"].contains(&method);
         let url = format!("{}{path}{query}", self.cfg.upstream_url);
-        let upstream = fetch_with_init(&url, &init)?;
-        let failed = UPSTREAM_FAILED.with(|f| bind_arg(f, request));
-        let ok = match cors {
-            Some(origin) => WITH_CORS.with(|f| bind_arg(f, &JsValue::from_str(origin))),
-            None => JsValue::UNDEFINED,
-        };
-        Ok(then_with(&upstream, &ok, &failed).into())
+        let drop = &self.stripped[(auth == AuthMode::ApiKey || src.drop_authorization) as usize];
+        let origin = cors.map_or(JsValue::UNDEFINED, JsValue::from_str);
+        UPSTREAM_FAILED.with(|failed| {
+            WITH_CORS.with(|with_cors| {
+                let method = if standard { intern(method) } else { method };
+                forward_js(request, &url, method, drop, intern(IDENTITY_PREFIX), &lines, failed, &origin, with_cors)
+            })
+        })
     }
 }
 

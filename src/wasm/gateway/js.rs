@@ -1,5 +1,5 @@
 //! Raw bindings the gateway needs beyond web-sys: the KV namespace of the
-//! Worker's env, `console.log`, `Headers.prototype.keys`,
+//! Worker's env, `console.log`, `Headers.prototype.get` unwrapped,
 //! `AbortSignal.timeout`, and a stream reader for capped body reads.
 
 use js_sys::{Object, Promise, Reflect, Uint8Array};
@@ -23,27 +23,14 @@ extern "C" {
     #[wasm_bindgen(method, catch)]
     pub fn list(this: &KvNamespace, options: &JsValue) -> Result<Promise, JsValue>;
 
-    /// `globalThis.fetch(url, init)`: one call, no intermediate Request.
-    #[wasm_bindgen(catch, js_name = fetch)]
-    pub fn fetch_with_init(url: &str, init: &web_sys::RequestInit) -> Result<Promise, JsValue>;
-
-    /// A promise, seen through `then` with plain functions.
-    type Thenable;
-    #[wasm_bindgen(method, js_name = then)]
-    fn then(this: &Thenable, on_fulfilled: &JsValue, on_rejected: &JsValue) -> Promise;
-
-    /// A function, seen through `bind`.
-    type Bindable;
-    #[wasm_bindgen(method, js_name = bind)]
-    fn bind(this: &Bindable, this_arg: &JsValue, arg: &JsValue) -> JsValue;
-
     #[wasm_bindgen(js_namespace = console, js_name = log)]
     pub fn console_log(line: &str);
 
-    /// A `Headers`, seen through its iterator methods.
-    type IterableHeaders;
-    #[wasm_bindgen(method, js_name = keys)]
-    fn keys(this: &IterableHeaders) -> js_sys::Iterator;
+    /// A `Headers`, seen through `get` without the exception wrapper: it
+    /// throws only for an invalid name, and the names passed are constants.
+    type PlainHeaders;
+    #[wasm_bindgen(method, js_name = get)]
+    fn get(this: &PlainHeaders, name: &str) -> Option<String>;
 
     #[wasm_bindgen(catch, js_namespace = AbortSignal, js_name = timeout)]
     pub fn abort_signal_timeout(ms: u32) -> Result<AbortSignal, JsValue>;
@@ -57,16 +44,6 @@ extern "C" {
     type Stream;
     #[wasm_bindgen(method, js_name = getReader)]
     fn get_reader(this: &Stream) -> Reader;
-}
-
-/// `promise.then(on_fulfilled, on_rejected)` (`undefined` passes the value through).
-pub fn then_with(promise: &Promise, on_fulfilled: &JsValue, on_rejected: &JsValue) -> Promise {
-    promise.unchecked_ref::<Thenable>().then(on_fulfilled, on_rejected)
-}
-
-/// `f.bind(undefined, arg)`: `f` with its first argument fixed.
-pub fn bind_arg(f: &JsValue, arg: &JsValue) -> JsValue {
-    f.unchecked_ref::<Bindable>().bind(&JsValue::UNDEFINED, arg)
 }
 
 pub fn get_prop(target: &JsValue, key: &str) -> JsValue {
@@ -85,16 +62,9 @@ pub fn object(pairs: &[(&str, JsValue)]) -> Object {
     o
 }
 
-/// The names of a `Headers` object (lower case, as the Fetch spec gives
-/// them), fetched in one string: `Array.from(headers.keys()).join("\n")`.
-/// Header names cannot contain a newline.
-pub fn names(headers: &Headers) -> Vec<String> {
-    let keys = js_sys::Array::from(&headers.unchecked_ref::<IterableHeaders>().keys());
-    let joined: String = keys.join("\n").into();
-    if joined.is_empty() {
-        return Vec::new();
-    }
-    joined.split('\n').map(String::from).collect()
+/// A header's value (`None` when absent). `name` must be a valid header name.
+pub fn header(headers: &Headers, name: &str) -> Option<String> {
+    headers.unchecked_ref::<PlainHeaders>().get(name)
 }
 
 /// Why a capped read stopped.
