@@ -54,7 +54,7 @@ pub fn public_view(r: &KeyRecord) -> serde_json::Value {
 }
 
 pub fn sha256_hex(s: &str) -> String {
-    Sha256::digest(s.as_bytes()).iter().map(|b| format!("{b:02x}")).collect()
+    super::identity::hex(&Sha256::digest(s.as_bytes()))
 }
 
 pub fn record_key(hash_hex: &str) -> String {

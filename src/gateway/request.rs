@@ -44,7 +44,7 @@ pub enum Plan {
 }
 
 /// Headers the plan needs, as the request carried them.
-#[derive(Debug, Default, Clone, Copy)]
+#[derive(Debug, Default, Clone, Copy, PartialEq, Eq)]
 pub struct RequestHeaders<'a> {
     pub authorization: Option<&'a str>,
     pub x_api_key: Option<&'a str>,
@@ -139,6 +139,41 @@ pub fn plan(cfg: &GatewayConfig, method: &str, path: &str, h: &RequestHeaders<'_
     }
 }
 
+/// What the gateway reads of a request, from the one line the binding's
+/// JavaScript builds (one crossing instead of six): method, URL,
+/// `authorization`, `x-api-key`, `origin` and
+/// `access-control-request-method`, separated by `\n`, an absent header as
+/// `\0`. Header values never hold a NUL or a newline (Fetch refuses them),
+/// so the split is unambiguous; any other shape gives `None`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Inbound<'a> {
+    pub method: &'a str,
+    pub url: &'a str,
+    pub headers: RequestHeaders<'a>,
+    pub origin: Option<&'a str>,
+}
+
+pub const ABSENT: &str = "\0";
+
+impl<'a> Inbound<'a> {
+    pub fn parse(line: &'a str) -> Option<Inbound<'a>> {
+        let mut parts = line.split('\n');
+        let mut next = || parts.next();
+        let header = |v: &'a str| (v != ABSENT).then_some(v);
+        let (method, url) = (next()?, next()?);
+        let (authorization, x_api_key, origin, acrm) = (next()?, next()?, next()?, next()?);
+        if next().is_some() || method.is_empty() || url.is_empty() {
+            return None;
+        }
+        let headers = RequestHeaders {
+            authorization: header(authorization),
+            x_api_key: header(x_api_key),
+            access_control_request_method: header(acrm),
+        };
+        Some(Inbound { method, url, headers, origin: header(origin) })
+    }
+}
+
 /// Splits a request URL (absolute, or a path as Node's `req.url`) into its
 /// path ("/" when empty) and its `?query` ("" when none); a `#fragment` is
 /// dropped. The gateway signs the identity over this path and
@@ -154,6 +189,29 @@ pub fn split_url(url: &str) -> (&str, &str) {
     let rest = &rest[..rest.find('#').unwrap_or(rest.len())];
     let (path, query) = rest.split_at(rest.find('?').unwrap_or(rest.len()));
     (if path.is_empty() { "/" } else { path }, query)
+}
+
+#[cfg(test)]
+mod inbound_tests {
+    use super::*;
+
+    #[test]
+    fn the_inbound_line_reads_back_what_the_request_carried() {
+        let line = "POST\nhttps://gw.example/api/v1/chat?x=1\nBearer abc\n\0\nhttps://app.example\n\0";
+        let i = Inbound::parse(line).unwrap();
+        assert_eq!((i.method, i.url, i.origin), ("POST", "https://gw.example/api/v1/chat?x=1", Some("https://app.example")));
+        assert_eq!(i.headers, RequestHeaders { authorization: Some("Bearer abc"), x_api_key: None, access_control_request_method: None });
+        // An empty header is present, and differs from an absent one.
+        let i = Inbound::parse("GET\nhttps://gw/\n\n\0\n\0\n\0").unwrap();
+        assert_eq!(i.headers.authorization, Some(""));
+    }
+
+    #[test]
+    fn any_other_shape_is_refused() {
+        for bad in ["", "GET", "GET\nhttps://gw/\n\0\n\0\n\0", "GET\nhttps://gw/\n\0\n\0\n\0\n\0\nextra", "\nhttps://gw/\n\0\n\0\n\0\n\0"] {
+            assert_eq!(Inbound::parse(bad), None, "{bad:?}");
+        }
+    }
 }
 
 #[cfg(test)]

@@ -33,18 +33,19 @@ use crate::gateway::config::{ConfigError, GatewayConfig};
 use crate::gateway::headers::{
     authorization_carries_api_key, identity_headers, is_safe_header_value, stripped_names, AuthMethod, Identity, IDENTITY_PREFIX,
 };
-use crate::gateway::identity::sign;
+use crate::gateway::identity::{hex, sign, unhex};
 use crate::gateway::jwks::{FetchStep, Jwk, KeyLookup, MAX_BODY_BYTES};
 use crate::gateway::jwt::{Claims, Reason, Rejection};
 use crate::gateway::reject::{self, event_log, rejection_log, Reply};
-use crate::gateway::request::{is_cors_path, plan, split_url, Credential, Plan, RequestHeaders};
+use crate::gateway::request::{is_cors_path, plan, split_url, Credential, Inbound, Plan};
 use crate::gateway::route::AuthMode;
+use crate::gateway::token_cache::TokenHash;
 use crate::gateway::verify::{JwtStep, JwtVerifier};
 use crate::wasm::error::describe_js;
 use crate::wasm::global::{fetch_with_request, now_secs};
 use crate::wasm::timer::{sleep, Cancel};
 
-use super::js::{abort_signal_timeout, console_log, get_prop, header, object, read_capped, set_prop, KvNamespace, ReadError};
+use super::js::{abort_signal_timeout, console_log, get_prop, object, read_capped, set_prop, KvNamespace, ReadError};
 use super::keys_api;
 use super::webcrypto::WebCrypto;
 
@@ -76,6 +77,29 @@ const NEGATIVE_CAPACITY: usize = 4096;
 pub struct Gateway {
     options: Option<Object>,
     loaded: RefCell<Option<Loaded>>,
+    /// `(request, env, hash, ok) => response`: handles a request again with
+    /// the verdict of its token's signature (see [`Pass`]); made once.
+    resume: OnceCell<JsValue>,
+}
+
+/// What one pass over a request carries besides the request.
+///
+/// An RS256/ES256 token whose key is already imported needs one async step,
+/// `crypto.subtle.verify`. Instead of a task, the first pass returns
+/// `verify(...).then(resume)`, and `resume` handles the request again, now
+/// synchronously, with the verdict for that token (checked by its hash). No
+/// Rust future spans the wait: measured in workerd, a task with its
+/// promise wrappers cost more CPU than the verify itself.
+pub(super) struct Pass<'a> {
+    verdict: Option<Verdict>,
+    resume: &'a JsValue,
+    env: &'a JsValue,
+}
+
+#[derive(Clone, Copy)]
+pub(super) struct Verdict {
+    hash: TokenHash,
+    ok: bool,
 }
 
 struct Loaded {
@@ -100,7 +124,7 @@ pub(super) struct Core {
 
 /// The inbound request as `forward` needs it, read once by `handle`.
 #[derive(Clone, Copy)]
-struct Inbound<'a> {
+struct Forward<'a> {
     request: &'a Request,
     method: &'a str,
     path: &'a str,
@@ -109,16 +133,41 @@ struct Inbound<'a> {
     drop_authorization: bool,
 }
 
-/// Why a credential did not authenticate.
+/// Why a credential did not authenticate (yet).
 pub(super) enum Failure {
     Reject(Rejection),
     /// JWKS or KV unreachable (503).
     Unavailable,
+    /// The signature check is under way: handle the request again with its
+    /// verdict (see [`Pass`]).
+    Suspend(Promise, TokenHash),
 }
+
+/// `verify.then(resume)` for this request (see [`Pass`]).
+fn suspend(verify: &Promise, pass: &Pass<'_>, request: &Request, hash: TokenHash) -> JsValue {
+    resume_js(verify, pass.resume, request, pass.env, &hex(&hash))
+}
+
 
 impl Gateway {
     pub fn new(options: Option<Object>) -> Self {
-        Gateway { options, loaded: RefCell::new(None) }
+        Gateway { options, loaded: RefCell::new(None), resume: OnceCell::new() }
+    }
+
+    fn resume_fn(self: &Rc<Self>) -> JsValue {
+        // Weak: the gateway holds this function, which must not keep it alive.
+        let weak = Rc::downgrade(self);
+        let make = move || {
+            Closure::<dyn Fn(Request, JsValue, String, bool) -> JsValue>::new(move |request: Request, env: JsValue, hash: String, ok: bool| {
+                let verdict = unhex(&hash).and_then(|h| h.try_into().ok()).map(|hash| Verdict { hash, ok });
+                match (weak.upgrade(), verdict) {
+                    (Some(gateway), Some(verdict)) => respond(gateway, request, env, Some(verdict)).into(),
+                    _ => JsValue::UNDEFINED,
+                }
+            })
+            .into_js_value()
+        };
+        self.resume.get_or_init(make).clone()
     }
 
     fn var(&self, env: &JsValue, name: &str) -> Option<String> {
@@ -166,8 +215,10 @@ impl Gateway {
     }
 
     /// A `Response`, or a promise of one (the upstream fetch).
-    async fn handle(&self, request: Request, env: JsValue) -> JsValue {
+    async fn handle(self: Rc<Self>, request: Request, env: JsValue, verdict: Option<Verdict>) -> JsValue {
         let rid = Rid::new(&request);
+        let resume = self.resume_fn();
+        let pass = Pass { verdict, resume: &resume, env: &env };
         let core = match self.core(&env) {
             Ok(core) => core,
             Err(e) => {
@@ -175,7 +226,7 @@ impl Gateway {
                 return to_response(reject::misconfigured(), None, &rid).into();
             }
         };
-        match core.handle(&request, &rid).await {
+        match core.handle(&request, &rid, &pass).await {
             Ok(response) => response,
             Err(e) => {
                 console_log(&event_log("error", "internal_error", rid.get(), json!({ "detail": describe_js(&e) })));
@@ -189,8 +240,8 @@ impl Gateway {
 /// only if it must wait. A future polled here with a no-op waker is safe to
 /// hand over: every future it awaits (`JsFuture`) stores the waker of its
 /// latest poll and keeps its result until polled, so nothing is lost.
-pub fn respond(gateway: Rc<Gateway>, request: Request, env: JsValue) -> Promise {
-    let mut task = Box::pin(async move { gateway.handle(request, env).await });
+pub fn respond(gateway: Rc<Gateway>, request: Request, env: JsValue, verdict: Option<Verdict>) -> Promise {
+    let mut task = Box::pin(gateway.handle(request, env, verdict));
     match task.as_mut().poll(&mut Context::from_waker(Waker::noop())) {
         Poll::Ready(value) => Promise::resolve(&value),
         Poll::Pending => future_to_promise(async move { Ok(task.await) }),
@@ -199,7 +250,7 @@ pub fn respond(gateway: Rc<Gateway>, request: Request, env: JsValue) -> Promise 
 
 thread_local! {
     /// `(request, error) => 502 Response`: the rejection handler of every
-    /// upstream fetch (forward.js), made once per isolate.
+    /// upstream fetch (plumbing.js), made once per isolate.
     static UPSTREAM_FAILED: JsValue = Closure::<dyn Fn(Request, JsValue) -> Response>::new(|request: Request, error: JsValue| {
         let rid = Rid::new(&request);
         console_log(&event_log("error", "upstream_failed", rid.get(), json!({ "detail": describe_js(&error) })));
@@ -213,10 +264,19 @@ thread_local! {
     .into_js_value();
 }
 
-#[wasm_bindgen(module = "/src/wasm/gateway/forward.js")]
+#[wasm_bindgen(module = "/src/wasm/gateway/plumbing.js")]
 extern "C" {
+    /// The request as one line for [`Inbound::parse`]; see plumbing.js.
+    #[wasm_bindgen(js_name = inbound)]
+    fn inbound_js(request: &Request) -> String;
+
+    /// `verify.then(ok => resume(request, env, hash, ok === true))`, a
+    /// rejection as `false`; see plumbing.js.
+    #[wasm_bindgen(js_name = resume)]
+    fn resume_js(verify: &Promise, resume: &JsValue, request: &Request, env: &JsValue, hash: &str) -> JsValue;
+
     /// The upstream fetch with the request's headers minus `drop` and
-    /// `prefix*`, plus `identity`; see forward.js. Throws for a bad URL.
+    /// `prefix*`, plus `identity`; see plumbing.js. Throws for a bad URL.
     #[wasm_bindgen(catch, js_name = forward)]
     #[allow(clippy::too_many_arguments)]
     fn forward_js(
@@ -328,27 +388,19 @@ impl Core {
     }
 
     /// A `Response`, or a promise of one (the upstream fetch).
-    async fn handle(&self, request: &Request, rid: &Rid<'_>) -> Result<JsValue, JsValue> {
-        let url = request.url();
-        let (path, query) = split_url(&url);
-        let method = request.method();
-        let h = request.headers();
-        // Constant names are interned: passed as cached JS strings, not re-decoded per request.
-        let get = |name: &'static str| header(&h, intern(name));
-        // Only what this request can need: each read crosses into JavaScript.
-        let (authorization, x_api_key) = (get("authorization"), get("x-api-key"));
-        let acrm = if method == "OPTIONS" { get("access-control-request-method") } else { None };
-        let origin = if self.cfg.cors_origins.is_empty() { None } else { get("origin") };
-        let headers = RequestHeaders {
-            authorization: authorization.as_deref(),
-            x_api_key: x_api_key.as_deref(),
-            access_control_request_method: acrm.as_deref(),
+    async fn handle(&self, request: &Request, rid: &Rid<'_>, pass: &Pass<'_>) -> Result<JsValue, JsValue> {
+        let line = inbound_js(request);
+        let Some(Inbound { method, url, headers, origin }) = Inbound::parse(&line) else {
+            return Ok(to_response(reject::bad_request("the request could not be read"), None, rid).into());
         };
-        let cors = origin.as_deref().filter(|_| is_cors_path(&self.cfg, path)).and_then(|o| self.cfg.cors_allow(o));
+        let (path, query) = split_url(url);
+        let authorization = headers.authorization;
+        let origin = origin.filter(|_| !self.cfg.cors_origins.is_empty());
+        let cors = origin.filter(|_| is_cors_path(&self.cfg, path)).and_then(|o| self.cfg.cors_allow(o));
         let cors = cors.as_deref();
         let reply = |r: Reply| Ok(to_response(r, cors, rid).into());
 
-        match plan(&self.cfg, &method, path, &headers) {
+        match plan(&self.cfg, method, path, &headers) {
             Plan::NotFound => reply(reject::not_found()),
             Plan::BadPath => reply(reject::bad_request("the path contains an encoded / or \\")),
             Plan::Preflight => reply(
@@ -361,18 +413,20 @@ impl Core {
                 console_log(&rejection_log(&route, &rejection, rid.get()));
                 reply(reject::unauthorized(&rejection))
             }
-            Plan::Keys { op, token } => match self.verify_jwt(&token, rid).await {
+            Plan::Keys { op, token } => match self.verify_jwt(&token, rid, Some(pass)).await {
                 Ok(claims) => {
                     let r = keys_api::serve(self, op, &claims.sub, request, rid).await?;
                     reply(r)
                 }
+                Err(Failure::Suspend(verify, hash)) => Ok(suspend(&verify, pass, request, hash)),
                 Err(f) => reply(self.failure(crate::gateway::route::KEYS_PATH, f, rid)),
             },
             Plan::Forward { route, auth, credential } => {
                 let identity = match credential {
                     None => None,
-                    Some(Credential::Jwt(token)) => match self.verify_jwt(&token, rid).await {
+                    Some(Credential::Jwt(token)) => match self.verify_jwt(&token, rid, Some(pass)).await {
                         Ok(Claims { sub, .. }) => Some(Identity { user_id: sub, method: AuthMethod::Jwt, api_key_id: None }),
+                        Err(Failure::Suspend(verify, hash)) => return Ok(suspend(&verify, pass, request, hash)),
                         Err(f) => return reply(self.failure(&route, f, rid)),
                     },
                     Some(Credential::ApiKey(key)) => match self.verify_api_key(&key, rid).await {
@@ -380,8 +434,8 @@ impl Core {
                         Err(f) => return reply(self.failure(&route, f, rid)),
                     },
                 };
-                let carries_key = authorization.as_deref().is_some_and(|v| authorization_carries_api_key(v, &self.cfg.api_key_prefix));
-                let src = Inbound { request, method: &method, path, query, drop_authorization: carries_key };
+                let carries_key = authorization.is_some_and(|v| authorization_carries_api_key(v, &self.cfg.api_key_prefix));
+                let src = Forward { request, method, path, query, drop_authorization: carries_key };
                 self.forward(&src, auth, identity.as_ref(), cors)
             }
         }
@@ -397,12 +451,16 @@ impl Core {
                 console_log(&event_log("warn", "auth_unavailable", rid.get(), json!({ "route": route })));
                 reject::unavailable()
             }
+            // Handled by the callers that allow it; here it would be a bug.
+            Failure::Suspend(..) => reject::internal_error(),
         }
     }
 
     /// Verifies a JWT: cache, HS256 in Rust, or RS256/ES256 with a JWKS key
     /// through WebCrypto, fetching the JWKS when the core says so.
-    pub(super) async fn verify_jwt(&self, token: &str, rid: &Rid<'_>) -> Result<Claims, Failure> {
+    /// With a `pass`, a token whose key is imported suspends instead of
+    /// awaiting WebCrypto (and its second pass applies the verdict).
+    pub(super) async fn verify_jwt(&self, token: &str, rid: &Rid<'_>, pass: Option<&Pass<'_>>) -> Result<Claims, Failure> {
         let step = match self.jwt.borrow_mut().as_mut() {
             Some(v) => v.start(token, now_secs()),
             None => return Err(Failure::Reject(Reason::AlgNotAllowed.into())),
@@ -436,7 +494,19 @@ impl Core {
             };
             match next {
                 Next::Key(jwk) => {
+                    let verdict = pass.and_then(|p| p.verdict).filter(|v| v.hash == hash);
+                    if let Some(Verdict { ok, .. }) = verdict {
+                        let mut v = self.jwt.borrow_mut();
+                        let v = v.as_mut().ok_or(Failure::Unavailable)?;
+                        return v.finish(&parsed, hash, ok, now_secs()).map_err(Failure::Reject);
+                    }
                     let job = self.crypto.borrow().job(&jwk);
+                    // A second pass never suspends again (no loop).
+                    if let (Some(key), Some(Pass { verdict: None, .. })) = (job.cached(), pass) {
+                        if let Ok(verify) = job.start_verify(key, &parsed.signature, parsed.signing_input.as_bytes()) {
+                            return Err(Failure::Suspend(verify, hash));
+                        }
+                    }
                     let key = match job.key(&jwk).await {
                         Ok((key, fresh)) => {
                             if fresh {
@@ -553,8 +623,8 @@ impl Core {
     /// Forwards to the origin with the cleaned headers and the identity;
     /// returns the fetch's promise (a 502 if it fails, CORS headers added
     /// when the origin is allowed).
-    fn forward(&self, src: &Inbound<'_>, auth: AuthMode, identity: Option<&Identity>, cors: Option<&str>) -> Result<JsValue, JsValue> {
-        let Inbound { request, method, path, query, .. } = *src;
+    fn forward(&self, src: &Forward<'_>, auth: AuthMode, identity: Option<&Identity>, cors: Option<&str>) -> Result<JsValue, JsValue> {
+        let Forward { request, method, path, query, .. } = *src;
         // "name\nvalue\n...": values are checked header-safe, so carry no newline.
         let mut lines = String::new();
         if let Some(identity) = identity {

@@ -1,11 +1,11 @@
 //! Raw bindings the gateway needs beyond web-sys: the KV namespace of the
-//! Worker's env, `console.log`, `Headers.prototype.get` unwrapped,
-//! `AbortSignal.timeout`, and a stream reader for capped body reads.
+//! Worker's env, `console.log`, `AbortSignal.timeout`, and a stream reader
+//! for capped body reads.
 
 use js_sys::{Object, Promise, Reflect, Uint8Array};
 use wasm_bindgen::prelude::*;
 use wasm_bindgen_futures::JsFuture;
-use web_sys::{AbortSignal, Headers, ReadableStream};
+use web_sys::{AbortSignal, ReadableStream};
 
 #[wasm_bindgen]
 extern "C" {
@@ -26,11 +26,6 @@ extern "C" {
     #[wasm_bindgen(js_namespace = console, js_name = log)]
     pub fn console_log(line: &str);
 
-    /// A `Headers`, seen through `get` without the exception wrapper: it
-    /// throws only for an invalid name, and the names passed are constants.
-    type PlainHeaders;
-    #[wasm_bindgen(method, js_name = get)]
-    fn get(this: &PlainHeaders, name: &str) -> Option<String>;
 
     #[wasm_bindgen(catch, js_namespace = AbortSignal, js_name = timeout)]
     pub fn abort_signal_timeout(ms: u32) -> Result<AbortSignal, JsValue>;
@@ -60,11 +55,6 @@ pub fn object(pairs: &[(&str, JsValue)]) -> Object {
         set_prop(&o, k, v);
     }
     o
-}
-
-/// A header's value (`None` when absent). `name` must be a valid header name.
-pub fn header(headers: &Headers, name: &str) -> Option<String> {
-    headers.unchecked_ref::<PlainHeaders>().get(name)
 }
 
 /// Why a capped read stopped.

@@ -34,7 +34,7 @@ pub fn create_gateway(#[wasm_bindgen(unchecked_param_type = "GatewayOptions")] o
     let gateway = Rc::new(handler::Gateway::new(options));
     let fetch = Closure::<dyn Fn(web_sys::Request, JsValue, JsValue) -> Promise>::new(
         move |request: web_sys::Request, env: JsValue, _ctx: JsValue| {
-            handler::respond(gateway.clone(), request, env)
+            handler::respond(gateway.clone(), request, env, None)
         },
     );
     js::object(&[("fetch", fetch.into_js_value())])

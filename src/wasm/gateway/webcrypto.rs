@@ -5,7 +5,7 @@
 
 use std::collections::HashMap;
 
-use js_sys::{Array, Object};
+use js_sys::{Array, Object, Promise};
 use wasm_bindgen::prelude::*;
 use wasm_bindgen_futures::JsFuture;
 use web_sys::{CryptoKey, SubtleCrypto};
@@ -94,8 +94,17 @@ impl VerifyJob {
         Ok((JsFuture::from(promise).await?.unchecked_into(), true))
     }
 
+    /// The key already imported, if any.
+    pub fn cached(&self) -> Option<&CryptoKey> {
+        self.cached.as_ref()
+    }
+
+    /// `crypto.subtle.verify(...)`: a promise of the verdict.
+    pub fn start_verify(&self, key: &CryptoKey, signature: &[u8], data: &[u8]) -> Result<Promise, JsValue> {
+        self.subtle.verify_with_object_and_u8_array_and_u8_array(&self.verify_params, key, signature, data)
+    }
+
     pub async fn verify(&self, key: &CryptoKey, signature: &[u8], data: &[u8]) -> Result<bool, JsValue> {
-        let promise = self.subtle.verify_with_object_and_u8_array_and_u8_array(&self.verify_params, key, signature, data)?;
-        Ok(JsFuture::from(promise).await?.is_truthy())
+        Ok(JsFuture::from(self.start_verify(key, signature, data)?).await?.is_truthy())
     }
 }
