@@ -32,8 +32,9 @@ export interface Gateway { fetch(request: Request, env: Record<string, unknown>,
 #[wasm_bindgen(js_name = createGateway, unchecked_return_type = "Gateway")]
 pub fn create_gateway(#[wasm_bindgen(unchecked_param_type = "GatewayOptions")] options: Option<Object>) -> Object {
     let gateway = Rc::new(handler::Gateway::new(options));
-    let fetch = Closure::<dyn Fn(web_sys::Request, JsValue, JsValue) -> Promise>::new(
-        move |request: web_sys::Request, env: JsValue, _ctx: JsValue| {
+    // `ctx` is not taken: nothing here outlives the response.
+    let fetch = Closure::<dyn Fn(web_sys::Request, JsValue) -> Promise>::new(
+        move |request: web_sys::Request, env: JsValue| {
             handler::respond(gateway.clone(), request, env, None)
         },
     );
