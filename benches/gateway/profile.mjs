@@ -96,7 +96,15 @@ try {
   let id = 0;
   const pending = new Map();
   ws.on('message', (m) => { const msg = JSON.parse(m); pending.get(msg.id)?.(msg); pending.delete(msg.id); });
-  const send = (method, params = {}) => new Promise((ok) => { const i = ++id; pending.set(i, ok); ws.send(JSON.stringify({ id: i, method, params })); });
+  // Bounded: workerd's inspector leaves some methods unanswered.
+  const send = (method, params = {}, ms = 60_000) => new Promise((ok) => {
+    const i = ++id;
+    pending.set(i, ok);
+    setTimeout(() => { if (pending.delete(i)) ok({ error: 'no answer' }); }, ms).unref();
+    ws.send(JSON.stringify({ id: i, method, params }));
+  });
+  const heap = async () => (await send('Runtime.getHeapUsage', {}, 3000)).result?.usedSize ?? NaN;
+  const heapBefore = await heap();
   await send('Profiler.enable');
   await send('Profiler.setSamplingInterval', { interval: 50 });
   await send('Profiler.start');
@@ -104,6 +112,8 @@ try {
   await Promise.race([load(tokens, REQUESTS), new Promise((_, fail) => setTimeout(() => fail(new Error('over 120 s')), 120_000).unref())]);
   const wall = performance.now() - t0;
   const { result } = await send('Profiler.stop');
+  await send('HeapProfiler.collectGarbage', {}, 3000);
+  const heapAfter = await heap();
   ws.close();
 
   const { nodes, samples, timeDeltas } = result.profile;
@@ -128,6 +138,7 @@ try {
   }
   const busy = total - kinds.idle;
   console.log(`${WORKER} ${SCENARIO}${DISTINCT ? ' distinct' : ''}: ${REQUESTS} requests in ${wall.toFixed(0)} ms; sampled busy ${(busy / REQUESTS).toFixed(1)} us/request`);
+  console.log(`JS heap in use: ${(heapBefore / 1024).toFixed(0)} KB before, ${(heapAfter / 1024).toFixed(0)} KB after (after a GC)`);
   console.log(`busy split: wasm ${(100 * kinds.wasm / busy).toFixed(1)}%, JS (worker + glue) ${(100 * kinds.glue / busy).toFixed(1)}%, builtins/runtime ${(100 * kinds.other / busy).toFixed(1)}%`);
   console.log('top self time (us per request):');
   const source = readFileSync(path.join(work, main), 'utf8').split('\n');
