@@ -89,7 +89,9 @@ pub struct Gateway {
 /// `verify(...).then(resume)`, and `resume` handles the request again, now
 /// synchronously, with the verdict for that token (checked by its hash). No
 /// Rust future spans the wait: measured in workerd, a task with its
-/// promise wrappers cost more CPU than the verify itself.
+/// promise wrappers cost more CPU than the verify itself. The verdict is
+/// applied only where the token's `kid` still names a key; a JWKS refetched
+/// in between could at most have replaced that key a moment ago.
 pub(super) struct Pass<'a> {
     verdict: Option<Verdict>,
     resume: &'a JsValue,
@@ -147,7 +149,6 @@ pub(super) enum Failure {
 fn suspend(verify: &Promise, pass: &Pass<'_>, request: &Request, hash: TokenHash) -> JsValue {
     resume_js(verify, pass.resume, request, pass.env, &hex(&hash))
 }
-
 
 impl Gateway {
     pub fn new(options: Option<Object>) -> Self {
