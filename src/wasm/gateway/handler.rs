@@ -155,10 +155,11 @@ impl Gateway {
         Gateway { options, loaded: RefCell::new(None), resume: OnceCell::new() }
     }
 
-    fn resume_fn(self: &Rc<Self>) -> JsValue {
-        // Weak: the gateway holds this function, which must not keep it alive.
-        let weak = Rc::downgrade(self);
-        let make = move || {
+    /// Made on first use, then borrowed (no per-request copy of the handle).
+    fn resume_fn(self: &Rc<Self>) -> &JsValue {
+        let make = || {
+            // Weak: the gateway holds this function, which must not keep it alive.
+            let weak = Rc::downgrade(self);
             Closure::<dyn Fn(Request, JsValue, String, bool) -> JsValue>::new(move |request: Request, env: JsValue, hash: String, ok: bool| {
                 let verdict = unhex(&hash).and_then(|h| h.try_into().ok()).map(|hash| Verdict { hash, ok });
                 match (weak.upgrade(), verdict) {
@@ -168,7 +169,7 @@ impl Gateway {
             })
             .into_js_value()
         };
-        self.resume.get_or_init(make).clone()
+        self.resume.get_or_init(make)
     }
 
     fn var(&self, env: &JsValue, name: &str) -> Option<String> {
@@ -218,8 +219,7 @@ impl Gateway {
     /// A `Response`, or a promise of one (the upstream fetch).
     async fn handle(self: Rc<Self>, request: Request, env: JsValue, verdict: Option<Verdict>) -> JsValue {
         let rid = Rid::new(&request);
-        let resume = self.resume_fn();
-        let pass = Pass { verdict, resume: &resume, env: &env };
+        let pass = Pass { verdict, resume: self.resume_fn(), env: &env };
         let core = match self.core(&env) {
             Ok(core) => core,
             Err(e) => {

@@ -26,7 +26,6 @@ extern "C" {
     #[wasm_bindgen(js_namespace = console, js_name = log)]
     pub fn console_log(line: &str);
 
-
     #[wasm_bindgen(catch, js_namespace = AbortSignal, js_name = timeout)]
     pub fn abort_signal_timeout(ms: u32) -> Result<AbortSignal, JsValue>;
 
