@@ -9,17 +9,14 @@
 // --named runs the build's twin with a name section (target/bindgen/full/
 // mesh_sdk_bg.named.wasm, the same optimised code), so wasm frames have names.
 // Loopback only; bounded by --requests and a 120 s cap.
-import { spawnSync } from 'node:child_process';
-import { copyFileSync, mkdtempSync, readdirSync, readFileSync, rmSync } from 'node:fs';
+import { copyFileSync, mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import http from 'node:http';
 import { createRequire } from 'node:module';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
-import { fileURLToPath } from 'node:url';
 
 import { claims, makeKeys, mint, startJwks } from '../../tests/support/tokens.mjs';
-
-const ROOT = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '../..');
+import { bundle, CONFIGS, gatewayVars, ROOT, startOrigin, workerOptions } from './harness.mjs';
 const require = createRequire(import.meta.url);
 const { Miniflare } = require(path.join(ROOT, 'node_modules/miniflare'));
 const WebSocket = require(path.join(ROOT, 'node_modules/ws'));
@@ -31,25 +28,14 @@ const DISTINCT = args.includes('--distinct');
 const REQUESTS = Number(opt('requests', 4000));
 const TOP = Number(opt('top', 30));
 const WORKER = opt('worker', 'mesh');
-const configs = {
-  mesh: path.join(ROOT, 'gateway/wrangler.toml'),
-  pass: path.join(ROOT, 'benches/gateway/workers/passthrough.toml'),
-  jose: path.join(ROOT, 'benches/gateway/workers/jose-gateway.toml'),
-};
-
 const work = mkdtempSync(path.join(tmpdir(), 'mesh-prof-'));
 process.on('exit', () => rmSync(work, { recursive: true, force: true }));
-const r = spawnSync(path.join(ROOT, 'node_modules/.bin/wrangler'), ['deploy', '--dry-run', '--outdir', work, '-c', configs[WORKER]],
-  { cwd: ROOT, env: { ...process.env, WRANGLER_SEND_METRICS: 'false', CI: 'true', NO_COLOR: '1' }, encoding: 'utf8', timeout: 120_000 });
-if (r.status !== 0) throw new Error(`bundling failed:\n${r.stdout}\n${r.stderr}`);
-const main = readdirSync(work).find((f) => f.endsWith('.js'));
+const b = bundle(WORKER, CONFIGS[WORKER], work);
 if (args.includes('--named') && WORKER === 'mesh') {
-  const wasm = readdirSync(work).find((f) => f.endsWith('.wasm'));
-  copyFileSync(path.join(ROOT, 'target/bindgen/full/mesh_sdk_bg.named.wasm'), path.join(work, wasm));
+  copyFileSync(path.join(ROOT, 'target/bindgen/full/mesh_sdk_bg.named.wasm'), b.wasm[0]);
 }
 
-const origin = http.createServer((req, res) => { req.resume(); req.on('end', () => res.end('{"ok":true}')); });
-await new Promise((ok) => origin.listen(0, '127.0.0.1', ok));
+const origin = await startOrigin();
 const keys = await makeKeys();
 const jwks = await startJwks({ keys: [keys.rs, keys.es] });
 const ctx = { issuer: jwks.issuer, audience: 'mesh-api' };
@@ -57,16 +43,7 @@ const signer = { RS256: keys.rs, ES256: keys.es, HS256: keys.hsSecret };
 const inspectorPort = 9000 + Math.floor(Math.random() * 20000);
 const mf = new Miniflare({
   inspectorPort,
-  workers: [{
-    name: WORKER, modules: true, scriptPath: path.join(work, main), modulesRoot: work,
-    modulesRules: [{ type: 'CompiledWasm', include: ['**/*.wasm'] }], compatibilityDate: '2026-05-01',
-    bindings: {
-      MESH_UPSTREAM_URL: `http://127.0.0.1:${origin.address().port}`, MESH_JWT_ISSUER: jwks.issuer,
-      MESH_JWT_AUDIENCE: 'mesh-api', MESH_JWKS_URL: jwks.url, MESH_JWT_HS256_SECRET: keys.hsSecret,
-    },
-    kvNamespaces: ['MESH_API_KEYS'],
-    unsafeDirectSockets: [{ host: '127.0.0.1', port: 0 }],
-  }],
+  workers: [workerOptions(WORKER, b, gatewayVars(origin.url, jwks, keys), { kvNamespaces: ['MESH_API_KEYS'] })],
 });
 const agent = new http.Agent({ keepAlive: true, maxSockets: 4 });
 try {
@@ -141,7 +118,7 @@ try {
   console.log(`JS heap in use: ${(heapBefore / 1024).toFixed(0)} KB before, ${(heapAfter / 1024).toFixed(0)} KB after (after a GC)`);
   console.log(`busy split: wasm ${(100 * kinds.wasm / busy).toFixed(1)}%, JS (worker + glue) ${(100 * kinds.glue / busy).toFixed(1)}%, builtins/runtime ${(100 * kinds.other / busy).toFixed(1)}%`);
   console.log('top self time (us per request):');
-  const source = readFileSync(path.join(work, main), 'utf8').split('\n');
+  const source = readFileSync(b.main, 'utf8').split('\n');
   for (const [key, us] of [...fns].filter(([k]) => !/^\((idle|program)\)/.test(k)).sort((a, b) => b[1] - a[1]).slice(0, TOP)) {
     const line = /:(\d+)$/.exec(key)?.[1];
     const text = line ? `  | ${source[Number(line) - 1]?.trim().slice(0, 90)}` : '';
@@ -151,5 +128,5 @@ try {
   await mf.dispose();
   agent.destroy();
   await jwks.stop();
-  await new Promise((ok) => origin.close(ok));
+  await origin.close();
 }

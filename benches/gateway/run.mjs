@@ -23,17 +23,14 @@
 // worker in the gateway's place (e.g. the jose reference, to see the noise).
 // Needs the built package (scripts/build.sh). Loopback only; bounded: it stops
 // starting rounds after --max-seconds and reports the rounds it has.
-import { spawnSync } from 'node:child_process';
 import { mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync, existsSync } from 'node:fs';
 import http from 'node:http';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
-import { fileURLToPath } from 'node:url';
 import { gzipSync } from 'node:zlib';
 import { createRequire } from 'node:module';
 import { claims, makeKeys, mint, startJwks } from '../../tests/support/tokens.mjs';
-
-const ROOT = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '../..');
+import { bundle as bundleWith, CONFIGS, gatewayVars, ROOT, startOrigin, workerOptions as optionsFor } from './harness.mjs';
 const require = createRequire(import.meta.url);
 const { Miniflare } = require(path.join(ROOT, 'node_modules/miniflare'));
 
@@ -61,63 +58,29 @@ if (!existsSync(path.join(ROOT, 'pkg/workerd.js'))) {
 const work = mkdtempSync(path.join(tmpdir(), 'mesh-bench-'));
 process.on('exit', () => rmSync(work, { recursive: true, force: true }));
 
-function bundle(name, config) {
-  const outdir = path.join(work, name);
-  const r = spawnSync(path.join(ROOT, 'node_modules/.bin/wrangler'),
-    ['deploy', '--dry-run', '--outdir', outdir, '-c', config],
-    { cwd: ROOT, env: { ...process.env, WRANGLER_SEND_METRICS: 'false', CI: 'true', NO_COLOR: '1' }, encoding: 'utf8', timeout: 120_000 });
-  if (r.status !== 0) throw new Error(`wrangler deploy --dry-run ${config} failed:\n${r.stdout}\n${r.stderr}`);
-  const files = readdirSync(outdir);
-  const main = files.find((f) => f.endsWith('.js') && !f.endsWith('.map'));
-  const wasm = files.filter((f) => f.endsWith('.wasm'));
-  const upload = /Total Upload: ([^\n]+)/.exec(r.stdout)?.[1]?.trim();
-  return { name, dir: outdir, main: path.join(outdir, main), wasm: wasm.map((f) => path.join(outdir, f)), upload };
-}
+const bundle = (name, config) => bundleWith(name, config, path.join(work, name));
 
 log('bundling with wrangler deploy --dry-run ...');
 const bundles = {
-  pass: bundle('pass', path.join(ROOT, 'benches/gateway/workers/passthrough.toml')),
-  jose: bundle('jose', path.join(ROOT, 'benches/gateway/workers/jose-gateway.toml')),
+  pass: bundle('pass', CONFIGS.pass),
+  jose: bundle('jose', CONFIGS.jose),
   // --mesh-config lets the harness itself be tried against another worker.
-  mesh: bundle('mesh', path.resolve(opt('mesh-config', path.join(ROOT, 'gateway/wrangler.toml')))),
+  mesh: bundle('mesh', path.resolve(opt('mesh-config', CONFIGS.mesh))),
 };
 rmSync(path.join(ROOT, 'benches/gateway/workers/.wrangler'), { recursive: true, force: true });
 
 // ---------------------------------------------------------------- origin, keys
-const origin = http.createServer((req, res) => {
-  req.resume();
-  req.on('end', () => res.writeHead(200, { 'content-type': 'application/json', 'content-length': 11 }).end('{"ok":true}'));
-});
-await new Promise((r) => origin.listen(0, '127.0.0.1', r));
-const ORIGIN = `http://127.0.0.1:${origin.address().port}`;
+const origin = await startOrigin();
 const keys = await makeKeys();
 const jwks = await startJwks({ keys: [keys.rs, keys.es] });
 const ctx = { issuer: jwks.issuer, audience: 'mesh-api' };
-const vars = {
-  MESH_UPSTREAM_URL: ORIGIN,
-  MESH_JWT_ISSUER: jwks.issuer,
-  MESH_JWT_AUDIENCE: 'mesh-api',
-  MESH_JWKS_URL: jwks.url,
-  MESH_JWT_HS256_SECRET: keys.hsSecret,
-};
+const vars = gatewayVars(origin.url, jwks, keys);
 const signer = { RS256: keys.rs, ES256: keys.es, HS256: keys.hsSecret };
 const longLived = (i = 0) => claims(ctx, { exp: Math.floor(Date.now() / 1000) + 6 * 3600, sub: `user-${i}` });
 const mintBatch = (alg, n) => Promise.all(Array.from({ length: n }, (_, i) => mint({ key: signer[alg], payload: longLived(i) })));
 
 // ---------------------------------------------------------------- workerd
-function workerOptions(name, b, extra = {}) {
-  return {
-    name,
-    modules: true,
-    scriptPath: b.main,
-    modulesRoot: b.dir,
-    modulesRules: [{ type: 'CompiledWasm', include: ['**/*.wasm'] }],
-    compatibilityDate: '2026-05-01',
-    bindings: vars,
-    unsafeDirectSockets: [{ host: '127.0.0.1', port: 0 }],
-    ...extra,
-  };
-}
+const workerOptions = (name, b, extra = {}) => optionsFor(name, b, vars, extra);
 const WORKERS = [
   ['pass-A', 'pass'], ['pass-B', 'pass'], ['jose-A', 'jose'], ['jose-B', 'jose'], ['mesh', 'mesh'],
 ];
@@ -350,5 +313,5 @@ try {
   await mf.dispose();
   agent.destroy();
   await jwks.stop();
-  await new Promise((r) => origin.close(r));
+  await origin.close();
 }
