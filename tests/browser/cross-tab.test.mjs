@@ -16,6 +16,7 @@ import { chromium } from 'playwright-core';
 import { startProvider } from '../../scripts/servers/provider.mjs';
 import { approveDevice } from '../support/approve.mjs';
 import { startStatic, startTokenProxy } from './fixtures/servers.mjs';
+import { bounded, closeQuietly, LAUNCH } from './support/chromium.mjs';
 
 // Seconds an access token lives. Short, so refreshes really happen; long
 // enough that a tab stalled for seconds on a busy 2-core machine does not
@@ -23,8 +24,6 @@ import { startStatic, startTokenProxy } from './fixtures/servers.mjs';
 // legitimate refresh).
 const TTL = 9;
 const TABS = 5;
-const CHROMIUM_FLAGS = ['--no-sandbox', '--disable-gpu', '--disable-quic', '--no-first-run',
-  '--disable-background-networking', '--disable-component-update', '--disable-sync'];
 const ENDED = ['session_ended', 'not_logged_in'];
 
 let op;
@@ -36,12 +35,12 @@ before(async () => {
   op = await startProvider({ accessTokenTtl: TTL });
   proxy = await startTokenProxy(op.issuer);
   web = await startStatic();
-  browser = await chromium.launch({ executablePath: '/usr/bin/chromium', headless: true, args: CHROMIUM_FLAGS, timeout: 30_000 });
+  browser = await chromium.launch(LAUNCH);
 });
 
 after(async () => {
   // Each step runs even if an earlier one failed: no orphan process or port.
-  for (const stop of [() => browser?.close(), () => web?.close(), () => proxy?.close(), () => op?.close()]) {
+  for (const stop of [() => closeQuietly(browser, 'the browser'), () => web?.close(), () => proxy?.close(), () => op?.close()]) {
     try { await stop(); } catch { /* keep closing the rest */ }
   }
 });
@@ -56,7 +55,7 @@ function pageUrl() {
 
 /** Opens one tab of the app and waits for its MeshClient. */
 async function openTab(context) {
-  const page = await context.newPage();
+  const page = await bounded(context.newPage(), 'newPage for a tab of the fixture app');
   page.problems = [];
   page.refreshesSent = 0;
   page.on('pageerror', (e) => page.problems.push(`pageerror: ${e.message}`));
@@ -163,7 +162,7 @@ async function closeHolderMidRefresh(pages) {
   const holder = await waitFor('the tab that sent the held refresh', () => pages.find((p) => p.refreshesSent > 0));
   assert.equal(pages.filter((p) => p.refreshesSent > 0).length, 1, 'one tab refreshes while the others wait');
 
-  await holder.close(); // mid-refresh: its request is still held at the proxy
+  await bounded(holder.close(), 'close of the tab that holds the refresh'); // mid-refresh: its request is still held at the proxy
   await waitFor('the proxy to drop the dead tab\'s request', () => heldRequest.dropped);
   const rest = pages.filter((p) => p !== holder);
   await Promise.all(rest.map((p) => p.waitForFunction(() => window.lastResult !== undefined, null, { timeout: 15_000 })
@@ -207,15 +206,18 @@ async function waitFor(what, fn, ms = 15_000) {
 }
 
 async function freeze(page) {
-  const cdp = await page.context().newCDPSession(page);
-  await cdp.send('Page.setWebLifecycleState', { state: 'frozen' });
-  return async () => { await cdp.send('Page.setWebLifecycleState', { state: 'active' }); await cdp.detach(); };
+  const cdp = await bounded(page.context().newCDPSession(page), 'newCDPSession for a tab to freeze');
+  await bounded(cdp.send('Page.setWebLifecycleState', { state: 'frozen' }), 'freezing a tab');
+  return async () => {
+    await bounded(cdp.send('Page.setWebLifecycleState', { state: 'active' }), 'waking a frozen tab');
+    await bounded(cdp.detach(), 'detach of the CDP session of a woken tab');
+  };
 }
 
 async function newContext(t, init) {
-  const context = await browser.newContext();
-  t.after(() => context.close().catch(() => {}));
-  if (init) await context.addInitScript(init);
+  const context = await bounded(browser.newContext(), 'newContext');
+  t.after(() => closeQuietly(context, "the test's browser context"));
+  if (init) await bounded(context.addInitScript(init), 'addInitScript');
   return context;
 }
 

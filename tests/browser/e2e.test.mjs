@@ -23,14 +23,16 @@ import { startOrigin } from '../../scripts/servers/origin.mjs';
 import { startProvider } from '../../scripts/servers/provider.mjs';
 import { freePort } from '../support/http.mjs';
 import { startWrangler } from '../support/wrangler.mjs';
+import { bounded, closeQuietly, LAUNCH } from './support/chromium.mjs';
 import { buildWww, ROOT, startWww } from './support/next-app.mjs';
 
 const SHOTS = path.join(ROOT, 'test-artifacts/screenshots');
-const CHROMIUM_FLAGS = ['--no-sandbox', '--disable-gpu', '--disable-quic', '--no-first-run',
-  '--disable-background-networking', '--disable-component-update', '--disable-sync'];
 // Short enough that the client refreshes while the test watches /login.
 const ACCESS_TOKEN_TTL = 20;
 const UI_TIMEOUT = 30_000;
+// A backstop for what no bound covers: a test that stalls fails here, not at
+// the runner's per-file timeout.
+const TEST_TIMEOUT = 5 * 60_000;
 
 const stops = [];
 let op;
@@ -81,14 +83,8 @@ before(async () => {
 
   userDataDir = mkdtempSync(path.join(tmpdir(), 'mesh-e2e-chromium-'));
   stops.push(() => rmSync(userDataDir, { recursive: true, force: true }));
-  context = await chromium.launchPersistentContext(userDataDir, {
-    executablePath: '/usr/bin/chromium',
-    headless: true,
-    args: CHROMIUM_FLAGS,
-    viewport: { width: 1100, height: 800 },
-    timeout: 30_000,
-  });
-  stops.push(() => context.close());
+  context = await chromium.launchPersistentContext(userDataDir, { ...LAUNCH, viewport: { width: 1100, height: 800 } });
+  stops.push(() => closeQuietly(context, 'the browser context'));
   context.setDefaultTimeout(UI_TIMEOUT);
   context.on('page', watch);
   for (const page of context.pages()) watch(page);
@@ -151,8 +147,8 @@ test('the server imports mesh-sdk: /api/health returns its version', async () =>
   assert.match(body.meshSdk, /^\d+\.\d+\.\d+/);
 });
 
-test('device login, API key created in /settings, used by an agent through the gateway, revoked', async () => {
-  const page = await context.newPage();
+test('device login, API key created in /settings, used by an agent through the gateway, revoked', { timeout: TEST_TIMEOUT }, async () => {
+  const page = await bounded(context.newPage(), 'newPage for /login');
 
   // 1. /login: start the sign-in; the code and the link appear.
   const link = await step('start-login', page, async () => {
@@ -168,7 +164,7 @@ test('device login, API key created in /settings, used by an agent through the g
   });
 
   // 2. A second page: the provider's own pages, as a person uses them.
-  const provider = await context.newPage();
+  const provider = await bounded(context.newPage(), "newPage for the provider's approval page");
   await step('approve', provider, async () => {
     await provider.goto(link);
     await provider.getByRole('button', { name: 'Continue' }).click();
@@ -177,7 +173,7 @@ test('device login, API key created in /settings, used by an agent through the g
     await provider.getByRole('button', { name: 'Sign in' }).click();
     await provider.getByRole('button', { name: 'Allow' }).click();
     await provider.getByText('Your device is signed in').waitFor();
-    await provider.close();
+    await bounded(provider.close(), "close of the provider's page");
   });
 
   // 3. The first page notices by itself and shows who is signed in.
@@ -211,15 +207,15 @@ test('device login, API key created in /settings, used by an agent through the g
     assert.ok((await row.textContent()).includes(value.slice(-4)), 'the list shows the key by its last 4 characters');
     assert.ok(!(await row.textContent()).includes(value), 'the list never shows the whole key');
     // The copy button puts the whole key on the clipboard.
-    await context.grantPermissions(['clipboard-read', 'clipboard-write'], { origin: app.url });
+    await bounded(context.grantPermissions(['clipboard-read', 'clipboard-write'], { origin: app.url }), 'grantPermissions for the clipboard');
     await page.getByRole('button', { name: 'Copy' }).click();
     await page.getByText('Copied to the clipboard.').waitFor();
-    assert.equal(await page.evaluate(() => navigator.clipboard.readText()), value);
+    assert.equal(await bounded(page.evaluate(() => navigator.clipboard.readText()), 'reading the clipboard'), value);
     await page.screenshot({ path: path.join(SHOTS, 'settings-key.png'), fullPage: true });
     // The same page on a phone-sized screen.
-    await page.setViewportSize({ width: 390, height: 844 });
+    await bounded(page.setViewportSize({ width: 390, height: 844 }), 'setViewportSize to a phone');
     await page.screenshot({ path: path.join(SHOTS, 'settings-key-mobile.png'), fullPage: true });
-    await page.setViewportSize({ width: 1100, height: 800 });
+    await bounded(page.setViewportSize({ width: 1100, height: 800 }), 'setViewportSize back to a desktop');
     return value;
   });
 
@@ -239,7 +235,7 @@ test('device login, API key created in /settings, used by an agent through the g
     await page.getByRole('button', { name: 'I have stored it' }).click();
     // Second thoughts first: Escape closes the confirmation, nothing is revoked.
     await page.getByRole('button', { name: 'Revoke ci-agent' }).click();
-    await page.keyboard.press('Escape');
+    await bounded(page.keyboard.press('Escape'), 'pressing Escape');
     await page.getByRole('button', { name: 'Yes, revoke' }).waitFor({ state: 'detached' });
     assert.equal((await agentCall(key)).status, 202, 'the key still works');
     await page.getByRole('button', { name: 'Revoke ci-agent' }).click();
@@ -255,20 +251,21 @@ test('device login, API key created in /settings, used by an agent through the g
     await page.goto(`${app.url}/login`);
     await page.getByRole('button', { name: 'Sign out' }).click();
     await page.getByText('You are signed out.').waitFor();
-    assert.equal(await page.evaluate(() => Object.keys(localStorage).filter((k) => localStorage.getItem(k)?.includes('eyJ')).length), 0,
-      'no token left in localStorage');
+    const left = await bounded(page.evaluate(() => Object.keys(localStorage).filter((k) => localStorage.getItem(k)?.includes('eyJ')).length),
+      'reading localStorage');
+    assert.equal(left, 0, 'no token left in localStorage');
     // Signed out, /settings says so and links to /login: no blank page, no call.
     await page.goto(`${app.url}/settings`);
     await page.getByRole('heading', { name: 'Sign in to manage API keys' }).waitFor();
     await page.getByRole('main').getByRole('link', { name: 'Sign in' }).click();
     await page.getByRole('button', { name: 'Start sign-in' }).waitFor();
   });
-  await page.close();
+  await bounded(page.close(), 'close of the /login page');
   assertNoAppErrors();
 });
 
-test('/login: cancel, retry, a denied and an expired code each say what happened', async () => {
-  const page = await context.newPage();
+test('/login: cancel, retry, a denied and an expired code each say what happened', { timeout: TEST_TIMEOUT }, async () => {
+  const page = await bounded(context.newPage(), 'newPage for /login');
   await step('cancel-and-retry', page, async () => {
     await page.goto(`${app.url}/login`);
     await page.getByRole('button', { name: 'Start sign-in' }).click();
@@ -281,10 +278,10 @@ test('/login: cancel, retry, a denied and an expired code each say what happened
   });
 
   await step('denied', page, async () => {
-    const provider = await context.newPage();
+    const provider = await bounded(context.newPage(), "newPage for the provider's approval page");
     await provider.goto(await page.getByTestId('verification-link').getAttribute('href'));
     await provider.getByRole('button', { name: 'Abort' }).click();
-    await provider.close();
+    await bounded(provider.close(), "close of the provider's page");
     await page.getByText('The sign-in was denied').waitFor();
     await page.screenshot({ path: path.join(SHOTS, 'login-denied.png'), fullPage: true });
   });
@@ -306,6 +303,6 @@ test('/login: cancel, retry, a denied and an expired code each say what happened
     await page.getByRole('button', { name: 'Start again' }).waitFor();
     await page.screenshot({ path: path.join(SHOTS, 'login-expired.png'), fullPage: true });
   });
-  await page.close();
+  await bounded(page.close(), 'close of the /login page');
   assertNoAppErrors();
 });
