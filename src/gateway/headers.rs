@@ -95,19 +95,32 @@ impl AuthMethod {
     }
 }
 
-/// The headers to set on the forwarded request for `identity`; `signature`
-/// is `(timestamp, signature)` from [`super::identity::sign`] when
-/// `MESH_IDENTITY_SECRET` is set.
-pub fn identity_headers(identity: &Identity, signature: Option<(i64, String)>) -> Vec<(&'static str, String)> {
-    let mut out = vec![(USER_ID, identity.user_id.clone()), (AUTH_METHOD, identity.method.name().to_string())];
+/// The headers to set on the forwarded request for `identity`, as
+/// `name\nvalue\n...` (the form the binding hands to its JavaScript in one
+/// string); `signature` is `(timestamp, signature)` from
+/// [`super::identity::sign`] when `MESH_IDENTITY_SECRET` is set. `None` when
+/// a value could not travel as a header unchanged (see
+/// [`is_safe_header_value`]): the request is then refused, never forwarded
+/// with a mangled identity.
+pub fn identity_lines(identity: &Identity, signature: Option<(i64, &str)>) -> Option<String> {
+    let ts = signature.map(|(ts, _)| ts.to_string());
+    let mut out = String::with_capacity(96 + identity.user_id.len());
+    let mut put = |name: &str, value: &str| {
+        let ok = is_safe_header_value(value);
+        for part in [name, value] {
+            out.push_str(part);
+            out.push('\n');
+        }
+        ok
+    };
+    let mut ok = put(USER_ID, &identity.user_id) & put(AUTH_METHOD, identity.method.name());
     if let Some(id) = &identity.api_key_id {
-        out.push((API_KEY_ID, id.clone()));
+        ok &= put(API_KEY_ID, id);
     }
-    if let Some((ts, sig)) = signature {
-        out.push((IDENTITY_TIMESTAMP, ts.to_string()));
-        out.push((IDENTITY_SIGNATURE, sig));
+    if let (Some(ts), Some((_, sig))) = (&ts, signature) {
+        ok &= put(IDENTITY_TIMESTAMP, ts) & put(IDENTITY_SIGNATURE, sig);
     }
-    out
+    ok.then_some(out)
 }
 
 /// Whether `s` can travel as an HTTP header value unchanged: visible ASCII
@@ -172,19 +185,21 @@ mod tests {
     }
 
     #[test]
-    fn identity_headers_for_keys_and_signatures() {
+    fn identity_lines_for_keys_and_signatures() {
         let id = Identity { user_id: "u1".into(), method: AuthMethod::ApiKey, api_key_id: Some("k1".into()) };
-        let h = identity_headers(&id, Some((1700000000, "sig".into())));
         assert_eq!(
-            h,
-            vec![
-                (USER_ID, "u1".to_string()),
-                (AUTH_METHOD, "api_key".to_string()),
-                (API_KEY_ID, "k1".to_string()),
-                (IDENTITY_TIMESTAMP, "1700000000".to_string()),
-                (IDENTITY_SIGNATURE, "sig".to_string()),
-            ]
+            identity_lines(&id, Some((1700000000, "sig"))).unwrap(),
+            "x-user-id\nu1\nx-auth-method\napi_key\nx-api-key-id\nk1\nx-mesh-identity-timestamp\n1700000000\nx-mesh-identity-signature\nsig\n"
         );
+        let jwt = Identity { user_id: "auth0|abc 1".into(), method: AuthMethod::Jwt, api_key_id: None };
+        assert_eq!(identity_lines(&jwt, None).unwrap(), "x-user-id\nauth0|abc 1\nx-auth-method\njwt\n");
+        // A value that is not header-safe refuses the whole identity.
+        for bad in ["a\nx-user-id", "a\r\nb", " u", ""] {
+            let forged = Identity { user_id: bad.into(), method: AuthMethod::Jwt, api_key_id: None };
+            assert_eq!(identity_lines(&forged, None), None, "{bad:?}");
+        }
+        let bad_key = Identity { user_id: "u".into(), method: AuthMethod::ApiKey, api_key_id: Some("k\n".into()) };
+        assert_eq!(identity_lines(&bad_key, None), None);
     }
 
     #[test]

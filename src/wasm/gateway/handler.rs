@@ -23,7 +23,6 @@ use std::task::{Context, Poll, Waker};
 use js_sys::{Object, Promise};
 use serde_json::json;
 use sha2::{Digest, Sha256};
-use wasm_bindgen::intern;
 use wasm_bindgen::prelude::*;
 use wasm_bindgen_futures::{future_to_promise, JsFuture};
 use web_sys::{Headers, Request, RequestInit, RequestRedirect, Response, ResponseInit};
@@ -31,7 +30,7 @@ use web_sys::{Headers, Request, RequestInit, RequestRedirect, Response, Response
 use crate::gateway::api_keys::{self, KeyRecord, NegativeCache};
 use crate::gateway::config::{ConfigError, GatewayConfig};
 use crate::gateway::headers::{
-    authorization_carries_api_key, identity_headers, is_safe_header_value, stripped_names, AuthMethod, Identity, IDENTITY_PREFIX,
+    authorization_carries_api_key, identity_lines, is_safe_header_value, stripped_names, AuthMethod, Identity, IDENTITY_PREFIX,
 };
 use crate::gateway::identity::{hex, sign, unhex};
 use crate::gateway::jwks::{FetchStep, Jwk, KeyLookup, MAX_BODY_BYTES};
@@ -120,19 +119,22 @@ pub(super) struct Core {
     /// The path part of MESH_UPSTREAM_URL (`/base` of `https://o/base`).
     upstream_path: String,
     /// The header names `forward` drops, as JS arrays: without and with
-    /// `authorization` (from the core's `stripped_names`).
+    /// `authorization` (from the core's `stripped_names`), and the prefix of
+    /// names it drops too: made once, not per request.
     stripped: [JsValue; 2],
+    identity_prefix: JsValue,
 }
 
-/// The inbound request as `forward` needs it, read once by `handle`.
-#[derive(Clone, Copy)]
-struct Forward<'a> {
-    request: &'a Request,
+/// A request as the handler reads it: its parts and the core's plan.
+struct Read<'a> {
     method: &'a str,
     path: &'a str,
     query: &'a str,
     /// `Authorization` carries an API key: never forwarded.
     drop_authorization: bool,
+    /// The CORS origin to allow on the response, if any.
+    cors: Option<String>,
+    plan: Plan<'a>,
 }
 
 /// Why a credential did not authenticate (yet).
@@ -216,6 +218,16 @@ impl Gateway {
         core
     }
 
+    /// The response to a request that needs no waiting, or `None` when it
+    /// must wait (JWKS fetch, key import, KV, the keys API; a bad
+    /// configuration is reported there too).
+    fn handle_now(self: &Rc<Self>, request: &Request, env: &JsValue, verdict: Option<Verdict>) -> Option<JsValue> {
+        let core = self.core(env).ok()?;
+        let rid = Rid::new(request);
+        let pass = Pass { verdict, resume: self.resume_fn(), env };
+        core.handle_now(request, &rid, &pass).map(|done| settle(done, &rid))
+    }
+
     /// A `Response`, or a promise of one (the upstream fetch).
     async fn handle(self: Rc<Self>, request: Request, env: JsValue, verdict: Option<Verdict>) -> JsValue {
         let rid = Rid::new(&request);
@@ -227,14 +239,17 @@ impl Gateway {
                 return to_response(reject::misconfigured(), None, &rid).into();
             }
         };
-        match core.handle(&request, &rid, &pass).await {
-            Ok(response) => response,
-            Err(e) => {
-                console_log(&event_log("error", "internal_error", rid.get(), json!({ "detail": describe_js(&e) })));
-                to_response(reject::internal_error(), None, &rid).into()
-            }
-        }
+        settle(core.handle(&request, &rid, &pass).await, &rid)
     }
+}
+
+/// A handling's result as the Worker returns it: an error the handling did
+/// not expect is logged and answered with a 500.
+fn settle(result: Result<JsValue, JsValue>, rid: &Rid<'_>) -> JsValue {
+    result.unwrap_or_else(|e| {
+        console_log(&event_log("error", "internal_error", rid.get(), json!({ "detail": describe_js(&e) })));
+        to_response(reject::internal_error(), None, rid).into()
+    })
 }
 
 /// The Worker's `fetch`: handles the request now, and makes a task of it
@@ -242,6 +257,11 @@ impl Gateway {
 /// hand over: every future it awaits (`JsFuture`) stores the waker of its
 /// latest poll and keeps its result until polled, so nothing is lost.
 pub fn respond(gateway: Rc<Gateway>, request: Request, env: JsValue, verdict: Option<Verdict>) -> Promise {
+    // The common case (public route, refusal, cached or HS256 token, a
+    // signature verdict) makes no future at all.
+    if let Some(value) = gateway.handle_now(&request, &env, verdict) {
+        return Promise::resolve(&value);
+    }
     let mut task = Box::pin(gateway.handle(request, env, verdict));
     match task.as_mut().poll(&mut Context::from_waker(Waker::noop())) {
         Poll::Ready(value) => Promise::resolve(&value),
@@ -283,9 +303,8 @@ extern "C" {
     fn forward_js(
         request: &Request,
         url: &str,
-        method: &str,
         drop: &JsValue,
-        prefix: &str,
+        prefix: &JsValue,
         identity: &str,
         failed: &JsValue,
         origin: &JsValue,
@@ -384,37 +403,75 @@ impl Core {
             kv,
             upstream_path,
             stripped: [false, true].map(|with| stripped_names(with).into_iter().map(JsValue::from_str).collect::<js_sys::Array>().into()),
+            identity_prefix: JsValue::from_str(IDENTITY_PREFIX),
             cfg,
         }
     }
 
-    /// A `Response`, or a promise of one (the upstream fetch).
-    async fn handle(&self, request: &Request, rid: &Rid<'_>, pass: &Pass<'_>) -> Result<JsValue, JsValue> {
-        let line = inbound_js(request);
-        let Some(Inbound { method, url, headers, origin }) = Inbound::parse(&line) else {
-            return Ok(to_response(reject::bad_request("the request could not be read"), None, rid).into());
-        };
+    /// What a request reads as, and the plan for it.
+    fn read<'a>(&'a self, line: &'a str) -> Option<Read<'a>> {
+        let Inbound { method, url, headers, origin } = Inbound::parse(line)?;
         let (path, query) = split_url(url);
-        let authorization = headers.authorization;
         let origin = origin.filter(|_| !self.cfg.cors_origins.is_empty());
         let cors = origin.filter(|_| is_cors_path(&self.cfg, path)).and_then(|o| self.cfg.cors_allow(o));
-        let cors = cors.as_deref();
-        let reply = |r: Reply| Ok(to_response(r, cors, rid).into());
+        let carries_key = headers.authorization.is_some_and(|v| authorization_carries_api_key(v, &self.cfg.api_key_prefix));
+        let plan = plan(&self.cfg, method, path, &headers);
+        Some(Read { method, path, query, drop_authorization: carries_key, cors, plan })
+    }
 
-        match plan(&self.cfg, method, path, &headers) {
-            Plan::NotFound => reply(reject::not_found()),
-            Plan::BadPath => reply(reject::bad_request("the path contains an encoded / or \\")),
-            Plan::Preflight => reply(
-                Reply::empty(204)
-                    .with_header("access-control-allow-methods", "GET, POST, PUT, PATCH, DELETE, OPTIONS")
-                    .with_header("access-control-allow-headers", "authorization, content-type, x-request-id")
-                    .with_header("access-control-max-age", "600"),
-            ),
+    /// The reply to a plan that needs no credential check.
+    fn answer(&self, plan: Plan<'_>, rid: &Rid<'_>) -> Reply {
+        match plan {
+            Plan::NotFound => reject::not_found(),
+            Plan::BadPath => reject::bad_request("the path contains an encoded / or \\"),
+            Plan::Preflight => Reply::empty(204)
+                .with_header("access-control-allow-methods", "GET, POST, PUT, PATCH, DELETE, OPTIONS")
+                .with_header("access-control-allow-headers", "authorization, content-type, x-request-id")
+                .with_header("access-control-max-age", "600"),
             Plan::Reject { route, rejection } => {
-                console_log(&rejection_log(&route, &rejection, rid.get()));
-                reply(reject::unauthorized(&rejection))
+                console_log(&rejection_log(route, &rejection, rid.get()));
+                reject::unauthorized(&rejection)
             }
-            Plan::Keys { op, token } => match self.verify_jwt(&token, rid, Some(pass)).await {
+            // Callers answer these themselves; here it would be a bug.
+            Plan::Keys { .. } | Plan::Forward { .. } => reject::internal_error(),
+        }
+    }
+
+    /// Handles a request that needs no waiting; `None` when it must wait
+    /// (see [`Core::handle`]). Most requests end here.
+    fn handle_now(&self, request: &Request, rid: &Rid<'_>, pass: &Pass<'_>) -> Option<Result<JsValue, JsValue>> {
+        let line = inbound_js(request);
+        let Some(read) = self.read(&line) else {
+            return Some(Ok(to_response(reject::bad_request("the request could not be read"), None, rid).into()));
+        };
+        let reply = |r: Reply| Some(Ok(to_response(r, read.cors.as_deref(), rid).into()));
+        let (route, auth, credential) = match read.plan {
+            Plan::Forward { route, auth, credential } => (route, auth, credential),
+            Plan::Keys { .. } => return None,
+            plan => return reply(self.answer(plan, rid)),
+        };
+        let identity = match credential {
+            None => None,
+            Some(Credential::ApiKey(_)) => return None,
+            Some(Credential::Jwt(token)) => match self.verify_jwt_now(token, pass)? {
+                Ok(Claims { sub, .. }) => Some(Identity { user_id: sub, method: AuthMethod::Jwt, api_key_id: None }),
+                Err(Failure::Suspend(verify, hash)) => return Some(Ok(suspend(&verify, pass, request, hash))),
+                Err(f) => return reply(self.failure(route, f, rid)),
+            },
+        };
+        Some(self.forward(request, &read, auth, identity.as_ref()))
+    }
+
+    /// A `Response`, or a promise of one (the upstream fetch): every request,
+    /// those that wait included.
+    async fn handle(&self, request: &Request, rid: &Rid<'_>, pass: &Pass<'_>) -> Result<JsValue, JsValue> {
+        let line = inbound_js(request);
+        let Some(read) = self.read(&line) else {
+            return Ok(to_response(reject::bad_request("the request could not be read"), None, rid).into());
+        };
+        let reply = |r: Reply| Ok(to_response(r, read.cors.as_deref(), rid).into());
+        match read.plan {
+            Plan::Keys { op, token } => match self.verify_jwt(token, rid, Some(pass)).await {
                 Ok(claims) => {
                     let r = keys_api::serve(self, op, &claims.sub, request, rid).await?;
                     reply(r)
@@ -425,20 +482,19 @@ impl Core {
             Plan::Forward { route, auth, credential } => {
                 let identity = match credential {
                     None => None,
-                    Some(Credential::Jwt(token)) => match self.verify_jwt(&token, rid, Some(pass)).await {
+                    Some(Credential::Jwt(token)) => match self.verify_jwt(token, rid, Some(pass)).await {
                         Ok(Claims { sub, .. }) => Some(Identity { user_id: sub, method: AuthMethod::Jwt, api_key_id: None }),
                         Err(Failure::Suspend(verify, hash)) => return Ok(suspend(&verify, pass, request, hash)),
-                        Err(f) => return reply(self.failure(&route, f, rid)),
+                        Err(f) => return reply(self.failure(route, f, rid)),
                     },
-                    Some(Credential::ApiKey(key)) => match self.verify_api_key(&key, rid).await {
+                    Some(Credential::ApiKey(key)) => match self.verify_api_key(key, rid).await {
                         Ok(identity) => Some(identity),
-                        Err(f) => return reply(self.failure(&route, f, rid)),
+                        Err(f) => return reply(self.failure(route, f, rid)),
                     },
                 };
-                let carries_key = authorization.is_some_and(|v| authorization_carries_api_key(v, &self.cfg.api_key_prefix));
-                let src = Forward { request, method, path, query, drop_authorization: carries_key };
-                self.forward(&src, auth, identity.as_ref(), cors)
+                self.forward(request, &read, auth, identity.as_ref())
             }
+            ref plan => reply(self.answer(plan.clone(), rid)),
         }
     }
 
@@ -454,6 +510,42 @@ impl Core {
             }
             // Handled by the callers that allow it; here it would be a bug.
             Failure::Suspend(..) => reject::internal_error(),
+        }
+    }
+
+    /// [`Core::verify_jwt`] where no waiting is needed: a cached token,
+    /// HS256, a refusal, a verdict to apply, or a signature check to start
+    /// with a key already imported (suspends). `None`: it must wait.
+    fn verify_jwt_now(&self, token: &str, pass: &Pass<'_>) -> Option<Result<Claims, Failure>> {
+        let step = match self.jwt.borrow_mut().as_mut() {
+            Some(v) => v.start(token, now_secs()),
+            None => return Some(Err(Failure::Reject(Reason::AlgNotAllowed.into()))),
+        };
+        let (parsed, hash) = match step {
+            JwtStep::Done(result) => return Some(result.map_err(Failure::Reject)),
+            JwtStep::NeedSignature(parsed, hash) => (parsed, hash),
+        };
+        let jwk = {
+            let v = self.jwt.borrow();
+            match v.as_ref()?.jwks.as_ref()?.lookup(parsed.kid.as_deref(), parsed.alg, now_secs()) {
+                KeyLookup::Key(k) => k.clone(),
+                KeyLookup::Reject(reason) => return Some(Err(Failure::Reject(Rejection { reason, kid: parsed.kid.clone(), expired_secs: None }))),
+                KeyLookup::Unavailable => return Some(Err(Failure::Unavailable)),
+                KeyLookup::Fetch | KeyLookup::Wait => return None,
+            }
+        };
+        match pass.verdict {
+            Some(Verdict { hash: h, ok }) if h == hash => {
+                let mut v = self.jwt.borrow_mut();
+                Some(v.as_mut()?.finish(&parsed, hash, ok, now_secs()).map_err(Failure::Reject))
+            }
+            // A second pass never suspends again (no loop).
+            Some(_) => None,
+            None => {
+                let job = self.crypto.borrow().job(&jwk);
+                let verify = job.start_verify(job.cached()?, &parsed.signature, parsed.signing_input.as_bytes()).ok()?;
+                Some(Err(Failure::Suspend(verify, hash)))
+            }
         }
     }
 
@@ -624,35 +716,30 @@ impl Core {
     /// Forwards to the origin with the cleaned headers and the identity;
     /// returns the fetch's promise (a 502 if it fails, CORS headers added
     /// when the origin is allowed).
-    fn forward(&self, src: &Forward<'_>, auth: AuthMode, identity: Option<&Identity>, cors: Option<&str>) -> Result<JsValue, JsValue> {
-        let Forward { request, method, path, query, .. } = *src;
-        // "name\nvalue\n...": values are checked header-safe, so carry no newline.
-        let mut lines = String::new();
-        if let Some(identity) = identity {
-            let signature = self.cfg.identity_secret.as_ref().map(|secret| {
-                let ts = now_secs();
-                (ts, sign(secret, method, &format!("{}{path}", self.upstream_path), identity, ts))
-            });
-            for (name, value) in identity_headers(identity, signature) {
-                if !is_safe_header_value(&value) {
-                    return Err(JsValue::from_str("an identity header value is not header-safe"));
-                }
-                for part in [name, value.as_str()] {
-                    lines.push_str(part);
-                    lines.push('\n');
-                }
+    fn forward(&self, request: &Request, read: &Read<'_>, auth: AuthMode, identity: Option<&Identity>) -> Result<JsValue, JsValue> {
+        let Read { method, path, query, .. } = *read;
+        let lines = match identity {
+            None => String::new(),
+            Some(identity) => {
+                let signature = self.cfg.identity_secret.as_ref().map(|secret| {
+                    let ts = now_secs();
+                    let mut signed_path = String::with_capacity(self.upstream_path.len() + path.len());
+                    signed_path.push_str(&self.upstream_path);
+                    signed_path.push_str(path);
+                    (ts, sign(secret, method, &signed_path, identity, ts))
+                });
+                identity_lines(identity, signature.as_ref().map(|(ts, sig)| (*ts, sig.as_str())))
+                    .ok_or_else(|| JsValue::from_str("an identity header value is not header-safe"))?
             }
+        };
+        let mut url = String::with_capacity(self.cfg.upstream_url.len() + path.len() + query.len());
+        for part in [self.cfg.upstream_url.as_str(), path, query] {
+            url.push_str(part);
         }
-        // Only the standard methods are interned (any other string would grow the cache).
-        let standard = ["GET", "POST", "PUT", "PATCH", "DELETE", "HEAD", "OPTIONS"].contains(&method);
-        let url = format!("{}{path}{query}", self.cfg.upstream_url);
-        let drop = &self.stripped[(auth == AuthMode::ApiKey || src.drop_authorization) as usize];
-        let origin = cors.map_or(JsValue::UNDEFINED, JsValue::from_str);
+        let drop = &self.stripped[(auth == AuthMode::ApiKey || read.drop_authorization) as usize];
+        let origin = read.cors.as_deref().map_or(JsValue::UNDEFINED, JsValue::from_str);
         UPSTREAM_FAILED.with(|failed| {
-            WITH_CORS.with(|with_cors| {
-                let method = if standard { intern(method) } else { method };
-                forward_js(request, &url, method, drop, intern(IDENTITY_PREFIX), &lines, failed, &origin, with_cors)
-            })
+            WITH_CORS.with(|with_cors| forward_js(request, &url, drop, &self.identity_prefix, &lines, failed, &origin, with_cors))
         })
     }
 }

@@ -8,22 +8,24 @@
 /**
  * The request as one line for `gateway::request::Inbound::parse`: method,
  * URL, then the headers `authorization`, `x-api-key`, `origin` and
- * `access-control-request-method`, separated by "\n", "\0" for an absent
- * one (no header value holds a NUL or a newline).
+ * `access-control-request-method` (read on OPTIONS only: nothing else uses
+ * it), separated by "\n", "\0" for an absent one (no header value holds a
+ * NUL or a newline).
  * @param {Request} request
  */
 export function inbound(request) {
   // No inner functions here or below: bundlers that keep names (wrangler
   // does) wrap each one made per call in a helper call.
   const h = request.headers;
-  return `${request.method}\n${request.url}\n${h.get('authorization') ?? '\0'}\n${h.get('x-api-key') ?? '\0'}\n${
-    h.get('origin') ?? '\0'}\n${h.get('access-control-request-method') ?? '\0'}`;
+  const method = request.method;
+  const acrm = method === 'OPTIONS' ? h.get('access-control-request-method') ?? '\0' : '\0';
+  return `${method}\n${request.url}\n${h.get('authorization') ?? '\0'}\n${h.get('x-api-key') ?? '\0'}\n${
+    h.get('origin') ?? '\0'}\n${acrm}`;
 }
 
 /**
  * @param {Request} request   the inbound request (headers and body are forwarded)
- * @param {string} url        the upstream URL
- * @param {string} method
+ * @param {string} url        the upstream URL (the method is the request's)
  * @param {string[]} drop     lower-case header names to drop
  * @param {string} prefix     drop every header name starting with this too
  * @param {string} identity   "name\nvalue\n..." headers to set (values carry no newline)
@@ -31,7 +33,8 @@ export function inbound(request) {
  * @param {string | undefined} origin  a CORS origin to allow on the response
  * @param {(origin: string, response: Response) => Response} withCors
  */
-export function forward(request, url, method, drop, prefix, identity, failed, origin, withCors) {
+export function forward(request, url, drop, prefix, identity, failed, origin, withCors) {
+  const method = request.method;
   const headers = new Headers(request.headers);
   // `host` is set by fetch from the upstream URL.
   for (const name of [...headers.keys()]) {
