@@ -234,14 +234,32 @@ pub fn parse<'t>(token: &'t str, cfg: &JwtConfig) -> Result<ParsedJwt<'t>, Rejec
 /// directly: going through jsonwebtoken's provider table links its RSA and
 /// ECDSA code too (about 150 KB gzipped of wasm, and start-up time), which the
 /// gateway never uses (RS256/ES256 go to WebCrypto).
-pub fn verify_hs256(jwt: &ParsedJwt<'_>, secret: &GatewaySecret) -> bool {
-    use hmac::{Hmac, Mac};
+pub fn verify_hs256(jwt: &ParsedJwt<'_>, key: &Hs256Key) -> bool {
+    use hmac::Mac;
     debug_assert_eq!(jwt.alg, Alg::Hs256);
-    let Ok(mut mac) = Hmac::<sha2::Sha256>::new_from_slice(secret.secret().as_bytes()) else {
-        return false;
-    };
+    let mut mac = key.0.clone();
     mac.update(jwt.signing_input.as_bytes());
     mac.verify_slice(&jwt.signature).is_ok()
+}
+
+/// The HS256 secret as HMAC keys it: the two padded key blocks already
+/// hashed, once per configuration. Each verify clones this state instead of
+/// hashing them again (two of the few SHA-256 blocks a token needs).
+#[derive(Clone)]
+pub struct Hs256Key(hmac::Hmac<sha2::Sha256>);
+
+impl Hs256Key {
+    pub fn new(secret: &GatewaySecret) -> Self {
+        use hmac::Mac;
+        // HMAC takes a key of any length (a long one is hashed first).
+        Hs256Key(hmac::Hmac::new_from_slice(secret.secret().as_bytes()).expect("HMAC accepts any key length"))
+    }
+}
+
+impl fmt::Debug for Hs256Key {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str("Hs256Key([redacted])")
+    }
 }
 
 /// What a verified token says, as far as the gateway needs it.
@@ -342,7 +360,7 @@ pub(crate) mod tests {
     fn verify(token: &str, now: i64) -> Result<Claims, Rejection> {
         let c = cfg();
         let jwt = parse(token, &c)?;
-        if !verify_hs256(&jwt, c.hs256_secret.as_ref().unwrap()) {
+        if !verify_hs256(&jwt, &Hs256Key::new(c.hs256_secret.as_ref().unwrap())) {
             return Err(jwt.reject(Reason::BadSignature));
         }
         check_claims(&jwt, &c, now)

@@ -21,13 +21,15 @@ pub struct JwtVerifier {
     pub jwks: Option<JwksCache>,
     tokens: TokenCache,
     hasher: TokenHasher,
+    hs256: Option<jwt::Hs256Key>,
 }
 
 impl JwtVerifier {
     /// `seed`: 32 secret random bytes, the key of the token cache's hash.
     pub fn new(config: JwtConfig, seed: [u8; 32]) -> Self {
         let jwks = config.jwks.as_ref().map(|s| JwksCache::new(s, &config.issuer, JwksPolicy::default()));
-        JwtVerifier { config, jwks, tokens: TokenCache::new(DEFAULT_CAPACITY), hasher: TokenHasher::new(seed) }
+        let hs256 = config.hs256_secret.as_ref().map(jwt::Hs256Key::new);
+        JwtVerifier { config, jwks, tokens: TokenCache::new(DEFAULT_CAPACITY), hasher: TokenHasher::new(seed), hs256 }
     }
 
     pub fn start<'t>(&mut self, token: &'t str, now: i64) -> JwtStep<'t> {
@@ -42,9 +44,9 @@ impl JwtVerifier {
             Ok(p) => p,
             Err(r) => return JwtStep::Done(Err(r)),
         };
-        match (parsed.alg, &self.config.hs256_secret) {
-            (Alg::Hs256, Some(secret)) => {
-                let ok = jwt::verify_hs256(&parsed, secret);
+        match (parsed.alg, &self.hs256) {
+            (Alg::Hs256, Some(key)) => {
+                let ok = jwt::verify_hs256(&parsed, key);
                 JwtStep::Done(self.finish(&parsed, hash, ok, now))
             }
             (Alg::Hs256, None) => JwtStep::Done(Err(Reason::AlgNotAllowed.into())),
