@@ -697,6 +697,17 @@ mod tests {
     }
 
     #[test]
+    fn a_zero_lifetime_from_the_provider_does_not_refresh_on_every_call() {
+        let mut s = session_with("a1", "r1", 300);
+        assert_eq!(start(&mut s, T0 + 300_000).secret(), "r1");
+        let outcome = s.on_token_response(ok("a2", Some("r2"), 0), T0 + 300_050, 0.0);
+        assert!(matches!(outcome, RefreshOutcome::Done(_)), "{outcome:?}");
+        for t in [300_051, 301_000, 900_000] {
+            assert_eq!(ready_token(s.get_token(T0 + t)), "a2", "at +{t} ms");
+        }
+    }
+
+    #[test]
     fn thousand_callers_at_expiry_share_exactly_one_refresh() {
         let mut s = session_with("a1", "r1", 300);
         let now = T0 + 300_000;

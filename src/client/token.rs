@@ -2,7 +2,9 @@
 //!
 //! Expiry is `received_at + expires_in`, where `received_at` is the local
 //! clock when the response arrived, so a skewed client clock does not
-//! matter. The JWT is used only when `expires_in` is absent: its lifetime
+//! matter. The JWT is used only when `expires_in` is absent (or 0, which no
+//! freshly issued token can mean; some providers send it for "not said",
+//! and taking it literally would refresh on every call): its lifetime
 //! `exp - iat` from the receipt time, or `exp` as-is without `iat` (see
 //! `expiry_from_claims` for a skewed clock). With neither, the expiry is
 //! [`ExpirySource::Unknown`]: the token is served until the API answers 401,
@@ -82,7 +84,7 @@ impl TokenSet {
         now_ms: i64,
     ) -> Result<TokenSet> {
         response.check()?;
-        let (expires_at_ms, expiry_source) = match response.expires_in {
+        let (expires_at_ms, expiry_source) = match response.lifetime_secs() {
             Some(secs) => (Some(now_ms.saturating_add(secs.saturating_mul(1000))), ExpirySource::ExpiresIn),
             None => expiry_from_claims(claims, now_ms),
         };
@@ -180,7 +182,13 @@ fn expiry_from_claims(claims: Option<&JwtClaims>, now_ms: i64) -> (Option<i64>, 
 impl TokenResponse {
     /// True when expiry must come from the JWT `exp` claim.
     pub fn needs_jwt_claims(&self) -> bool {
-        self.expires_in.is_none()
+        self.lifetime_secs().is_none()
+    }
+
+    /// `expires_in` when it says something: a lifetime of 0 is read as
+    /// absent (see the module's notes).
+    pub fn lifetime_secs(&self) -> Option<i64> {
+        self.expires_in.filter(|&s| s > 0)
     }
 
     /// Protocol sanity: a non-empty token of type Bearer (or no type), a
@@ -312,6 +320,18 @@ mod tests {
         assert_eq!(ts.expires_at_ms, Some(T0 + 300_000));
         assert_eq!(ts.expiry_source, ExpirySource::ExpiresIn);
         assert_eq!(ts.refresh_token.as_ref().unwrap().secret(), "r");
+    }
+
+    #[test]
+    fn zero_expires_in_is_read_as_absent() {
+        let r = response(r#"{"access_token":"a","expires_in":0}"#);
+        assert!(r.needs_jwt_claims());
+        let claims = JwtClaims { exp: Some(T0 / 1000 + 600), iat: Some(T0 / 1000), ..JwtClaims::default() };
+        let ts = TokenSet::from_response(r.clone(), Some(&claims), None, T0).unwrap();
+        assert_eq!((ts.expires_at_ms, ts.expiry_source), (Some(T0 + 600_000), ExpirySource::JwtExp));
+        let ts = TokenSet::from_response(r, None, None, T0).unwrap();
+        assert_eq!((ts.expires_at_ms, ts.expiry_source), (None, ExpirySource::Unknown));
+        assert!(!ts.needs_refresh(T0 + 3_600_000, 60), "an opaque token with no lifetime is served until a 401");
     }
 
     #[test]
