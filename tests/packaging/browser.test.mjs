@@ -7,6 +7,7 @@ import { readFile } from 'node:fs/promises';
 import { extname, join, normalize } from 'node:path';
 import { test } from 'node:test';
 
+import { bounded, closeQuietly } from '../browser/support/chromium.mjs';
 import { freshProject, launchChromium, packageVersion, recordingServer } from './helpers.mjs';
 
 const importMap = `<script type="importmap">
@@ -71,7 +72,7 @@ test('the packed tarball works in a <script type="module"> page in Chromium', as
   const expected = await packageVersion();
 
   const load = async (path) => {
-    const page = await browser.newPage();
+    const page = await bounded(browser.newPage(), `newPage for ${path}`);
     const problems = [];
     page.on('pageerror', (e) => problems.push(e.message));
     await page.goto(`${server.url}${path}`, { timeout: 30_000 });
@@ -80,8 +81,8 @@ test('the packed tarball works in a <script type="module"> page in Chromium', as
     } catch (e) {
       throw new Error(`${path}: no result (${problems.join('; ') || e.message})`);
     }
-    const result = await page.evaluate(() => window.__result);
-    await page.close();
+    const result = await bounded(page.evaluate(() => window.__result), `reading the result of ${path}`);
+    await closeQuietly(page, `the page of ${path}`);
     return result;
   };
 

@@ -12,6 +12,7 @@ import { fileURLToPath } from 'node:url';
 import { promisify } from 'node:util';
 
 import { killGroup, live } from '../support/process-group.mjs';
+import { closeQuietly, LAUNCH } from '../browser/support/chromium.mjs';
 
 const run = promisify(execFile);
 
@@ -173,16 +174,14 @@ export async function waitForHttp(url, { timeoutMs = 60_000, proc } = {}) {
   throw new Error(`${url} did not answer within ${timeoutMs} ms (${last})${proc ? `:\n${proc.out.text}` : ''}`);
 }
 
-/** Chromium flags that work on these machines (see shared/TOOLCHAIN.md). */
-export const chromiumArgs = [
-  '--headless', '--no-sandbox', '--disable-gpu', '--disable-quic', '--no-first-run',
-  '--disable-background-networking', '--disable-component-update', '--disable-sync',
-];
-
-/** Launches Debian's Chromium through playwright-core; closed by `t.after`. */
+/**
+ * Launches Chromium through playwright-core as the browser tests do (flags,
+ * wrapper; see tests/browser/support/chromium.mjs); closed by `t.after`,
+ * bounded, never throwing from cleanup.
+ */
 export async function launchChromium(t) {
   const { chromium } = await import('playwright-core');
-  const browser = await chromium.launch({ executablePath: '/usr/bin/chromium', args: chromiumArgs, timeout: 60_000 });
-  t.after(() => browser.close());
+  const browser = await chromium.launch({ ...LAUNCH, timeout: 60_000 });
+  t.after(() => closeQuietly(browser, 'the browser'));
   return browser;
 }

@@ -14,6 +14,7 @@ import { promisify } from 'node:util';
 import {
   freePort, freshProject, launchChromium, packageVersion, recordingServer, repo, startProcess, waitForHttp,
 } from './helpers.mjs';
+import { bounded } from '../browser/support/chromium.mjs';
 
 const run = promisify(execFile);
 const nextEnv = { NEXT_TELEMETRY_DISABLED: '1' };
@@ -73,7 +74,7 @@ test('the packed tarball works in a Next.js app (build, start, server and client
 
   await t.test('client component runs the browser entry in Chromium', async () => {
     const browser = await launchChromium(t);
-    const page = await browser.newPage();
+    const page = await bounded(browser.newPage(), 'newPage for the Next.js client component');
     const wasmSizes = [];
     page.on('response', (res) => {
       if (new URL(res.url()).pathname.endsWith('.wasm')) wasmSizes.push(res.body().then((b) => b.length));
@@ -85,7 +86,7 @@ test('the packed tarball works in a Next.js app (build, start, server and client
     await page
       .waitForFunction(() => document.querySelector('#client-version')?.textContent !== 'loading', null, { timeout: 30_000 })
       .catch(() => {});
-    const text = (await page.textContent('#client-version')) ?? '';
+    const text = (await bounded(page.textContent('#client-version'), 'reading #client-version')) ?? '';
     assert.ok(text.startsWith(`client:${expected}`), `client component shows "${text}" (${problems.join('; ')})`);
     assert.equal(text, `client:${expected} key:mesh_sk_next_client`);
     const clientWasm = (await stat(join(dir, 'node_modules/mesh-sdk/wasm/client/mesh_sdk_bg.wasm'))).size;
