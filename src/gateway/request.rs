@@ -200,7 +200,15 @@ impl<'a> Inbound<'a> {
 /// dropped. The gateway signs the identity over this path and
 /// `verifyIdentity` checks it over the same, so both use this one function.
 pub fn split_url(url: &str) -> (&str, &str) {
-    // Byte scans (every delimiter is ASCII): runs on every request.
+    let (start, mid, end) = url_parts(url);
+    let (path, query) = (&url[start..mid], &url[mid..end]);
+    (if path.is_empty() { "/" } else { path }, query)
+}
+
+/// Byte offsets of the path's start, the query's start and the query's end
+/// (where a fragment or the URL ends). Byte scans: every delimiter is ASCII,
+/// and this runs on every request.
+fn url_parts(url: &str) -> (usize, usize, usize) {
     let b = url.as_bytes();
     let find = |from: usize, stop: &[u8]| b[from..].iter().position(|c| stop.contains(c)).map_or(b.len(), |i| from + i);
     let start = if b.first() == Some(&b'/') {
@@ -209,10 +217,22 @@ pub fn split_url(url: &str) -> (&str, &str) {
         let after_scheme = b.windows(3).position(|w| w == b"://").map_or(0, |i| i + 3);
         find(after_scheme, b"/?#")
     };
-    let end = find(start, b"#");
-    let mid = find(start, b"?#");
-    let (path, query) = (&url[start..mid], &url[mid..end]);
-    (if path.is_empty() { "/" } else { path }, query)
+    (start, find(start, b"?#"), find(start, b"#"))
+}
+
+/// Where [`split_url`]'s path and query sit in `url`, as UTF-16 offsets
+/// (what JavaScript's `slice` takes), so that the binding can build the
+/// upstream URL from the request's own `url` instead of a string made here
+/// and decoded there. `None` when the path is empty (it becomes "/", which
+/// is not in `url`).
+pub fn path_span(url: &str) -> Option<(u32, u32)> {
+    let (start, mid, end) = url_parts(url);
+    if start == mid {
+        return None;
+    }
+    let units = |s: &str| if s.is_ascii() { s.len() } else { s.encode_utf16().count() };
+    let from = units(&url[..start]);
+    Some((u32::try_from(from).ok()?, u32::try_from(from + units(&url[start..end])).ok()?))
 }
 
 #[cfg(test)]
@@ -332,5 +352,19 @@ mod tests {
         assert_eq!(split_url("/a?next=http://x/y"), ("/a", "?next=http://x/y"));
         assert_eq!(split_url("http://h/a#f?x"), ("/a", ""));
         assert_eq!(split_url("http://h/é?q=é"), ("/é", "?q=é"));
+    }
+
+    #[test]
+    fn path_span_slices_what_split_url_says() {
+        for url in ["http://h:1/a/b?x=1#f", "https://h/", "/api/v1/chat?a=1", "http://ü.example/é/x?q=😀#frag", "http://h/a#f?x"] {
+            let (path, query) = split_url(url);
+            let (from, to) = path_span(url).unwrap();
+            let units: Vec<u16> = url.encode_utf16().collect();
+            assert_eq!(String::from_utf16(&units[from as usize..to as usize]).unwrap(), format!("{path}{query}"), "{url}");
+        }
+        // An empty path becomes "/", which the URL does not hold.
+        for url in ["http://h", "http://o.test?x", "http://h#f"] {
+            assert_eq!(path_span(url), None, "{url}");
+        }
     }
 }

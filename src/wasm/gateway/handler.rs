@@ -36,7 +36,7 @@ use crate::gateway::identity::{hex, sign, unhex};
 use crate::gateway::jwks::{FetchStep, Jwk, KeyLookup, MAX_BODY_BYTES};
 use crate::gateway::jwt::{Claims, Reason, Rejection};
 use crate::gateway::reject::{self, event_log, rejection_log, Reply};
-use crate::gateway::request::{is_cors_path, plan, split_url, Credential, Inbound, Plan};
+use crate::gateway::request::{is_cors_path, path_span, plan, split_url, Credential, Inbound, Plan};
 use crate::gateway::route::AuthMode;
 use crate::gateway::token_cache::TokenHash;
 use crate::gateway::verify::{JwtStep, JwtVerifier};
@@ -123,11 +123,14 @@ pub(super) struct Core {
     /// names it drops too: made once, not per request.
     stripped: [JsValue; 2],
     identity_prefix: JsValue,
+    /// MESH_UPSTREAM_URL as a JS string, made once.
+    upstream_url: JsValue,
 }
 
 /// A request as the handler reads it: its parts and the core's plan.
 struct Read<'a> {
     method: &'a str,
+    url: &'a str,
     path: &'a str,
     query: &'a str,
     /// `Authorization` carries an API key: never forwarded.
@@ -302,10 +305,13 @@ extern "C" {
     #[allow(clippy::too_many_arguments)]
     fn forward_js(
         request: &Request,
-        url: &str,
+        base: &JsValue,
+        url: Option<&str>,
+        from: u32,
+        to: u32,
         drop: &JsValue,
         prefix: &JsValue,
-        identity: &str,
+        identity: Option<&str>,
         failed: &JsValue,
         origin: &JsValue,
         with_cors: &JsValue,
@@ -404,6 +410,7 @@ impl Core {
             upstream_path,
             stripped: [false, true].map(|with| stripped_names(with).into_iter().map(JsValue::from_str).collect::<js_sys::Array>().into()),
             identity_prefix: JsValue::from_str(IDENTITY_PREFIX),
+            upstream_url: JsValue::from_str(&cfg.upstream_url),
             cfg,
         }
     }
@@ -416,7 +423,7 @@ impl Core {
         let cors = origin.filter(|_| is_cors_path(&self.cfg, path)).and_then(|o| self.cfg.cors_allow(o));
         let carries_key = headers.authorization.is_some_and(|v| authorization_carries_api_key(v, &self.cfg.api_key_prefix));
         let plan = plan(&self.cfg, method, path, &headers);
-        Some(Read { method, path, query, drop_authorization: carries_key, cors, plan })
+        Some(Read { method, url, path, query, drop_authorization: carries_key, cors, plan })
     }
 
     /// The reply to a plan that needs no credential check.
@@ -717,9 +724,9 @@ impl Core {
     /// returns the fetch's promise (a 502 if it fails, CORS headers added
     /// when the origin is allowed).
     fn forward(&self, request: &Request, read: &Read<'_>, auth: AuthMode, identity: Option<&Identity>) -> Result<JsValue, JsValue> {
-        let Read { method, path, query, .. } = *read;
+        let Read { method, url, path, query, .. } = *read;
         let lines = match identity {
-            None => String::new(),
+            None => None,
             Some(identity) => {
                 let signature = self.cfg.identity_secret.as_ref().map(|secret| {
                     let ts = now_secs();
@@ -728,18 +735,30 @@ impl Core {
                     signed_path.push_str(path);
                     (ts, sign(secret, method, &signed_path, identity, ts))
                 });
-                identity_lines(identity, signature.as_ref().map(|(ts, sig)| (*ts, sig.as_str())))
-                    .ok_or_else(|| JsValue::from_str("an identity header value is not header-safe"))?
+                let lines = identity_lines(identity, signature.as_ref().map(|(ts, sig)| (*ts, sig.as_str())));
+                Some(lines.ok_or_else(|| JsValue::from_str("an identity header value is not header-safe"))?)
             }
         };
-        let mut url = String::with_capacity(self.cfg.upstream_url.len() + path.len() + query.len());
-        for part in [self.cfg.upstream_url.as_str(), path, query] {
-            url.push_str(part);
-        }
+        // The upstream URL: MESH_UPSTREAM_URL + path + query. Where they are one
+        // span of the request's URL, JavaScript slices it from `request.url`
+        // (no string made here and decoded there: measured per request).
+        let (target, from, to) = match path_span(url) {
+            Some((from, to)) => (None, from, to),
+            None => {
+                let mut target = String::with_capacity(self.cfg.upstream_url.len() + path.len() + query.len());
+                for part in [self.cfg.upstream_url.as_str(), path, query] {
+                    target.push_str(part);
+                }
+                (Some(target), 0, 0)
+            }
+        };
         let drop = &self.stripped[(auth == AuthMode::ApiKey || read.drop_authorization) as usize];
         let origin = read.cors.as_deref().map_or(JsValue::UNDEFINED, JsValue::from_str);
         UPSTREAM_FAILED.with(|failed| {
-            WITH_CORS.with(|with_cors| forward_js(request, &url, drop, &self.identity_prefix, &lines, failed, &origin, with_cors))
+            WITH_CORS.with(|with_cors| {
+                let (base, prefix) = (&self.upstream_url, &self.identity_prefix);
+                forward_js(request, base, target.as_deref(), from, to, drop, prefix, lines.as_deref(), failed, &origin, with_cors)
+            })
         })
     }
 }

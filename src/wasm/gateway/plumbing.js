@@ -25,15 +25,20 @@ export function inbound(request) {
 
 /**
  * @param {Request} request   the inbound request (headers and body are forwarded)
- * @param {string} url        the upstream URL (the method is the request's)
+ * @param {string} base       MESH_UPSTREAM_URL
+ * @param {string | undefined} url  the upstream URL; when undefined, it is
+ *   `base` + `request.url.slice(from, to)` (the path and query, as the core's
+ *   `request::path_span` says). The method is the request's.
+ * @param {number} from
+ * @param {number} to
  * @param {string[]} drop     lower-case header names to drop
  * @param {string} prefix     drop every header name starting with this too
- * @param {string} identity   "name\nvalue\n..." headers to set (values carry no newline)
+ * @param {string | undefined} identity  "name\nvalue\n..." headers to set (values carry no newline)
  * @param {(request: Request, error: unknown) => Response} failed  the upstream could not be reached
  * @param {string | undefined} origin  a CORS origin to allow on the response
  * @param {(origin: string, response: Response) => Response} withCors
  */
-export function forward(request, url, drop, prefix, identity, failed, origin, withCors) {
+export function forward(request, base, url, from, to, drop, prefix, identity, failed, origin, withCors) {
   const method = request.method;
   const headers = new Headers(request.headers);
   // `host` is set by fetch from the upstream URL.
@@ -49,7 +54,7 @@ export function forward(request, url, drop, prefix, identity, failed, origin, wi
     init.body = request.body;
     init.duplex = 'half'; // Node's fetch needs it for a streamed body; workerd ignores it
   }
-  return fetch(url, init).then(origin === undefined ? undefined : withCors.bind(undefined, origin), failed.bind(undefined, request));
+  return fetch(url ?? base + request.url.slice(from, to), init).then(origin === undefined ? undefined : withCors.bind(undefined, origin), failed.bind(undefined, request));
 }
 
 /**
