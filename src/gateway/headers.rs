@@ -103,24 +103,25 @@ impl AuthMethod {
 /// [`is_safe_header_value`]): the request is then refused, never forwarded
 /// with a mangled identity.
 pub fn identity_lines(identity: &Identity, signature: Option<(i64, &str)>) -> Option<String> {
-    let ts = signature.map(|(ts, _)| ts.to_string());
     let mut out = String::with_capacity(96 + identity.user_id.len());
     let mut put = |name: &str, value: &str| {
-        let ok = is_safe_header_value(value);
-        for part in [name, value] {
-            out.push_str(part);
-            out.push('\n');
-        }
-        ok
+        is_safe_header_value(value).then(|| {
+            for part in [name, value] {
+                out.push_str(part);
+                out.push('\n');
+            }
+        })
     };
-    let mut ok = put(USER_ID, &identity.user_id) & put(AUTH_METHOD, identity.method.name());
+    put(USER_ID, &identity.user_id)?;
+    put(AUTH_METHOD, identity.method.name())?;
     if let Some(id) = &identity.api_key_id {
-        ok &= put(API_KEY_ID, id);
+        put(API_KEY_ID, id)?;
     }
-    if let (Some(ts), Some((_, sig))) = (&ts, signature) {
-        ok &= put(IDENTITY_TIMESTAMP, ts) & put(IDENTITY_SIGNATURE, sig);
+    if let Some((ts, sig)) = signature {
+        put(IDENTITY_TIMESTAMP, &ts.to_string())?;
+        put(IDENTITY_SIGNATURE, sig)?;
     }
-    ok.then_some(out)
+    Some(out)
 }
 
 /// Whether `s` can travel as an HTTP header value unchanged: visible ASCII

@@ -34,7 +34,7 @@ use crate::gateway::headers::{
 };
 use crate::gateway::identity::{hex, sign, unhex};
 use crate::gateway::jwks::{FetchStep, Jwk, KeyLookup, MAX_BODY_BYTES};
-use crate::gateway::jwt::{Claims, Reason, Rejection};
+use crate::gateway::jwt::{Claims, ParsedJwt, Reason, Rejection};
 use crate::gateway::reject::{self, event_log, rejection_log, Reply};
 use crate::gateway::request::{is_cors_path, path_span, plan, split_url, Credential, Inbound, Plan};
 use crate::gateway::route::AuthMode;
@@ -46,7 +46,7 @@ use crate::wasm::timer::{sleep, Cancel};
 
 use super::js::{abort_signal_timeout, console_log, get_prop, object, read_capped, set_prop, KvNamespace, ReadError};
 use super::keys_api;
-use super::webcrypto::WebCrypto;
+use super::webcrypto::{VerifyJob, WebCrypto};
 
 /// Every variable the configuration reads (also the env fingerprint).
 const VARIABLES: &[&str] = &[
@@ -261,7 +261,10 @@ fn settle(result: Result<JsValue, JsValue>, rid: &Rid<'_>) -> JsValue {
 /// latest poll and keeps its result until polled, so nothing is lost.
 pub fn respond(gateway: Rc<Gateway>, request: Request, env: JsValue, verdict: Option<Verdict>) -> Promise {
     // The common case (public route, refusal, cached or HS256 token, a
-    // signature verdict) makes no future at all.
+    // signature verdict) makes no future at all. A request that must wait
+    // is read again by `handle`: that path is the rare one (JWKS, key
+    // import, KV, keys API), and one read serving both would need the
+    // request's line to outlive this call inside the future.
     if let Some(value) = gateway.handle_now(&request, &env, verdict) {
         return Promise::resolve(&value);
     }
@@ -478,7 +481,7 @@ impl Core {
         };
         let reply = |r: Reply| Ok(to_response(r, read.cors.as_deref(), rid).into());
         match read.plan {
-            Plan::Keys { op, token } => match self.verify_jwt(token, rid, Some(pass)).await {
+            Plan::Keys { op, token } => match self.verify_jwt(token, rid, pass).await {
                 Ok(claims) => {
                     let r = keys_api::serve(self, op, &claims.sub, request, rid).await?;
                     reply(r)
@@ -489,7 +492,7 @@ impl Core {
             Plan::Forward { route, auth, credential } => {
                 let identity = match credential {
                     None => None,
-                    Some(Credential::Jwt(token)) => match self.verify_jwt(token, rid, Some(pass)).await {
+                    Some(Credential::Jwt(token)) => match self.verify_jwt(token, rid, pass).await {
                         Ok(Claims { sub, .. }) => Some(Identity { user_id: sub, method: AuthMethod::Jwt, api_key_id: None }),
                         Err(Failure::Suspend(verify, hash)) => return Ok(suspend(&verify, pass, request, hash)),
                         Err(f) => return reply(self.failure(route, f, rid)),
@@ -501,7 +504,7 @@ impl Core {
                 };
                 self.forward(request, &read, auth, identity.as_ref())
             }
-            ref plan => reply(self.answer(plan.clone(), rid)),
+            plan => reply(self.answer(plan, rid)),
         }
     }
 
@@ -541,26 +544,37 @@ impl Core {
                 KeyLookup::Fetch | KeyLookup::Wait => return None,
             }
         };
+        let job = self.crypto.borrow().job(&jwk);
+        self.verdict_or_suspend(&parsed, hash, &job, pass)
+    }
+
+    /// With the key for a token that needs its signature checked: applies
+    /// this pass's verdict for the token, or starts WebCrypto's verify with
+    /// an imported key and suspends (see [`Pass`]; a second pass never
+    /// suspends again, so there is no loop). `None`: the key must be
+    /// imported, or the signature checked, with an await.
+    fn verdict_or_suspend(&self, parsed: &ParsedJwt<'_>, hash: TokenHash, job: &VerifyJob, pass: &Pass<'_>) -> Option<Result<Claims, Failure>> {
         match pass.verdict {
-            Some(Verdict { hash: h, ok }) if h == hash => {
-                let mut v = self.jwt.borrow_mut();
-                Some(v.as_mut()?.finish(&parsed, hash, ok, now_secs()).map_err(Failure::Reject))
-            }
-            // A second pass never suspends again (no loop).
+            Some(Verdict { hash: h, ok }) if h == hash => Some(self.finish_jwt(parsed, hash, ok)),
             Some(_) => None,
             None => {
-                let job = self.crypto.borrow().job(&jwk);
                 let verify = job.start_verify(job.cached()?, &parsed.signature, parsed.signing_input.as_bytes()).ok()?;
                 Some(Err(Failure::Suspend(verify, hash)))
             }
         }
     }
 
+    /// The signature's verdict into the core: claims checked, token cached.
+    fn finish_jwt(&self, parsed: &ParsedJwt<'_>, hash: TokenHash, ok: bool) -> Result<Claims, Failure> {
+        let mut v = self.jwt.borrow_mut();
+        v.as_mut().ok_or(Failure::Unavailable)?.finish(parsed, hash, ok, now_secs()).map_err(Failure::Reject)
+    }
+
     /// Verifies a JWT: cache, HS256 in Rust, or RS256/ES256 with a JWKS key
     /// through WebCrypto, fetching the JWKS when the core says so.
-    /// With a `pass`, a token whose key is imported suspends instead of
-    /// awaiting WebCrypto (and its second pass applies the verdict).
-    pub(super) async fn verify_jwt(&self, token: &str, rid: &Rid<'_>, pass: Option<&Pass<'_>>) -> Result<Claims, Failure> {
+    /// A token whose key is imported suspends instead of awaiting WebCrypto
+    /// (and its second pass applies the verdict).
+    pub(super) async fn verify_jwt(&self, token: &str, rid: &Rid<'_>, pass: &Pass<'_>) -> Result<Claims, Failure> {
         let step = match self.jwt.borrow_mut().as_mut() {
             Some(v) => v.start(token, now_secs()),
             None => return Err(Failure::Reject(Reason::AlgNotAllowed.into())),
@@ -594,18 +608,9 @@ impl Core {
             };
             match next {
                 Next::Key(jwk) => {
-                    let verdict = pass.and_then(|p| p.verdict).filter(|v| v.hash == hash);
-                    if let Some(Verdict { ok, .. }) = verdict {
-                        let mut v = self.jwt.borrow_mut();
-                        let v = v.as_mut().ok_or(Failure::Unavailable)?;
-                        return v.finish(&parsed, hash, ok, now_secs()).map_err(Failure::Reject);
-                    }
                     let job = self.crypto.borrow().job(&jwk);
-                    // A second pass never suspends again (no loop).
-                    if let (Some(key), Some(Pass { verdict: None, .. })) = (job.cached(), pass) {
-                        if let Ok(verify) = job.start_verify(key, &parsed.signature, parsed.signing_input.as_bytes()) {
-                            return Err(Failure::Suspend(verify, hash));
-                        }
+                    if let Some(done) = self.verdict_or_suspend(&parsed, hash, &job, pass) {
+                        return done;
                     }
                     let key = match job.key(&jwk).await {
                         Ok((key, fresh)) => {
@@ -621,9 +626,7 @@ impl Core {
                         }
                     };
                     let ok = job.verify(&key, &parsed.signature, parsed.signing_input.as_bytes()).await.unwrap_or(false);
-                    let mut v = self.jwt.borrow_mut();
-                    let v = v.as_mut().ok_or(Failure::Unavailable)?;
-                    return v.finish(&parsed, hash, ok, now_secs()).map_err(Failure::Reject);
+                    return self.finish_jwt(&parsed, hash, ok);
                 }
                 Next::Fetch => self.refresh_jwks(rid).await,
                 Next::Wait => {
