@@ -3,5 +3,6 @@ import init from './wasm/client/mesh_sdk.js';
 
 await init();
 
-export * from './wasm/client/mesh_sdk.js';
+// The public API only: the glue also exports the driver's ClientCore.
+export { MeshClient, version } from './wasm/client/mesh_sdk.js';
 export { isMeshError } from './errors.js';

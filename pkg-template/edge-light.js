@@ -6,5 +6,6 @@ import init from './wasm/full/mesh_sdk.js';
 
 await init({ module_or_path: wasm });
 
-export * from './wasm/full/mesh_sdk.js';
+// The public API only: the glue also exports the driver's ClientCore.
+export { MeshClient, createGateway, verifyIdentity, version } from './wasm/full/mesh_sdk.js';
 export { isMeshError } from './errors.js';

@@ -5,5 +5,6 @@ import { initSync } from './wasm/full/mesh_sdk.js';
 
 initSync({ module: Buffer.from(wasmBase64, 'base64') });
 
-export * from './wasm/full/mesh_sdk.js';
+// The public API only: the glue also exports the driver's ClientCore.
+export { MeshClient, createGateway, verifyIdentity, version } from './wasm/full/mesh_sdk.js';
 export { isMeshError } from './errors.js';

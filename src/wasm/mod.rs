@@ -3,7 +3,7 @@
 
 pub mod error;
 pub mod global;
-pub mod http;
+#[cfg(feature = "gateway")]
 pub mod timer;
 
 #[cfg(feature = "client")]

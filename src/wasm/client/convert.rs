@@ -76,3 +76,11 @@ pub fn seconds_prop(obj: &JsValue, key: &str) -> Result<Option<i64>, ()> {
     }
     v.as_string().and_then(|s| s.trim().parse::<i64>().ok()).map(Some).ok_or(())
 }
+
+/// `JSON.parse(text)`; `None` when it is empty or not JSON.
+pub fn parse_json(text: &str) -> Option<JsValue> {
+    if text.trim().is_empty() {
+        return None;
+    }
+    js_sys::JSON::parse(text).ok()
+}

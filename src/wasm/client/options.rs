@@ -5,14 +5,15 @@
 use wasm_bindgen::prelude::*;
 
 use super::convert::{get, opt_bool, opt_int, opt_string};
-use super::storage::Storage;
 use crate::client::{AuthMode, ClientConfig};
 use crate::error::Error;
 use crate::secret::ApiKey;
 
 pub struct Options {
     pub config: ClientConfig,
-    pub storage: Storage,
+    /// The `storage` option as given (the driver builds the adapter);
+    /// `undefined` in API-key mode, which loads no OAuth state.
+    pub storage: JsValue,
     pub storage_key: Option<String>,
 }
 
@@ -47,8 +48,8 @@ pub fn parse(options: &JsValue) -> Result<Options, Error> {
     c.validate()?;
     // API-key mode loads no OAuth state: storage is never touched.
     let storage = match c.mode() {
-        AuthMode::ApiKey => Storage::Memory,
-        AuthMode::OAuth => Storage::from_option(&get(o, "storage"))?,
+        AuthMode::ApiKey => JsValue::UNDEFINED,
+        AuthMode::OAuth => get(o, "storage"),
     };
     let storage_key = opt_string(o, "storageKey")?;
     if storage_key.as_deref().is_some_and(|k| k.trim().is_empty()) {
