@@ -281,8 +281,11 @@ test('/login: cancel, retry, a denied and an expired code each say what happened
     const provider = await bounded(context.newPage(), "newPage for the provider's approval page");
     await provider.goto(await page.getByTestId('verification-link').getAttribute('href'));
     await provider.getByRole('button', { name: 'Abort' }).click();
-    await bounded(provider.close(), "close of the provider's page");
     await page.getByText('The sign-in was denied').waitFor();
+    // Only now: a close issued while the provider's page was still navigating
+    // after the click once stalled Chromium for 20 s (CI of 2026-11-26). The
+    // close is cleanup, not what this step checks, so a stall is logged.
+    await closeQuietly(provider, "the provider's page");
     await page.screenshot({ path: path.join(SHOTS, 'login-denied.png'), fullPage: true });
   });
 
