@@ -15,8 +15,8 @@ use std::fmt;
 
 use base64::engine::general_purpose::URL_SAFE_NO_PAD;
 use base64::Engine;
-use serde::de::{Deserialize, Deserializer, MapAccess, Visitor};
-use serde_json::{Map, Value};
+use serde::de::{Deserialize, DeserializeSeed, Deserializer, IgnoredAny, MapAccess, Visitor};
+use serde_json::Value;
 
 use super::config::{Alg, GatewaySecret, JwtConfig};
 use super::headers::is_safe_header_value;
@@ -142,40 +142,93 @@ pub fn b64url_encode(bytes: &[u8]) -> String {
     URL_SAFE_NO_PAD.encode(bytes)
 }
 
-/// A JSON object whose member names are unique (RFC 7515 §4: a JWS with
-/// duplicate header names must be rejected, or parsers disagree on it).
-struct UniqueObject(Map<String, Value>);
-
 const DUPLICATE: &str = "duplicate member name";
+/// Up to this many members, duplicates are found by comparing names pairwise.
+const PAIRWISE_MAX: usize = 16;
 
-impl<'de> Deserialize<'de> for UniqueObject {
+/// The header members the gateway reads.
+const HEADER: &[&str] = &["alg", "kid", "crit", "b64"];
+/// The claims the gateway reads.
+const CLAIMS: &[&str] = &["exp", "nbf", "iss", "aud", "sub"];
+
+/// Reads the members named in `.0` (at most 5) of a JSON object, in that
+/// order, each as a [`Value`]; every other member is checked as JSON and
+/// skipped without building it. Member names must be unique (RFC 7515 §4: a
+/// JWS with duplicate header names must be rejected, or parsers disagree on
+/// it; the same holds for the claims). One type for both objects: one copy of
+/// the parser in the wasm.
+struct Members(&'static [&'static str]);
+
+type Read = [Option<Value>; 5];
+
+/// A member name, borrowed from the input unless it holds escapes.
+struct Key<'de>(std::borrow::Cow<'de, str>);
+
+impl<'de> Deserialize<'de> for Key<'de> {
     fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
         struct V;
         impl<'de> Visitor<'de> for V {
-            type Value = UniqueObject;
+            type Value = Key<'de>;
             fn expecting(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-                f.write_str("a JSON object")
+                f.write_str("a member name")
             }
-            fn visit_map<A: MapAccess<'de>>(self, mut map: A) -> Result<UniqueObject, A::Error> {
-                let mut out = Map::new();
-                while let Some(key) = map.next_key::<String>()? {
-                    if out.contains_key(&key) {
-                        return Err(serde::de::Error::custom(DUPLICATE));
-                    }
-                    let value: Value = map.next_value()?;
-                    out.insert(key, value);
-                }
-                Ok(UniqueObject(out))
+            fn visit_borrowed_str<E>(self, v: &'de str) -> Result<Key<'de>, E> {
+                Ok(Key(v.into()))
+            }
+            fn visit_str<E>(self, v: &str) -> Result<Key<'de>, E> {
+                Ok(Key(v.to_owned().into()))
             }
         }
-        d.deserialize_map(V)
+        d.deserialize_str(V)
     }
 }
 
-/// Parses a JSON object, refusing duplicate member names at the top level.
-pub fn parse_unique_object(bytes: &[u8]) -> Result<Map<String, Value>, Reason> {
-    match serde_json::from_slice::<UniqueObject>(bytes) {
-        Ok(o) => Ok(o.0),
+impl<'de> DeserializeSeed<'de> for Members {
+    type Value = Read;
+    fn deserialize<D: Deserializer<'de>>(self, d: D) -> Result<Read, D::Error> {
+        d.deserialize_map(self)
+    }
+}
+
+impl<'de> Visitor<'de> for Members {
+    type Value = Read;
+    fn expecting(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str("a JSON object")
+    }
+    fn visit_map<A: MapAccess<'de>>(self, mut map: A) -> Result<Read, A::Error> {
+        let mut out = Read::default();
+        let mut names: Vec<Key<'de>> = Vec::new();
+        while let Some(key) = map.next_key::<Key<'de>>()? {
+            match self.0.iter().position(|n| *n == key.0) {
+                Some(i) => out[i] = Some(map.next_value()?),
+                None => {
+                    map.next_value::<IgnoredAny>()?;
+                }
+            }
+            // A token's objects hold a handful of members: compare each name
+            // with the earlier ones while there are few.
+            if names.len() < PAIRWISE_MAX && names.iter().any(|k| k.0 == key.0) {
+                return Err(serde::de::Error::custom(DUPLICATE));
+            }
+            names.push(key);
+        }
+        // Many members (a hostile token): sorted, a duplicate sits next to its
+        // twin, O(n log n) where the pairwise scan would be O(n²).
+        if names.len() > PAIRWISE_MAX {
+            names.sort_unstable_by(|a, b| a.0.cmp(&b.0));
+            if names.windows(2).any(|w| w[0].0 == w[1].0) {
+                return Err(serde::de::Error::custom(DUPLICATE));
+            }
+        }
+        Ok(out)
+    }
+}
+
+/// The members `wanted` of a JSON object with unique member names.
+fn parse_members(bytes: &[u8], wanted: &'static [&'static str]) -> Result<Read, Reason> {
+    let mut de = serde_json::Deserializer::from_slice(bytes);
+    match Members(wanted).deserialize(&mut de).and_then(|read| de.end().map(|()| read)) {
+        Ok(read) => Ok(read),
         Err(e) if e.to_string().starts_with(DUPLICATE) => Err(Reason::DuplicateMember),
         Err(_) => Err(Reason::BadJson),
     }
@@ -193,25 +246,26 @@ pub fn parse<'t>(token: &'t str, cfg: &JwtConfig) -> Result<ParsedJwt<'t>, Rejec
     if h.is_empty() || p.is_empty() {
         return Err(Reason::Malformed.into());
     }
-    let header = parse_unique_object(&b64url_decode(h)?)?;
+    let header_json = b64url_decode(h)?;
+    let [alg, kid, crit, b64, _] = parse_members(&header_json, HEADER)?;
 
-    let kid = match header.get("kid") {
+    let kid = match kid {
         None => None,
-        Some(Value::String(k)) if !k.is_empty() && k.len() <= MAX_KID_BYTES => Some(k.clone()),
+        Some(Value::String(k)) if !k.is_empty() && k.len() <= MAX_KID_BYTES => Some(k),
         Some(_) => return Err(Reason::Malformed.into()),
     };
     let with_kid = |reason| Rejection { reason, kid: kid.clone(), expired_secs: None };
-    let alg = match header.get("alg") {
+    let alg = match alg {
         Some(Value::String(a)) if a.eq_ignore_ascii_case("none") => return Err(with_kid(Reason::AlgNone)),
-        Some(Value::String(a)) => Alg::parse(a).filter(|a| cfg.allows(*a)).ok_or(with_kid(Reason::AlgNotAllowed))?,
+        Some(Value::String(a)) => Alg::parse(&a).filter(|a| cfg.allows(*a)).ok_or(with_kid(Reason::AlgNotAllowed))?,
         _ => return Err(with_kid(Reason::Malformed)),
     };
     // We implement no extension, so any `crit` is one we do not understand
     // (RFC 7515 §4.1.11); `b64: false` (RFC 7797) changes the signed bytes.
-    if header.contains_key("crit") {
+    if crit.is_some() {
         return Err(with_kid(Reason::CritUnsupported));
     }
-    if header.get("b64").is_some_and(|b| b != &Value::Bool(true)) {
+    if b64.is_some_and(|b| b != Value::Bool(true)) {
         return Err(with_kid(Reason::B64False));
     }
 
@@ -289,32 +343,31 @@ pub fn check_times(exp: i64, nbf: Option<i64>, now: i64, skew: i64) -> Result<()
 
 /// Step 3: the claims of a token whose signature has been verified.
 pub fn check_claims(jwt: &ParsedJwt<'_>, cfg: &JwtConfig, now: i64) -> Result<Claims, Rejection> {
-    let claims = b64url_decode(jwt.payload_b64)
-        .and_then(|bytes| parse_unique_object(&bytes))
-        .map_err(|r| jwt.reject(r))?;
+    let json = b64url_decode(jwt.payload_b64).map_err(|r| jwt.reject(r))?;
+    let [exp, nbf, iss, aud, sub] = parse_members(&json, CLAIMS).map_err(|r| jwt.reject(r))?;
 
-    let exp = claims.get("exp").and_then(numeric_date).ok_or_else(|| jwt.reject(Reason::MissingClaim))?;
-    let nbf = match claims.get("nbf") {
+    let exp = exp.as_ref().and_then(numeric_date).ok_or_else(|| jwt.reject(Reason::MissingClaim))?;
+    let nbf = match &nbf {
         None => None,
         Some(v) => Some(numeric_date(v).ok_or_else(|| jwt.reject(Reason::MissingClaim))?),
     };
     check_times(exp, nbf, now, cfg.clock_skew_secs)
         .map_err(|(reason, expired_secs)| Rejection { reason, kid: jwt.kid.clone(), expired_secs })?;
 
-    match claims.get("iss") {
-        Some(Value::String(iss)) if *iss == cfg.issuer => {}
+    match iss {
+        Some(Value::String(iss)) if iss == cfg.issuer => {}
         Some(Value::String(_)) => return Err(jwt.reject(Reason::BadIssuer)),
         _ => return Err(jwt.reject(Reason::MissingClaim)),
     }
     let accepted = |a: &Value| a.as_str().is_some_and(|a| cfg.audiences.iter().any(|c| c == a));
-    match claims.get("aud") {
+    match &aud {
         Some(a @ Value::String(_)) if accepted(a) => {}
         Some(Value::Array(list)) if list.iter().any(accepted) => {}
         Some(Value::String(_) | Value::Array(_)) => return Err(jwt.reject(Reason::BadAudience)),
         _ => return Err(jwt.reject(Reason::MissingClaim)),
     }
-    let sub = match claims.get("sub") {
-        Some(Value::String(s)) if s.len() <= MAX_SUB_BYTES && is_safe_header_value(s) => s.clone(),
+    let sub = match sub {
+        Some(Value::String(s)) if s.len() <= MAX_SUB_BYTES && is_safe_header_value(&s) => s,
         Some(Value::String(_)) => return Err(jwt.reject(Reason::BadSubject)),
         _ => return Err(jwt.reject(Reason::MissingClaim)),
     };
@@ -403,6 +456,12 @@ pub(crate) mod tests {
             (r#"{"alg":"hs256"}"#, Reason::AlgNotAllowed),
             (r#"{"alg":"HS256","alg":"HS256"}"#, Reason::DuplicateMember),
             (r#"{"alg":"HS256","kid":"a","kid":"b"}"#, Reason::DuplicateMember),
+            // A name spelt with an escape is the same name.
+            (r#"{"alg":"HS256","\u0061lg":"none"}"#, Reason::DuplicateMember),
+            (r#"{"\u0061lg":"none"}"#, Reason::AlgNone),
+            // Members the gateway does not read are still checked: unique, valid JSON.
+            (r#"{"typ":"JWT","alg":"HS256","typ":"JWT"}"#, Reason::DuplicateMember),
+            (r#"{"alg":"HS256","x":[1,}"#, Reason::BadJson),
             (r#"{"alg":"HS256","crit":["exp"],"exp":1}"#, Reason::CritUnsupported),
             (r#"{"alg":"HS256","b64":false,"crit":["b64"]}"#, Reason::CritUnsupported),
             (r#"{"alg":"HS256","b64":false}"#, Reason::B64False),
@@ -443,6 +502,20 @@ pub(crate) mod tests {
         // Duplicate claim names are as ambiguous as duplicate header names.
         let t = mint(&claims_json(r#""sub":"admin""#));
         assert_eq!(reason(&t), Reason::DuplicateMember);
+        let t = mint(&claims_json(r#""scope":"a","scope":"b""#));
+        assert_eq!(reason(&t), Reason::DuplicateMember);
+        // Many members: refused as duplicates without a pairwise scan.
+        let many: String = (0..1000).map(|i| format!(r#""m{i}":0,"#)).collect();
+        let t = mint(&claims_json(&format!(r#"{many}"m7":1"#)));
+        assert_eq!(reason(&t), Reason::DuplicateMember);
+        // Around the switch from the pairwise scan to sorting (the claims
+        // hold 4 members before these).
+        for extra in [PAIRWISE_MAX - 5, PAIRWISE_MAX - 4, PAIRWISE_MAX - 3] {
+            let members: String = (0..extra).map(|i| format!(r#""m{i}":0,"#)).collect();
+            assert!(verify(&mint(&claims_json(&format!(r#"{members}"last":1"#))), NOW).is_ok(), "{extra}");
+            let t = mint(&claims_json(&format!(r#"{members}"sub":"x""#)));
+            assert_eq!(reason(&t), Reason::DuplicateMember, "{extra}");
+        }
     }
 
     #[test]
@@ -476,7 +549,7 @@ pub(crate) mod tests {
     #[test]
     fn required_claims() {
         let drop = |name: &str| {
-            let mut m: Map<String, Value> = serde_json::from_str(&claims_json("")).unwrap();
+            let mut m: serde_json::Map<String, Value> = serde_json::from_str(&claims_json("")).unwrap();
             m.remove(name);
             reason(&mint(&Value::Object(m).to_string()))
         };
@@ -484,7 +557,7 @@ pub(crate) mod tests {
             assert_eq!(drop(name), Reason::MissingClaim, "{name}");
         }
         let set = |name: &str, v: Value| {
-            let mut m: Map<String, Value> = serde_json::from_str(&claims_json("")).unwrap();
+            let mut m: serde_json::Map<String, Value> = serde_json::from_str(&claims_json("")).unwrap();
             m.insert(name.into(), v);
             reason(&mint(&Value::Object(m).to_string()))
         };
