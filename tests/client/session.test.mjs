@@ -204,12 +204,20 @@ describe('session storage and lifecycle', () => {
     const off = client.on('sessionEnded', () => { unsubscribedCalls++; });
     assert.equal(typeof off, 'function', 'on() returns an unsubscribe function');
     off();
+    const order = [];
+    client.on('sessionEnded', () => {
+      order.push('first');
+      client.on('sessionEnded', () => order.push('added during the emit'));
+      throw new Error('a handler that throws');
+    });
+    client.on('sessionEnded', () => order.push('second'));
     try {
       client.setSession({ accessToken: t.access_token, refreshToken: t.refresh_token, expiresAt: t.receivedAt + t.expires_in });
       await client.getAccessToken();
       stack.proxy.reset();
       await client.logout();
       assert.equal(unsubscribedCalls, 0, 'an unsubscribed handler is not called');
+      assert.deepEqual(order, ['first', 'second'], 'a handler that throws stops no other; one added during an emit waits for the next');
       const revocations = stack.proxy.requests.filter((r) => r.kind === 'revocation');
       assert.equal(revocations.length, 1);
       assert.equal(revocations[0].token, t.refresh_token);

@@ -268,7 +268,9 @@ export class Driver {
     if (!EVENTS.includes(name)) throw configError('event', 'must be one of refreshed, refreshFailed, sessionEnded, unauthorized');
     if (typeof handler !== 'function') throw configError('handler', 'must be a function');
     const entry = [name, handler];
-    this.handlers.push(entry);
+    // A new array: an emit under way goes on over the list it started with,
+    // so a handler added meanwhile is called from the next emit on.
+    this.handlers = [...this.handlers, entry];
     return () => {
       this.handlers = this.handlers.filter((h) => h !== entry);
     };
