@@ -55,7 +55,7 @@ extern "C" {
     fn logout(this: &Driver) -> Promise;
 }
 
-// The browser build allocates little (short strings, a few futures) on one
+// The browser build allocates little (short strings per call into the core) on one
 // thread: a coalescing free list (memory is reused, O(free blocks) per call)
 // is ~4 KB of code smaller than dlmalloc. Builds with the gateway, which
 // allocates per request, keep dlmalloc.
