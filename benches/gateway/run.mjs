@@ -7,7 +7,10 @@
 // Each is bundled the way `wrangler deploy --dry-run --outdir` bundles it.
 // Scenarios: RS256, ES256, HS256 x (one token reused | 1,000 distinct tokens).
 // Phases run one at a time, workers in a rotating order, for --rounds rounds;
-// every figure is the median over rounds.
+// every figure is the median over rounds. Each goal line also gives the ratio
+// round by round (its middle half, and how many rounds are within the goal):
+// auth CPU is a difference of two large figures, and the median alone hides
+// how far single rounds spread.
 //
 // CPU time: all workers share one workerd process and only one phase runs at
 // a time, so the process's CPU time over a phase is that phase's cost. It is
