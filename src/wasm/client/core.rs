@@ -69,6 +69,11 @@ impl ClientCore {
             .ok_or_else(|| Error::config("login", "is unknown to this client: pass what its startDeviceLogin() returned"))
     }
 
+    /// The poller of a login being completed.
+    fn poller(&mut self, user_code: &str) -> Result<&mut DevicePoller, Error> {
+        self.login(user_code)?.poller.as_mut().ok_or_else(|| Error::config("login", "is not being completed"))
+    }
+
     fn device_step(&mut self, user_code: &str, step: DeviceStep) -> Result<JsValue, Error> {
         match step {
             DeviceStep::Wait { ms } => Ok(wait(ms)),
@@ -181,7 +186,6 @@ impl ClientCore {
         text("clientId", c.client_id.as_deref());
         text("audience", c.audience.as_deref());
         text("scope", c.scope.as_deref());
-        text("apiBase", c.api_url.as_deref().map(|u| u.trim_end_matches('/')));
         text("apiKey", c.api_key.as_ref().map(|k| k.secret()));
         text("storageKey", Some(&self.storage_key));
         set(&o, "apiKeyMode", &JsValue::from_bool(c.mode() == AuthMode::ApiKey));
@@ -501,7 +505,7 @@ impl ClientCore {
     /// expired.
     #[wasm_bindgen(js_name = devicePoll)]
     pub fn device_poll(&mut self, user_code: &str, now: f64) -> Result<JsValue, JsValue> {
-        let poller = self.login(user_code)?.poller.as_mut().ok_or_else(not_polling)?;
+        let poller = self.poller(user_code)?;
         match poller.poll(now as i64) {
             PollStep::Send => Ok(step_of("send").into()),
             PollStep::Wait { ms } => Ok(wait(ms)),
@@ -516,7 +520,7 @@ impl ClientCore {
     #[wasm_bindgen(js_name = deviceAnswer)]
     pub fn device_answer(&mut self, user_code: &str, status: u16, body: JsValue, retry_after: Option<String>, now: f64) -> Result<JsValue, JsValue> {
         let answer = token_answer(status, &body, retry_after, now as i64);
-        let poller = self.login(user_code)?.poller.as_mut().ok_or_else(not_polling)?;
+        let poller = self.poller(user_code)?;
         let step = poller.on_response(answer, now as i64);
         Ok(self.device_step(user_code, step)?)
     }
@@ -524,7 +528,7 @@ impl ClientCore {
     /// A poll got no answer.
     #[wasm_bindgen(js_name = deviceNetworkError)]
     pub fn device_network_error(&mut self, user_code: &str, now: f64) -> Result<JsValue, JsValue> {
-        let poller = self.login(user_code)?.poller.as_mut().ok_or_else(not_polling)?;
+        let poller = self.poller(user_code)?;
         let step = poller.on_network_error(now as i64);
         Ok(self.device_step(user_code, step)?)
     }
@@ -541,10 +545,6 @@ impl ClientCore {
             self.logins.retain(|p| p.authorization.user_code != user_code);
         }
     }
-}
-
-fn not_polling() -> Error {
-    Error::config("login", "is not being completed")
 }
 
 /// The driver's record of an API call, as the core's [`SentRequest`].

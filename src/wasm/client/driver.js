@@ -92,6 +92,9 @@ function parseJson(text) {
   }
 }
 
+/** True when the client's lifetime or the caller's signal ended the work: never retried. */
+const stopped = (error) => error?.code === 'disposed' || error?.code === 'aborted';
+
 /** True when `error` is a network failure known to have happened before the request reached the server. */
 const neverSent = (error) => error?.code === 'network' && error.message.endsWith(NOT_SENT);
 
@@ -430,7 +433,6 @@ export class Driver {
       throw step.error;
     }
     const signals = this.signals();
-    const gone = (e) => e?.code === 'disposed' || e?.code === 'aborted';
     // The core allows `maxRefreshRetries` retries within `timeoutMs`; the cap is a backstop.
     for (let attempt = 0; attempt < 100; attempt++) {
       let outcome;
@@ -438,7 +440,7 @@ export class Driver {
       try {
         endpoints = await this.endpoints(signals);
       } catch (e) {
-        if (gone(e)) {
+        if (stopped(e)) {
           core.abandonRefresh(false);
           throw e;
         }
@@ -452,7 +454,7 @@ export class Driver {
           const a = await this.postForm(endpoints.token, params, timeout, signals, 'token request');
           outcome = core.onTokenResponse(a.status, a.body, a.retryAfter, Date.now(), Math.random());
         } catch (e) {
-          if (gone(e)) {
+          if (stopped(e)) {
             core.abandonRefresh(!neverSent(e));
             throw e;
           }
@@ -579,11 +581,9 @@ export class Driver {
     if (!endpoints.device) throw configError('issuer', 'the provider does not advertise a device_authorization_endpoint');
     const params = this.baseParams();
     if (this.s.scope) params.push(['scope', this.s.scope]);
-    const request = build('POST', endpoints.device, { 'Content-Type': FORM, Accept: 'application/json' }, formBody(params));
-    const response = await transfer(request, [], this.s.timeoutMs, signals, 'device authorization request');
-    const body = await response.json();
+    const answer = await this.postForm(endpoints.device, params, this.s.timeoutMs, signals, 'device authorization request');
     // The device code stays in the core; the login object carries no secret.
-    return this.core.deviceStarted(response.status, body, Date.now());
+    return this.core.deviceStarted(answer.status, answer.body, Date.now());
   }
 
   /** Polls until the user approves; the tokens go straight into the session. */
@@ -618,7 +618,7 @@ export class Driver {
         try {
           answer = await this.postForm(endpoints.token, params, this.s.timeoutMs, signals, 'device token request');
         } catch (e) {
-          if (e?.code === 'disposed' || e?.code === 'aborted') throw e;
+          if (stopped(e)) throw e;
         }
         step = answer
           ? core.deviceAnswer(userCode, answer.status, answer.body, answer.retryAfter, Date.now())
