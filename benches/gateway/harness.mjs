@@ -3,10 +3,12 @@
 // options for one of them, the origin they forward to, and the variables
 // that configure the gateway.
 import { spawnSync } from 'node:child_process';
-import { readdirSync } from 'node:fs';
+import { readdirSync, readFileSync } from 'node:fs';
 import http from 'node:http';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
+
+import { claims, makeKeys, mint, startJwks } from '../../tests/support/tokens.mjs';
 
 export const ROOT = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '../..');
 
@@ -64,4 +66,59 @@ export function gatewayVars(originUrl, jwks, keys) {
     MESH_JWKS_URL: jwks.url,
     MESH_JWT_HS256_SECRET: keys.hsSecret,
   };
+}
+
+/**
+ * What every gateway benchmark runs against: the origin, keys, a JWKS server,
+ * the gateway's variables, and token minting (long-lived, `user-<i>`).
+ */
+export async function startFixtures() {
+  const origin = await startOrigin();
+  const keys = await makeKeys();
+  const jwks = await startJwks({ keys: [keys.rs, keys.es] });
+  const ctx = { issuer: jwks.issuer, audience: 'mesh-api' };
+  const signer = { RS256: keys.rs, ES256: keys.es, HS256: keys.hsSecret };
+  const longLived = (i = 0) => claims(ctx, { exp: Math.floor(Date.now() / 1000) + 6 * 3600, sub: `user-${i}` });
+  const mintOne = (alg, i = 0) => mint({ key: signer[alg], payload: longLived(i) });
+  return {
+    origin, keys, jwks, vars: gatewayVars(origin.url, jwks, keys), longLived, mintOne,
+    mintBatch: (alg, n) => Promise.all(Array.from({ length: n }, (_, i) => mintOne(alg, i))),
+    stop: async () => { await jwks.stop(); await origin.close(); },
+  };
+}
+
+/** The direct children of process `pid`, with their command names. */
+export function childrenOf(pid) {
+  const kids = [];
+  for (const d of readdirSync('/proc')) {
+    if (!/^\d+$/.test(d)) continue;
+    try {
+      const stat = readFileSync(`/proc/${d}/stat`, 'utf8');
+      const rest = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
+      const comm = stat.slice(stat.indexOf('(') + 1, stat.lastIndexOf(')'));
+      if (Number(rest[1]) === pid) kids.push({ pid: Number(d), comm });
+    } catch { /* gone */ }
+  }
+  return kids;
+}
+
+/** The one workerd child of this process that is not in `before` (pids). */
+export function findWorkerd(before) {
+  const list = childrenOf(process.pid).filter((k) => /workerd/.test(k.comm) && !before.has(k.pid));
+  if (list.length !== 1) throw new Error(`expected one new workerd child, found ${JSON.stringify(list)}`);
+  return list[0].pid;
+}
+
+/**
+ * CPU time of a whole process: schedstat ns summed over its threads
+ * (nanosecond resolution), and /proc/<pid>/stat's utime+stime ticks (10 ms).
+ */
+export function cpuOf(pid) {
+  let ns = 0;
+  for (const t of readdirSync(`/proc/${pid}/task`)) {
+    try { ns += Number(readFileSync(`/proc/${pid}/task/${t}/schedstat`, 'utf8').split(' ')[0]); } catch { /* thread gone */ }
+  }
+  const stat = readFileSync(`/proc/${pid}/stat`, 'utf8');
+  const f = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
+  return { ns, ticks: Number(f[11]) + Number(f[12]) };
 }

@@ -22,18 +22,23 @@
 //   node benches/gateway/run.mjs [--rounds 8] [--requests 1000] [--concurrency 4]
 //                                [--max-seconds 900] [--out FILE] [--quick]
 //                                [--mesh-config other/wrangler.toml]
+//                                [--baseline ../old/gateway/wrangler.toml]
+//                                [--only public,RS256]
 // --quick is a smoke run (2 rounds x 200); --mesh-config measures another
 // worker in the gateway's place (e.g. the jose reference, to see the noise).
+// --baseline adds a sixth worker, "base": another build of the gateway (say
+// a worktree of the previous commit, built), to measure a change against in
+// the same process; the report then gives mesh minus base round by round.
+// --only keeps the scenarios whose label contains one of the words.
 // Needs the built package (scripts/build.sh). Loopback only; bounded: it stops
 // starting rounds after --max-seconds and reports the rounds it has.
-import { mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync, existsSync } from 'node:fs';
+import { mkdtempSync, readFileSync, rmSync, writeFileSync, existsSync } from 'node:fs';
 import http from 'node:http';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { gzipSync } from 'node:zlib';
 import { createRequire } from 'node:module';
-import { claims, makeKeys, mint, startJwks } from '../../tests/support/tokens.mjs';
-import { bundle as bundleWith, CONFIGS, gatewayVars, ROOT, startOrigin, workerOptions as optionsFor } from './harness.mjs';
+import { bundle as bundleWith, CONFIGS, cpuOf, findWorkerd, childrenOf, ROOT, startFixtures, workerOptions as optionsFor } from './harness.mjs';
 const require = createRequire(import.meta.url);
 const { Miniflare } = require(path.join(ROOT, 'node_modules/miniflare'));
 
@@ -70,53 +75,23 @@ const bundles = {
   // --mesh-config lets the harness itself be tried against another worker.
   mesh: bundle('mesh', path.resolve(opt('mesh-config', CONFIGS.mesh))),
 };
+const BASELINE = opt('baseline', null);
+if (BASELINE) bundles.base = bundle('base', path.resolve(BASELINE));
+const ONLY = opt('only', null)?.split(',').map((w) => w.trim()).filter(Boolean);
 rmSync(path.join(ROOT, 'benches/gateway/workers/.wrangler'), { recursive: true, force: true });
 
 // ---------------------------------------------------------------- origin, keys
-const origin = await startOrigin();
-const keys = await makeKeys();
-const jwks = await startJwks({ keys: [keys.rs, keys.es] });
-const ctx = { issuer: jwks.issuer, audience: 'mesh-api' };
-const vars = gatewayVars(origin.url, jwks, keys);
-const signer = { RS256: keys.rs, ES256: keys.es, HS256: keys.hsSecret };
-const longLived = (i = 0) => claims(ctx, { exp: Math.floor(Date.now() / 1000) + 6 * 3600, sub: `user-${i}` });
-const mintBatch = (alg, n) => Promise.all(Array.from({ length: n }, (_, i) => mint({ key: signer[alg], payload: longLived(i) })));
+const fixtures = await startFixtures();
+const { vars, mintBatch } = fixtures;
 
 // ---------------------------------------------------------------- workerd
 const workerOptions = (name, b, extra = {}) => optionsFor(name, b, vars, extra);
 const WORKERS = [
   ['pass-A', 'pass'], ['pass-B', 'pass'], ['jose-A', 'jose'], ['jose-B', 'jose'], ['mesh', 'mesh'],
+  ...(BASELINE ? [['base', 'base']] : []),
 ];
+const isGateway = (kind) => kind === 'mesh' || kind === 'base';
 const quiet = (out, err) => { out.resume(); err.on('data', (d) => { const s = String(d); if (/error/i.test(s)) process.stderr.write(`[workerd] ${s}`); }); };
-
-function childrenOf(pid) {
-  const kids = [];
-  for (const d of readdirSync('/proc')) {
-    if (!/^\d+$/.test(d)) continue;
-    try {
-      const stat = readFileSync(`/proc/${d}/stat`, 'utf8');
-      const rest = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
-      const comm = stat.slice(stat.indexOf('(') + 1, stat.lastIndexOf(')'));
-      if (Number(rest[1]) === pid) kids.push({ pid: Number(d), comm });
-    } catch { /* gone */ }
-  }
-  return kids;
-}
-function findWorkerd(before) {
-  const list = childrenOf(process.pid).filter((k) => /workerd/.test(k.comm) && !before.has(k.pid));
-  if (list.length !== 1) throw new Error(`expected one new workerd child, found ${JSON.stringify(list)}`);
-  return list[0].pid;
-}
-/** CPU time of a whole process: schedstat ns summed over its threads, and stat ticks. */
-function cpuOf(pid) {
-  let ns = 0;
-  for (const t of readdirSync(`/proc/${pid}/task`)) {
-    try { ns += Number(readFileSync(`/proc/${pid}/task/${t}/schedstat`, 'utf8').split(' ')[0]); } catch { /* thread gone */ }
-  }
-  const stat = readFileSync(`/proc/${pid}/stat`, 'utf8');
-  const f = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
-  return { ns, ticks: Number(f[11]) + Number(f[12]) };
-}
 
 // ---------------------------------------------------------------- load
 const agent = new http.Agent({ keepAlive: true, maxSockets: CONCURRENCY });
@@ -174,7 +149,7 @@ async function startupOnce(kind) {
     const first = await fetch(new URL('/health', url));
     await first.arrayBuffer();
     const tFirst = performance.now() - t0;
-    const tok = await mint({ key: keys.rs, payload: longLived() });
+    const tok = await fixtures.mintOne('RS256');
     const t1 = performance.now();
     const auth = await fetch(new URL('/api/v1/chat', url), { headers: { authorization: `Bearer ${tok}` } });
     await auth.arrayBuffer();
@@ -210,7 +185,7 @@ for (const kind of ['pass', 'jose', 'mesh']) {
 log('starting one workerd with', WORKERS.map(([n]) => n).join(', '));
 const beforeKids = new Set(childrenOf(process.pid).map((k) => k.pid));
 const mf = new Miniflare({
-  workers: WORKERS.map(([name, kind]) => workerOptions(name, bundles[kind], kind === 'mesh' ? { kvNamespaces: ['MESH_API_KEYS'] } : {})),
+  workers: WORKERS.map(([name, kind]) => workerOptions(name, bundles[kind], isGateway(kind) ? { kvNamespaces: ['MESH_API_KEYS'] } : {})),
   handleRuntimeStdio: quiet,
 });
 let results;
@@ -222,7 +197,7 @@ try {
   // The public route: the gateway's cost with no credential to check.
   const publicUrls = Object.fromEntries(WORKERS.map(([name]) => [name, new URL('/health', bases[name]).href]));
   const ALGS = ['RS256', 'ES256', 'HS256'];
-  const reused = Object.fromEntries(await Promise.all(ALGS.map(async (a) => [a, [await mint({ key: signer[a], payload: longLived() })]])));
+  const reused = Object.fromEntries(await Promise.all(ALGS.map(async (a) => [a, [await fixtures.mintOne(a)]])));
 
   log(`warm-up: ${WARMUP} requests per worker and algorithm`);
   for (const alg of ALGS) {
@@ -233,7 +208,8 @@ try {
     }
   }
 
-  const scenarios = [['public route', null, 'public'], ...ALGS.flatMap((alg) => [[`${alg} reused`, alg, 'reused'], [`${alg} 1000 distinct`, alg, 'distinct']])];
+  const scenarios = [['public route', null, 'public'], ...ALGS.flatMap((alg) => [[`${alg} reused`, alg, 'reused'], [`${alg} 1000 distinct`, alg, 'distinct']])]
+    .filter(([label]) => !ONLY || ONLY.some((w) => label.includes(w)));
   results = new Map(); // `${scenario}|${worker}` -> [{rps,p50,p99,cpuUs,ticks}]
   let rounds = 0;
   for (let round = 0; round < ROUNDS && !overTime(); round++) {
@@ -280,6 +256,7 @@ try {
   p('| --- | --- | ---: | ---: | ---: | ---: | ---: | ---: | ---: |');
   const goals = [];
   const noise = [];
+  const against = [];
   for (const [label] of scenarios) {
     const runs = (name) => results.get(`${label}|${name}`) ?? [];
     const med = (name, k) => median(runs(name).map((x) => x[k]));
@@ -294,6 +271,12 @@ try {
     }
     const pa = med('pass-A', 'cpuUs');
     noise.push(`- ${label}: pass-B/pass-A CPU ${(med('pass-B', 'cpuUs') / pa).toFixed(2)}; jose-B/jose-A auth CPU ${(auth('jose-B') / joseAuth).toFixed(2)}`);
+    if (BASELINE) {
+      // Paired per round: the same round's base run is the reference.
+      const diff = runs('mesh').map((x, i) => x.cpuUs - runs('base')[i].cpuUs);
+      const joseDiff = runs('jose-B').map((x, i) => x.cpuUs - runs('jose-A')[i].cpuUs);
+      against.push(`- ${label}: mesh - base CPU ${f1(median(diff))} us/req (middle half ${f1(quantile(diff, 0.25))} to ${f1(quantile(diff, 0.75))}; lower in ${diff.filter((d) => d < 0).length} of ${diff.length} rounds); the same for jose-B - jose-A: ${f1(median(joseDiff))} us/req`);
+    }
     if (label === 'public route') continue; // no auth: shows the cost of the plumbing alone
     const meshAuth = auth('mesh');
     const ratio = meshAuth / joseAuth;
@@ -316,6 +299,11 @@ try {
   p('Goals (issue 6):');
   for (const g of goals) p(`- ${g}`);
   p('');
+  if (BASELINE) {
+    p(`Against the baseline (${BASELINE}), round by round; jose-B - jose-A is the same code twice:`);
+    for (const a of against) p(a);
+    p('');
+  }
   p(`Gateway size: wasm ${(wasmRaw / 1024).toFixed(1)} KB, ${(wasmGz / 1024).toFixed(1)} KB gz (gzip -9); worker JS ${(jsGz / 1024).toFixed(1)} KB gz; wrangler "Total Upload": ${bundles.mesh.upload}`);
   p(`jose reference: worker JS ${(joseGz / 1024).toFixed(1)} KB gz; wrangler "Total Upload": ${bundles.jose.upload}`);
   p(`Startup, median of 3 fresh workerd processes (new Miniflare -> first response of /health; then the first JWT request, which fetches the JWKS):`);
@@ -323,13 +311,12 @@ try {
     p(`- ${kind}: first response ${f1(startup[kind].first)} ms; first authenticated response +${f1(startup[kind].auth)} ms (statuses ${startup[kind].statuses.join(',')})`);
   }
   p(`Connection resets retried: ${resets}`);
-  p(`Command: node benches/gateway/run.mjs --rounds ${ROUNDS} --requests ${REQUESTS} --concurrency ${CONCURRENCY} (${Math.round((Date.now() - started) / 1000)} s)`);
+  p(`Command: node benches/gateway/run.mjs ${args.join(' ')} (${rounds} rounds x ${REQUESTS} requests, ${CONCURRENCY} in flight; ${Math.round((Date.now() - started) / 1000)} s)`);
   const text = lines.join('\n');
   console.log(text);
   if (OUT) writeFileSync(OUT, `${text}\n`);
 } finally {
   await mf.dispose();
   agent.destroy();
-  await jwks.stop();
-  await origin.close();
+  await fixtures.stop();
 }
