@@ -79,6 +79,46 @@ impl JwtVerifier {
     }
 }
 
+/// Tokens whose signature check is under way, by the id their verdict comes
+/// back with. A verdict is taken once and names the token it was for, so
+/// it cannot be applied twice or to another token.
+#[derive(Debug, Default)]
+pub struct Suspended {
+    slots: Vec<Option<TokenHash>>,
+    free: Vec<u32>,
+}
+
+impl Suspended {
+    /// Holds `hash` until its verdict; the id to bring back with it.
+    pub fn put(&mut self, hash: TokenHash) -> u32 {
+        match self.free.pop() {
+            Some(id) => {
+                self.slots[id as usize] = Some(hash);
+                id
+            }
+            None => {
+                self.slots.push(Some(hash));
+                (self.slots.len() - 1) as u32
+            }
+        }
+    }
+
+    /// The token a verdict is for, once; `None` for an id not held.
+    pub fn take(&mut self, id: u32) -> Option<TokenHash> {
+        let hash = self.slots.get_mut(id as usize)?.take()?;
+        self.free.push(id);
+        Some(hash)
+    }
+
+    pub fn len(&self) -> usize {
+        self.slots.len() - self.free.len()
+    }
+
+    pub fn is_empty(&self) -> bool {
+        self.len() == 0
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::super::jwks::{tests::ec_jwk, KeyLookup};
@@ -133,5 +173,19 @@ mod tests {
         v.jwks.as_mut().unwrap().begin_fetch(NOW + 700);
         assert_eq!(v.on_jwks(format!(r#"{{"keys":[{}]}}"#, ec_jwk("e2")).as_bytes(), NOW + 700).unwrap(), vec!["e1"]);
         assert!(matches!(v.start(&t, NOW + 700), JwtStep::NeedSignature(..)));
+    }
+
+    #[test]
+    fn a_suspended_verdict_is_taken_once_and_slots_are_reused() {
+        let mut s = Suspended::default();
+        let (a, b) = (s.put([1; 16]), s.put([2; 16]));
+        assert_ne!(a, b);
+        assert_eq!(s.take(b), Some([2; 16]));
+        assert_eq!(s.take(b), None, "a verdict applies once");
+        assert_eq!(s.take(99), None, "an id never given");
+        assert_eq!(s.put([3; 16]), b, "a freed slot is reused: the table stays as large as the checks in flight");
+        assert_eq!(s.len(), 2);
+        assert_eq!((s.take(a), s.take(b)), (Some([1; 16]), Some([3; 16])));
+        assert!(s.is_empty());
     }
 }

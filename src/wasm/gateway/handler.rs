@@ -9,11 +9,15 @@
 //!
 //! Most requests need no await at all (public routes, rejections, a cached
 //! or HS256 token), so [`respond`] runs the handling once, synchronously, and
-//! only a request still waiting (JWKS, WebCrypto, KV) becomes a task. The
+//! only a request still waiting (JWKS, key import, KV) becomes a task. The
 //! upstream fetch is never awaited in Rust: its promise is returned, with a
 //! shared rejection handler. Measured in workerd, the futures machinery
 //! (task queue, closures, promise wrappers) cost more CPU than the rest of
 //! a forwarded request.
+//!
+//! The Worker's `fetch` itself is JavaScript (`front` in plumbing.js): it
+//! reads the request into one line and makes one call, into [`respond`]. A Rust closure in that place cost more per request,
+//! in its wrapper, than the work it wrapped.
 
 use std::cell::{Cell, OnceCell, RefCell};
 use std::future::Future;
@@ -32,14 +36,14 @@ use crate::gateway::config::{ConfigError, GatewayConfig};
 use crate::gateway::headers::{
     authorization_carries_api_key, identity_lines, is_safe_header_value, stripped_names, AuthMethod, Identity, IDENTITY_PREFIX,
 };
-use crate::gateway::identity::{hex, sign, unhex};
+use crate::gateway::identity::sign;
 use crate::gateway::jwks::{FetchStep, Jwk, KeyLookup, MAX_BODY_BYTES};
 use crate::gateway::jwt::{Claims, ParsedJwt, Reason, Rejection};
 use crate::gateway::reject::{self, event_log, rejection_log, Reply};
 use crate::gateway::request::{is_cors_path, path_span, plan, split_url, Credential, Inbound, Plan};
 use crate::gateway::route::AuthMode;
 use crate::gateway::token_cache::TokenHash;
-use crate::gateway::verify::{JwtStep, JwtVerifier};
+use crate::gateway::verify::{JwtStep, JwtVerifier, Suspended};
 use crate::wasm::error::describe_js;
 use crate::wasm::global::{fetch_with_request, now_secs};
 use crate::wasm::timer::{sleep, Cancel};
@@ -76,25 +80,29 @@ const NEGATIVE_CAPACITY: usize = 4096;
 pub struct Gateway {
     options: Option<Object>,
     loaded: RefCell<Option<Loaded>>,
-    /// `(request, env, hash, ok) => response`: handles a request again with
-    /// the verdict of its token's signature (see [`Pass`]); made once.
-    resume: OnceCell<JsValue>,
+    /// Tokens whose signature WebCrypto is checking (see [`Pass`]).
+    suspended: RefCell<Suspended>,
 }
 
 /// What one pass over a request carries besides the request.
 ///
 /// An RS256/ES256 token whose key is already imported needs one async step,
 /// `crypto.subtle.verify`. Instead of a task, the first pass returns
-/// `verify(...).then(resume)`, and `resume` handles the request again, now
-/// synchronously, with the verdict for that token (checked by its hash). No
-/// Rust future spans the wait: measured in workerd, a task with its
-/// promise wrappers cost more CPU than the verify itself. The verdict is
-/// applied only where the token's `kid` still names a key; a JWKS refetched
-/// in between could at most have replaced that key a moment ago.
+/// `verify(...).then(...)` (`suspend` in plumbing.js), which hands the same
+/// request and line to a second pass, now synchronous, with the verdict and
+/// the id it was held under: the verdict applies once, and only to the token
+/// it was for. No Rust future spans the wait: measured in workerd, a task
+/// with its promise wrappers cost more CPU than the verify itself. The
+/// verdict is applied only where the token's `kid` still names a key; a JWKS
+/// refetched in between could at most have replaced that key a moment ago.
 pub(super) struct Pass<'a> {
     verdict: Option<Verdict>,
-    resume: &'a JsValue,
+    /// The JS front's state, the env and the request's line as a JS string:
+    /// what a suspended pass resumes with.
+    front: &'a JsValue,
     env: &'a JsValue,
+    line: &'a JsValue,
+    suspended: &'a RefCell<Suspended>,
 }
 
 #[derive(Clone, Copy)]
@@ -104,7 +112,6 @@ pub(super) struct Verdict {
 }
 
 struct Loaded {
-    env: JsValue,
     fingerprint: [u8; 32],
     core: Result<Rc<Core>, ConfigError>,
 }
@@ -150,31 +157,29 @@ pub(super) enum Failure {
     Suspend(Promise, TokenHash),
 }
 
-/// `verify.then(resume)` for this request (see [`Pass`]).
+/// The verify's promise, continued by a second pass (see [`Pass`]).
 fn suspend(verify: &Promise, pass: &Pass<'_>, request: &Request, hash: TokenHash) -> JsValue {
-    resume_js(verify, pass.resume, request, pass.env, &hex(&hash))
+    let id = pass.suspended.borrow_mut().put(hash);
+    suspend_js(verify, pass.front, request, pass.env, pass.line, id)
+}
+
+/// One pass over a request as the JS front hands it over (see [`Gateway::pass`]).
+pub struct Call {
+    pub front: JsValue,
+    pub request: Request,
+    pub env: JsValue,
+    /// `env` is the object of the previous call (compared in JavaScript).
+    pub same_env: bool,
+    /// The request's line (`inbound` in plumbing.js), as bytes and as the JS string.
+    pub line: String,
+    pub line_js: JsValue,
+    /// A second pass: the id its token was held under, and the verdict.
+    pub resumed: Option<(u32, bool)>,
 }
 
 impl Gateway {
     pub fn new(options: Option<Object>) -> Self {
-        Gateway { options, loaded: RefCell::new(None), resume: OnceCell::new() }
-    }
-
-    /// Made on first use, then borrowed (no per-request copy of the handle).
-    fn resume_fn(self: &Rc<Self>) -> &JsValue {
-        let make = || {
-            // Weak: the gateway holds this function, which must not keep it alive.
-            let weak = Rc::downgrade(self);
-            Closure::<dyn Fn(Request, JsValue, String, bool) -> JsValue>::new(move |request: Request, env: JsValue, hash: String, ok: bool| {
-                let verdict = unhex(&hash).and_then(|h| h.try_into().ok()).map(|hash| Verdict { hash, ok });
-                match (weak.upgrade(), verdict) {
-                    (Some(gateway), Some(verdict)) => respond(gateway, request, env, Some(verdict)).into(),
-                    _ => JsValue::UNDEFINED,
-                }
-            })
-            .into_js_value()
-        };
-        self.resume.get_or_init(make)
+        Gateway { options, loaded: RefCell::new(None), suspended: RefCell::new(Suspended::default()) }
     }
 
     fn var(&self, env: &JsValue, name: &str) -> Option<String> {
@@ -183,13 +188,11 @@ impl Gateway {
             .or_else(|| self.options.as_ref().and_then(|o| get_prop(o, name).as_string()))
     }
 
-    /// The core for this env: the cached one when the env is the same object
-    /// or has the same values, else a fresh parse.
-    fn core(&self, env: &JsValue) -> Result<Rc<Core>, ConfigError> {
-        if let Some(l) = self.loaded.borrow().as_ref() {
-            if Object::is(&l.env, env) {
-                return l.core.clone();
-            }
+    /// The core for this env: the cached one when the env is the object of
+    /// the previous call (`same_env`) or has the same values, else a fresh parse.
+    fn core(&self, env: &JsValue, same_env: bool) -> Result<Rc<Core>, ConfigError> {
+        if let Some(l) = self.loaded.borrow().as_ref().filter(|_| same_env) {
+            return l.core.clone();
         }
         let kv = get_prop(env, KV_BINDING);
         let kv = (kv.is_object()).then(|| kv.unchecked_into::<KvNamespace>());
@@ -205,7 +208,6 @@ impl Gateway {
         let mut loaded = self.loaded.borrow_mut();
         if let Some(l) = loaded.as_mut() {
             if l.fingerprint == fingerprint {
-                l.env = env.clone();
                 return l.core.clone();
             }
         }
@@ -217,32 +219,36 @@ impl Gateway {
             Ok(_) => console_log(&event_log("info", "gateway_configured", "", json!({}))),
             Err(e) => console_log(&event_log("error", "gateway_misconfigured", "", json!({ "problem": e.to_string() }))),
         }
-        *loaded = Some(Loaded { env: env.clone(), fingerprint, core: core.clone() });
+        *loaded = Some(Loaded { fingerprint, core: core.clone() });
         core
     }
 
     /// The response to a request that needs no waiting, or `None` when it
     /// must wait (JWKS fetch, key import, KV, the keys API; a bad
     /// configuration is reported there too).
-    fn handle_now(self: &Rc<Self>, request: &Request, env: &JsValue, verdict: Option<Verdict>) -> Option<JsValue> {
-        let core = self.core(env).ok()?;
-        let rid = Rid::new(request);
-        let pass = Pass { verdict, resume: self.resume_fn(), env };
-        core.handle_now(request, &rid, &pass).map(|done| settle(done, &rid))
+    fn handle_now(&self, call: &Call, verdict: Option<Verdict>) -> Option<JsValue> {
+        let core = self.core(&call.env, call.same_env).ok()?;
+        let rid = Rid::new(&call.request);
+        let pass = self.pass_of(call, verdict);
+        core.handle_now(&call.request, &call.line, &rid, &pass).map(|done| settle(done, &rid))
+    }
+
+    fn pass_of<'a>(&'a self, call: &'a Call, verdict: Option<Verdict>) -> Pass<'a> {
+        Pass { verdict, front: &call.front, env: &call.env, line: &call.line_js, suspended: &self.suspended }
     }
 
     /// A `Response`, or a promise of one (the upstream fetch).
-    async fn handle(self: Rc<Self>, request: Request, env: JsValue, verdict: Option<Verdict>) -> JsValue {
-        let rid = Rid::new(&request);
-        let pass = Pass { verdict, resume: self.resume_fn(), env: &env };
-        let core = match self.core(&env) {
+    async fn handle(self: Rc<Self>, call: Call, verdict: Option<Verdict>) -> JsValue {
+        let rid = Rid::new(&call.request);
+        let pass = self.pass_of(&call, verdict);
+        let core = match self.core(&call.env, call.same_env) {
             Ok(core) => core,
             Err(e) => {
                 console_log(&event_log("error", "gateway_misconfigured", rid.get(), json!({ "problem": e.to_string() })));
                 return to_response(reject::misconfigured(), None, &rid).into();
             }
         };
-        settle(core.handle(&request, &rid, &pass).await, &rid)
+        settle(core.handle(&call.request, &call.line, &rid, &pass).await, &rid)
     }
 }
 
@@ -255,23 +261,24 @@ fn settle(result: Result<JsValue, JsValue>, rid: &Rid<'_>) -> JsValue {
     })
 }
 
-/// The Worker's `fetch`: handles the request now, and makes a task of it
-/// only if it must wait. A future polled here with a no-op waker is safe to
-/// hand over: every future it awaits (`JsFuture`) stores the waker of its
-/// latest poll and keeps its result until polled, so nothing is lost.
-pub fn respond(gateway: Rc<Gateway>, request: Request, env: JsValue, verdict: Option<Verdict>) -> Promise {
+/// One pass over a request: handles it now, and makes a task of it only if
+/// it must wait. A `Response`, or a promise of one. A future polled here
+/// with a no-op waker is safe to hand over: every future it awaits
+/// (`JsFuture`) stores the waker of its latest poll and keeps its result
+/// until polled, so nothing is lost.
+pub fn respond(gateway: &Rc<Gateway>, call: Call) -> JsValue {
+    // A second pass's verdict, once, for the token it was held for.
+    let verdict = call.resumed.and_then(|(id, ok)| Some(Verdict { hash: gateway.suspended.borrow_mut().take(id)?, ok }));
     // The common case (public route, refusal, cached or HS256 token, a
-    // signature verdict) makes no future at all. A request that must wait
-    // is read again by `handle`: that path is the rare one (JWKS, key
-    // import, KV, keys API), and one read serving both would need the
-    // request's line to outlive this call inside the future.
-    if let Some(value) = gateway.handle_now(&request, &env, verdict) {
-        return Promise::resolve(&value);
+    // signature verdict) makes no future at all; the rare one (JWKS, key
+    // import, KV, keys API) hands the call, line included, to a task.
+    if let Some(value) = gateway.handle_now(&call, verdict) {
+        return value;
     }
-    let mut task = Box::pin(gateway.handle(request, env, verdict));
+    let mut task = Box::pin(gateway.clone().handle(call, verdict));
     match task.as_mut().poll(&mut Context::from_waker(Waker::noop())) {
-        Poll::Ready(value) => Promise::resolve(&value),
-        Poll::Pending => future_to_promise(async move { Ok(task.await) }),
+        Poll::Ready(value) => value,
+        Poll::Pending => future_to_promise(async move { Ok(task.await) }).into(),
     }
 }
 
@@ -293,14 +300,10 @@ thread_local! {
 
 #[wasm_bindgen(module = "/src/wasm/gateway/plumbing.js")]
 extern "C" {
-    /// The request as one line for [`Inbound::parse`]; see plumbing.js.
-    #[wasm_bindgen(js_name = inbound)]
-    fn inbound_js(request: &Request) -> String;
-
-    /// `verify.then(ok => resume(request, env, hash, ok === true))`, a
-    /// rejection as `false`; see plumbing.js.
-    #[wasm_bindgen(js_name = resume)]
-    fn resume_js(verify: &Promise, resume: &JsValue, request: &Request, env: &JsValue, hash: &str) -> JsValue;
+    /// `verify.then(...)`: a second pass over the request with the verdict
+    /// (a rejection is `false`) and `id`; see plumbing.js.
+    #[wasm_bindgen(js_name = suspend)]
+    fn suspend_js(verify: &Promise, front: &JsValue, request: &Request, env: &JsValue, line: &JsValue, id: u32) -> JsValue;
 
     /// The upstream fetch with the request's headers minus `drop` and
     /// `prefix*`, plus `identity`; see plumbing.js. Throws for a bad URL.
@@ -449,9 +452,8 @@ impl Core {
 
     /// Handles a request that needs no waiting; `None` when it must wait
     /// (see [`Core::handle`]). Most requests end here.
-    fn handle_now(&self, request: &Request, rid: &Rid<'_>, pass: &Pass<'_>) -> Option<Result<JsValue, JsValue>> {
-        let line = inbound_js(request);
-        let Some(read) = self.read(&line) else {
+    fn handle_now(&self, request: &Request, line: &str, rid: &Rid<'_>, pass: &Pass<'_>) -> Option<Result<JsValue, JsValue>> {
+        let Some(read) = self.read(line) else {
             return Some(Ok(to_response(reject::bad_request("the request could not be read"), None, rid).into()));
         };
         let reply = |r: Reply| Some(Ok(to_response(r, read.cors.as_deref(), rid).into()));
@@ -474,9 +476,8 @@ impl Core {
 
     /// A `Response`, or a promise of one (the upstream fetch): every request,
     /// those that wait included.
-    async fn handle(&self, request: &Request, rid: &Rid<'_>, pass: &Pass<'_>) -> Result<JsValue, JsValue> {
-        let line = inbound_js(request);
-        let Some(read) = self.read(&line) else {
+    async fn handle(&self, request: &Request, line: &str, rid: &Rid<'_>, pass: &Pass<'_>) -> Result<JsValue, JsValue> {
+        let Some(read) = self.read(line) else {
             return Ok(to_response(reject::bad_request("the request could not be read"), None, rid).into());
         };
         let reply = |r: Reply| Ok(to_response(r, read.cors.as_deref(), rid).into());

@@ -11,7 +11,7 @@ mod webcrypto;
 
 use std::rc::Rc;
 
-use js_sys::{Object, Promise};
+use js_sys::Object;
 use wasm_bindgen::prelude::*;
 
 pub use identity::verify_identity;
@@ -31,12 +31,40 @@ export interface Gateway { fetch(request: Request, env: Record<string, unknown>,
 /// at module top level).
 #[wasm_bindgen(js_name = createGateway, unchecked_return_type = "Gateway")]
 pub fn create_gateway(#[wasm_bindgen(unchecked_param_type = "GatewayOptions")] options: Option<Object>) -> Object {
-    let gateway = Rc::new(handler::Gateway::new(options));
-    // `ctx` is not taken: nothing here outlives the response.
-    let fetch = Closure::<dyn Fn(web_sys::Request, JsValue) -> Promise>::new(
-        move |request: web_sys::Request, env: JsValue| {
-            handler::respond(gateway.clone(), request, env, None)
-        },
-    );
-    js::object(&[("fetch", fetch.into_js_value())])
+    front_js(GatewayCore(Rc::new(handler::Gateway::new(options))))
+}
+
+#[wasm_bindgen(module = "/src/wasm/gateway/plumbing.js")]
+extern "C" {
+    /// The Worker's module handler (`{ fetch }`) over one core; see plumbing.js.
+    #[wasm_bindgen(js_name = front)]
+    fn front_js(core: GatewayCore) -> Object;
+}
+
+/// The gateway as its JavaScript front (plumbing.js) calls it: one call per
+/// pass over a request. Internal: the package's entries do not export it.
+#[wasm_bindgen]
+pub struct GatewayCore(Rc<handler::Gateway>);
+
+#[wasm_bindgen]
+impl GatewayCore {
+    /// A `Response`, or a promise of one. `line` is the request read by
+    /// plumbing.js's `inbound`, given twice: as text for the core and as the
+    /// JS string a suspended pass resumes with. `resumed`/`ok`: a second
+    /// pass, with the id its token was held under and the signature's verdict.
+    #[allow(clippy::too_many_arguments)]
+    pub fn handle(
+        &self,
+        front: JsValue,
+        request: web_sys::Request,
+        env: JsValue,
+        same_env: bool,
+        line: String,
+        line_js: JsValue,
+        resumed: Option<u32>,
+        ok: bool,
+    ) -> JsValue {
+        let resumed = resumed.map(|id| (id, ok));
+        handler::respond(&self.0, handler::Call { front, request, env, same_env, line, line_js, resumed })
+    }
 }

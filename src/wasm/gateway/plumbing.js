@@ -1,7 +1,7 @@
-// The gateway's per-request JavaScript: reading the request and the
-// upstream fetch, each one call from wasm. The Rust side decides everything
-// (what the line means, which names to drop, the identity headers, the URL);
-// this only reads and applies. Done from wasm, the same steps took about
+// The gateway's per-request JavaScript: the Worker's `fetch`, reading the
+// request, and the upstream fetch, each one call between JS and wasm. The
+// Rust side decides everything (what the line means, which names to drop, the
+// identity headers, the URL); this only reads and applies. Done from wasm, the same steps took about
 // twenty crossings into JavaScript, which measured in workerd at several
 // times the CPU of the steps themselves.
 
@@ -58,14 +58,37 @@ export function forward(request, base, url, from, to, drop, prefix, identity, fa
 }
 
 /**
- * Continues a request once its token's signature check settles: `resume`
- * handles the request again with the verdict (a rejection is `false`).
- * @param {Promise<boolean>} verify  crypto.subtle.verify(...)
- * @param {(request: Request, env: unknown, hash: string, ok: boolean) => Response | Promise<Response>} resumeWith
+ * The Worker's module handler over one `GatewayCore` (the Rust export): each
+ * request is read into one line and handled in one call into wasm.
+ * @param {{ handle: Function }} core
  */
-export function resume(verify, resumeWith, request, env, hash) {
+export function front(core) {
+  const f = { core, env: undefined };
+  return { fetch: (request, env) => pass(f, request, env, inbound(request), undefined, false) };
+}
+
+/**
+ * One pass over a request. `id`/`ok`: a second pass, with the verdict on the
+ * token its first pass held under `id` (see `suspend`).
+ */
+function pass(f, request, env, line, id, ok) {
+  // The core keeps the configuration of the env it saw last and parses
+  // again only for another one. Compared here: asked from wasm, the
+  // comparison was a call into JavaScript on every request.
+  const same = env === f.env;
+  f.env = env;
+  return Promise.resolve(f.core.handle(f, request, env, same, line, line, id, ok));
+}
+
+/**
+ * Continues a request once its token's signature check settles: a second
+ * pass over the same request and line, with the verdict (a rejection is
+ * `false`). The line is the first pass's, not read again.
+ * @param {Promise<boolean>} verify  crypto.subtle.verify(...)
+ */
+export function suspend(verify, f, request, env, line, id) {
   return verify.then(
-    (ok) => resumeWith(request, env, hash, ok === true),
-    () => resumeWith(request, env, hash, false),
+    (ok) => pass(f, request, env, line, id, ok === true),
+    () => pass(f, request, env, line, id, false),
   );
 }
