@@ -79,35 +79,40 @@ impl JwtVerifier {
     }
 }
 
-/// Tokens whose signature check is under way, by the id their verdict comes
-/// back with. A verdict is taken once and names the token it was for, so
-/// it cannot be applied twice or to another token.
-#[derive(Debug, Default)]
-pub struct Suspended {
-    slots: Vec<Option<TokenHash>>,
+/// Requests whose token's signature check is under way, by the id the
+/// verdict comes back with: each held value (the token's hash, with what the
+/// request's second pass needs) is taken once, so a verdict cannot be
+/// applied twice, and the table is only as large as the checks in flight.
+#[derive(Debug)]
+pub struct Suspended<T> {
+    slots: Vec<Option<T>>,
     free: Vec<u32>,
 }
 
-impl Suspended {
-    /// Holds `hash` until its verdict; the id to bring back with it.
-    pub fn put(&mut self, hash: TokenHash) -> u32 {
+impl<T> Suspended<T> {
+    pub fn new() -> Self {
+        Suspended { slots: Vec::new(), free: Vec::new() }
+    }
+
+    /// Holds `value` until its verdict; the id to bring back with it.
+    pub fn put(&mut self, value: T) -> u32 {
         match self.free.pop() {
             Some(id) => {
-                self.slots[id as usize] = Some(hash);
+                self.slots[id as usize] = Some(value);
                 id
             }
             None => {
-                self.slots.push(Some(hash));
+                self.slots.push(Some(value));
                 (self.slots.len() - 1) as u32
             }
         }
     }
 
-    /// The token a verdict is for, once; `None` for an id not held.
-    pub fn take(&mut self, id: u32) -> Option<TokenHash> {
-        let hash = self.slots.get_mut(id as usize)?.take()?;
+    /// What `id` was held for, once; `None` for an id not held.
+    pub fn take(&mut self, id: u32) -> Option<T> {
+        let value = self.slots.get_mut(id as usize)?.take()?;
         self.free.push(id);
-        Some(hash)
+        Some(value)
     }
 
     pub fn len(&self) -> usize {
@@ -116,6 +121,12 @@ impl Suspended {
 
     pub fn is_empty(&self) -> bool {
         self.len() == 0
+    }
+}
+
+impl<T> Default for Suspended<T> {
+    fn default() -> Self {
+        Self::new()
     }
 }
 
@@ -177,7 +188,7 @@ mod tests {
 
     #[test]
     fn a_suspended_verdict_is_taken_once_and_slots_are_reused() {
-        let mut s = Suspended::default();
+        let mut s = Suspended::new();
         let (a, b) = (s.put([1; 16]), s.put([2; 16]));
         assert_ne!(a, b);
         assert_eq!(s.take(b), Some([2; 16]));

@@ -80,31 +80,23 @@ const NEGATIVE_CAPACITY: usize = 4096;
 pub struct Gateway {
     options: Option<Object>,
     loaded: RefCell<Option<Loaded>>,
-    /// Tokens whose signature WebCrypto is checking (see [`Pass`]).
-    suspended: RefCell<Suspended>,
+    /// Requests whose token's signature WebCrypto is checking, with their
+    /// lines (see [`Verdict`]).
+    suspended: RefCell<Suspended<(TokenHash, String)>>,
 }
 
-/// What one pass over a request carries besides the request.
+/// The signature's verdict on a token, for a request's second pass.
 ///
 /// An RS256/ES256 token whose key is already imported needs one async step,
-/// `crypto.subtle.verify`. Instead of a task, the first pass returns
-/// `verify(...).then(...)` (`suspend` in plumbing.js), which hands the same
-/// request and line to a second pass, now synchronous, with the verdict and
-/// the id it was held under: the verdict applies once, and only to the token
-/// it was for. No Rust future spans the wait: measured in workerd, a task
-/// with its promise wrappers cost more CPU than the verify itself. The
-/// verdict is applied only where the token's `kid` still names a key; a JWKS
-/// refetched in between could at most have replaced that key a moment ago.
-pub(super) struct Pass<'a> {
-    verdict: Option<Verdict>,
-    /// The JS front's state, the env and the request's line as a JS string:
-    /// what a suspended pass resumes with.
-    front: &'a JsValue,
-    env: &'a JsValue,
-    line: &'a JsValue,
-    suspended: &'a RefCell<Suspended>,
-}
-
+/// `crypto.subtle.verify`. Instead of a task, the first pass holds the
+/// request's line and the token's hash under an id and returns
+/// `verify(...).then(...)` (`suspend` in plumbing.js), which brings the id
+/// back with the verdict to a second pass, now synchronous, over the same
+/// line. The verdict applies once, and only to the token it was for. No
+/// Rust future spans the wait: measured in workerd, a task with its
+/// promise wrappers cost more CPU than the verify itself. The verdict is
+/// applied only where the token's `kid` still names a key; a JWKS refetched
+/// in between could at most have replaced that key a moment ago.
 #[derive(Clone, Copy)]
 pub(super) struct Verdict {
     hash: TokenHash,
@@ -153,33 +145,38 @@ pub(super) enum Failure {
     /// JWKS or KV unreachable (503).
     Unavailable,
     /// The signature check is under way: handle the request again with its
-    /// verdict (see [`Pass`]).
+    /// verdict (see [`Verdict`]).
     Suspend(Promise, TokenHash),
 }
 
-/// The verify's promise, continued by a second pass (see [`Pass`]).
-fn suspend(verify: &Promise, pass: &Pass<'_>, request: &Request, hash: TokenHash) -> JsValue {
-    let id = pass.suspended.borrow_mut().put(hash);
-    suspend_js(verify, pass.front, request, pass.env, pass.line, id)
+/// What handling a request gives.
+pub(super) enum Handled {
+    /// A `Response` or a promise of one; an error the handling did not expect.
+    Done(Result<JsValue, JsValue>),
+    /// The token's signature is being checked (see [`Verdict`]).
+    Suspend(Promise, TokenHash),
 }
 
-/// One pass over a request as the JS front hands it over (see [`Gateway::pass`]).
+/// One pass over a request as the JS front hands it over (see [`respond`]).
 pub struct Call {
+    /// The JS front's state, which a suspended request resumes through.
     pub front: JsValue,
     pub request: Request,
     pub env: JsValue,
     /// `env` is the object of the previous call (compared in JavaScript).
     pub same_env: bool,
-    /// The request's line (`inbound` in plumbing.js), as bytes and as the JS string.
-    pub line: String,
-    pub line_js: JsValue,
-    /// A second pass: the id its token was held under, and the verdict.
-    pub resumed: Option<(u32, bool)>,
+}
+
+pub enum PassKind {
+    /// The request's line (`inbound` in plumbing.js).
+    First(String),
+    /// The id its first pass held the line under, and the verdict.
+    Resumed(u32, bool),
 }
 
 impl Gateway {
     pub fn new(options: Option<Object>) -> Self {
-        Gateway { options, loaded: RefCell::new(None), suspended: RefCell::new(Suspended::default()) }
+        Gateway { options, loaded: RefCell::new(None), suspended: RefCell::new(Suspended::new()) }
     }
 
     fn var(&self, env: &JsValue, name: &str) -> Option<String> {
@@ -226,39 +223,41 @@ impl Gateway {
     /// The response to a request that needs no waiting, or `None` when it
     /// must wait (JWKS fetch, key import, KV, the keys API; a bad
     /// configuration is reported there too).
-    fn handle_now(&self, call: &Call, verdict: Option<Verdict>) -> Option<JsValue> {
+    fn handle_now(&self, call: &Call, line: &str, verdict: Option<Verdict>) -> Option<Handled> {
         let core = self.core(&call.env, call.same_env).ok()?;
-        let rid = Rid::new(&call.request);
-        let pass = self.pass_of(call, verdict);
-        core.handle_now(&call.request, &call.line, &rid, &pass).map(|done| settle(done, &rid))
-    }
-
-    fn pass_of<'a>(&'a self, call: &'a Call, verdict: Option<Verdict>) -> Pass<'a> {
-        Pass { verdict, front: &call.front, env: &call.env, line: &call.line_js, suspended: &self.suspended }
+        core.handle_now(&call.request, line, &Rid::new(&call.request), verdict)
     }
 
     /// A `Response`, or a promise of one (the upstream fetch).
-    async fn handle(self: Rc<Self>, call: Call, verdict: Option<Verdict>) -> JsValue {
+    async fn handle(self: Rc<Self>, call: Call, line: String, verdict: Option<Verdict>) -> JsValue {
         let rid = Rid::new(&call.request);
-        let pass = self.pass_of(&call, verdict);
-        let core = match self.core(&call.env, call.same_env) {
-            Ok(core) => core,
+        let handled = match self.core(&call.env, call.same_env) {
+            Ok(core) => core.handle(&call.request, &line, &rid, verdict).await,
             Err(e) => {
                 console_log(&event_log("error", "gateway_misconfigured", rid.get(), json!({ "problem": e.to_string() })));
                 return to_response(reject::misconfigured(), None, &rid).into();
             }
         };
-        settle(core.handle(&call.request, &call.line, &rid, &pass).await, &rid)
+        self.settle(handled, &call, line)
     }
-}
 
-/// A handling's result as the Worker returns it: an error the handling did
-/// not expect is logged and answered with a 500.
-fn settle(result: Result<JsValue, JsValue>, rid: &Rid<'_>) -> JsValue {
-    result.unwrap_or_else(|e| {
-        console_log(&event_log("error", "internal_error", rid.get(), json!({ "detail": describe_js(&e) })));
-        to_response(reject::internal_error(), None, rid).into()
-    })
+    /// A handling's result as the Worker returns it. A signature check
+    /// suspends the request, its line held for the second pass; an error
+    /// the handling did not expect is logged and answered with a 500.
+    fn settle(&self, handled: Handled, call: &Call, line: String) -> JsValue {
+        match handled {
+            Handled::Done(Ok(value)) => value,
+            Handled::Done(Err(e)) => {
+                let rid = Rid::new(&call.request);
+                console_log(&event_log("error", "internal_error", rid.get(), json!({ "detail": describe_js(&e) })));
+                to_response(reject::internal_error(), None, &rid).into()
+            }
+            Handled::Suspend(verify, hash) => {
+                let id = self.suspended.borrow_mut().put((hash, line));
+                suspend_js(&verify, &call.front, &call.request, &call.env, id)
+            }
+        }
+    }
 }
 
 /// One pass over a request: handles it now, and makes a task of it only if
@@ -266,16 +265,22 @@ fn settle(result: Result<JsValue, JsValue>, rid: &Rid<'_>) -> JsValue {
 /// with a no-op waker is safe to hand over: every future it awaits
 /// (`JsFuture`) stores the waker of its latest poll and keeps its result
 /// until polled, so nothing is lost.
-pub fn respond(gateway: &Rc<Gateway>, call: Call) -> JsValue {
-    // A second pass's verdict, once, for the token it was held for.
-    let verdict = call.resumed.and_then(|(id, ok)| Some(Verdict { hash: gateway.suspended.borrow_mut().take(id)?, ok }));
+pub fn respond(gateway: &Rc<Gateway>, call: Call, pass: PassKind) -> JsValue {
+    let (line, verdict) = match pass {
+        PassKind::First(line) => (line, None),
+        // A second pass: its line and the verdict, once, for the token they were held for.
+        PassKind::Resumed(id, ok) => match gateway.suspended.borrow_mut().take(id) {
+            Some((hash, line)) => (line, Some(Verdict { hash, ok })),
+            None => return gateway.settle(Handled::Done(Err(JsValue::from_str("a verdict for no suspended request"))), &call, String::new()),
+        },
+    };
     // The common case (public route, refusal, cached or HS256 token, a
     // signature verdict) makes no future at all; the rare one (JWKS, key
-    // import, KV, keys API) hands the call, line included, to a task.
-    if let Some(value) = gateway.handle_now(&call, verdict) {
-        return value;
+    // import, KV, keys API) hands the call and its line to a task.
+    if let Some(handled) = gateway.handle_now(&call, &line, verdict) {
+        return gateway.settle(handled, &call, line);
     }
-    let mut task = Box::pin(gateway.clone().handle(call, verdict));
+    let mut task = Box::pin(gateway.clone().handle(call, line, verdict));
     match task.as_mut().poll(&mut Context::from_waker(Waker::noop())) {
         Poll::Ready(value) => value,
         Poll::Pending => future_to_promise(async move { Ok(task.await) }).into(),
@@ -300,10 +305,10 @@ thread_local! {
 
 #[wasm_bindgen(module = "/src/wasm/gateway/plumbing.js")]
 extern "C" {
-    /// `verify.then(...)`: a second pass over the request with the verdict
-    /// (a rejection is `false`) and `id`; see plumbing.js.
+    /// `verify.then(...)`: a second pass over the request with `id` and the
+    /// verdict (a rejection is `false`); see plumbing.js.
     #[wasm_bindgen(js_name = suspend)]
-    fn suspend_js(verify: &Promise, front: &JsValue, request: &Request, env: &JsValue, line: &JsValue, id: u32) -> JsValue;
+    fn suspend_js(verify: &Promise, front: &JsValue, request: &Request, env: &JsValue, id: u32) -> JsValue;
 
     /// The upstream fetch with the request's headers minus `drop` and
     /// `prefix*`, plus `identity`; see plumbing.js. Throws for a bad URL.
@@ -452,11 +457,11 @@ impl Core {
 
     /// Handles a request that needs no waiting; `None` when it must wait
     /// (see [`Core::handle`]). Most requests end here.
-    fn handle_now(&self, request: &Request, line: &str, rid: &Rid<'_>, pass: &Pass<'_>) -> Option<Result<JsValue, JsValue>> {
+    fn handle_now(&self, request: &Request, line: &str, rid: &Rid<'_>, verdict: Option<Verdict>) -> Option<Handled> {
         let Some(read) = self.read(line) else {
-            return Some(Ok(to_response(reject::bad_request("the request could not be read"), None, rid).into()));
+            return Some(Handled::Done(Ok(to_response(reject::bad_request("the request could not be read"), None, rid).into())));
         };
-        let reply = |r: Reply| Some(Ok(to_response(r, read.cors.as_deref(), rid).into()));
+        let reply = |r: Reply| Some(Handled::Done(Ok(to_response(r, read.cors.as_deref(), rid).into())));
         let (route, auth, credential) = match read.plan {
             Plan::Forward { route, auth, credential } => (route, auth, credential),
             Plan::Keys { .. } => return None,
@@ -465,37 +470,37 @@ impl Core {
         let identity = match credential {
             None => None,
             Some(Credential::ApiKey(_)) => return None,
-            Some(Credential::Jwt(token)) => match self.verify_jwt_now(token, pass)? {
+            Some(Credential::Jwt(token)) => match self.verify_jwt_now(token, verdict)? {
                 Ok(Claims { sub, .. }) => Some(Identity { user_id: sub, method: AuthMethod::Jwt, api_key_id: None }),
-                Err(Failure::Suspend(verify, hash)) => return Some(Ok(suspend(&verify, pass, request, hash))),
+                Err(Failure::Suspend(verify, hash)) => return Some(Handled::Suspend(verify, hash)),
                 Err(f) => return reply(self.failure(route, f, rid)),
             },
         };
-        Some(self.forward(request, &read, auth, identity.as_ref()))
+        Some(Handled::Done(self.forward(request, &read, auth, identity.as_ref())))
     }
 
     /// A `Response`, or a promise of one (the upstream fetch): every request,
     /// those that wait included.
-    async fn handle(&self, request: &Request, line: &str, rid: &Rid<'_>, pass: &Pass<'_>) -> Result<JsValue, JsValue> {
+    async fn handle(&self, request: &Request, line: &str, rid: &Rid<'_>, verdict: Option<Verdict>) -> Handled {
         let Some(read) = self.read(line) else {
-            return Ok(to_response(reject::bad_request("the request could not be read"), None, rid).into());
+            return Handled::Done(Ok(to_response(reject::bad_request("the request could not be read"), None, rid).into()));
         };
-        let reply = |r: Reply| Ok(to_response(r, read.cors.as_deref(), rid).into());
+        let reply = |r: Reply| Handled::Done(Ok(to_response(r, read.cors.as_deref(), rid).into()));
         match read.plan {
-            Plan::Keys { op, token } => match self.verify_jwt(token, rid, pass).await {
-                Ok(claims) => {
-                    let r = keys_api::serve(self, op, &claims.sub, request, rid).await?;
-                    reply(r)
-                }
-                Err(Failure::Suspend(verify, hash)) => Ok(suspend(&verify, pass, request, hash)),
+            Plan::Keys { op, token } => match self.verify_jwt(token, rid, verdict).await {
+                Ok(claims) => match keys_api::serve(self, op, &claims.sub, request, rid).await {
+                    Ok(r) => reply(r),
+                    Err(e) => Handled::Done(Err(e)),
+                },
+                Err(Failure::Suspend(verify, hash)) => Handled::Suspend(verify, hash),
                 Err(f) => reply(self.failure(crate::gateway::route::KEYS_PATH, f, rid)),
             },
             Plan::Forward { route, auth, credential } => {
                 let identity = match credential {
                     None => None,
-                    Some(Credential::Jwt(token)) => match self.verify_jwt(token, rid, pass).await {
+                    Some(Credential::Jwt(token)) => match self.verify_jwt(token, rid, verdict).await {
                         Ok(Claims { sub, .. }) => Some(Identity { user_id: sub, method: AuthMethod::Jwt, api_key_id: None }),
-                        Err(Failure::Suspend(verify, hash)) => return Ok(suspend(&verify, pass, request, hash)),
+                        Err(Failure::Suspend(verify, hash)) => return Handled::Suspend(verify, hash),
                         Err(f) => return reply(self.failure(route, f, rid)),
                     },
                     Some(Credential::ApiKey(key)) => match self.verify_api_key(key, rid).await {
@@ -503,7 +508,7 @@ impl Core {
                         Err(f) => return reply(self.failure(route, f, rid)),
                     },
                 };
-                self.forward(request, &read, auth, identity.as_ref())
+                Handled::Done(self.forward(request, &read, auth, identity.as_ref()))
             }
             plan => reply(self.answer(plan, rid)),
         }
@@ -527,7 +532,7 @@ impl Core {
     /// [`Core::verify_jwt`] where no waiting is needed: a cached token,
     /// HS256, a refusal, a verdict to apply, or a signature check to start
     /// with a key already imported (suspends). `None`: it must wait.
-    fn verify_jwt_now(&self, token: &str, pass: &Pass<'_>) -> Option<Result<Claims, Failure>> {
+    fn verify_jwt_now(&self, token: &str, verdict: Option<Verdict>) -> Option<Result<Claims, Failure>> {
         let step = match self.jwt.borrow_mut().as_mut() {
             Some(v) => v.start(token, now_secs()),
             None => return Some(Err(Failure::Reject(Reason::AlgNotAllowed.into()))),
@@ -546,16 +551,16 @@ impl Core {
             }
         };
         let job = self.crypto.borrow().job(&jwk);
-        self.verdict_or_suspend(&parsed, hash, &job, pass)
+        self.verdict_or_suspend(&parsed, hash, &job, verdict)
     }
 
     /// With the key for a token that needs its signature checked: applies
     /// this pass's verdict for the token, or starts WebCrypto's verify with
-    /// an imported key and suspends (see [`Pass`]; a second pass never
+    /// an imported key and suspends (see [`Verdict`]; a second pass never
     /// suspends again, so there is no loop). `None`: the key must be
     /// imported, or the signature checked, with an await.
-    fn verdict_or_suspend(&self, parsed: &ParsedJwt<'_>, hash: TokenHash, job: &VerifyJob, pass: &Pass<'_>) -> Option<Result<Claims, Failure>> {
-        match pass.verdict {
+    fn verdict_or_suspend(&self, parsed: &ParsedJwt<'_>, hash: TokenHash, job: &VerifyJob, verdict: Option<Verdict>) -> Option<Result<Claims, Failure>> {
+        match verdict {
             Some(Verdict { hash: h, ok }) if h == hash => Some(self.finish_jwt(parsed, hash, ok)),
             Some(_) => None,
             None => {
@@ -575,7 +580,7 @@ impl Core {
     /// through WebCrypto, fetching the JWKS when the core says so.
     /// A token whose key is imported suspends instead of awaiting WebCrypto
     /// (and its second pass applies the verdict).
-    pub(super) async fn verify_jwt(&self, token: &str, rid: &Rid<'_>, pass: &Pass<'_>) -> Result<Claims, Failure> {
+    pub(super) async fn verify_jwt(&self, token: &str, rid: &Rid<'_>, verdict: Option<Verdict>) -> Result<Claims, Failure> {
         let step = match self.jwt.borrow_mut().as_mut() {
             Some(v) => v.start(token, now_secs()),
             None => return Err(Failure::Reject(Reason::AlgNotAllowed.into())),
@@ -610,7 +615,7 @@ impl Core {
             match next {
                 Next::Key(jwk) => {
                     let job = self.crypto.borrow().job(&jwk);
-                    if let Some(done) = self.verdict_or_suspend(&parsed, hash, &job, pass) {
+                    if let Some(done) = self.verdict_or_suspend(&parsed, hash, &job, verdict) {
                         return done;
                     }
                     let key = match job.key(&jwk).await {

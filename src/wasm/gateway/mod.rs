@@ -48,23 +48,15 @@ pub struct GatewayCore(Rc<handler::Gateway>);
 
 #[wasm_bindgen]
 impl GatewayCore {
-    /// A `Response`, or a promise of one. `line` is the request read by
-    /// plumbing.js's `inbound`, given twice: as text for the core and as the
-    /// JS string a suspended pass resumes with. `resumed`/`ok`: a second
-    /// pass, with the id its token was held under and the signature's verdict.
-    #[allow(clippy::too_many_arguments)]
-    pub fn handle(
-        &self,
-        front: JsValue,
-        request: web_sys::Request,
-        env: JsValue,
-        same_env: bool,
-        line: String,
-        line_js: JsValue,
-        resumed: Option<u32>,
-        ok: bool,
-    ) -> JsValue {
-        let resumed = resumed.map(|id| (id, ok));
-        handler::respond(&self.0, handler::Call { front, request, env, same_env, line, line_js, resumed })
+    /// A first pass over a request: a `Response`, or a promise of one.
+    /// `line` is the request read by plumbing.js's `inbound`.
+    pub fn handle(&self, front: JsValue, request: web_sys::Request, env: JsValue, same_env: bool, line: String) -> JsValue {
+        handler::respond(&self.0, handler::Call { front, request, env, same_env }, handler::PassKind::First(line))
+    }
+
+    /// A second pass: `id` names what the first pass held (its line, the
+    /// token's hash), `ok` is the signature's verdict.
+    pub fn resume(&self, front: JsValue, request: web_sys::Request, env: JsValue, same_env: bool, id: u32, ok: bool) -> JsValue {
+        handler::respond(&self.0, handler::Call { front, request, env, same_env }, handler::PassKind::Resumed(id, ok))
     }
 }

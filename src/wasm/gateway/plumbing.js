@@ -64,31 +64,30 @@ export function forward(request, base, url, from, to, drop, prefix, identity, fa
  */
 export function front(core) {
   const f = { core, env: undefined };
-  return { fetch: (request, env) => pass(f, request, env, inbound(request), undefined, false) };
+  return { fetch: (request, env) => Promise.resolve(core.handle(f, request, env, same(f, env), inbound(request))) };
 }
 
 /**
- * One pass over a request. `id`/`ok`: a second pass, with the verdict on the
- * token its first pass held under `id` (see `suspend`).
+ * Whether `env` is the object of the previous call. The core keeps the
+ * configuration of the env it saw last and parses again only for another
+ * one. Compared here: asked from wasm, it was a call into JavaScript on
+ * every request.
  */
-function pass(f, request, env, line, id, ok) {
-  // The core keeps the configuration of the env it saw last and parses
-  // again only for another one. Compared here: asked from wasm, the
-  // comparison was a call into JavaScript on every request.
+function same(f, env) {
   const same = env === f.env;
   f.env = env;
-  return Promise.resolve(f.core.handle(f, request, env, same, line, line, id, ok));
+  return same;
 }
 
 /**
  * Continues a request once its token's signature check settles: a second
- * pass over the same request and line, with the verdict (a rejection is
- * `false`). The line is the first pass's, not read again.
+ * pass with `id`, under which the core holds the first pass's line, and the
+ * verdict (a rejection is `false`).
  * @param {Promise<boolean>} verify  crypto.subtle.verify(...)
  */
-export function suspend(verify, f, request, env, line, id) {
+export function suspend(verify, f, request, env, id) {
   return verify.then(
-    (ok) => pass(f, request, env, line, id, ok === true),
-    () => pass(f, request, env, line, id, false),
+    (ok) => f.core.resume(f, request, env, same(f, env), id, ok === true),
+    () => f.core.resume(f, request, env, same(f, env), id, false),
   );
 }
