@@ -1,8 +1,10 @@
 #!/usr/bin/env bash
 # Builds the npm package into pkg/ (and a tarball into dist/):
 #   1. the crate for wasm32 twice, with Debian's rustc and -Zbuild-std:
-#      - "client": the browser build, no signature-verification crypto;
-#      - "full":   client + gateway, for Node, Next.js server code and workerd;
+#      - "client": the browser build, no signature-verification crypto,
+#                  optimised for size (profile "release");
+#      - "full":   client + gateway, for Node, Next.js server code and workerd,
+#                  its per-request code optimised for speed (profile "server");
 #   2. wasm-bindgen --target web for each;
 #   3. wasm-opt -Oz with exactly the features rustc emits (not --all-features:
 #      workerd and Next.js reject such modules);
@@ -29,15 +31,15 @@ wasm_opt="$root/node_modules/.bin/wasm-opt"
 features_flags=(--enable-bulk-memory --enable-multivalue --enable-mutable-globals
   --enable-nontrapping-float-to-int --enable-reference-types --enable-sign-ext)
 
-build_variant() { # name cargo-features
-  local name=$1 features=$2 out="target/bindgen/$1"
-  echo "[build] $name: cargo build ($features)"
-  "$cargo" build --quiet --release --target "$target" \
+build_variant() { # name cargo-features cargo-profile
+  local name=$1 features=$2 profile=$3 out="target/bindgen/$1"
+  echo "[build] $name: cargo build ($features, profile $profile)"
+  "$cargo" build --quiet --profile "$profile" --target "$target" \
     -Zbuild-std=std,panic_abort -Zbuild-std-features=optimize_for_size \
     --no-default-features --features "$features"
   rm -rf "$out"; mkdir -p "$out"
   wasm-bindgen --target web --out-dir "$out" --out-name mesh_sdk \
-    "target/$target/release/mesh_sdk.wasm"
+    "target/$target/$profile/mesh_sdk.wasm"
   # Keep the named module for benches/size/breakdown.mjs (what is big).
   cp "$out/mesh_sdk_bg.wasm" "$out/mesh_sdk_bg.named.wasm"
   if [ $dev = 0 ]; then
@@ -48,8 +50,10 @@ build_variant() { # name cargo-features
 
 for v in $variants; do
   case $v in
-    client) build_variant client client ;;
-    full) build_variant full client,gateway ;;
+    # The browser build for size; the server build (with the gateway) has
+    # its per-request code built for speed (Cargo.toml, profile "server").
+    client) build_variant client client release ;;
+    full) build_variant full client,gateway server ;;
     *) echo "unknown variant $v" >&2; exit 2 ;;
   esac
 done

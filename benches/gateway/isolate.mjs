@@ -18,7 +18,9 @@
 // Request/Headers work included.
 //
 //   node benches/gateway/isolate.mjs [--rounds 10] [--calls 4000] [--distinct 1000]
-//        [--only public,RS256] [--baseline ../old/gateway/wrangler.toml]
+//        [--only public,RS256] [--baseline ../old/gateway/wrangler.toml] [--real-upstream]
+// --real-upstream lets the upstream fetch go to the origin (and reads each
+// body): the same calls with workerd's subrequest in them, as noisy as run.mjs.
 // --baseline adds "base", another build of the gateway (e.g. a built
 // worktree of the previous commit), and reports mesh minus base per round.
 // Needs the built package (scripts/build.sh). Loopback only; bounded by
@@ -38,6 +40,7 @@ const ROUNDS = Number(opt('rounds', 10));
 const CALLS = Number(opt('calls', 4000));
 const DISTINCT = Number(opt('distinct', 1000));
 const BASELINE = opt('baseline', null);
+const REAL = args.includes('--real-upstream');
 const ONLY = opt('only', null)?.split(',').map((w) => w.trim()).filter(Boolean);
 const MAX_MS = 15 * 60_000;
 const started = Date.now();
@@ -47,11 +50,11 @@ const log = (...a) => console.error('[isolate]', ...a);
 const DRIVER = (main) => `import worker from './${main}';
 export default {
   async fetch(request, env, ctx) {
-    const { url, tokens, n } = await request.json();
+    const { url, tokens, n, real } = await request.json();
     const realFetch = globalThis.fetch;
     const upstream = env.MESH_UPSTREAM_URL;
     // The upstream answers in-process; every other fetch (the JWKS) is real.
-    globalThis.fetch = (input, init) => (String(input?.url ?? input).startsWith(upstream)
+    if (!real) globalThis.fetch = (input, init) => (String(input?.url ?? input).startsWith(upstream)
       ? Promise.resolve(new Response('{"ok":true}', { headers: { 'content-type': 'application/json' } }))
       : realFetch(input, init));
     let bad = 0;
@@ -61,6 +64,7 @@ export default {
         const token = tokens[i % tokens.length];
         const response = await worker.fetch(new Request(url, { headers: token ? { authorization: 'Bearer ' + token } : {} }), env, ctx);
         if (response.status !== 200) { bad++; first ||= response.status; }
+        if (real) await response.arrayBuffer();
       }
     } finally {
       globalThis.fetch = realFetch;
@@ -102,7 +106,7 @@ try {
   const bases = Object.fromEntries(await Promise.all(names.map(async (n) => [n, (await mf.unsafeGetDirectURL(n)).href])));
   const call = async (kind, path_, tokens, n) => {
     const c0 = cpuOf(workerd).ns;
-    const r = await fetch(bases[kind], { method: 'POST', body: JSON.stringify({ url: `http://gateway.test${path_}`, tokens, n }), signal: AbortSignal.timeout(120_000) });
+    const r = await fetch(bases[kind], { method: 'POST', body: JSON.stringify({ url: `http://gateway.test${path_}`, tokens, n, real: REAL }), signal: AbortSignal.timeout(120_000) });
     const c1 = cpuOf(workerd).ns;
     const out = await r.json();
     if (out.bad) throw new Error(`${kind} ${path_}: ${out.bad} of ${n} calls were not 200 (first: ${out.first})`);
