@@ -228,7 +228,7 @@ export interface Session extends SessionInfo {
 export interface SessionInput {
   accessToken: string;
   refreshToken?: string;
-  /** Unix seconds. Default: the JWT's `exp`, when the access token is a JWT. */
+  /** Unix seconds, a whole number. Default: the JWT's `exp`, when the access token is a JWT. */
   expiresAt?: number;
 }
 

@@ -37,7 +37,9 @@ impl std::fmt::Debug for SessionInput {
 
 impl SessionInput {
     /// Validates and converts; errors name the field, never show a token.
-    pub fn to_tokens(&self, now_ms: i64) -> Result<TokenSet> {
+    /// Without `expiresAt`, `token_exp` gives the access token's own expiry
+    /// (a JWT's `exp`, read by the caller; `None` for an opaque token).
+    pub fn to_tokens(&self, now_ms: i64, token_exp: impl FnOnce(&str) -> Option<i64>) -> Result<TokenSet> {
         let access = opt_string("accessToken", &self.access_token)?.filter(|s| !s.is_empty());
         let access = access.ok_or_else(|| Error::config("accessToken", "is required"))?;
         check_token("accessToken", &access)?;
@@ -49,6 +51,7 @@ impl SessionInput {
         if let Some(secs) = expires_at {
             check_unix_secs("expiresAt", secs)?;
         }
+        let expires_at = expires_at.or_else(|| token_exp(&access));
         Ok(TokenSet::explicit(AccessToken::new(access), refresh.map(RefreshToken::new), expires_at, now_ms))
     }
 }
@@ -169,7 +172,7 @@ mod tests {
     }
 
     fn input(json: &str) -> Result<TokenSet> {
-        serde_json::from_str::<SessionInput>(json).unwrap().to_tokens(NOW)
+        serde_json::from_str::<SessionInput>(json).unwrap().to_tokens(NOW, |_| None)
     }
 
     #[test]
@@ -187,11 +190,24 @@ mod tests {
             (r#"{"accessToken":"a.b.c","expiresAt":1700000300000}"#, "expiresAt"),
             (r#"{"accessToken":"a.b.c","refreshToken":{"x":1}}"#, "refreshToken"),
             (r#"{"accessToken":"a b.c-SECRET"}"#, "accessToken"),
+            (r#"{"accessToken":"   "}"#, "accessToken"),
+            (r#"{"accessToken":"a.b.c","expiresAt":1700000300.5}"#, "expiresAt"),
         ] {
             let e = input(json).unwrap_err();
             assert!(e.to_string().contains(field), "{json}: {e}");
             assert!(!e.to_string().contains("SECRET"));
         }
+    }
+
+    #[test]
+    fn without_expires_at_the_token_states_its_own_expiry() {
+        let session = |json: &str| serde_json::from_str::<SessionInput>(json).unwrap();
+        let own = |token: &str| (token == "a.b.c").then_some(1_700_000_600);
+        let ts = session(r#"{"accessToken":"a.b.c"}"#).to_tokens(NOW, own).unwrap();
+        assert_eq!(ts.expires_at_ms, Some(1_700_000_600_000));
+        // An explicit expiresAt wins over the token's own.
+        let ts = session(r#"{"accessToken":"a.b.c","expiresAt":1700000300}"#).to_tokens(NOW, own).unwrap();
+        assert_eq!(ts.expires_at_ms, Some(1_700_000_300_000));
     }
 
     #[test]

@@ -190,6 +190,9 @@ describe('session storage and lifecycle', () => {
     try {
       assert.throws(() => client.setSession({ refreshToken: 'r', expiresAt: nowSeconds() + 60 }), (err) => /accessToken/.test(err.message));
       assert.throws(() => client.setSession({ accessToken: 'a.b.c', expiresAt: 'soon' }), (err) => /expiresAt/.test(err.message));
+      assert.throws(() => client.setSession({ accessToken: 'a.b.c', expiresAt: nowSeconds() + 60.5 }), (err) => /expiresAt/.test(err.message) && err.code === 'invalid_config');
+      assert.throws(() => client.setSession({ accessToken: '   ' }), (err) => /accessToken/.test(err.message) && err.code === 'invalid_config');
+      assert.throws(() => client.setSession('a.b.c'), (err) => /session/.test(err.message));
     } finally {
       client.dispose();
     }

@@ -4,6 +4,7 @@
 use js_sys::{Object, Reflect};
 use wasm_bindgen::prelude::*;
 
+use crate::client::OptionValue;
 use crate::error::Error;
 
 /// `obj[key]`, or `undefined` when `obj` is not an object or the read throws.
@@ -27,6 +28,25 @@ pub fn opt_string(obj: &JsValue, key: &str) -> Result<Option<String>, Error> {
         return Ok(None);
     }
     v.as_string().map(Some).ok_or_else(|| Error::config(key, "must be a string"))
+}
+
+/// A field as the core's option readers take it: they check its type and
+/// name the field in errors.
+pub fn option_value(obj: &JsValue, key: &str) -> Option<OptionValue> {
+    let v = get(obj, key);
+    if v.is_undefined() {
+        None
+    } else if v.is_null() {
+        Some(OptionValue::Null)
+    } else if let Some(s) = v.as_string() {
+        Some(OptionValue::Str(s))
+    } else if let Some(n) = v.as_f64() {
+        Some(OptionValue::Num(n))
+    } else if let Some(b) = v.as_bool() {
+        Some(OptionValue::Bool(b))
+    } else {
+        Some(OptionValue::Other)
+    }
 }
 
 /// A finite number field, truncated to an integer.

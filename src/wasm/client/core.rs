@@ -7,17 +7,16 @@
 use js_sys::{Array, Object};
 use wasm_bindgen::prelude::*;
 
-use super::convert::{get, opt_int, opt_string, or_null, parse_json, secs, set, string_prop};
+use super::convert::{get, opt_string, option_value, or_null, parse_json, secs, set, string_prop};
 use super::records;
 use crate::client::oauth::{itoa, token_endpoint_error};
 use crate::client::storage::storage_error;
 use crate::client::{
     decide, decode_jwt_payload, retry_after_ms, AuthMode, ClientConfig, Credential, Decision, DeviceAuthorization, DevicePoller,
     DeviceStep, EnvVars, JwtClaims, PollStep, Ready, RefreshOutcome, RefreshPolicy, RequestPolicy, Response, SendStep,
-    SentRequest, Session, StoredSession, TokenAnswer, TokenReply, TokenSet, TokenStep,
+    SentRequest, Session, SessionInput, StoredSession, TokenAnswer, TokenReply, TokenSet, TokenStep,
 };
 use crate::error::{Error, ErrorKind};
-use crate::secret::{AccessToken, RefreshToken};
 
 /// A started device login, kept until it completes or fails.
 struct PendingLogin {
@@ -580,22 +579,7 @@ fn tokens_from_js(value: &JsValue) -> Result<TokenSet, Error> {
     if !value.is_object() {
         return Err(Error::config("session", "must be an object { accessToken, refreshToken, expiresAt }"));
     }
-    let access = opt_string(value, "accessToken")?
-        .filter(|s| !s.trim().is_empty())
-        .ok_or_else(|| Error::config("accessToken", "is required"))?;
-    let printable = |s: &str| s.bytes().all(|b| b.is_ascii_graphic());
-    if !printable(&access) {
-        return Err(Error::config("accessToken", "must be printable ASCII without spaces"));
-    }
-    let refresh = opt_string(value, "refreshToken")?.filter(|s| !s.is_empty());
-    if refresh.as_deref().is_some_and(|r| !printable(r)) {
-        return Err(Error::config("refreshToken", "must be printable ASCII without spaces"));
-    }
-    let expires_at = opt_int(value, "expiresAt")?;
-    if expires_at.is_some_and(|s| !(1_000_000_000..10_000_000_000).contains(&s)) {
-        return Err(Error::config("expiresAt", "must be Unix seconds (10 digits), not milliseconds"));
-    }
-    let expires_at = expires_at.or_else(|| claims_of(&access).and_then(|c| c.exp));
-    let now = js_sys::Date::now() as i64;
-    Ok(TokenSet::explicit(AccessToken::new(access), refresh.map(RefreshToken::new), expires_at, now))
+    let field = |key| option_value(value, key);
+    let input = SessionInput { access_token: field("accessToken"), refresh_token: field("refreshToken"), expires_at: field("expiresAt") };
+    input.to_tokens(js_sys::Date::now() as i64, |access| claims_of(access).and_then(|c| c.exp))
 }
