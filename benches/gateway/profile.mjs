@@ -15,8 +15,7 @@ import { createRequire } from 'node:module';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 
-import { claims, makeKeys, mint, startJwks } from '../../tests/support/tokens.mjs';
-import { bundle, CONFIGS, gatewayVars, ROOT, startOrigin, workerOptions } from './harness.mjs';
+import { bundle, CONFIGS, ROOT, startFixtures, workerOptions } from './harness.mjs';
 const require = createRequire(import.meta.url);
 const { Miniflare } = require(path.join(ROOT, 'node_modules/miniflare'));
 const WebSocket = require(path.join(ROOT, 'node_modules/ws'));
@@ -35,24 +34,17 @@ if (args.includes('--named') && WORKER === 'mesh') {
   copyFileSync(path.join(ROOT, 'target/bindgen/full/mesh_sdk_bg.named.wasm'), b.wasm[0]);
 }
 
-const origin = await startOrigin();
-const keys = await makeKeys();
-const jwks = await startJwks({ keys: [keys.rs, keys.es] });
-const ctx = { issuer: jwks.issuer, audience: 'mesh-api' };
-const signer = { RS256: keys.rs, ES256: keys.es, HS256: keys.hsSecret };
+const fixtures = await startFixtures();
 const inspectorPort = 9000 + Math.floor(Math.random() * 20000);
 const mf = new Miniflare({
   inspectorPort,
-  workers: [workerOptions(WORKER, b, gatewayVars(origin.url, jwks, keys), { kvNamespaces: ['MESH_API_KEYS'] })],
+  workers: [workerOptions(WORKER, b, fixtures.vars, { kvNamespaces: ['MESH_API_KEYS'] })],
 });
 const agent = new http.Agent({ keepAlive: true, maxSockets: 4 });
 try {
   const base = await mf.unsafeGetDirectURL(WORKER);
   const url = new URL(SCENARIO === 'public' ? '/health' : '/api/v1/chat', base).href;
-  const exp = Math.floor(Date.now() / 1000) + 3600;
-  const count = SCENARIO === 'public' ? 1 : DISTINCT ? REQUESTS : 1;
-  const tokens = SCENARIO === 'public' ? [null]
-    : await Promise.all(Array.from({ length: count }, (_, i) => mint({ key: signer[SCENARIO], payload: claims(ctx, { exp, sub: `u${i}` }) })));
+  const tokens = SCENARIO === 'public' ? [null] : await fixtures.mintBatch(SCENARIO, DISTINCT ? REQUESTS : 1);
   const get = (token) => new Promise((ok, fail) => {
     const req = http.request(url, { agent, headers: token ? { authorization: `Bearer ${token}` } : {} }, (res) => {
       res.resume(); res.on('end', () => (res.statusCode === 200 ? ok() : fail(new Error(`status ${res.statusCode}`))));
@@ -127,6 +119,5 @@ try {
 } finally {
   await mf.dispose();
   agent.destroy();
-  await jwks.stop();
-  await origin.close();
+  await fixtures.stop();
 }

@@ -16,8 +16,9 @@
 //! a forwarded request.
 //!
 //! The Worker's `fetch` itself is JavaScript (`front` in plumbing.js): it
-//! reads the request into one line and makes one call, into [`respond`]. A Rust closure in that place cost more per request,
-//! in its wrapper, than the work it wrapped.
+//! reads the request into one line and makes one call, into [`respond`]. A
+//! Rust closure in that place cost more per request, in its wrapper, than
+//! the work it wrapped.
 
 use std::cell::{Cell, OnceCell, RefCell};
 use std::future::Future;

@@ -1,9 +1,9 @@
 // The gateway's per-request JavaScript: the Worker's `fetch`, reading the
 // request, and the upstream fetch, each one call between JS and wasm. The
 // Rust side decides everything (what the line means, which names to drop, the
-// identity headers, the URL); this only reads and applies. Done from wasm, the same steps took about
-// twenty crossings into JavaScript, which measured in workerd at several
-// times the CPU of the steps themselves.
+// identity headers, the URL); this only reads and applies. Done from wasm,
+// the same steps took about twenty crossings into JavaScript, which measured
+// in workerd at several times the CPU of the steps themselves.
 
 /**
  * The request as one line for `gateway::request::Inbound::parse`: method,
