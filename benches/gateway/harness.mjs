@@ -122,3 +122,74 @@ export function cpuOf(pid) {
   const f = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
   return { ns, ticks: Number(f[11]) + Number(f[12]) };
 }
+
+/**
+ * Waits until workerd is idle, and returns its CPU reading then. A phase's
+ * work does not all end with its last response: V8 collects its garbage and
+ * compiles hot code on background threads, later. Read at once, that work
+ * would be charged to whichever phase runs next, on another worker. Read
+ * after `settle`, each phase carries its own. Idle: under 0.5 ms of CPU in a
+ * 25 ms window; bounded at 80 windows (2 s), after which it reads anyway.
+ * @returns {Promise<{ ns: number, ticks: number, waitedMs: number }>}
+ */
+export async function settle(pid) {
+  const t0 = performance.now();
+  let prev = cpuOf(pid);
+  for (let i = 0; i < 80; i++) {
+    await new Promise((r) => setTimeout(r, 25));
+    const now = cpuOf(pid);
+    if (now.ns - prev.ns < 500_000) return { ...now, waitedMs: performance.now() - t0 };
+    prev = now;
+  }
+  return { ...prev, waitedMs: performance.now() - t0 };
+}
+
+/** The median of `xs` (the mean of the middle two for an even count). */
+export function median(xs) {
+  const s = [...xs].sort((a, b) => a - b);
+  const m = s.length >> 1;
+  return s.length % 2 ? s[m] : (s[m - 1] + s[m]) / 2;
+}
+
+/**
+ * A percentile bootstrap interval for median(num) / median(den), where
+ * num[i] and den[i] were measured in the same round: rounds are resampled
+ * with replacement, pairs kept together. 4,000 resamples from a fixed seed,
+ * so the same data give the same interval. With 16 rounds the interval is
+ * coarse, but it says what the median alone hides: whether the rounds
+ * measured could as well have given a ratio on the other side of a goal.
+ * @returns {[number, number]} the `level` (e.g. 0.9) two-sided interval
+ */
+export function ratioInterval(num, den, level = 0.9) {
+  const n = Math.min(num.length, den.length);
+  if (n === 0) return [NaN, NaN];
+  let seed = 0x6d657368; // mulberry32
+  const rand = () => {
+    seed = (seed + 0x6d2b79f5) | 0;
+    let t = Math.imul(seed ^ (seed >>> 15), 1 | seed);
+    t = (t + Math.imul(t ^ (t >>> 7), 61 | t)) ^ t;
+    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
+  };
+  const ratios = [];
+  const a = new Array(n);
+  const b = new Array(n);
+  for (let k = 0; k < 4000; k++) {
+    for (let i = 0; i < n; i++) {
+      const j = Math.floor(rand() * n);
+      a[i] = num[j];
+      b[i] = den[j];
+    }
+    ratios.push(median(a) / median(b));
+  }
+  ratios.sort((x, y) => x - y);
+  const at = (q) => ratios[Math.min(ratios.length - 1, Math.floor(q * ratios.length))];
+  return [at((1 - level) / 2), at(1 - (1 - level) / 2)];
+}
+
+/** The q-quantile of `xs` by linear interpolation between sorted values. */
+export function quantile(xs, q) {
+  const s = [...xs].sort((a, b) => a - b);
+  const at = (s.length - 1) * q;
+  const lo = Math.floor(at);
+  return s[lo] + (s[Math.min(lo + 1, s.length - 1)] - s[lo]) * (at - lo);
+}

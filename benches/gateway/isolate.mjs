@@ -30,7 +30,7 @@ import { createRequire } from 'node:module';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 
-import { bundle, childrenOf, CONFIGS, cpuOf, findWorkerd, ROOT, startFixtures, workerOptions } from './harness.mjs';
+import { bundle, childrenOf, CONFIGS, findWorkerd, median, quantile, ratioInterval, ROOT, settle, startFixtures, workerOptions } from './harness.mjs';
 const require = createRequire(import.meta.url);
 const { Miniflare } = require(path.join(ROOT, 'node_modules/miniflare'));
 
@@ -105,9 +105,9 @@ try {
   const workerd = findWorkerd(before);
   const bases = Object.fromEntries(await Promise.all(names.map(async (n) => [n, (await mf.unsafeGetDirectURL(n)).href])));
   const call = async (kind, path_, tokens, n) => {
-    const c0 = cpuOf(workerd).ns;
+    const c0 = (await settle(workerd)).ns; // idle first: see harness.mjs
     const r = await fetch(bases[kind], { method: 'POST', body: JSON.stringify({ url: `http://gateway.test${path_}`, tokens, n, real: REAL }), signal: AbortSignal.timeout(120_000) });
-    const c1 = cpuOf(workerd).ns;
+    const c1 = (await settle(workerd)).ns;
     const out = await r.json();
     if (out.bad) throw new Error(`${kind} ${path_}: ${out.bad} of ${n} calls were not 200 (first: ${out.first})`);
     return (c1 - c0) / n / 1000;
@@ -143,8 +143,6 @@ try {
     log(`round ${rounds}/${ROUNDS} (${Math.round((Date.now() - started) / 1000)} s)`);
   }
 
-  const median = (xs) => { const s = [...xs].sort((a, b) => a - b); const m = s.length >> 1; return s.length % 2 ? s[m] : (s[m - 1] + s[m]) / 2; };
-  const quantile = (xs, q) => { const s = [...xs].sort((a, b) => a - b); const at = (s.length - 1) * q; const lo = Math.floor(at); return s[lo] + (s[Math.min(lo + 1, s.length - 1)] - s[lo]) * (at - lo); };
   const f1 = (x) => x.toFixed(1);
   const lines = [];
   const p = (s = '') => lines.push(s);
@@ -160,8 +158,10 @@ try {
     const ratios = runs('mesh').map((_, i) => auth('mesh')[i] / auth('jose')[i]);
     const limit = mode === 'public' ? NaN : mode === 'reused' ? 1 / 3 : alg === 'HS256' ? 1 / 2 : 1;
     const ratio = median(auth('mesh')) / median(auth('jose'));
+    // A bootstrap interval over rounds for the median ratio (see harness.mjs).
+    const interval = () => ratioInterval(auth('mesh'), auth('jose')).map((x) => x.toFixed(2)).join('-');
     const within = Number.isNaN(limit) ? '' : `${ratios.filter((r) => r >= 0 && r <= limit).length} of ${ratios.length} (goal <= ${limit === 1 ? '1' : limit === 0.5 ? '1/2' : '1/3'})`;
-    p(`| ${label} | ${names.map((k) => f1(median(runs(k)))).join(' | ')} | ${names.filter((n) => n !== 'pass').map((k) => f1(median(auth(k)))).join(' | ')} | ${mode === 'public' ? '' : `${ratio.toFixed(2)}x (middle half ${quantile(ratios, 0.25).toFixed(2)}-${quantile(ratios, 0.75).toFixed(2)})`} | ${within} |`);
+    p(`| ${label} | ${names.map((k) => f1(median(runs(k)))).join(' | ')} | ${names.filter((n) => n !== 'pass').map((k) => f1(median(auth(k)))).join(' | ')} | ${mode === 'public' ? '' : `${ratio.toFixed(2)}x (middle half ${quantile(ratios, 0.25).toFixed(2)}-${quantile(ratios, 0.75).toFixed(2)}; 90% interval ${interval(label)})`} | ${within} |`);
     if (BASELINE) {
       const d = runs('mesh').map((x, i) => x - runs('base')[i]);
       against.push(`- ${label}: mesh - base ${f1(median(d))} us per call (middle half ${f1(quantile(d, 0.25))} to ${f1(quantile(d, 0.75))}; lower in ${d.filter((x) => x < 0).length} of ${d.length} rounds)`);

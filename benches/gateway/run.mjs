@@ -38,7 +38,7 @@ import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { gzipSync } from 'node:zlib';
 import { createRequire } from 'node:module';
-import { bundle as bundleWith, CONFIGS, cpuOf, findWorkerd, childrenOf, ROOT, startFixtures, workerOptions as optionsFor } from './harness.mjs';
+import { bundle as bundleWith, CONFIGS, median, quantile, ratioInterval, settle, findWorkerd, childrenOf, ROOT, startFixtures, workerOptions as optionsFor } from './harness.mjs';
 const require = createRequire(import.meta.url);
 const { Miniflare } = require(path.join(ROOT, 'node_modules/miniflare'));
 
@@ -161,14 +161,6 @@ async function startupOnce(kind) {
 }
 
 // ---------------------------------------------------------------- run
-const median = (xs) => { const s = [...xs].sort((a, b) => a - b); const m = s.length >> 1; return s.length % 2 ? s[m] : (s[m - 1] + s[m]) / 2; };
-// The q-quantile by linear interpolation between the sorted values.
-const quantile = (xs, q) => {
-  const s = [...xs].sort((a, b) => a - b);
-  const at = (s.length - 1) * q;
-  const lo = Math.floor(at);
-  return s[lo] + (s[Math.min(lo + 1, s.length - 1)] - s[lo]) * (at - lo);
-};
 
 log('startup (time to first response, fresh workerd each time) ...');
 const startup = {};
@@ -189,6 +181,7 @@ const mf = new Miniflare({
   handleRuntimeStdio: quiet,
 });
 let results;
+const settleMs = []; // how long each phase waited for workerd to go idle
 try {
   await mf.ready;
   const workerdPid = findWorkerd(beforeKids);
@@ -222,9 +215,12 @@ try {
       // Rotate the order each round (and per scenario), so no worker always goes first.
       const order = WORKERS.map((_, i) => WORKERS[(i + round + s) % WORKERS.length][0]);
       for (const name of order) {
-        const c0 = cpuOf(workerdPid);
+        // Both readings after `settle`: the phase before has finished its
+        // background work, and this phase's own lands inside its window.
+        const c0 = await settle(workerdPid);
         const r = await load(mode === 'public' ? publicUrls[name] : urls[name], tokens, n);
-        const c1 = cpuOf(workerdPid);
+        const c1 = await settle(workerdPid);
+        settleMs.push(c1.waitedMs);
         if (r.bad) throw new Error(`${name} ${label}: ${r.bad} of ${n} responses were not 200 (first: ${r.firstBad})`);
         const key = `${label}|${name}`;
         if (!results.has(key)) results.set(key, []);
@@ -290,7 +286,13 @@ try {
     const spread = perRound.length
       ? `; round by round: middle half ${f2(quantile(perRound, 0.25))}-${f2(quantile(perRound, 0.75))}x, within the goal in ${perRound.filter((r) => r >= 0 && r <= limit).length} of ${perRound.length} rounds`
       : '';
-    goals.push(`${label}: mesh auth CPU ${f1(meshAuth)} us vs jose-A ${f1(joseAuth)} us = ${ratio.toFixed(2)}x (goal <= ${limit === 1 ? '1' : limit === 0.5 ? '1/2' : '1/3'}): ${ratio <= limit ? 'met' : 'NOT met'}${spread}`);
+    // How sure: a bootstrap interval over rounds for the same ratio, and the
+    // verdict it allows (the median alone is "met" or "NOT met" by a hair).
+    const authOf = (name) => runs(name).map((x, i) => x.cpuUs - base[i]);
+    const [lo, hi] = ratioInterval(authOf('mesh'), authOf('jose-A'));
+    const sure = hi <= limit ? 'met' : lo > limit ? 'not met' : 'undecided';
+    const [nlo, nhi] = ratioInterval(authOf('jose-B'), authOf('jose-A'));
+    goals.push(`${label}: mesh auth CPU ${f1(meshAuth)} us vs jose-A ${f1(joseAuth)} us = ${ratio.toFixed(2)}x (goal <= ${limit === 1 ? '1' : limit === 0.5 ? '1/2' : '1/3'}): ${ratio <= limit ? 'met' : 'NOT met'}${spread}; 90% interval ${f2(lo)}-${f2(hi)}x: ${sure} (jose-B/jose-A ${f2(nlo)}-${f2(nhi)}x)`);
   }
   p('');
   p('Noise floor (the same code twice, medians):');
@@ -311,6 +313,7 @@ try {
     p(`- ${kind}: first response ${f1(startup[kind].first)} ms; first authenticated response +${f1(startup[kind].auth)} ms (statuses ${startup[kind].statuses.join(',')})`);
   }
   p(`Connection resets retried: ${resets}`);
+  p(`Waited for workerd to go idle after a phase (harness.mjs settle): median ${f1(median(settleMs))} ms, max ${f1(Math.max(...settleMs))} ms`);
   p(`Command: node benches/gateway/run.mjs ${args.join(' ')} (${rounds} rounds x ${REQUESTS} requests, ${CONCURRENCY} in flight; ${Math.round((Date.now() - started) / 1000)} s)`);
   const text = lines.join('\n');
   console.log(text);
