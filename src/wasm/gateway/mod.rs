@@ -49,8 +49,12 @@ pub struct GatewayCore(Rc<handler::Gateway>);
 #[wasm_bindgen]
 impl GatewayCore {
     /// A first pass over a request: a `Response`, or a promise of one.
-    /// `line` is the request read by plumbing.js's `inbound`.
-    pub fn handle(&self, front: JsValue, request: web_sys::Request, env: JsValue, same_env: bool, line: String) -> JsValue {
+    /// `line` is the request read by plumbing.js's `inbound`, UTF-8 encoded
+    /// there (bytes, not a `String`: see `encode` in plumbing.js). Bytes
+    /// that are not UTF-8 cannot come from `TextEncoder`; should they come,
+    /// the request reads as unreadable (400), never as another request.
+    pub fn handle(&self, front: JsValue, request: web_sys::Request, env: JsValue, same_env: bool, line: Vec<u8>) -> JsValue {
+        let line = String::from_utf8(line).unwrap_or_default();
         handler::respond(&self.0, handler::Call { front, request, env, same_env }, handler::PassKind::First(line))
     }
 
