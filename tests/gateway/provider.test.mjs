@@ -14,6 +14,9 @@ import { startWrangler } from '../support/wrangler.mjs';
 
 let op, origin, gw;
 const secrets = [];
+// Each step bounded: a stall once held this file for 16 minutes locally (not
+// reproduced in 30 runs since); a timeout names the step that stalled.
+const BOUND = { timeout: 120_000 };
 before(async () => {
   op = await startProvider({ accessTokenTtl: 120 });
   origin = await startOrigin();
@@ -21,16 +24,16 @@ before(async () => {
     vars: { MESH_UPSTREAM_URL: origin.url, MESH_JWT_ISSUER: op.issuer, MESH_JWT_AUDIENCE: op.audience },
     config: process.env.MESH_GATEWAY_CONFIG,
   });
-});
+}, BOUND);
 after(async () => {
   await gw?.stop();
   await origin?.stop();
   await op?.close();
-});
+}, BOUND);
 
 const demo = USERS[0];
 
-test('a real provider token passes the gateway with the provider\'s sub; keys work for that user', async () => {
+test('a real provider token passes the gateway with the provider\'s sub; keys work for that user', BOUND, async () => {
   const tokens = await rawDeviceLogin(op.issuer, { login: demo.login, password: demo.password });
   secrets.push(tokens.access_token, tokens.refresh_token);
   assert.equal(tokens.access_token.split('.').length, 3, 'the provider issues JWT access tokens');
@@ -60,7 +63,7 @@ test('a real provider token passes the gateway with the provider\'s sub; keys wo
   assert.equal(origin.requests.length, 0);
 });
 
-test('the client SDK: device login, chat and keys through the gateway, then API-key mode', async () => {
+test('the client SDK: device login, chat and keys through the gateway, then API-key mode', BOUND, async () => {
   const { MeshClient } = await import('../../pkg/node.js');
   const client = new MeshClient({ issuer: op.issuer, clientId: op.clientId, audience: op.audience, scope: 'openid offline_access', apiUrl: gw.url, timeoutMs: 20_000 });
   let agent;

@@ -65,8 +65,11 @@ export async function loginClient(client, { login = 'demo', password = 'demo', s
  * Returns the token endpoint's JSON plus `receivedAt` (Unix seconds).
  */
 export async function rawDeviceLogin(issuer, { clientId = 'mesh-demo', login = 'demo', password = 'demo', scope = 'openid offline_access' } = {}) {
-  const disc = await (await fetch(`${issuer}/.well-known/openid-configuration`)).json();
-  const form = (o) => ({ method: 'POST', body: new URLSearchParams(o) });
+  // Bounded like approveDevice's requests: a provider that stops answering
+  // fails the test that asked, with the URL, instead of stalling the suite.
+  const timeout = () => AbortSignal.timeout(15_000);
+  const disc = await (await fetch(`${issuer}/.well-known/openid-configuration`, { signal: timeout() })).json();
+  const form = (o) => ({ method: 'POST', body: new URLSearchParams(o), signal: timeout() });
   const da = await (await fetch(disc.device_authorization_endpoint, form({ client_id: clientId, scope }))).json();
   await approveDevice({ verificationUriComplete: da.verification_uri_complete, login, password });
   const res = await fetch(disc.token_endpoint, form({ client_id: clientId, grant_type: DEVICE_GRANT, device_code: da.device_code }));
