@@ -227,6 +227,52 @@ describe('API calls', () => {
     }
   });
 
+  test('without AbortSignal.any (older runtimes): a caller\'s signal and the timeout still end a hung call, and no listener is left behind', T, async () => {
+    const { client } = await signedIn({ timeoutMs: 1500 });
+    const any = Object.getOwnPropertyDescriptor(AbortSignal, 'any');
+    delete AbortSignal.any; // the driver checks per call and links the signals itself
+    // Counts the 'abort' listeners the driver adds to and removes from a
+    // caller's signal (Node's own Request adds one too, dropped at its GC).
+    const tracked = () => {
+      const ac = new AbortController();
+      const { signal } = ac;
+      const live = new Set();
+      const add = signal.addEventListener.bind(signal);
+      const remove = signal.removeEventListener.bind(signal);
+      const fromDriver = () => /driver\.js/.test(new Error().stack.split('\n')[3]); // the caller of the wrapper
+      signal.addEventListener = (type, fn, o) => { if (type === 'abort' && fromDriver()) live.add(fn); add(type, fn, o); };
+      signal.removeEventListener = (type, fn, o) => { if (type === 'abort') live.delete(fn); remove(type, fn, o); };
+      return { ac, signal, live };
+    };
+    try {
+      assert.equal(typeof AbortSignal.any, 'undefined');
+      stack.api.failNext(1, 'hang', { path: '/auth/validate' });
+      const first = tracked();
+      const pending = client.fetch('/auth/validate', { signal: first.signal });
+      await waitUntil(() => stack.api.count('/auth/validate') === 1);
+      assert.equal(first.live.size, 1, 'the fallback listens on the caller\'s signal');
+      first.ac.abort();
+      await assert.rejects(pending, (e) => e.code === 'aborted');
+      assert.equal(first.live.size, 0, 'and stops listening once the call ended');
+
+      stack.api.failNext(1, 'hang', { path: '/auth/validate' });
+      const second = tracked();
+      const err = await client.fetch('/auth/validate', { signal: second.signal }).then(() => null, (e) => e);
+      assert.equal(err?.code, 'timeout', String(err));
+      assert.equal(second.live.size, 0, 'no listener left after a timeout');
+
+      const third = tracked();
+      const res = await client.fetch('/auth/validate', { signal: third.signal });
+      assert.equal(res.status, 200);
+      await res.arrayBuffer();
+      third.ac.abort(); // after the call: nothing to end, nothing thrown
+    } finally {
+      Object.defineProperty(AbortSignal, 'any', any);
+      stack.api.clearFaults();
+      client.dispose();
+    }
+  });
+
   test('404 on an authenticated call: refresh + retry only with treat404AsUnauthorized', T, async () => {
     const plain = await signedIn();
     try {
