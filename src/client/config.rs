@@ -148,10 +148,9 @@ impl<'de> serde::de::Visitor<'de> for OptionValueVisitor {
 }
 
 /// The options object exactly as JavaScript passed it, every value loose.
-/// The binding fills it with `serde_wasm_bindgen::from_value` (this fails
-/// only when the options are not an object) and calls
-/// [`ClientConfig::from_options`]. Keys it does not know (`storage`) are
-/// ignored without being inspected.
+/// The binding fills it field by field (no serde in the browser build) and
+/// calls [`ClientConfig::from_options`]; serde callers can deserialize it.
+/// Keys it does not know (`storage`) are ignored without being inspected.
 #[derive(Debug, Clone, Default, PartialEq, Deserialize)]
 #[serde(rename_all = "camelCase", default)]
 pub struct RawOptions {
@@ -215,7 +214,7 @@ impl ClientConfig {
     }
 
     /// Converts and validates the options JavaScript passed; every error
-    /// names the option. This is the path the binding should use.
+    /// names the option. The binding's only path from options to a config.
     pub fn from_options(raw: &RawOptions) -> Result<ClientConfig> {
         let d = ClientConfig::default();
         let c = ClientConfig {

@@ -24,9 +24,9 @@
 //!   host tests and Rust callers. When a token response has no
 //!   `expires_in`, decode the access token with [`token::decode_jwt_payload`]
 //!   and put its claims in [`oauth::TokenAnswer::claims`].
-//! - Options: the binding reads each option by name into [`ClientConfig`]
-//!   (so a wrong type names the option) and calls `validate`;
-//!   [`ClientConfig::from_options`] is the same for serde callers.
+//! - Options: the binding reads each option by name into [`RawOptions`]
+//!   and calls [`ClientConfig::from_options`], which checks types and values
+//!   and names the option in every error.
 //!   `setSession` input: [`env::SessionInput::to_tokens`]; `fromEnv`:
 //!   [`EnvVars::require_tokens`].
 //! - While a refresh is in flight, every `get_token` returns `JoinInFlight`

@@ -21,6 +21,11 @@ describe('options are checked at construction', () => {
     ['apiUrl not a URL', { ...base, apiUrl: 'ftp//x' }, /apiUrl/],
     ['timeoutMs negative', { ...base, timeoutMs: -1 }, /timeoutMs/],
     ['timeoutMs not a number', { ...base, timeoutMs: 'soon' }, /timeoutMs/],
+    // Checked by the core (ClientConfig::from_options), as every option is:
+    ['timeoutMs with a fraction', { ...base, timeoutMs: 1500.5 }, /timeoutMs.*whole number/],
+    ['maxRequestRetries not finite', { ...base, maxRequestRetries: Infinity }, /maxRequestRetries/],
+    ['treat404AsUnauthorized not a boolean', { ...base, treat404AsUnauthorized: 'yes' }, /treat404AsUnauthorized/],
+    ['scope an array', { ...base, scope: ['openid'] }, /scope.*string/],
     ['refreshLeewaySeconds negative', { ...base, refreshLeewaySeconds: -5 }, /refreshLeewaySeconds/],
     ['unknown storage', { ...base, storage: 'cookies' }, /storage/],
     ['storage object without methods', { ...base, storage: { get() {} } }, /storage/],

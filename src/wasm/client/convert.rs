@@ -49,26 +49,6 @@ pub fn option_value(obj: &JsValue, key: &str) -> Option<OptionValue> {
     }
 }
 
-/// A finite number field, truncated to an integer.
-pub fn opt_int(obj: &JsValue, key: &str) -> Result<Option<i64>, Error> {
-    let v = get(obj, key);
-    if v.is_undefined() || v.is_null() {
-        return Ok(None);
-    }
-    match v.as_f64() {
-        Some(n) if n.is_finite() => Ok(Some(n as i64)),
-        _ => Err(Error::config(key, "must be a finite number")),
-    }
-}
-
-pub fn opt_bool(obj: &JsValue, key: &str) -> Result<Option<bool>, Error> {
-    let v = get(obj, key);
-    if v.is_undefined() || v.is_null() {
-        return Ok(None);
-    }
-    v.as_bool().map(Some).ok_or_else(|| Error::config(key, "must be true or false"))
-}
-
 /// Seconds (Unix) from milliseconds, as a JS number.
 pub fn secs(ms: i64) -> JsValue {
     JsValue::from_f64(ms.div_euclid(1000) as f64)

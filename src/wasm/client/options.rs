@@ -1,13 +1,13 @@
-//! `new MeshClient(options)`: reads the JavaScript options field by field, so
-//! that a wrong type is reported with the option's name, then lets the core
-//! validate them.
+//! `new MeshClient(options)`: reads the JavaScript options field by field
+//! into the core's `RawOptions`, and the core converts and validates them
+//! (`ClientConfig::from_options`), so a wrong type or value is reported with
+//! the option's name.
 
 use wasm_bindgen::prelude::*;
 
-use super::convert::{get, opt_bool, opt_int, opt_string};
-use crate::client::{AuthMode, ClientConfig};
+use super::convert::{get, opt_string, option_value};
+use crate::client::{AuthMode, ClientConfig, RawOptions};
 use crate::error::Error;
-use crate::secret::ApiKey;
 
 pub struct Options {
     pub config: ClientConfig,
@@ -22,30 +22,23 @@ pub fn parse(options: &JsValue) -> Result<Options, Error> {
         return Err(Error::config("options", "must be an object such as { issuer, clientId, apiUrl }"));
     }
     let o = options;
-    let mut c = ClientConfig::default();
-    c.issuer = opt_string(o, "issuer")?;
-    c.client_id = opt_string(o, "clientId")?;
-    c.audience = opt_string(o, "audience")?;
-    if let Some(scope) = opt_string(o, "scope")? {
-        c.scope = Some(scope); // else the core's default scope
-    }
-    c.api_url = opt_string(o, "apiUrl")?;
-    c.api_key = opt_string(o, "apiKey")?.map(ApiKey::new);
-    let int = |key: &str, slot: &mut i64| -> Result<(), Error> {
-        if let Some(v) = opt_int(o, key)? {
-            *slot = v;
-        }
-        Ok(())
-    };
-    int("refreshLeewaySeconds", &mut c.refresh_leeway_secs)?;
-    int("timeoutMs", &mut c.timeout_ms)?;
-    int("maxRefreshRetries", &mut c.max_refresh_retries)?;
-    int("maxRequestRetries", &mut c.max_request_retries)?;
-    int("refreshCooldownMs", &mut c.refresh_cooldown_ms)?;
-    if let Some(b) = opt_bool(o, "treat404AsUnauthorized")? {
-        c.treat_404_as_unauthorized = b;
-    }
-    c.validate()?;
+    // Each field as it is (`option_value`); the core checks types and values
+    // and names the option in every error.
+    let field = |key| option_value(o, key);
+    let c = ClientConfig::from_options(&RawOptions {
+        issuer: field("issuer"),
+        client_id: field("clientId"),
+        audience: field("audience"),
+        scope: field("scope"),
+        api_url: field("apiUrl"),
+        api_key: field("apiKey"),
+        refresh_leeway_seconds: field("refreshLeewaySeconds"),
+        timeout_ms: field("timeoutMs"),
+        treat_404_as_unauthorized: field("treat404AsUnauthorized"),
+        max_refresh_retries: field("maxRefreshRetries"),
+        max_request_retries: field("maxRequestRetries"),
+        refresh_cooldown_ms: field("refreshCooldownMs"),
+    })?;
     // API-key mode loads no OAuth state: storage is never touched.
     let storage = match c.mode() {
         AuthMode::ApiKey => JsValue::UNDEFINED,
