@@ -103,7 +103,9 @@ export interface MeshCommonOptions {
   apiUrl?: string;
   /**
    * Upper bound, in milliseconds, of every request the client makes (token,
-   * discovery, API). Each call also takes its own `AbortSignal`.
+   * discovery, API). Each call also takes its own `AbortSignal`. A whole
+   * number from 1 to 600000, like every numeric option: a fraction is refused
+   * as `invalid_config`, naming the option.
    * @default 60000
    */
   timeoutMs?: number;
