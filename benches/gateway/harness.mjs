@@ -193,3 +193,23 @@ export function quantile(xs, q) {
   const lo = Math.floor(at);
   return s[lo] + (s[Math.min(lo + 1, s.length - 1)] - s[lo]) * (at - lo);
 }
+
+/**
+ * Sends `n` GETs of `url` over keep-alive sockets, 4 in flight; the i-th
+ * carries `tokens[(from + i) % tokens.length]` as a bearer token (`null`:
+ * none). Rejects on the first status that is not 200, or a request with no
+ * answer in 30 s.
+ */
+export async function loadHttp(agent, url, tokens, n, from = 0) {
+  const get = (token) => new Promise((ok, fail) => {
+    const req = http.request(url, { agent, headers: token ? { authorization: `Bearer ${token}` } : {} }, (res) => {
+      res.resume();
+      res.on('end', () => (res.statusCode === 200 ? ok() : fail(new Error(`status ${res.statusCode}`))));
+    });
+    req.setTimeout(30_000, () => req.destroy(new Error('timeout')));
+    req.on('error', fail);
+    req.end();
+  });
+  let next = 0;
+  await Promise.all(Array.from({ length: 4 }, async () => { while (next < n) await get(tokens[(from + next++) % tokens.length]); }));
+}

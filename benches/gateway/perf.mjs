@@ -27,7 +27,7 @@ import net from 'node:net';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 
-import { bundle, CONFIGS, ROOT, startFixtures } from './harness.mjs';
+import { bundle, CONFIGS, loadHttp, ROOT, startFixtures } from './harness.mjs';
 const require = createRequire(import.meta.url);
 const WORKERD = require(path.join(ROOT, 'node_modules/workerd')).default; // the binary's path
 
@@ -101,15 +101,6 @@ mapFile = `/tmp/perf-${workerd.pid}.map`;
 const base = `http://127.0.0.1:${port}`;
 const url = new URL(SCENARIO === 'public' ? '/health' : '/api/v1/chat', base).href;
 const agent = new http.Agent({ keepAlive: true, maxSockets: 4 });
-const get = (token) => new Promise((ok, fail) => {
-  const req = http.request(url, { agent, headers: token ? { authorization: `Bearer ${token}` } : {} }, (res) => {
-    res.resume();
-    res.on('end', () => (res.statusCode === 200 ? ok() : fail(new Error(`status ${res.statusCode}`))));
-  });
-  req.setTimeout(30_000, () => req.destroy(new Error('timeout')));
-  req.on('error', fail);
-  req.end();
-});
 for (let i = 0; ; i++) { // ready: bounded at 20 s
   try { await fetch(`${base}/health`, { signal: AbortSignal.timeout(1000) }); break; } catch (e) {
     if (i >= 100 || workerd.exitCode !== null) throw new Error(`workerd did not answer on ${base}: ${e.message}`);
@@ -117,11 +108,8 @@ for (let i = 0; ; i++) { // ready: bounded at 20 s
   }
 }
 const tokens = SCENARIO === 'public' ? [null] : DISTINCT ? await fixtures.mintBatch(SCENARIO, WARMUP + REQUESTS) : [await fixtures.mintOne(SCENARIO)];
-let next = 0;
-const load = async (n) => {
-  const end = next + n;
-  await Promise.all(Array.from({ length: 4 }, async () => { while (next < end) await get(tokens[next++ % tokens.length]); }));
-};
+let sent = 0; // distinct tokens run on from the warm-up, none twice
+const load = async (n) => { await loadHttp(agent, url, tokens, n, sent); sent += n; };
 console.error(`[perf] warm-up: ${WARMUP} requests`);
 await load(WARMUP);
 const data = path.join(work, 'perf.data');

@@ -6,14 +6,14 @@
 //
 //   node benches/gateway/probe.mjs [--iterations 40000] [--rounds 11]
 //
-// Steps: `inbound` (plumbing.js reading a request into its line; the token is
+// Steps: `inbound` (plumbing.js's own, reading a request into its line; the token is
 // 700 characters, as an RS256 test token), that plus wasm-bindgen's way of
 // passing a string into wasm (a JavaScript loop over its characters), that
 // plus `TextEncoder.encodeInto` into a reused buffer and the glue's copy of
 // the bytes (what plumbing.js does since 29dd49a), and the forwarding's
 // header work (copying the request's Headers, and iterating their names to
 // strip some). Loopback only; bounded by --rounds.
-import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { copyFileSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { createRequire } from 'node:module';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
@@ -28,13 +28,8 @@ const N = Number(opt('iterations', 40_000));
 const ROUNDS = Number(opt('rounds', 11));
 
 const WORKER = String.raw`
+import { inbound } from './plumbing.js'; // the gateway's own, copied beside this worker
 const TOKEN = 'eyJhbGciOiJSUzI1NiIsImtpZCI6InJzMjU2LWFiY2QifQ.' + 'x'.repeat(300) + '.' + 'y'.repeat(342);
-function inbound(request) { // as plumbing.js
-  const h = request.headers;
-  const method = request.method;
-  const acrm = method === 'OPTIONS' ? h.get('access-control-request-method') ?? '\0' : '\0';
-  return method + '\n' + request.url + '\n' + (h.get('authorization') ?? '\0') + '\n' + (h.get('x-api-key') ?? '\0') + '\n' + (h.get('origin') ?? '\0') + '\n' + acrm;
-}
 const memory = new Uint8Array(1 << 16); // stands for wasm memory
 function stringLoop(arg) { // wasm-bindgen's passStringToWasm0, ASCII part
   const len = arg.length;
@@ -81,8 +76,9 @@ export default {
 const work = mkdtempSync(path.join(tmpdir(), 'mesh-probe-'));
 process.on('exit', () => rmSync(work, { recursive: true, force: true }));
 writeFileSync(path.join(work, 'worker.js'), WORKER);
+copyFileSync(path.join(ROOT, 'src/wasm/gateway/plumbing.js'), path.join(work, 'plumbing.js'));
 const before = new Set(childrenOf(process.pid).map((k) => k.pid));
-const mf = new Miniflare({ modules: true, scriptPath: path.join(work, 'worker.js'), modulesRoot: work, compatibilityDate: '2026-05-01', host: '127.0.0.1', port: 0 });
+const mf = new Miniflare({ modules: true, scriptPath: path.join(work, 'worker.js'), modulesRoot: work, modulesRules: [{ type: 'ESModule', include: ['**/*.js'] }], compatibilityDate: '2026-05-01', host: '127.0.0.1', port: 0 });
 try {
   const url = await mf.ready;
   const pid = findWorkerd(before);

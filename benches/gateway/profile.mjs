@@ -15,7 +15,7 @@ import { createRequire } from 'node:module';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 
-import { bundle, CONFIGS, ROOT, startFixtures, workerOptions } from './harness.mjs';
+import { bundle, CONFIGS, loadHttp, ROOT, startFixtures, workerOptions } from './harness.mjs';
 const require = createRequire(import.meta.url);
 const { Miniflare } = require(path.join(ROOT, 'node_modules/miniflare'));
 const WebSocket = require(path.join(ROOT, 'node_modules/ws'));
@@ -45,17 +45,7 @@ try {
   const base = await mf.unsafeGetDirectURL(WORKER);
   const url = new URL(SCENARIO === 'public' ? '/health' : '/api/v1/chat', base).href;
   const tokens = SCENARIO === 'public' ? [null] : await fixtures.mintBatch(SCENARIO, DISTINCT ? REQUESTS : 1);
-  const get = (token) => new Promise((ok, fail) => {
-    const req = http.request(url, { agent, headers: token ? { authorization: `Bearer ${token}` } : {} }, (res) => {
-      res.resume(); res.on('end', () => (res.statusCode === 200 ? ok() : fail(new Error(`status ${res.statusCode}`))));
-    });
-    req.setTimeout(30_000, () => req.destroy(new Error('timeout')));
-    req.on('error', fail); req.end();
-  });
-  const load = async (list, n) => {
-    let next = 0;
-    await Promise.all(Array.from({ length: 4 }, async () => { while (next < n) { const i = next++; await get(list[i % list.length]); } }));
-  };
+  const load = (list, n) => loadHttp(agent, url, list, n);
   await load(SCENARIO === 'public' || !DISTINCT ? tokens : [tokens[0]], 300); // warm up (and JIT)
 
   const targets = await (await fetch(`http://127.0.0.1:${inspectorPort}/json`)).json();
