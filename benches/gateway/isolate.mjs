@@ -161,7 +161,7 @@ try {
     // A bootstrap interval over rounds for the median ratio (see harness.mjs).
     const interval = () => ratioInterval(auth('mesh'), auth('jose')).map((x) => x.toFixed(2)).join('-');
     const within = Number.isNaN(limit) ? '' : `${ratios.filter((r) => r >= 0 && r <= limit).length} of ${ratios.length} (goal <= ${limit === 1 ? '1' : limit === 0.5 ? '1/2' : '1/3'})`;
-    p(`| ${label} | ${names.map((k) => f1(median(runs(k)))).join(' | ')} | ${names.filter((n) => n !== 'pass').map((k) => f1(median(auth(k)))).join(' | ')} | ${mode === 'public' ? '' : `${ratio.toFixed(2)}x (middle half ${quantile(ratios, 0.25).toFixed(2)}-${quantile(ratios, 0.75).toFixed(2)}; 90% interval ${interval(label)})`} | ${within} |`);
+    p(`| ${label} | ${names.map((k) => f1(median(runs(k)))).join(' | ')} | ${names.filter((n) => n !== 'pass').map((k) => f1(median(auth(k)))).join(' | ')} | ${mode === 'public' ? '' : `${ratio.toFixed(2)}x (middle half ${quantile(ratios, 0.25).toFixed(2)}-${quantile(ratios, 0.75).toFixed(2)}; 90% interval ${interval()})`} | ${within} |`);
     if (BASELINE) {
       const d = runs('mesh').map((x, i) => x - runs('base')[i]);
       against.push(`- ${label}: mesh - base ${f1(median(d))} us per call (middle half ${f1(quantile(d, 0.25))} to ${f1(quantile(d, 0.75))}; lower in ${d.filter((x) => x < 0).length} of ${d.length} rounds)`);

@@ -258,7 +258,8 @@ try {
     const med = (name, k) => median(runs(name).map((x) => x[k]));
     // Paired per round: a slow round slows every worker alike.
     const base = runs('pass-A').map((x, i) => (x.cpuUs + (runs('pass-B')[i]?.cpuUs ?? x.cpuUs)) / 2);
-    const auth = (name) => median(runs(name).map((x, i) => x.cpuUs - base[i]));
+    const authOf = (name) => runs(name).map((x, i) => x.cpuUs - base[i]); // by round
+    const auth = (name) => median(authOf(name));
     const joseAuth = auth('jose-A');
     for (const [name] of WORKERS) {
       const a = auth(name);
@@ -280,15 +281,13 @@ try {
     const limit = mode === 'reused' ? 1 / 3 : alg === 'HS256' ? 1 / 2 : 1;
     // The same ratio round by round (each round paired with its own jose-A and
     // pass-through): how often, and how clearly, the goal holds.
-    const perRound = runs('mesh')
-      .map((x, i) => (x.cpuUs - base[i]) / (runs('jose-A')[i].cpuUs - base[i]))
-      .filter(Number.isFinite);
+    const joseByRound = authOf('jose-A');
+    const perRound = authOf('mesh').map((m, i) => m / joseByRound[i]).filter(Number.isFinite);
     const spread = perRound.length
       ? `; round by round: middle half ${f2(quantile(perRound, 0.25))}-${f2(quantile(perRound, 0.75))}x, within the goal in ${perRound.filter((r) => r >= 0 && r <= limit).length} of ${perRound.length} rounds`
       : '';
     // How sure: a bootstrap interval over rounds for the same ratio, and the
     // verdict it allows (the median alone is "met" or "NOT met" by a hair).
-    const authOf = (name) => runs(name).map((x, i) => x.cpuUs - base[i]);
     const [lo, hi] = ratioInterval(authOf('mesh'), authOf('jose-A'));
     const sure = hi <= limit ? 'met' : lo > limit ? 'not met' : 'undecided';
     const [nlo, nhi] = ratioInterval(authOf('jose-B'), authOf('jose-A'));

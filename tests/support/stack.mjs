@@ -66,7 +66,7 @@ export async function loginClient(client, { login = 'demo', password = 'demo', s
  */
 export async function rawDeviceLogin(issuer, { clientId = 'mesh-demo', login = 'demo', password = 'demo', scope = 'openid offline_access' } = {}) {
   // Bounded like approveDevice's requests: a provider that stops answering
-  // fails the test that asked, with the URL, instead of stalling the suite.
+  // fails the test that asked instead of stalling the suite.
   const timeout = () => AbortSignal.timeout(15_000);
   const disc = await (await fetch(`${issuer}/.well-known/openid-configuration`, { signal: timeout() })).json();
   const form = (o) => ({ method: 'POST', body: new URLSearchParams(o), signal: timeout() });
