@@ -95,7 +95,8 @@ const worker :Workerd.Worker = (
   bindings = [${Object.entries(vars).map(([k, v]) => `(name = ${q(k)}, text = ${q(v)})`).join(', ')}],
 );
 `);
-workerd = spawn(WORKERD, ['serve', path.join(work, 'config.capnp')], { stdio: ['ignore', 'ignore', 'inherit'] });
+// cwd: V8's logging flags write isolate-*.log files into it.
+workerd = spawn(WORKERD, ['serve', path.join(work, 'config.capnp')], { cwd: work, stdio: ['ignore', 'ignore', 'inherit'] });
 mapFile = `/tmp/perf-${workerd.pid}.map`;
 
 const base = `http://127.0.0.1:${port}`;
