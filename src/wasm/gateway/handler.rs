@@ -444,11 +444,15 @@ impl Core {
         Some(Read { method, url, path, query, drop_authorization: carries_key, cors, plan })
     }
 
-    /// The reply to a plan that needs no credential check.
-    fn answer(&self, plan: Plan<'_>, rid: &Rid<'_>) -> Reply {
+    /// The reply to a plan that needs no credential check. `cors`: the
+    /// request's Origin is allowed here.
+    fn answer(&self, plan: Plan<'_>, cors: bool, rid: &Rid<'_>) -> Reply {
         match plan {
             Plan::NotFound => reject::not_found(),
             Plan::BadPath => reject::bad_request("the path contains an encoded / or \\"),
+            // Another origin's preflight gets no CORS header at all (the
+            // browser refuses it for want of Allow-Origin either way).
+            Plan::Preflight if !cors => Reply::empty(204),
             Plan::Preflight => Reply::empty(204)
                 .with_header("access-control-allow-methods", "GET, POST, PUT, PATCH, DELETE, OPTIONS")
                 .with_header("access-control-allow-headers", "authorization, content-type, x-request-id")
@@ -472,7 +476,7 @@ impl Core {
         let (route, auth, credential) = match read.plan {
             Plan::Forward { route, auth, credential } => (route, auth, credential),
             Plan::Keys { .. } => return None,
-            plan => return reply(self.answer(plan, rid)),
+            plan => return reply(self.answer(plan, read.cors.is_some(), rid)),
         };
         let identity = match credential {
             None => None,
@@ -517,7 +521,7 @@ impl Core {
                 };
                 Handled::Done(self.forward(request, &read, auth, identity.as_ref()))
             }
-            plan => reply(self.answer(plan, rid)),
+            plan => reply(self.answer(plan, read.cors.is_some(), rid)),
         }
     }
 
