@@ -14,8 +14,9 @@
  * @param {Request} request
  */
 export function inbound(request) {
-  // No inner functions here or below: bundlers that keep names (wrangler
-  // does) wrap each one made per call in a helper call.
+  // No named inner functions here or below: bundlers that keep names
+  // (wrangler does) wrap each one made per call in a helper call. An
+  // unnamed arrow passed as an argument is left alone.
   const h = request.headers;
   const method = request.method;
   const acrm = method === 'OPTIONS' ? h.get('access-control-request-method') ?? '\0' : '\0';
@@ -57,8 +58,7 @@ export function forward(request, base, url, from, to, drop, prefix, identity, fa
     init.duplex = 'half'; // Node's fetch needs it for a streamed body; workerd ignores it
   }
   // Inline arrows rather than bind: a bound function copies its target's
-  // name and length (measured per request), and bundlers that keep names
-  // leave an unnamed argument alone.
+  // name and length (measured per request).
   return fetch(url ?? base + request.url.slice(from, to), init).then(
     origin === undefined ? undefined : (response) => withCors(origin, response),
     (error) => failed(request, error),
