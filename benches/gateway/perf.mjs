@@ -110,7 +110,11 @@ for (let i = 0; ; i++) { // ready: bounded at 20 s
 }
 const tokens = SCENARIO === 'public' ? [null] : DISTINCT ? await fixtures.mintBatch(SCENARIO, WARMUP + REQUESTS) : [await fixtures.mintOne(SCENARIO)];
 let sent = 0; // distinct tokens run on from the warm-up, none twice
-const load = async (n) => { await loadHttp(agent, url, tokens, n, sent); sent += n; };
+const load = async (n) => {
+  const r = await loadHttp(agent, url, tokens, n, { from: sent });
+  sent += n;
+  if (r.bad) throw new Error(`${r.bad} of ${n} responses were not 200 (first: ${r.firstBad})`);
+};
 console.error(`[perf] warm-up: ${WARMUP} requests`);
 await load(WARMUP);
 const data = path.join(work, 'perf.data');

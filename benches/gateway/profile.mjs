@@ -45,7 +45,10 @@ try {
   const base = await mf.unsafeGetDirectURL(WORKER);
   const url = new URL(SCENARIO === 'public' ? '/health' : '/api/v1/chat', base).href;
   const tokens = SCENARIO === 'public' ? [null] : await fixtures.mintBatch(SCENARIO, DISTINCT ? REQUESTS : 1);
-  const load = (list, n) => loadHttp(agent, url, list, n);
+  const load = async (list, n) => {
+    const r = await loadHttp(agent, url, list, n);
+    if (r.bad) throw new Error(`${r.bad} of ${n} responses were not 200 (first: ${r.firstBad})`);
+  };
   await load(SCENARIO === 'public' || !DISTINCT ? tokens : [tokens[0]], 300); // warm up (and JIT)
 
   const targets = await (await fetch(`http://127.0.0.1:${inspectorPort}/json`)).json();

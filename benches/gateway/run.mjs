@@ -38,7 +38,7 @@ import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { gzipSync } from 'node:zlib';
 import { createRequire } from 'node:module';
-import { bundle as bundleWith, CONFIGS, median, quantile, ratioInterval, settle, findWorkerd, childrenOf, ROOT, startFixtures, workerOptions as optionsFor } from './harness.mjs';
+import { bundle as bundleWith, CONFIGS, loadHttp, median, quantile, ratioInterval, settle, findWorkerd, childrenOf, ROOT, startFixtures, workerOptions as optionsFor } from './harness.mjs';
 const require = createRequire(import.meta.url);
 const { Miniflare } = require(path.join(ROOT, 'node_modules/miniflare'));
 
@@ -95,49 +95,12 @@ const quiet = (out, err) => { out.resume(); err.on('data', (d) => { const s = St
 
 // ---------------------------------------------------------------- load
 const agent = new http.Agent({ keepAlive: true, maxSockets: CONCURRENCY });
-// A keep-alive socket the server closed just as a request went out resets;
-// such a request is retried once on a fresh socket and counted.
-let resets = 0;
-async function get(url, token) {
-  try {
-    return await getOnce(url, token);
-  } catch (e) {
-    if (e.code !== 'ECONNRESET' && e.code !== 'EPIPE') throw e;
-    resets++;
-    return getOnce(url, token);
-  }
-}
-function getOnce(url, token) {
-  return new Promise((resolve, reject) => {
-    const t0 = process.hrtime.bigint();
-    const req = http.request(url, { agent, headers: token ? { authorization: `Bearer ${token}` } : {} }, (res) => {
-      res.resume();
-      res.on('end', () => resolve({ status: res.statusCode, ns: Number(process.hrtime.bigint() - t0) }));
-    });
-    req.setTimeout(30_000, () => req.destroy(new Error('timeout')));
-    req.on('error', reject);
-    req.end();
-  });
-}
+let resets = 0; // keep-alive sockets closed under a request, retried (see loadHttp)
 /** `n` requests, `CONCURRENCY` in flight, tokens[i % tokens.length]. */
 async function load(url, tokens, n) {
-  const lat = new Float64Array(n);
-  let next = 0;
-  let bad = 0;
-  let firstBad = null;
-  const worker = async () => {
-    while (next < n) {
-      const i = next++;
-      const r = await get(url, tokens[i % tokens.length]);
-      lat[i] = r.ns / 1e6;
-      if (r.status !== 200) { bad++; firstBad ??= r.status; }
-    }
-  };
-  const t0 = process.hrtime.bigint();
-  await Promise.all(Array.from({ length: CONCURRENCY }, worker));
-  const wall = Number(process.hrtime.bigint() - t0) / 1e9;
-  lat.sort();
-  return { rps: n / wall, p50: lat[Math.floor(n * 0.5)], p99: lat[Math.min(n - 1, Math.floor(n * 0.99))], bad, firstBad };
+  const r = await loadHttp(agent, url, tokens, n, { concurrency: CONCURRENCY });
+  resets += r.resets;
+  return r;
 }
 
 // ---------------------------------------------------------------- startup
