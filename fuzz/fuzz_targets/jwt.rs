@@ -21,6 +21,13 @@ const SECRET: &str = "fuzz-hs256-secret-fuzz-hs256-secret!";
 const ISSUER: &str = "https://issuer.example";
 const SKEW: i64 = 30;
 
+#[derive(serde::Deserialize)]
+struct Seen {
+    iss: Option<Value>,
+    sub: Option<Value>,
+    exp: Option<Value>,
+}
+
 fn cfg() -> JwtConfig {
     JwtConfig {
         issuer: ISSUER.into(),
@@ -71,10 +78,12 @@ fn check_claims_of(p: &ParsedJwt<'_>, payload: &[u8], cfg: &JwtConfig) {
             assert!(c.sub.len() <= MAX_SUB_BYTES && is_safe_header_value(&c.sub));
             assert!(check_times(c.exp, c.nbf, NOW_SECS, SKEW).is_ok());
             assert!(c.exp > NOW_SECS - SKEW);
-            let v: Value = serde_json::from_slice(payload).expect("accepted claims parse as JSON");
-            assert_eq!(v["iss"], ISSUER);
-            assert_eq!(v["sub"], c.sub.as_str());
-            let exp = v["exp"].as_f64().expect("exp is a number");
+            // Other members are only skipped (`1e400` passes there), so
+            // read back just the claims the gateway uses.
+            let v: Seen = serde_json::from_slice(payload).expect("accepted claims parse as JSON");
+            assert_eq!(v.iss, Some(Value::from(ISSUER)));
+            assert_eq!(v.sub, Some(Value::from(c.sub.as_str())));
+            let exp = v.exp.and_then(|e| e.as_f64()).expect("exp is a number");
             assert_eq!(exp.floor() as i64, c.exp);
         }
         Err(r) => {
