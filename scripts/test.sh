@@ -15,6 +15,14 @@ scripts/setup.sh
 stage "cargo test (host: sans-IO core, all features)"
 cargo test --all-features --quiet 2>&1 | tail -n 40
 
+# A short fuzz pass runs beside the rest (its own build; its runs take one core);
+# its log is printed, and its verdict counted, at the end.
+stage "fuzz pass started in the background (FUZZ_SECONDS=${FUZZ_SECONDS:-10} per target)"
+fuzz_log=$(mktemp)
+FUZZ_SECONDS="${FUZZ_SECONDS:-10}" setsid scripts/fuzz.sh >"$fuzz_log" 2>&1 &
+fuzz_pid=$!
+trap 'kill -- -"$fuzz_pid" 2>/dev/null || true' EXIT
+
 stage "build the package"
 scripts/build.sh
 
@@ -28,4 +36,10 @@ if [ ${#files[@]} -eq 0 ]; then echo "no JavaScript test files found" >&2; exit 
 # stops its children).
 node --test --test-concurrency=1 --test-reporter=spec \
   --test-timeout=1200000 --test-force-exit "${files[@]}"
+
+stage "fuzz pass"
+fuzz_rc=0
+wait "$fuzz_pid" || fuzz_rc=$?
+grep -av '^ *Compiling ' "$fuzz_log"
+[ "$fuzz_rc" -eq 0 ] || { echo "the fuzz pass failed (see above)" >&2; exit 1; }
 stage "done"

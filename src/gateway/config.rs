@@ -156,6 +156,11 @@ fn base_url(variable: &'static str, value: &str) -> Result<String, ConfigError> 
     Ok(value.trim_end_matches('/').to_string())
 }
 
+/// Whether a URL that passed [`base_url`] has a path after its host.
+fn has_path(url: &str) -> bool {
+    url.split_once("://").is_some_and(|(_, rest)| rest.contains('/'))
+}
+
 fn csv(value: &str) -> Vec<String> {
     value.split(',').map(str::trim).filter(|s| !s.is_empty()).map(String::from).collect()
 }
@@ -198,7 +203,7 @@ impl GatewayConfig {
 
         let cors_origins = get("MESH_CORS_ORIGINS").map(|v| csv(&v)).unwrap_or_default();
         for o in &cors_origins {
-            if o != "*" && (base_url("MESH_CORS_ORIGINS", o).is_err() || o.ends_with('/') || o[8..].contains('/')) {
+            if o != "*" && (base_url("MESH_CORS_ORIGINS", o).is_err() || o.ends_with('/') || has_path(o)) {
                 return Err(err("MESH_CORS_ORIGINS", format!("`{o}` is not an origin like https://app.example.com")));
             }
         }
@@ -391,6 +396,20 @@ mod tests {
         assert!(jwt.allows(Alg::Hs256) && jwt.allows(Alg::Rs256));
         assert_eq!(jwt.jwks, Some(JwksSource::Url("http://127.0.0.1:9400/jwks".into())));
         assert!(!format!("{:?}", jwt.hs256_secret).contains("0123"));
+    }
+
+    /// Found by the `gateway_config` fuzz target: a non-ASCII character
+    /// right after `http://` made the path check slice inside it (a panic
+    /// where a bad value must be a `ConfigError`).
+    #[test]
+    fn a_cors_origin_with_a_non_ascii_host_is_checked_not_a_panic() {
+        let with = |origin: &str| {
+            let vars = [("MESH_UPSTREAM_URL", "http://o"), ("MESH_ROUTES", r#"[{"prefix":"/","auth":"public"}]"#), ("MESH_CORS_ORIGINS", origin)];
+            GatewayConfig::from_env(env(&vars), false).map(|c| c.cors_origins).map_err(|e| e.variable)
+        };
+        assert_eq!(with("http://é.example"), Ok(vec!["http://é.example".to_string()]));
+        assert_eq!(with("http://é/x"), Err("MESH_CORS_ORIGINS"));
+        assert_eq!(with("https://ü"), Ok(vec!["https://ü".to_string()]));
     }
 
     #[test]

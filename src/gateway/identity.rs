@@ -121,7 +121,8 @@ pub fn verify(
     if !bool::from(expected.ct_eq(sig.as_slice())) {
         return Err(IdentityError::BadSignature);
     }
-    if (now - ts).abs() > max_age_secs {
+    // In i128: the signed timestamp may be any i64, and `now - ts` overflow.
+    if (i128::from(now) - i128::from(ts)).abs() > i128::from(max_age_secs) {
         return Err(IdentityError::Stale);
     }
     Ok((identity, ts))
@@ -175,5 +176,24 @@ mod tests {
         assert_eq!(verify(&s, "GET", "/api/v1/x", &upper_hex, 1000, 60), Err(IdentityError::Missing));
         let bad_hex = ReceivedIdentity { signature: Some("zz"), ..got };
         assert_eq!(verify(&s, "GET", "/api/v1/x", &bad_hex, 1000, 60), Err(IdentityError::Missing));
+    }
+
+    /// Found by the `identity` fuzz target: `now - ts` overflowed (a panic
+    /// with overflow checks) for a validly signed timestamp far from `now`.
+    #[test]
+    fn a_timestamp_at_the_ends_of_i64_is_stale_not_an_overflow() {
+        let s = secret();
+        for (ts, now) in [(i64::MIN, 1000), (i64::MAX, -1000), (-1, i64::MAX), (i64::MIN + 30, i64::MIN)] {
+            let (ts_text, sig) = (ts.to_string(), sign(&s, "GET", "/", &alice(), ts));
+            let got = ReceivedIdentity {
+                user_id: Some("alice"),
+                auth_method: Some("jwt"),
+                timestamp: Some(&ts_text),
+                signature: Some(&sig),
+                ..ReceivedIdentity::default()
+            };
+            let expected = if ts == i64::MIN + 30 { Ok((alice(), ts)) } else { Err(IdentityError::Stale) };
+            assert_eq!(verify(&s, "GET", "/", &got, now, 60), expected, "ts {ts} at {now}");
+        }
     }
 }

@@ -1,0 +1,71 @@
+//! API keys (`gateway::api_keys`): the key format check, the body of
+//! `POST /api/v1/keys`, key ids, the records KV hands back, and minting.
+//!
+//! Input: a mode byte, then fields separated by NUL: a presented key, a
+//! prefix, a request body, and a KV record (JSON).
+#![no_main]
+
+use libfuzzer_sys::fuzz_target;
+use mesh_sdk::gateway::api_keys::{
+    mint, parse_create_body, public_view, sha256_hex, valid_id, validate_name, well_formed, KeyRecord, ID_RANDOM_BYTES,
+    KEY_RANDOM_BYTES, MAX_CREATE_BODY_BYTES, MAX_NAME_CHARS,
+};
+use mesh_sdk_fuzz::{b64url, fields, NOW_SECS};
+
+fn check_name(name: &str) {
+    let n = name.chars().count();
+    assert!((1..=MAX_NAME_CHARS).contains(&n));
+    assert_eq!(name, name.trim());
+    assert!(!name.chars().any(char::is_control));
+}
+
+fuzz_target!(|data: &[u8]| {
+    let Some([presented, prefix, body, record]) = fields::<4>(data) else { return };
+
+    if well_formed(presented, prefix) {
+        assert!(presented.starts_with(prefix) && presented.len() == prefix.len() + 43);
+    }
+    if valid_id(presented) {
+        assert!(presented.len() == 20 && presented.starts_with("key_"));
+    }
+
+    match parse_create_body(body.as_bytes()) {
+        Ok(name) => {
+            check_name(&name);
+            assert!(body.len() <= MAX_CREATE_BODY_BYTES);
+            // What the body named, trimmed: nothing else.
+            let v: serde_json::Value = serde_json::from_str(body).unwrap();
+            assert_eq!(v["name"].as_str().map(str::trim), Some(name.as_str()));
+            assert_eq!(validate_name(&name), Ok(name.clone()));
+        }
+        Err(message) => assert!(!message.is_empty()),
+    }
+
+    // A record as KV returns it: the public view never shows the owner.
+    if let Ok(r) = serde_json::from_str::<KeyRecord>(record) {
+        let view = public_view(&r);
+        assert!(view.get("owner").is_none() && view.get("hash").is_none());
+        let created = view["createdAt"].as_str().unwrap();
+        assert!(created.ends_with('Z') && created.contains('T'), "{created}");
+        let again: KeyRecord = serde_json::from_str(&serde_json::to_string(&r).unwrap()).unwrap();
+        assert_eq!(again, r);
+    }
+
+    // A minted key is well formed for its prefix, and its record matches it.
+    let mut key_bytes = [0u8; KEY_RANDOM_BYTES];
+    let mut id_bytes = [0u8; ID_RANDOM_BYTES];
+    for (i, b) in data.iter().enumerate() {
+        key_bytes[i % KEY_RANDOM_BYTES] ^= b;
+        id_bytes[i % ID_RANDOM_BYTES] = id_bytes[i % ID_RANDOM_BYTES].wrapping_add(*b);
+    }
+    let owner = if presented.is_empty() { "user-1" } else { presented };
+    let key = mint(prefix, &key_bytes, &id_bytes, owner, "ci".into(), NOW_SECS);
+    let plaintext = key.plaintext.secret();
+    assert_eq!(*plaintext, format!("{prefix}{}", b64url(&key_bytes)));
+    assert!(well_formed(plaintext, prefix));
+    assert!(valid_id(&key.record.id));
+    assert_eq!(key.hash, sha256_hex(plaintext));
+    assert!(key.hash.len() == 64 && key.hash.bytes().all(|b| b.is_ascii_hexdigit() && !b.is_ascii_uppercase()));
+    assert!(plaintext.ends_with(&key.record.last4) && key.record.last4.len() == 4);
+    assert_eq!((key.record.owner.as_str(), key.record.prefix.as_str()), (owner, prefix));
+});

@@ -1,0 +1,120 @@
+//! The gateway's request line (`gateway::request::Inbound::parse`), the URL
+//! split the identity is signed over, the `Authorization` reader, and the
+//! plan every request gets (`gateway::request::plan`).
+//!
+//! Input: the line exactly as the binding's JavaScript builds it.
+#![no_main]
+
+use libfuzzer_sys::fuzz_target;
+use mesh_sdk::gateway::config::GatewayConfig;
+use mesh_sdk::gateway::headers::bearer_token;
+use mesh_sdk::gateway::jwt::Reason;
+use mesh_sdk::gateway::request::{path_span, plan, split_url, Credential, Inbound, Plan, ABSENT};
+use mesh_sdk::gateway::route::{AuthMode, KEYS_PATH};
+use std::sync::OnceLock;
+
+fn config() -> &'static GatewayConfig {
+    static CFG: OnceLock<GatewayConfig> = OnceLock::new();
+    CFG.get_or_init(|| {
+        let env = [
+            ("MESH_UPSTREAM_URL", "https://origin.example"),
+            ("MESH_JWT_ISSUER", "https://issuer.example"),
+            ("MESH_JWT_AUDIENCE", "api"),
+            ("MESH_CORS_ORIGINS", "https://app.example"),
+        ];
+        let var = |n: &str| env.iter().find(|(k, _)| *k == n).map(|(_, v)| v.to_string());
+        GatewayConfig::from_env(var, true).expect("the fuzz configuration is valid")
+    })
+}
+
+/// A path that an origin could decode into another route's path.
+fn has_encoded_separator(path: &str) -> bool {
+    let lower = path.to_ascii_lowercase();
+    path.contains('\\') || lower.contains("%2f") || lower.contains("%5c")
+}
+
+fn check_url(url: &str) {
+    let (path, query) = split_url(url);
+    assert!(path.starts_with('/') && !path.contains(['?', '#']), "{path:?}");
+    assert!((query.is_empty() || query.starts_with('?')) && !query.contains('#'), "{query:?}");
+    match path_span(url) {
+        // The UTF-16 span JavaScript slices holds exactly the path and query.
+        Some((from, to)) => {
+            let units: Vec<u16> = url.encode_utf16().collect();
+            let (from, to) = (from as usize, to as usize);
+            assert!(from <= to && to <= units.len());
+            assert_eq!(String::from_utf16(&units[from..to]).unwrap(), format!("{path}{query}"));
+        }
+        None => assert_eq!(path, "/"),
+    }
+}
+
+fn check_plan(i: &Inbound<'_>) {
+    let cfg = config();
+    let (path, _) = split_url(i.url);
+    let h = &i.headers;
+    let plan = plan(cfg, i.method, path, h);
+    assert_eq!(matches!(plan, Plan::BadPath), has_encoded_separator(path), "{plan:?}");
+    match plan {
+        Plan::BadPath | Plan::NotFound => {}
+        Plan::Preflight => assert!(i.method == "OPTIONS" && h.access_control_request_method.is_some()),
+        Plan::Keys { token, .. } => {
+            assert!(path.starts_with(KEYS_PATH));
+            assert!(h.authorization.is_some_and(|a| a.contains(token)) && !token.is_empty());
+        }
+        Plan::Reject { route, rejection } => {
+            assert!(path.starts_with(route));
+            assert!(matches!(rejection.reason, Reason::MissingCredential | Reason::WrongCredentialType));
+        }
+        Plan::Forward { route, auth, credential } => {
+            assert!(path.starts_with(route));
+            let from_headers = |t: &str| {
+                !t.is_empty() && (h.authorization.is_some_and(|a| a.contains(t)) || h.x_api_key.is_some_and(|k| k.contains(t)))
+            };
+            match (auth, credential) {
+                (AuthMode::Public, None) => {}
+                (AuthMode::Jwt, Some(Credential::Jwt(t))) => {
+                    assert!(h.x_api_key.is_none_or(|k| k.trim().is_empty()));
+                    assert!(!t.starts_with(&cfg.api_key_prefix) && from_headers(t));
+                }
+                (AuthMode::ApiKey, Some(Credential::ApiKey(k))) => assert!(from_headers(k)),
+                other => panic!("route {auth:?} got credential {other:?}"),
+            }
+        }
+    }
+    if let Some(origin) = i.origin {
+        if let Some(allowed) = cfg.cors_allow(origin) {
+            assert!(allowed == "*" || allowed == origin);
+        }
+    }
+}
+
+fuzz_target!(|data: &[u8]| {
+    let Ok(line) = std::str::from_utf8(data) else { return };
+    let fields: Vec<&str> = line.split('\n').collect();
+    let Some(i) = Inbound::parse(line) else {
+        // Refused exactly when the line is not six fields with a method and a URL.
+        assert!(fields.len() != 6 || fields[0].is_empty() || fields[1].is_empty(), "{line:?}");
+        return;
+    };
+    // Accepted: the parts put back together are the line (nothing lost or moved).
+    fn h(v: Option<&str>) -> &str {
+        v.unwrap_or(ABSENT)
+    }
+    let rebuilt = [
+        i.method,
+        i.url,
+        h(i.headers.authorization),
+        h(i.headers.x_api_key),
+        h(i.origin),
+        h(i.headers.access_control_request_method),
+    ];
+    assert_eq!(rebuilt.join("\n"), line);
+    if let Some(auth) = i.headers.authorization {
+        if let Some(t) = bearer_token(auth) {
+            assert!(!t.is_empty() && !t.starts_with(' ') && auth.contains(t));
+        }
+    }
+    check_url(i.url);
+    check_plan(&i);
+});
