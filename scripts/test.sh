@@ -15,6 +15,9 @@ scripts/setup.sh
 stage "cargo test (host: sans-IO core, all features)"
 cargo test --all-features --quiet 2>&1 | tail -n 40
 
+stage "type-check the JavaScript layer (pkg-template, checkJs)"
+node_modules/.bin/tsc -p pkg-template/jsconfig.json --noEmit
+
 stage "build the package"
 scripts/build.sh
 
