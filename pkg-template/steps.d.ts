@@ -68,6 +68,8 @@ export interface Settings {
   scope: string | null;
   apiKey: string | null;
   storageKey: string;
+  /** The localStorage lease's key (src/client/lease.rs). */
+  leaseKey: string;
   apiKeyMode: boolean;
   timeoutMs: number;
 }
@@ -107,7 +109,6 @@ export interface ClientCore {
   networkFailure(what: string, detail: string, cause?: string, causeCode?: string): { error: MeshError; unsent: boolean };
   checkListener(name: unknown, handlerIsFunction: boolean): void;
   discovered(status: number, body: unknown): Endpoints;
-  leaseKey(): string;
   leaseRecord(owner: string, now: number): string;
   leaseOwner(value: string): string;
   leaseTaken(value: string | undefined, me: string, now: number): boolean;

@@ -162,7 +162,7 @@ export class Tabs {
   async withLease(waitMs, task) {
     const k = this.keeper;
     const core = k.core;
-    const key = core.leaseKey();
+    const key = k.s.leaseKey;
     const me = String(Math.floor(Math.random() * 9e15));
     const signals = k.signals();
     const giveUpAt = Date.now() + waitMs;

@@ -12,6 +12,7 @@ use super::convert::{get, opt_string, option_value, or_null, parse_json, secs, s
 use super::{options, records};
 use crate::client::storage::storage_error;
 use crate::client::device::DeviceLogins;
+use crate::client::lease::lease_key;
 use crate::client::request::{http_error, resolve_api_url};
 use crate::client::{
     decide, decode_jwt_payload, retry_after_ms, storage_key, AuthMode, ClientConfig, Credential, Decision, EnvVars, JwtClaims, Ready,
@@ -158,6 +159,7 @@ impl ClientCore {
         text("scope", c.scope.as_deref());
         text("apiKey", c.api_key.as_ref().map(|k| k.secret()));
         text("storageKey", Some(&self.storage_key));
+        text("leaseKey", Some(&lease_key(&self.storage_key)));
         set(&o, "apiKeyMode", &JsValue::from_bool(c.mode() == AuthMode::ApiKey));
         set(&o, "timeoutMs", &JsValue::from_f64(c.timeout_ms.clamp(1, u32::MAX as i64) as f64));
         o.into()

@@ -10,7 +10,7 @@ use super::convert::{get, set, string_prop};
 use super::core::{session_info, ClientCore};
 use crate::client::discovery::{endpoints, DiscoveryDocument};
 use crate::client::failure::{check_listener, failure, network_failure};
-use crate::client::lease::{lease_key, lease_owner, lease_record, lease_taken};
+use crate::client::lease::{lease_owner, lease_record, lease_taken};
 use crate::client::validation::{on_validate_failure, server_verdict, ValidateFailure};
 use crate::client::AuthMode;
 
@@ -57,11 +57,6 @@ impl ClientCore {
             }
         }
         Ok(o.into())
-    }
-
-    #[wasm_bindgen(js_name = leaseKey)]
-    pub fn lease_key(&self) -> String {
-        lease_key(&self.storage_key)
     }
 
     /// The lease value `owner` writes now.
