@@ -1,8 +1,9 @@
 // Browsers: the glue's default init() fetches the .wasm by URL, once.
-import init from './wasm/client/mesh_sdk.js';
+import init, { ClientCore } from './wasm/client/mesh_sdk.js';
+import { defineMeshClient } from './client.js';
 
 await init();
 
-// The public API only: the glue also exports the driver's ClientCore.
-export { MeshClient, version } from './wasm/client/mesh_sdk.js';
-export { isMeshError } from './errors.js';
+export const MeshClient = defineMeshClient(ClientCore);
+export { version } from './wasm/client/mesh_sdk.js';
+export { MeshError, isMeshError } from './errors.js';

@@ -3,11 +3,17 @@
 // "Cannot read properties of undefined".
 import { notInitialized } from './errors.js';
 
+/**
+ * @template T
+ * @param {T} value @param {string} name @param {() => boolean} isReady
+ * @returns {T}
+ */
 export function guard(value, name, isReady) {
   if (typeof value !== 'function') return value;
   const check = () => {
     if (!isReady()) throw notInitialized(name);
   };
+  /** @type {Map<string | symbol, Function>} */
   const statics = new Map();
   return new Proxy(value, {
     apply(target, self, args) {
@@ -23,7 +29,7 @@ export function guard(value, name, isReady) {
       // Static methods (e.g. MeshClient.fromEnv), not the prototype or name.
       if (typeof member !== 'function' || !Object.hasOwn(target, key)) return member;
       if (!statics.has(key)) {
-        statics.set(key, (...args) => {
+        statics.set(key, (/** @type {unknown[]} */ ...args) => {
           check();
           return Reflect.apply(member, target, args);
         });

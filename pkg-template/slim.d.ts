@@ -2,13 +2,13 @@
 // caller. Until `init` resolves, every export throws a MeshError with code
 // `not_initialized`. The gateway is not in this entry.
 
-export { MeshClient, version, isMeshError } from './index.js';
+export { MeshClient, MeshError, version, isMeshError } from './browser.js';
 export type {
   ApiKey, CallOptions, CreatedApiKey, DeviceLogin, MeshApiKeyOptions, MeshClientEvent,
-  MeshClientEvents, MeshClientOptions, MeshCommonOptions, MeshEnv, MeshError, MeshErrorCode,
+  MeshClientEvents, MeshClientOptions, MeshCommonOptions, MeshEnv, MeshErrorCode,
   MeshErrorContext, MeshKeys, MeshOAuthOptions, MeshStorage, MeshStorageOption, Session,
   SessionEndReason, SessionInfo, SessionInput, ValidationResult,
-} from './index.js';
+} from './browser.js';
 
 /**
  * What `init` accepts: the bytes of `mesh-sdk/slim.wasm`, a compiled

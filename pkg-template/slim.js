@@ -2,9 +2,10 @@
 // or a Response) and awaits `init` before anything else. Until then every
 // export throws a MeshError with code `not_initialized`.
 import glueInit, * as glue from './wasm/client/mesh_sdk.js';
+import { defineMeshClient } from './client.js';
 import { guard } from './guard.js';
 
-export { isMeshError } from './errors.js';
+export { MeshError, isMeshError } from './errors.js';
 
 let ready = false;
 const isReady = () => ready;
@@ -20,4 +21,4 @@ export function initSync(wasm) {
 }
 
 export const version = guard(glue.version, 'version', isReady);
-export const MeshClient = guard(glue.MeshClient, 'MeshClient', isReady);
+export const MeshClient = guard(defineMeshClient(glue.ClientCore), 'MeshClient', isReady);

@@ -15,6 +15,9 @@ scripts/setup.sh
 stage "cargo test (host: sans-IO core, all features)"
 cargo test --all-features --quiet 2>&1 | tail -n 40
 
+stage "type-check the JavaScript layer (pkg-template, checkJs)"
+node_modules/.bin/tsc -p pkg-template/jsconfig.json --noEmit
+
 # A short fuzz pass runs beside the rest (its own build; its runs take one core);
 # its log is printed, and its verdict counted, at the end.
 stage "fuzz pass started in the background (FUZZ_SECONDS=${FUZZ_SECONDS:-10} per target)"

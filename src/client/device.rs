@@ -223,9 +223,96 @@ fn expired() -> Error {
     Error::new(ErrorKind::DeviceCodeExpired, "the device code expired before the login was approved; start again")
 }
 
+/// The device logins a client started, kept until each completes or fails;
+/// a login is polled by one `completeDeviceLogin` at a time.
+#[derive(Default)]
+pub struct DeviceLogins {
+    pending: Vec<PendingLogin>,
+}
+
+struct PendingLogin {
+    authorization: DeviceAuthorization,
+    started_at_ms: i64,
+    poller: Option<DevicePoller>,
+}
+
+/// The most device logins kept at once (each restart adds one).
+const MAX_PENDING: usize = 8;
+
+impl DeviceLogins {
+    /// A login started at `now_ms`; the oldest is forgotten past [`MAX_PENDING`].
+    pub fn add(&mut self, authorization: DeviceAuthorization, now_ms: i64) {
+        if self.pending.len() >= MAX_PENDING {
+            self.pending.remove(0);
+        }
+        self.pending.push(PendingLogin { authorization, started_at_ms: now_ms, poller: None });
+    }
+
+    fn find(&mut self, user_code: &str) -> Result<&mut PendingLogin, Error> {
+        self.pending
+            .iter_mut()
+            .find(|p| p.authorization.user_code == user_code)
+            .ok_or_else(|| Error::config("login", "is unknown to this client: pass what its startDeviceLogin() returned"))
+    }
+
+    /// Starts polling the login of `user_code`: its device code.
+    pub fn begin(&mut self, user_code: &str) -> Result<&DeviceCode, Error> {
+        let p = self.find(user_code)?;
+        if p.poller.is_some() {
+            return Err(Error::config("login", "is already being completed: await the first completeDeviceLogin()"));
+        }
+        p.poller = Some(DevicePoller::new(&p.authorization, p.started_at_ms)?);
+        Ok(&p.authorization.device_code)
+    }
+
+    /// The poller of a login being completed.
+    pub fn poller(&mut self, user_code: &str) -> Result<&mut DevicePoller, Error> {
+        self.find(user_code)?.poller.as_mut().ok_or_else(|| Error::config("login", "is not being completed"))
+    }
+
+    /// Polling stopped: an aborted login may be completed again; any other
+    /// end (tokens, denial, expiry) is final.
+    pub fn end(&mut self, user_code: &str, aborted: bool) {
+        if !aborted {
+            self.pending.retain(|p| p.authorization.user_code != user_code);
+        } else if let Ok(p) = self.find(user_code) {
+            p.poller = None;
+        }
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    fn authorization(user_code: &str) -> DeviceAuthorization {
+        DeviceAuthorization {
+            device_code: DeviceCode::new(["dc-", user_code].concat()),
+            user_code: user_code.into(),
+            verification_uri: "http://idp/device".into(),
+            verification_uri_complete: None,
+            expires_in: 600,
+            interval: Some(5),
+        }
+    }
+
+    #[test]
+    fn logins_are_polled_once_at_a_time_and_forgotten_when_done() {
+        let mut logins = DeviceLogins::default();
+        logins.add(authorization("A"), 0);
+        assert!(logins.poller("A").is_err(), "not being completed yet");
+        assert_eq!(logins.begin("A").unwrap().secret(), "dc-A");
+        assert!(logins.begin("A").unwrap_err().message().contains("already being completed"));
+        logins.end("A", true);
+        assert!(logins.begin("A").is_ok(), "an aborted login may be completed again");
+        logins.end("A", false);
+        assert!(logins.begin("A").unwrap_err().message().contains("is unknown"));
+        for i in 0..=MAX_PENDING {
+            logins.add(authorization(&i.to_string()), 0);
+        }
+        assert!(logins.begin("0").is_err(), "the oldest is forgotten");
+        assert!(logins.begin(&MAX_PENDING.to_string()).is_ok());
+    }
     use crate::client::oauth::OAuthErrorBody;
 
     const T0: i64 = 1_700_000_000_000;

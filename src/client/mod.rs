@@ -13,6 +13,12 @@
 //! - [`request`]: the API-call retry policy.
 //! - [`storage`]: the persisted session format and its key.
 //! - [`env`](mod@env): `setSession` input and `MESH_*` environment import/export.
+//! - [`discovery`]: the OIDC discovery document's checks and endpoints.
+//! - [`failure`]: the codes and messages of failures the binding observes
+//!   (timeouts, network errors and whether they were sent, storage), and the
+//!   event names.
+//! - [`lease`]: the localStorage lease that stands in for Web Locks.
+//! - [`validation`]: `validate()`'s verdicts.
 //!
 //! ## API notes for the binding
 //! - Times are `i64` Unix ms (`Date.now() as i64`); `jitter` is `Math.random()`.
@@ -48,12 +54,16 @@
 
 pub mod config;
 pub mod device;
+pub mod discovery;
 pub mod env;
+pub mod failure;
+pub mod lease;
 pub mod oauth;
 pub mod refresh;
 pub mod request;
 pub mod storage;
 pub mod token;
+pub mod validation;
 
 pub use config::{AuthMode, ClientConfig, OptionValue, RawOptions};
 pub use device::{DeviceAuthorization, DevicePoller, DeviceStep, PollStep};

@@ -1,6 +1,6 @@
 //! What the token endpoint said: the reply shapes, the classification of
 //! error responses, `Retry-After`, and the backoff every retry loop uses.
-//! (Discovery and request bodies live in the binding, `wasm/client/driver.js`.)
+//! (Request bodies are built by the JavaScript layer, `pkg-template/provider.js`.)
 
 use serde::Deserialize;
 

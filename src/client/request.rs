@@ -206,9 +206,72 @@ fn fail(req: &SentRequest, kind: ErrorKind, what: &str, status: Option<u16>, now
     Decision::Fail(Error::new(kind, message).with_context(req.context(status, now_ms)))
 }
 
+/// `scheme://host[:port]` of an http(s) URL.
+fn origin_of(url: &str) -> &str {
+    let start = url.find("://").map(|i| i + 3).unwrap_or(0);
+    let end = url[start..].find(['/', '?', '#']).map(|i| start + i).unwrap_or(url.len());
+    &url[..end]
+}
+
+/// Resolves an API call's `input` (a path, or an absolute URL on the API's
+/// origin) against `apiUrl`: `(url, path)`. Credentials never go to another
+/// origin, so an absolute URL elsewhere is refused.
+pub fn resolve_api_url(api_url: Option<&str>, input: String) -> Result<(String, String), Error> {
+    let base = api_url.ok_or_else(|| Error::config("apiUrl", "is required for API calls"))?.trim_end_matches('/');
+    let lower = input.to_ascii_lowercase();
+    let url = if lower.starts_with("http://") || lower.starts_with("https://") {
+        if !origin_of(&input).eq_ignore_ascii_case(origin_of(base)) {
+            return Err(Error::config("input", "is on another origin than apiUrl: credentials are sent to apiUrl's origin only"));
+        }
+        input
+    } else if input.starts_with('/') {
+        String::from(base) + &input
+    } else {
+        String::from(base) + "/" + &input
+    };
+    let path = &url[origin_of(&url).len()..];
+    let path = String::from(if path.is_empty() { "/" } else { path });
+    Ok((url, path))
+}
+
+/// The `http_error` of a JSON call that ended with a non-2xx `status`.
+pub fn http_error(sent: &SentRequest, status: u16, now_ms: i64) -> Error {
+    let mut message = String::from("the API answered HTTP ");
+    message.push_str(&itoa(status as i64));
+    message.push_str(" (");
+    message.push_str(&sent.method);
+    message.push(' ');
+    message.push_str(&sent.path);
+    message.push(')');
+    Error::new(ErrorKind::Http, message).with_context(sent.context(Some(status), now_ms))
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn api_urls_resolve_against_api_url_and_stay_on_its_origin() {
+        let api = Some("http://127.0.0.1:8787/");
+        let ok = |input: &str| resolve_api_url(api, input.into()).unwrap();
+        assert_eq!(ok("/auth/validate"), ("http://127.0.0.1:8787/auth/validate".into(), "/auth/validate".into()));
+        assert_eq!(ok("api/v1/keys"), ("http://127.0.0.1:8787/api/v1/keys".into(), "/api/v1/keys".into()));
+        assert_eq!(ok("HTTP://127.0.0.1:8787"), ("HTTP://127.0.0.1:8787".into(), "/".into()));
+        assert_eq!(ok("http://127.0.0.1:8787/x?y#z").1, "/x?y#z");
+        for elsewhere in ["http://127.0.0.1:8788/x", "https://127.0.0.1:8787/x", "http://127.0.0.1:8787.evil/x"] {
+            let e = resolve_api_url(api, elsewhere.into()).unwrap_err();
+            assert!(e.message().starts_with("option `input`: is on another origin"), "{elsewhere}");
+        }
+        assert_eq!(resolve_api_url(None, "/x".into()).unwrap_err().message(), "option `apiUrl`: is required for API calls");
+    }
+
+    #[test]
+    fn an_http_error_names_the_call_never_the_token() {
+        let sent = SentRequest::new("GET", "/api/v1/keys", Credential::ApiKey, 0);
+        let e = http_error(&sent, 500, 1_000);
+        assert_eq!((e.code(), e.message()), ("http_error", "the API answered HTTP 500 (GET /api/v1/keys)"));
+        assert_eq!(e.context().and_then(|c| c.status), Some(500));
+    }
 
     const T0: i64 = 1_700_000_000_000;
 

@@ -1,4 +1,5 @@
-//! Turns [`crate::Error`] into the one error shape JavaScript sees: an `Error`
+//! Turns [`crate::Error`] into the one error shape JavaScript sees: an
+//! instance of the package's `MeshError` class (`pkg-template/errors.js`)
 //! with a stable `.code`, a human `.message`, optional `.context` (method,
 //! path, status, token ages; never a token) and a `.cause` chain.
 
@@ -7,8 +8,18 @@ use wasm_bindgen::prelude::*;
 
 use crate::error::{Error, RequestContext};
 
+// The glue sits at `wasm/<variant>/mesh_sdk.js` in the package, so every
+// entry and the Rust side construct the one class `errors.js` exports.
+#[wasm_bindgen(raw_module = "../../errors.js")]
+extern "C" {
+    #[wasm_bindgen(js_name = MeshError)]
+    type JsMeshError;
+    #[wasm_bindgen(constructor, js_class = "MeshError")]
+    fn new(code: &str, message: &str, context: &JsValue, cause: &JsValue) -> JsMeshError;
+}
+
 fn set(target: &JsValue, key: &str, value: &JsValue) {
-    // Setting a property on a fresh Error/Object cannot fail.
+    // Setting a property on a fresh object cannot fail.
     let _ = Reflect::set(target, &JsValue::from_str(key), value);
 }
 
@@ -31,22 +42,11 @@ fn context_to_js(ctx: &RequestContext) -> JsValue {
     obj.into()
 }
 
-/// Builds the JavaScript `Error` for a crate error.
+/// Builds the JavaScript `MeshError` for a crate error.
 pub fn to_js_error(err: &Error) -> JsValue {
-    let js = js_sys::Error::new(err.message());
-    js.set_name("MeshError");
-    let value: JsValue = js.into();
-    set(&value, "code", &JsValue::from_str(err.code()));
-    if let Some(ctx) = err.context() {
-        if let Some(status) = ctx.status {
-            set(&value, "status", &JsValue::from(status));
-        }
-        set(&value, "context", &context_to_js(ctx));
-    }
-    if let Some(cause) = err.cause() {
-        set(&value, "cause", &to_js_error(cause));
-    }
-    value
+    let context = err.context().map(context_to_js).unwrap_or(JsValue::UNDEFINED);
+    let cause = err.cause().map(to_js_error).unwrap_or(JsValue::UNDEFINED);
+    JsMeshError::new(err.code(), err.message(), &context, &cause).into()
 }
 
 impl From<Error> for JsValue {

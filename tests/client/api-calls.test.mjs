@@ -230,8 +230,8 @@ describe('API calls', () => {
   test('without AbortSignal.any (older runtimes): a caller\'s signal and the timeout still end a hung call, and no listener is left behind', T, async () => {
     const { client } = await signedIn({ timeoutMs: 1500 });
     const any = Object.getOwnPropertyDescriptor(AbortSignal, 'any');
-    delete AbortSignal.any; // the driver checks per call and links the signals itself
-    // Counts the 'abort' listeners the driver adds to and removes from a
+    delete AbortSignal.any; // transfer.js checks per call and links the signals itself
+    // Counts the 'abort' listeners transfer.js adds to and removes from a
     // caller's signal (Node's own Request adds one too, dropped at its GC).
     const tracked = () => {
       const ac = new AbortController();
@@ -239,8 +239,8 @@ describe('API calls', () => {
       const live = new Set();
       const add = signal.addEventListener.bind(signal);
       const remove = signal.removeEventListener.bind(signal);
-      const fromDriver = () => /driver\.js/.test(new Error().stack.split('\n')[3]); // the caller of the wrapper
-      signal.addEventListener = (type, fn, o) => { if (type === 'abort' && fromDriver()) live.add(fn); add(type, fn, o); };
+      const fromLayer = () => /\/transfer\.js/.test(new Error().stack.split('\n')[3]); // the caller of the wrapper
+      signal.addEventListener = (type, fn, o) => { if (type === 'abort' && fromLayer()) live.add(fn); add(type, fn, o); };
       signal.removeEventListener = (type, fn, o) => { if (type === 'abort') live.delete(fn); remove(type, fn, o); };
       return { ac, signal, live };
     };

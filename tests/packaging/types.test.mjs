@@ -14,8 +14,9 @@ import { bin, freshProject, repo } from './helpers.mjs';
 
 const run = promisify(execFile);
 
-const tsconfig = (moduleResolution, module) => JSON.stringify({
+const tsconfig = (moduleResolution, module, file = 'usage.ts', customConditions = undefined) => JSON.stringify({
   compilerOptions: {
+    customConditions,
     strict: true,
     noEmit: true,
     target: 'ES2022',
@@ -27,7 +28,7 @@ const tsconfig = (moduleResolution, module) => JSON.stringify({
     noUnusedLocals: false,
     skipLibCheck: false,
   },
-  files: ['usage.ts'],
+  files: [file],
 });
 
 async function tsc(dir, project) {
@@ -44,16 +45,24 @@ test('the hand-written types check a typed usage file', async (t) => {
     files: {
       'tsconfig.nodenext.json': tsconfig('nodenext', 'nodenext'),
       'tsconfig.bundler.json': tsconfig('bundler', 'esnext'),
+      'tsconfig.browser.json': tsconfig('bundler', 'esnext', 'browser-usage.ts', ['browser']),
+      'tsconfig.browser-as-node.json': tsconfig('bundler', 'esnext', 'browser-usage.ts'),
       'package.json': JSON.stringify({ name: 'types-probe', private: true, type: 'module' }),
     },
   });
   await copyFile(join(repo, 'tests/packaging/types/usage.ts'), join(dir, 'usage.ts'));
+  await copyFile(join(repo, 'tests/packaging/types/browser-usage.ts'), join(dir, 'browser-usage.ts'));
 
   await t.test('moduleResolution nodenext', async () => {
     assert.equal(await tsc(dir, 'tsconfig.nodenext.json'), '');
   });
   await t.test('moduleResolution bundler', async () => {
     assert.equal(await tsc(dir, 'tsconfig.bundler.json'), '');
+  });
+  await t.test('the browser condition gets the types without the gateway', async () => {
+    assert.equal(await tsc(dir, 'tsconfig.browser.json'), '');
+    // Without the condition the full types apply, so the @ts-expect-error is unused.
+    assert.match(await tsc(dir, 'tsconfig.browser-as-node.json'), /error TS2578/);
   });
   await t.test('the types declare exactly what the runtime exports', async () => {
     // Drift check: an export or method added to (or removed from) the wasm
@@ -77,6 +86,13 @@ test('the hand-written types check a typed usage file', async (t) => {
     const staticMembers = checker.getTypeOfSymbol(cls).getProperties().map((p) => p.name);
     assert.deepEqual(publicNames(instanceMembers), publicNames(Object.getOwnPropertyNames(runtime.MeshClient.prototype)));
     assert.deepEqual(publicNames(staticMembers), publicNames(Object.getOwnPropertyNames(runtime.MeshClient)));
+    // The JavaScript layer's view of the wasm core (steps.d.ts) against the core's exports.
+    const steps = ts.createProgram([join(pkgDir, 'steps.d.ts')], { strict: true, noEmit: true, allowJs: true, types: [] });
+    const stepsModule = steps.getTypeChecker().getSymbolAtLocation(steps.getSourceFile(join(pkgDir, 'steps.d.ts')));
+    const core = steps.getTypeChecker().getExportsOfModule(stepsModule).find((s) => s.name === 'ClientCore');
+    const coreMembers = steps.getTypeChecker().getDeclaredTypeOfSymbol(core).getProperties().map((p) => p.name);
+    const glue = await import(pathToFileURL(join(pkgDir, 'wasm/full/mesh_sdk.js')).href);
+    assert.deepEqual(publicNames(coreMembers), publicNames(Object.getOwnPropertyNames(glue.ClientCore.prototype)));
     const keys = checker.getDeclaredTypeOfSymbol(exported.get('MeshKeys')).getProperties().map((p) => p.name);
     // `client.keys` is a plain object, typed as the interface MeshKeys.
     const client = new runtime.MeshClient({ apiUrl: 'http://127.0.0.1:9', apiKey: 'mesh_sk_types_probe' });

@@ -1,19 +1,16 @@
 //! `new MeshClient(options)`: reads the JavaScript options field by field
 //! into the core's `RawOptions`, and the core converts and validates them
 //! (`ClientConfig::from_options`), so a wrong type or value is reported with
-//! the option's name.
+//! the option's name. The `storage` option is the JavaScript layer's to read.
 
 use wasm_bindgen::prelude::*;
 
-use super::convert::{get, opt_string, option_value};
-use crate::client::{AuthMode, ClientConfig, RawOptions};
+use super::convert::{opt_string, option_value};
+use crate::client::{ClientConfig, RawOptions};
 use crate::error::Error;
 
 pub struct Options {
     pub config: ClientConfig,
-    /// The `storage` option as given (the driver builds the adapter);
-    /// `undefined` in API-key mode, which loads no OAuth state.
-    pub storage: JsValue,
     pub storage_key: Option<String>,
 }
 
@@ -39,14 +36,9 @@ pub fn parse(options: &JsValue) -> Result<Options, Error> {
         max_request_retries: field("maxRequestRetries"),
         refresh_cooldown_ms: field("refreshCooldownMs"),
     })?;
-    // API-key mode loads no OAuth state: storage is never touched.
-    let storage = match c.mode() {
-        AuthMode::ApiKey => JsValue::UNDEFINED,
-        AuthMode::OAuth => get(o, "storage"),
-    };
     let storage_key = opt_string(o, "storageKey")?;
     if storage_key.as_deref().is_some_and(|k| k.trim().is_empty()) {
         return Err(Error::config("storageKey", "must not be empty"));
     }
-    Ok(Options { config: c, storage, storage_key })
+    Ok(Options { config: c, storage_key })
 }

@@ -5,6 +5,7 @@ import {
   MeshClient,
   createGateway,
   isMeshError,
+  MeshError,
   verifyIdentity,
   version,
   type ApiKey,
@@ -12,7 +13,6 @@ import {
   type DeviceLogin,
   type GatewayEnv,
   type MeshClientOptions,
-  type MeshError,
   type MeshErrorCode,
   type MeshStorage,
   type Session,
@@ -102,6 +102,15 @@ export function errors(e: unknown): string {
     return `${code} ${path} ${left} ${e.status}`;
   }
   return 'not ours';
+}
+
+// MeshError is a class: the same one from every entry.
+export function statusOf(e: unknown): number | undefined {
+  if (e instanceof MeshError) {
+    const code: MeshErrorCode = e.code;
+    return code === 'http_error' ? e.status : undefined;
+  }
+  return undefined;
 }
 
 export const gateway = createGateway({ MESH_API_KEY_PREFIX: 'mesh_sk_' });

@@ -1,0 +1,258 @@
+// MeshClient, the class users import: OAuth session with proactive,
+// single-flight refresh, device login and authenticated API calls; or
+// API-key mode. Each entry binds it to its build of the wasm core
+// (`defineMeshClient(ClientCore)`); every decision is the core's.
+
+import { Provider } from './provider.js';
+import { SessionKeeper } from './session.js';
+import { isObject, makeRequest, sleep, transfer } from './transfer.js';
+
+/** @import { ClientCore, ClientCoreClass, CallRecord, TokenReady } from './steps.js' */
+/** @import { Transfer } from './transfer.js' */
+/** @import { MeshClientOptions, MeshClientEvents, MeshKeys } from './index.js' */
+/** @typedef {{ header: string, value: string, credential: Partial<CallRecord> }} Auth */
+
+/** @param {unknown} options @returns {AbortSignal | undefined} */
+const signalOf = (options) => (isObject(options) && options.signal instanceof AbortSignal ? options.signal : undefined);
+
+/** @param {ClientCoreClass} ClientCore */
+export function defineMeshClient(ClientCore) {
+  return class MeshClient {
+    #core;
+    #s;
+    #keeper;
+    #provider;
+    /** @type {MeshKeys} */
+    #keys;
+
+    /** @param {MeshClientOptions} options */
+    constructor(options) {
+      const core = new ClientCore(options);
+      this.#core = core;
+      this.#s = core.settings();
+      this.#provider = new Provider(core, this.#s);
+      this.#keeper = new SessionKeeper(core, this.#s, this.#provider, /** @type {any} */ (options).storage);
+      this.#keys = { list: () => this.#listKeys(), create: (name) => this.#createKey(name), revoke: (id) => this.#revokeKey(id) };
+    }
+
+    /** API keys: `list()`, `create(name)`, `revoke(id)` on `/api/v1/keys`. */
+    get keys() {
+      return this.#keys;
+    }
+
+    /** A client whose session comes from `MESH_*` variables (kept in memory). @param {import('./index.js').MeshEnv} env @param {MeshClientOptions} options */
+    static fromEnv(env, options) {
+      const client = new MeshClient(options);
+      client.#oauthOnly('fromEnv()');
+      if (client.#core.fromEnv(env)) client.#keeper.load = true;
+      return client;
+    }
+
+    /** @param {string} what */
+    #oauthOnly(what) {
+      if (this.#s.apiKeyMode) throw this.#core.failure('api_key_mode', what);
+    }
+
+    /** @template {keyof MeshClientEvents} E @param {E} name @param {(payload: MeshClientEvents[E]) => void} handler @returns {() => void} */
+    on(name, handler) {
+      return this.#keeper.on(name, handler);
+    }
+
+    dispose() {
+      this.#keeper.dispose();
+    }
+
+    /** Frees the core's wasm memory; the client is unusable afterwards. */
+    free() {
+      this.dispose();
+      this.#core.free();
+    }
+
+    getSession() {
+      return this.#core.sessionInfo();
+    }
+
+    get session() {
+      return this.#core.sessionInfo();
+    }
+
+    exportEnv() {
+      return this.#core.exportEnv();
+    }
+
+    /** @param {import('./index.js').SessionInput} session */
+    setSession(session) {
+      this.#keeper.alive();
+      this.#oauthOnly('setSession()');
+      this.#core.setSession(session);
+      this.#keeper.adopted();
+    }
+
+    async getAccessToken() {
+      this.#oauthOnly('getAccessToken()');
+      return (await this.#keeper.accessToken()).token;
+    }
+
+    async logout() {
+      this.#keeper.alive();
+      if (!this.#s.apiKeyMode) await this.#keeper.logout();
+    }
+
+    /** @param {import('./index.js').CallOptions} [options] */
+    async startDeviceLogin(options) {
+      this.#oauthOnly('startDeviceLogin()');
+      this.#keeper.alive();
+      return this.#provider.startDeviceLogin(this.#keeper.signals(signalOf(options)));
+    }
+
+    /** Polls until the user approves; the tokens go straight into the session. @param {import('./index.js').DeviceLogin} login @param {import('./index.js').CallOptions} [options] */
+    async completeDeviceLogin(login, options) {
+      this.#oauthOnly('completeDeviceLogin()');
+      this.#keeper.alive();
+      const [userCode, deviceCode] = this.#core.deviceBegin(login);
+      let session;
+      try {
+        session = await this.#provider.poll(userCode, deviceCode, this.#keeper.signals(signalOf(options)));
+      } catch (e) {
+        // An aborted login may be completed again; any other end is final.
+        this.#core.deviceEnd(userCode, /** @type {any} */ (e)?.code === 'aborted');
+        throw e;
+      }
+      await this.#keeper.adopted();
+      return session;
+    }
+
+    /** The credential header, and what the core records of it. @param {TokenReady} [ready] @returns {Promise<Auth>} */
+    async #auth(ready) {
+      if (this.#s.apiKeyMode) return { header: 'X-API-Key', value: this.#s.apiKey ?? '', credential: {} };
+      ready ??= await this.#keeper.accessToken();
+      const credential = { generation: ready.generation, received: ready.received ?? Date.now(), expires: ready.expires ?? null };
+      return { header: 'Authorization', value: `Bearer ${ready.token}`, credential };
+    }
+
+    /**
+     * Sends `request` with the credential, following the core's request
+     * policy: respond, refresh once and retry once, retry an idempotent
+     * request after a transient failure, or fail with context.
+     * @param {Request} request @param {string} path @param {AbortSignal} [signal] @returns {Promise<[Transfer, CallRecord]>}
+     */
+    async #send(request, path, signal) {
+      const keeper = this.#keeper;
+      const core = this.#core;
+      keeper.alive();
+      const signals = keeper.signals(signal);
+      let auth = await this.#auth();
+      const now = Date.now();
+      /** @type {CallRecord} */
+      const call = { method: request.method, path, started: now, sent: now, auth: 0, transient: 0 };
+      // At most one auth retry plus `maxRequestRetries` transient ones; the cap is a backstop.
+      for (let attempt = 0; attempt < 16; attempt++) {
+        call.sent = Date.now();
+        Object.assign(call, auth.credential);
+        let response;
+        let error;
+        try {
+          response = await transfer(core, request, [[auth.header, auth.value]], this.#s.timeoutMs, signals, 'API request');
+        } catch (e) {
+          if (/** @type {any} */ (e)?.code === 'disposed') throw e;
+          error = /** @type {any} */ (e);
+        }
+        const outcome = response ? response.status : ['timeout', 'aborted'].includes(error?.code) ? error.code : 'network';
+        const step = core.decide(call, outcome, response?.header('retry-after'), Date.now(), Math.random());
+        if (step.t === 'respond') {
+          if (error || !response) throw error;
+          return [response, call];
+        }
+        response?.stop();
+        switch (step.t) {
+          case 'refreshAndRetry':
+            auth = await this.#auth(await keeper.forceRefresh(step.stale));
+            call.auth++;
+            break;
+          case 'retryWithCurrent':
+            auth = await this.#auth();
+            call.auth++;
+            break;
+          case 'retryAfter':
+            await sleep(core, step.ms, signals);
+            if (!this.#s.apiKeyMode) auth = await this.#auth();
+            call.transient++;
+            break;
+          default: {
+            const failed = step.error;
+            if (error) failed.cause = error;
+            if (failed.code === 'unauthorized') {
+              const ctx = failed.context;
+              const payload = ctx ? { method: ctx.method, path: ctx.path, status: ctx.status ?? null } : {};
+              keeper.emit('unauthorized', { ...payload, error: failed });
+            }
+            throw failed;
+          }
+        }
+      }
+      throw core.failure('request_retries');
+    }
+
+    /** `fetch` on the API with the credential attached: the real Response. @param {RequestInfo | URL} input @param {RequestInit} [init] */
+    async fetch(input, init) {
+      const [url, path] = this.#core.resolveUrl(input);
+      const request = isObject(init) ? new Request(url, init) : new Request(url);
+      const [response] = await this.#send(request, path, signalOf(init));
+      // The deadline ends here: reading the body is governed by the caller's signal.
+      response.stop();
+      return response.raw;
+    }
+
+    /** A JSON call: the parsed body on 2xx, else an `http_error` with context. @param {string} method @param {string} input @param {unknown} [body] */
+    async #callJson(method, input, body) {
+      const [url, path] = this.#core.resolveUrl(input);
+      const json = body === undefined ? undefined : JSON.stringify(body);
+      /** @type {Record<string, string>} */
+      const headers = { Accept: 'application/json' };
+      if (json !== undefined) headers['Content-Type'] = 'application/json';
+      const [response, call] = await this.#send(makeRequest(this.#core, method, url, headers, json), path);
+      if (response.ok) return (await response.json()) ?? null;
+      response.stop();
+      throw this.#core.httpError(call, response.status, Date.now());
+    }
+
+    /** @param {string} message */
+    async chat(message) {
+      if (typeof message !== 'string') throw this.#core.failure('message');
+      return /** @type {Promise<any>} */ (this.#callJson('POST', '/api/v1/chat', { message }));
+    }
+
+    async #listKeys() {
+      const body = /** @type {any} */ (await this.#callJson('GET', '/api/v1/keys'));
+      return Array.isArray(body?.keys) ? body.keys : body;
+    }
+
+    /** @param {string} name */
+    async #createKey(name) {
+      if (typeof name !== 'string' || name.trim() === '') throw this.#core.failure('key_name');
+      return /** @type {any} */ (await this.#callJson('POST', '/api/v1/keys', { name }));
+    }
+
+    /** @param {string} id */
+    async #revokeKey(id) {
+      if (typeof id !== 'string' || id === '') throw this.#core.failure('key_id');
+      await this.#callJson('DELETE', `/api/v1/keys/${encodeURIComponent(id)}`);
+    }
+
+    /** `GET /auth/validate`; where it is missing or unreachable, the core's local verdict. */
+    async validate() {
+      let body;
+      try {
+        body = await this.#callJson('GET', '/auth/validate');
+      } catch (e) {
+        const error = /** @type {any} */ (e);
+        const verdict = this.#core.validateFailure(typeof error?.code === 'string' ? error.code : '', typeof error?.status === 'number' ? error.status : undefined);
+        if (verdict === 'invalid') return { valid: false, source: 'server', error };
+        if (verdict === 'rethrow') throw e;
+        await this.#keeper.ensureLoaded();
+        return this.#core.localValidation(Date.now());
+      }
+      return this.#core.serverValidation(body);
+    }
+  };
+}

@@ -1,0 +1,114 @@
+// The OAuth provider's endpoints (OIDC discovery, checked by the core), the
+// form POSTs to them, token revocation (RFC 7009) and the device login's
+// requests and poll loop (RFC 8628).
+
+import { check, makeRequest, sleep, stopped, transfer } from './transfer.js';
+
+/** @import { ClientCore, Settings, Endpoints } from './steps.js' */
+/** @import { Signals } from './transfer.js' */
+/** @import { Session } from './index.js' */
+
+const FORM = 'application/x-www-form-urlencoded';
+const DEVICE_GRANT = 'urn:ietf:params:oauth:grant-type:device_code';
+
+export class Provider {
+  /** @param {ClientCore} core @param {Settings} settings */
+  constructor(core, settings) {
+    this.core = core;
+    this.s = settings;
+    /** @type {Endpoints | null} */
+    this.found = null;
+  }
+
+  /** The endpoints, discovered once per client; a failed discovery is tried again next time. @param {Signals} signals */
+  async endpoints(signals) {
+    if (this.found) return this.found;
+    const request = makeRequest(this.core, 'GET', `${this.s.issuer}/.well-known/openid-configuration`, { Accept: 'application/json' });
+    const response = await transfer(this.core, request, [], this.s.timeoutMs, signals, 'OIDC discovery');
+    const body = response.ok ? await response.json() : (response.stop(), undefined);
+    this.found = this.core.discovered(response.status, body);
+    return this.found;
+  }
+
+  /** `client_id`, and the API as `audience` (Auth0) and `resource` (RFC 8707, as oidc-provider wants it). */
+  baseParams() {
+    /** @type {[string, string][]} */
+    const params = [['client_id', this.s.clientId ?? '']];
+    if (this.s.audience) params.push(['audience', this.s.audience], ['resource', this.s.audience]);
+    return params;
+  }
+
+  /**
+   * POSTs a form: `{ status, body, retryAfter }` with `body` parsed JSON or undefined.
+   * @param {string} url @param {[string, string][]} params @param {number} timeoutMs @param {Signals} signals @param {string} what
+   */
+  async postForm(url, params, timeoutMs, signals, what) {
+    const body = new URLSearchParams(params).toString();
+    const request = makeRequest(this.core, 'POST', url, { 'Content-Type': FORM, Accept: 'application/json' }, body);
+    const response = await transfer(this.core, request, [], timeoutMs, signals, what);
+    const retryAfter = response.header('retry-after');
+    return { status: response.status, retryAfter, body: await response.json() };
+  }
+
+  /**
+   * A refresh grant for `refreshToken`.
+   * @param {Endpoints} endpoints @param {string} refreshToken @param {number} timeoutMs @param {Signals} signals
+   */
+  refresh(endpoints, refreshToken, timeoutMs, signals) {
+    const params = [...this.baseParams(), ['grant_type', 'refresh_token'], ['refresh_token', refreshToken]];
+    return this.postForm(endpoints.token, /** @type {[string, string][]} */ (params), timeoutMs, signals, 'token request');
+  }
+
+  /** Revokes `refreshToken` where the provider advertises a revocation endpoint. @param {string} refreshToken @param {Signals} signals */
+  async revoke(refreshToken, signals) {
+    const endpoints = await this.endpoints(signals);
+    if (!endpoints.revocation) return false;
+    /** @type {[string, string][]} */
+    const params = [['client_id', this.s.clientId ?? ''], ['token', refreshToken], ['token_type_hint', 'refresh_token']];
+    const answer = await this.postForm(endpoints.revocation, params, this.s.timeoutMs, signals, 'token revocation');
+    return answer.status >= 200 && answer.status < 300;
+  }
+
+  /** The device authorization request; the device code stays in the core. @param {Signals} signals */
+  async startDeviceLogin(signals) {
+    const endpoints = await this.endpoints(signals);
+    if (!endpoints.device) throw this.core.failure('no_device_endpoint');
+    const params = this.baseParams();
+    if (this.s.scope) params.push(['scope', this.s.scope]);
+    const answer = await this.postForm(endpoints.device, params, this.s.timeoutMs, signals, 'device authorization request');
+    return this.core.deviceStarted(answer.status, answer.body, Date.now());
+  }
+
+  /**
+   * Polls the token endpoint until the core says the user approved.
+   * @param {string} userCode @param {string} deviceCode @param {Signals} signals @returns {Promise<Session>}
+   */
+  async poll(userCode, deviceCode, signals) {
+    const core = this.core;
+    const endpoints = await this.endpoints(signals);
+    /** @type {[string, string][]} */
+    const params = [...this.baseParams(), ['grant_type', DEVICE_GRANT], ['device_code', deviceCode]];
+    // Each round sleeps at least the interval (>= 1 s) until the code's
+    // expiry, so the poller bounds the loop; the cap is a backstop.
+    for (let round = 0; round < 100000; round++) {
+      check(core, signals);
+      const step = core.devicePoll(userCode, Date.now());
+      let wait = step.t === 'pollAfter' ? step.ms : 0;
+      if (step.t === 'sendPoll') {
+        let answer;
+        try {
+          answer = await this.postForm(endpoints.token, params, this.s.timeoutMs, signals, 'device token request');
+        } catch (e) {
+          if (stopped(e)) throw e;
+        }
+        const next = answer
+          ? core.deviceAnswer(userCode, answer.status, answer.body, answer.retryAfter, Date.now())
+          : core.deviceNetworkError(userCode, Date.now());
+        if (next.t === 'loggedIn') return next.session;
+        wait = next.ms;
+      }
+      await sleep(core, wait, signals);
+    }
+    throw core.failure('poll_limit');
+  }
+}

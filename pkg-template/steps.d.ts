@@ -1,0 +1,120 @@
+// The types of what crosses between the JavaScript layer and the wasm core
+// (`ClientCore`, src/wasm/client): its methods, and the steps it returns.
+// Each step's `t` names one kind, never shared by two meanings across unions.
+
+import type { MeshError } from './errors.js';
+import type { DeviceLogin, Session, SessionInfo, ValidationResult } from './browser.js';
+
+/** `getToken`/`forceRefresh`: a usable token, or what to do for one. */
+export type TokenReady = { t: 'ready'; token: string; generation: number; received?: number; expires?: number | null };
+export type TokenStep =
+  | TokenReady
+  | { t: 'joinRefresh' }
+  | { t: 'startRefresh' }
+  | { t: 'sessionEnded'; error: MeshError }
+  | { t: 'tokenError'; error: MeshError };
+
+/** `beforeSend`: send the refresh, or another tab's stored tokens were adopted. */
+export type SendStep = { t: 'sendRefresh'; refreshToken: string } | { t: 'adoptedStored' } | { t: 'sessionEnded'; error: MeshError };
+
+/** After one refresh attempt. */
+export type RefreshStep =
+  | { t: 'retryRefresh'; ms: number }
+  | { t: 'refreshed' }
+  | { t: 'refreshFailed'; error: MeshError; valid: boolean }
+  | { t: 'sessionEnded'; error: MeshError };
+
+/** After one attempt of an API call. */
+export type CallStep =
+  | { t: 'respond' }
+  | { t: 'refreshAndRetry'; stale: number }
+  | { t: 'retryWithCurrent' }
+  | { t: 'retryAfter'; ms: number }
+  | { t: 'requestFailed'; error: MeshError };
+
+/** The device login's poll loop. */
+export type PollStep = { t: 'sendPoll' } | { t: 'pollAfter'; ms: number };
+export type PollAnswer = { t: 'pollAfter'; ms: number } | { t: 'loggedIn'; session: Session };
+
+/** An API call as the core records it between attempts. */
+export interface CallRecord {
+  method: string;
+  path: string;
+  started: number;
+  sent: number;
+  auth: number;
+  transient: number;
+  generation?: number;
+  received?: number;
+  expires?: number | null;
+}
+
+/** The failures the layer names for the core to turn into errors (src/client/failure.rs). */
+export type FailureName =
+  | 'disposed' | 'aborted' | 'timeout' | 'request' | 'storage' | 'storage_value' | 'storage_option'
+  | 'storage_type' | 'storage_adapter' | 'storage_unavailable' | 'message' | 'key_name' | 'key_id'
+  | 'no_device_endpoint' | 'api_key_mode' | 'no_token' | 'refresh_retries' | 'request_retries' | 'poll_limit';
+
+export interface Endpoints {
+  token: string;
+  device?: string;
+  revocation?: string;
+}
+
+export interface Settings {
+  issuer: string;
+  clientId: string | null;
+  audience: string | null;
+  scope: string | null;
+  apiKey: string | null;
+  storageKey: string;
+  /** The localStorage lease's key (src/client/lease.rs). */
+  leaseKey: string;
+  apiKeyMode: boolean;
+  timeoutMs: number;
+}
+
+/** The wasm-bindgen class over the sans-IO core. */
+export interface ClientCore {
+  settings(): Settings;
+  free(): void;
+  generation(): number;
+  getToken(now: number): TokenStep;
+  forceRefresh(stale: number, now: number): TokenStep;
+  beforeSend(stored: string | undefined, now: number): SendStep;
+  attemptTimeout(now: number): number;
+  onTokenResponse(status: number, body: unknown, retryAfter: string | undefined, now: number, jitter: number): RefreshStep;
+  onNetworkError(maybeSent: boolean, now: number, jitter: number): RefreshStep;
+  onTimeout(now: number, jitter: number): RefreshStep;
+  abandonRefresh(maybeSent: boolean): void;
+  loadStored(generation: number, stored: string | undefined, failure: string | undefined): void;
+  adoptStored(stored: string | undefined, now: number): boolean;
+  storedRecord(): string | undefined;
+  sessionInfo(): SessionInfo | null;
+  clear(): string | undefined;
+  endedElsewhere(): MeshError | undefined;
+  setSession(session: unknown): void;
+  fromEnv(env: unknown): boolean;
+  exportEnv(): Record<string, string> | null;
+  resolveUrl(input: unknown): [string, string];
+  decide(call: CallRecord, outcome: number | string, retryAfter: string | undefined, now: number, jitter: number): CallStep;
+  httpError(call: CallRecord, status: number, now: number): MeshError;
+  deviceStarted(status: number, body: unknown, now: number): DeviceLogin;
+  deviceBegin(login: unknown): [string, string];
+  devicePoll(userCode: string, now: number): PollStep;
+  deviceAnswer(userCode: string, status: number, body: unknown, retryAfter: string | undefined, now: number): PollAnswer;
+  deviceNetworkError(userCode: string, now: number): PollAnswer;
+  deviceEnd(userCode: string, aborted: boolean): void;
+  failure(name: FailureName, subject?: string, detail?: string): MeshError;
+  networkFailure(what: string, detail: string, cause?: string, causeCode?: string): { error: MeshError; unsent: boolean };
+  checkListener(name: unknown, handlerIsFunction: boolean): void;
+  discovered(status: number, body: unknown): Endpoints;
+  leaseRecord(owner: string, now: number): string;
+  leaseOwner(value: string): string;
+  leaseTaken(value: string | undefined, me: string, now: number): boolean;
+  validateFailure(code: string, status?: number): 'invalid' | 'local' | 'rethrow';
+  serverValidation(body: unknown): ValidationResult;
+  localValidation(now: number): ValidationResult;
+}
+
+export type ClientCoreClass = new (options: unknown) => ClientCore;

@@ -1,0 +1,72 @@
+// Where the session is kept: 'memory' (the default: nothing persisted),
+// 'localStorage' / 'sessionStorage' (only when asked for), or an adapter
+// `{ get, set, remove }` whose methods may return promises. A write calls the
+// adapter before it returns, so writes happen in call order.
+
+import { describe, isObject } from './transfer.js';
+
+/** @import { ClientCore } from './steps.js' */
+
+/**
+ * @typedef {object} Store
+ * @property {boolean} memory nothing is persisted
+ * @property {boolean} shared the tabs of an origin share it (localStorage)
+ * @property {(key: string) => Promise<string | undefined>} read
+ * @property {(key: string, value: string) => Promise<void>} write
+ * @property {(key: string) => Promise<void>} remove
+ */
+
+/** @param {ClientCore} core @param {unknown} option @returns {Store} */
+export function makeStorage(core, option) {
+  if (option === undefined || option === null || option === 'memory') {
+    const none = async () => undefined;
+    return { memory: true, shared: false, read: none, write: none, remove: none };
+  }
+  /** @type {any} */
+  let target;
+  let names = ['get', 'set', 'remove'];
+  if (typeof option === 'string') {
+    if (option !== 'localStorage' && option !== 'sessionStorage') throw core.failure('storage_option');
+    /** @param {string} why */
+    const unavailable = (why) => core.failure('storage_unavailable', option, why);
+    try {
+      // Reading `localStorage` throws in sandboxed frames and with cookies off.
+      target = /** @type {any} */ (globalThis)[option];
+    } catch (e) {
+      throw unavailable(describe(e));
+    }
+    if (!isObject(target)) throw unavailable('this runtime has none');
+    names = ['getItem', 'setItem', 'removeItem'];
+    if (!names.every((n) => typeof target[n] === 'function')) throw unavailable('not a Storage');
+  } else if (isObject(option)) {
+    target = option;
+    if (!names.every((n) => typeof target[n] === 'function')) throw core.failure('storage_adapter');
+  } else {
+    throw core.failure('storage_type');
+  }
+  const [get, set, remove] = names.map((n) => target[n]);
+  /** @param {() => unknown} call */
+  const settle = (call) => {
+    /** @param {unknown} e */
+    const fail = (e) => core.failure('storage', '', describe(e));
+    try {
+      return Promise.resolve(call()).catch((e) => {
+        throw fail(e);
+      });
+    } catch (e) {
+      return Promise.reject(fail(e));
+    }
+  };
+  return {
+    memory: false,
+    shared: option === 'localStorage',
+    read: (key) =>
+      settle(() => get.call(target, key)).then((v) => {
+        if (v === undefined || v === null) return undefined;
+        if (typeof v === 'string') return v;
+        throw core.failure('storage_value');
+      }),
+    write: (key, value) => settle(() => set.call(target, key, value)).then(() => {}),
+    remove: (key) => settle(() => remove.call(target, key)).then(() => {}),
+  };
+}

@@ -1,0 +1,80 @@
+//! OIDC discovery (RFC 8414, OpenID Connect Discovery 1.0): which endpoints a
+//! fetched document yields, or why it is refused.
+
+use crate::error::{Error, ErrorKind};
+
+use super::oauth::itoa;
+
+/// The fields of a discovery document the client reads; `None` when absent
+/// or not a string.
+#[derive(Default)]
+pub struct DiscoveryDocument {
+    pub issuer: Option<String>,
+    pub token_endpoint: Option<String>,
+    pub device_authorization_endpoint: Option<String>,
+    pub revocation_endpoint: Option<String>,
+}
+
+/// The provider's endpoints, once discovery succeeded.
+#[derive(Debug, PartialEq)]
+pub struct Endpoints {
+    pub token: String,
+    pub device: Option<String>,
+    pub revocation: Option<String>,
+}
+
+/// An http(s) URL, or `None`.
+fn endpoint(value: Option<String>) -> Option<String> {
+    value.filter(|v| v.starts_with("https://") || v.starts_with("http://"))
+}
+
+/// The endpoints of `issuer` (normalized: no trailing slash) from the
+/// discovery answer: `status`, and `document` (`None` when the body was
+/// not JSON; a JSON value that is not an object has no fields).
+pub fn endpoints(issuer: &str, status: u16, document: Option<DiscoveryDocument>) -> Result<Endpoints, Error> {
+    if !(200..300).contains(&status) {
+        let mut message = String::from("OIDC discovery failed: HTTP ");
+        message.push_str(&itoa(status as i64));
+        return Err(Error::new(ErrorKind::Http, message));
+    }
+    let invalid = |message: &str| Error::new(ErrorKind::InvalidResponse, message);
+    let doc = document.ok_or_else(|| invalid("OIDC discovery returned no JSON document"))?;
+    // RFC 8414 §3.3: the document must name the issuer it was fetched for.
+    if doc.issuer.as_deref().unwrap_or("").trim_end_matches('/') != issuer {
+        return Err(invalid("OIDC discovery document names another issuer"));
+    }
+    let token = endpoint(doc.token_endpoint).ok_or_else(|| invalid("OIDC discovery document has no token_endpoint"))?;
+    Ok(Endpoints { token, device: endpoint(doc.device_authorization_endpoint), revocation: endpoint(doc.revocation_endpoint) })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    const ISS: &str = "http://127.0.0.1:9400";
+
+    fn doc(issuer: &str, token: &str) -> DiscoveryDocument {
+        DiscoveryDocument { issuer: Some(issuer.into()), token_endpoint: Some(token.into()), ..Default::default() }
+    }
+
+    #[test]
+    fn a_valid_document_yields_its_http_endpoints() {
+        let mut d = doc("http://127.0.0.1:9400/", "http://127.0.0.1:9400/token");
+        d.device_authorization_endpoint = Some("https://idp/device".into());
+        d.revocation_endpoint = Some("javascript:alert(1)".into());
+        let e = endpoints(ISS, 200, Some(d)).unwrap();
+        assert_eq!(e, Endpoints { token: "http://127.0.0.1:9400/token".into(), device: Some("https://idp/device".into()), revocation: None });
+    }
+
+    #[test]
+    fn refusals_name_what_is_wrong() {
+        let fail = |status, d| endpoints(ISS, status, d).unwrap_err();
+        let e = fail(503, Some(doc(ISS, "http://t")));
+        assert_eq!((e.code(), e.message()), ("http_error", "OIDC discovery failed: HTTP 503"));
+        assert_eq!(fail(200, None).message(), "OIDC discovery returned no JSON document");
+        assert_eq!(fail(200, Some(doc("http://evil", "http://t"))).message(), "OIDC discovery document names another issuer");
+        assert_eq!(fail(200, Some(DiscoveryDocument::default())).message(), "OIDC discovery document names another issuer");
+        let e = fail(200, Some(doc(ISS, "ftp://t")));
+        assert_eq!((e.code(), e.message()), ("invalid_response", "OIDC discovery document has no token_endpoint"));
+    }
+}

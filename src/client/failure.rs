@@ -1,0 +1,124 @@
+//! The failures the JavaScript layer observes while doing IO (a fetch that
+//! timed out, a storage adapter that threw, a wrong argument), as the crate's
+//! errors: their codes and messages live here, not in JavaScript.
+
+use crate::error::{Error, ErrorKind};
+
+use super::oauth::is_unsent_network_error;
+
+/// The events a `MeshClient` emits, in the order the docs list them.
+pub const EVENTS: [&str; 4] = ["refreshed", "refreshFailed", "sessionEnded", "unauthorized"];
+/// [`EVENTS`] as the error names them (a test keeps the two equal; a
+/// `join` at run time costs the browser build a kilobyte).
+const EVENT_LIST: &str = "must be one of refreshed, refreshFailed, sessionEnded, unauthorized";
+
+/// `on(name, handler)`'s check: `name` must be one of [`EVENTS`] and the
+/// handler a function.
+pub fn check_listener(name: &str, handler_is_function: bool) -> Result<(), Error> {
+    if !EVENTS.contains(&name) {
+        return Err(Error::config("event", EVENT_LIST));
+    }
+    if !handler_is_function {
+        return Err(Error::config("handler", "must be a function"));
+    }
+    Ok(())
+}
+
+/// The error for a failure named by the JavaScript layer. `subject` names
+/// what failed (an option, a request, a method), `detail` says how; both
+/// are never secrets. An unknown name is the layer's bug: an `http_error`
+/// that says so rather than a silent success.
+pub fn failure(name: &str, subject: &str, detail: &str) -> Error {
+    let config = |option: &str, problem: &str| Error::config(option, problem);
+    let text = |parts: &[&str]| parts.concat();
+    match name {
+        "disposed" => Error::new(ErrorKind::Disposed, "the client was disposed"),
+        "aborted" => Error::new(ErrorKind::Aborted, "the operation was aborted by its signal"),
+        "timeout" => Error::new(ErrorKind::Timeout, text(&[subject, " timed out after ", detail, " ms"])),
+        "request" => Error::new(ErrorKind::InvalidConfig, text(&[subject, ": ", detail])),
+        "storage" => Error::new(ErrorKind::Storage, text(&["storage failed: ", detail])),
+        "storage_value" => Error::new(ErrorKind::Storage, "the storage adapter's get() returned something other than a string"),
+        "storage_option" => config("storage", "must be 'memory', 'localStorage', 'sessionStorage' or an object with get, set and remove"),
+        "storage_type" => config("storage", "must be a string or an adapter object"),
+        "storage_adapter" => config("storage", "an adapter object needs get, set and remove methods"),
+        "storage_unavailable" => config("storage", &text(&["'", subject, "' is not available here: ", detail])),
+        "message" => config("message", "must be a string"),
+        "key_name" => config("name", "must be a non-empty string"),
+        "key_id" => config("id", "must be a non-empty string"),
+        "no_device_endpoint" => config("issuer", "the provider does not advertise a device_authorization_endpoint"),
+        "api_key_mode" => Error::new(ErrorKind::InvalidConfig, text(&[subject, " is not available in API-key mode"])),
+        "no_token" => Error::new(ErrorKind::RefreshFailed, "no usable access token after refreshing"),
+        "refresh_retries" => Error::new(ErrorKind::RefreshFailed, "the refresh was retried too often"),
+        "request_retries" => Error::new(ErrorKind::Http, "the request was retried too often"),
+        "poll_limit" => Error::new(ErrorKind::DeviceCodeExpired, "the device login gave up after too many polls"),
+        _ => Error::new(ErrorKind::Http, text(&["unknown failure `", name, "`"])),
+    }
+}
+
+/// A request that got no response. `cause` and `cause_code` are the
+/// runtime's reason (Node: `cause.message` and `cause.code`); the bool is
+/// true when the request certainly never reached the server, so a rotating
+/// refresh token it carried is unspent.
+pub fn network_failure(what: &str, detail: &str, cause: Option<&str>, cause_code: Option<&str>) -> (Error, bool) {
+    let unsent = cause_code.is_some_and(is_unsent_network_error);
+    let mut message = String::from(what);
+    message.push_str(" failed: ");
+    message.push_str(detail);
+    if let Some(cause) = cause {
+        message.push_str(": ");
+        message.push_str(cause);
+    }
+    if unsent {
+        message.push_str(" (not sent)");
+    }
+    (Error::new(ErrorKind::Network, message), unsent)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn listeners_are_checked_against_the_event_names() {
+        assert!(check_listener("refreshed", true).is_ok());
+        assert!(check_listener("unauthorized", true).is_ok());
+        let e = check_listener("refresh", true).unwrap_err();
+        assert_eq!(e.code(), "invalid_config");
+        assert_eq!(e.message(), "option `event`: must be one of refreshed, refreshFailed, sessionEnded, unauthorized");
+        assert_eq!(EVENT_LIST, ["must be one of ", &EVENTS.join(", ")].concat());
+        assert_eq!(check_listener("sessionEnded", false).unwrap_err().message(), "option `handler`: must be a function");
+    }
+
+    #[test]
+    fn named_failures_carry_their_code_and_message() {
+        let cases = [
+            (failure("disposed", "", ""), "disposed", "the client was disposed"),
+            (failure("aborted", "", ""), "aborted", "the operation was aborted by its signal"),
+            (failure("timeout", "token request", "5000"), "timeout", "token request timed out after 5000 ms"),
+            (failure("storage", "", "quota"), "storage", "storage failed: quota"),
+            (failure("storage_unavailable", "localStorage", "denied"), "invalid_config", "option `storage`: 'localStorage' is not available here: denied"),
+            (failure("api_key_mode", "logout()", ""), "invalid_config", "logout() is not available in API-key mode"),
+            (failure("request_retries", "", ""), "http_error", "the request was retried too often"),
+            (failure("poll_limit", "", ""), "device_code_expired", "the device login gave up after too many polls"),
+            (failure("nonsense", "", ""), "http_error", "unknown failure `nonsense`"),
+        ];
+        for (error, code, message) in cases {
+            assert_eq!((error.code(), error.message()), (code, message));
+        }
+    }
+
+    #[test]
+    fn a_network_failure_says_whether_it_was_sent() {
+        let (e, unsent) = network_failure("token request", "fetch failed", Some("connect ECONNREFUSED"), Some("ECONNREFUSED"));
+        assert!(unsent);
+        assert_eq!(e.code(), "network");
+        assert_eq!(e.message(), "token request failed: fetch failed: connect ECONNREFUSED (not sent)");
+        // The two codes the JavaScript copy of this rule had missed.
+        assert!(network_failure("x", "y", None, Some("EADDRNOTAVAIL")).1);
+        assert!(network_failure("x", "y", None, Some("UND_ERR_CONNECT_TIMEOUT")).1);
+        let (e, unsent) = network_failure("API request", "Failed to fetch", None, None);
+        assert!(!unsent);
+        assert_eq!(e.message(), "API request failed: Failed to fetch");
+        assert!(!network_failure("x", "y", Some("socket hang up"), Some("ECONNRESET")).1);
+    }
+}

@@ -1,0 +1,107 @@
+//! `ClientCore`'s device login (RFC 8628): the logins started, and the
+//! steps of `completeDeviceLogin`'s poll loop (`sendPoll`, `pollAfter`,
+//! `loggedIn`). The device code never reaches the app's login object.
+
+use js_sys::{Array, Object};
+use wasm_bindgen::prelude::*;
+
+use super::convert::{get, set, string_prop};
+use super::core::{session_with_tokens, step_of, token_answer, wait, ClientCore};
+use super::records;
+use crate::client::oauth::token_endpoint_error;
+use crate::client::{DeviceStep, PollStep};
+use crate::error::{Error, ErrorKind};
+
+impl ClientCore {
+    fn device_step(&mut self, user_code: &str, step: DeviceStep) -> Result<JsValue, Error> {
+        match step {
+            DeviceStep::Wait { ms } => Ok(wait("pollAfter", ms)),
+            DeviceStep::Fail(e) => Err(e),
+            DeviceStep::Done(tokens) => {
+                self.logins.end(user_code, false);
+                self.session.set_session(tokens);
+                let done = step_of("loggedIn");
+                set(&done, "session", &self.session.tokens().map(session_with_tokens).unwrap_or(JsValue::NULL));
+                Ok(done.into())
+            }
+        }
+    }
+}
+
+#[wasm_bindgen]
+impl ClientCore {
+    /// The device authorization response (RFC 8628 §3.2) arrived at `now`:
+    /// the login object the app sees (no device code in it).
+    #[wasm_bindgen(js_name = deviceStarted)]
+    pub fn device_started(&mut self, status: u16, body: JsValue, now: f64) -> Result<JsValue, JsValue> {
+        if !(200..300).contains(&status) {
+            let code = get(&body, "error").as_string();
+            let what = "the device authorization request was refused";
+            return Err(token_endpoint_error(ErrorKind::Http, what, Some(status), code.as_deref()).into());
+        }
+        if !body.is_object() {
+            return Err(Error::new(ErrorKind::InvalidResponse, "the device authorization response is not JSON").into());
+        }
+        let authorization = records::device_authorization(&body)
+            .ok_or_else(|| Error::new(ErrorKind::InvalidResponse, "the device authorization response is malformed"))?;
+        authorization.check()?;
+        let now = now as i64;
+        let a = &authorization;
+        let login = Object::new();
+        set(&login, "userCode", &JsValue::from_str(&a.user_code));
+        set(&login, "verificationUri", &JsValue::from_str(&a.verification_uri));
+        set(&login, "verificationUriComplete", &JsValue::from_str(a.verification_uri_complete.as_deref().unwrap_or(&a.verification_uri)));
+        set(&login, "expiresIn", &JsValue::from_f64(a.expires_in as f64));
+        set(&login, "interval", &JsValue::from_f64(a.interval_secs() as f64));
+        set(&login, "expiresAt", &JsValue::from_f64((now / 1000 + a.expires_in) as f64));
+        self.logins.add(authorization, now);
+        Ok(login.into())
+    }
+
+    /// `completeDeviceLogin(login)` begins polling: the user code to pass
+    /// to the other `device*` methods, and the device code to send.
+    #[wasm_bindgen(js_name = deviceBegin)]
+    pub fn device_begin(&mut self, login: &JsValue) -> Result<Array, JsValue> {
+        let user_code = string_prop(login, "userCode").ok_or_else(|| Error::config("login", "must be the object startDeviceLogin() returned"))?;
+        let device_code = JsValue::from_str(self.logins.begin(&user_code)?.secret());
+        Ok(Array::of2(&JsValue::from_str(&user_code), &device_code))
+    }
+
+    /// May a poll be sent now (`PollStep`); throws when the code expired.
+    #[wasm_bindgen(js_name = devicePoll)]
+    pub fn device_poll(&mut self, user_code: &str, now: f64) -> Result<JsValue, JsValue> {
+        let poller = self.logins.poller(user_code)?;
+        match poller.poll(now as i64) {
+            PollStep::Send => Ok(step_of("sendPoll").into()),
+            PollStep::Wait { ms } => Ok(wait("pollAfter", ms)),
+            PollStep::Busy => Err(Error::new(ErrorKind::InvalidResponse, "a device poll is already outstanding").into()),
+            PollStep::Fail(e) => Err(e.into()),
+        }
+    }
+
+    /// The token endpoint answered a poll (`PollAnswer`); throws on denial,
+    /// expiry or a refusal. `loggedIn` means the tokens are the session's.
+    #[wasm_bindgen(js_name = deviceAnswer)]
+    pub fn device_answer(&mut self, user_code: &str, status: u16, body: JsValue, retry_after: Option<String>, now: f64) -> Result<JsValue, JsValue> {
+        let answer = token_answer(status, &body, retry_after, now as i64);
+        let poller = self.logins.poller(user_code)?;
+        let step = poller.on_response(answer, now as i64);
+        Ok(self.device_step(user_code, step)?)
+    }
+
+    /// A poll got no answer.
+    #[wasm_bindgen(js_name = deviceNetworkError)]
+    pub fn device_network_error(&mut self, user_code: &str, now: f64) -> Result<JsValue, JsValue> {
+        let poller = self.logins.poller(user_code)?;
+        let step = poller.on_network_error(now as i64);
+        Ok(self.device_step(user_code, step)?)
+    }
+
+    /// Polling stopped without tokens. An aborted login may be completed
+    /// again; any other end is final.
+    #[wasm_bindgen(js_name = deviceEnd)]
+    pub fn device_end(&mut self, user_code: &str, aborted: bool) {
+        self.logins.end(user_code, aborted);
+    }
+}
+

@@ -1,0 +1,115 @@
+//! `ClientCore`'s answers to the JavaScript layer's questions that are not
+//! protocol steps: the error for a failure it saw, whether a network error
+//! was sent, the discovery document's endpoints, the cross-tab lease, the
+//! event names and `validate()`'s verdicts. Each is a rule of the core.
+
+use js_sys::Object;
+use wasm_bindgen::prelude::*;
+
+use super::convert::{get, set, string_prop};
+use super::core::{session_info, ClientCore};
+use crate::client::discovery::{endpoints, DiscoveryDocument};
+use crate::client::failure::{check_listener, failure, network_failure};
+use crate::client::lease::{lease_owner, lease_record, lease_taken};
+use crate::client::validation::{on_validate_failure, server_verdict, ValidateFailure};
+use crate::client::AuthMode;
+
+#[wasm_bindgen]
+impl ClientCore {
+    /// The `MeshError` for a failure the layer saw (`FailureName` in
+    /// `steps.d.ts`); `subject` and `detail` fill in its message.
+    pub fn failure(&self, name: &str, subject: Option<String>, detail: Option<String>) -> JsValue {
+        failure(name, subject.as_deref().unwrap_or(""), detail.as_deref().unwrap_or("")).into()
+    }
+
+    /// A request that got no response: `{ error, unsent }`, `unsent` when
+    /// it certainly never reached the server (by Node's `cause.code`).
+    #[wasm_bindgen(js_name = networkFailure)]
+    pub fn network_failure(&self, what: &str, detail: &str, cause: Option<String>, cause_code: Option<String>) -> JsValue {
+        let (error, unsent) = network_failure(what, detail, cause.as_deref(), cause_code.as_deref());
+        let o = Object::new();
+        set(&o, "error", &error.into());
+        set(&o, "unsent", &JsValue::from_bool(unsent));
+        o.into()
+    }
+
+    /// Throws unless `name` is an event and the handler a function.
+    #[wasm_bindgen(js_name = checkListener)]
+    pub fn check_listener(&self, name: &JsValue, handler_is_function: bool) -> Result<(), JsValue> {
+        Ok(check_listener(name.as_string().as_deref().unwrap_or(""), handler_is_function)?)
+    }
+
+    /// The discovery answer (`body`: parsed JSON, `undefined` when it was
+    /// not JSON) as `{ token, device?, revocation? }`; throws why not.
+    pub fn discovered(&self, status: u16, body: JsValue) -> Result<JsValue, JsValue> {
+        let document = (!body.is_undefined()).then(|| DiscoveryDocument {
+            issuer: string_prop(&body, "issuer"),
+            token_endpoint: string_prop(&body, "token_endpoint"),
+            device_authorization_endpoint: string_prop(&body, "device_authorization_endpoint"),
+            revocation_endpoint: string_prop(&body, "revocation_endpoint"),
+        });
+        let found = endpoints(self.config.issuer_normalized(), status, document)?;
+        let o = Object::new();
+        set(&o, "token", &JsValue::from_str(&found.token));
+        for (key, value) in [("device", found.device), ("revocation", found.revocation)] {
+            if let Some(url) = value {
+                set(&o, key, &JsValue::from_str(&url));
+            }
+        }
+        Ok(o.into())
+    }
+
+    /// The lease value `owner` writes now.
+    #[wasm_bindgen(js_name = leaseRecord)]
+    pub fn lease_record(&self, owner: &str, now: f64) -> String {
+        lease_record(owner, now as i64, self.config.timeout_ms)
+    }
+
+    #[wasm_bindgen(js_name = leaseOwner)]
+    pub fn lease_owner(&self, value: &str) -> String {
+        lease_owner(value).to_string()
+    }
+
+    /// True while another tab than `me` holds an unexpired lease.
+    #[wasm_bindgen(js_name = leaseTaken)]
+    pub fn lease_taken(&self, value: Option<String>, me: &str, now: f64) -> bool {
+        lease_taken(value.as_deref(), me, now as i64)
+    }
+
+    /// After `GET /auth/validate` failed: `invalid`, `local` or `rethrow`.
+    #[wasm_bindgen(js_name = validateFailure)]
+    pub fn validate_failure(&self, code: &str, status: Option<u16>) -> String {
+        let verdict = on_validate_failure(code, status, self.config.mode() == AuthMode::ApiKey);
+        match verdict {
+            ValidateFailure::Invalid => "invalid",
+            ValidateFailure::Local => "local",
+            ValidateFailure::Rethrow => "rethrow",
+        }
+        .to_string()
+    }
+
+    /// A 2xx answer of `GET /auth/validate` as `validate()` resolves it.
+    #[wasm_bindgen(js_name = serverValidation)]
+    pub fn server_validation(&self, body: JsValue) -> JsValue {
+        let result: Object = if body.is_object() { body.unchecked_into() } else { Object::new() };
+        let valid = get(&result, "valid");
+        if valid.is_undefined() {
+            set(&result, "valid", &JsValue::from_bool(server_verdict(None)));
+        }
+        set(&result, "source", &JsValue::from_str("server"));
+        result.into()
+    }
+
+    /// `validate()` from the token's own expiry: the session info with
+    /// `valid` and `source: 'local'`.
+    #[wasm_bindgen(js_name = localValidation)]
+    pub fn local_validation(&self, now: f64) -> JsValue {
+        let tokens = self.session.tokens();
+        let info = session_info(tokens);
+        let result: Object = if info.is_object() { info.unchecked_into() } else { Object::new() };
+        let valid = tokens.is_some_and(|t| !t.is_expired(now as i64));
+        set(&result, "valid", &JsValue::from_bool(valid));
+        set(&result, "source", &JsValue::from_str("local"));
+        result.into()
+    }
+}
