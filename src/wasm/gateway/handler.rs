@@ -35,7 +35,7 @@ use crate::gateway::config::{ConfigError, GatewayConfig, KEY_STORE_BINDING, VARI
 use crate::gateway::cors::{self, allowed_origin};
 use crate::gateway::headers::{authorization_carries_api_key, stripped_names, AuthMethod, Identity, IDENTITY_PREFIX};
 use crate::gateway::identity::injected;
-use crate::gateway::jwks::Jwk;
+use crate::gateway::jwks::{Jwk, MAX_WAITS, WAIT_STEP_MS};
 use crate::gateway::jwt::{Reason, Rejection};
 use crate::gateway::reject::{self, event_log, rejection_log, Reply};
 use crate::gateway::request::{split_url, upstream_target, Credential, Inbound, KeysOp, Plan, Upstream};
@@ -51,11 +51,6 @@ use super::jwks_fetch;
 use super::keys_api::{self, KeyStore};
 use super::response::{cors_adder, to_response, upstream_failed, Rid};
 use super::webcrypto::WebCrypto;
-
-/// How often a request waiting for another's JWKS fetch looks again, and how
-/// many passes at most (covers the core's 5 s in-flight window).
-const WAIT_STEP_MS: u32 = 25;
-const MAX_PASSES: usize = 260;
 
 pub struct Gateway {
     options: Option<Object>,
@@ -228,7 +223,7 @@ async fn run(gateway: Rc<Gateway>, call: Call, line: String, verdict: Option<(To
     // A pass that brings a verdict never suspends again: no loop of suspends.
     let may_suspend = verdict.is_none();
     let mut fed = Fed { verdict, ..Fed::default() };
-    for round in 0..MAX_PASSES {
+    for round in 0..MAX_WAITS {
         let need = match configured.pass(&call.request, &line, &rid, &mut fed) {
             Pass::Done(Ok(value)) => return value,
             Pass::Done(Err(e)) => return gateway.internal_error(&call.request, &e),

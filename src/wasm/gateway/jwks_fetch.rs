@@ -9,7 +9,7 @@ use wasm_bindgen::prelude::*;
 use wasm_bindgen_futures::JsFuture;
 use web_sys::{Headers, Request, RequestInit, RequestRedirect, Response};
 
-use crate::gateway::jwks::{FetchStep, MAX_BODY_BYTES};
+use crate::gateway::jwks::{FetchStep, FETCH_TIMEOUT_MS, MAX_BODY_BYTES};
 use crate::gateway::reject::event_log;
 use crate::gateway::verify::JwtVerifier;
 use crate::wasm::error::describe_js;
@@ -18,9 +18,6 @@ use crate::wasm::global::{fetch_with_request, now_secs};
 use super::js::{abort_signal_timeout, console_log, read_capped, ReadError};
 use super::response::Rid;
 use super::webcrypto::WebCrypto;
-
-/// JWKS and discovery fetches give up after this long.
-const TIMEOUT_MS: u32 = 3000;
 
 /// One refresh of the key set (discovery first when the JWKS URL is not
 /// known yet); imported keys that left the set are forgotten.
@@ -79,7 +76,7 @@ async fn get_capped(url: &str) -> Result<Vec<u8>, String> {
     let init = RequestInit::new();
     init.set_method("GET");
     init.set_redirect(RequestRedirect::Manual);
-    let signal = abort_signal_timeout(TIMEOUT_MS).map_err(|e| describe_js(&e))?;
+    let signal = abort_signal_timeout(FETCH_TIMEOUT_MS).map_err(|e| describe_js(&e))?;
     init.set_signal(Some(&signal));
     let headers = Headers::new().map_err(|e| describe_js(&e))?;
     let _ = headers.set("accept", "application/json");
