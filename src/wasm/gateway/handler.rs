@@ -5,7 +5,8 @@
 //! pass. A public route, a refusal, a cached or HS256 token is the same loop
 //! finishing at its first pass, with no IO and no task.
 //!
-//! [`respond`] polls [`run`] once: most requests are done there. A signature
+//! [`respond`] makes the loop's first pass with no future: most requests are
+//! done there, and only one that needs IO becomes a task ([`run`]). A signature
 //! check with a key already imported does not wait in Rust: the pass holds
 //! the request's line under an id and returns `verify(...).then(...)`
 //! (`suspend` in plumbing.js), which comes back with the verdict as a new
@@ -19,9 +20,7 @@
 //! fetch in flight waits on its own timer and looks again.
 
 use std::cell::RefCell;
-use std::future::Future;
 use std::rc::Rc;
-use std::task::{Context, Poll, Waker};
 
 use js_sys::{Object, Promise};
 use serde_json::json;
@@ -184,10 +183,7 @@ impl Gateway {
 }
 
 /// One call from the JS front: runs the request's step loop, and makes a
-/// task of it only if a pass needs IO. A `Response`, or a promise of one. A
-/// future polled here with a no-op waker is safe to hand over: every future
-/// it awaits (`JsFuture`, the timer) stores the waker of its latest poll and
-/// keeps its result until polled, so nothing is lost.
+/// task of it only if a pass needs IO. A `Response`, or a promise of one.
 pub fn respond(gateway: &Rc<Gateway>, call: Call, pass: PassKind) -> JsValue {
     let (line, verdict) = match pass {
         PassKind::First(line) => (line, None),
@@ -203,15 +199,36 @@ pub fn respond(gateway: &Rc<Gateway>, call: Call, pass: PassKind) -> JsValue {
             }
         },
     };
-    let mut task = Box::pin(run(gateway.clone(), call, line, verdict));
-    match task.as_mut().poll(&mut Context::from_waker(Waker::noop())) {
-        Poll::Ready(value) => value,
-        Poll::Pending => future_to_promise(async move { Ok(task.await) }).into(),
+    // The loop's first pass, with no future: most requests end here, or
+    // suspend on a signature check (see the module's note).
+    if let Ok(configured) = gateway.configured(&call.env, call.same_env) {
+        let rid = Rid::new(&call.request);
+        let mut fed = Fed { verdict, ..Fed::default() };
+        match configured.pass(&call.request, &line, &rid, &mut fed) {
+            Pass::Done(Ok(value)) => return value,
+            Pass::Done(Err(e)) => return gateway.internal_error(&call.request, &e),
+            // A pass that brings a verdict never suspends again: no loop of suspends.
+            Pass::Need(Need::Verify { jwk, signature, signing_input, hash }) if verdict.is_none() => {
+                let verify = configured.crypto.borrow().verify(&jwk, &signature, signing_input.as_bytes());
+                if let Ok(verify) = verify {
+                    let id = gateway.suspended.borrow_mut().put((hash, line.clone()));
+                    return suspend_js(&verify, &call.front, &call.request, &call.env, id);
+                }
+            }
+            Pass::Need(_) => {}
+        }
     }
+    // It needs IO: the loop goes on as a task, from the first pass again
+    // (a pass that returns a need has changed nothing).
+    future_to_promise(run(gateway.clone(), call, line, verdict)).into()
 }
 
 /// The step loop over one request: a pass, the IO it needs, the next pass.
-async fn run(gateway: Rc<Gateway>, call: Call, line: String, verdict: Option<(TokenHash, bool)>) -> JsValue {
+async fn run(gateway: Rc<Gateway>, call: Call, line: String, verdict: Option<(TokenHash, bool)>) -> Result<JsValue, JsValue> {
+    Ok(run_passes(gateway, call, line, verdict).await)
+}
+
+async fn run_passes(gateway: Rc<Gateway>, call: Call, line: String, verdict: Option<(TokenHash, bool)>) -> JsValue {
     let rid = Rid::new(&call.request);
     let configured = match gateway.configured(&call.env, call.same_env) {
         Ok(c) => c,
@@ -220,10 +237,8 @@ async fn run(gateway: Rc<Gateway>, call: Call, line: String, verdict: Option<(To
             return to_response(reject::misconfigured(), None, &rid).into();
         }
     };
-    // A pass that brings a verdict never suspends again: no loop of suspends.
-    let may_suspend = verdict.is_none();
     let mut fed = Fed { verdict, ..Fed::default() };
-    for round in 0..MAX_WAITS {
+    for _ in 0..MAX_WAITS {
         let need = match configured.pass(&call.request, &line, &rid, &mut fed) {
             Pass::Done(Ok(value)) => return value,
             Pass::Done(Err(e)) => return gateway.internal_error(&call.request, &e),
@@ -232,16 +247,10 @@ async fn run(gateway: Rc<Gateway>, call: Call, line: String, verdict: Option<(To
         match need {
             Need::Verify { jwk, signature, signing_input, hash } => {
                 let verify = configured.crypto.borrow().verify(&jwk, &signature, signing_input.as_bytes());
-                let Ok(verify) = verify else {
-                    fed.verdict = Some((hash, false));
-                    continue;
+                let ok = match verify {
+                    Ok(verify) => JsFuture::from(verify).await.is_ok_and(|v| v.is_truthy()),
+                    Err(_) => false,
                 };
-                if round == 0 && may_suspend {
-                    // No Rust future waits on it: see the module's note.
-                    let id = gateway.suspended.borrow_mut().put((hash, line.clone()));
-                    return suspend_js(&verify, &call.front, &call.request, &call.env, id);
-                }
-                let ok = JsFuture::from(verify).await.is_ok_and(|v| v.is_truthy());
                 fed.verdict = Some((hash, ok));
             }
             Need::ImportKey(jwk) => {
