@@ -12,6 +12,7 @@ use std::collections::{HashMap, VecDeque};
 use serde::{Deserialize, Serialize};
 use sha2::{Digest, Sha256};
 
+use super::headers::{is_safe_header_value, AuthMethod, Identity};
 use super::jwt::{b64url_decode, b64url_encode};
 
 pub const KEY_RANDOM_BYTES: usize = 32;
@@ -21,6 +22,9 @@ pub const MAX_NAME_CHARS: usize = 100;
 pub const MAX_KEYS_PER_USER: usize = 100;
 /// Largest request body accepted by `POST /api/v1/keys`.
 pub const MAX_CREATE_BODY_BYTES: usize = 4096;
+/// Unknown API keys are remembered this long (seconds), this many at most.
+pub const NEGATIVE_TTL_SECS: i64 = 30;
+pub const NEGATIVE_CAPACITY: usize = 4096;
 
 /// What KV holds about a key (never the key itself).
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
@@ -51,6 +55,13 @@ pub fn public_view(r: &KeyRecord) -> serde_json::Value {
         "last4": r.last4,
         "createdAt": iso8601(r.created),
     })
+}
+
+/// The identity a stored record (`key:<hash>`'s JSON) grants; `None` for a
+/// corrupt record or an owner that cannot travel as a header value.
+pub fn record_identity(text: &str) -> Option<Identity> {
+    let r: KeyRecord = serde_json::from_str(text).ok()?;
+    is_safe_header_value(&r.owner).then(|| Identity { user_id: r.owner, method: AuthMethod::ApiKey, api_key_id: Some(r.id) })
 }
 
 pub fn sha256_hex(s: &str) -> String {
@@ -198,6 +209,14 @@ pub fn iso8601(secs: i64) -> String {
 
 #[cfg(test)]
 mod tests {
+    #[test]
+    fn a_record_grants_its_owner_and_key_id_unless_corrupt() {
+        let r = r#"{"id":"k1","owner":"u1","name":"n","prefix":"mesh_sk_","last4":"abcd","created":1}"#;
+        assert_eq!(record_identity(r), Some(Identity { user_id: "u1".into(), method: AuthMethod::ApiKey, api_key_id: Some("k1".into()) }));
+        assert_eq!(record_identity(&r.replace("\"u1\"", "\"u\\n1\"")), None, "an owner that is not header-safe");
+        assert_eq!(record_identity("{"), None);
+    }
+
     use super::*;
 
     #[test]

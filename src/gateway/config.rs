@@ -165,12 +165,36 @@ fn csv(value: &str) -> Vec<String> {
     value.split(',').map(str::trim).filter(|s| !s.is_empty()).map(String::from).collect()
 }
 
+/// Every variable [`GatewayConfig::from_env`] reads, and only those: the
+/// binding reads exactly these from the env (and fingerprints them), so a
+/// variable is added here or it is not read at all.
+pub const VARIABLES: &[&str] = &[
+    "MESH_UPSTREAM_URL",
+    "MESH_JWT_ISSUER",
+    "MESH_JWT_AUDIENCE",
+    "MESH_JWKS_URL",
+    "MESH_JWT_ALGORITHMS",
+    "MESH_JWT_HS256_SECRET",
+    "MESH_CLOCK_SKEW_SECONDS",
+    "MESH_ROUTES",
+    "MESH_API_KEY_PREFIX",
+    "MESH_IDENTITY_SECRET",
+    "MESH_CORS_ORIGINS",
+];
+
+/// The name of the KV binding of API-key records.
+pub const KEY_STORE_BINDING: &str = "MESH_API_KEYS";
+
 impl GatewayConfig {
     /// Parses and validates the configuration. `var` returns a variable's value
     /// (unset and empty are the same); `has_key_store` tells whether the KV
     /// binding `MESH_API_KEYS` exists.
     pub fn from_env(var: impl Fn(&str) -> Option<String>, has_key_store: bool) -> Result<Self, ConfigError> {
-        let get = |name: &str| var(name).map(|v| v.trim().to_string()).filter(|v| !v.is_empty());
+        // A name outside VARIABLES would read as absent in production.
+        let get = |name: &str| {
+            assert!(VARIABLES.contains(&name), "{name} is not in config::VARIABLES");
+            var(name).map(|v| v.trim().to_string()).filter(|v| !v.is_empty())
+        };
 
         let upstream_url = base_url(
             "MESH_UPSTREAM_URL",
@@ -227,6 +251,13 @@ impl GatewayConfig {
     /// Whether the gateway serves `/api/v1/keys` itself.
     pub fn serves_keys_api(&self) -> bool {
         self.has_key_store && self.jwt.is_some()
+    }
+
+    /// The path part of MESH_UPSTREAM_URL (`/base` of `https://o/base`, "" for
+    /// none): the identity is signed over it plus the request's path.
+    pub fn upstream_path(&self) -> &str {
+        let after_scheme = self.upstream_url.find("://").map_or(0, |i| i + 3);
+        self.upstream_url[after_scheme..].find('/').map_or("", |i| &self.upstream_url[after_scheme + i..])
     }
 
     /// The `Access-Control-Allow-Origin` value for a request's `Origin`, if allowed.
@@ -328,6 +359,32 @@ mod tests {
     pub(crate) fn env(pairs: &[(&str, &str)]) -> impl Fn(&str) -> Option<String> {
         let map: HashMap<String, String> = pairs.iter().map(|(k, v)| (k.to_string(), v.to_string())).collect();
         move |k| map.get(k).cloned()
+    }
+
+    #[test]
+    fn the_configuration_reads_exactly_the_declared_variables() {
+        let asked = std::cell::RefCell::new(Vec::new());
+        let all = env(BASE);
+        let _ = GatewayConfig::from_env(
+            |name| {
+                asked.borrow_mut().push(name.to_string());
+                all(name)
+            },
+            true,
+        );
+        let mut asked = asked.into_inner();
+        asked.sort();
+        asked.dedup();
+        let mut declared: Vec<String> = VARIABLES.iter().map(|s| s.to_string()).collect();
+        declared.sort();
+        assert_eq!(asked, declared);
+    }
+
+    #[test]
+    fn the_upstream_path_is_the_base_urls_path() {
+        let with = |url: &str| GatewayConfig::from_env(env(&[("MESH_UPSTREAM_URL", url), ("MESH_ROUTES", r#"[{"prefix":"/","auth":"public"}]"#)]), false).unwrap();
+        assert_eq!(with("https://o.example/base").upstream_path(), "/base");
+        assert_eq!(with("https://o.example").upstream_path(), "");
     }
 
     const BASE: &[(&str, &str)] = &[

@@ -3,9 +3,7 @@
 //! The origin trusts `x-user-id`, so no client may set it: every route,
 //! `public` included, drops the identity headers in any letter case before
 //! forwarding. API keys never reach the origin; a verified JWT does (origins
-//! may call other services on the user's behalf), see [`strip_header`].
-
-use super::route::AuthMode;
+//! may call other services on the user's behalf), see [`stripped_names`].
 
 pub const USER_ID: &str = "x-user-id";
 pub const AUTH_METHOD: &str = "x-auth-method";
@@ -15,28 +13,20 @@ pub const IDENTITY_SIGNATURE: &str = "x-mesh-identity-signature";
 pub const IDENTITY_PREFIX: &str = "x-mesh-identity-";
 pub const API_KEY_HEADER: &str = "x-api-key";
 
-/// Whether the gateway drops request header `name` (any case) before
-/// forwarding on a route of mode `auth`.
+/// The names (lower case) every route drops.
+pub const ALWAYS_STRIPPED: [&str; 5] = [USER_ID, AUTH_METHOD, API_KEY_ID, API_KEY_HEADER, "host"];
+
+/// The request headers the gateway drops before forwarding, as the exact
+/// lower-case names a `Headers` object lists; every name starting with
+/// [`IDENTITY_PREFIX`] goes too.
 ///
 /// - identity headers (`x-user-id`, `x-auth-method`, `x-api-key-id`,
 ///   `x-mesh-identity-*`): always; the gateway sets its own;
 /// - `x-api-key`: always; a key is a credential for the gateway only;
-/// - `authorization`: on `api_key` routes (it may carry the key), and on any
-///   route when it carries an API key (see [`authorization_carries_api_key`]).
-pub fn strip_header(name: &str, auth: AuthMode) -> bool {
-    let is = |n: &str| name.eq_ignore_ascii_case(n);
-    ALWAYS_STRIPPED.iter().any(|n| is(n))
-        || (name.len() >= IDENTITY_PREFIX.len() && name[..IDENTITY_PREFIX.len()].eq_ignore_ascii_case(IDENTITY_PREFIX))
-        || (auth == AuthMode::ApiKey && is("authorization"))
-}
-
-/// The names (lower case) every route drops; see [`strip_header`].
-pub const ALWAYS_STRIPPED: [&str; 4] = [USER_ID, AUTH_METHOD, API_KEY_ID, API_KEY_HEADER];
-
-/// [`strip_header`] as data, for a binding that matches the lower-case names
-/// a `Headers` object lists: the exact names to drop (with `authorization`
-/// when `drop_authorization`); every name starting with [`IDENTITY_PREFIX`]
-/// goes too.
+/// - `host`: always; fetch sets it from the upstream URL;
+/// - `authorization` when `drop_authorization`: on `api_key` routes (it may
+///   carry the key), and on any route when it carries an API key (see
+///   [`authorization_carries_api_key`]).
 pub fn stripped_names(drop_authorization: bool) -> Vec<&'static str> {
     let mut names = ALWAYS_STRIPPED.to_vec();
     if drop_authorization {
@@ -138,38 +128,26 @@ pub fn is_safe_header_value(s: &str) -> bool {
 mod tests {
     use super::*;
 
-    #[test]
-    fn identity_headers_are_stripped_in_any_case_on_every_route() {
-        for mode in [AuthMode::Jwt, AuthMode::ApiKey, AuthMode::Public] {
-            for name in [
-                "x-user-id", "X-User-Id", "X-USER-ID", "x-AUTH-method", "X-Api-Key-Id",
-                "x-mesh-identity-signature", "X-Mesh-Identity-Timestamp", "x-mesh-identity-anything",
-                "X-API-KEY",
-            ] {
-                assert!(strip_header(name, mode), "{name} on {mode:?}");
-            }
-            for name in ["content-type", "x-user", "x-mesh-other", "x-user-id-2"] {
-                assert!(!strip_header(name, mode), "{name} on {mode:?}");
-            }
-        }
-        assert!(strip_header("Authorization", AuthMode::ApiKey));
-        assert!(!strip_header("Authorization", AuthMode::Jwt));
+    /// What `forward` in plumbing.js does with the names (lower case, as
+    /// `Headers` lists them).
+    fn dropped(name: &str, drop_authorization: bool) -> bool {
+        stripped_names(drop_authorization).contains(&name) || name.starts_with(IDENTITY_PREFIX)
     }
 
     #[test]
-    fn the_name_lists_say_what_strip_header_says() {
-        let names = ["x-user-id", "x-auth-method", "x-api-key-id", "x-api-key", "x-mesh-identity-signature", "x-mesh-identity-x", "authorization",
-            "content-type", "x-user", "x-mesh-other", "x-user-id-2", "x-mesh-identity", "host", "cookie"];
-        for mode in [AuthMode::Jwt, AuthMode::ApiKey, AuthMode::Public] {
-            let list = stripped_names(mode == AuthMode::ApiKey);
-            for name in names {
-                let by_list = list.contains(&name) || name.starts_with(IDENTITY_PREFIX);
-                assert_eq!(by_list, strip_header(name, mode), "{name} on {mode:?}");
+    fn identity_headers_keys_and_host_are_stripped_on_every_route() {
+        for with in [false, true] {
+            for name in ["x-user-id", "x-auth-method", "x-api-key-id", "x-mesh-identity-signature", "x-mesh-identity-timestamp",
+                "x-mesh-identity-anything", "x-api-key", "host"] {
+                assert!(dropped(name, with), "{name}");
+            }
+            for name in ["content-type", "x-user", "x-mesh-other", "x-user-id-2", "x-mesh-identity", "cookie"] {
+                assert!(!dropped(name, with), "{name}");
             }
         }
-        assert!(stripped_names(true).contains(&"authorization"));
-        assert!(!stripped_names(false).contains(&"authorization"));
-        assert!(stripped_names(false).iter().chain([&IDENTITY_PREFIX]).all(|n| n.bytes().all(|b| !b.is_ascii_uppercase())), "lower case");
+        assert!(dropped("authorization", true));
+        assert!(!dropped("authorization", false));
+        assert!(stripped_names(true).iter().chain([&IDENTITY_PREFIX]).all(|n| n.bytes().all(|b| !b.is_ascii_uppercase())), "lower case");
     }
 
     #[test]

@@ -24,8 +24,8 @@ use hmac::{Hmac, Mac};
 use sha2::Sha256;
 use subtle::ConstantTimeEq;
 
-use super::config::GatewaySecret;
-use super::headers::{AuthMethod, Identity};
+use super::config::{GatewayConfig, GatewaySecret};
+use super::headers::{identity_lines, AuthMethod, Identity};
 
 pub const VERSION: &str = "mesh-identity-v1";
 pub const DEFAULT_MAX_AGE_SECS: i64 = 60;
@@ -58,6 +58,21 @@ pub fn unhex(s: &str) -> Option<Vec<u8>> {
         return None;
     }
     (0..s.len()).step_by(2).map(|i| u8::from_str_radix(s.get(i..i + 2)?, 16).ok()).collect()
+}
+
+/// The identity headers a forwarded request carries, as
+/// [`identity_lines`] (signed when `MESH_IDENTITY_SECRET` is set, over the
+/// path as the origin receives it: MESH_UPSTREAM_URL's path plus the
+/// request's). `None`: a value is not header-safe; the request is refused.
+pub fn injected(cfg: &GatewayConfig, method: &str, path: &str, identity: &Identity, now: i64) -> Option<String> {
+    let signature = cfg.identity_secret.as_ref().map(|secret| {
+        let upstream = cfg.upstream_path();
+        let mut signed_path = String::with_capacity(upstream.len() + path.len());
+        signed_path.push_str(upstream);
+        signed_path.push_str(path);
+        sign(secret, method, &signed_path, identity, now)
+    });
+    identity_lines(identity, signature.as_deref().map(|sig| (now, sig)))
 }
 
 /// The signature header value for `identity` on `method path` at `timestamp`.
@@ -138,6 +153,21 @@ mod tests {
 
     fn alice() -> Identity {
         Identity { user_id: "alice".into(), method: AuthMethod::Jwt, api_key_id: None }
+    }
+
+    #[test]
+    fn the_injected_identity_is_signed_over_the_path_the_origin_receives() {
+        let cfg = |secret: Option<&str>| {
+            let mut vars = vec![("MESH_UPSTREAM_URL", "https://o.example/base"), ("MESH_ROUTES", r#"[{"prefix":"/","auth":"public"}]"#)];
+            vars.extend(secret.map(|s| ("MESH_IDENTITY_SECRET", s)));
+            GatewayConfig::from_env(|n| vars.iter().find(|(k, _)| *k == n).map(|(_, v)| v.to_string()), false).unwrap()
+        };
+        assert_eq!(injected(&cfg(None), "GET", "/x", &alice(), 1000).unwrap(), "x-user-id\nalice\nx-auth-method\njwt\n");
+        let lines = injected(&cfg(Some(secret().secret())), "GET", "/x", &alice(), 1000).unwrap();
+        let sig = sign(&secret(), "GET", "/base/x", &alice(), 1000);
+        assert!(lines.ends_with(&format!("x-mesh-identity-timestamp\n1000\nx-mesh-identity-signature\n{sig}\n")), "{lines}");
+        let forged = Identity { user_id: "a\nb".into(), ..alice() };
+        assert_eq!(injected(&cfg(None), "GET", "/x", &forged, 1000), None);
     }
 
     #[test]

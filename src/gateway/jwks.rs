@@ -25,6 +25,12 @@ use super::jwt::{b64url_decode, Reason, MAX_KID_BYTES};
 pub const MAX_BODY_BYTES: usize = 64 * 1024;
 /// Keys beyond this many in one set are ignored.
 pub const MAX_KEYS: usize = 64;
+/// A JWKS or discovery fetch gives up after this long.
+pub const FETCH_TIMEOUT_MS: u32 = 3000;
+/// How often a request waiting for another's fetch looks again, and how many
+/// times at most (covers the default 5 s in-flight window).
+pub const WAIT_STEP_MS: u32 = 25;
+pub const MAX_WAITS: usize = 260;
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct JwksPolicy {

@@ -8,6 +8,7 @@
 //! - [`config`]: the environment variables, validated (bad -> 500 "gateway misconfigured").
 //! - [`route`]: longest-prefix route table; each route accepts one credential kind.
 //! - [`request`]: per request, the plan: 404, preflight, keys API, reject, or forward.
+//! - [`cors`]: which origin a response allows, and the CORS headers.
 //! - [`headers`]: which headers are stripped, which identity headers are injected.
 //! - [`jwt`]: size cap, strict decoding, header rules, HS256, claim rules.
 //! - [`jwks`]: the JWKS cache policy (TTL, kid refetch cooldown, outage).
@@ -19,6 +20,7 @@
 
 pub mod api_keys;
 pub mod config;
+pub mod cors;
 pub mod headers;
 pub mod identity;
 pub mod jwks;

@@ -235,6 +235,27 @@ pub fn path_span(url: &str) -> Option<(u32, u32)> {
     Some((u32::try_from(from).ok()?, u32::try_from(from + units(&url[start..end])).ok()?))
 }
 
+/// Where a request goes upstream: MESH_UPSTREAM_URL + the request's path and
+/// query. `From`: they run from this UTF-16 offset (see [`path_span`]) to the
+/// end of the request's URL, for the binding to slice; `Url`: the whole URL,
+/// made here (an empty path, or a fragment after the query).
+#[derive(Debug, PartialEq, Eq)]
+pub enum Upstream {
+    From(u32),
+    Url(String),
+}
+
+pub fn upstream_target(cfg: &GatewayConfig, url: &str) -> Upstream {
+    let (start, mid, end) = url_parts(url);
+    match path_span(url) {
+        Some((from, _)) if start < mid && end == url.len() => Upstream::From(from),
+        _ => {
+            let (path, query) = split_url(url);
+            Upstream::Url([cfg.upstream_url.as_str(), path, query].concat())
+        }
+    }
+}
+
 #[cfg(test)]
 mod inbound_tests {
     use super::*;
@@ -248,6 +269,23 @@ mod inbound_tests {
         // An empty header is present, and differs from an absent one.
         let i = Inbound::parse("GET\nhttps://gw/\n\n\0\n\0\n\0").unwrap();
         assert_eq!(i.headers.authorization, Some(""));
+    }
+
+    #[test]
+    fn the_upstream_target_is_the_base_plus_path_and_query() {
+        let cfg = GatewayConfig::from_env(
+            |n| match n {
+                "MESH_UPSTREAM_URL" => Some("https://o.example/base".into()),
+                "MESH_ROUTES" => Some(r#"[{"prefix":"/","auth":"public"}]"#.into()),
+                _ => None,
+            },
+            false,
+        )
+        .unwrap();
+        assert_eq!(upstream_target(&cfg, "https://gw.example/a/b?x=1"), Upstream::From(18));
+        assert_eq!(upstream_target(&cfg, "https://gw.example/é?x"), Upstream::From(18));
+        assert_eq!(upstream_target(&cfg, "https://gw.example"), Upstream::Url("https://o.example/base/".into()));
+        assert_eq!(upstream_target(&cfg, "https://gw.example/a?x#frag"), Upstream::Url("https://o.example/base/a?x".into()));
     }
 
     #[test]

@@ -1,10 +1,11 @@
-//! The JWT verification pipeline as steps the binding drives:
-//! [`JwtVerifier::start`] answers from the token cache, refuses, verifies
-//! HS256 in Rust, or asks for an RS256/ES256 signature check with a JWKS key;
-//! [`JwtVerifier::finish`] takes WebCrypto's answer and checks the claims.
+//! The JWT verification pipeline as a step loop the binding drives:
+//! [`JwtVerifier::step`] says what verifying a token needs next (nothing:
+//! the claims; or a JWKS fetch, a key import, a signature verdict), the
+//! binding does that IO, feeds the result in, and steps again. A cached or
+//! HS256 token, or a refusal, is the same loop finishing at its first step.
 
 use super::config::{Alg, JwtConfig};
-use super::jwks::{JwksCache, JwksError, JwksPolicy};
+use super::jwks::{Jwk, JwksCache, JwksError, JwksPolicy, KeyLookup};
 use super::jwt::{self, Claims, ParsedJwt, Reason, Rejection};
 use super::token_cache::{TokenCache, TokenHash, TokenHasher, DEFAULT_CAPACITY};
 
@@ -13,6 +14,25 @@ pub enum JwtStep<'t> {
     /// Verify `jwt.signature` over `jwt.signing_input` with the JWKS key for
     /// `jwt.kid`/`jwt.alg`, then call [`JwtVerifier::finish`].
     NeedSignature(ParsedJwt<'t>, TokenHash),
+}
+
+/// What verifying a token needs next.
+#[derive(Debug)]
+pub enum JwtNeed<'t> {
+    /// Nothing: the claims, or why the token is refused.
+    Done(Result<Claims, Rejection>),
+    /// The key set cannot be had (JWKS or discovery unreachable).
+    Unavailable,
+    /// Fetch the key set ([`JwksCache::begin_fetch`] says from where), feed
+    /// it to [`JwtVerifier::on_jwks`], step again.
+    FetchJwks,
+    /// Another request's fetch is in flight: step again shortly.
+    Wait,
+    /// Import this key, step again.
+    ImportKey(Jwk),
+    /// Check the signature over `signing_input` with this imported key;
+    /// step again with the verdict for the hash.
+    Verify(Jwk, ParsedJwt<'t>, TokenHash),
 }
 
 #[derive(Debug)]
@@ -52,6 +72,31 @@ impl JwtVerifier {
             (Alg::Hs256, None) => JwtStep::Done(Err(Reason::AlgNotAllowed.into())),
             _ if self.jwks.is_none() => JwtStep::Done(Err(Reason::AlgNotAllowed.into())),
             _ => JwtStep::NeedSignature(parsed, hash),
+        }
+    }
+
+    /// One step of verifying `token` at `now`. `imported`: whether the
+    /// binding holds an imported key for a JWK; `verdict`: the signature's
+    /// verdict for the token of that hash, from a `Verify` step (applied
+    /// once, and only where the token's kid still names a key).
+    pub fn step<'t>(&mut self, token: &'t str, now: i64, imported: impl Fn(&Jwk) -> bool, verdict: Option<(TokenHash, bool)>) -> JwtNeed<'t> {
+        let (parsed, hash) = match self.start(token, now) {
+            JwtStep::Done(result) => return JwtNeed::Done(result),
+            JwtStep::NeedSignature(parsed, hash) => (parsed, hash),
+        };
+        // `start` asks for a signature only with a key set configured.
+        let Some(jwks) = self.jwks.as_ref() else { return JwtNeed::Done(Err(Reason::AlgNotAllowed.into())) };
+        let jwk = match jwks.lookup(parsed.kid.as_deref(), parsed.alg, now) {
+            KeyLookup::Key(k) => k.clone(),
+            KeyLookup::Fetch => return JwtNeed::FetchJwks,
+            KeyLookup::Wait => return JwtNeed::Wait,
+            KeyLookup::Unavailable => return JwtNeed::Unavailable,
+            KeyLookup::Reject(reason) => return JwtNeed::Done(Err(Rejection { reason, kid: parsed.kid.clone(), expired_secs: None })),
+        };
+        match verdict {
+            Some((h, ok)) if h == hash => JwtNeed::Done(self.finish(&parsed, hash, ok, now)),
+            _ if imported(&jwk) => JwtNeed::Verify(jwk, parsed, hash),
+            _ => JwtNeed::ImportKey(jwk),
         }
     }
 
@@ -184,6 +229,92 @@ mod tests {
         v.jwks.as_mut().unwrap().begin_fetch(NOW + 700);
         assert_eq!(v.on_jwks(format!(r#"{{"keys":[{}]}}"#, ec_jwk("e2")).as_bytes(), NOW + 700).unwrap(), vec!["e1"]);
         assert!(matches!(v.start(&t, NOW + 700), JwtStep::NeedSignature(..)));
+    }
+
+    /// The binding's loop with closure mocks: `verdict` answers a signature
+    /// check, `jwks` a fetch. Returns the result and the IO steps taken.
+    fn drive(v: &mut JwtVerifier, token: &str, now: i64, jwks: &dyn Fn() -> String, verdict: &dyn Fn(&ParsedJwt<'_>) -> bool) -> (Result<Claims, Rejection>, Vec<&'static str>) {
+        let mut imported: Vec<Jwk> = Vec::new();
+        let mut fed = None;
+        let mut steps = Vec::new();
+        for _ in 0..10 {
+            match v.step(token, now, |k| imported.contains(k), fed.take()) {
+                JwtNeed::Done(result) => return (result, steps),
+                JwtNeed::Unavailable => panic!("unavailable"),
+                JwtNeed::Wait => panic!("nothing else is fetching"),
+                JwtNeed::FetchJwks => {
+                    steps.push("jwks");
+                    v.jwks.as_mut().unwrap().begin_fetch(now);
+                    v.on_jwks(jwks().as_bytes(), now).unwrap();
+                }
+                JwtNeed::ImportKey(k) => {
+                    steps.push("import");
+                    imported.push(k);
+                }
+                JwtNeed::Verify(k, parsed, hash) => {
+                    steps.push("verify");
+                    assert!(imported.contains(&k));
+                    fed = Some((hash, verdict(&parsed)));
+                }
+            }
+        }
+        panic!("the loop did not finish")
+    }
+
+    fn es256_token() -> String {
+        es256_token_for("e1")
+    }
+
+    fn es256_token_for(kid: &str) -> String {
+        let raw = mint_raw(&format!(r#"{{"alg":"ES256","kid":"{kid}"}}"#), &claims_json(""), "x");
+        let (head, _) = raw.rsplit_once('.').unwrap();
+        format!("{head}.{}", jwt::b64url_encode(&[1; 64]))
+    }
+
+    #[test]
+    fn the_step_loop_fetches_imports_verifies_then_a_cached_token_needs_no_io() {
+        let mut v = verifier();
+        let t = es256_token();
+        let set = || format!(r#"{{"keys":[{}]}}"#, ec_jwk("e1"));
+        let (result, steps) = drive(&mut v, &t, NOW, &set, &|p| p.signature == [1; 64]);
+        assert_eq!(result.unwrap().sub, "user-1");
+        assert_eq!(steps, ["jwks", "import", "verify"]);
+        // The same token again: the loop finishes at its first step.
+        let (result, steps) = drive(&mut v, &t, NOW + 5, &|| unreachable!("no fetch"), &|_| unreachable!("no verify"));
+        assert!(result.is_ok());
+        assert!(steps.is_empty(), "{steps:?}");
+        // The cache re-checks expiry with the manual clock.
+        let (result, _) = drive(&mut v, &t, NOW + 630, &|| unreachable!(), &|_| unreachable!());
+        assert_eq!(result.unwrap_err().reason, Reason::Expired);
+    }
+
+    #[test]
+    fn hs256_and_refusals_finish_without_io() {
+        let mut v = verifier();
+        let (result, steps) = drive(&mut v, &mint(&claims_json("")), NOW, &|| unreachable!(), &|_| unreachable!());
+        assert!(result.is_ok() && steps.is_empty());
+        let (result, steps) = drive(&mut v, "not-a-jwt", NOW, &|| unreachable!(), &|_| unreachable!());
+        assert!(result.is_err() && steps.is_empty());
+    }
+
+    #[test]
+    fn a_bad_verdict_refuses_and_is_not_cached_and_a_fetch_in_flight_waits() {
+        let mut v = verifier();
+        let t = es256_token();
+        let set = || format!(r#"{{"keys":[{}]}}"#, ec_jwk("e1"));
+        let (result, steps) = drive(&mut v, &t, NOW, &set, &|_| false);
+        assert_eq!(result.unwrap_err().reason, Reason::BadSignature);
+        assert_eq!(steps, ["jwks", "import", "verify"]);
+        assert_eq!(v.cached_tokens(), 0);
+        // A verdict for another token's hash is not applied.
+        let JwtNeed::Verify(_, _, hash) = v.step(&t, NOW, |_| true, None) else { panic!() };
+        let mut other = hash;
+        other[0] ^= 1;
+        assert!(matches!(v.step(&t, NOW, |_| true, Some((other, true))), JwtNeed::Verify(..)));
+        // An unknown kid while another request's fetch is in flight: wait.
+        let unknown = es256_token_for("e9");
+        v.jwks.as_mut().unwrap().begin_fetch(NOW + 400);
+        assert!(matches!(v.step(&unknown, NOW + 400, |_| true, None), JwtNeed::Wait));
     }
 
     #[test]

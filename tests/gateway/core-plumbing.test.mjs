@@ -6,7 +6,7 @@
 import assert from 'node:assert/strict';
 import { after, before, test } from 'node:test';
 import { createGateway } from '../../pkg/node.js';
-import { GatewayCore } from '../../pkg/wasm/full/mesh_sdk.js';
+import { GatewayBinding } from '../../pkg/wasm/full/mesh_sdk.js';
 
 const env = {
   MESH_UPSTREAM_URL: 'http://127.0.0.1:9/origin',
@@ -18,12 +18,12 @@ const saved = {};
 before(() => {
   saved.fetch = globalThis.fetch;
   saved.log = console.log;
-  saved.handle = GatewayCore.prototype.handle;
+  saved.handle = GatewayBinding.prototype.handle;
   // The upstream, answered in-process; the log, kept; the core, caught.
   globalThis.fetch = async (url) => new Response(JSON.stringify({ url: String(url) }), { status: 200 });
   console.log = (line) => logs.push(String(line));
   cores = new Set();
-  GatewayCore.prototype.handle = function (...args) {
+  GatewayBinding.prototype.handle = function (...args) {
     cores.add(this);
     return saved.handle.apply(this, args);
   };
@@ -31,7 +31,7 @@ before(() => {
 after(() => {
   globalThis.fetch = saved.fetch;
   console.log = saved.log;
-  GatewayCore.prototype.handle = saved.handle;
+  GatewayBinding.prototype.handle = saved.handle;
 });
 
 const events = (name) => logs.map((l) => { try { return JSON.parse(l); } catch { return {}; } }).filter((e) => e.event === name);

@@ -14,14 +14,6 @@ use crate::wasm::global::now_secs;
 
 use super::js::{get_prop, object};
 
-#[wasm_bindgen(typescript_custom_section)]
-const TS: &str = r#"
-/** What `verifyIdentity` resolves with. */
-export interface VerifiedIdentity { userId: string; authMethod: 'jwt' | 'api_key'; apiKeyId?: string; timestamp: number }
-/** A Fetch `Request`, or Node's `IncomingMessage` (`method`, `url` path, lower-case `headers`). */
-export type IdentityRequest = Request | { method: string; url: string; headers: Headers | Record<string, string | string[] | undefined> };
-"#;
-
 /// A header from a `Headers` (has `get`) or a plain object of lower-case
 /// names; a repeated header (an array) counts as missing.
 fn header(headers: &JsValue, name: &str) -> Option<String> {

@@ -1,6 +1,6 @@
 //! Raw bindings the gateway needs beyond web-sys: the KV namespace of the
-//! Worker's env, `console.log`, `AbortSignal.timeout`, and a stream reader
-//! for capped body reads.
+//! Worker's env, `console.log`, `AbortSignal.timeout`, random bytes, and a
+//! stream reader for capped body reads.
 
 use js_sys::{Object, Promise, Reflect, Uint8Array};
 use wasm_bindgen::prelude::*;
@@ -56,6 +56,13 @@ pub fn object(pairs: &[(&str, JsValue)]) -> Object {
     o
 }
 
+/// Random bytes (getrandom; only ever called inside a request).
+pub fn random<const N: usize>() -> Result<[u8; N], JsValue> {
+    let mut b = [0u8; N];
+    getrandom::fill(&mut b).map_err(|e| JsValue::from_str(&format!("getrandom: {e}")))?;
+    Ok(b)
+}
+
 /// Why a capped read stopped.
 pub enum ReadError {
     TooLarge,
@@ -81,5 +88,14 @@ pub async fn read_capped(body: Option<ReadableStream>, cap: usize) -> Result<Vec
         let start = out.len();
         out.resize(start + value.length() as usize, 0);
         value.copy_to(&mut out[start..]);
+    }
+}
+
+/// Reads a request body up to `cap` bytes; `None` past the cap.
+pub async fn read_body(request: &web_sys::Request, cap: usize) -> Result<Option<Vec<u8>>, JsValue> {
+    match read_capped(request.body(), cap).await {
+        Ok(b) => Ok(Some(b)),
+        Err(ReadError::TooLarge) => Ok(None),
+        Err(ReadError::Failed(e)) => Err(e),
     }
 }

@@ -3,25 +3,37 @@
 //! the keys under their own index prefix; the plaintext key is returned once,
 //! by create, and never stored.
 
+use std::cell::RefCell;
+
 use serde_json::{json, Value};
 use wasm_bindgen::prelude::*;
 use web_sys::Request;
 
-use crate::gateway::api_keys::{self, IndexEntry, KeyRecord, MAX_CREATE_BODY_BYTES, MAX_KEYS_PER_USER};
+use crate::gateway::api_keys::{self, IndexEntry, KeyRecord, NegativeCache, MAX_CREATE_BODY_BYTES, MAX_KEYS_PER_USER};
 use crate::gateway::reject::{self, event_log, Reply};
 use crate::gateway::request::KeysOp;
 use crate::wasm::global::now_secs;
 
-use super::handler::{Rid, kv_delete, kv_get, kv_list, kv_put, random, read_body, Core};
-use super::js::console_log;
+use super::js::{console_log, random, read_body, KvNamespace};
+use super::kv::{delete as kv_delete, get as kv_get, list as kv_list, put as kv_put};
+use super::response::Rid;
 
-pub(super) async fn serve(core: &Core, op: KeysOp, owner: &str, request: &Request, rid: &Rid<'_>) -> Result<Reply, JsValue> {
-    let Some(kv) = &core.kv else { return Ok(reject::unavailable()) };
+/// The API-key store of one configuration: the KV namespace, the key prefix,
+/// and the unknown keys remembered (a minted key leaves that cache).
+pub(super) struct KeyStore {
+    pub kv: KvNamespace,
+    pub prefix: String,
+    pub negative: RefCell<NegativeCache>,
+}
+
+pub(super) async fn serve(store: Option<&KeyStore>, op: KeysOp, owner: &str, request: &Request, rid: &Rid<'_>) -> Result<Reply, JsValue> {
+    let Some(store) = store else { return Ok(reject::unavailable()) };
+    let kv = &store.kv;
     let result = match op {
         KeysOp::NotFound => return Ok(reject::not_found()),
         KeysOp::MethodNotAllowed(allow) => return Ok(reject::method_not_allowed(allow)),
         KeysOp::List => list(kv, owner).await.map(|keys| Reply::json(200, json!({ "keys": keys }))),
-        KeysOp::Create => create(core, kv, owner, request, rid).await,
+        KeysOp::Create => create(store, owner, request, rid).await,
         KeysOp::Revoke(id) => revoke(kv, owner, &id, rid).await,
     };
     // A KV failure is an outage, not a bad request: 503, detail to the log.
@@ -32,7 +44,7 @@ pub(super) async fn serve(core: &Core, op: KeysOp, owner: &str, request: &Reques
     }))
 }
 
-async fn list(kv: &super::js::KvNamespace, owner: &str) -> Result<Vec<Value>, JsValue> {
+async fn list(kv: &KvNamespace, owner: &str) -> Result<Vec<Value>, JsValue> {
     let mut records: Vec<KeyRecord> = Vec::new();
     for (_, metadata) in kv_list(kv, &api_keys::user_prefix(owner)).await? {
         let text = js_sys::JSON::stringify(&metadata).ok().and_then(|s| s.as_string()).unwrap_or_default();
@@ -46,7 +58,8 @@ async fn list(kv: &super::js::KvNamespace, owner: &str) -> Result<Vec<Value>, Js
     Ok(records.iter().map(api_keys::public_view).collect())
 }
 
-async fn create(core: &Core, kv: &super::js::KvNamespace, owner: &str, request: &Request, rid: &Rid<'_>) -> Result<Reply, JsValue> {
+async fn create(store: &KeyStore, owner: &str, request: &Request, rid: &Rid<'_>) -> Result<Reply, JsValue> {
+    let kv = &store.kv;
     let Some(body) = read_body(request, MAX_CREATE_BODY_BYTES).await? else {
         return Ok(reject::bad_request("request body is too large"));
     };
@@ -57,7 +70,7 @@ async fn create(core: &Core, kv: &super::js::KvNamespace, owner: &str, request: 
     if kv_list(kv, &api_keys::user_prefix(owner)).await?.len() >= MAX_KEYS_PER_USER {
         return Ok(reject::bad_request("key limit reached: revoke a key first"));
     }
-    let new = api_keys::mint(&core.cfg.api_key_prefix, &random()?, &random()?, owner, name, now_secs());
+    let new = api_keys::mint(&store.prefix, &random()?, &random()?, owner, name, now_secs());
     let record = serde_json::to_string(&new.record).map_err(|e| JsValue::from_str(&e.to_string()))?;
     let index = serde_json::to_string(&IndexEntry { hash: new.hash.clone() }).map_err(|e| JsValue::from_str(&e.to_string()))?;
     // The record first: a key is usable only once its record exists, and the
@@ -65,7 +78,7 @@ async fn create(core: &Core, kv: &super::js::KvNamespace, owner: &str, request: 
     kv_put(kv, &api_keys::record_key(&new.hash), &record, None).await?;
     let metadata = js_sys::JSON::parse(&record)?;
     kv_put(kv, &api_keys::index_key(owner, &new.record.id), &index, Some(&metadata)).await?;
-    core.negative.borrow_mut().remove(&new.hash);
+    store.negative.borrow_mut().remove(&new.hash);
     console_log(&event_log("info", "api_key_created", rid.get(), json!({ "key_id": new.record.id })));
 
     let mut view = api_keys::public_view(&new.record);
@@ -73,7 +86,7 @@ async fn create(core: &Core, kv: &super::js::KvNamespace, owner: &str, request: 
     Ok(Reply::json(201, view))
 }
 
-async fn revoke(kv: &super::js::KvNamespace, owner: &str, id: &str, rid: &Rid<'_>) -> Result<Reply, JsValue> {
+async fn revoke(kv: &KvNamespace, owner: &str, id: &str, rid: &Rid<'_>) -> Result<Reply, JsValue> {
     if !api_keys::valid_id(id) {
         return Ok(reject::not_found());
     }

@@ -6,7 +6,10 @@
 mod handler;
 mod identity;
 mod js;
+mod jwks_fetch;
 mod keys_api;
+mod kv;
+mod response;
 mod webcrypto;
 
 use std::rc::Rc;
@@ -16,38 +19,31 @@ use wasm_bindgen::prelude::*;
 
 pub use identity::verify_identity;
 
-#[wasm_bindgen(typescript_custom_section)]
-const TS: &str = r#"
-/** Options of `createGateway`: defaults for any MESH_* variable the Worker's env lacks. */
-export interface GatewayOptions { [variable: string]: string | undefined }
-/** A Workers module handler. */
-export interface Gateway { fetch(request: Request, env: Record<string, unknown>, ctx?: unknown): Promise<Response> }
-"#;
-
-/// Creates the gateway: `export default createGateway()` in a Worker. The
+/// Creates the gateway: `export default createGateway()` in a Worker (its
+/// TypeScript types are pkg-template/index.d.ts's). The
 /// configuration comes from the `env` of each request (parsed once per
 /// isolate for each distinct env); `options` supplies defaults for variables
 /// the env lacks. Nothing random or slow happens here (Workers allow neither
 /// at module top level).
 #[wasm_bindgen(js_name = createGateway, unchecked_return_type = "Gateway")]
 pub fn create_gateway(#[wasm_bindgen(unchecked_param_type = "GatewayOptions")] options: Option<Object>) -> Object {
-    front_js(GatewayCore(Rc::new(handler::Gateway::new(options))))
+    front_js(GatewayBinding(Rc::new(handler::Gateway::new(options))))
 }
 
 #[wasm_bindgen(module = "/src/wasm/gateway/plumbing.js")]
 extern "C" {
-    /// The Worker's module handler (`{ fetch }`) over one core; see plumbing.js.
+    /// The Worker's module handler (`{ fetch }`) over one binding; see plumbing.js.
     #[wasm_bindgen(js_name = front)]
-    fn front_js(core: GatewayCore) -> Object;
+    fn front_js(binding: GatewayBinding) -> Object;
 }
 
 /// The gateway as its JavaScript front (plumbing.js) calls it: one call per
 /// pass over a request. Internal: the package's entries do not export it.
 #[wasm_bindgen]
-pub struct GatewayCore(Rc<handler::Gateway>);
+pub struct GatewayBinding(Rc<handler::Gateway>);
 
 #[wasm_bindgen]
-impl GatewayCore {
+impl GatewayBinding {
     /// A first pass over a request: a `Response`, or a promise of one.
     /// `line` is the request read by plumbing.js's `inbound`, UTF-8 encoded
     /// there (bytes, not a `String`: see `encode` in plumbing.js). Bytes
@@ -58,8 +54,8 @@ impl GatewayCore {
         handler::respond(&self.0, handler::Call { front, request, env, same_env }, handler::PassKind::First(line))
     }
 
-    /// A second pass: `id` names what the first pass held (its line, the
-    /// token's hash), `ok` is the signature's verdict.
+    /// A pass with a signature's verdict: `id` names what the suspended pass
+    /// held (its line, the token's hash), `ok` is the verdict.
     pub fn resume(&self, front: JsValue, request: web_sys::Request, env: JsValue, same_env: bool, id: u32, ok: bool) -> JsValue {
         handler::respond(&self.0, handler::Call { front, request, env, same_env }, handler::PassKind::Resumed(id, ok))
     }

@@ -25,28 +25,28 @@ export function inbound(request) {
 }
 
 /**
+ * The upstream fetch.
+ * @param {{ base: string, drop: string[], prefix: string,
+ *   failed: (request: Request, error: unknown) => Response,
+ *   withCors: (origin: string, response: Response) => Response }} upstream
+ *   made once per configuration: MESH_UPSTREAM_URL, the lower-case header
+ *   names to drop and the prefix of names to drop too, the answer when the
+ *   upstream cannot be reached, and the CORS wrapper of its response
  * @param {Request} request   the inbound request (headers and body are forwarded)
- * @param {string} base       MESH_UPSTREAM_URL
- * @param {string | undefined} url  the upstream URL; when undefined, it is
- *   `base` + `request.url.slice(from, to)` (the path and query, as the core's
- *   `request::path_span` says). The method is the request's.
- * @param {number} from
- * @param {number} to
- * @param {string[]} drop     lower-case header names to drop
- * @param {string} prefix     drop every header name starting with this too
+ * @param {string | number} target  the upstream URL, or where the path and
+ *   query start in `request.url` (they run to its end; the URL is `base` +
+ *   that). The method is the request's.
  * @param {string | undefined} identity  "name\nvalue\n..." headers to set (values carry no newline)
- * @param {(request: Request, error: unknown) => Response} failed  the upstream could not be reached
  * @param {string | undefined} origin  a CORS origin to allow on the response
- * @param {(origin: string, response: Response) => Response} withCors
  */
-export function forward(request, base, url, from, to, drop, prefix, identity, failed, origin, withCors) {
+export function forward(upstream, request, target, identity, origin) {
   const method = request.method;
   const headers = new Headers(request.headers);
-  // `host` is set by fetch from the upstream URL. The names are the
-  // original's (it does not change): iterating the copy while deleting from
-  // it needed an array of its names first.
+  const { drop, prefix } = upstream;
+  // The names are the original's (it does not change): iterating the copy
+  // while deleting from it needed an array of its names first.
   for (const name of request.headers.keys()) {
-    if (name === 'host' || drop.includes(name) || name.startsWith(prefix)) headers.delete(name);
+    if (drop.includes(name) || name.startsWith(prefix)) headers.delete(name);
   }
   if (identity) {
     const pairs = identity.split('\n');
@@ -59,20 +59,20 @@ export function forward(request, base, url, from, to, drop, prefix, identity, fa
   }
   // Inline arrows rather than bind: a bound function copies its target's
   // name and length (measured per request).
-  return fetch(url ?? base + request.url.slice(from, to), init).then(
-    origin === undefined ? undefined : (response) => withCors(origin, response),
-    (error) => failed(request, error),
+  return fetch(typeof target === 'string' ? target : upstream.base + request.url.slice(target), init).then(
+    origin === undefined ? undefined : (response) => upstream.withCors(origin, response),
+    (error) => upstream.failed(request, error),
   );
 }
 
 /**
- * The Worker's module handler over one `GatewayCore` (the Rust export): each
- * request is read into one line and handled in one call into wasm.
- * @param {{ handle: Function }} core
+ * The Worker's module handler over one `GatewayBinding` (the Rust export):
+ * each request is read into one line and handled in one call into wasm.
+ * @param {{ handle: Function, resume: Function }} binding
  */
-export function front(core) {
-  const f = { core, env: undefined };
-  return { fetch: (request, env) => Promise.resolve(core.handle(f, request, env, same(f, env), encode(inbound(request)))) };
+export function front(binding) {
+  const f = { binding, env: undefined };
+  return { fetch: (request, env) => Promise.resolve(binding.handle(f, request, env, same(f, env), encode(inbound(request)))) };
 }
 
 const encoder = new TextEncoder();
@@ -80,7 +80,7 @@ let scratch = new Uint8Array(4096);
 
 /**
  * The line as UTF-8, in a view of a buffer reused across requests (the
- * core copies it at once; nothing else runs in between). The core takes
+ * binding copies it at once; nothing else runs in between). It takes
  * bytes: wasm-bindgen passes a string with a per-character JavaScript loop,
  * which measured in workerd at about 3-4 us for a line with a token, against
  * under 1 us for `encodeInto` plus the glue's copy of the bytes.
@@ -93,7 +93,7 @@ function encode(line) {
 }
 
 /**
- * Whether `env` is the object of the previous call. The core keeps the
+ * Whether `env` is the object of the previous call. The binding keeps the
  * configuration of the env it saw last and parses again only for another
  * one. Compared here: asked from wasm, it was a call into JavaScript on
  * every request.
@@ -106,13 +106,13 @@ function same(f, env) {
 
 /**
  * Continues a request once its token's signature check settles: a second
- * pass with `id`, under which the core holds the first pass's line, and the
+ * pass with `id`, under which the binding holds the first pass's line, and the
  * verdict (a rejection is `false`).
  * @param {Promise<boolean>} verify  crypto.subtle.verify(...)
  */
 export function suspend(verify, f, request, env, id) {
   return verify.then(
-    (ok) => f.core.resume(f, request, env, same(f, env), id, ok === true),
-    () => f.core.resume(f, request, env, same(f, env), id, false),
+    (ok) => f.binding.resume(f, request, env, same(f, env), id, ok === true),
+    () => f.binding.resume(f, request, env, same(f, env), id, false),
   );
 }

@@ -7,7 +7,6 @@ use std::collections::HashMap;
 
 use js_sys::{Array, Object, Promise};
 use wasm_bindgen::prelude::*;
-use wasm_bindgen_futures::JsFuture;
 use web_sys::{CryptoKey, SubtleCrypto};
 
 use crate::gateway::config::Alg;
@@ -26,16 +25,6 @@ pub struct WebCrypto {
     keys: HashMap<Jwk, CryptoKey>,
 }
 
-/// What one verification needs, cloned out so no borrow spans an await.
-#[derive(Clone)]
-pub struct VerifyJob {
-    subtle: SubtleCrypto,
-    import_params: Object,
-    verify_params: Object,
-    usages: Array,
-    cached: Option<CryptoKey>,
-}
-
 impl WebCrypto {
     pub fn new() -> WebCrypto {
         let s = |v: &str| JsValue::from_str(v);
@@ -51,22 +40,28 @@ impl WebCrypto {
         }
     }
 
-    pub fn job(&self, jwk: &Jwk) -> VerifyJob {
-        let (import_params, verify_params) = match jwk.alg() {
-            Alg::Es256 => (&self.es_import, &self.es_verify),
-            _ => (&self.rs_import, &self.rs_verify),
-        };
-        VerifyJob {
-            subtle: self.subtle.clone(),
-            import_params: import_params.clone(),
-            verify_params: verify_params.clone(),
-            usages: self.usages.clone(),
-            cached: self.keys.get(jwk).cloned(),
-        }
+    /// Whether `jwk` is imported.
+    pub fn has(&self, jwk: &Jwk) -> bool {
+        self.keys.contains_key(jwk)
+    }
+
+    /// `crypto.subtle.importKey(...)`: a promise of the `CryptoKey`, to
+    /// [`WebCrypto::remember`] once it settles.
+    pub fn import(&self, jwk: &Jwk) -> Result<Promise, JsValue> {
+        let params = if jwk.alg() == Alg::Es256 { &self.es_import } else { &self.rs_import };
+        self.subtle.import_key_with_object("jwk", &jwk_object(jwk), params, false, &self.usages)
     }
 
     pub fn remember(&mut self, jwk: Jwk, key: CryptoKey) {
         self.keys.insert(jwk, key);
+    }
+
+    /// `crypto.subtle.verify(...)` with the imported key for `jwk`: a
+    /// promise of the verdict.
+    pub fn verify(&self, jwk: &Jwk, signature: &[u8], data: &[u8]) -> Result<Promise, JsValue> {
+        let key = self.keys.get(jwk).ok_or_else(|| JsValue::from_str("the key is not imported"))?;
+        let params = if jwk.alg() == Alg::Es256 { &self.es_verify } else { &self.rs_verify };
+        self.subtle.verify_with_object_and_u8_array_and_u8_array(params, key, signature, data)
     }
 
     /// Keeps only the keys still in the current set (after a JWKS refetch).
@@ -80,31 +75,5 @@ fn jwk_object(jwk: &Jwk) -> Object {
     match &jwk.material {
         KeyMaterial::Rsa { n, e } => object(&[("kty", s("RSA")), ("n", s(n)), ("e", s(e)), ("alg", s("RS256")), ("ext", JsValue::TRUE)]),
         KeyMaterial::P256 { x, y } => object(&[("kty", s("EC")), ("crv", s("P-256")), ("x", s(x)), ("y", s(y)), ("ext", JsValue::TRUE)]),
-    }
-}
-
-impl VerifyJob {
-    /// The imported key: from the cache, or imported now (`Ok((key, true))`
-    /// when new, so the caller caches it).
-    pub async fn key(&self, jwk: &Jwk) -> Result<(CryptoKey, bool), JsValue> {
-        if let Some(k) = &self.cached {
-            return Ok((k.clone(), false));
-        }
-        let promise = self.subtle.import_key_with_object("jwk", &jwk_object(jwk), &self.import_params, false, &self.usages)?;
-        Ok((JsFuture::from(promise).await?.unchecked_into(), true))
-    }
-
-    /// The key already imported, if any.
-    pub fn cached(&self) -> Option<&CryptoKey> {
-        self.cached.as_ref()
-    }
-
-    /// `crypto.subtle.verify(...)`: a promise of the verdict.
-    pub fn start_verify(&self, key: &CryptoKey, signature: &[u8], data: &[u8]) -> Result<Promise, JsValue> {
-        self.subtle.verify_with_object_and_u8_array_and_u8_array(&self.verify_params, key, signature, data)
-    }
-
-    pub async fn verify(&self, key: &CryptoKey, signature: &[u8], data: &[u8]) -> Result<bool, JsValue> {
-        Ok(JsFuture::from(self.start_verify(key, signature, data)?).await?.is_truthy())
     }
 }

@@ -1,0 +1,105 @@
+//! The JWKS and discovery fetches: GET with a timeout, no redirects and a
+//! body cap; each body goes to the core's key-set cache, which decides what
+//! it means and what to fetch next.
+
+use std::cell::RefCell;
+
+use serde_json::json;
+use wasm_bindgen::prelude::*;
+use wasm_bindgen_futures::JsFuture;
+use web_sys::{Headers, Request, RequestInit, RequestRedirect, Response};
+
+use crate::gateway::jwks::{FetchStep, FETCH_TIMEOUT_MS, MAX_BODY_BYTES};
+use crate::gateway::reject::event_log;
+use crate::gateway::verify::JwtVerifier;
+use crate::wasm::error::describe_js;
+use crate::wasm::global::{fetch_with_request, now_secs};
+
+use super::js::{abort_signal_timeout, console_log, read_capped, ReadError};
+use super::response::Rid;
+use super::webcrypto::WebCrypto;
+
+/// One refresh of the key set (discovery first when the JWKS URL is not
+/// known yet); imported keys that left the set are forgotten.
+pub(super) async fn refresh(jwt: &RefCell<Option<JwtVerifier>>, crypto: &RefCell<WebCrypto>, rid: &Rid<'_>) {
+    let step = match jwt.borrow_mut().as_mut().and_then(|v| v.jwks.as_mut()) {
+        Some(jwks) => jwks.begin_fetch(now_secs()),
+        None => return,
+    };
+    let log_failure = |what: &str, detail: String| {
+        console_log(&event_log("error", "jwks_fetch_failed", rid.get(), json!({ "step": what, "detail": detail })));
+    };
+    let fail = |what: &str, detail: String| {
+        log_failure(what, detail);
+        if let Some(jwks) = jwt.borrow_mut().as_mut().and_then(|v| v.jwks.as_mut()) {
+            jwks.on_failure(now_secs());
+        }
+    };
+    let url = match step {
+        FetchStep::Jwks(url) => url,
+        FetchStep::Discovery(url) => match get_capped(&url).await {
+            Err(e) => return fail("discovery", e),
+            Ok(body) => {
+                let result = match jwt.borrow_mut().as_mut().and_then(|v| v.jwks.as_mut()) {
+                    Some(jwks) => jwks.on_discovery(&body, now_secs()),
+                    None => return,
+                };
+                match result {
+                    Ok(url) => url,
+                    Err(e) => return log_failure("discovery", format!("{e:?}")),
+                }
+            }
+        },
+    };
+    match get_capped(&url).await {
+        Err(e) => fail("jwks", e),
+        Ok(body) => {
+            let result = match jwt.borrow_mut().as_mut() {
+                Some(v) => v.on_jwks(&body, now_secs()).map(|gone| (gone, v.jwks.as_ref().map(|j| j.keys().to_vec()))),
+                None => return,
+            };
+            match result {
+                Ok((gone, keys)) => {
+                    let keys = keys.unwrap_or_default();
+                    crypto.borrow_mut().retain(&keys);
+                    let detail = json!({ "keys": keys.len(), "kids_dropped": gone });
+                    console_log(&event_log("info", "jwks_refreshed", rid.get(), detail));
+                }
+                Err(e) => log_failure("jwks", format!("{e:?}")),
+            }
+        }
+    }
+}
+
+/// GETs `url`. Any status but 200 (a redirect included) is a failure.
+async fn get_capped(url: &str) -> Result<Vec<u8>, String> {
+    let init = RequestInit::new();
+    init.set_method("GET");
+    init.set_redirect(RequestRedirect::Manual);
+    let signal = abort_signal_timeout(FETCH_TIMEOUT_MS).map_err(|e| describe_js(&e))?;
+    init.set_signal(Some(&signal));
+    let headers = Headers::new().map_err(|e| describe_js(&e))?;
+    let _ = headers.set("accept", "application/json");
+    init.set_headers(&headers);
+    let request = Request::new_with_str_and_init(url, &init).map_err(|e| describe_js(&e))?;
+    let response: Response = JsFuture::from(fetch_with_request(&request)).await.map_err(|e| describe_js(&e))?.unchecked_into();
+    let cancel = || {
+        if let Some(body) = response.body() {
+            let _ = body.cancel();
+        }
+    };
+    if response.status() != 200 {
+        cancel();
+        return Err(format!("status {}", response.status()));
+    }
+    let declared = response.headers().get("content-length").ok().flatten().and_then(|v| v.parse::<usize>().ok());
+    if declared.is_some_and(|n| n > MAX_BODY_BYTES) {
+        cancel();
+        return Err("body over the size cap".into());
+    }
+    match read_capped(response.body(), MAX_BODY_BYTES).await {
+        Ok(bytes) => Ok(bytes),
+        Err(ReadError::TooLarge) => Err("body over the size cap".into()),
+        Err(ReadError::Failed(e)) => Err(describe_js(&e)),
+    }
+}
