@@ -362,6 +362,16 @@ mod tests {
     }
 
     #[test]
+    fn the_typescript_env_names_every_variable() {
+        // The types users write their env against (GatewayEnv) list the
+        // variables too; a variable missing there is one users cannot type.
+        let types = include_str!("../../pkg-template/index.d.ts");
+        for name in VARIABLES.iter().chain([&KEY_STORE_BINDING]) {
+            assert!(types.contains(&format!("{name}?:")), "{name} is missing from GatewayEnv in pkg-template/index.d.ts");
+        }
+    }
+
+    #[test]
     fn the_configuration_reads_exactly_the_declared_variables() {
         let asked = std::cell::RefCell::new(Vec::new());
         let all = env(BASE);
