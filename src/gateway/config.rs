@@ -7,6 +7,7 @@
 
 use std::fmt;
 
+use super::authorize::{ClaimRule, Rules};
 use super::route::{AuthMode, Route, Routes};
 
 /// A gateway secret (`MESH_JWT_HS256_SECRET`, `MESH_IDENTITY_SECRET`), with a
@@ -244,6 +245,14 @@ impl GatewayConfig {
         if routes.uses(AuthMode::ApiKey) && !has_key_store {
             return Err(err("MESH_API_KEYS", "KV binding is required when a route uses api_key"));
         }
+        // A route's `issuers` may only name an issuer the gateway trusts: a
+        // typo would otherwise refuse every token on that route.
+        let trusted = jwt.as_ref().map(|j| j.issuer.as_str());
+        for r in routes.iter() {
+            if let Some(unknown) = r.rules.issuers.iter().flatten().find(|i| Some(i.as_str()) != trusted) {
+                return Err(err("MESH_ROUTES", format!("route `{}`: issuer `{unknown}` is not MESH_JWT_ISSUER", r.prefix)));
+            }
+        }
 
         Ok(GatewayConfig { upstream_url, routes, jwt, api_key_prefix, identity_secret, cors_origins, has_key_store })
     }
@@ -331,22 +340,52 @@ fn parse_jwt(get: &impl Fn(&str) -> Option<String>) -> Result<JwtConfig, ConfigE
     Ok(JwtConfig { issuer, audiences, algorithms, jwks, hs256_secret, clock_skew_secs })
 }
 
+/// One `MESH_ROUTES` entry, exactly as documented: an unknown field or a
+/// value of the wrong type is an error, never ignored.
 #[derive(serde::Deserialize)]
 #[serde(deny_unknown_fields)]
 struct RouteJson {
     prefix: String,
     auth: String,
+    methods: Option<Vec<String>>,
+    #[serde(default)]
+    scopes: Vec<String>,
+    #[serde(default)]
+    claims: serde_json::Map<String, serde_json::Value>,
+    issuers: Option<Vec<String>>,
+}
+
+/// A claim rule's value: a string, or a list of strings (any one matches).
+fn claim_rule(prefix: &str, path: String, value: serde_json::Value) -> Result<ClaimRule, ConfigError> {
+    use serde_json::Value;
+    let allowed = match value {
+        Value::String(s) => vec![s],
+        Value::Array(items) => items.into_iter().map(|v| match v {
+            Value::String(s) => Some(s),
+            _ => None,
+        }).collect::<Option<Vec<_>>>().unwrap_or_default(),
+        _ => vec![],
+    };
+    if allowed.is_empty() {
+        return Err(err("MESH_ROUTES", format!("route `{prefix}`: claim `{path}` must be a string or a non-empty list of strings")));
+    }
+    Ok(ClaimRule { path, allowed })
 }
 
 fn parse_routes(json: &str) -> Result<Vec<Route>, ConfigError> {
-    let raw: Vec<RouteJson> = serde_json::from_str(json)
-        .map_err(|e| err("MESH_ROUTES", format!("must be a JSON array of {{\"prefix\", \"auth\"}}: {e}")))?;
+    let raw: Vec<RouteJson> = serde_json::from_str(json).map_err(|e| {
+        err("MESH_ROUTES", format!("must be a JSON array of {{\"prefix\", \"auth\", \"methods\"?, \"scopes\"?, \"claims\"?, \"issuers\"?}}: {e}"))
+    })?;
     raw.into_iter()
         .map(|r| {
             let auth = AuthMode::parse(&r.auth).ok_or_else(|| {
                 err("MESH_ROUTES", format!("route `{}`: auth must be jwt, api_key or public", r.prefix))
             })?;
-            Ok(Route::new(&r.prefix, auth))
+            let claims = (r.claims.into_iter())
+                .map(|(path, value)| claim_rule(&r.prefix, path, value))
+                .collect::<Result<_, _>>()?;
+            let rules = Rules { methods: r.methods, scopes: r.scopes, claims, issuers: r.issuers };
+            Ok(Route::new(&r.prefix, auth).with_rules(rules))
         })
         .collect()
 }
@@ -477,6 +516,47 @@ mod tests {
         assert_eq!(with("http://é.example"), Ok(vec!["http://é.example".to_string()]));
         assert_eq!(with("http://é/x"), Err("MESH_CORS_ORIGINS"));
         assert_eq!(with("https://ü"), Ok(vec!["https://ü".to_string()]));
+    }
+
+    /// BASE with the KV binding, plus `extra`.
+    fn from(extra: &[(&str, &str)]) -> Result<GatewayConfig, ConfigError> {
+        let vars: Vec<_> = BASE.iter().chain(extra).copied().collect();
+        GatewayConfig::from_env(env(&vars), true)
+    }
+
+    #[test]
+    fn routes_carry_their_rules() {
+        let routes = r#"[{ "prefix": "/api/v1/", "auth": "jwt", "methods": ["GET", "POST"], "scopes": ["memories:write"],
+            "claims": { "org.id": "acme", "role": ["admin", "owner"] }, "issuers": ["http://127.0.0.1:9400"] },
+            { "prefix": "/health", "auth": "public", "methods": ["GET"] }]"#;
+        let c = from(&[("MESH_ROUTES", routes)]).unwrap();
+        let r = c.routes.find("/api/v1/x").unwrap();
+        assert_eq!(r.rules.methods.as_deref(), Some(&["GET".to_string(), "POST".to_string()][..]));
+        assert_eq!(r.rules.scopes, ["memories:write"]);
+        assert_eq!(r.rules.claims[0], ClaimRule { path: "org.id".into(), allowed: vec!["acme".into()] });
+        assert_eq!(r.rules.claims[1].allowed, ["admin", "owner"]);
+        assert_eq!(c.routes.claim_paths(), ["org.id", "role"]);
+        assert!(!c.routes.find("/health").unwrap().rules.allows_method("POST"));
+    }
+
+    #[test]
+    fn every_route_rule_mistake_is_an_error_naming_it() {
+        for (routes, says) in [
+            (r#"[{"prefix": "/a/", "auth": "jwt", "scope": ["x"]}]"#, "unknown field `scope`"),
+            (r#"[{"prefix": "/a/", "auth": "jwt", "scopes": [1]}]"#, "invalid type"),
+            (r#"[{"prefix": "/a/", "auth": "jwt", "scopes": "x"}]"#, "invalid type"),
+            (r#"[{"prefix": "/a/", "auth": "jwt", "methods": ["get"]}]"#, "upper-case"),
+            (r#"[{"prefix": "/a/", "auth": "jwt", "claims": {"role": 1}}]"#, "claim `role`"),
+            (r#"[{"prefix": "/a/", "auth": "jwt", "claims": {"role": ["a", 2]}}]"#, "claim `role`"),
+            (r#"[{"prefix": "/a/", "auth": "jwt", "claims": {"role": []}}]"#, "claim `role`"),
+            (r#"[{"prefix": "/a/", "auth": "jwt", "issuers": ["https://other.example"]}]"#, "is not MESH_JWT_ISSUER"),
+            (r#"[{"prefix": "/a/", "auth": "public", "scopes": ["x"]}]"#, "public route"),
+            (r#"[{"prefix": "/a", "auth": "public"}, {"prefix": "/a/", "auth": "jwt"}]"#, "overlap"),
+        ] {
+            let e = from(&[("MESH_ROUTES", routes)]).unwrap_err();
+            assert_eq!(e.variable, "MESH_ROUTES");
+            assert!(e.problem.contains(says), "{routes}: {}", e.problem);
+        }
     }
 
     #[test]

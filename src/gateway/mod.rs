@@ -7,6 +7,7 @@
 //!
 //! - [`config`]: the environment variables, validated (bad -> 500 "gateway misconfigured").
 //! - [`route`]: longest-prefix route table; each route accepts one credential kind.
+//! - [`authorize`]: what a verified caller must also hold on a route (methods, scopes, claims, issuers).
 //! - [`request`]: per request, the plan: 404, preflight, keys API, reject, or forward.
 //! - [`cors`]: which origin a response allows, and the CORS headers.
 //! - [`headers`]: which headers are stripped, which identity headers are injected.
@@ -19,6 +20,7 @@
 //! - [`reject`]: uniform error replies and structured log lines.
 
 pub mod api_keys;
+pub mod authorize;
 pub mod config;
 pub mod cors;
 pub mod headers;

@@ -4,6 +4,7 @@
 
 use serde_json::{json, Value};
 
+use super::authorize::{Missing, Rules};
 use super::jwt::{Reason, Rejection};
 
 /// A response the gateway makes itself.
@@ -39,6 +40,30 @@ pub fn unauthorized(rejection: &Rejection) -> Reply {
     let error = if rejection.reason == Reason::MissingCredential { "invalid_request" } else { "invalid_token" };
     Reply::json(401, json!({ "error": error }))
         .with_header("www-authenticate", format!("Bearer error=\"{error}\""))
+}
+
+/// A verified caller the route's rules refuse. Lacking a scope or a claim is
+/// 403 `insufficient_scope` (RFC 6750 §3.1) naming what is missing, with the
+/// route's scopes in the challenge so a client knows what to ask for; a
+/// token from an issuer the route does not accept is not a token for this
+/// route at all, so 401 `invalid_token`, like any other unacceptable token.
+pub fn forbidden(rules: &Rules, missing: &Missing) -> Reply {
+    if missing.issuer {
+        return unauthorized(&Reason::BadIssuer.into());
+    }
+    let mut challenge = String::from("Bearer error=\"insufficient_scope\"");
+    if !rules.scopes.is_empty() {
+        // Scope tokens hold no `"` or `\` (checked at load): no escaping needed.
+        challenge += &format!(", scope=\"{}\"", rules.scopes.join(" "));
+    }
+    let body = json!({ "error": "insufficient_scope", "missing_scopes": missing.scopes, "missing_claims": missing.claims });
+    Reply::json(403, body).with_header("www-authenticate", challenge)
+}
+
+/// The log line of [`forbidden`]: which rule refused and what was missing.
+pub fn forbidden_log(route: &str, missing: &Missing, request_id: &str) -> String {
+    let fields = json!({ "route": route, "rule": missing.rule(), "missing_scopes": missing.scopes, "missing_claims": missing.claims });
+    event_log("warn", "auth_forbidden", request_id, fields)
 }
 
 pub fn not_found() -> Reply {
@@ -114,6 +139,26 @@ mod tests {
         assert_eq!(r.body, r#"{"error":"invalid_request"}"#);
         assert!(r.headers.contains(&("www-authenticate", "Bearer error=\"invalid_request\"".into())));
         assert!(misconfigured().body.contains("gateway misconfigured"));
+    }
+
+    #[test]
+    fn a_caller_without_the_rules_gets_403_naming_what_is_missing() {
+        let rules = Rules { scopes: vec!["memories:write".into(), "x".into()], ..Rules::default() };
+        let missing = Missing { scopes: vec!["memories:write".into()], claims: vec!["org.id".into()], issuer: false };
+        let r = forbidden(&rules, &missing);
+        assert_eq!(r.status, 403);
+        let challenge = "Bearer error=\"insufficient_scope\", scope=\"memories:write x\"";
+        assert!(r.headers.contains(&("www-authenticate", challenge.into())), "{:?}", r.headers);
+        let body: Value = serde_json::from_str(&r.body).unwrap();
+        assert_eq!(body, json!({"error": "insufficient_scope", "missing_scopes": ["memories:write"], "missing_claims": ["org.id"]}));
+        let line: Value = serde_json::from_str(&forbidden_log("/api/", &missing, "r1")).unwrap();
+        assert_eq!((line["event"].as_str(), line["rule"].as_str()), (Some("auth_forbidden"), Some("scope")));
+        // Claims only: no scope attribute to ask for.
+        let r = forbidden(&Rules::default(), &Missing { claims: vec!["role".into()], ..Missing::default() });
+        assert!(r.headers.contains(&("www-authenticate", "Bearer error=\"insufficient_scope\"".into())));
+        // Another issuer's token is not a token for this route: 401.
+        let r = forbidden(&Rules::default(), &Missing { issuer: true, ..Missing::default() });
+        assert_eq!((r.status, r.body.as_str()), (401, r#"{"error":"invalid_token"}"#));
     }
 
     #[test]

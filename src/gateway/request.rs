@@ -7,6 +7,7 @@
 use super::config::GatewayConfig;
 use super::headers::bearer_token;
 use super::jwt::{Reason, Rejection};
+use super::authorize::Rules;
 use super::route::{keys_path, AuthMode, KeysPath};
 
 /// A credential as the request carried it (borrowed: the hot path copies no token).
@@ -32,17 +33,20 @@ pub enum KeysOp {
 pub enum Plan<'a> {
     /// Nothing here (404).
     NotFound,
-    /// A path with an encoded `/` or `\` that the origin could decode into
-    /// another route (400).
+    /// A path the origin could read as another path: an encoded `/` or `\`,
+    /// or an empty segment (400).
     BadPath,
+    /// The route does not take this method (405); the value is `Allow`.
+    MethodNotAllowed { route: &'a str, allow: String },
     /// A CORS preflight on a browser-facing path: answer it (204).
     Preflight,
     /// Served by the gateway's keys API after JWT verification.
     Keys { op: KeysOp, token: &'a str },
     /// Refused before any verification.
     Reject { route: &'a str, rejection: Rejection },
-    /// Authenticate `credential` (none on public routes), then forward.
-    Forward { route: &'a str, auth: AuthMode, credential: Option<Credential<'a>> },
+    /// Authenticate `credential` (none on public routes), check the route's
+    /// `rules` against what it grants, then forward.
+    Forward { route: &'a str, auth: AuthMode, rules: &'a Rules, credential: Option<Credential<'a>> },
 }
 
 /// Headers the plan needs, as the request carried them.
@@ -115,7 +119,7 @@ pub fn is_cors_path(cfg: &GatewayConfig, path: &str) -> bool {
 
 /// Decides what to do with `method path` before any verification.
 pub fn plan<'a>(cfg: &'a GatewayConfig, method: &str, path: &str, h: &RequestHeaders<'a>) -> Plan<'a> {
-    if has_encoded_separator(path) {
+    if is_ambiguous_path(path) {
         return Plan::BadPath;
     }
     if method == "OPTIONS" && h.access_control_request_method.is_some() && is_cors_path(cfg, path) {
@@ -134,18 +138,27 @@ pub fn plan<'a>(cfg: &'a GatewayConfig, method: &str, path: &str, h: &RequestHea
     let Some(route) = cfg.routes.find(path) else {
         return Plan::NotFound;
     };
+    // Before the credential: a wrong method needs no verification to refuse.
+    if !route.rules.allows_method(method) {
+        return Plan::MethodNotAllowed { route: &route.prefix, allow: route.rules.allow_header() };
+    }
     match credential(route.auth, h, &cfg.api_key_prefix) {
-        Ok(credential) => Plan::Forward { route: &route.prefix, auth: route.auth, credential },
+        Ok(credential) => Plan::Forward { route: &route.prefix, auth: route.auth, rules: &route.rules, credential },
         Err(rejection) => Plan::Reject { route: &route.prefix, rejection },
     }
 }
 
-/// A `\\`, or a `%2F`/`%5C` (any case) that the origin could decode into a
-/// path separator. One pass over the bytes: this runs on every request.
-fn has_encoded_separator(path: &str) -> bool {
+/// A `\\`, a `%2F`/`%5C` (any case) that the origin could decode into a
+/// path separator, or an empty segment (`//`), which origins variously
+/// collapse or keep: the route check must see exactly the path the origin
+/// acts on. (workerd has already resolved `.`/`..` and `%2e` segments.)
+/// One pass over the bytes: this runs on every request.
+fn is_ambiguous_path(path: &str) -> bool {
     let b = path.as_bytes();
     b.iter().enumerate().any(|(i, &c)| {
-        c == b'\\' || (c == b'%' && i + 2 < b.len() && matches!((b[i + 1], b[i + 2] | 0x20), (b'2', b'f') | (b'5', b'c')))
+        c == b'\\'
+            || (c == b'/' && b.get(i + 1) == Some(&b'/'))
+            || (c == b'%' && i + 2 < b.len() && matches!((b[i + 1], b[i + 2] | 0x20), (b'2', b'f') | (b'5', b'c')))
     })
 }
 
@@ -365,6 +378,22 @@ mod tests {
     }
 
     #[test]
+    fn a_method_the_route_does_not_take_is_405_before_any_credential() {
+        use super::super::authorize::Rules;
+        use super::super::route::{Route, Routes};
+        let mut c = cfg();
+        let rules = Rules { methods: Some(vec!["GET".into(), "POST".into()]), ..Rules::default() };
+        c.routes = Routes::new(vec![Route::new("/api/v1/", AuthMode::Jwt).with_rules(rules)]).unwrap();
+        let allow = "GET, POST".to_string();
+        for method in ["DELETE", "PUT", "get", "HEAD"] {
+            let p = plan(&c, method, "/api/v1/x", &h(None, None));
+            assert_eq!(p, Plan::MethodNotAllowed { route: "/api/v1/", allow: allow.clone() }, "{method}");
+        }
+        assert!(matches!(plan(&c, "POST", "/api/v1/x", &h(None, None)), Plan::Reject { .. }));
+        assert!(matches!(plan(&c, "GET", "/api/v1/x", &h(Some("Bearer a.b.c"), None)), Plan::Forward { .. }));
+    }
+
+    #[test]
     fn preflight_and_encoded_slashes() {
         let c = cfg();
         let pre = RequestHeaders { access_control_request_method: Some("POST"), ..Default::default() };
@@ -374,6 +403,10 @@ mod tests {
         assert_eq!(plan(&c, "GET", "/health/..%2Fapi%2fv1/x", &h(None, None)), Plan::BadPath);
         assert_eq!(plan(&c, "GET", "/health/%5C", &h(None, None)), Plan::BadPath);
         assert_eq!(plan(&c, "GET", "/health/a\\b", &h(None, None)), Plan::BadPath);
+        // An empty segment, anywhere, on every route.
+        for empty in ["//api/v1/x", "/api//v1/x", "/api/v1//x", "/health//", "/agent/v1/x//y"] {
+            assert_eq!(plan(&c, "GET", empty, &h(None, None)), Plan::BadPath, "{empty}");
+        }
         for fine in ["/health/%2", "/health/%", "/health/%25", "/health/%2e", "/health/2f", "/health/%5"] {
             assert!(matches!(plan(&c, "GET", fine, &h(None, None)), Plan::Forward { .. }), "{fine}");
         }

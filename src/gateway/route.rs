@@ -13,6 +13,8 @@
 //! `/api/v1/keys` and `/api/v1/keys/{id}` are served by the gateway itself,
 //! before this table is consulted, and always authenticate with a JWT.
 
+use super::authorize::{validate, Rules};
+
 /// How a route authenticates.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
 pub enum AuthMode {
@@ -47,11 +49,18 @@ impl AuthMode {
 pub struct Route {
     pub prefix: String,
     pub auth: AuthMode,
+    /// What an authenticated caller must also hold here ([`super::authorize`]).
+    pub rules: Rules,
 }
 
 impl Route {
     pub fn new(prefix: &str, auth: AuthMode) -> Self {
-        Route { prefix: prefix.to_string(), auth }
+        Route { prefix: prefix.to_string(), auth, rules: Rules::default() }
+    }
+
+    pub fn with_rules(mut self, rules: Rules) -> Self {
+        self.rules = rules;
+        self
     }
 
     fn matches(&self, path: &str) -> bool {
@@ -86,6 +95,12 @@ impl Routes {
             if routes[..i].iter().any(|o| o.prefix == r.prefix) {
                 return Err(format!("prefix `{}` is listed twice", r.prefix));
             }
+            // `/a` and `/a/` both cover `/a/x` (the longer wins), so two
+            // such routes leave the rules of `/a/...` to a trailing slash.
+            if let Some(o) = routes[..i].iter().find(|o| o.prefix.trim_end_matches('/') == r.prefix.trim_end_matches('/')) {
+                return Err(format!("prefixes `{}` and `{}` overlap: list one", o.prefix, r.prefix));
+            }
+            validate(&r.rules, r.auth).map_err(|p| format!("route `{}`: {p}", r.prefix))?;
         }
         Ok(Routes(routes))
     }
@@ -101,6 +116,18 @@ impl Routes {
 
     pub fn iter(&self) -> impl Iterator<Item = &Route> {
         self.0.iter()
+    }
+
+    /// Every claim path some route's rules name: what a verified token's
+    /// [`super::authorize::Grants`] must keep.
+    pub fn claim_paths(&self) -> Vec<&str> {
+        let mut paths: Vec<&str> = Vec::new();
+        for rule in self.0.iter().flat_map(|r| &r.rules.claims) {
+            if !paths.contains(&rule.path.as_str()) {
+                paths.push(&rule.path);
+            }
+        }
+        paths
     }
 }
 
@@ -162,6 +189,20 @@ mod tests {
         assert!(Routes::new(vec![Route::new("api/", AuthMode::Jwt)]).is_err());
         assert!(Routes::new(vec![Route::new("/a/", AuthMode::Jwt), Route::new("/a/", AuthMode::Public)]).is_err());
         assert!(Routes::new(vec![Route::new("/a b/", AuthMode::Jwt)]).is_err());
+        let overlap = Routes::new(vec![Route::new("/a", AuthMode::Public), Route::new("/a/", AuthMode::Jwt)]);
+        assert!(overlap.unwrap_err().contains("overlap"));
+        let scoped_public = Rules { scopes: vec!["s".into()], ..Rules::default() };
+        let err = Routes::new(vec![Route::new("/p/", AuthMode::Public).with_rules(scoped_public)]).unwrap_err();
+        assert!(err.contains("route `/p/`"), "{err}");
+    }
+
+    #[test]
+    fn a_prefix_never_matches_a_longer_segment() {
+        let t = Routes::new(vec![Route::new("/api/v1/", AuthMode::Jwt), Route::new("/x/y", AuthMode::Jwt)]).unwrap();
+        assert!(t.find("/api/v1evil").is_none());
+        assert!(t.find("/api/v1evil/x").is_none());
+        assert!(t.find("/x/yz").is_none());
+        assert!(t.find("/x/y").is_some() && t.find("/x/y/z").is_some());
     }
 
     #[test]

@@ -335,11 +335,12 @@ impl Configured {
         let (path, _) = split_url(url);
         let cors = allowed_origin(&self.cfg, path, origin);
         let reply = |r: Reply| Pass::Done(Ok(to_response(r, cors.as_deref(), rid).into()));
-        let (route, auth, credential, keys_op) = match crate::gateway::request::plan(&self.cfg, method, path, &headers) {
-            Plan::Forward { route, auth, credential } => (route, auth, credential, None),
-            Plan::Keys { op, token } => (KEYS_PATH, AuthMode::Jwt, Some(Credential::Jwt(token)), Some(op)),
+        let (route, auth, rules, credential, keys_op) = match crate::gateway::request::plan(&self.cfg, method, path, &headers) {
+            Plan::Forward { route, auth, rules, credential } => (route, auth, Some(rules), credential, None),
+            Plan::Keys { op, token } => (KEYS_PATH, AuthMode::Jwt, None, Some(Credential::Jwt(token)), Some(op)),
             Plan::NotFound => return reply(reject::not_found()),
-            Plan::BadPath => return reply(reject::bad_request("the path contains an encoded / or \\")),
+            Plan::BadPath => return reply(reject::bad_request("the path contains an encoded / or \\, or an empty segment")),
+            Plan::MethodNotAllowed { allow, .. } => return reply(reject::method_not_allowed(&allow)),
             Plan::Preflight => return reply(cors::preflight(cors.is_some())),
             Plan::Reject { route, rejection } => return reply(self.failure(route, Failure::Reject(rejection), rid)),
         };
