@@ -94,8 +94,14 @@ export function createGateway(options?: GatewayOptions): Gateway;
 
 /** Options of {@link verifyIdentity}. */
 export interface VerifyIdentityOptions {
-  /** Reject identities signed longer ago than this. @default 60 */
+  /** Reject identities signed further than this from the origin's clock, either way. @default 60 */
   maxAgeSeconds?: number;
+  /**
+   * Refuse a signature seen before: `add` stores it for `ttlSeconds` and
+   * returns whether it was new (with Redis: `SET sig 1 NX EX ttl`). Without
+   * it, a captured request can be replayed within `maxAgeSeconds`.
+   */
+  replayStore?: { add(signature: string, ttlSeconds: number): boolean | Promise<boolean> };
 }
 
 /** An identity the gateway signed and {@link verifyIdentity} checked. */
@@ -106,6 +112,8 @@ export interface VerifiedIdentity {
   readonly apiKeyId?: string;
   /** When the gateway signed it, in Unix seconds. */
   readonly timestamp: number;
+  /** Every header the signature covered, by lower-case name. */
+  readonly headers: Readonly<Record<string, string>>;
 }
 
 /**
@@ -124,8 +132,8 @@ export type IdentityRequest =
  * For origins (Node or Workers): checks the `x-mesh-identity-*` signature the
  * gateway added (`MESH_IDENTITY_SECRET`), so requests that bypassed the
  * gateway can be refused. Resolves with the identity, or rejects with a
- * {@link MeshError}: `unauthorized` (missing, tampered or stale), or
- * `invalid_config` (no secret).
+ * {@link MeshError}: `unauthorized` (missing, tampered, stale or replayed),
+ * or `invalid_config` (no secret, or a bad option).
  */
 export function verifyIdentity(
   request: IdentityRequest,

@@ -93,8 +93,8 @@ fuzz_target!(|data: &[u8]| {
     let Ok(line) = std::str::from_utf8(data) else { return };
     let fields: Vec<&str> = line.split('\n').collect();
     let Some(i) = Inbound::parse(line) else {
-        // Refused exactly when the line is not six fields with a method and a URL.
-        assert!(fields.len() != 6 || fields[0].is_empty() || fields[1].is_empty(), "{line:?}");
+        // Refused exactly when the line is not seven fields with a method and a URL.
+        assert!(fields.len() != 7 || fields[0].is_empty() || fields[1].is_empty(), "{line:?}");
         return;
     };
     // Accepted: the parts put back together are the line (nothing lost or moved).
@@ -108,6 +108,7 @@ fuzz_target!(|data: &[u8]| {
         h(i.headers.x_api_key),
         h(i.origin),
         h(i.headers.access_control_request_method),
+        h(i.client_ip),
     ];
     assert_eq!(rebuilt.join("\n"), line);
     if let Some(auth) = i.headers.authorization {

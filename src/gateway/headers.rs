@@ -11,6 +11,8 @@ pub const API_KEY_ID: &str = "x-api-key-id";
 pub const IDENTITY_TIMESTAMP: &str = "x-mesh-identity-timestamp";
 pub const IDENTITY_SIGNATURE: &str = "x-mesh-identity-signature";
 pub const IDENTITY_PREFIX: &str = "x-mesh-identity-";
+/// The names of the headers the identity signature covers, in order.
+pub const IDENTITY_SIGNED_HEADERS: &str = "x-mesh-identity-headers";
 pub const API_KEY_HEADER: &str = "x-api-key";
 
 /// The names (lower case) every route drops.
@@ -24,11 +26,14 @@ pub const ALWAYS_STRIPPED: [&str; 5] = [USER_ID, AUTH_METHOD, API_KEY_ID, API_KE
 ///   `x-mesh-identity-*`): always; the gateway sets its own;
 /// - `x-api-key`: always; a key is a credential for the gateway only;
 /// - `host`: always; fetch sets it from the upstream URL;
+/// - the proxy headers (`x-forwarded-*`, `x-real-ip`, `forwarded`): always;
+///   the gateway sets its own ([`super::forwarded`]);
 /// - `authorization` when `drop_authorization`: on `api_key` routes (it may
 ///   carry the key), and on any route when it carries an API key (see
 ///   [`authorization_carries_api_key`]).
 pub fn stripped_names(drop_authorization: bool) -> Vec<&'static str> {
     let mut names = ALWAYS_STRIPPED.to_vec();
+    names.extend(super::forwarded::CLIENT_SENT);
     if drop_authorization {
         names.push("authorization");
     }
@@ -85,33 +90,45 @@ impl AuthMethod {
     }
 }
 
-/// The headers to set on the forwarded request for `identity`, as
-/// `name\nvalue\n...` (the form the binding hands to its JavaScript in one
-/// string); `signature` is `(timestamp, signature)` from
-/// [`super::identity::sign`] when `MESH_IDENTITY_SECRET` is set. `None` when
-/// a value could not travel as a header unchanged (see
+/// The identity headers for `identity`, in the order they are signed.
+/// `None` when a value could not travel as a header unchanged (see
 /// [`is_safe_header_value`]): the request is then refused, never forwarded
 /// with a mangled identity.
-pub fn identity_lines(identity: &Identity, signature: Option<(i64, &str)>) -> Option<String> {
-    let mut out = String::with_capacity(96 + identity.user_id.len());
-    let mut put = |name: &str, value: &str| {
-        is_safe_header_value(value).then(|| {
-            for part in [name, value] {
-                out.push_str(part);
-                out.push('\n');
-            }
-        })
-    };
-    put(USER_ID, &identity.user_id)?;
-    put(AUTH_METHOD, identity.method.name())?;
+pub fn identity_headers(identity: &Identity) -> Option<Vec<(&'static str, &str)>> {
+    let mut out = Vec::with_capacity(3);
+    out.push((USER_ID, identity.user_id.as_str()));
+    out.push((AUTH_METHOD, identity.method.name()));
     if let Some(id) = &identity.api_key_id {
-        put(API_KEY_ID, id)?;
+        out.push((API_KEY_ID, id.as_str()));
+    }
+    out.iter().all(|(_, v)| is_safe_header_value(v)).then_some(out)
+}
+
+/// The headers to set on the forwarded request, as `name\nvalue\n...` (the
+/// form the binding hands to its JavaScript in one string); `signature` is
+/// `(timestamp, signature)` from [`super::identity::sign`] when
+/// `MESH_IDENTITY_SECRET` is set, with the list of the names it covers.
+pub fn identity_lines(headers: &[(&str, &str)], signature: Option<(i64, &str)>) -> String {
+    let mut out = String::with_capacity(160);
+    let mut put = |name: &str, value: &str| push_line(&mut out, name, value);
+    for (name, value) in headers {
+        put(name, value);
     }
     if let Some((ts, sig)) = signature {
-        put(IDENTITY_TIMESTAMP, &ts.to_string())?;
-        put(IDENTITY_SIGNATURE, sig)?;
+        let names: Vec<&str> = headers.iter().map(|(n, _)| *n).collect();
+        put(IDENTITY_SIGNED_HEADERS, &names.join(","));
+        put(IDENTITY_TIMESTAMP, &ts.to_string());
+        put(IDENTITY_SIGNATURE, sig);
     }
-    Some(out)
+    out
+}
+
+/// Appends one header to a `name\nvalue\n...` string.
+pub fn push_line(out: &mut String, name: &str, value: &str) {
+    for part in [name, value] {
+        out.push_str(part);
+        out.push('\n');
+    }
 }
 
 /// Whether `s` can travel as an HTTP header value unchanged: visible ASCII
@@ -166,19 +183,21 @@ mod tests {
     #[test]
     fn identity_lines_for_keys_and_signatures() {
         let id = Identity { user_id: "u1".into(), method: AuthMethod::ApiKey, api_key_id: Some("k1".into()) };
+        let headers = identity_headers(&id).unwrap();
         assert_eq!(
-            identity_lines(&id, Some((1700000000, "sig"))).unwrap(),
-            "x-user-id\nu1\nx-auth-method\napi_key\nx-api-key-id\nk1\nx-mesh-identity-timestamp\n1700000000\nx-mesh-identity-signature\nsig\n"
+            identity_lines(&headers, Some((1700000000, "sig"))),
+            "x-user-id\nu1\nx-auth-method\napi_key\nx-api-key-id\nk1\nx-mesh-identity-headers\nx-user-id,x-auth-method,x-api-key-id\n\
+             x-mesh-identity-timestamp\n1700000000\nx-mesh-identity-signature\nsig\n"
         );
         let jwt = Identity { user_id: "auth0|abc 1".into(), method: AuthMethod::Jwt, api_key_id: None };
-        assert_eq!(identity_lines(&jwt, None).unwrap(), "x-user-id\nauth0|abc 1\nx-auth-method\njwt\n");
+        assert_eq!(identity_lines(&identity_headers(&jwt).unwrap(), None), "x-user-id\nauth0|abc 1\nx-auth-method\njwt\n");
         // A value that is not header-safe refuses the whole identity.
         for bad in ["a\nx-user-id", "a\r\nb", " u", ""] {
             let forged = Identity { user_id: bad.into(), method: AuthMethod::Jwt, api_key_id: None };
-            assert_eq!(identity_lines(&forged, None), None, "{bad:?}");
+            assert_eq!(identity_headers(&forged), None, "{bad:?}");
         }
         let bad_key = Identity { user_id: "u".into(), method: AuthMethod::ApiKey, api_key_id: Some("k\n".into()) };
-        assert_eq!(identity_lines(&bad_key, None), None);
+        assert_eq!(identity_headers(&bad_key), None);
     }
 
     #[test]

@@ -10,6 +10,7 @@
 //! - [`authorize`]: what a verified caller must also hold on a route (methods, scopes, claims, issuers).
 //! - [`request`]: per request, the plan: 404, preflight, keys API, reject, or forward.
 //! - [`cors`]: which origin a response allows, and the CORS headers.
+//! - [`forwarded`]: the proxy headers (`x-forwarded-*`, `forwarded`) the origin receives.
 //! - [`headers`]: which headers are stripped, which identity headers are injected.
 //! - [`jwt`]: size cap, strict decoding, header rules, HS256, claim rules.
 //! - [`jwks`]: the JWKS cache policy (TTL, kid refetch cooldown, outage).
@@ -23,6 +24,7 @@ pub mod api_keys;
 pub mod authorize;
 pub mod config;
 pub mod cors;
+pub mod forwarded;
 pub mod headers;
 pub mod identity;
 pub mod jwks;

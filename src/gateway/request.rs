@@ -164,8 +164,8 @@ fn is_ambiguous_path(path: &str) -> bool {
 
 /// What the gateway reads of a request, from the one line the binding's
 /// JavaScript builds (one crossing instead of six): method, URL,
-/// `authorization`, `x-api-key`, `origin` and
-/// `access-control-request-method`, separated by `\n`, an absent header as
+/// `authorization`, `x-api-key`, `origin`, `access-control-request-method`
+/// and `cf-connecting-ip`, separated by `\n`, an absent header as
 /// `\0`. Header values never hold a NUL or a newline (Fetch refuses them),
 /// so the split is unambiguous; any other shape gives `None`.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -174,6 +174,8 @@ pub struct Inbound<'a> {
     pub url: &'a str,
     pub headers: RequestHeaders<'a>,
     pub origin: Option<&'a str>,
+    /// `CF-Connecting-IP`: the address the request came from ([`super::forwarded`]).
+    pub client_ip: Option<&'a str>,
 }
 
 pub const ABSENT: &str = "\0";
@@ -195,7 +197,7 @@ impl<'a> Inbound<'a> {
         };
         let header = |v: &'a str| (v != ABSENT).then_some(v);
         let (method, url) = (next()?, next()?);
-        let (authorization, x_api_key, origin, acrm) = (next()?, next()?, next()?, next()?);
+        let (authorization, x_api_key, origin, acrm, client_ip) = (next()?, next()?, next()?, next()?, next()?);
         if next().is_some() || method.is_empty() || url.is_empty() {
             return None;
         }
@@ -204,7 +206,7 @@ impl<'a> Inbound<'a> {
             x_api_key: header(x_api_key),
             access_control_request_method: header(acrm),
         };
-        Some(Inbound { method, url, headers, origin: header(origin) })
+        Some(Inbound { method, url, headers, origin: header(origin), client_ip: header(client_ip) })
     }
 }
 
@@ -275,12 +277,13 @@ mod inbound_tests {
 
     #[test]
     fn the_inbound_line_reads_back_what_the_request_carried() {
-        let line = "POST\nhttps://gw.example/api/v1/chat?x=1\nBearer abc\n\0\nhttps://app.example\n\0";
+        let line = "POST\nhttps://gw.example/api/v1/chat?x=1\nBearer abc\n\0\nhttps://app.example\n\0\n203.0.113.7";
         let i = Inbound::parse(line).unwrap();
         assert_eq!((i.method, i.url, i.origin), ("POST", "https://gw.example/api/v1/chat?x=1", Some("https://app.example")));
+        assert_eq!(i.client_ip, Some("203.0.113.7"));
         assert_eq!(i.headers, RequestHeaders { authorization: Some("Bearer abc"), x_api_key: None, access_control_request_method: None });
         // An empty header is present, and differs from an absent one.
-        let i = Inbound::parse("GET\nhttps://gw/\n\n\0\n\0\n\0").unwrap();
+        let i = Inbound::parse("GET\nhttps://gw/\n\n\0\n\0\n\0\n\0").unwrap();
         assert_eq!(i.headers.authorization, Some(""));
     }
 
@@ -303,7 +306,7 @@ mod inbound_tests {
 
     #[test]
     fn any_other_shape_is_refused() {
-        for bad in ["", "GET", "GET\nhttps://gw/\n\0\n\0\n\0", "GET\nhttps://gw/\n\0\n\0\n\0\n\0\nextra", "\nhttps://gw/\n\0\n\0\n\0\n\0"] {
+        for bad in ["", "GET", "GET\nhttps://gw/\n\0\n\0\n\0\n\0", "GET\nhttps://gw/\n\0\n\0\n\0\n\0\n\0\nextra", "\nhttps://gw/\n\0\n\0\n\0\n\0\n\0"] {
             assert_eq!(Inbound::parse(bad), None, "{bad:?}");
         }
     }

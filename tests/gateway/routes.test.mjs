@@ -41,14 +41,14 @@ const ROUTES = [
   { path: '/agent/v1/mcp/messages/', auth: 'api_key', method: 'POST', body: { jsonrpc: '2.0', id: 1, method: 'ping' } },
 ];
 
-async function verifyIdentityOf(seen, { mutate = (x) => x, secret = IDENTITY_SECRET, maxAgeSeconds = 60 } = {}) {
+async function verifyIdentityOf(seen, { mutate = (x) => x, secret = IDENTITY_SECRET, maxAgeSeconds = 60, replayStore } = {}) {
   const { verifyIdentity } = await import('../../pkg/node.js');
   const headers = new Headers();
   for (const [k, v] of seen.rawHeaders) if (!['host', 'connection', 'content-length', 'transfer-encoding'].includes(k.toLowerCase())) headers.append(k, v);
   const parts = mutate({ method: seen.method, url: `http://origin.test${seen.path}${seen.rawQuery}`, headers });
   const init = { method: parts.method, headers: parts.headers };
   if (!['GET', 'HEAD'].includes(parts.method) && seen.body) init.body = seen.body;
-  return verifyIdentity(new Request(parts.url, init), secret, { maxAgeSeconds });
+  return verifyIdentity(new Request(parts.url, init), secret, { maxAgeSeconds, replayStore });
 }
 
 describe('spoofed identity headers', () => {
@@ -140,6 +140,50 @@ describe('routing', () => {
       assert.ok(r.status < 500, `${path}: ${r.status}`);
     }
   });
+  test('a prefix matches whole segments only: /api/v1evil is no route', async () => {
+    const t = await gw.token();
+    secrets.push(t);
+    for (const path of ['/api/v1evil', '/api/v1evil/chat', '/healthz/x', '/agent/v1x/y']) {
+      const r = await gw.call(path, { token: t });
+      assert.equal(r.status, 404, `${path}: ${r.status} ${r.text}`);
+      assert.equal(r.seen.length, 0, `${path} reached the origin`);
+    }
+  });
+  test('workerd resolves dot segments first: climbing out of /health lands on a jwt route and needs a JWT', async () => {
+    for (const path of ['/health/../api/v1/chat', '/health/%2e%2e/api/v1/chat', '/health/%2E%2E/api/v1/chat', '/health/./../api/v1/chat']) {
+      const r = await gw.call(path);
+      assertRejected(r, 'invalid_request', path);
+    }
+  });
+  test('an encoded slash or backslash, or an empty segment, is 400 on every route', async () => {
+    const t = await gw.token();
+    secrets.push(t);
+    for (const path of ['/health/%2f', '/health/%2F..', '/health/a%5cb', '/health/a%5Cb', '/api/v1//chat', '/health//x', '//health', '/agent/v1/a//b']) {
+      const r = await gw.call(path, { token: t });
+      assert.equal(r.status, 400, `${path}: ${r.status} ${r.text}`);
+      assert.equal(r.seen.length, 0, `${path} reached the origin`);
+    }
+  });
+  test('client-sent proxy headers never reach the origin; the gateway sets its own', async () => {
+    const forged = [['X-Forwarded-For', '6.6.6.6'], ['X-Real-IP', '6.6.6.6'], ['Forwarded', 'for=6.6.6.6;host=evil.example'], ['X-Forwarded-Host', 'evil.example'], ['X-Forwarded-Proto', 'gopher']];
+    const r = await gw.call('/health', { headers: forged });
+    assert.equal(r.status, 200, r.text);
+    const seen = r.seen[0];
+    const values = (n) => seen.rawHeaders.filter(([k]) => k.toLowerCase() === n).map(([, v]) => v);
+    assert.ok(!JSON.stringify(seen.rawHeaders).includes('6.6.6.6') && !JSON.stringify(seen.rawHeaders).includes('evil.example'), JSON.stringify(seen.rawHeaders));
+    const host = new URL(gw.url).host;
+    assert.deepEqual(values('x-forwarded-host'), [host]);
+    assert.deepEqual(values('x-forwarded-proto'), ['http']);
+    assert.equal(values('forwarded').length, 1);
+    assert.match(values('forwarded')[0], new RegExp(`host="${host}";proto=http$`));
+    // CF-Connecting-IP is the connecting address where Cloudflare sets it; here the test sends one.
+    const r2 = await gw.call('/health', { headers: [['CF-Connecting-IP', '203.0.113.9'], ['X-Forwarded-For', '6.6.6.6']] });
+    const seen2 = r2.seen[0];
+    const v2 = (n) => seen2.rawHeaders.filter(([k]) => k.toLowerCase() === n).map(([, v]) => v);
+    assert.deepEqual(v2('x-forwarded-for'), ['203.0.113.9']);
+    assert.deepEqual(v2('x-real-ip'), ['203.0.113.9']);
+    assert.match(v2('forwarded')[0], /^for=203\.0\.113\.9;host=/);
+  });
   test('the default route table: /health public, /api/v1/ and /mcp/messages/ jwt, /agent/v1/ api_key', async () => {
     assert.equal((await gw.call('/health')).status, 200);
     assert.equal((await gw.call('/health/live')).status, 200);
@@ -173,6 +217,9 @@ describe('signed identity (MESH_IDENTITY_SECRET) and verifyIdentity', () => {
     'another auth method': (p) => { p.headers.set('x-auth-method', 'api_key'); return p; },
     'another method': (p) => ({ ...p, method: p.method === 'POST' ? 'PUT' : 'POST' }),
     'another path': (p) => ({ ...p, url: p.url.replace('/api/v1/chat', '/api/v1/admin') }),
+    'another query': (p) => ({ ...p, url: p.url.replace('?a=1', '?a=2') }),
+    'no query': (p) => ({ ...p, url: p.url.replace('?a=1', '') }),
+    'a header left out of the signed list': (p) => { p.headers.set('x-mesh-identity-headers', 'x-user-id'); return p; },
     'a later timestamp': (p) => { p.headers.set('x-mesh-identity-timestamp', String(Number(p.headers.get('x-mesh-identity-timestamp')) + 1)); return p; },
     'a changed signature': (p) => { const s = p.headers.get('x-mesh-identity-signature'); p.headers.set('x-mesh-identity-signature', (s[0] === 'A' ? 'B' : 'A') + s.slice(1)); return p; },
     'no signature': (p) => { p.headers.delete('x-mesh-identity-signature'); return p; },
@@ -184,6 +231,18 @@ describe('signed identity (MESH_IDENTITY_SECRET) and verifyIdentity', () => {
       await assert.rejects(verifyIdentityOf(seen, { mutate }), (e) => { assert.equal(e.code, 'unauthorized', String(e)); return true; });
     });
   }
+  test('verifyIdentity covers the query and names every signed header', async () => {
+    assert.equal(seen.rawQuery, '?a=1');
+    const id = await verifyIdentityOf(seen);
+    assert.deepEqual(id.headers, { 'x-user-id': 'signed-user', 'x-auth-method': 'jwt' });
+  });
+  test('with a replay store, a signature is accepted once', async () => {
+    const seenSigs = new Map();
+    const replayStore = { add: async (sig, ttl) => { assert.ok(ttl >= 60, `ttl ${ttl}`); if (seenSigs.has(sig)) return false; seenSigs.set(sig, ttl); return true; } };
+    await verifyIdentityOf(seen, { replayStore });
+    await assert.rejects(verifyIdentityOf(seen, { replayStore }), (e) => e.code === 'unauthorized' && /identity_replayed/.test(e.message));
+    await assert.rejects(verifyIdentityOf(seen, { replayStore: {} }), (e) => e.code === 'invalid_config');
+  });
   test('verifyIdentity rejects the wrong secret', async () => {
     await assert.rejects(verifyIdentityOf(seen, { secret: 'not-the-secret' }), (e) => e.code === 'unauthorized');
   });

@@ -123,7 +123,7 @@ export function assertForwarded(r, { userId, authMethod, apiKeyId = null }, msg 
   if (apiKeyId === null) assert.equal(count('x-api-key-id'), 0, `no x-api-key-id ${where}`);
   else { assert.equal(count('x-api-key-id'), 1, `one x-api-key-id ${where}`); assert.equal(seen.identity.apiKeyId, apiKeyId, `x-api-key-id ${where}`); }
   for (const n of names.filter((x) => x.startsWith('x-mesh-identity-'))) {
-    assert.ok(['x-mesh-identity-timestamp', 'x-mesh-identity-signature'].includes(n), `unexpected ${n} ${where}`);
+    assert.ok(['x-mesh-identity-headers', 'x-mesh-identity-timestamp', 'x-mesh-identity-signature'].includes(n), `unexpected ${n} ${where}`);
     assert.equal(count(n), 1, `one ${n} ${where}`);
   }
   return seen;

@@ -32,6 +32,7 @@ use web_sys::{CryptoKey, Request};
 use crate::gateway::api_keys::{self, NegativeCache, NEGATIVE_CAPACITY, NEGATIVE_TTL_SECS};
 use crate::gateway::config::{ConfigError, GatewayConfig, KEY_STORE_BINDING, VARIABLES};
 use crate::gateway::cors::{self, allowed_origin};
+use crate::gateway::forwarded;
 use crate::gateway::headers::{authorization_carries_api_key, stripped_names, AuthMethod, Identity, IDENTITY_PREFIX};
 use crate::gateway::identity::injected;
 use crate::gateway::jwks::{Jwk, MAX_WAITS, WAIT_STEP_MS};
@@ -329,10 +330,10 @@ impl Configured {
     /// One pass: the response, or the IO it needs first. `fed` holds what
     /// the IO since the last pass found.
     fn pass<'l>(&'l self, request: &Request, line: &'l str, rid: &Rid<'_>, fed: &mut Fed) -> Pass<'l> {
-        let Some(Inbound { method, url, headers, origin }) = Inbound::parse(line) else {
+        let Some(Inbound { method, url, headers, origin, client_ip }) = Inbound::parse(line) else {
             return Pass::Done(Ok(to_response(reject::bad_request("the request could not be read"), None, rid).into()));
         };
-        let (path, _) = split_url(url);
+        let (path, query) = split_url(url);
         let cors = allowed_origin(&self.cfg, path, origin);
         let reply = |r: Reply| Pass::Done(Ok(to_response(r, cors.as_deref(), rid).into()));
         let (route, auth, rules, credential, keys_op) = match crate::gateway::request::plan(&self.cfg, method, path, &headers) {
@@ -360,20 +361,21 @@ impl Configured {
         }
         let carries_key = headers.authorization.is_some_and(|v| authorization_carries_api_key(v, &self.cfg.api_key_prefix));
         let upstream = &self.upstream[(auth == AuthMode::ApiKey || carries_key) as usize];
-        let lines = match &identity {
-            None => None,
-            Some(identity) => match injected(&self.cfg, method, path, identity, now_secs()) {
-                Some(lines) => Some(lines),
+        let mut lines = match &identity {
+            None => String::new(),
+            Some(identity) => match injected(&self.cfg, method, path, query, identity, now_secs()) {
+                Some(lines) => lines,
                 None => return Pass::Done(Err(JsValue::from_str("an identity header value is not header-safe"))),
             },
         };
+        forwarded::push_lines(&mut lines, url, client_ip);
         // Where the path and query run to the URL's end, JavaScript slices
         // them from `request.url` (no string made here and decoded there).
         let target = match upstream_target(&self.cfg, url) {
             Upstream::From(from) => JsValue::from(from),
             Upstream::Url(url) => JsValue::from_str(&url),
         };
-        Pass::Done(forward_js(upstream, request, &target, lines.as_deref(), cors.as_deref()))
+        Pass::Done(forward_js(upstream, request, &target, Some(&lines), cors.as_deref()))
     }
 
     fn failure(&self, route: &str, failure: Failure<'_>, rid: &Rid<'_>) -> Reply {

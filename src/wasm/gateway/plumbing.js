@@ -7,10 +7,10 @@
 
 /**
  * The request as one line for `gateway::request::Inbound::parse`: method,
- * URL, then the headers `authorization`, `x-api-key`, `origin` and
+ * URL, then the headers `authorization`, `x-api-key`, `origin`,
  * `access-control-request-method` (read on OPTIONS only: nothing else uses
- * it), separated by "\n", "\0" for an absent one (no header value holds a
- * NUL or a newline).
+ * it) and `cf-connecting-ip`, separated by "\n", "\0" for an absent one (no
+ * header value holds a NUL or a newline).
  * @param {Request} request
  */
 export function inbound(request) {
@@ -21,7 +21,7 @@ export function inbound(request) {
   const method = request.method;
   const acrm = method === 'OPTIONS' ? h.get('access-control-request-method') ?? '\0' : '\0';
   return `${method}\n${request.url}\n${h.get('authorization') ?? '\0'}\n${h.get('x-api-key') ?? '\0'}\n${
-    h.get('origin') ?? '\0'}\n${acrm}`;
+    h.get('origin') ?? '\0'}\n${acrm}\n${h.get('cf-connecting-ip') ?? '\0'}`;
 }
 
 /**
