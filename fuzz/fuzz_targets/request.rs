@@ -28,9 +28,10 @@ fn config() -> &'static GatewayConfig {
 }
 
 /// A path that an origin could decode into another route's path.
-fn has_encoded_separator(path: &str) -> bool {
+/// The refusal rule restated the slow way: an encoded separator or `//`.
+fn is_ambiguous(path: &str) -> bool {
     let lower = path.to_ascii_lowercase();
-    path.contains('\\') || lower.contains("%2f") || lower.contains("%5c")
+    path.contains('\\') || path.contains("//") || lower.contains("%2f") || lower.contains("%5c")
 }
 
 fn check_url(url: &str) {
@@ -54,7 +55,7 @@ fn check_plan(i: &Inbound<'_>) {
     let (path, _) = split_url(i.url);
     let h = &i.headers;
     let plan = plan(cfg, i.method, path, h);
-    assert_eq!(matches!(plan, Plan::BadPath), has_encoded_separator(path), "{plan:?}");
+    assert_eq!(matches!(plan, Plan::BadPath), is_ambiguous(path), "{plan:?}");
     match plan {
         Plan::BadPath | Plan::NotFound => {}
         Plan::Preflight => assert!(i.method == "OPTIONS" && h.access_control_request_method.is_some()),
@@ -66,8 +67,11 @@ fn check_plan(i: &Inbound<'_>) {
             assert!(path.starts_with(route));
             assert!(matches!(rejection.reason, Reason::MissingCredential | Reason::WrongCredentialType));
         }
-        Plan::Forward { route, auth, credential } => {
-            assert!(path.starts_with(route));
+        Plan::MethodNotAllowed { route, allow } => {
+            assert!(path.starts_with(route) && !allow.split(", ").any(|m| m == i.method));
+        }
+        Plan::Forward { route, auth, credential, rules } => {
+            assert!(path.starts_with(route) && rules.allows_method(i.method));
             let from_headers = |t: &str| {
                 !t.is_empty() && (h.authorization.is_some_and(|a| a.contains(t)) || h.x_api_key.is_some_and(|k| k.contains(t)))
             };
