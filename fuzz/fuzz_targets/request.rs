@@ -63,7 +63,8 @@ fn check_plan(i: &Inbound<'_>) {
             assert!(path.starts_with(KEYS_PATH));
             assert!(h.authorization.is_some_and(|a| a.contains(token)) && !token.is_empty());
         }
-        Plan::Reject { route, rejection } => {
+        Plan::ResourceMetadata(resource) => assert!(path.ends_with(resource) && path.starts_with("/.well-known/")),
+        Plan::Reject { route, rejection, .. } => {
             assert!(path.starts_with(route));
             assert!(matches!(rejection.reason, Reason::MissingCredential | Reason::WrongCredentialType));
         }

@@ -102,6 +102,9 @@ pub struct GatewayConfig {
     pub cors_origins: Vec<String>,
     /// Whether the KV binding `MESH_API_KEYS` exists.
     pub has_key_store: bool,
+    /// `MESH_RESOURCE`: the protected resource's identifier in its RFC 9728
+    /// metadata (the request's origin when unset), without a trailing slash.
+    pub resource: Option<String>,
 }
 
 /// A configuration problem, naming the variable. Never contains a secret value.
@@ -181,6 +184,7 @@ pub const VARIABLES: &[&str] = &[
     "MESH_API_KEY_PREFIX",
     "MESH_IDENTITY_SECRET",
     "MESH_CORS_ORIGINS",
+    "MESH_RESOURCE",
 ];
 
 /// The name of the KV binding of API-key records.
@@ -254,7 +258,9 @@ impl GatewayConfig {
             }
         }
 
-        Ok(GatewayConfig { upstream_url, routes, jwt, api_key_prefix, identity_secret, cors_origins, has_key_store })
+        let resource = get("MESH_RESOURCE").map(|r| base_url("MESH_RESOURCE", &r)).transpose()?;
+
+        Ok(GatewayConfig { upstream_url, routes, jwt, api_key_prefix, identity_secret, cors_origins, has_key_store, resource })
     }
 
     /// Whether the gateway serves `/api/v1/keys` itself.

@@ -23,7 +23,7 @@ fn address(value: &str) -> Option<&str> {
 }
 
 /// `scheme` and `host[:port]` of an absolute request URL.
-fn scheme_and_host(url: &str) -> Option<(&str, &str)> {
+pub(crate) fn scheme_and_host(url: &str) -> Option<(&str, &str)> {
     let (scheme, rest) = url.split_once("://")?;
     let end = rest.find(['/', '?', '#']).unwrap_or(rest.len());
     let host = &rest[..end];

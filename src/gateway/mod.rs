@@ -9,6 +9,7 @@
 //! - [`route`]: longest-prefix route table; each route accepts one credential kind.
 //! - [`authorize`]: what a verified caller must also hold on a route (methods, scopes, claims, issuers).
 //! - [`request`]: per request, the plan: 404, preflight, keys API, reject, or forward.
+//! - [`resource`]: RFC 9728 protected resource metadata, for MCP clients.
 //! - [`cors`]: which origin a response allows, and the CORS headers.
 //! - [`forwarded`]: the proxy headers (`x-forwarded-*`, `forwarded`) the origin receives.
 //! - [`headers`]: which headers are stripped, which identity headers are injected.
@@ -31,6 +32,7 @@ pub mod jwks;
 pub mod jwt;
 pub mod reject;
 pub mod request;
+pub mod resource;
 pub mod route;
 pub mod token_cache;
 pub mod verify;

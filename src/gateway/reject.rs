@@ -37,9 +37,18 @@ impl Reply {
 /// 401 per RFC 6750: `invalid_request` when no credential was sent,
 /// `invalid_token` for everything else, whatever the reason.
 pub fn unauthorized(rejection: &Rejection) -> Reply {
+    challenged(rejection, None)
+}
+
+/// [`unauthorized`], naming the route's RFC 9728 metadata URL on `jwt`
+/// routes (`resource_metadata`), where an MCP client learns where to log in.
+pub fn challenged(rejection: &Rejection, resource_metadata: Option<&str>) -> Reply {
     let error = if rejection.reason == Reason::MissingCredential { "invalid_request" } else { "invalid_token" };
-    Reply::json(401, json!({ "error": error }))
-        .with_header("www-authenticate", format!("Bearer error=\"{error}\""))
+    let mut challenge = format!("Bearer error=\"{error}\"");
+    if let Some(url) = resource_metadata {
+        challenge += &format!(", resource_metadata=\"{url}\"");
+    }
+    Reply::json(401, json!({ "error": error })).with_header("www-authenticate", challenge)
 }
 
 /// A verified caller the route's rules refuse. Lacking a scope or a claim is
@@ -139,6 +148,9 @@ mod tests {
         assert_eq!(r.body, r#"{"error":"invalid_request"}"#);
         assert!(r.headers.contains(&("www-authenticate", "Bearer error=\"invalid_request\"".into())));
         assert!(misconfigured().body.contains("gateway misconfigured"));
+        let r = challenged(&Reason::MissingCredential.into(), Some("https://gw/.well-known/oauth-protected-resource/mcp/"));
+        let challenge = "Bearer error=\"invalid_request\", resource_metadata=\"https://gw/.well-known/oauth-protected-resource/mcp/\"";
+        assert!(r.headers.contains(&("www-authenticate", challenge.into())), "{:?}", r.headers);
     }
 
     #[test]

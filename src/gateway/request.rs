@@ -43,7 +43,9 @@ pub enum Plan<'a> {
     /// Served by the gateway's keys API after JWT verification.
     Keys { op: KeysOp, token: &'a str },
     /// Refused before any verification.
-    Reject { route: &'a str, rejection: Rejection },
+    Reject { route: &'a str, auth: AuthMode, rejection: Rejection },
+    /// RFC 9728 metadata of the resource at this path ("" for the gateway).
+    ResourceMetadata(&'a str),
     /// Authenticate `credential` (none on public routes), check the route's
     /// `rules` against what it grants, then forward.
     Forward { route: &'a str, auth: AuthMode, rules: &'a Rules, credential: Option<Credential<'a>> },
@@ -118,12 +120,15 @@ pub fn is_cors_path(cfg: &GatewayConfig, path: &str) -> bool {
 }
 
 /// Decides what to do with `method path` before any verification.
-pub fn plan<'a>(cfg: &'a GatewayConfig, method: &str, path: &str, h: &RequestHeaders<'a>) -> Plan<'a> {
+pub fn plan<'a>(cfg: &'a GatewayConfig, method: &str, path: &'a str, h: &RequestHeaders<'a>) -> Plan<'a> {
     if is_ambiguous_path(path) {
         return Plan::BadPath;
     }
     if method == "OPTIONS" && h.access_control_request_method.is_some() && is_cors_path(cfg, path) {
         return Plan::Preflight;
+    }
+    if let Some(resource) = super::resource::metadata_path(path).filter(|_| method == "GET" || method == "HEAD") {
+        return Plan::ResourceMetadata(resource);
     }
     if cfg.serves_keys_api() {
         if let Some(kp) = keys_path(path) {
@@ -131,7 +136,7 @@ pub fn plan<'a>(cfg: &'a GatewayConfig, method: &str, path: &str, h: &RequestHea
             return match credential(AuthMode::Jwt, h, &cfg.api_key_prefix) {
                 Ok(Some(Credential::Jwt(token))) => Plan::Keys { op, token },
                 Ok(_) => unreachable!("jwt credentials are JWTs"),
-                Err(rejection) => Plan::Reject { route: super::route::KEYS_PATH, rejection },
+                Err(rejection) => Plan::Reject { route: super::route::KEYS_PATH, auth: AuthMode::Jwt, rejection },
             };
         }
     }
@@ -144,7 +149,7 @@ pub fn plan<'a>(cfg: &'a GatewayConfig, method: &str, path: &str, h: &RequestHea
     }
     match credential(route.auth, h, &cfg.api_key_prefix) {
         Ok(credential) => Plan::Forward { route: &route.prefix, auth: route.auth, rules: &route.rules, credential },
-        Err(rejection) => Plan::Reject { route: &route.prefix, rejection },
+        Err(rejection) => Plan::Reject { route: &route.prefix, auth: route.auth, rejection },
     }
 }
 

@@ -101,3 +101,36 @@ test('the client SDK: device login, chat and keys through the gateway, then API-
 test('no provider token or key in the gateway\'s log', () => {
   assertNotLogged(gw.logs(), secrets, 'provider e2e');
 });
+
+test('an MCP client discovers where to log in (RFC 9728), logs in there, and is let through', BOUND, async () => {
+  // 1. The unauthenticated call: a 401 whose challenge names the route's metadata.
+  origin.clear();
+  const first = await request(gw.url, '/mcp/messages/', { method: 'POST', body: { jsonrpc: '2.0', id: 1, method: 'initialize' } });
+  assert.equal(first.status, 401, first.text);
+  const challenge = first.headers['www-authenticate'];
+  const m = /resource_metadata="([^"]+)"/.exec(challenge);
+  assert.ok(m, `no resource_metadata in ${challenge}`);
+  assert.equal(m[1], `${gw.url}/.well-known/oauth-protected-resource/mcp/messages/`);
+  // 2. The metadata: the resource is the URL the client called, the issuer is named.
+  const meta = await request(gw.url, new URL(m[1]).pathname);
+  assert.equal(meta.status, 200, meta.text);
+  assert.equal(meta.json.resource, `${gw.url}/mcp/messages/`);
+  assert.deepEqual(meta.json.authorization_servers, [op.issuer]);
+  assert.deepEqual(meta.json.bearer_methods_supported, ['header']);
+  assert.ok(Array.isArray(meta.json.scopes_supported));
+  assert.equal(meta.headers['access-control-allow-origin'], '*');
+  // The root form describes the gateway; a path with no jwt route is 404.
+  const root = await request(gw.url, '/.well-known/oauth-protected-resource');
+  assert.equal(root.json.resource, gw.url);
+  assert.equal((await request(gw.url, '/.well-known/oauth-protected-resource/health')).status, 404);
+  // 3. The authorization server's own metadata, from the issuer it named.
+  const asMeta = await fetch(`${meta.json.authorization_servers[0]}/.well-known/openid-configuration`).then((r) => r.json());
+  assert.equal(asMeta.issuer, op.issuer);
+  assert.ok(asMeta.device_authorization_endpoint && asMeta.token_endpoint, 'the provider offers a grant a CLI can use');
+  // 4. Log in there, then call again with the token.
+  const tokens = await rawDeviceLogin(op.issuer, { login: demo.login, password: demo.password });
+  secrets.push(tokens.access_token, tokens.refresh_token);
+  const again = await request(gw.url, '/mcp/messages/', { method: 'POST', headers: [['Authorization', `Bearer ${tokens.access_token}`]], body: { jsonrpc: '2.0', id: 1, method: 'initialize' } });
+  assert.ok(again.status >= 200 && again.status < 300, again.text);
+  assert.equal(origin.requests.at(-1).identity.userId, demo.id);
+});

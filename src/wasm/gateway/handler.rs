@@ -33,6 +33,7 @@ use crate::gateway::api_keys::{self, NegativeCache, NEGATIVE_CAPACITY, NEGATIVE_
 use crate::gateway::config::{ConfigError, GatewayConfig, KEY_STORE_BINDING, VARIABLES};
 use crate::gateway::cors::{self, allowed_origin};
 use crate::gateway::forwarded;
+use crate::gateway::resource;
 use crate::gateway::headers::{authorization_carries_api_key, stripped_names, AuthMethod, Identity, IDENTITY_PREFIX};
 use crate::gateway::identity::injected;
 use crate::gateway::jwks::{Jwk, MAX_WAITS, WAIT_STEP_MS};
@@ -343,7 +344,10 @@ impl Configured {
             Plan::BadPath => return reply(reject::bad_request("the path contains an encoded / or \\, or an empty segment")),
             Plan::MethodNotAllowed { allow, .. } => return reply(reject::method_not_allowed(&allow)),
             Plan::Preflight => return reply(cors::preflight(cors.is_some())),
-            Plan::Reject { route, rejection } => return reply(self.failure(route, Failure::Reject(rejection), rid)),
+            Plan::Reject { route, auth, rejection } => return reply(self.failure((route, auth, url), Failure::Reject(rejection), rid)),
+            Plan::ResourceMetadata(resource) => {
+                return reply(resource::metadata(&self.cfg, url, resource).unwrap_or_else(reject::not_found));
+            }
         };
         let identity = match credential {
             None => Ok(None),
@@ -353,7 +357,7 @@ impl Configured {
         let identity = match identity {
             Ok(identity) => identity,
             Err(Failure::Need(need)) => return Pass::Need(need),
-            Err(f) => return reply(self.failure(route, f, rid)),
+            Err(f) => return reply(self.failure((route, auth, url), f, rid)),
         };
         if let Some(op) = keys_op {
             let owner = identity.map(|i| i.user_id).unwrap_or_default();
@@ -378,11 +382,14 @@ impl Configured {
         Pass::Done(forward_js(upstream, request, &target, Some(&lines), cors.as_deref()))
     }
 
-    fn failure(&self, route: &str, failure: Failure<'_>, rid: &Rid<'_>) -> Reply {
+    /// The reply to a refused or unverifiable credential on `route` (its
+    /// prefix and mode, and the request URL for the 401's metadata link).
+    fn failure(&self, (route, auth, url): (&str, AuthMode, &str), failure: Failure<'_>, rid: &Rid<'_>) -> Reply {
         match failure {
             Failure::Reject(rejection) => {
                 console_log(&rejection_log(route, &rejection, rid.get()));
-                reject::unauthorized(&rejection)
+                let metadata = (auth == AuthMode::Jwt).then(|| resource::metadata_url(url, route)).flatten();
+                reject::challenged(&rejection, metadata.as_deref())
             }
             Failure::Unavailable => {
                 console_log(&event_log("warn", "auth_unavailable", rid.get(), json!({ "route": route })));
