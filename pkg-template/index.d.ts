@@ -44,12 +44,12 @@ export interface GatewayEnv {
   /** Leeway for `exp` and `nbf`, in seconds. Default: `30`. */
   MESH_CLOCK_SKEW_SECONDS?: string;
   /**
-   * JSON `[{ "prefix": "/agent/v1/", "auth": "jwt" | "api_key" | "public" }]`
-   * (see {@link GatewayRoute}); the longest prefix wins; an unmatched path
-   * gets 404. Default: `/api/v1/` jwt, `/mcp/messages/` jwt, `/agent/v1/`
-   * api_key, `/health` public.
+   * The routes (see {@link GatewayRoute}), as JSON text or as the array
+   * itself (a TOML array in `[vars]`, or an imported JSON file); the longest
+   * prefix wins; an unmatched path gets 404. Default: `/api/v1/` jwt,
+   * `/mcp/messages/` jwt, `/agent/v1/` api_key, `/health` public.
    */
-  MESH_ROUTES?: string;
+  MESH_ROUTES?: string | readonly GatewayRoute[];
   /** Prefix of issued API keys. Default: `mesh_sk_`. */
   MESH_API_KEY_PREFIX?: string;
   /** HMAC secret for signing the injected identity (see {@link verifyIdentity}). */
@@ -69,13 +69,21 @@ export type GatewayVariable = Exclude<keyof GatewayEnv, 'MESH_API_KEYS'>;
 export interface GatewayRoute {
   prefix: string;
   auth: 'jwt' | 'api_key' | 'public';
+  /** Only these methods (upper case); others get 405 with `Allow`. */
+  methods?: readonly string[];
+  /** Every one must be in the token's `scope`/`scp`, or the API key's scopes (else 403). */
+  scopes?: readonly string[];
+  /** Dotted claim path -> the string it must equal, or a list of allowed strings (else 403). */
+  claims?: Readonly<Record<string, string | readonly string[]>>;
+  /** The issuers whose tokens this route takes (all configured ones when absent). */
+  issuers?: readonly string[];
 }
 
 /**
  * Options of {@link createGateway}: defaults for any variable the Worker's
  * env lacks (the env wins).
  */
-export type GatewayOptions = { [V in GatewayVariable]?: string };
+export type GatewayOptions = { [V in GatewayVariable]?: GatewayEnv[V] };
 
 /** A Workers module handler: `export default createGateway()`. */
 export interface Gateway {

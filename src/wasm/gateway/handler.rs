@@ -135,9 +135,7 @@ impl Gateway {
     }
 
     fn var(&self, env: &JsValue, name: &str) -> Option<String> {
-        get_prop(env, name)
-            .as_string()
-            .or_else(|| self.options.as_ref().and_then(|o| get_prop(o, name).as_string()))
+        text(get_prop(env, name)).or_else(|| self.options.as_ref().and_then(|o| text(get_prop(o, name))))
     }
 
     /// The configuration for this env: the cached one when the env is the
@@ -449,4 +447,16 @@ impl Configured {
             }
         }
     }
+}
+
+/// A variable's value as text. wrangler's `[vars]` pass TOML tables, arrays,
+/// numbers and booleans as JSON values (`MESH_ROUTES = [{ ... }]`, a JSON
+/// file imported into `createGateway`): they are read as their JSON text,
+/// never as absent, which would have put the default routes in their place.
+fn text(value: JsValue) -> Option<String> {
+    if let Some(s) = value.as_string() {
+        return Some(s);
+    }
+    let structured = value.is_object() || value.as_f64().is_some() || value.as_bool().is_some();
+    structured.then(|| js_sys::JSON::stringify(&value).ok()?.as_string()).flatten()
 }
