@@ -56,6 +56,8 @@ export interface GatewayEnv {
   MESH_IDENTITY_SECRET?: string;
   /** Browser origins allowed to call the gateway (CORS), comma-separated, or `*`. Default: none. */
   MESH_CORS_ORIGINS?: string;
+  /** Verified claims sent to the origin as headers: `email:x-user-email,org.id:x-org-id` (absent or non-scalar claims send none). */
+  MESH_FORWARD_CLAIMS?: string;
   /** The resource identifier in `/.well-known/oauth-protected-resource` (RFC 9728); the request's origin when unset. */
   MESH_RESOURCE?: string;
   /** KV namespace of API-key records; required where a route uses `api_key`. */

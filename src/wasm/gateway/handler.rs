@@ -303,7 +303,9 @@ impl Configured {
     fn new(cfg: GatewayConfig, kv: Option<KvNamespace>, seed: [u8; 32]) -> Configured {
         let (failed, with_cors) = (upstream_failed(), cors_adder());
         let upstream = [false, true].map(|drop_authorization| {
-            let drop: js_sys::Array = stripped_names(drop_authorization).into_iter().map(JsValue::from_str).collect();
+            let mut names = stripped_names(drop_authorization);
+            names.extend(cfg.claim_headers());
+            let drop: js_sys::Array = names.into_iter().map(JsValue::from_str).collect();
             object(&[
                 ("base", JsValue::from_str(&cfg.upstream_url)),
                 ("drop", drop.into()),
@@ -365,7 +367,7 @@ impl Configured {
         let upstream = &self.upstream[(auth == AuthMode::ApiKey || carries_key) as usize];
         let mut lines = match &identity {
             None => String::new(),
-            Some(identity) => match injected(&self.cfg, method, path, query, identity, now_secs()) {
+            Some(identity) => match injected(&self.cfg, (method, path, query), identity, None, now_secs()) {
                 Some(lines) => lines,
                 None => return Pass::Done(Err(JsValue::from_str("an identity header value is not header-safe"))),
             },
