@@ -38,6 +38,7 @@ fn cfg() -> JwtConfig {
         jwks: None,
         hs256_secret: Some(GatewaySecret::new(SECRET)),
         clock_skew_secs: SKEW,
+        claim_paths: vec!["org.id".into()],
     }
 }
 

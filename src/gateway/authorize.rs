@@ -82,25 +82,8 @@ impl Grants {
     /// space-separated string) and `scp` (a list, or a string like `scope`),
     /// and the scalar value at each of `paths`.
     pub fn from_claims<'p>(claims: &Map<String, Value>, paths: impl IntoIterator<Item = &'p str>) -> Grants {
-        let mut scopes: Vec<String> = Vec::new();
-        let mut add = |s: &str| {
-            for word in s.split(' ').filter(|w| !w.is_empty()) {
-                if !scopes.iter().any(|have| have == word) {
-                    scopes.push(word.to_string());
-                }
-            }
-        };
-        if let Some(Value::String(s)) = claims.get("scope") {
-            add(s);
-        }
-        match claims.get("scp") {
-            Some(Value::String(s)) => add(s),
-            Some(Value::Array(list)) => list.iter().filter_map(Value::as_str).for_each(&mut add),
-            _ => {}
-        }
-        let claims_at = paths.into_iter().filter_map(|p| claim_at(claims, p).map(|v| (p.to_string(), v))).collect();
         let issuer = claims.get("iss").and_then(Value::as_str).map(str::to_string);
-        Grants { issuer, scopes, claims: claims_at }
+        Grants { issuer, scopes: scopes_of(claims.get("scope"), claims.get("scp")), claims: claims_at(claims, paths) }
     }
 
     /// An API key's grants: its scopes only (a key has no claims or issuer).
@@ -116,6 +99,33 @@ impl Grants {
     fn string_claim(&self, path: &str) -> Option<&str> {
         self.claim(path).filter(|v| v.is_string).map(|v| v.text.as_str())
     }
+}
+
+/// The scopes of a token's `scope` (a space-separated string) and `scp` (a
+/// list, or a string like `scope`), each once; other forms hold none.
+pub fn scopes_of(scope: Option<&Value>, scp: Option<&Value>) -> Vec<String> {
+    let mut scopes: Vec<String> = Vec::new();
+    let mut add = |s: &str| {
+        for word in s.split(' ').filter(|w| !w.is_empty()) {
+            if !scopes.iter().any(|have| have == word) {
+                scopes.push(word.to_string());
+            }
+        }
+    };
+    if let Some(Value::String(s)) = scope {
+        add(s);
+    }
+    match scp {
+        Some(Value::String(s)) => add(s),
+        Some(Value::Array(list)) => list.iter().filter_map(Value::as_str).for_each(&mut add),
+        _ => {}
+    }
+    scopes
+}
+
+/// `(path, value)` for each of `paths` that holds a scalar in `claims`.
+pub fn claims_at<'p>(claims: &Map<String, Value>, paths: impl IntoIterator<Item = &'p str>) -> Vec<(String, ClaimValue)> {
+    paths.into_iter().filter_map(|p| claim_at(claims, p).map(|v| (p.to_string(), v))).collect()
 }
 
 /// The scalar at a dotted path into nested objects; `None` when a step is

@@ -82,6 +82,9 @@ pub struct JwtConfig {
     pub jwks: Option<JwksSource>,
     pub hs256_secret: Option<GatewaySecret>,
     pub clock_skew_secs: i64,
+    /// The claim paths route rules and `MESH_FORWARD_CLAIMS` read from a
+    /// verified token (its grants keep their values).
+    pub claim_paths: Vec<String>,
 }
 
 impl JwtConfig {
@@ -266,6 +269,15 @@ impl GatewayConfig {
         let resource = get("MESH_RESOURCE").map(|r| base_url("MESH_RESOURCE", &r)).transpose()?;
 
         let forward_claims = get("MESH_FORWARD_CLAIMS").map(|v| parse_forward_claims(&v)).transpose()?.unwrap_or_default();
+        let mut jwt = jwt;
+        if let Some(j) = &mut jwt {
+            j.claim_paths = routes.claim_paths().into_iter().map(String::from).collect();
+            for (path, _) in &forward_claims {
+                if !j.claim_paths.contains(path) {
+                    j.claim_paths.push(path.clone());
+                }
+            }
+        }
 
         Ok(GatewayConfig {
             upstream_url,
@@ -380,7 +392,7 @@ fn parse_jwt(get: &impl Fn(&str) -> Option<String>) -> Result<JwtConfig, ConfigE
             .ok_or_else(|| err("MESH_CLOCK_SKEW_SECONDS", format!("must be a whole number 0-{MAX_CLOCK_SKEW_SECS}")))?,
     };
 
-    Ok(JwtConfig { issuer, audiences, algorithms, jwks, hs256_secret, clock_skew_secs })
+    Ok(JwtConfig { issuer, audiences, algorithms, jwks, hs256_secret, clock_skew_secs, claim_paths: Vec::new() })
 }
 
 /// One `MESH_ROUTES` entry, exactly as documented: an unknown field or a

@@ -25,6 +25,7 @@ use jsonwebtoken::{Algorithm, DecodingKey, Validation};
 use serde::de::{Deserialize, DeserializeSeed, Deserializer, IgnoredAny, MapAccess, Visitor};
 use serde_json::Value;
 
+use super::authorize::{claims_at, scopes_of, ClaimValue, Grants};
 use super::config::{Alg, JwtConfig};
 use super::crypto_provider;
 use super::headers::is_safe_header_value;
@@ -146,9 +147,9 @@ const BAD_JSON: &str = "claims are not a JSON object";
 const HEADER: &[&str] = &["alg", "crit", "b64"];
 /// The claims the post-check reads (jsonwebtoken checks `iss` and `aud`
 /// against the configuration and requires `exp`).
-const CLAIMS: &[&str] = &["exp", "nbf", "iss", "sub"];
+const CLAIMS: &[&str] = &["exp", "nbf", "iss", "sub", "scope", "scp"];
 
-/// Reads the members named in `.0` (at most 5) of a JSON object, in that
+/// Reads the members named in `.0` (at most 6) of a JSON object, in that
 /// order, each as a [`Value`]; every other member is checked as JSON and
 /// skipped without building it. Member names must be unique (RFC 7515 §4: a
 /// JWS with duplicate header names must be rejected, or parsers disagree on
@@ -156,7 +157,7 @@ const CLAIMS: &[&str] = &["exp", "nbf", "iss", "sub"];
 /// the parser in the wasm.
 struct Members(&'static [&'static str]);
 
-type Read = [Option<Value>; 5];
+type Read = [Option<Value>; 6];
 
 /// A member name, borrowed from the input unless it holds escapes.
 struct Key<'de>(std::borrow::Cow<'de, str>);
@@ -261,6 +262,7 @@ pub struct JwtRules {
     validations: Vec<(Alg, Validation)>,
     hs256: Option<DecodingKey>,
     skew: i64,
+    claim_paths: Vec<String>,
 }
 
 impl fmt::Debug for JwtRules {
@@ -293,6 +295,7 @@ impl JwtRules {
             validations: cfg.algorithms.iter().map(|a| validation(*a)).collect(),
             hs256: cfg.hs256_secret.as_ref().map(|s| DecodingKey::from_secret(s.secret().as_bytes())),
             skew: cfg.clock_skew_secs,
+            claim_paths: cfg.claim_paths.clone(),
         }
     }
 
@@ -407,6 +410,9 @@ pub struct Claims {
     pub sub: String,
     pub exp: i64,
     pub nbf: Option<i64>,
+    /// Issuer, scopes and the configured claims' values: what route rules
+    /// and forwarded claims read, cached with the token.
+    pub grants: Grants,
 }
 
 /// A token whose signature and claims passed, with the `kid` it named.
@@ -421,7 +427,7 @@ pub struct Verified {
 /// constant-time) before the claims.
 pub fn decode_hs256(token: &str, rules: &JwtRules, now: i64) -> Result<Verified, Rejection> {
     match (&rules.hs256, rules.validation(Alg::Hs256)) {
-        (Some(key), Some(validation)) => decode_checked(token, key, validation, rules.skew, now),
+        (Some(key), Some(validation)) => decode_checked(token, key, validation, rules, now),
         _ => Err(Reason::AlgNotAllowed.into()),
     }
 }
@@ -463,17 +469,30 @@ impl<'t> ParsedJwt<'t> {
 /// for HS256.
 pub fn attested_claims(proof: VerifiedSignature<'_>, rules: &JwtRules, now: i64) -> Result<Verified, Rejection> {
     let Some(validation) = rules.validation(proof.alg) else { return Err(with_kid(&proof.kid)(Reason::AlgNotAllowed)) };
-    decode_checked(proof.token, &proof.key, validation, rules.skew, now).map_err(|mut r| {
+    decode_checked(proof.token, &proof.key, validation, rules, now).map_err(|mut r| {
         r.kid = r.kid.or(proof.kid);
         r
     })
 }
 
-fn decode_checked(token: &str, key: &DecodingKey, validation: &Validation, skew: i64, now: i64) -> Result<Verified, Rejection> {
+fn decode_checked(token: &str, key: &DecodingKey, validation: &Validation, rules: &JwtRules, now: i64) -> Result<Verified, Rejection> {
     let data = jsonwebtoken::decode::<Payload>(token, key, validation).map_err(|e| Rejection::from(reason_of(&e)))?;
     let kid = checked_kid(data.header.kid)?;
-    let claims = post_check(data.claims, &kid, skew, now)?;
+    let mut claims = post_check(data.claims, &kid, rules.skew, now)?;
+    if !rules.claim_paths.is_empty() {
+        claims.grants.claims = configured_claims(token, &rules.claim_paths);
+    }
     Ok(Verified { claims, kid })
+}
+
+/// The values at the configured claim paths of a verified token's payload.
+/// Read apart from [`Payload`], and only when a route rule or a forwarded
+/// claim names a path: most configurations name none, and their tokens
+/// are then decoded once.
+fn configured_claims(token: &str, paths: &[String]) -> Vec<(String, ClaimValue)> {
+    let payload = token.split('.').nth(1).and_then(|p| b64url_decode(p).ok());
+    let map: Option<serde_json::Map<String, Value>> = payload.and_then(|p| serde_json::from_slice(&p).ok());
+    map.map(|m| claims_at(&m, paths.iter().map(String::as_str))).unwrap_or_default()
 }
 
 fn numeric_date(v: &Value) -> Option<i64> {
@@ -498,22 +517,23 @@ pub fn check_times(exp: i64, nbf: Option<i64>, now: i64, skew: i64) -> Result<()
 /// (jsonwebtoken also takes a list), `sub`.
 fn post_check(payload: Payload, kid: &Option<String>, skew: i64, now: i64) -> Result<Claims, Rejection> {
     let reject = with_kid(kid);
-    let [exp, nbf, iss, sub, _] = payload.0;
+    let [exp, nbf, iss, sub, scope, scp] = payload.0;
     let exp = exp.as_ref().and_then(numeric_date).ok_or_else(|| reject(Reason::MissingClaim))?;
     let nbf = match &nbf {
         None => None,
         Some(v) => Some(numeric_date(v).ok_or_else(|| reject(Reason::MissingClaim))?),
     };
     check_times(exp, nbf, now, skew).map_err(|(reason, expired_secs)| Rejection { reason, kid: kid.clone(), expired_secs })?;
-    if !matches!(iss, Some(Value::String(_))) {
+    let Some(Value::String(issuer)) = iss else {
         return Err(reject(Reason::MissingClaim));
-    }
+    };
     let sub = match sub {
         Some(Value::String(s)) if s.len() <= MAX_SUB_BYTES && is_safe_header_value(&s) => s,
         Some(Value::String(_)) => return Err(reject(Reason::BadSubject)),
         _ => return Err(reject(Reason::MissingClaim)),
     };
-    Ok(Claims { sub, exp, nbf })
+    let grants = Grants { issuer: Some(issuer), scopes: scopes_of(scope.as_ref(), scp.as_ref()), claims: Vec::new() };
+    Ok(Claims { sub, exp, nbf, grants })
 }
 
 #[cfg(test)]
@@ -533,6 +553,7 @@ pub(crate) mod tests {
             jwks: None,
             hs256_secret: Some(GatewaySecret::new(SECRET)),
             clock_skew_secs: 30,
+            claim_paths: vec!["org.id".into(), "email".into()],
         }
     }
 
@@ -624,9 +645,24 @@ pub(crate) mod tests {
     }
 
     #[test]
+    fn a_verified_token_carries_its_scopes_and_the_configured_claims() {
+        let extra = r#""scope":"a b","scp":["b","c"],"org":{"id":"acme","n":1},"email":"u@x.example","role":"admin""#;
+        let g = verify(&mint(&claims_json(extra)), NOW).unwrap().grants;
+        assert_eq!(g.scopes, ["a", "b", "c"]);
+        assert_eq!(g.issuer.as_deref(), Some("https://issuer.example"));
+        // Only the configured paths (cfg(): org.id, email) are kept.
+        let kept: Vec<(&str, &str)> = g.claims.iter().map(|(p, v)| (p.as_str(), v.text.as_str())).collect();
+        assert_eq!(kept, [("org.id", "acme"), ("email", "u@x.example")]);
+        // A scope claim of the wrong form grants nothing, and is no reason to refuse.
+        let g = verify(&mint(&claims_json(r#""scope":["a"],"scp":7"#)), NOW).unwrap().grants;
+        assert!(g.scopes.is_empty());
+    }
+
+    #[test]
     fn a_good_token_verifies() {
         let c = verify(&mint(&claims_json("")), NOW).unwrap();
-        assert_eq!(c, Claims { sub: "user-1".into(), exp: NOW + 600, nbf: None });
+        let grants = Grants { issuer: Some("https://issuer.example".into()), ..Grants::default() };
+        assert_eq!(c, Claims { sub: "user-1".into(), exp: NOW + 600, nbf: None, grants });
         let arr = mint(&claims_json("").replace(r#""aud":"api""#, r#""aud":["x","other"]"#));
         assert!(verify(&arr, NOW).is_ok());
     }

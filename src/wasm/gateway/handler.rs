@@ -30,6 +30,7 @@ use wasm_bindgen_futures::{future_to_promise, JsFuture};
 use web_sys::{CryptoKey, Request};
 
 use crate::gateway::api_keys::{self, NegativeCache, NEGATIVE_CAPACITY, NEGATIVE_TTL_SECS};
+use crate::gateway::authorize::Grants;
 use crate::gateway::config::{ConfigError, GatewayConfig, KEY_STORE_BINDING, VARIABLES};
 use crate::gateway::cors::{self, allowed_origin};
 use crate::gateway::forwarded;
@@ -352,22 +353,29 @@ impl Configured {
         let identity = match credential {
             None => Ok(None),
             Some(Credential::Jwt(token)) => self.verify_jwt(token, fed).map(Some),
-            Some(Credential::ApiKey(key)) => self.verify_api_key(key, rid, fed).map(Some),
+            // An API key grants no scope yet: a route that requires one refuses keys.
+            Some(Credential::ApiKey(key)) => self.verify_api_key(key, rid, fed).map(|i| Some((i, Grants::default()))),
         };
-        let identity = match identity {
-            Ok(identity) => identity,
+        let verified = match identity {
+            Ok(verified) => verified,
             Err(Failure::Need(need)) => return Pass::Need(need),
             Err(f) => return reply(self.failure((route, auth, url), f, rid)),
         };
         if let Some(op) = keys_op {
-            let owner = identity.map(|i| i.user_id).unwrap_or_default();
+            let owner = verified.map(|(i, _)| i.user_id).unwrap_or_default();
             return Pass::Need(Need::KeysApi { op, owner, cors });
+        }
+        if let (Some(rules), Some((_, grants))) = (rules.filter(|r| r.authorizes()), &verified) {
+            if let Err(missing) = rules.check(grants) {
+                console_log(&reject::forbidden_log(route, &missing, rid.get()));
+                return reply(reject::forbidden(rules, &missing));
+            }
         }
         let carries_key = headers.authorization.is_some_and(|v| authorization_carries_api_key(v, &self.cfg.api_key_prefix));
         let upstream = &self.upstream[(auth == AuthMode::ApiKey || carries_key) as usize];
-        let mut lines = match &identity {
+        let mut lines = match &verified {
             None => String::new(),
-            Some(identity) => match injected(&self.cfg, (method, path, query), identity, None, now_secs()) {
+            Some((identity, grants)) => match injected(&self.cfg, (method, path, query), identity, Some(grants), now_secs()) {
                 Some(lines) => lines,
                 None => return Pass::Done(Err(JsValue::from_str("an identity header value is not header-safe"))),
             },
@@ -400,8 +408,9 @@ impl Configured {
         }
     }
 
-    /// One step of the core's JWT loop, its need as this pass's.
-    fn verify_jwt<'l>(&self, token: &'l str, fed: &mut Fed) -> Result<Identity, Failure<'l>> {
+    /// One step of the core's JWT loop, its need as this pass's; done, who
+    /// the token names and what it grants.
+    fn verify_jwt<'l>(&self, token: &'l str, fed: &mut Fed) -> Result<(Identity, Grants), Failure<'l>> {
         let mut jwt = self.jwt.borrow_mut();
         let Some(verifier) = jwt.as_mut() else { return Err(Failure::Reject(Reason::AlgNotAllowed.into())) };
         let crypto = self.crypto.borrow();
@@ -418,7 +427,7 @@ impl Configured {
                 return Err(Failure::Need(Need::Verify { jwk, signature: parsed.signature, signing_input: parsed.signing_input, hash }))
             }
         };
-        Ok(Identity { user_id: claims.sub, method: AuthMethod::Jwt, api_key_id: None })
+        Ok((Identity { user_id: claims.sub, method: AuthMethod::Jwt, api_key_id: None }, claims.grants))
     }
 
     /// An API key by its hash: the negative cache, else its KV record.
