@@ -302,9 +302,9 @@ impl JwtRules {
     }
 
     /// The allowed algorithm named `name` (jsonwebtoken's spelling: exact case).
-    fn allowed(&self, name: &str) -> Option<(Alg, &Validation)> {
+    fn allowed(&self, name: &str) -> Option<Alg> {
         let alg = name.parse::<Algorithm>().ok()?;
-        self.validations.iter().find(|(a, _)| jws_alg(*a) == alg).map(|(a, v)| (*a, v))
+        self.validations.iter().map(|(a, _)| *a).find(|a| jws_alg(*a) == alg)
     }
 
     fn validation(&self, alg: Alg) -> Option<&Validation> {
@@ -334,7 +334,6 @@ pub struct ParsedJwt<'t> {
 fn with_kid(kid: &Option<String>) -> impl Fn(Reason) -> Rejection + '_ {
     move |reason| Rejection { reason, kid: kid.clone(), expired_secs: None }
 }
-
 
 /// Why jsonwebtoken refused a token, in our terms.
 fn reason_of(e: &JwtError) -> Reason {
@@ -388,7 +387,7 @@ pub fn parse<'t>(token: &'t str, rules: &JwtRules) -> Result<Parsed<'t>, Rejecti
     if b64.is_some_and(|b| b != Value::Bool(true)) {
         return Err(reject(Reason::B64False));
     }
-    let Some((alg, _)) = rules.allowed(&alg) else { return Err(reject(Reason::AlgNotAllowed)) };
+    let Some(alg) = rules.allowed(&alg) else { return Err(reject(Reason::AlgNotAllowed)) };
     if alg == Alg::Hs256 {
         return Ok(Parsed::Hs256 { kid });
     }
@@ -430,7 +429,14 @@ pub fn decode_hs256(token: &str, kid: Option<String>, rules: &JwtRules, now: i64
 
 /// Proof that the signature of one token was verified over exactly its
 /// signed bytes: made only by [`ParsedJwt::verdict`] from a verdict of
-/// `true`, and only [`attested_claims`] takes it.
+/// `true`, and only [`attested_claims`] takes it. Its fields are private, so
+/// no other code can make one:
+///
+/// ```compile_fail,E0451
+/// use mesh_sdk::gateway::{config::Alg, jwt::VerifiedSignature};
+/// let key = jsonwebtoken::DecodingKey::from_rsa_der(b"");
+/// let forged = VerifiedSignature { token: "a.b.c", alg: Alg::Rs256, kid: None, key };
+/// ```
 pub struct VerifiedSignature<'t> {
     token: &'t str,
     alg: Alg,
