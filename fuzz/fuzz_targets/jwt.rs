@@ -134,9 +134,10 @@ fn run(token: &str, rules: &JwtRules) -> Option<Result<Verified, Rejection>> {
             assert_rejection(&r);
             None
         }
-        Ok(Parsed::Hs256) => {
+        Ok(Parsed::Hs256 { kid }) => {
             check_header(token);
-            let outcome = jwt::decode_hs256(token, rules, NOW_SECS);
+            assert!(kid.as_ref().is_none_or(|k| !k.is_empty() && k.len() <= MAX_KID_BYTES));
+            let outcome = jwt::decode_hs256(token, kid, rules, NOW_SECS);
             let (input, signature) = token.rsplit_once('.').unwrap();
             let genuine = b64url_decode(signature).is_ok_and(|s| s == hmac_sha256(SECRET.as_bytes(), input.as_bytes()));
             match &outcome {
@@ -184,7 +185,8 @@ fuzz_target!(|data: &[u8]| {
         bad[usize::from(mode) % 32] ^= 1 << (mode % 8);
         let forged = format!("{input}.{}", b64url(&bad));
         if let Some(outcome) = outcome {
-            let r = jwt::decode_hs256(&forged, &rules, NOW_SECS).expect_err("a forged signature");
+            let Ok(Parsed::Hs256 { kid }) = jwt::parse(&forged, &rules) else { panic!("the header is the same") };
+            let r = jwt::decode_hs256(&forged, kid, &rules, NOW_SECS).expect_err("a forged signature");
             // jsonwebtoken reads the header before the signature: a header
             // it refuses is refused the same way, signed or forged.
             let header_refused = matches!(&outcome, Err(g) if g.reason == r.reason);

@@ -6,8 +6,12 @@
 //! 1. [`parse`]: size cap, three strict base64url segments, a header that is a
 //!    JSON object without duplicate member names, `alg` never `none` and in
 //!    the allow-list (one jsonwebtoken `Validation` per allowed algorithm), no
-//!    `crit`, no `b64: false`. `jku`, `x5u`, `jwk` and `x5c` are ignored: keys
-//!    come only from the configured JWKS or secret.
+//!    `crit`, no `b64: false`, and the `kid` to look the key up by. `jku`,
+//!    `x5u`, `jwk` and `x5c` are ignored: keys come only from the configured
+//!    JWKS or secret. jsonwebtoken decodes the whole header in step 2, before
+//!    the signature; it is not asked to here as well because a token that
+//!    waits for WebCrypto passes here twice, and each of its header reads
+//!    cost more than this whole pre-check.
 //! 2. The signature, over the exact bytes received, then the claims, in one
 //!    `jsonwebtoken::decode`: [`decode_hs256`] (HMAC through the gateway's
 //!    `CryptoProvider`, [`super::crypto_provider`]), or [`attested_claims`]
@@ -143,8 +147,9 @@ const PAIRWISE_MAX: usize = 16;
 const BAD_JSON: &str = "claims are not a JSON object";
 
 /// The header members the pre-check reads: what jsonwebtoken parses but
-/// does not refuse (`crit`, `b64`), and `alg` to tell `none` apart.
-const HEADER: &[&str] = &["alg", "crit", "b64"];
+/// does not refuse (`crit`, `b64`), `alg` to tell `none` apart and pick the
+/// `Validation`, `kid` for the key and the log.
+const HEADER: &[&str] = &["alg", "kid", "crit", "b64"];
 /// The claims the post-check reads (jsonwebtoken checks `iss` and `aud`
 /// against the configuration and requires `exp`).
 const CLAIMS: &[&str] = &["exp", "nbf", "iss", "sub", "scope", "scp"];
@@ -300,9 +305,9 @@ impl JwtRules {
     }
 
     /// The allowed algorithm named `name` (jsonwebtoken's spelling: exact case).
-    fn allowed(&self, name: &str) -> Option<(Alg, &Validation)> {
+    fn allowed(&self, name: &str) -> Option<Alg> {
         let alg = name.parse::<Algorithm>().ok()?;
-        self.validations.iter().find(|(a, _)| jws_alg(*a) == alg).map(|(a, v)| (*a, v))
+        self.validations.iter().map(|(a, _)| *a).find(|a| jws_alg(*a) == alg)
     }
 
     fn validation(&self, alg: Alg) -> Option<&Validation> {
@@ -314,7 +319,7 @@ impl JwtRules {
 /// [`decode_hs256`], or one whose signature WebCrypto must check.
 #[derive(Debug)]
 pub enum Parsed<'t> {
-    Hs256,
+    Hs256 { kid: Option<String> },
     Signed(ParsedJwt<'t>),
 }
 
@@ -331,14 +336,6 @@ pub struct ParsedJwt<'t> {
 
 fn with_kid(kid: &Option<String>) -> impl Fn(Reason) -> Rejection + '_ {
     move |reason| Rejection { reason, kid: kid.clone(), expired_secs: None }
-}
-
-/// `kid` as the gateway logs and looks it up: present means 1..=256 bytes.
-fn checked_kid(kid: Option<String>) -> Result<Option<String>, Rejection> {
-    match kid {
-        Some(k) if k.is_empty() || k.len() > MAX_KID_BYTES => Err(Reason::Malformed.into()),
-        kid => Ok(kid),
-    }
 }
 
 /// Why jsonwebtoken refused a token, in our terms.
@@ -373,26 +370,30 @@ pub fn parse<'t>(token: &'t str, rules: &JwtRules) -> Result<Parsed<'t>, Rejecti
     if h.is_empty() || p.is_empty() {
         return Err(Reason::Malformed.into());
     }
-    let [alg, crit, b64, ..] = parse_members(&b64url_decode(h)?, HEADER)?;
+    let [alg, kid, crit, b64, ..] = parse_members(&b64url_decode(h)?, HEADER)?;
+    let kid = match kid {
+        None => None,
+        Some(Value::String(k)) if !k.is_empty() && k.len() <= MAX_KID_BYTES => Some(k),
+        Some(_) => return Err(Reason::Malformed.into()),
+    };
+    let reject = |reason| Rejection { reason, kid: kid.clone(), expired_secs: None };
     let alg = match alg {
-        Some(Value::String(a)) if a.eq_ignore_ascii_case("none") => return Err(Reason::AlgNone.into()),
+        Some(Value::String(a)) if a.eq_ignore_ascii_case("none") => return Err(reject(Reason::AlgNone)),
         Some(Value::String(a)) => a,
-        _ => return Err(Reason::Malformed.into()),
+        _ => return Err(reject(Reason::Malformed)),
     };
     // We implement no extension, so any `crit` is one we do not understand
     // (RFC 7515 §4.1.11); `b64: false` (RFC 7797) changes the signed bytes.
     if crit.is_some() {
-        return Err(Reason::CritUnsupported.into());
+        return Err(reject(Reason::CritUnsupported));
     }
     if b64.is_some_and(|b| b != Value::Bool(true)) {
-        return Err(Reason::B64False.into());
+        return Err(reject(Reason::B64False));
     }
-    let Some((alg, _)) = rules.allowed(&alg) else { return Err(Reason::AlgNotAllowed.into()) };
+    let Some(alg) = rules.allowed(&alg) else { return Err(reject(Reason::AlgNotAllowed)) };
     if alg == Alg::Hs256 {
-        return Ok(Parsed::Hs256);
+        return Ok(Parsed::Hs256 { kid });
     }
-    let header = jsonwebtoken::decode_header(token).map_err(|e| Rejection::from(reason_of(&e)))?;
-    let kid = checked_kid(header.kid)?;
     let signature = b64url_decode(s).map_err(with_kid(&kid))?;
     let len_ok = match alg {
         Alg::Es256 => signature.len() == 64,
@@ -425,16 +426,23 @@ pub struct Verified {
 /// Steps 2 and 3 for HS256: `jsonwebtoken::decode` checks the HMAC with the
 /// configured secret over the exact signed bytes (the gateway's provider,
 /// constant-time) before the claims.
-pub fn decode_hs256(token: &str, rules: &JwtRules, now: i64) -> Result<Verified, Rejection> {
+pub fn decode_hs256(token: &str, kid: Option<String>, rules: &JwtRules, now: i64) -> Result<Verified, Rejection> {
     match (&rules.hs256, rules.validation(Alg::Hs256)) {
-        (Some(key), Some(validation)) => decode_checked(token, key, validation, rules, now),
-        _ => Err(Reason::AlgNotAllowed.into()),
+        (Some(key), Some(validation)) => decode_checked(token, key, validation, kid, rules, now),
+        _ => Err(with_kid(&kid)(Reason::AlgNotAllowed)),
     }
 }
 
 /// Proof that the signature of one token was verified over exactly its
 /// signed bytes: made only by [`ParsedJwt::verdict`] from a verdict of
-/// `true`, and only [`attested_claims`] takes it.
+/// `true`, and only [`attested_claims`] takes it. Its fields are private, so
+/// no other code can make one:
+///
+/// ```compile_fail,E0451
+/// use mesh_sdk::gateway::{config::Alg, jwt::VerifiedSignature};
+/// let key = jsonwebtoken::DecodingKey::from_rsa_der(b"");
+/// let forged = VerifiedSignature { token: "a.b.c", alg: Alg::Rs256, kid: None, key };
+/// ```
 pub struct VerifiedSignature<'t> {
     token: &'t str,
     alg: Alg,
@@ -469,16 +477,16 @@ impl<'t> ParsedJwt<'t> {
 /// for HS256.
 pub fn attested_claims(proof: VerifiedSignature<'_>, rules: &JwtRules, now: i64) -> Result<Verified, Rejection> {
     let Some(validation) = rules.validation(proof.alg) else { return Err(with_kid(&proof.kid)(Reason::AlgNotAllowed)) };
-    decode_checked(proof.token, &proof.key, validation, rules, now).map_err(|mut r| {
-        r.kid = r.kid.or(proof.kid);
-        r
-    })
+    decode_checked(proof.token, &proof.key, validation, proof.kid, rules, now)
 }
 
-fn decode_checked(token: &str, key: &DecodingKey, validation: &Validation, rules: &JwtRules, now: i64) -> Result<Verified, Rejection> {
-    let data = jsonwebtoken::decode::<Payload>(token, key, validation).map_err(|e| Rejection::from(reason_of(&e)))?;
-    let kid = checked_kid(data.header.kid)?;
-    let mut claims = post_check(data.claims, &kid, rules.skew, now)?;
+/// jsonwebtoken's `decode` (the header, the signature, the claims), then
+/// the post-check. `kid` is the pre-check's reading of the same header.
+fn decode_checked(token: &str, key: &DecodingKey, validation: &Validation, kid: Option<String>, rules: &JwtRules, now: i64) -> Result<Verified, Rejection> {
+    let mut claims = match jsonwebtoken::decode::<Payload>(token, key, validation) {
+        Ok(data) => post_check(data.claims, &kid, rules.skew, now)?,
+        Err(e) => return Err(with_kid(&kid)(reason_of(&e))),
+    };
     if !rules.claim_paths.is_empty() {
         claims.grants.claims = configured_claims(token, &rules.claim_paths);
     }
@@ -577,7 +585,7 @@ pub(crate) mod tests {
     fn verify(token: &str, now: i64) -> Result<Claims, Rejection> {
         let rules = JwtRules::new(&cfg());
         match parse(token, &rules)? {
-            Parsed::Hs256 => decode_hs256(token, &rules, now).map(|v| v.claims),
+            Parsed::Hs256 { kid } => decode_hs256(token, kid, &rules, now).map(|v| v.claims),
             Parsed::Signed(p) => panic!("not HS256: {p:?}"),
         }
     }

@@ -62,8 +62,8 @@ impl JwtVerifier {
         }
         match jwt::parse(token, &self.rules) {
             Err(r) => JwtStep::Done(Err(r)),
-            Ok(Parsed::Hs256) => {
-                let verified = jwt::decode_hs256(token, &self.rules, now);
+            Ok(Parsed::Hs256 { kid }) => {
+                let verified = jwt::decode_hs256(token, kid, &self.rules, now);
                 JwtStep::Done(self.cache(hash, verified))
             }
             Ok(Parsed::Signed(_)) if self.jwks.is_none() => JwtStep::Done(Err(Reason::AlgNotAllowed.into())),
