@@ -37,7 +37,7 @@ export interface GatewayEnv {
   MESH_JWT_AUDIENCE?: string;
   /** The key set. Default: `jwks_uri` from the issuer's discovery document. */
   MESH_JWKS_URL?: string;
-  /** Allowed algorithms, comma-separated. Default: `RS256,ES256`. */
+  /** Allowed algorithms, comma-separated: `RS256`, `PS256`, `ES256`, `EdDSA`, `HS256`. Default: `RS256,ES256`. */
   MESH_JWT_ALGORITHMS?: string;
   /** When set, HS256 tokens signed with this secret are accepted too. */
   MESH_JWT_HS256_SECRET?: string;

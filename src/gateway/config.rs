@@ -39,6 +39,10 @@ pub enum Alg {
     Rs256,
     /// ECDSA P-256 with SHA-256, raw r||s signature (WebCrypto).
     Es256,
+    /// RSASSA-PSS with SHA-256 and a 32-byte salt (WebCrypto).
+    Ps256,
+    /// Ed25519 (WebCrypto).
+    EdDsa,
     /// HMAC-SHA-256 with `MESH_JWT_HS256_SECRET` (Rust).
     Hs256,
 }
@@ -49,6 +53,8 @@ impl Alg {
         match s {
             "RS256" => Some(Alg::Rs256),
             "ES256" => Some(Alg::Es256),
+            "PS256" => Some(Alg::Ps256),
+            "EdDSA" => Some(Alg::EdDsa),
             "HS256" => Some(Alg::Hs256),
             _ => None,
         }
@@ -58,6 +64,8 @@ impl Alg {
         match self {
             Alg::Rs256 => "RS256",
             Alg::Es256 => "ES256",
+            Alg::Ps256 => "PS256",
+            Alg::EdDsa => "EdDSA",
             Alg::Hs256 => "HS256",
         }
     }
@@ -354,7 +362,7 @@ fn parse_jwt(get: &impl Fn(&str) -> Option<String>) -> Result<JwtConfig, ConfigE
     let mut algorithms = Vec::new();
     for name in csv(&get("MESH_JWT_ALGORITHMS").unwrap_or_else(|| "RS256,ES256".into())) {
         let alg = Alg::parse(&name).ok_or_else(|| {
-            err("MESH_JWT_ALGORITHMS", format!("`{name}` is not supported (use RS256, ES256, HS256)"))
+            err("MESH_JWT_ALGORITHMS", format!("`{name}` is not supported (use RS256, PS256, ES256, EdDSA, HS256)"))
         })?;
         if !algorithms.contains(&alg) {
             algorithms.push(alg);

@@ -1,5 +1,5 @@
 //! The `jsonwebtoken` [`CryptoProvider`] the gateway installs: HS256 on the
-//! `hmac`/`sha2` crates, and for RS256/ES256 the verdict WebCrypto already
+//! `hmac`/`sha2` crates, and for RS256/ES256/PS256/EdDSA the verdict WebCrypto already
 //! gave, bound to the exact bytes it checked. No RSA or ECDSA code is linked:
 //! every other algorithm, signing and the JWK helpers answer an error.
 
@@ -36,7 +36,9 @@ fn verifier_factory(alg: &Algorithm, key: &DecodingKey) -> Result<Box<dyn JwtVer
     let bytes = key.try_get_as_bytes()?;
     match alg {
         Algorithm::HS256 => Ok(Box::new(Hs256(keyed_hmac(bytes)))),
-        Algorithm::RS256 | Algorithm::ES256 => Ok(Box::new(Attested { alg: *alg, verified: bytes.to_vec() })),
+        Algorithm::RS256 | Algorithm::ES256 | Algorithm::PS256 | Algorithm::EdDSA => {
+            Ok(Box::new(Attested { alg: *alg, verified: bytes.to_vec() }))
+        }
         _ => Err(ErrorKind::UnsupportedAlgorithm.into()),
     }
 }
@@ -123,7 +125,7 @@ mod tests {
         assert!(install());
         assert!(install(), "installing again is a no-op");
         let key = DecodingKey::from_secret(b"k");
-        for alg in [Algorithm::HS384, Algorithm::HS512, Algorithm::RS384, Algorithm::PS256, Algorithm::ES384, Algorithm::EdDSA] {
+        for alg in [Algorithm::HS384, Algorithm::HS512, Algorithm::RS384, Algorithm::PS384, Algorithm::ES384, Algorithm::RS512] {
             assert!(verifier_factory(&alg, &key).is_err(), "{alg:?}");
         }
         let signer = jsonwebtoken::EncodingKey::from_secret(b"k");

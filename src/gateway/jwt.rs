@@ -256,6 +256,8 @@ fn jws_alg(alg: Alg) -> Algorithm {
     match alg {
         Alg::Rs256 => Algorithm::RS256,
         Alg::Es256 => Algorithm::ES256,
+        Alg::Ps256 => Algorithm::PS256,
+        Alg::EdDsa => Algorithm::EdDSA,
         Alg::Hs256 => Algorithm::HS256,
     }
 }
@@ -396,8 +398,8 @@ pub fn parse<'t>(token: &'t str, rules: &JwtRules) -> Result<Parsed<'t>, Rejecti
     }
     let signature = b64url_decode(s).map_err(with_kid(&kid))?;
     let len_ok = match alg {
-        Alg::Es256 => signature.len() == 64,
-        Alg::Rs256 | Alg::Hs256 => (256..=1024).contains(&signature.len()),
+        Alg::Es256 | Alg::EdDsa => signature.len() == 64,
+        Alg::Rs256 | Alg::Ps256 | Alg::Hs256 => (256..=1024).contains(&signature.len()),
     };
     if !len_ok {
         return Err(with_kid(&kid)(Reason::BadSignature));
@@ -460,7 +462,8 @@ impl<'t> ParsedJwt<'t> {
         let attested = crypto_provider::attestation(&self.signature, self.signing_input.as_bytes());
         let key = match self.alg {
             Alg::Es256 => DecodingKey::from_ec_der(&attested),
-            Alg::Rs256 | Alg::Hs256 => DecodingKey::from_rsa_der(&attested),
+            Alg::EdDsa => DecodingKey::from_ed_der(&attested),
+            Alg::Rs256 | Alg::Ps256 | Alg::Hs256 => DecodingKey::from_rsa_der(&attested),
         };
         Ok(VerifiedSignature { token: self.token, alg: self.alg, kid: self.kid, key })
     }

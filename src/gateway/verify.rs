@@ -83,7 +83,7 @@ impl JwtVerifier {
         // `start` asks for a signature only with a key set configured.
         let Some(jwks) = self.jwks.as_ref() else { return JwtNeed::Done(Err(Reason::AlgNotAllowed.into())) };
         let jwk = match jwks.lookup(parsed.kid.as_deref(), parsed.alg, now) {
-            KeyLookup::Key(k) => k.clone(),
+            KeyLookup::Key(k) => k.for_alg(parsed.alg),
             KeyLookup::Fetch => return JwtNeed::FetchJwks,
             KeyLookup::Wait => return JwtNeed::Wait,
             KeyLookup::Unavailable => return JwtNeed::Unavailable,
