@@ -66,8 +66,8 @@ export async function oauthFlow(signal: AbortSignal): Promise<void> {
   const plaintext: string = created.key;
   await client.keys.revoke(keys[0]?.id ?? created.id);
   const scoped: CreatedApiKey = await client.keys.create('ci', { scopes: ['memories:read'], expiresAt: new Date(), rateLimit: 60 });
-  const options: CreateApiKeyOptions = { expiresAt: '2030-01-31T12:00:00Z' };
-  await client.keys.create('ci', options);
+  const keyOptions: CreateApiKeyOptions = { expiresAt: '2030-01-31T12:00:00Z' };
+  await client.keys.create('ci', keyOptions);
   await client.keys.create('ci', { expiresAt: 1_900_000_000 });
   const rotated: CreatedApiKey = await client.keys.rotate(scoped.id, { gracePeriodSeconds: 3600 });
   await client.keys.rotate(rotated.id);
