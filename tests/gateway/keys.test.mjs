@@ -327,6 +327,34 @@ describe('scopes, expiry, rate limit, last use and rotation (issue 17)', () => {
   });
 });
 
+describe('MESH_KEYS_PATH moves the keys API', () => {
+  let moved;
+  before(async () => { moved = await startGatewayStack({ vars: { MESH_KEYS_PATH: '/me/keys/' } }); });
+  after(async () => { await moved?.stop(); });
+  test('keys are managed under the configured path; the default path is an ordinary route again', async () => {
+    const token = await moved.token({ sub: 'carol', exp: nowSecs() + 3600 });
+    secrets.push(token);
+    const made = await moved.call('/me/keys', { token, method: 'POST', body: { name: 'moved' } });
+    assert.equal(made.status, 201, made.text);
+    assert.equal(made.seen.length, 0, 'served by the gateway');
+    secrets.push(made.json.key);
+    const list = await moved.call('/me/keys/', { token });
+    assert.ok(listOf(list.json).some((k) => k.id === made.json.id), list.text);
+    const rotated = await moved.call(`/me/keys/${made.json.id}/rotate`, { token, method: 'POST', body: { gracePeriodSeconds: 60 } });
+    assert.equal(rotated.status, 201, rotated.text);
+    secrets.push(rotated.json.key);
+    assertForwarded(await moved.call(AGENT, { token: rotated.json.key }), { userId: 'carol', authMethod: 'api_key', apiKeyId: rotated.json.id });
+    // /api/v1/keys is under the jwt route /api/v1/ now: the origin answers it.
+    const old = await moved.call('/api/v1/keys', { token });
+    assertForwarded(old, { userId: 'carol', authMethod: 'jwt' }, 'the default path goes to the origin');
+    assertRejected(await moved.call('/me/keys/x'), 'invalid_request');
+    assert.equal((await moved.call('/me/keysx', { token })).status, 404, 'segments, not bytes');
+  });
+  test('no secret in its log', () => {
+    assertNotLogged(moved.gateway.logs(), secrets, 'moved keys path');
+  });
+});
+
 describe('the client SDK through the gateway (pkg/node.js)', () => {
   let sdk;
   before(async () => { sdk = await import('../../pkg/node.js'); });
