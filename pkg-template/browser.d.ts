@@ -270,19 +270,49 @@ export interface ApiKey {
   readonly last4: string;
   /** When it was created, as an ISO 8601 string. */
   readonly createdAt: string;
+  /** The scopes a route's `scopes` may require of it; none for keys made before scopes existed. */
+  readonly scopes: readonly string[];
+  /** When it stops working (ISO 8601, UTC), or `null` for never. A rotated key's is the end of its grace. */
+  readonly expiresAt: string | null;
+  /** When it was last used (ISO 8601, UTC; written at most once a minute), or `null`. */
+  readonly lastUsedAt: string | null;
+  /** Requests per minute it may make (per gateway isolate), or `null` for no limit. */
+  readonly rateLimit: number | null;
 }
 
-/** A key just created: the only time its plaintext `key` is shown. */
+/** A key just created (or rotated in): the only time its plaintext `key` is shown. */
 export interface CreatedApiKey extends ApiKey {
   readonly key: string;
+}
+
+/** Options of `client.keys.create`. The gateway checks them (400, or 403 for scopes). */
+export interface CreateApiKeyOptions {
+  /** Scope tokens, each one the signed-in user's token holds (`scope`/`scp`); asking for more fails with `forbidden` (403). */
+  scopes?: readonly string[];
+  /** When the key stops working: a future time, as a `Date`, an ISO 8601 UTC string or Unix seconds. */
+  expiresAt?: Date | string | number;
+  /** Requests per minute, 1-100000; past it the key gets 429 with `Retry-After`. */
+  rateLimit?: number;
+}
+
+/** Options of `client.keys.rotate`. */
+export interface RotateApiKeyOptions {
+  /** How long the old key keeps working, 0-86400 seconds. Default: 0 (it stops at once). */
+  gracePeriodSeconds?: number;
 }
 
 /** `client.keys`: the API keys of the signed-in user (`/api/v1/keys`). */
 export interface MeshKeys {
   list(): Promise<ApiKey[]>;
   /** `name`: 1-100 characters. */
-  create(name: string): Promise<CreatedApiKey>;
+  create(name: string, options?: CreateApiKeyOptions): Promise<CreatedApiKey>;
   revoke(id: string): Promise<void>;
+  /**
+   * A replacement with the same name, scopes, rate limit and expiry (its
+   * plaintext shown once); the old key stops after the grace period.
+   * Another user's key, like a missing one, fails with `http_error` (status 404).
+   */
+  rotate(id: string, options?: RotateApiKeyOptions): Promise<CreatedApiKey>;
 }
 
 // ---------------------------------------------------------------------------

@@ -9,8 +9,11 @@ import { isObject, makeRequest, sleep, transfer } from './transfer.js';
 
 /** @import { ClientCore, ClientCoreClass, CallRecord, TokenReady } from './steps.js' */
 /** @import { Transfer } from './transfer.js' */
-/** @import { MeshClientOptions, MeshClientEvents, MeshKeys } from './index.js' */
+/** @import { MeshClientOptions, MeshClientEvents, MeshKeys, CreateApiKeyOptions, RotateApiKeyOptions } from './index.js' */
 /** @typedef {{ header: string, value: string, credential: Partial<CallRecord> }} Auth */
+
+/** The gateway's keys API at its default `MESH_KEYS_PATH`. */
+const KEYS_PATH = '/api/v1/keys';
 
 /** @param {unknown} options @returns {AbortSignal | undefined} */
 const signalOf = (options) => (isObject(options) && options.signal instanceof AbortSignal ? options.signal : undefined);
@@ -32,10 +35,15 @@ export function defineMeshClient(ClientCore) {
       this.#s = core.settings();
       this.#provider = new Provider(core, this.#s);
       this.#keeper = new SessionKeeper(core, this.#s, this.#provider, /** @type {any} */ (options).storage);
-      this.#keys = { list: () => this.#listKeys(), create: (name) => this.#createKey(name), revoke: (id) => this.#revokeKey(id) };
+      this.#keys = {
+        list: () => this.#listKeys(),
+        create: (name, options) => this.#createKey(name, options),
+        revoke: (id) => this.#revokeKey(id),
+        rotate: (id, options) => this.#rotateKey(id, options),
+      };
     }
 
-    /** API keys: `list()`, `create(name)`, `revoke(id)` on `/api/v1/keys`. */
+    /** API keys: `list()`, `create(name, options)`, `revoke(id)`, `rotate(id, options)` on `/api/v1/keys`. */
     get keys() {
       return this.#keys;
     }
@@ -223,20 +231,33 @@ export function defineMeshClient(ClientCore) {
     }
 
     async #listKeys() {
-      const body = /** @type {any} */ (await this.#callJson('GET', '/api/v1/keys'));
+      const body = /** @type {any} */ (await this.#callJson('GET', KEYS_PATH));
       return Array.isArray(body?.keys) ? body.keys : body;
     }
 
-    /** @param {string} name */
-    async #createKey(name) {
+    /**
+     * The gateway checks the options (scopes its caller holds, an expiry in
+     * the future, a limit in range) and answers 400 or 403 with why.
+     * @param {string} name @param {CreateApiKeyOptions} [options]
+     */
+    async #createKey(name, options) {
       if (typeof name !== 'string' || name.trim() === '') throw this.#core.failure('key_name');
-      return /** @type {any} */ (await this.#callJson('POST', '/api/v1/keys', { name }));
+      const { scopes, expiresAt, rateLimit } = isObject(options) ? options : {};
+      const expiry = expiresAt instanceof Date ? expiresAt.toISOString() : expiresAt;
+      return /** @type {any} */ (await this.#callJson('POST', KEYS_PATH, { name, scopes, expiresAt: expiry, rateLimit }));
     }
 
     /** @param {string} id */
     async #revokeKey(id) {
       if (typeof id !== 'string' || id === '') throw this.#core.failure('key_id');
-      await this.#callJson('DELETE', `/api/v1/keys/${encodeURIComponent(id)}`);
+      await this.#callJson('DELETE', `${KEYS_PATH}/${encodeURIComponent(id)}`);
+    }
+
+    /** @param {string} id @param {RotateApiKeyOptions} [options] */
+    async #rotateKey(id, options) {
+      if (typeof id !== 'string' || id === '') throw this.#core.failure('key_id');
+      const { gracePeriodSeconds } = isObject(options) ? options : {};
+      return /** @type {any} */ (await this.#callJson('POST', `${KEYS_PATH}/${encodeURIComponent(id)}/rotate`, { gracePeriodSeconds }));
     }
 
     /** `GET /auth/validate`; where it is missing or unreachable, the core's local verdict. */

@@ -60,6 +60,12 @@ export interface GatewayEnv {
   MESH_FORWARD_CLAIMS?: string;
   /** The resource identifier in `/.well-known/oauth-protected-resource` (RFC 9728); the request's origin when unset. */
   MESH_RESOURCE?: string;
+  /**
+   * Where the gateway serves its keys API (list, create, revoke, rotate), the
+   * path and everything below it. Default: `/api/v1/keys`. No route may lie
+   * at or under it.
+   */
+  MESH_KEYS_PATH?: string;
   /** KV namespace of API-key records; required where a route uses `api_key`. */
   MESH_API_KEYS?: KVNamespaceLike;
 }

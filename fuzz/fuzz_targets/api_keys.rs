@@ -1,5 +1,7 @@
-//! API keys (`gateway::api_keys`): the key format check, the body of
-//! `POST /api/v1/keys`, key ids, the records KV hands back, and minting.
+//! API keys (`gateway::api_keys`): the key format check, the bodies of
+//! `POST <keys path>` and of `{id}/rotate`, key ids, the records KV hands
+//! back (old ones without scopes, expiry, last use or limit included),
+//! rotation, the last-use write-back, and minting.
 //!
 //! Input: a mode byte, then fields separated by NUL: a presented key, a
 //! prefix, a request body, and a KV record (JSON).
@@ -7,9 +9,11 @@
 
 use libfuzzer_sys::fuzz_target;
 use mesh_sdk::gateway::api_keys::{
-    mint, parse_create_body, public_view, sha256_hex, valid_id, validate_name, well_formed, KeyRecord, ID_RANDOM_BYTES,
-    KEY_RANDOM_BYTES, MAX_CREATE_BODY_BYTES, MAX_NAME_CHARS,
+    iso8601, mint, parse_create_body, parse_iso8601, parse_rotate_body, public_view, rotate, sha256_hex, touched, ungranted,
+    valid_id, validate_name, well_formed, KeyRecord, KeySpec, ID_RANDOM_BYTES, KEY_RANDOM_BYTES, MAX_CREATE_BODY_BYTES,
+    MAX_EXPIRY_SECS, MAX_GRACE_SECS, MAX_KEY_SCOPES, MAX_NAME_CHARS, RATE_LIMIT_RANGE,
 };
+use mesh_sdk::gateway::authorize::is_scope_token;
 use mesh_sdk_fuzz::{b64url, fields, NOW_SECS};
 
 fn check_name(name: &str) {
@@ -29,16 +33,33 @@ fuzz_target!(|data: &[u8]| {
         assert!(presented.len() == 20 && presented.starts_with("key_"));
     }
 
-    match parse_create_body(body.as_bytes()) {
-        Ok(name) => {
+    match parse_create_body(body.as_bytes(), NOW_SECS) {
+        Ok(spec) => {
+            let name = spec.name.clone();
             check_name(&name);
             assert!(body.len() <= MAX_CREATE_BODY_BYTES);
             // What the body named, trimmed: nothing else.
             let v: serde_json::Value = serde_json::from_str(body).unwrap();
             assert_eq!(v["name"].as_str().map(str::trim), Some(name.as_str()));
             assert_eq!(validate_name(&name), Ok(name.clone()));
+            assert!(spec.scopes.len() <= MAX_KEY_SCOPES && spec.scopes.iter().all(|s| is_scope_token(s)));
+            assert!(spec.expires.is_none_or(|t| t > NOW_SECS && t <= MAX_EXPIRY_SECS));
+            assert!(spec.rate_limit.is_none_or(|r| RATE_LIMIT_RANGE.contains(&r)));
+            // Every scope granted by a creator holding exactly those; one
+            // lacking the first is refused it.
+            assert!(ungranted(&spec.scopes, &spec.scopes).is_empty());
+            if let Some(first) = spec.scopes.first() {
+                assert_eq!(ungranted(&spec.scopes, &spec.scopes[1..]), vec![first.clone()]);
+            }
         }
         Err(message) => assert!(!message.is_empty()),
+    }
+    if let Ok(grace) = parse_rotate_body(body.as_bytes()) {
+        assert!((0..=MAX_GRACE_SECS).contains(&grace));
+    }
+    // A time that parses prints back to the same instant.
+    if let Some(t) = parse_iso8601(presented) {
+        assert_eq!(parse_iso8601(&iso8601(t)), Some(t));
     }
 
     // A record as KV returns it: the public view never shows the owner.
@@ -49,6 +70,15 @@ fuzz_target!(|data: &[u8]| {
         assert!(created.ends_with('Z') && created.contains('T'), "{created}");
         let again: KeyRecord = serde_json::from_str(&serde_json::to_string(&r).unwrap()).unwrap();
         assert_eq!(again, r);
+        // A rotation never lengthens the old key's life, and copies the rest.
+        if let Ok((spec, until)) = rotate(&r, NOW_SECS, 600) {
+            assert!(until <= NOW_SECS + 600 && r.expires.is_none_or(|t| until <= t));
+            assert_eq!((spec.scopes, spec.expires, spec.rate_limit), (r.scopes.clone(), r.expires, r.rate_limit));
+        }
+        // The write-back changes the last use only, never backwards.
+        let t = touched(record, NOW_SECS).unwrap();
+        assert_eq!(KeyRecord { last_used: r.last_used, ..t.clone() }, r);
+        assert!(t.last_used >= r.last_used && t.last_used >= Some(NOW_SECS));
     }
 
     // A minted key is well formed for its prefix, and its record matches it.
@@ -59,7 +89,7 @@ fuzz_target!(|data: &[u8]| {
         id_bytes[i % ID_RANDOM_BYTES] = id_bytes[i % ID_RANDOM_BYTES].wrapping_add(*b);
     }
     let owner = if presented.is_empty() { "user-1" } else { presented };
-    let key = mint(prefix, &key_bytes, &id_bytes, owner, "ci".into(), NOW_SECS);
+    let key = mint(prefix, &key_bytes, &id_bytes, owner, KeySpec::named("ci"), NOW_SECS);
     let plaintext = key.plaintext.secret();
     assert_eq!(*plaintext, format!("{prefix}{}", b64url(&key_bytes)));
     assert!(well_formed(plaintext, prefix));

@@ -10,7 +10,8 @@ use mesh_sdk::gateway::config::GatewayConfig;
 use mesh_sdk::gateway::headers::bearer_token;
 use mesh_sdk::gateway::jwt::Reason;
 use mesh_sdk::gateway::request::{path_span, plan, split_url, Credential, Inbound, Plan, ABSENT};
-use mesh_sdk::gateway::route::{AuthMode, KEYS_PATH};
+use mesh_sdk::gateway::request::KeysOp;
+use mesh_sdk::gateway::route::AuthMode;
 use std::sync::OnceLock;
 
 fn config() -> &'static GatewayConfig {
@@ -59,8 +60,11 @@ fn check_plan(i: &Inbound<'_>) {
     match plan {
         Plan::BadPath | Plan::NotFound => {}
         Plan::Preflight => assert!(i.method == "OPTIONS" && h.access_control_request_method.is_some()),
-        Plan::Keys { token, .. } => {
-            assert!(path.starts_with(KEYS_PATH));
+        Plan::Keys { token, op } => {
+            assert!(path.starts_with(&cfg.keys_path));
+            if let KeysOp::Rotate(id) = &op {
+                assert!(i.method == "POST" && path.trim_end_matches('/').ends_with(&format!("/{id}/rotate")) && !id.contains('/'));
+            }
             assert!(h.authorization.is_some_and(|a| a.contains(token)) && !token.is_empty());
         }
         Plan::ResourceMetadata(resource) => assert!(path.ends_with(resource) && path.starts_with("/.well-known/")),

@@ -177,6 +177,13 @@ impl Rules {
     }
 }
 
+/// An RFC 6749 §3.3 scope-token: printable ASCII but space, `"` and `\`,
+/// so a scope goes into `WWW-Authenticate: ... scope="..."` unescaped. The
+/// scopes of routes and of API keys are both checked with it.
+pub fn is_scope_token(s: &str) -> bool {
+    !s.is_empty() && s.bytes().all(|b| b == 0x21 || (0x23..=0x7e).contains(&b) && b != b'\\')
+}
+
 /// Checks one route's rules as configured: every problem is a message for
 /// the configuration error, never a rule that silently allows.
 pub fn validate(rules: &Rules, auth: super::route::AuthMode) -> Result<(), String> {
@@ -189,10 +196,7 @@ pub fn validate(rules: &Rules, auth: super::route::AuthMode) -> Result<(), Strin
             return Err(format!("method `{m}` must be an upper-case HTTP method such as GET"));
         }
     }
-    // RFC 6749 §3.3 scope-token: printable ASCII but space, `"` and `\`,
-    // so a scope goes into `WWW-Authenticate: ... scope="..."` unescaped.
-    let scope_token = |s: &str| !s.is_empty() && s.bytes().all(|b| b == 0x21 || (0x23..=0x7e).contains(&b) && b != b'\\');
-    if let Some(s) = rules.scopes.iter().find(|s| !scope_token(s)) {
+    if let Some(s) = rules.scopes.iter().find(|s| !is_scope_token(s)) {
         return Err(format!("scope `{s}` must be a non-empty scope token (no spaces, quotes or backslashes)"));
     }
     for rule in &rules.claims {

@@ -9,7 +9,7 @@ use std::fmt;
 
 use super::authorize::{ClaimRule, Rules};
 use super::headers::{stripped_names, AUTH_SCOPES, IDENTITY_HEADERS, IDENTITY_PREFIX};
-use super::route::{AuthMode, Route, Routes};
+use super::route::{check_prefix, keys_path, AuthMode, Route, Routes, DEFAULT_KEYS_PATH};
 
 /// A gateway secret (`MESH_JWT_HS256_SECRET`, `MESH_IDENTITY_SECRET`), with a
 /// redacted `Debug`. Read it with `.secret()`.
@@ -120,6 +120,8 @@ pub struct GatewayConfig {
     /// `MESH_FORWARD_CLAIMS`: `(claim path, header)` pairs; the verified
     /// claim's value goes to the origin in that header.
     pub forward_claims: Vec<(String, String)>,
+    /// `MESH_KEYS_PATH`: where the keys API is served, without a trailing slash.
+    pub keys_path: String,
 }
 
 /// A configuration problem, naming the variable. Never contains a secret value.
@@ -201,6 +203,7 @@ pub const VARIABLES: &[&str] = &[
     "MESH_CORS_ORIGINS",
     "MESH_RESOURCE",
     "MESH_FORWARD_CLAIMS",
+    "MESH_KEYS_PATH",
 ];
 
 /// The name of the KV binding of API-key records.
@@ -276,6 +279,8 @@ impl GatewayConfig {
 
         let resource = get("MESH_RESOURCE").map(|r| base_url("MESH_RESOURCE", &r)).transpose()?;
 
+        let keys_path = parse_keys_path(get("MESH_KEYS_PATH").as_deref().unwrap_or(DEFAULT_KEYS_PATH), &routes)?;
+
         let forward_claims = get("MESH_FORWARD_CLAIMS").map(|v| parse_forward_claims(&v)).transpose()?.unwrap_or_default();
         let mut jwt = jwt;
         if let Some(j) = &mut jwt {
@@ -297,6 +302,7 @@ impl GatewayConfig {
             has_key_store,
             resource,
             forward_claims,
+            keys_path,
         })
     }
 
@@ -320,7 +326,7 @@ impl GatewayConfig {
         paths
     }
 
-    /// Whether the gateway serves `/api/v1/keys` itself.
+    /// Whether the gateway serves its keys API (`keys_path`) itself.
     pub fn serves_keys_api(&self) -> bool {
         self.has_key_store && self.jwt.is_some()
     }
@@ -339,6 +345,25 @@ impl GatewayConfig {
         }
         self.cors_origins.iter().find(|o| o.as_str() == origin).cloned()
     }
+}
+
+/// `MESH_KEYS_PATH`, checked like a route prefix. The keys API answers for
+/// its path and everything below it before any route is looked at, so keys
+/// traffic never reaches the origin; a route at or under that path could
+/// never be reached, and is refused as the mistake it is.
+fn parse_keys_path(value: &str, routes: &Routes) -> Result<String, ConfigError> {
+    check_prefix(value).map_err(|p| err("MESH_KEYS_PATH", p))?;
+    let path = value.trim_end_matches('/');
+    if path.is_empty() {
+        return Err(err("MESH_KEYS_PATH", "must not be / (the keys API would take every path)"));
+    }
+    if path == "/.well-known" || path.starts_with("/.well-known/") {
+        return Err(err("MESH_KEYS_PATH", "must not be under /.well-known/"));
+    }
+    if let Some(r) = routes.iter().find(|r| keys_path(path, &r.prefix).is_some()) {
+        return Err(err("MESH_KEYS_PATH", format!("route `{}` is at or under the keys API's path and could never be reached", r.prefix)));
+    }
+    Ok(path.to_string())
 }
 
 fn parse_jwt(get: &impl Fn(&str) -> Option<String>) -> Result<JwtConfig, ConfigError> {
@@ -531,6 +556,31 @@ mod tests {
         ("MESH_JWT_ISSUER", "http://127.0.0.1:9400"),
         ("MESH_JWT_AUDIENCE", "api, http://127.0.0.1:8787"),
     ];
+
+    #[test]
+    fn the_keys_path_is_a_prefix_no_route_lies_under() {
+        let with = |path: &str, routes: Option<&str>| {
+            let mut pairs = BASE.to_vec();
+            pairs.push(("MESH_KEYS_PATH", path));
+            if let Some(r) = routes {
+                pairs.push(("MESH_ROUTES", r));
+            }
+            GatewayConfig::from_env(env(&pairs), true)
+        };
+        assert_eq!(GatewayConfig::from_env(env(BASE), true).unwrap().keys_path, "/api/v1/keys");
+        assert_eq!(with("/me/keys/", None).unwrap().keys_path, "/me/keys");
+        // Under a route is fine: the keys API answers first, nothing is forwarded.
+        assert_eq!(with("/api/v1/tokens", None).unwrap().keys_path, "/api/v1/tokens");
+        for bad in ["/", "keys", "/a b", "/keys?x", "/k%2f", "/.well-known/keys"] {
+            assert_eq!(with(bad, None).unwrap_err().variable, "MESH_KEYS_PATH", "{bad}");
+        }
+        // A route at or under it could never be reached.
+        let e = with("/health", None).unwrap_err();
+        assert!(e.problem.contains("/health"), "{e}");
+        let routes = r#"[{"prefix":"/api/","auth":"jwt"},{"prefix":"/api/keys/admin/","auth":"public"}]"#;
+        assert_eq!(with("/api/keys", Some(routes)).unwrap_err().variable, "MESH_KEYS_PATH");
+        assert!(with("/api/keysx", Some(routes)).is_ok(), "segments, not bytes");
+    }
 
     #[test]
     fn defaults() {

@@ -18,7 +18,8 @@
 //! - [`jwks`]: the JWKS cache policy (TTL, kid refetch cooldown, outage).
 //! - [`token_cache`]: verified tokens per isolate; hits re-check `exp`/`nbf`.
 //! - [`verify`]: the verification pipeline as steps.
-//! - [`api_keys`]: key format, KV layout, name validation, negative cache.
+//! - [`api_keys`]: key format, KV layout, create and rotate bodies, scopes a creator may grant, negative cache.
+//! - [`key_use`]: per use of a key: expiry, per-key rate limit, when its last use is written back.
 //! - [`identity`]: the HMAC-signed identity for the origin, sign and verify.
 //! - [`reject`]: uniform error replies and structured log lines.
 
@@ -32,6 +33,7 @@ pub mod headers;
 pub mod identity;
 pub mod jwks;
 pub mod jwt;
+pub mod key_use;
 pub mod reject;
 pub mod request;
 pub mod resource;

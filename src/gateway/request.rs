@@ -17,12 +17,14 @@ pub enum Credential<'a> {
     ApiKey(&'a str),
 }
 
-/// The keys API operation of a request on `/api/v1/keys[/{id}]`.
+/// The keys API operation of a request on `<keys path>[/{id}[/rotate]]`.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum KeysOp {
     List,
     Create,
     Revoke(String),
+    /// `POST {id}/rotate`: a replacement, and the old key's grace.
+    Rotate(String),
     /// Wrong method; the value is the `Allow` header.
     MethodNotAllowed(&'static str),
     NotFound,
@@ -108,14 +110,18 @@ fn keys_op(method: &str, path: KeysPath<'_>) -> KeysOp {
         (KeysPath::Collection, _) => KeysOp::MethodNotAllowed("GET, POST"),
         (KeysPath::Item(id), "DELETE") if !id.is_empty() && !id.contains('/') => KeysOp::Revoke(id.to_string()),
         (KeysPath::Item(id), _) if !id.is_empty() && !id.contains('/') => KeysOp::MethodNotAllowed("DELETE"),
-        (KeysPath::Item(_), _) => KeysOp::NotFound,
+        (KeysPath::Item(item), _) => match item.strip_suffix("/rotate") {
+            Some(id) if !id.is_empty() && !id.contains('/') && method == "POST" => KeysOp::Rotate(id.to_string()),
+            Some(id) if !id.is_empty() && !id.contains('/') => KeysOp::MethodNotAllowed("POST"),
+            _ => KeysOp::NotFound,
+        },
     }
 }
 
 /// Whether browsers may call `path` cross-origin (the web app's routes: jwt
 /// routes and the keys API).
 pub fn is_cors_path(cfg: &GatewayConfig, path: &str) -> bool {
-    (cfg.serves_keys_api() && keys_path(path).is_some())
+    (cfg.serves_keys_api() && keys_path(&cfg.keys_path, path).is_some())
         || cfg.routes.find(path).is_some_and(|r| r.auth == AuthMode::Jwt)
 }
 
@@ -131,12 +137,12 @@ pub fn plan<'a>(cfg: &'a GatewayConfig, method: &str, path: &'a str, h: &Request
         return Plan::ResourceMetadata(resource);
     }
     if cfg.serves_keys_api() {
-        if let Some(kp) = keys_path(path) {
+        if let Some(kp) = keys_path(&cfg.keys_path, path) {
             let op = keys_op(method, kp);
             return match credential(AuthMode::Jwt, h, &cfg.api_key_prefix) {
                 Ok(Some(Credential::Jwt(token))) => Plan::Keys { op, token },
                 Ok(_) => unreachable!("jwt credentials are JWTs"),
-                Err(rejection) => Plan::Reject { route: super::route::KEYS_PATH, auth: AuthMode::Jwt, rejection },
+                Err(rejection) => Plan::Reject { route: &cfg.keys_path, auth: AuthMode::Jwt, rejection },
             };
         }
     }
@@ -380,9 +386,22 @@ mod tests {
         assert!(matches!(plan(&c, "DELETE", "/api/v1/keys/key_x", &h(Some(&bearer_jwt), None)), Plan::Keys { op: KeysOp::Revoke(id), .. } if id == "key_x"));
         assert!(matches!(plan(&c, "PUT", "/api/v1/keys", &h(Some(&bearer_jwt), None)), Plan::Keys { op: KeysOp::MethodNotAllowed(_), .. }));
         assert!(matches!(plan(&c, "DELETE", "/api/v1/keys/a/b", &h(Some(&bearer_jwt), None)), Plan::Keys { op: KeysOp::NotFound, .. }));
+        let rotate = |method, path| plan(&c, method, path, &h(Some(&bearer_jwt), None));
+        assert!(matches!(rotate("POST", "/api/v1/keys/key_x/rotate"), Plan::Keys { op: KeysOp::Rotate(id), .. } if id == "key_x"));
+        assert!(matches!(rotate("GET", "/api/v1/keys/key_x/rotate"), Plan::Keys { op: KeysOp::MethodNotAllowed("POST"), .. }));
+        for path in ["/api/v1/keys//rotate", "/api/v1/keys/a/b/rotate", "/api/v1/keys/rotate/x", "/api/v1/keys/a/rotatex"] {
+            assert!(matches!(rotate("POST", path), Plan::Keys { op: KeysOp::NotFound, .. } | Plan::BadPath), "{path}");
+        }
         // An API key cannot manage keys.
         assert_eq!(reason(plan(&c, "GET", "/api/v1/keys", &h(Some(&bearer_key), None))), Reason::WrongCredentialType);
         assert_eq!(reason(plan(&c, "POST", "/api/v1/keys", &h(None, Some(KEY)))), Reason::WrongCredentialType);
+        // MESH_KEYS_PATH moves it: the old path is an ordinary route's again.
+        let mut moved = cfg();
+        moved.keys_path = "/me/keys".into();
+        assert!(matches!(plan(&moved, "GET", "/me/keys/", &h(Some(&bearer_jwt), None)), Plan::Keys { op: KeysOp::List, .. }));
+        assert!(matches!(plan(&moved, "POST", "/me/keys/key_x/rotate", &h(Some(&bearer_jwt), None)), Plan::Keys { op: KeysOp::Rotate(_), .. }));
+        assert!(matches!(plan(&moved, "GET", "/api/v1/keys", &h(Some(&bearer_jwt), None)), Plan::Forward { route: "/api/v1/", .. }));
+        assert!(matches!(plan(&moved, "GET", "/me/keys", &h(None, None)), Plan::Reject { route: "/me/keys", .. }));
     }
 
     #[test]

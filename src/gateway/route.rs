@@ -10,8 +10,9 @@
 //! itself and what is below it (`/health` matches `/health` and `/health/live`,
 //! not `/healthz`).
 //!
-//! `/api/v1/keys` and `/api/v1/keys/{id}` are served by the gateway itself,
-//! before this table is consulted, and always authenticate with a JWT.
+//! The keys API (`MESH_KEYS_PATH`, default `/api/v1/keys`, and everything
+//! below it) is served by the gateway itself, before this table is
+//! consulted, and always authenticates with a JWT.
 
 use super::authorize::{validate, Rules};
 
@@ -71,6 +72,17 @@ impl Route {
     }
 }
 
+/// Checks a path prefix as configured (a route's, the keys API's).
+pub fn check_prefix(prefix: &str) -> Result<(), String> {
+    if !prefix.starts_with('/') || prefix.len() > 256 {
+        return Err(format!("prefix `{prefix}` must start with / (at most 256 bytes)"));
+    }
+    if prefix.bytes().any(|b| b <= b' ' || b == 0x7f || b == b'?' || b == b'#' || b == b'%') {
+        return Err(format!("prefix `{prefix}` must be a plain path (no spaces, ?, # or %)"));
+    }
+    Ok(())
+}
+
 /// A validated route table.
 #[derive(Debug, Clone)]
 pub struct Routes(Vec<Route>);
@@ -86,12 +98,7 @@ impl Routes {
             return Err(format!("at most {MAX_ROUTES} routes"));
         }
         for (i, r) in routes.iter().enumerate() {
-            if !r.prefix.starts_with('/') || r.prefix.len() > 256 {
-                return Err(format!("prefix `{}` must start with / (at most 256 bytes)", r.prefix));
-            }
-            if r.prefix.bytes().any(|b| b <= b' ' || b == 0x7f || b == b'?' || b == b'#' || b == b'%') {
-                return Err(format!("prefix `{}` must be a plain path (no spaces, ?, # or %)", r.prefix));
-            }
+            check_prefix(&r.prefix)?;
             if routes[..i].iter().any(|o| o.prefix == r.prefix) {
                 return Err(format!("prefix `{}` is listed twice", r.prefix));
             }
@@ -134,16 +141,19 @@ impl Routes {
 /// The gateway's own keys API, if `path` addresses it.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum KeysPath<'a> {
-    /// `/api/v1/keys`
+    /// `<keys path>`
     Collection,
-    /// `/api/v1/keys/{id}`
+    /// `<keys path>/{id}`, or anything deeper (`{id}/rotate`).
     Item(&'a str),
 }
 
-pub const KEYS_PATH: &str = "/api/v1/keys";
+/// The keys API's default path (`MESH_KEYS_PATH`).
+pub const DEFAULT_KEYS_PATH: &str = "/api/v1/keys";
 
-pub fn keys_path(path: &str) -> Option<KeysPath<'_>> {
-    let rest = path.strip_prefix(KEYS_PATH)?;
+/// Whether `path` addresses the keys API at `keys` (a path without a
+/// trailing slash), segment by segment: `/api/v1/keysx` is not under it.
+pub fn keys_path<'p>(keys: &str, path: &'p str) -> Option<KeysPath<'p>> {
+    let rest = path.strip_prefix(keys)?;
     if rest.is_empty() || rest == "/" {
         return Some(KeysPath::Collection);
     }
@@ -207,10 +217,14 @@ mod tests {
 
     #[test]
     fn keys_paths() {
-        assert_eq!(keys_path("/api/v1/keys"), Some(KeysPath::Collection));
-        assert_eq!(keys_path("/api/v1/keys/"), Some(KeysPath::Collection));
-        assert_eq!(keys_path("/api/v1/keys/abc"), Some(KeysPath::Item("abc")));
-        assert_eq!(keys_path("/api/v1/keysx"), None);
-        assert_eq!(keys_path("/api/v1/chat"), None);
+        let k = DEFAULT_KEYS_PATH;
+        assert_eq!(keys_path(k, "/api/v1/keys"), Some(KeysPath::Collection));
+        assert_eq!(keys_path(k, "/api/v1/keys/"), Some(KeysPath::Collection));
+        assert_eq!(keys_path(k, "/api/v1/keys/abc"), Some(KeysPath::Item("abc")));
+        assert_eq!(keys_path(k, "/api/v1/keys/abc/rotate"), Some(KeysPath::Item("abc/rotate")));
+        assert_eq!(keys_path(k, "/api/v1/keysx"), None);
+        assert_eq!(keys_path(k, "/api/v1/chat"), None);
+        assert_eq!(keys_path("/me/keys", "/me/keys/abc"), Some(KeysPath::Item("abc")));
+        assert_eq!(keys_path("/me/keys", "/api/v1/keys"), None);
     }
 }

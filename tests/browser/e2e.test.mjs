@@ -9,7 +9,11 @@
 //   4. open /settings, create the key `ci-agent` and read it from the page;
 //   5. from Node, call /agent/v1/mcp/messages/ with that key through the
 //      gateway: the origin sees x-user-id = the signed-in user;
-//   6. revoke the key in the page: the same call now gets 401.
+//   6. see the key's last use in the page, revoke it there: the same call
+//      now gets 401;
+//   7. ask for a key with a scope the user lacks (refused, the page says
+//      why), create one with an expiry, see it listed, rotate it with no
+//      grace: the new key works, the old one gets 401.
 // Screenshots go to test-artifacts/screenshots/. Every wait is bounded, and
 // every process is stopped at the end, whatever happened.
 import assert from 'node:assert/strict';
@@ -230,9 +234,24 @@ test('device login, API key created in /settings, used by an agent through the g
     assert.ok(!JSON.stringify(seen[0].headers).includes(key), 'the raw key is not forwarded');
   });
 
-  // 6. Revoke in the page (with its confirmation step): the key stops working.
+  // 6. The page shows the key's last use (written back after the call).
+  await step('last-used', page, async () => {
+    const row = page.getByTestId('key-row').filter({ hasText: 'ci-agent' });
+    assert.equal((await row.getByTestId('key-expires').textContent()).trim(), 'Never');
+    let shown = 'Never';
+    for (let i = 0; i < 20 && shown === 'Never'; i++) {
+      await bounded(page.reload(), 'reloading /settings');
+      await row.waitFor();
+      shown = (await row.getByTestId('key-last-used').textContent()).trim();
+      if (shown === 'Never') await new Promise((r) => setTimeout(r, 500));
+    }
+    const at = await row.getByTestId('key-last-used').locator('time').getAttribute('datetime');
+    assert.ok(Math.abs(Date.parse(at) - Date.now()) < 120_000, `last used ${at}`);
+    // The reload hid the new key's panel; the revoke step below starts without it.
+  });
+
+  // Revoke in the page (with its confirmation step): the key stops working.
   await step('revoke', page, async () => {
-    await page.getByRole('button', { name: 'I have stored it' }).click();
     // Second thoughts first: Escape closes the confirmation, nothing is revoked.
     await page.getByRole('button', { name: 'Revoke ci-agent' }).click();
     await bounded(page.keyboard.press('Escape'), 'pressing Escape');
@@ -244,6 +263,40 @@ test('device login, API key created in /settings, used by an agent through the g
     const { status, seen } = await agentCall(key);
     assert.equal(status, 401, 'a revoked key is refused');
     assert.equal(seen.length, 0, 'the origin saw nothing');
+  });
+
+  // 7. Scopes the user lacks are refused; a key with an expiry, then rotated.
+  await step('scope-expiry-rotate', page, async () => {
+    await page.getByLabel('Key name').fill('rotating');
+    // The app signs in for `openid offline_access` only: its token holds no
+    // resource scope, so a key asking for `api` is refused, and the page says why.
+    await page.getByLabel('Scopes (optional)').fill('api');
+    const expires = new Date(Date.now() + 30 * 86_400_000);
+    const local = new Date(expires.getTime() - expires.getTimezoneOffset() * 60_000).toISOString().slice(0, 16);
+    await page.getByLabel('Expires (optional)').fill(local);
+    await page.getByRole('button', { name: 'Create key' }).click();
+    await page.getByText('a key can only carry scopes you hold yourself').waitFor();
+    await page.getByLabel('Scopes (optional)').fill('');
+    await page.getByRole('button', { name: 'Create key' }).click();
+    const oldKey = await page.getByTestId('created-key').inputValue();
+    const row = page.getByTestId('key-row').filter({ hasText: 'rotating' });
+    await row.waitFor();
+    assert.equal((await row.getByTestId('key-scopes').textContent()).trim(), 'none');
+    const listedExpiry = await row.getByTestId('key-expires').locator('time').getAttribute('datetime');
+    assert.equal(listedExpiry.slice(0, 16), expires.toISOString().slice(0, 16), 'the expiry as chosen');
+    await page.getByRole('button', { name: 'I have stored it' }).click();
+    assert.equal((await agentCall(oldKey)).status, 202);
+
+    await page.getByRole('button', { name: 'Rotate rotating' }).click();
+    await page.getByRole('button', { name: 'Yes, rotate' }).click();
+    await page.getByText('New key “rotating”').waitFor();
+    const newKey = await page.getByTestId('created-key').inputValue();
+    assert.notEqual(newKey, oldKey);
+    await page.screenshot({ path: path.join(SHOTS, 'settings-rotated.png'), fullPage: true });
+    assert.equal((await agentCall(newKey)).status, 202, 'the replacement works');
+    assert.equal((await agentCall(oldKey)).status, 401, 'the old key stopped (no grace)');
+    // Both are listed: the old one as expired.
+    await page.getByTestId('key-row').filter({ hasText: 'Expired' }).waitFor();
   });
 
   // Sign out: the session ends here and in storage.

@@ -1,29 +1,59 @@
 // API keys at the edge (issue 6, "API keys at the edge"): create / list /
 // revoke with the user's JWT, served by the gateway itself; the key on the
 // agent route as Bearer or X-API-Key; revocation at once; nothing secret in
-// the log. Then the client SDK (MeshClient from pkg/node.js) end to end.
+// the log. Issue 17: scopes (never more than the creator's; checked on an
+// api_key route's `scopes`), expiry, a per-key rate limit, last use written
+// back, rotation with a grace period. Then the client SDK (MeshClient from
+// pkg/node.js) end to end.
 import assert from 'node:assert/strict';
 import { randomBytes } from 'node:crypto';
 import { after, before, describe, test } from 'node:test';
 import { assertForwarded, assertNotLogged, assertRejected, startGatewayStack } from '../support/gateway.mjs';
 
 const AGENT = '/agent/v1/mcp/messages/';
+// An api_key route that needs a scope, beside the default routes.
+const SCOPED = '/agent/v2/memories';
+const ROUTES = JSON.stringify([
+  { prefix: '/api/v1/', auth: 'jwt' },
+  { prefix: '/mcp/messages/', auth: 'jwt' },
+  { prefix: '/agent/v1/', auth: 'api_key' },
+  { prefix: '/agent/v2/', auth: 'api_key', scopes: ['memories:write'] },
+  { prefix: '/health', auth: 'public' },
+]);
 const KEY_RE = /^mesh_sk_[A-Za-z0-9_-]{43,}$/;
-let gw, alice, bob;
+const nowSecs = () => Math.floor(Date.now() / 1000);
+const sleep = (ms) => new Promise((r) => setTimeout(r, ms));
+let gw, alice, bob, aliceScoped;
 const secrets = [];
 before(async () => {
-  gw = await startGatewayStack();
-  alice = await gw.token({ sub: 'alice', exp: Math.floor(Date.now() / 1000) + 3600 });
-  bob = await gw.token({ sub: 'bob', exp: Math.floor(Date.now() / 1000) + 3600 });
-  secrets.push(alice, bob);
+  gw = await startGatewayStack({ vars: { MESH_ROUTES: ROUTES } });
+  alice = await gw.token({ sub: 'alice', exp: nowSecs() + 3600 });
+  bob = await gw.token({ sub: 'bob', exp: nowSecs() + 3600 });
+  aliceScoped = await gw.token({ sub: 'alice', exp: nowSecs() + 3600, scope: 'memories:write memories:read' });
+  secrets.push(alice, bob, aliceScoped);
 });
 after(async () => { await gw?.stop(); });
 
 const listOf = (json) => (Array.isArray(json) ? json : json?.keys);
-async function create(token, name) {
-  const r = await gw.call('/api/v1/keys', { token, method: 'POST', body: { name } });
+async function create(token, name, more = {}) {
+  const r = await gw.call('/api/v1/keys', { token, method: 'POST', body: { name, ...more } });
   if (r.json?.key) secrets.push(r.json.key);
   return r;
+}
+async function rotate(token, id, body = {}) {
+  const r = await gw.call(`/api/v1/keys/${encodeURIComponent(id)}/rotate`, { token, method: 'POST', body });
+  if (r.json?.key) secrets.push(r.json.key);
+  return r;
+}
+const listed = async (token, id) => listOf((await gw.call('/api/v1/keys', { token })).json).find((k) => k.id === id);
+/** Calls `path` with `key` until `done(response)` or `ms` pass; the last response. */
+async function until(done, key, ms, path = AGENT) {
+  const end = Date.now() + ms;
+  for (;;) {
+    const r = await gw.call(path, { token: key, waitLogs: true });
+    if (done(r) || Date.now() > end) return r;
+    await sleep(200);
+  }
 }
 
 describe('managing keys with the user\'s JWT', () => {
@@ -148,6 +178,183 @@ describe('managing keys with the user\'s JWT', () => {
   });
 });
 
+describe('scopes, expiry, rate limit, last use and rotation (issue 17)', () => {
+  test('a key is created with scopes, an expiry and a rate limit, and lists them', async () => {
+    const expiresAt = new Date((nowSecs() + 3600) * 1000).toISOString().replace(/\.\d+Z$/, 'Z');
+    const r = await create(aliceScoped, 'scoped', { scopes: ['memories:write'], expiresAt, rateLimit: 50 });
+    assert.equal(r.status, 201, r.text);
+    assert.deepEqual([r.json.scopes, r.json.expiresAt, r.json.rateLimit, r.json.lastUsedAt], [['memories:write'], expiresAt, 50, null]);
+    const entry = await listed(aliceScoped, r.json.id);
+    assert.deepEqual([entry.scopes, entry.expiresAt, entry.rateLimit, entry.lastUsedAt], [['memories:write'], expiresAt, 50, null]);
+    // Unix seconds are accepted too; a past time, a bad limit or a scope with a space are not.
+    const secs = await create(aliceScoped, 'secs', { expiresAt: nowSecs() + 600 });
+    assert.equal(secs.status, 201, secs.text);
+    for (const bad of [{ expiresAt: '2001-01-01T00:00:00Z' }, { expiresAt: nowSecs() - 1 }, { rateLimit: 0 }, { rateLimit: 100001 }, { scopes: ['a b'] }, { scopes: 'memories:write' }]) {
+      const no = await create(aliceScoped, 'bad', bad);
+      assert.equal(no.status, 400, `${JSON.stringify(bad)}: ${no.text}`);
+      assert.equal(no.json.error, 'invalid_request');
+    }
+  });
+
+  test('asking for scopes the creator does not hold: 403 naming them', async () => {
+    const r = await create(aliceScoped, 'too-much', { scopes: ['memories:write', 'admin', 'billing'] });
+    assert.equal(r.status, 403, r.text);
+    assert.equal(r.json.error, 'insufficient_scope');
+    assert.deepEqual(r.json.missing_scopes, ['admin', 'billing']);
+    assert.equal(r.seen.length, 0);
+    // A token with no scopes at all grants none.
+    const none = await create(alice, 'none', { scopes: ['memories:write'] });
+    assert.equal(none.status, 403, none.text);
+    assert.deepEqual(none.json.missing_scopes, ['memories:write']);
+    assert.ok(!(listOf((await gw.call('/api/v1/keys', { token: alice })).json)).some((k) => ['too-much', 'none'].includes(k.name)), 'nothing was created');
+  });
+
+  test('an api_key route with scopes: a key with the scope passes, one without gets 403', async () => {
+    const withScope = (await create(aliceScoped, 'writer', { scopes: ['memories:write'] })).json;
+    const reader = (await create(aliceScoped, 'reader', { scopes: ['memories:read'] })).json;
+    const bare = (await create(alice, 'bare')).json;
+    assertForwarded(await gw.call(SCOPED, { token: withScope.key }), { userId: 'alice', authMethod: 'api_key', apiKeyId: withScope.id });
+    for (const key of [reader, bare]) {
+      const r = await gw.call(SCOPED, { headers: [['X-API-Key', key.key]], waitLogs: true });
+      assert.equal(r.status, 403, `${key.name}: ${r.text}`);
+      assert.equal(r.json.error, 'insufficient_scope');
+      assert.deepEqual(r.json.missing_scopes, ['memories:write']);
+      assert.match(r.headers['www-authenticate'], /error="insufficient_scope", scope="memories:write"/);
+      assert.equal(r.seen.length, 0, 'the origin saw nothing');
+      assert.ok(r.logLines.some((l) => l.event === 'auth_forbidden' && l.rule === 'scope'), JSON.stringify(r.logLines));
+    }
+    // A route without scopes takes any of the owner's keys.
+    assertForwarded(await gw.call(AGENT, { token: reader.key }), { userId: 'alice', authMethod: 'api_key', apiKeyId: reader.id });
+  });
+
+  test('an expired key is refused: 401, logged as expired', async () => {
+    const key = (await create(alice, 'short-lived', { expiresAt: nowSecs() + 2 })).json;
+    assert.ok(key?.key, 'created');
+    const first = await gw.call(AGENT, { token: key.key });
+    assertForwarded(first, { userId: 'alice', authMethod: 'api_key', apiKeyId: key.id }, 'before its expiry');
+    const r = await until((x) => x.status === 401, key.key, 6000);
+    assertRejected(r, 'invalid_token', 'past its expiry');
+    assert.ok(Date.now() / 1000 >= Date.parse(key.expiresAt) / 1000, 'refused only from its expiry on');
+    assert.ok(r.logLines.some((l) => l.event === 'auth_rejected' && l.reason === 'expired'), JSON.stringify(r.logLines));
+  });
+
+  test('a key over its rate limit gets 429 with Retry-After until the minute ends', async () => {
+    const key = (await create(alice, 'limited', { rateLimit: 3 })).json;
+    // Start well inside a minute's window, so the count is not reset mid-loop.
+    if (Date.now() % 60_000 > 50_000) await sleep(60_000 - (Date.now() % 60_000) + 100);
+    const statuses = [];
+    let limited;
+    for (let i = 0; i < 10 && !limited; i++) {
+      const r = await gw.call(AGENT, { headers: [['X-API-Key', key.key]], waitLogs: i >= 3 });
+      statuses.push(r.status);
+      if (r.status === 429) limited = r;
+      else assertForwarded(r, { userId: 'alice', authMethod: 'api_key', apiKeyId: key.id }, `request ${i + 1}`);
+    }
+    assert.deepEqual(statuses.map((x) => (x === 429 ? 429 : 'passed')), ['passed', 'passed', 'passed', 429], `three pass, the fourth is limited: ${statuses}`);
+    const retry = Number(limited.headers['retry-after']);
+    assert.ok(Number.isInteger(retry) && retry >= 1 && retry <= 60, `Retry-After ${limited.headers['retry-after']}`);
+    assert.equal(limited.json.error, 'rate_limited');
+    assert.equal(limited.json.retry_after, retry);
+    assert.equal(limited.seen.length, 0, 'the origin saw nothing');
+    assert.ok(limited.logLines.some((l) => l.event === 'rate_limited'), JSON.stringify(limited.logLines));
+    // Another key of the same user has its own count.
+    const other = (await create(alice, 'unlimited')).json;
+    assertForwarded(await gw.call(AGENT, { token: other.key }), { userId: 'alice', authMethod: 'api_key', apiKeyId: other.id });
+  });
+
+  test('lastUsedAt shows in the list after a use', async () => {
+    const key = (await create(alice, 'used')).json;
+    assert.equal((await listed(alice, key.id)).lastUsedAt, null, 'never used');
+    const before = nowSecs();
+    assertForwarded(await gw.call(AGENT, { token: key.key }), { userId: 'alice', authMethod: 'api_key', apiKeyId: key.id });
+    let entry;
+    for (let i = 0; i < 50; i++) {
+      entry = await listed(alice, key.id);
+      if (entry?.lastUsedAt) break;
+      await sleep(100);
+    }
+    assert.ok(entry?.lastUsedAt, `lastUsedAt after a use: ${JSON.stringify(entry)}`);
+    const at = Date.parse(entry.lastUsedAt) / 1000;
+    assert.ok(at >= before - 1 && at <= nowSecs() + 1, `lastUsedAt ${entry.lastUsedAt}`);
+    // The key still works, and the write-back changed nothing else.
+    assertForwarded(await gw.call(AGENT, { token: key.key }), { userId: 'alice', authMethod: 'api_key', apiKeyId: key.id });
+    assert.deepEqual([entry.name, entry.scopes, entry.expiresAt, entry.rateLimit], ['used', [], null, null]);
+  });
+
+  test('rotate: a replacement like the old key; the old one stops at once with grace 0', async () => {
+    const expiresAt = new Date((nowSecs() + 7200) * 1000).toISOString().replace(/\.\d+Z$/, 'Z');
+    const old = (await create(aliceScoped, 'rotating', { scopes: ['memories:write'], expiresAt, rateLimit: 100 })).json;
+    const r = await rotate(aliceScoped, old.id, { gracePeriodSeconds: 0 });
+    assert.equal(r.status, 201, r.text);
+    assert.equal(r.seen.length, 0);
+    const fresh = r.json;
+    assert.match(fresh.key, KEY_RE);
+    assert.notEqual(fresh.id, old.id);
+    assert.deepEqual([fresh.name, fresh.scopes, fresh.expiresAt, fresh.rateLimit], ['rotating', ['memories:write'], expiresAt, 100]);
+    assertForwarded(await gw.call(SCOPED, { token: fresh.key }), { userId: 'alice', authMethod: 'api_key', apiKeyId: fresh.id });
+    assertRejected(await gw.call(SCOPED, { token: old.key }), 'invalid_token', 'the old key, grace 0');
+    const listedOld = await listed(aliceScoped, old.id);
+    assert.ok(Date.parse(listedOld.expiresAt) <= Date.now(), `the old key's expiry is now: ${listedOld.expiresAt}`);
+  });
+
+  test('rotate with a grace period: the old key works until the grace ends, then not', async () => {
+    const old = (await create(alice, 'graceful')).json;
+    const r = await rotate(alice, old.id, { gracePeriodSeconds: 2 });
+    assert.equal(r.status, 201, r.text);
+    assertForwarded(await gw.call(AGENT, { token: old.key }), { userId: 'alice', authMethod: 'api_key', apiKeyId: old.id }, 'within the grace');
+    assertForwarded(await gw.call(AGENT, { token: r.json.key }), { userId: 'alice', authMethod: 'api_key', apiKeyId: r.json.id });
+    const after = await until((x) => x.status === 401, old.key, 6000);
+    assertRejected(after, 'invalid_token', 'past the grace');
+    assert.ok(after.logLines.some((l) => l.reason === 'expired'), JSON.stringify(after.logLines));
+    assertForwarded(await gw.call(AGENT, { token: r.json.key }), { userId: 'alice', authMethod: 'api_key', apiKeyId: r.json.id }, 'the replacement stays');
+  });
+
+  test('rotate by another user, or of a key that does not exist: 404; a bad grace: 400', async () => {
+    const mine = (await create(alice, 'not-bobs')).json;
+    const r = await rotate(bob, mine.id, { gracePeriodSeconds: 0 });
+    assert.equal(r.status, 404, r.text);
+    assert.equal(r.seen.length, 0);
+    assertForwarded(await gw.call(AGENT, { token: mine.key }), { userId: 'alice', authMethod: 'api_key', apiKeyId: mine.id }, 'still works');
+    assert.equal((await listed(alice, mine.id)).expiresAt, null, 'unchanged');
+    assert.equal((await rotate(alice, 'key_AAAAAAAAAAAAAAAA')).status, 404);
+    for (const grace of [86401, -1, '60']) {
+      const bad = await rotate(alice, mine.id, { gracePeriodSeconds: grace });
+      assert.equal(bad.status, 400, `${grace}: ${bad.text}`);
+    }
+    const get = await gw.call(`/api/v1/keys/${mine.id}/rotate`, { token: alice });
+    assert.equal(get.status, 405, get.text);
+    assert.equal(get.headers.allow, 'POST');
+  });
+});
+
+describe('MESH_KEYS_PATH moves the keys API', () => {
+  let moved;
+  before(async () => { moved = await startGatewayStack({ vars: { MESH_KEYS_PATH: '/me/keys/' } }); });
+  after(async () => { await moved?.stop(); });
+  test('keys are managed under the configured path; the default path is an ordinary route again', async () => {
+    const token = await moved.token({ sub: 'carol', exp: nowSecs() + 3600 });
+    secrets.push(token);
+    const made = await moved.call('/me/keys', { token, method: 'POST', body: { name: 'moved' } });
+    assert.equal(made.status, 201, made.text);
+    assert.equal(made.seen.length, 0, 'served by the gateway');
+    secrets.push(made.json.key);
+    const list = await moved.call('/me/keys/', { token });
+    assert.ok(listOf(list.json).some((k) => k.id === made.json.id), list.text);
+    const rotated = await moved.call(`/me/keys/${made.json.id}/rotate`, { token, method: 'POST', body: { gracePeriodSeconds: 60 } });
+    assert.equal(rotated.status, 201, rotated.text);
+    secrets.push(rotated.json.key);
+    assertForwarded(await moved.call(AGENT, { token: rotated.json.key }), { userId: 'carol', authMethod: 'api_key', apiKeyId: rotated.json.id });
+    // /api/v1/keys is under the jwt route /api/v1/ now: the origin answers it.
+    const old = await moved.call('/api/v1/keys', { token });
+    assertForwarded(old, { userId: 'carol', authMethod: 'jwt' }, 'the default path goes to the origin');
+    assertRejected(await moved.call('/me/keys/x'), 'invalid_request');
+    assert.equal((await moved.call('/me/keysx', { token })).status, 404, 'segments, not bytes');
+  });
+  test('no secret in its log', () => {
+    assertNotLogged(moved.gateway.logs(), secrets, 'moved keys path');
+  });
+});
+
 describe('the client SDK through the gateway (pkg/node.js)', () => {
   let sdk;
   before(async () => { sdk = await import('../../pkg/node.js'); });
@@ -188,6 +395,27 @@ describe('the client SDK through the gateway (pkg/node.js)', () => {
         assert.equal(gw.origin.requests.length, 0);
       } finally { agent.dispose?.(); }
     } finally { client.dispose?.(); }
+  });
+  test('client.keys.create with scopes, expiry and a limit; rotate; list shows them', async () => {
+    const client = oauthClient(aliceScoped);
+    const bobs = oauthClient(bob);
+    try {
+      const expiresAt = new Date((nowSecs() + 3600) * 1000);
+      const created = await client.keys.create('sdk-scoped', { scopes: ['memories:write'], expiresAt, rateLimit: 30 });
+      secrets.push(created.key);
+      assert.deepEqual([created.scopes, created.rateLimit, Date.parse(created.expiresAt)], [['memories:write'], 30, Math.floor(expiresAt / 1000) * 1000]);
+      const entry = (await client.keys.list()).find((k) => k.id === created.id);
+      assert.deepEqual([entry.scopes, entry.expiresAt, entry.lastUsedAt, entry.rateLimit], [created.scopes, created.expiresAt, null, 30]);
+      await assert.rejects(client.keys.create('too-much', { scopes: ['admin'] }), (e) => e.code === 'forbidden' && e.status === 403);
+      await assert.rejects(bobs.keys.rotate(created.id), (e) => e.code === 'http_error' && e.status === 404);
+      const rotated = await client.keys.rotate(created.id, { gracePeriodSeconds: 60 });
+      secrets.push(rotated.key);
+      assert.match(rotated.key, KEY_RE);
+      assert.deepEqual([rotated.name, rotated.scopes, rotated.rateLimit], ['sdk-scoped', ['memories:write'], 30]);
+      const old = (await client.keys.list()).find((k) => k.id === created.id);
+      assert.ok(Date.parse(old.expiresAt) <= Date.now() + 61_000, `the old key ends with its grace: ${old.expiresAt}`);
+      assertForwarded(await gw.call(SCOPED, { token: rotated.key }), { userId: 'alice', authMethod: 'api_key', apiKeyId: rotated.id });
+    } finally { client.dispose?.(); bobs.dispose?.(); }
   });
   test('client.keys.* with another user\'s session sees none of alice\'s keys; revoke of her key fails', async () => {
     const mine = (await create(alice, 'not-yours')).json;

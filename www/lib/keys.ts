@@ -7,6 +7,12 @@ export interface ApiKey {
   /** "mesh_sk_…abcd": enough to recognise a key, never enough to use it. */
   masked: string;
   created: Date | undefined;
+  /** Scope tokens; empty for a key with none. */
+  scopes: readonly string[];
+  /** When it stops working; undefined for never. */
+  expires: Date | undefined;
+  /** When it was last used (written back at most once a minute); undefined for never. */
+  lastUsed: Date | undefined;
 }
 
 export interface NewKey extends ApiKey {
@@ -14,14 +20,26 @@ export interface NewKey extends ApiKey {
   key: string;
 }
 
+function toDate(iso: string | null | undefined): Date | undefined {
+  const date = iso ? new Date(iso) : undefined;
+  return date && !Number.isNaN(date.getTime()) ? date : undefined;
+}
+
 function toKey(record: MeshApiKey): ApiKey {
-  const created = record.createdAt ? new Date(record.createdAt) : undefined;
   return {
     id: record.id,
     name: record.name,
     masked: `${record.prefix ?? ''}…${record.last4 ?? ''}`,
-    created: created && !Number.isNaN(created.getTime()) ? created : undefined,
+    created: toDate(record.createdAt),
+    scopes: Array.isArray(record.scopes) ? record.scopes : [],
+    expires: toDate(record.expiresAt),
+    lastUsed: toDate(record.lastUsedAt),
   };
+}
+
+/** The scopes typed in the form: space-separated, as in an OAuth `scope`. */
+export function parseScopes(raw: string): string[] {
+  return raw.split(/\s+/).filter(Boolean);
 }
 
 /** Newest first. */

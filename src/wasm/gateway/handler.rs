@@ -31,6 +31,7 @@ use web_sys::{CryptoKey, Request};
 
 use crate::gateway::api_keys::{self, NegativeCache, NEGATIVE_CAPACITY, NEGATIVE_TTL_SECS};
 use crate::gateway::authorize::Grants;
+use crate::gateway::key_use::{self, Admission, KeyUse};
 use crate::gateway::config::{ConfigError, GatewayConfig, KEY_STORE_BINDING, VARIABLES};
 use crate::gateway::cors::{self, allowed_origin};
 use crate::gateway::forwarded;
@@ -41,7 +42,7 @@ use crate::gateway::jwks::{Jwk, MAX_WAITS, WAIT_STEP_MS};
 use crate::gateway::jwt::{Reason, Rejection};
 use crate::gateway::reject::{self, event_log, rejection_log, Reply};
 use crate::gateway::request::{split_url, upstream_target, Credential, Inbound, KeysOp, Plan, Upstream};
-use crate::gateway::route::{AuthMode, KEYS_PATH};
+use crate::gateway::route::AuthMode;
 use crate::gateway::token_cache::TokenHash;
 use crate::gateway::verify::{JwtNeed, JwtVerifier, Suspended};
 use crate::wasm::error::describe_js;
@@ -85,6 +86,8 @@ pub struct Call {
     pub front: JsValue,
     pub request: Request,
     pub env: JsValue,
+    /// The Worker's execution context (`waitUntil`); `undefined` outside workerd.
+    pub ctx: JsValue,
     /// `env` is the object of the previous call (compared in JavaScript).
     pub same_env: bool,
 }
@@ -103,7 +106,8 @@ enum Need<'l> {
     ImportKey(Jwk),
     Verify { jwk: Jwk, signature: Vec<u8>, signing_input: &'l str, hash: TokenHash },
     KeyRecord(String),
-    KeysApi { op: KeysOp, owner: String, cors: Option<String> },
+    /// `scopes`: the creator's, which a new key's must be among.
+    KeysApi { op: KeysOp, owner: String, scopes: Vec<String>, cors: Option<String> },
 }
 
 /// What the IO between passes found, for the next pass.
@@ -127,6 +131,8 @@ enum Failure<'l> {
     Reject(Rejection),
     /// JWKS or KV unreachable (503).
     Unavailable,
+    /// An API key over its rate limit (429), retry after these seconds.
+    Limited(i64),
     Need(Need<'l>),
 }
 
@@ -205,7 +211,7 @@ pub fn respond(gateway: &Rc<Gateway>, call: Call, pass: PassKind) -> JsValue {
     if let Ok(configured) = gateway.configured(&call.env, call.same_env) {
         let rid = Rid::new(&call.request);
         let mut fed = Fed { verdict, ..Fed::default() };
-        match configured.pass(&call.request, &line, &rid, &mut fed) {
+        match configured.pass(&call, &line, &rid, &mut fed) {
             Pass::Done(Ok(value)) => return value,
             Pass::Done(Err(e)) => return gateway.internal_error(&call.request, &e),
             // A pass that brings a verdict never suspends again: no loop of suspends.
@@ -213,7 +219,7 @@ pub fn respond(gateway: &Rc<Gateway>, call: Call, pass: PassKind) -> JsValue {
                 let verify = configured.crypto.borrow().verify(&jwk, &signature, signing_input.as_bytes());
                 if let Ok(verify) = verify {
                     let id = gateway.suspended.borrow_mut().put((hash, line.clone()));
-                    return suspend_js(&verify, &call.front, &call.request, &call.env, id);
+                    return suspend_js(&verify, &call.front, &call.request, &call.env, &call.ctx, id);
                 }
             }
             Pass::Need(_) => {}
@@ -240,7 +246,7 @@ async fn run_passes(gateway: Rc<Gateway>, call: Call, line: String, verdict: Opt
     };
     let mut fed = Fed { verdict, ..Fed::default() };
     for _ in 0..MAX_WAITS {
-        let need = match configured.pass(&call.request, &line, &rid, &mut fed) {
+        let need = match configured.pass(&call, &line, &rid, &mut fed) {
             Pass::Done(Ok(value)) => return value,
             Pass::Done(Err(e)) => return gateway.internal_error(&call.request, &e),
             Pass::Need(need) => need,
@@ -277,8 +283,8 @@ async fn run_passes(gateway: Rc<Gateway>, call: Call, line: String, verdict: Opt
                 let store = configured.keys.as_ref().expect("a key record is asked for only with a key store");
                 fed.record = Some(super::kv::get(&store.kv, &api_keys::record_key(&hash)).await);
             }
-            Need::KeysApi { op, owner, cors } => {
-                return match keys_api::serve(configured.keys.as_ref(), op, &owner, &call.request, &rid).await {
+            Need::KeysApi { op, owner, scopes, cors } => {
+                return match keys_api::serve(configured.keys.as_ref(), op, (&owner, &scopes), &call.request, &rid).await {
                     Ok(reply) => to_response(reply, cors.as_deref(), &rid).into(),
                     Err(e) => gateway.internal_error(&call.request, &e),
                 };
@@ -293,7 +299,7 @@ extern "C" {
     /// `verify.then(...)`: a second pass over the request with `id` and the
     /// verdict (a rejection is `false`); see plumbing.js.
     #[wasm_bindgen(js_name = suspend)]
-    fn suspend_js(verify: &Promise, front: &JsValue, request: &Request, env: &JsValue, id: u32) -> JsValue;
+    fn suspend_js(verify: &Promise, front: &JsValue, request: &Request, env: &JsValue, ctx: &JsValue, id: u32) -> JsValue;
 
     /// The upstream fetch; see plumbing.js. Throws for a bad URL.
     #[wasm_bindgen(catch, js_name = forward)]
@@ -323,6 +329,7 @@ impl Configured {
                 kv,
                 prefix: cfg.api_key_prefix.clone(),
                 negative: RefCell::new(NegativeCache::new(NEGATIVE_TTL_SECS, NEGATIVE_CAPACITY)),
+                used: RefCell::new(KeyUse::default()),
             }),
             upstream,
             cfg,
@@ -331,7 +338,7 @@ impl Configured {
 
     /// One pass: the response, or the IO it needs first. `fed` holds what
     /// the IO since the last pass found.
-    fn pass<'l>(&'l self, request: &Request, line: &'l str, rid: &Rid<'_>, fed: &mut Fed) -> Pass<'l> {
+    fn pass<'l>(&'l self, call: &Call, line: &'l str, rid: &Rid<'_>, fed: &mut Fed) -> Pass<'l> {
         let Some(Inbound { method, url, headers, origin, client_ip }) = Inbound::parse(line) else {
             return Pass::Done(Ok(to_response(reject::bad_request("the request could not be read"), None, rid).into()));
         };
@@ -340,7 +347,7 @@ impl Configured {
         let reply = |r: Reply| Pass::Done(Ok(to_response(r, cors.as_deref(), rid).into()));
         let (route, auth, rules, credential, keys_op) = match crate::gateway::request::plan(&self.cfg, method, path, &headers) {
             Plan::Forward { route, auth, rules, credential } => (route, auth, Some(rules), credential, None),
-            Plan::Keys { op, token } => (KEYS_PATH, AuthMode::Jwt, None, Some(Credential::Jwt(token)), Some(op)),
+            Plan::Keys { op, token } => (self.cfg.keys_path.as_str(), AuthMode::Jwt, None, Some(Credential::Jwt(token)), Some(op)),
             Plan::NotFound => return reply(reject::not_found()),
             Plan::BadPath => return reply(reject::bad_request("the path contains an encoded / or \\, or an empty segment")),
             Plan::MethodNotAllowed { allow, .. } => return reply(reject::method_not_allowed(&allow)),
@@ -353,8 +360,7 @@ impl Configured {
         let identity = match credential {
             None => Ok(None),
             Some(Credential::Jwt(token)) => self.verify_jwt(token, fed).map(Some),
-            // An API key grants no scope yet: a route that requires one refuses keys.
-            Some(Credential::ApiKey(key)) => self.verify_api_key(key, rid, fed).map(|i| Some((i, Grants::default()))),
+            Some(Credential::ApiKey(key)) => self.verify_api_key(key, call, rid, fed).map(Some),
         };
         let verified = match identity {
             Ok(verified) => verified,
@@ -362,8 +368,9 @@ impl Configured {
             Err(f) => return reply(self.failure((route, auth, url), f, rid)),
         };
         if let Some(op) = keys_op {
-            let owner = verified.map(|(i, _)| i.user_id).unwrap_or_default();
-            return Pass::Need(Need::KeysApi { op, owner, cors });
+            // The keys API's caller is a verified JWT: its scopes bound a new key's.
+            let (owner, scopes) = verified.map(|(i, g)| (i.user_id, g.scopes)).unwrap_or_default();
+            return Pass::Need(Need::KeysApi { op, owner, scopes, cors });
         }
         if let (Some(rules), Some((_, grants))) = (rules.filter(|r| r.authorizes()), &verified) {
             if let Err(missing) = rules.check(grants) {
@@ -387,7 +394,7 @@ impl Configured {
             Upstream::From(from) => JsValue::from(from),
             Upstream::Url(url) => JsValue::from_str(&url),
         };
-        Pass::Done(forward_js(upstream, request, &target, Some(&lines), cors.as_deref()))
+        Pass::Done(forward_js(upstream, &call.request, &target, Some(&lines), cors.as_deref()))
     }
 
     /// The reply to a refused or unverifiable credential on `route` (its
@@ -402,6 +409,10 @@ impl Configured {
             Failure::Unavailable => {
                 console_log(&event_log("warn", "auth_unavailable", rid.get(), json!({ "route": route })));
                 reject::unavailable()
+            }
+            Failure::Limited(retry_after) => {
+                console_log(&event_log("warn", "rate_limited", rid.get(), json!({ "route": route, "retry_after": retry_after })));
+                key_use::rate_limited(retry_after)
             }
             // Passes return needs before they get here.
             Failure::Need(_) => reject::internal_error(),
@@ -430,8 +441,9 @@ impl Configured {
         Ok((Identity { user_id: claims.sub, method: AuthMethod::Jwt, api_key_id: None }, claims.grants))
     }
 
-    /// An API key by its hash: the negative cache, else its KV record.
-    fn verify_api_key<'l>(&self, key: &str, rid: &Rid<'_>, fed: &mut Fed) -> Result<Identity, Failure<'l>> {
+    /// An API key by its hash: the negative cache, else its KV record; then
+    /// its expiry and rate limit. What it grants is its scopes.
+    fn verify_api_key<'l>(&self, key: &str, call: &Call, rid: &Rid<'_>, fed: &mut Fed) -> Result<(Identity, Grants), Failure<'l>> {
         let unknown = || Failure::Reject(Reason::UnknownApiKey.into());
         let Some(store) = &self.keys else { return Err(Failure::Unavailable) };
         if !api_keys::well_formed(key, &self.cfg.api_key_prefix) {
@@ -444,10 +456,23 @@ impl Configured {
         }
         match fed.record.take() {
             None => Err(Failure::Need(Need::KeyRecord(hash))),
-            Some(Ok(Some(text))) => api_keys::record_identity(&text).ok_or_else(|| {
-                console_log(&event_log("error", "key_record_corrupt", rid.get(), json!({})));
-                unknown()
-            }),
+            Some(Ok(Some(text))) => {
+                let Some((record, identity)) = api_keys::record_identity(&text) else {
+                    console_log(&event_log("error", "key_record_corrupt", rid.get(), json!({})));
+                    return Err(unknown());
+                };
+                let admission = store.used.borrow_mut().admit(&record, now);
+                match admission {
+                    Admission::Expired => Err(Failure::Reject(Reason::Expired.into())),
+                    Admission::Limited { retry_after } => Err(Failure::Limited(retry_after)),
+                    Admission::Allowed { touch } => {
+                        if touch {
+                            keys_api::touch_later(store, hash, now, &call.ctx, rid);
+                        }
+                        Ok((identity, Grants::from_scopes(&record.scopes)))
+                    }
+                }
+            }
             Some(Ok(None)) => {
                 store.negative.borrow_mut().insert(hash, now);
                 Err(unknown())

@@ -1,20 +1,24 @@
-//! `/api/v1/keys`: list, create and revoke the caller's API keys, served by
-//! the gateway itself after JWT verification. Each user sees and revokes only
-//! the keys under their own index prefix; the plaintext key is returned once,
-//! by create, and never stored.
+//! The keys API (`MESH_KEYS_PATH`, default `/api/v1/keys`): list, create,
+//! revoke and rotate the caller's API keys, served by the gateway itself
+//! after JWT verification. Each user sees, revokes and rotates only the keys
+//! under their own index prefix; the plaintext key is returned once, by
+//! create or rotate, and never stored. Also the write-back of a key's last
+//! use, off the request's path.
 
 use std::cell::RefCell;
 
 use serde_json::{json, Value};
 use wasm_bindgen::prelude::*;
+use wasm_bindgen_futures::future_to_promise;
 use web_sys::Request;
 
-use crate::gateway::api_keys::{self, IndexEntry, KeyRecord, NegativeCache, MAX_CREATE_BODY_BYTES, MAX_KEYS_PER_USER};
+use crate::gateway::api_keys::{self, IndexEntry, KeyRecord, KeySpec, NegativeCache, MAX_CREATE_BODY_BYTES, MAX_KEYS_PER_USER};
+use crate::gateway::key_use::KeyUse;
 use crate::gateway::reject::{self, event_log, Reply};
 use crate::gateway::request::KeysOp;
 use crate::wasm::global::now_secs;
 
-use super::js::{console_log, random, read_body, KvNamespace};
+use super::js::{console_log, get_prop, random, read_body, KvNamespace};
 use super::kv::{delete as kv_delete, get as kv_get, list as kv_list, put as kv_put};
 use super::response::Rid;
 
@@ -24,17 +28,23 @@ pub(super) struct KeyStore {
     pub kv: KvNamespace,
     pub prefix: String,
     pub negative: RefCell<NegativeCache>,
+    /// Rate-limit windows and last-use write-backs of the keys in use.
+    pub used: RefCell<KeyUse>,
 }
 
-pub(super) async fn serve(store: Option<&KeyStore>, op: KeysOp, owner: &str, request: &Request, rid: &Rid<'_>) -> Result<Reply, JsValue> {
+/// `(owner, scopes)`: who calls the keys API, and the scopes a key they make may carry.
+type Caller<'c> = (&'c str, &'c [String]);
+
+pub(super) async fn serve(store: Option<&KeyStore>, op: KeysOp, (owner, scopes): Caller<'_>, request: &Request, rid: &Rid<'_>) -> Result<Reply, JsValue> {
     let Some(store) = store else { return Ok(reject::unavailable()) };
     let kv = &store.kv;
     let result = match op {
         KeysOp::NotFound => return Ok(reject::not_found()),
         KeysOp::MethodNotAllowed(allow) => return Ok(reject::method_not_allowed(allow)),
         KeysOp::List => list(kv, owner).await.map(|keys| Reply::json(200, json!({ "keys": keys }))),
-        KeysOp::Create => create(store, owner, request, rid).await,
+        KeysOp::Create => create(store, (owner, scopes), request, rid).await,
         KeysOp::Revoke(id) => revoke(kv, owner, &id, rid).await,
+        KeysOp::Rotate(id) => rotate(store, owner, &id, request, rid).await,
     };
     // A KV failure is an outage, not a bad request: 503, detail to the log.
     Ok(result.unwrap_or_else(|e| {
@@ -58,32 +68,120 @@ async fn list(kv: &KvNamespace, owner: &str) -> Result<Vec<Value>, JsValue> {
     Ok(records.iter().map(api_keys::public_view).collect())
 }
 
-async fn create(store: &KeyStore, owner: &str, request: &Request, rid: &Rid<'_>) -> Result<Reply, JsValue> {
-    let kv = &store.kv;
+async fn create(store: &KeyStore, (owner, scopes): Caller<'_>, request: &Request, rid: &Rid<'_>) -> Result<Reply, JsValue> {
     let Some(body) = read_body(request, MAX_CREATE_BODY_BYTES).await? else {
         return Ok(reject::bad_request("request body is too large"));
     };
-    let name = match api_keys::parse_create_body(&body) {
-        Ok(name) => name,
+    let spec = match api_keys::parse_create_body(&body, now_secs()) {
+        Ok(spec) => spec,
         Err(message) => return Ok(reject::bad_request(message)),
     };
+    let missing = api_keys::ungranted(&spec.scopes, scopes);
+    if !missing.is_empty() {
+        console_log(&event_log("warn", "api_key_scopes_refused", rid.get(), json!({ "missing_scopes": missing })));
+        return Ok(api_keys::scopes_not_granted(&missing));
+    }
+    mint_and_store(store, owner, spec, "api_key_created", rid).await
+}
+
+/// Mints a key for `owner`, stores its record and index entry, and answers
+/// 201 with the plaintext (the only time it is shown).
+async fn mint_and_store(store: &KeyStore, owner: &str, spec: KeySpec, event: &str, rid: &Rid<'_>) -> Result<Reply, JsValue> {
+    let kv = &store.kv;
     if kv_list(kv, &api_keys::user_prefix(owner)).await?.len() >= MAX_KEYS_PER_USER {
         return Ok(reject::bad_request("key limit reached: revoke a key first"));
     }
-    let new = api_keys::mint(&store.prefix, &random()?, &random()?, owner, name, now_secs());
-    let record = serde_json::to_string(&new.record).map_err(|e| JsValue::from_str(&e.to_string()))?;
-    let index = serde_json::to_string(&IndexEntry { hash: new.hash.clone() }).map_err(|e| JsValue::from_str(&e.to_string()))?;
+    let new = api_keys::mint(&store.prefix, &random()?, &random()?, owner, spec, now_secs());
     // The record first: a key is usable only once its record exists, and the
     // index (what list and revoke see) follows.
-    kv_put(kv, &api_keys::record_key(&new.hash), &record, None).await?;
-    let metadata = js_sys::JSON::parse(&record)?;
-    kv_put(kv, &api_keys::index_key(owner, &new.record.id), &index, Some(&metadata)).await?;
+    put_record(kv, &new.hash, &new.record).await?;
     store.negative.borrow_mut().remove(&new.hash);
-    console_log(&event_log("info", "api_key_created", rid.get(), json!({ "key_id": new.record.id })));
+    console_log(&event_log("info", event, rid.get(), json!({ "key_id": new.record.id })));
 
     let mut view = api_keys::public_view(&new.record);
     view["key"] = new.plaintext.secret().into();
     Ok(Reply::json(201, view))
+}
+
+/// Writes a key's record, then its index entry with the record as metadata.
+async fn put_record(kv: &KvNamespace, hash: &str, record: &KeyRecord) -> Result<(), JsValue> {
+    let text = serde_json::to_string(record).map_err(|e| JsValue::from_str(&e.to_string()))?;
+    kv_put(kv, &api_keys::record_key(hash), &text, None).await?;
+    put_index(kv, hash, record, &text).await
+}
+
+async fn put_index(kv: &KvNamespace, hash: &str, record: &KeyRecord, text: &str) -> Result<(), JsValue> {
+    let index = serde_json::to_string(&IndexEntry { hash: hash.to_string() }).map_err(|e| JsValue::from_str(&e.to_string()))?;
+    kv_put(kv, &api_keys::index_key(&record.owner, &record.id), &index, Some(&js_sys::JSON::parse(text)?)).await
+}
+
+/// `POST {id}/rotate`: a replacement like the old key, which stays valid
+/// for the grace asked for. Someone else's key, like a missing one, is 404.
+async fn rotate(store: &KeyStore, owner: &str, id: &str, request: &Request, rid: &Rid<'_>) -> Result<Reply, JsValue> {
+    let kv = &store.kv;
+    let Some(body) = read_body(request, MAX_CREATE_BODY_BYTES).await? else {
+        return Ok(reject::bad_request("request body is too large"));
+    };
+    let grace = match api_keys::parse_rotate_body(&body) {
+        Ok(grace) => grace,
+        Err(message) => return Ok(reject::bad_request(message)),
+    };
+    let Some(hash) = owned_hash(kv, owner, id).await? else { return Ok(reject::not_found()) };
+    let Some(mut old) = kv_get(kv, &api_keys::record_key(&hash)).await?.and_then(|t| serde_json::from_str::<KeyRecord>(&t).ok()) else {
+        return Ok(reject::not_found());
+    };
+    let (spec, old_expires) = match api_keys::rotate(&old, now_secs(), grace) {
+        Ok(rotation) => rotation,
+        Err(message) => return Ok(reject::bad_request(message)),
+    };
+    let reply = mint_and_store(store, owner, spec, "api_key_rotated", rid).await?;
+    if reply.status == 201 {
+        // Only once the replacement exists does the old key's life shorten.
+        old.expires = Some(old_expires);
+        put_record(kv, &hash, &old).await?;
+        console_log(&event_log("info", "api_key_rotated_out", rid.get(), json!({ "key_id": id, "grace_seconds": grace })));
+    }
+    Ok(reply)
+}
+
+/// The record hash of `owner`'s key `id`; `None` when they have no such key.
+async fn owned_hash(kv: &KvNamespace, owner: &str, id: &str) -> Result<Option<String>, JsValue> {
+    if !api_keys::valid_id(id) {
+        return Ok(None);
+    }
+    Ok(kv_get(kv, &api_keys::index_key(owner, id)).await?.and_then(|t| serde_json::from_str::<IndexEntry>(&t).ok()).map(|e| e.hash))
+}
+
+/// Writes a key's last use back, off the request's path: through
+/// `ctx.waitUntil` in a Worker, else left running with its errors logged.
+pub(super) fn touch_later(store: &KeyStore, hash: String, now: i64, ctx: &JsValue, rid: &Rid<'_>) {
+    let (kv, rid) = (store.kv.clone(), rid.get().to_string());
+    let write = future_to_promise(async move {
+        if let Err(e) = touch(&kv, &hash, now).await {
+            console_log(&event_log("error", "last_use_write_failed", &rid, json!({ "detail": crate::wasm::error::describe_js(&e) })));
+        }
+        Ok(JsValue::UNDEFINED)
+    });
+    if let Some(wait_until) = get_prop(ctx, "waitUntil").dyn_ref::<js_sys::Function>() {
+        let _ = wait_until.call1(ctx, &write);
+    }
+}
+
+/// The last use, set on the record as KV holds it now (a rotation's shorter
+/// expiry is kept), and on its index entry for list. KV has no
+/// compare-and-set: a revoke landing between the read and the writes could
+/// be undone, so the index is read again after the record is written, and a
+/// record whose index is gone (revoked) is deleted again.
+async fn touch(kv: &KvNamespace, hash: &str, now: i64) -> Result<(), JsValue> {
+    let Some(record) = kv_get(kv, &api_keys::record_key(hash)).await?.and_then(|t| api_keys::touched(&t, now)) else {
+        return Ok(());
+    };
+    let text = serde_json::to_string(&record).map_err(|e| JsValue::from_str(&e.to_string()))?;
+    kv_put(kv, &api_keys::record_key(hash), &text, None).await?;
+    if kv_get(kv, &api_keys::index_key(&record.owner, &record.id)).await?.is_none() {
+        return kv_delete(kv, &api_keys::record_key(hash)).await;
+    }
+    put_index(kv, hash, &record, &text).await
 }
 
 async fn revoke(kv: &KvNamespace, owner: &str, id: &str, rid: &Rid<'_>) -> Result<Reply, JsValue> {

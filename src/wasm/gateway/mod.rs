@@ -49,14 +49,15 @@ impl GatewayBinding {
     /// there (bytes, not a `String`: see `encode` in plumbing.js). Bytes
     /// that are not UTF-8 cannot come from `TextEncoder`; should they come,
     /// the request reads as unreadable (400), never as another request.
-    pub fn handle(&self, front: JsValue, request: web_sys::Request, env: JsValue, same_env: bool, line: Vec<u8>) -> JsValue {
+    /// `ctx` is the Worker's execution context (`waitUntil`), or `undefined`.
+    pub fn handle(&self, front: JsValue, request: web_sys::Request, env: JsValue, ctx: JsValue, same_env: bool, line: Vec<u8>) -> JsValue {
         let line = String::from_utf8(line).unwrap_or_default();
-        handler::respond(&self.0, handler::Call { front, request, env, same_env }, handler::PassKind::First(line))
+        handler::respond(&self.0, handler::Call { front, request, env, ctx, same_env }, handler::PassKind::First(line))
     }
 
     /// A pass with a signature's verdict: `id` names what the suspended pass
     /// held (its line, the token's hash), `ok` is the verdict.
-    pub fn resume(&self, front: JsValue, request: web_sys::Request, env: JsValue, same_env: bool, id: u32, ok: bool) -> JsValue {
-        handler::respond(&self.0, handler::Call { front, request, env, same_env }, handler::PassKind::Resumed(id, ok))
+    pub fn resume(&self, front: JsValue, request: web_sys::Request, env: JsValue, ctx: JsValue, same_env: bool, id: u32, ok: bool) -> JsValue {
+        handler::respond(&self.0, handler::Call { front, request, env, ctx, same_env }, handler::PassKind::Resumed(id, ok))
     }
 }

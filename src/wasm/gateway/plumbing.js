@@ -68,11 +68,13 @@ export function forward(upstream, request, target, identity, origin) {
 /**
  * The Worker's module handler over one `GatewayBinding` (the Rust export):
  * each request is read into one line and handled in one call into wasm.
+ * `ctx` (the Worker's execution context) carries `waitUntil`, for work that
+ * outlives the response; elsewhere it is `undefined`.
  * @param {{ handle: Function, resume: Function }} binding
  */
 export function front(binding) {
   const f = { binding, env: undefined };
-  return { fetch: (request, env) => Promise.resolve(binding.handle(f, request, env, same(f, env), encode(inbound(request)))) };
+  return { fetch: (request, env, ctx) => Promise.resolve(binding.handle(f, request, env, ctx, same(f, env), encode(inbound(request)))) };
 }
 
 const encoder = new TextEncoder();
@@ -110,9 +112,9 @@ function same(f, env) {
  * verdict (a rejection is `false`).
  * @param {Promise<boolean>} verify  crypto.subtle.verify(...)
  */
-export function suspend(verify, f, request, env, id) {
+export function suspend(verify, f, request, env, ctx, id) {
   return verify.then(
-    (ok) => f.binding.resume(f, request, env, same(f, env), id, ok === true),
-    () => f.binding.resume(f, request, env, same(f, env), id, false),
+    (ok) => f.binding.resume(f, request, env, ctx, same(f, env), id, ok === true),
+    () => f.binding.resume(f, request, env, ctx, same(f, env), id, false),
   );
 }

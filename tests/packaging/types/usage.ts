@@ -10,6 +10,7 @@ import {
   version,
   type ApiKey,
   type CreatedApiKey,
+  type CreateApiKeyOptions,
   type DeviceLogin,
   type GatewayEnv,
   type MeshClientOptions,
@@ -64,6 +65,20 @@ export async function oauthFlow(signal: AbortSignal): Promise<void> {
   const created: CreatedApiKey = await client.keys.create('ci-agent');
   const plaintext: string = created.key;
   await client.keys.revoke(keys[0]?.id ?? created.id);
+  const scoped: CreatedApiKey = await client.keys.create('ci', { scopes: ['memories:read'], expiresAt: new Date(), rateLimit: 60 });
+  const keyOptions: CreateApiKeyOptions = { expiresAt: '2030-01-31T12:00:00Z' };
+  await client.keys.create('ci', keyOptions);
+  await client.keys.create('ci', { expiresAt: 1_900_000_000 });
+  const rotated: CreatedApiKey = await client.keys.rotate(scoped.id, { gracePeriodSeconds: 3600 });
+  await client.keys.rotate(rotated.id);
+  const scopes: readonly string[] = keys[0]!.scopes;
+  const expiry: string | null = keys[0]!.expiresAt;
+  const lastUsed: string | null = keys[0]!.lastUsedAt;
+  const limit: number | null = keys[0]!.rateLimit;
+  // @ts-expect-error scopes are a list, not a space-separated string
+  await client.keys.create('ci', { scopes: 'memories:read' });
+  // @ts-expect-error the grace is in seconds, a number
+  await client.keys.rotate(rotated.id, { gracePeriodSeconds: '60' });
   const reply = await client.chat<{ reply: string }>('What is 5 + 7?');
   const answer: string = reply.reply;
   const valid = await client.validate();
@@ -119,7 +134,7 @@ export default {
     return gateway.fetch(request, env);
   },
 };
-const env: GatewayEnv = { MESH_UPSTREAM_URL: 'http://127.0.0.1:9000', MESH_ROUTES: '[]' };
+const env: GatewayEnv = { MESH_UPSTREAM_URL: 'http://127.0.0.1:9000', MESH_ROUTES: '[]', MESH_KEYS_PATH: '/me/keys' };
 
 export async function nodeOrigin(req: { method: string; url: string; headers: Record<string, string | string[] | undefined> }): Promise<string> {
   return (await verifyIdentity(req, 'secret')).userId;

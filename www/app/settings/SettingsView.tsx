@@ -1,10 +1,10 @@
 'use client';
 import Link from 'next/link';
 import { useCallback, useEffect, useId, useRef, useState } from 'react';
-import type { FormEvent } from 'react';
+import type { FormEvent, ReactNode, Ref } from 'react';
 import { Status } from '@/components/Status';
-import { errorKind, errorMessage } from '@/lib/errors';
-import { toKeys, toNewKey } from '@/lib/keys';
+import { errorCode, errorKind, errorMessage } from '@/lib/errors';
+import { parseScopes, toKeys, toNewKey } from '@/lib/keys';
 import type { ApiKey, NewKey } from '@/lib/keys';
 import { useMesh } from '@/lib/mesh';
 
@@ -24,10 +24,31 @@ function validateName(raw: string): string | undefined {
   return undefined;
 }
 
-function formatCreated(created: Date | undefined): string {
-  if (!created) return '—';
-  return created.toLocaleString(undefined, { dateStyle: 'medium', timeStyle: 'short' });
+function validateExpiry(raw: string): string | undefined {
+  if (!raw) return undefined;
+  const at = new Date(raw);
+  if (Number.isNaN(at.getTime())) return 'Pick a date and time for the key to expire, or leave it empty.';
+  if (at.getTime() <= Date.now()) return 'Pick an expiry in the future.';
+  return undefined;
 }
+
+function formatDate(date: Date | undefined, none = '—'): string {
+  if (!date) return none;
+  return date.toLocaleString(undefined, { dateStyle: 'medium', timeStyle: 'short' });
+}
+
+/** What a new key carries besides its name; the gateway checks it (400 or 403 with why). */
+interface KeyOptions {
+  scopes: string[];
+  expiresAt?: Date;
+}
+
+/** How long a rotated-out key keeps working, as the rotate step offers it. */
+const GRACE_CHOICES: { label: string; seconds: number }[] = [
+  { label: 'Stop the old key at once', seconds: 0 },
+  { label: 'Keep the old key for 1 hour', seconds: 3600 },
+  { label: 'Keep the old key for 24 hours', seconds: 86400 },
+];
 
 /** An inline error that says what to do next. */
 function CallError({ error, action, onRetry }: { error: unknown; action: string; onRetry?: () => void }) {
@@ -122,8 +143,8 @@ export function SettingsView() {
       ) : null}
       <CreateKeyForm
         disabled={!api}
-        onCreate={async (name) => {
-          const result = toNewKey(await api!.keys.create(name));
+        onCreate={async (name, options) => {
+          const result = toNewKey(await api!.keys.create(name, options));
           setCreated(result);
           setAnnouncement(`Key ${result.name} created. Copy it now: it is shown only once.`);
           // Show the new row at once; the list reloads behind it. The row
@@ -153,14 +174,22 @@ export function SettingsView() {
             keysHeadingRef.current?.focus();
             void refresh();
           }}
+          onRotate={async (key, gracePeriodSeconds) => {
+            const result = toNewKey(await api!.keys.rotate(key.id, { gracePeriodSeconds }));
+            setCreated(result);
+            setAnnouncement(`Key ${key.name} rotated. Copy the new key now: it is shown only once.`);
+            void refresh();
+          }}
         />
       </section>
     </>
   );
 }
 
-function CreateKeyForm({ disabled, onCreate }: { disabled: boolean; onCreate: (name: string) => Promise<void> }) {
+function CreateKeyForm({ disabled, onCreate }: { disabled: boolean; onCreate: (name: string, options: KeyOptions) => Promise<void> }) {
   const [name, setName] = useState('');
+  const [scopes, setScopes] = useState('');
+  const [expires, setExpires] = useState('');
   const [invalid, setInvalid] = useState<string | undefined>();
   const [error, setError] = useState<unknown>(null);
   const [busy, setBusy] = useState(false);
@@ -169,7 +198,7 @@ function CreateKeyForm({ disabled, onCreate }: { disabled: boolean; onCreate: (n
 
   async function submit(event: FormEvent) {
     event.preventDefault();
-    const problem = validateName(name);
+    const problem = validateName(name) ?? validateExpiry(expires);
     setInvalid(problem);
     setError(null);
     if (problem) {
@@ -178,8 +207,12 @@ function CreateKeyForm({ disabled, onCreate }: { disabled: boolean; onCreate: (n
     }
     setBusy(true);
     try {
-      await onCreate(name.trim());
+      // datetime-local is the user's local time; the SDK sends it as UTC.
+      const expiresAt = expires ? new Date(expires) : undefined;
+      await onCreate(name.trim(), { scopes: parseScopes(scopes), expiresAt });
       setName('');
+      setScopes('');
+      setExpires('');
     } catch (err) {
       setError(err);
     } finally {
@@ -219,12 +252,66 @@ function CreateKeyForm({ disabled, onCreate }: { disabled: boolean; onCreate: (n
             </p>
           ) : null}
         </div>
+        <OptionalField
+          id={`${id}-scopes`}
+          label="Scopes (optional)"
+          type="text"
+          placeholder="e.g. memories:read memories:write"
+          value={scopes}
+          onChange={setScopes}
+          hint="Separated by spaces. Only scopes you hold yourself; routes that require a scope refuse keys without it."
+        />
+        <OptionalField
+          id={`${id}-expires`}
+          label="Expires (optional)"
+          type="datetime-local"
+          value={expires}
+          onChange={setExpires}
+          hint="Leave empty for a key that does not expire."
+        />
         <button type="submit" className="button primary" disabled={disabled || busy} aria-busy={busy}>
           {busy ? 'Creating…' : 'Create key'}
         </button>
       </form>
-      {error ? <CallError error={error} action="create the key" /> : null}
+      {error && errorCode(error) === 'forbidden' ? (
+        <Status tone="error">
+          Could not create the key: a key can only carry scopes you hold yourself. Remove the scopes you do not have.
+        </Status>
+      ) : error ? (
+        <CallError error={error} action="create the key" />
+      ) : null}
     </section>
+  );
+}
+
+/** A labelled input with a hint, that the form may leave empty. */
+function OptionalField(props: {
+  id: string;
+  label: string;
+  type: 'text' | 'datetime-local';
+  placeholder?: string;
+  value: string;
+  onChange: (value: string) => void;
+  hint: string;
+}) {
+  const { id, label, type, placeholder, value, onChange, hint } = props;
+  return (
+    <div className="field">
+      <label htmlFor={id}>{label}</label>
+      <input
+        id={id}
+        name={id}
+        type={type}
+        autoComplete="off"
+        placeholder={placeholder}
+        value={value}
+        onChange={(e) => onChange(e.target.value)}
+        aria-describedby={`${id}-hint`}
+      />
+      <p id={`${id}-hint`} className="hint">
+        {hint}
+      </p>
+    </div>
   );
 }
 
@@ -282,15 +369,12 @@ function NewKeyPanel({ created, onDone }: { created: NewKey; onDone: () => void 
   );
 }
 
-function KeyList({
-  load,
-  onRetry,
-  onRevoke,
-}: {
-  load: Load;
-  onRetry: () => void;
+type KeyActions = {
   onRevoke: (key: ApiKey) => Promise<void>;
-}) {
+  onRotate: (key: ApiKey, gracePeriodSeconds: number) => Promise<void>;
+};
+
+function KeyList({ load, onRetry, ...actions }: { load: Load; onRetry: () => void } & KeyActions) {
   if (load.state === 'loading') {
     return (
       <p className="muted" role="status" aria-busy="true">
@@ -315,7 +399,10 @@ function KeyList({
           <tr>
             <th scope="col">Name</th>
             <th scope="col">Key</th>
+            <th scope="col">Scopes</th>
             <th scope="col">Created</th>
+            <th scope="col">Expires</th>
+            <th scope="col">Last used</th>
             <th scope="col">
               <span className="sr-only">Actions</span>
             </th>
@@ -323,7 +410,7 @@ function KeyList({
         </thead>
         <tbody>
           {load.keys.map((key) => (
-            <KeyRow key={key.id} apiKey={key} onRevoke={onRevoke} />
+            <KeyRow key={key.id} apiKey={key} {...actions} />
           ))}
         </tbody>
       </table>
@@ -331,20 +418,78 @@ function KeyList({
   );
 }
 
-function KeyRow({ apiKey, onRevoke }: { apiKey: ApiKey; onRevoke: (key: ApiKey) => Promise<void> }) {
-  const [confirming, setConfirming] = useState(false);
+/** A step under a key's row that asks before acting; Escape or Cancel closes it. */
+function ConfirmStep(props: {
+  label: string;
+  /** The confirm button's class, text, and text while busy. */
+  action: [string, string, string];
+  confirmRef?: Ref<HTMLButtonElement>;
+  busy: boolean;
+  onConfirm: () => void;
+  onCancel: () => void;
+  children: ReactNode;
+}) {
+  const { label, action, confirmRef, busy, onConfirm, onCancel, children } = props;
+  return (
+    <div
+      className="confirm"
+      role="group"
+      aria-label={label}
+      onKeyDown={(e) => {
+        if (e.key === 'Escape') onCancel();
+      }}
+    >
+      {children}
+      <button ref={confirmRef} type="button" className={action[0]} disabled={busy} aria-busy={busy} onClick={onConfirm}>
+        {busy ? action[2] : action[1]}
+      </button>
+      <button type="button" className="button" disabled={busy} onClick={onCancel}>
+        Cancel
+      </button>
+    </div>
+  );
+}
+
+function KeyRow({ apiKey, onRevoke, onRotate }: { apiKey: ApiKey } & KeyActions) {
+  // Which confirmation step is open under the row, if any.
+  const [step, setStep] = useState<'revoke' | 'rotate' | null>(null);
+  const confirming = step === 'revoke';
+  const [grace, setGrace] = useState(GRACE_CHOICES[0].seconds);
   const [busy, setBusy] = useState(false);
   const [error, setError] = useState<unknown>(null);
   const confirmRef = useRef<HTMLButtonElement>(null);
+  const graceRef = useRef<HTMLSelectElement>(null);
   const revokeRef = useRef<HTMLButtonElement>(null);
-  const opened = useRef(false);
+  const rotateRef = useRef<HTMLButtonElement>(null);
+  const opened = useRef<typeof step>(null);
+  const graceId = useId();
+  const expired = apiKey.expires !== undefined && apiKey.expires.getTime() <= Date.now();
   useEffect(() => {
-    // Focus follows the step: to "Yes, revoke" when it opens, back to
-    // "Revoke" when it is cancelled.
-    if (confirming) confirmRef.current?.focus();
-    else if (opened.current) revokeRef.current?.focus();
-    opened.current = confirming;
-  }, [confirming]);
+    // Focus follows the step: into it when it opens, back to the button
+    // that opened it when it is cancelled.
+    if (step === 'revoke') confirmRef.current?.focus();
+    else if (step === 'rotate') graceRef.current?.focus();
+    else if (opened.current === 'revoke') revokeRef.current?.focus();
+    else if (opened.current === 'rotate') rotateRef.current?.focus();
+    opened.current = step;
+  }, [step]);
+  const cancel = () => {
+    if (busy) return;
+    setStep(null);
+    setError(null);
+  };
+  const run = async (action: () => Promise<void>, after?: () => void) => {
+    setBusy(true);
+    setError(null);
+    try {
+      await action();
+      after?.();
+    } catch (err) {
+      setError(err);
+    } finally {
+      setBusy(false);
+    }
+  };
 
   return (
     <>
@@ -353,16 +498,38 @@ function KeyRow({ apiKey, onRevoke }: { apiKey: ApiKey; onRevoke: (key: ApiKey) 
         <td className="nowrap">
           <code>{apiKey.masked}</code>
         </td>
-        <td className="nowrap">
-          <time dateTime={apiKey.created?.toISOString()}>{formatCreated(apiKey.created)}</time>
+        <td data-testid="key-scopes">{apiKey.scopes.length ? apiKey.scopes.map((s) => <code key={s}>{s} </code>) : <span className="muted">none</span>}</td>
+        <td className="date">
+          <time dateTime={apiKey.created?.toISOString()}>{formatDate(apiKey.created)}</time>
+        </td>
+        <td className="date" data-testid="key-expires">
+          {apiKey.expires ? (
+            <time dateTime={apiKey.expires.toISOString()}>{expired ? `Expired ${formatDate(apiKey.expires)}` : formatDate(apiKey.expires)}</time>
+          ) : (
+            'Never'
+          )}
+        </td>
+        <td className="date" data-testid="key-last-used">
+          {apiKey.lastUsed ? <time dateTime={apiKey.lastUsed.toISOString()}>{formatDate(apiKey.lastUsed)}</time> : 'Never'}
         </td>
         <td className="row-actions">
+          <button
+            ref={rotateRef}
+            type="button"
+            className="button"
+            onClick={() => setStep('rotate')}
+            disabled={step !== null || expired}
+            aria-expanded={step === 'rotate'}
+            aria-label={`Rotate ${apiKey.name}`}
+          >
+            Rotate
+          </button>
           <button
             ref={revokeRef}
             type="button"
             className="button danger-outline"
-            onClick={() => setConfirming(true)}
-            disabled={confirming}
+            onClick={() => setStep('revoke')}
+            disabled={step !== null}
             aria-expanded={confirming}
             aria-label={`Revoke ${apiKey.name}`}
           >
@@ -370,57 +537,45 @@ function KeyRow({ apiKey, onRevoke }: { apiKey: ApiKey; onRevoke: (key: ApiKey) 
           </button>
         </td>
       </tr>
-      {confirming || error ? (
+      {step || error ? (
         <tr className="confirm-row">
-          <td colSpan={4}>
+          <td colSpan={7}>
+            {step === 'rotate' ? (
+              <ConfirmStep
+                label={`Confirm rotating ${apiKey.name}`}
+                action={['button primary', 'Yes, rotate', 'Rotating…']}
+                busy={busy}
+                onConfirm={() => void run(() => onRotate(apiKey, grace), () => setStep(null))}
+                onCancel={cancel}
+              >
+                <p>
+                  Rotate <strong>{apiKey.name}</strong>? A new key with the same name, scopes and expiry is shown once.
+                </p>
+                <label htmlFor={graceId}>Old key</label>{' '}
+                <select id={graceId} ref={graceRef} value={grace} disabled={busy} onChange={(e) => setGrace(Number(e.target.value))}>
+                  {GRACE_CHOICES.map((c) => (
+                    <option key={c.seconds} value={c.seconds}>
+                      {c.label}
+                    </option>
+                  ))}
+                </select>{' '}
+              </ConfirmStep>
+            ) : null}
             {confirming ? (
-              <div
-                className="confirm"
-                role="group"
-                aria-label={`Confirm revoking ${apiKey.name}`}
-                onKeyDown={(e) => {
-                  if (e.key === 'Escape' && !busy) {
-                    setConfirming(false);
-                    setError(null);
-                  }
-                }}
+              <ConfirmStep
+                label={`Confirm revoking ${apiKey.name}`}
+                action={['button danger', 'Yes, revoke', 'Revoking…']}
+                confirmRef={confirmRef}
+                busy={busy}
+                onConfirm={() => void run(() => onRevoke(apiKey))}
+                onCancel={cancel}
               >
                 <p>
                   Revoke <strong>{apiKey.name}</strong>? Agents using it get 401 from the next request on.
                 </p>
-                <button
-                  ref={confirmRef}
-                  type="button"
-                  className="button danger"
-                  disabled={busy}
-                  aria-busy={busy}
-                  onClick={async () => {
-                    setBusy(true);
-                    setError(null);
-                    try {
-                      await onRevoke(apiKey);
-                    } catch (err) {
-                      setError(err);
-                      setBusy(false);
-                    }
-                  }}
-                >
-                  {busy ? 'Revoking…' : 'Yes, revoke'}
-                </button>
-                <button
-                  type="button"
-                  className="button"
-                  disabled={busy}
-                  onClick={() => {
-                    setConfirming(false);
-                    setError(null);
-                  }}
-                >
-                  Cancel
-                </button>
-              </div>
+              </ConfirmStep>
             ) : null}
-            {error ? <CallError error={error} action="revoke the key" /> : null}
+            {error ? <CallError error={error} action={step === 'rotate' ? 'rotate the key' : 'revoke the key'} /> : null}
           </td>
         </tr>
       ) : null}
