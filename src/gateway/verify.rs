@@ -200,6 +200,18 @@ mod tests {
     }
 
     #[test]
+    fn a_token_of_another_issuer_never_asks_for_a_key_set() {
+        let mut v = verifier();
+        for kid in ["unknown-1", "unknown-2", "e1"] {
+            let t = es256(kid, &claims_json("").replace("https://issuer.example", "https://evil.example"));
+            let need = v.step(&t, NOW, |_| panic!("no key is looked at"), None);
+            assert!(matches!(need, JwtNeed::Done(Err(Rejection { reason: Reason::BadIssuer, .. }))), "{need:?}");
+        }
+        // A token of the issuer with an unknown kid does ask: the control.
+        assert!(matches!(v.step(&es256("unknown-1", &claims_json("")), NOW, |_| false, None), JwtNeed::FetchJwks));
+    }
+
+    #[test]
     fn bad_tokens_are_not_cached() {
         let mut v = verifier();
         let t = mint_raw(r#"{"alg":"HS256"}"#, &claims_json(""), "wrong-secret-wrong-secret-wrong-se");

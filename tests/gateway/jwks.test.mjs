@@ -84,6 +84,18 @@ describe('JWKS fetching, outage and rotation', { concurrency: 1 }, () => {
     assert.ok(fetches <= 2, `${fetches} JWKS fetches for 60 unknown kids`);
   });
 
+  test('a flood of tokens from an unknown issuer, each with a fresh kid, fetches nothing', async () => {
+    const before = gw.jwks.count;
+    const attacker = await makeKeyPair('RS256', 'x');
+    for (let i = 0; i < 10; i++) {
+      const rs = await Promise.all(Array.from({ length: 6 }, async () => {
+        const kid = randomBytes(8).toString('hex');
+        return gw.call(CHAT, { token: await mint({ key: attacker, kid, payload: gw.claims({ iss: 'https://evil.example' }) }) });
+      }));
+      for (const r of rs) assertRejected(r, 'invalid_token', 'unknown issuer');
+    }
+    assert.equal(gw.jwks.count - before, 0, 'an unknown issuer caused a JWKS fetch');
+  });
   test('during an outage, keys already cached keep working (new tokens, RS256 and ES256)', async () => {
     gw.jwks.setMode('error');
     const before = gw.jwks.count;
