@@ -372,7 +372,9 @@ impl Configured {
         };
         if let Some((op, token)) = keys_op {
             let owner = identity.map(|i| i.user_id).unwrap_or_default();
-            return Pass::Need(Need::KeysApi { op, owner, scopes: api_keys::token_scopes(token), cors });
+            // Only a create asks what the creator may grant.
+            let scopes = if op == KeysOp::Create { api_keys::token_scopes(token) } else { Vec::new() };
+            return Pass::Need(Need::KeysApi { op, owner, scopes, cors });
         }
         if let (Some(rules), Some(grants)) = (rules, grants.flatten()) {
             if let Err(missing) = rules.check(&grants) {
