@@ -37,25 +37,27 @@ export interface GatewayEnv {
   MESH_JWT_AUDIENCE?: string;
   /** The key set. Default: `jwks_uri` from the issuer's discovery document. */
   MESH_JWKS_URL?: string;
-  /** Allowed algorithms, comma-separated. Default: `RS256,ES256`. */
+  /** Allowed algorithms, comma-separated: `RS256`, `PS256`, `ES256`, `EdDSA`, `HS256`. Default: `RS256,ES256`. */
   MESH_JWT_ALGORITHMS?: string;
   /** When set, HS256 tokens signed with this secret are accepted too. */
   MESH_JWT_HS256_SECRET?: string;
   /** Leeway for `exp` and `nbf`, in seconds. Default: `30`. */
   MESH_CLOCK_SKEW_SECONDS?: string;
   /**
-   * JSON `[{ "prefix": "/agent/v1/", "auth": "jwt" | "api_key" | "public" }]`
-   * (see {@link GatewayRoute}); the longest prefix wins; an unmatched path
-   * gets 404. Default: `/api/v1/` jwt, `/mcp/messages/` jwt, `/agent/v1/`
-   * api_key, `/health` public.
+   * The routes (see {@link GatewayRoute}), as JSON text or as the array
+   * itself (a TOML array in `[vars]`, or an imported JSON file); the longest
+   * prefix wins; an unmatched path gets 404. Default: `/api/v1/` jwt,
+   * `/mcp/messages/` jwt, `/agent/v1/` api_key, `/health` public.
    */
-  MESH_ROUTES?: string;
+  MESH_ROUTES?: string | readonly GatewayRoute[];
   /** Prefix of issued API keys. Default: `mesh_sk_`. */
   MESH_API_KEY_PREFIX?: string;
   /** HMAC secret for signing the injected identity (see {@link verifyIdentity}). */
   MESH_IDENTITY_SECRET?: string;
   /** Browser origins allowed to call the gateway (CORS), comma-separated, or `*`. Default: none. */
   MESH_CORS_ORIGINS?: string;
+  /** Verified claims sent to the origin as headers: `email:x-user-email,org.id:x-org-id` (absent or non-scalar claims send none). */
+  MESH_FORWARD_CLAIMS?: string;
   /** The resource identifier in `/.well-known/oauth-protected-resource` (RFC 9728); the request's origin when unset. */
   MESH_RESOURCE?: string;
   /**
@@ -75,13 +77,21 @@ export type GatewayVariable = Exclude<keyof GatewayEnv, 'MESH_API_KEYS'>;
 export interface GatewayRoute {
   prefix: string;
   auth: 'jwt' | 'api_key' | 'public';
+  /** Only these methods (upper case); others get 405 with `Allow`. */
+  methods?: readonly string[];
+  /** Every one must be in the token's `scope`/`scp`, or the API key's scopes (else 403). */
+  scopes?: readonly string[];
+  /** Dotted claim path -> the string it must equal, or a list of allowed strings (else 403). */
+  claims?: Readonly<Record<string, string | readonly string[]>>;
+  /** The issuers whose tokens this route takes (all configured ones when absent). */
+  issuers?: readonly string[];
 }
 
 /**
  * Options of {@link createGateway}: defaults for any variable the Worker's
  * env lacks (the env wins).
  */
-export type GatewayOptions = { [V in GatewayVariable]?: string };
+export type GatewayOptions = { [V in GatewayVariable]?: GatewayEnv[V] };
 
 /** A Workers module handler: `export default createGateway()`. */
 export interface Gateway {

@@ -72,13 +72,13 @@ export function gatewayVars(originUrl, jwks, keys) {
  * What every gateway benchmark runs against: the origin, keys, a JWKS server,
  * the gateway's variables, and token minting (long-lived, `user-<i>`).
  */
-export async function startFixtures() {
+export async function startFixtures({ extraClaims = {} } = {}) {
   const origin = await startOrigin();
   const keys = await makeKeys();
   const jwks = await startJwks({ keys: [keys.rs, keys.es] });
   const ctx = { issuer: jwks.issuer, audience: 'mesh-api' };
   const signer = { RS256: keys.rs, ES256: keys.es, HS256: keys.hsSecret };
-  const longLived = (i = 0) => claims(ctx, { exp: Math.floor(Date.now() / 1000) + 6 * 3600, sub: `user-${i}` });
+  const longLived = (i = 0) => claims(ctx, { exp: Math.floor(Date.now() / 1000) + 6 * 3600, sub: `user-${i}`, ...extraClaims });
   const mintOne = (alg, i = 0) => mint({ key: signer[alg], payload: longLived(i) });
   return {
     origin, keys, jwks, vars: gatewayVars(origin.url, jwks, keys), longLived, mintOne,

@@ -18,9 +18,12 @@
 // Request/Headers work included.
 //
 //   node benches/gateway/isolate.mjs [--rounds 10] [--calls 4000] [--distinct 1000]
-//        [--only public,RS256] [--baseline ../old/gateway/wrangler.toml] [--real-upstream]
+//        [--only public,RS256] [--baseline ../old/gateway/wrangler.toml] [--real-upstream] [--rules]
 // --real-upstream lets the upstream fetch go to the origin (and reads each
 // body): the same calls with workerd's subrequest in them, as noisy as run.mjs.
+// --rules adds "rules", this gateway with route rules on /api/v1/ (two
+// scopes and one claim, issue 17), every token carrying what they ask, and
+// reports rules minus mesh per round: what authorization costs a request.
 // --baseline adds "base", another build of the gateway (e.g. a built
 // worktree of the previous commit), and reports mesh minus base per round.
 // Needs the built package (scripts/build.sh). Loopback only; bounded by
@@ -42,6 +45,13 @@ const DISTINCT = Number(opt('distinct', 1000));
 const BASELINE = opt('baseline', null);
 const REAL = args.includes('--real-upstream');
 const ONLY = opt('only', null)?.split(',').map((w) => w.trim()).filter(Boolean);
+const RULES = args.includes('--rules');
+// The rules the "rules" worker enforces, and the claims every token carries for them.
+const RULE_ROUTES = JSON.stringify([
+  { prefix: '/api/v1/', auth: 'jwt', scopes: ['memories:read', 'memories:write'], claims: { 'org.id': 'acme' } },
+  { prefix: '/health', auth: 'public' },
+]);
+const RULE_CLAIMS = RULES ? { scope: 'memories:read memories:write profile', org: { id: 'acme' } } : {};
 const MAX_MS = 15 * 60_000;
 const started = Date.now();
 const log = (...a) => console.error('[isolate]', ...a);
@@ -77,7 +87,11 @@ export default {
 const work = mkdtempSync(path.join(tmpdir(), 'mesh-isolate-'));
 process.on('exit', () => rmSync(work, { recursive: true, force: true }));
 log('bundling with wrangler deploy --dry-run ...');
-const kinds = { pass: CONFIGS.pass, jose: CONFIGS.jose, mesh: CONFIGS.mesh, ...(BASELINE ? { base: path.resolve(BASELINE) } : {}) };
+const kinds = {
+  pass: CONFIGS.pass, jose: CONFIGS.jose, mesh: CONFIGS.mesh,
+  ...(BASELINE ? { base: path.resolve(BASELINE) } : {}),
+  ...(RULES ? { rules: CONFIGS.mesh } : {}),
+};
 const drivers = {};
 for (const [kind, config] of Object.entries(kinds)) {
   const b = bundle(kind, config, path.join(work, kind));
@@ -87,13 +101,13 @@ for (const [kind, config] of Object.entries(kinds)) {
 }
 rmSync(path.join(ROOT, 'benches/gateway/workers/.wrangler'), { recursive: true, force: true });
 
-const fixtures = await startFixtures();
+const fixtures = await startFixtures({ extraClaims: RULE_CLAIMS });
 const { vars, mintBatch } = fixtures;
 
 const names = Object.keys(kinds);
 const before = new Set(childrenOf(process.pid).map((k) => k.pid));
 const mf = new Miniflare({
-  workers: names.map((kind) => workerOptions(kind, drivers[kind], vars, {
+  workers: names.map((kind) => workerOptions(kind, drivers[kind], kind === 'rules' ? { ...vars, MESH_ROUTES: RULE_ROUTES } : vars, {
     kvNamespaces: ['MESH_API_KEYS'],
     // The driver imports the bundle, which Miniflare would take for CommonJS.
     modulesRules: [{ type: 'ESModule', include: ['**/*.js'] }, { type: 'CompiledWasm', include: ['**/*.wasm'] }],
@@ -166,10 +180,15 @@ try {
       const d = runs('mesh').map((x, i) => x - runs('base')[i]);
       against.push(`- ${label}: mesh - base ${f1(median(d))} us per call (middle half ${f1(quantile(d, 0.25))} to ${f1(quantile(d, 0.75))}; lower in ${d.filter((x) => x < 0).length} of ${d.length} rounds)`);
     }
+    if (RULES && mode !== 'public') {
+      const d = runs('rules').map((x, i) => x - runs('mesh')[i]);
+      const floor = runs('mesh').map((x, i) => x - runs('base')[i]);
+      against.push(`- ${label}: rules - mesh ${f1(median(d))} us per call (middle half ${f1(quantile(d, 0.25))} to ${f1(quantile(d, 0.75))}; goal < 5 us and within the noise${BASELINE ? `; mesh - base, the same build twice when base is this build: ${f1(median(floor))}` : ''})`);
+    }
   }
-  if (BASELINE) {
+  if (BASELINE || RULES) {
     p('');
-    p(`Against the baseline (${BASELINE}), paired by round:`);
+    p(`Paired by round${BASELINE ? ` (baseline ${BASELINE})` : ''}:`);
     for (const a of against) p(a);
   }
   p('');

@@ -21,12 +21,21 @@ fn check_key(k: &Jwk) {
         KeyMaterial::Rsa { n, e } => {
             assert!((256..=1024).contains(&bytes(n).len()));
             assert!((1..=8).contains(&bytes(e).len()));
-            assert!(k.fits(Alg::Rs256) && !k.fits(Alg::Es256) && !k.fits(Alg::Hs256));
+            assert!(k.fits(Alg::Rs256) || k.fits(Alg::Ps256));
+            assert!(!k.fits(Alg::Es256) && !k.fits(Alg::EdDsa) && !k.fits(Alg::Hs256));
         }
         KeyMaterial::P256 { x, y } => {
             assert!(bytes(x).len() == 32 && bytes(y).len() == 32);
-            assert!(k.fits(Alg::Es256) && !k.fits(Alg::Rs256) && !k.fits(Alg::Hs256));
+            assert!(k.fits(Alg::Es256) && !k.fits(Alg::Rs256) && !k.fits(Alg::Ps256) && !k.fits(Alg::EdDsa) && !k.fits(Alg::Hs256));
         }
+        KeyMaterial::Ed25519 { x } => {
+            assert!(bytes(x).len() == 32);
+            assert!(k.fits(Alg::EdDsa) && !k.fits(Alg::Es256) && !k.fits(Alg::Rs256) && !k.fits(Alg::Ps256) && !k.fits(Alg::Hs256));
+        }
+    }
+    // A key that names its algorithm fits that one only.
+    if let Some(alg) = k.alg {
+        assert!(k.fits(alg) && [Alg::Rs256, Alg::Ps256, Alg::Es256, Alg::EdDsa].iter().filter(|a| k.fits(**a)).count() == 1);
     }
 }
 

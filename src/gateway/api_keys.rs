@@ -19,7 +19,7 @@ use sha2::{Digest, Sha256};
 
 use serde_json::{json, Value};
 
-use super::authorize::{is_scope_token, Grants};
+use super::authorize::is_scope_token;
 use super::headers::{is_safe_header_value, AuthMethod, Identity};
 use super::jwt::{b64url_decode, b64url_encode};
 use super::reject::Reply;
@@ -256,17 +256,6 @@ pub fn ungranted(requested: &[String], creator: &[String]) -> Vec<String> {
 pub fn scopes_not_granted(missing: &[String]) -> Reply {
     let message = "a key cannot carry scopes its creator does not hold";
     Reply::json(403, json!({ "error": "insufficient_scope", "message": message, "missing_scopes": missing }))
-}
-
-/// The scopes of a verified JWT (`scope`, `scp`), read from its payload.
-/// Only the keys API asks, after the token has been verified.
-// TODO(lead): once verified claims carry their `Grants` (the lead's wiring
-// of JWT scopes into `authorize::Grants`), take the creator's scopes from
-// there and drop this second read of the payload.
-pub fn token_scopes(verified_jwt: &str) -> Vec<String> {
-    let payload = verified_jwt.split('.').nth(1).and_then(|p| b64url_decode(p).ok());
-    let claims = payload.and_then(|p| serde_json::from_slice::<serde_json::Map<String, Value>>(&p).ok());
-    claims.map(|c| Grants::from_claims(&c, []).scopes).unwrap_or_default()
 }
 
 /// Validates the body of `POST <keys path>/{id}/rotate`,
@@ -537,15 +526,6 @@ mod tests {
         assert_eq!(r.status, 403);
         let body: Value = serde_json::from_str(&r.body).unwrap();
         assert_eq!((body["error"].as_str(), &body["missing_scopes"]), (Some("insufficient_scope"), &json!(["admin"])));
-    }
-
-    #[test]
-    fn a_verified_tokens_scopes_come_from_scope_and_scp() {
-        let token = |claims: Value| format!("eyJhbGciOiJIUzI1NiJ9.{}.sig", b64url_encode(claims.to_string().as_bytes()));
-        assert_eq!(token_scopes(&token(json!({"sub":"a","scope":"read write"}))), ["read", "write"]);
-        assert_eq!(token_scopes(&token(json!({"sub":"a","scp":["x","read"],"scope":"read"}))), ["read", "x"]);
-        assert!(token_scopes(&token(json!({"sub":"a"}))).is_empty());
-        assert!(token_scopes("not-a-token").is_empty());
     }
 
     #[test]

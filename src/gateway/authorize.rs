@@ -63,38 +63,27 @@ impl Missing {
 pub struct Grants {
     pub issuer: Option<String>,
     pub scopes: Vec<String>,
-    /// `(path, value)` for each claim path some route names whose value is a
-    /// string; a path that is absent or of another type is left out.
-    pub claims: Vec<(String, String)>,
+    /// `(path, value)` for each claim path the configuration names (route
+    /// rules, `MESH_FORWARD_CLAIMS`) whose value is a string, number or
+    /// boolean; a path that is absent or of another type is left out.
+    pub claims: Vec<(String, ClaimValue)>,
+}
+
+/// A scalar claim: its text (a number or boolean as JSON writes it), and
+/// whether it was a string. Rules match strings only.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ClaimValue {
+    pub text: String,
+    pub is_string: bool,
 }
 
 impl Grants {
     /// Reads a verified JWT's claims: `iss`, the scopes of `scope` (a
     /// space-separated string) and `scp` (a list, or a string like `scope`),
-    /// and the string value at each of `paths`.
+    /// and the scalar value at each of `paths`.
     pub fn from_claims<'p>(claims: &Map<String, Value>, paths: impl IntoIterator<Item = &'p str>) -> Grants {
-        let mut scopes: Vec<String> = Vec::new();
-        let mut add = |s: &str| {
-            for word in s.split(' ').filter(|w| !w.is_empty()) {
-                if !scopes.iter().any(|have| have == word) {
-                    scopes.push(word.to_string());
-                }
-            }
-        };
-        if let Some(Value::String(s)) = claims.get("scope") {
-            add(s);
-        }
-        match claims.get("scp") {
-            Some(Value::String(s)) => add(s),
-            Some(Value::Array(list)) => list.iter().filter_map(Value::as_str).for_each(&mut add),
-            _ => {}
-        }
-        let claims_at = paths
-            .into_iter()
-            .filter_map(|p| claim_at(claims, p).map(|v| (p.to_string(), v.to_string())))
-            .collect();
         let issuer = claims.get("iss").and_then(Value::as_str).map(str::to_string);
-        Grants { issuer, scopes, claims: claims_at }
+        Grants { issuer, scopes: scopes_of(claims.get("scope"), claims.get("scp")), claims: claims_at(claims, paths) }
     }
 
     /// An API key's grants: its scopes only (a key has no claims or issuer).
@@ -102,20 +91,56 @@ impl Grants {
         Grants { scopes: scopes.to_vec(), ..Grants::default() }
     }
 
-    fn claim(&self, path: &str) -> Option<&str> {
-        self.claims.iter().find(|(p, _)| p == path).map(|(_, v)| v.as_str())
+    /// The value at `path`, if the caller has one.
+    pub fn claim(&self, path: &str) -> Option<&ClaimValue> {
+        self.claims.iter().find(|(p, _)| p == path).map(|(_, v)| v)
+    }
+
+    fn string_claim(&self, path: &str) -> Option<&str> {
+        self.claim(path).filter(|v| v.is_string).map(|v| v.text.as_str())
     }
 }
 
-/// The string at a dotted path into nested objects; `None` when a step is
-/// missing or not an object, or the value is not a string.
-fn claim_at<'c>(claims: &'c Map<String, Value>, path: &str) -> Option<&'c str> {
+/// The scopes of a token's `scope` (a space-separated string) and `scp` (a
+/// list, or a string like `scope`), each once; other forms hold none.
+pub fn scopes_of(scope: Option<&Value>, scp: Option<&Value>) -> Vec<String> {
+    let mut scopes: Vec<String> = Vec::new();
+    let mut add = |s: &str| {
+        for word in s.split(' ').filter(|w| !w.is_empty()) {
+            if !scopes.iter().any(|have| have == word) {
+                scopes.push(word.to_string());
+            }
+        }
+    };
+    if let Some(Value::String(s)) = scope {
+        add(s);
+    }
+    match scp {
+        Some(Value::String(s)) => add(s),
+        Some(Value::Array(list)) => list.iter().filter_map(Value::as_str).for_each(&mut add),
+        _ => {}
+    }
+    scopes
+}
+
+/// `(path, value)` for each of `paths` that holds a scalar in `claims`.
+pub fn claims_at<'p>(claims: &Map<String, Value>, paths: impl IntoIterator<Item = &'p str>) -> Vec<(String, ClaimValue)> {
+    paths.into_iter().filter_map(|p| claim_at(claims, p).map(|v| (p.to_string(), v))).collect()
+}
+
+/// The scalar at a dotted path into nested objects; `None` when a step is
+/// missing or not an object, or the value is a list, an object or null.
+fn claim_at(claims: &Map<String, Value>, path: &str) -> Option<ClaimValue> {
     let mut steps = path.split('.');
     let mut here = claims.get(steps.next()?)?;
     for step in steps {
         here = here.as_object()?.get(step)?;
     }
-    here.as_str()
+    match here {
+        Value::String(s) => Some(ClaimValue { text: s.clone(), is_string: true }),
+        Value::Number(_) | Value::Bool(_) => Some(ClaimValue { text: here.to_string(), is_string: false }),
+        _ => None,
+    }
 }
 
 impl Rules {
@@ -141,7 +166,7 @@ impl Rules {
         }
         missing.scopes = self.scopes.iter().filter(|s| !grants.scopes.contains(s)).cloned().collect();
         missing.claims = (self.claims.iter())
-            .filter(|rule| !grants.claim(&rule.path).is_some_and(|v| rule.allowed.iter().any(|a| a == v)))
+            .filter(|rule| !grants.string_claim(&rule.path).is_some_and(|v| rule.allowed.iter().any(|a| a == v)))
             .map(|rule| rule.path.clone())
             .collect();
         if missing.issuer || !missing.scopes.is_empty() || !missing.claims.is_empty() {
@@ -275,6 +300,16 @@ mod tests {
             let m = rules().check(&grants(c.clone())).unwrap_err();
             assert_eq!((m.rule(), m.claims), ("claim", vec![failed.to_string()]), "{c}");
         }
+    }
+
+    #[test]
+    fn scalar_claims_are_kept_as_text_and_only_strings_match_rules() {
+        let g = Grants::from_claims(&claims(json!({"n": 42, "b": true, "s": "x", "l": ["x"], "o": {"k": null}})), ["n", "b", "s", "l", "o.k", "none"]);
+        let text = |p: &str| g.claim(p).map(|v| (v.text.as_str(), v.is_string));
+        assert_eq!((text("n"), text("b"), text("s")), (Some(("42", false)), Some(("true", false)), Some(("x", true))));
+        assert_eq!((text("l"), text("o.k"), text("none")), (None, None, None));
+        let r = Rules { claims: vec![ClaimRule { path: "n".into(), allowed: vec!["42".into()] }], ..Rules::default() };
+        assert_eq!(r.check(&g).unwrap_err().claims, ["n"]);
     }
 
     #[test]

@@ -8,6 +8,7 @@
 use std::fmt;
 
 use super::authorize::{ClaimRule, Rules};
+use super::headers::{stripped_names, AUTH_SCOPES, IDENTITY_HEADERS, IDENTITY_PREFIX};
 use super::route::{check_prefix, keys_path, AuthMode, Route, Routes, DEFAULT_KEYS_PATH};
 
 /// A gateway secret (`MESH_JWT_HS256_SECRET`, `MESH_IDENTITY_SECRET`), with a
@@ -38,6 +39,10 @@ pub enum Alg {
     Rs256,
     /// ECDSA P-256 with SHA-256, raw r||s signature (WebCrypto).
     Es256,
+    /// RSASSA-PSS with SHA-256 and a 32-byte salt (WebCrypto).
+    Ps256,
+    /// Ed25519 (WebCrypto).
+    EdDsa,
     /// HMAC-SHA-256 with `MESH_JWT_HS256_SECRET` (Rust).
     Hs256,
 }
@@ -48,6 +53,8 @@ impl Alg {
         match s {
             "RS256" => Some(Alg::Rs256),
             "ES256" => Some(Alg::Es256),
+            "PS256" => Some(Alg::Ps256),
+            "EdDSA" => Some(Alg::EdDsa),
             "HS256" => Some(Alg::Hs256),
             _ => None,
         }
@@ -57,6 +64,8 @@ impl Alg {
         match self {
             Alg::Rs256 => "RS256",
             Alg::Es256 => "ES256",
+            Alg::Ps256 => "PS256",
+            Alg::EdDsa => "EdDSA",
             Alg::Hs256 => "HS256",
         }
     }
@@ -81,6 +90,9 @@ pub struct JwtConfig {
     pub jwks: Option<JwksSource>,
     pub hs256_secret: Option<GatewaySecret>,
     pub clock_skew_secs: i64,
+    /// The claim paths route rules and `MESH_FORWARD_CLAIMS` read from a
+    /// verified token (its grants keep their values).
+    pub claim_paths: Vec<String>,
 }
 
 impl JwtConfig {
@@ -105,6 +117,9 @@ pub struct GatewayConfig {
     /// `MESH_RESOURCE`: the protected resource's identifier in its RFC 9728
     /// metadata (the request's origin when unset), without a trailing slash.
     pub resource: Option<String>,
+    /// `MESH_FORWARD_CLAIMS`: `(claim path, header)` pairs; the verified
+    /// claim's value goes to the origin in that header.
+    pub forward_claims: Vec<(String, String)>,
     /// `MESH_KEYS_PATH`: where the keys API is served, without a trailing slash.
     pub keys_path: String,
 }
@@ -187,6 +202,7 @@ pub const VARIABLES: &[&str] = &[
     "MESH_IDENTITY_SECRET",
     "MESH_CORS_ORIGINS",
     "MESH_RESOURCE",
+    "MESH_FORWARD_CLAIMS",
     "MESH_KEYS_PATH",
 ];
 
@@ -265,7 +281,49 @@ impl GatewayConfig {
 
         let keys_path = parse_keys_path(get("MESH_KEYS_PATH").as_deref().unwrap_or(DEFAULT_KEYS_PATH), &routes)?;
 
-        Ok(GatewayConfig { upstream_url, routes, jwt, api_key_prefix, identity_secret, cors_origins, has_key_store, resource, keys_path })
+        let forward_claims = get("MESH_FORWARD_CLAIMS").map(|v| parse_forward_claims(&v)).transpose()?.unwrap_or_default();
+        let mut jwt = jwt;
+        if let Some(j) = &mut jwt {
+            j.claim_paths = routes.claim_paths().into_iter().map(String::from).collect();
+            for (path, _) in &forward_claims {
+                if !j.claim_paths.contains(path) {
+                    j.claim_paths.push(path.clone());
+                }
+            }
+        }
+
+        Ok(GatewayConfig {
+            upstream_url,
+            routes,
+            jwt,
+            api_key_prefix,
+            identity_secret,
+            cors_origins,
+            has_key_store,
+            resource,
+            forward_claims,
+            keys_path,
+        })
+    }
+
+    /// The headers the gateway sets beside the identity, so never taken from
+    /// a client: the forwarded claims' and `x-auth-scopes`.
+    pub fn claim_headers(&self) -> Vec<&str> {
+        let mut names = vec![AUTH_SCOPES];
+        names.extend(self.forward_claims.iter().map(|(_, h)| h.as_str()));
+        names
+    }
+
+    /// Every claim path a verified token's grants must keep: the routes'
+    /// claim rules and the forwarded claims.
+    pub fn claim_paths(&self) -> Vec<&str> {
+        let mut paths = self.routes.claim_paths();
+        for (path, _) in &self.forward_claims {
+            if !paths.contains(&path.as_str()) {
+                paths.push(path);
+            }
+        }
+        paths
     }
 
     /// Whether the gateway serves its keys API (`keys_path`) itself.
@@ -329,7 +387,7 @@ fn parse_jwt(get: &impl Fn(&str) -> Option<String>) -> Result<JwtConfig, ConfigE
     let mut algorithms = Vec::new();
     for name in csv(&get("MESH_JWT_ALGORITHMS").unwrap_or_else(|| "RS256,ES256".into())) {
         let alg = Alg::parse(&name).ok_or_else(|| {
-            err("MESH_JWT_ALGORITHMS", format!("`{name}` is not supported (use RS256, ES256, HS256)"))
+            err("MESH_JWT_ALGORITHMS", format!("`{name}` is not supported (use RS256, PS256, ES256, EdDSA, HS256)"))
         })?;
         if !algorithms.contains(&alg) {
             algorithms.push(alg);
@@ -367,7 +425,7 @@ fn parse_jwt(get: &impl Fn(&str) -> Option<String>) -> Result<JwtConfig, ConfigE
             .ok_or_else(|| err("MESH_CLOCK_SKEW_SECONDS", format!("must be a whole number 0-{MAX_CLOCK_SKEW_SECS}")))?,
     };
 
-    Ok(JwtConfig { issuer, audiences, algorithms, jwks, hs256_secret, clock_skew_secs })
+    Ok(JwtConfig { issuer, audiences, algorithms, jwks, hs256_secret, clock_skew_secs, claim_paths: Vec::new() })
 }
 
 /// One `MESH_ROUTES` entry, exactly as documented: an unknown field or a
@@ -400,6 +458,33 @@ fn claim_rule(prefix: &str, path: String, value: serde_json::Value) -> Result<Cl
         return Err(err("MESH_ROUTES", format!("route `{prefix}`: claim `{path}` must be a string or a non-empty list of strings")));
     }
     Ok(ClaimRule { path, allowed })
+}
+
+/// `MESH_FORWARD_CLAIMS`: `claim.path:x-header,...`. A header must be an
+/// `x-` name of the gateway's choosing, not one it sets for itself, so a
+/// claim can never overwrite the identity or a proxy header.
+fn parse_forward_claims(value: &str) -> Result<Vec<(String, String)>, ConfigError> {
+    let mut out: Vec<(String, String)> = Vec::new();
+    for pair in csv(value) {
+        let bad = |why: &str| err("MESH_FORWARD_CLAIMS", format!("`{pair}`: {why}"));
+        let (path, header) = pair.split_once(':').ok_or_else(|| bad("must be claim:header, e.g. email:x-user-email"))?;
+        let (path, header) = (path.trim(), header.trim().to_ascii_lowercase());
+        if path.is_empty() || path.split('.').any(str::is_empty) {
+            return Err(bad("the claim must be a dotted path such as org.id"));
+        }
+        let name_ok = header.starts_with("x-") && header.len() <= 64 && header.bytes().all(|b| b.is_ascii_lowercase() || b.is_ascii_digit() || b == b'-');
+        if !name_ok {
+            return Err(bad("the header must be a name starting with x- (letters, digits, -)"));
+        }
+        if header == AUTH_SCOPES || stripped_names(true).contains(&header.as_str()) || header.starts_with(IDENTITY_PREFIX) || IDENTITY_HEADERS.contains(&header.as_str()) {
+            return Err(bad("the header is one the gateway sets itself"));
+        }
+        if out.iter().any(|(_, h)| *h == header) {
+            return Err(bad("the header is listed twice"));
+        }
+        out.push((path.to_string(), header));
+    }
+    Ok(out)
 }
 
 fn parse_routes(json: &str) -> Result<Vec<Route>, ConfigError> {
@@ -611,6 +696,18 @@ mod tests {
             let e = from(&[("MESH_ROUTES", routes)]).unwrap_err();
             assert_eq!(e.variable, "MESH_ROUTES");
             assert!(e.problem.contains(says), "{routes}: {}", e.problem);
+        }
+    }
+
+    #[test]
+    fn forwarded_claims_map_paths_to_headers_the_gateway_owns() {
+        let c = from(&[("MESH_FORWARD_CLAIMS", "email:x-user-email, org.id:X-Org-Id")]).unwrap();
+        assert_eq!(c.forward_claims, [("email".to_string(), "x-user-email".to_string()), ("org.id".into(), "x-org-id".into())]);
+        assert_eq!(c.claim_headers(), ["x-auth-scopes", "x-user-email", "x-org-id"]);
+        assert_eq!(c.claim_paths(), ["email", "org.id"]);
+        for bad in ["email", "email:user-email", ":x-a", "a..b:x-a", "sub:x-user-id", "sub:x-mesh-identity-a", "sub:x-forwarded-for",
+            "s:x-auth-scopes", "a:x-a,b:x-a", "a:x-a b", "sub:x-api-key", "sub:x-auth-method"] {
+            assert_eq!(from(&[("MESH_FORWARD_CLAIMS", bad)]).map(|_| ()).unwrap_err().variable, "MESH_FORWARD_CLAIMS", "{bad}");
         }
     }
 

@@ -11,6 +11,10 @@ pub const API_KEY_ID: &str = "x-api-key-id";
 pub const IDENTITY_TIMESTAMP: &str = "x-mesh-identity-timestamp";
 pub const IDENTITY_SIGNATURE: &str = "x-mesh-identity-signature";
 pub const IDENTITY_PREFIX: &str = "x-mesh-identity-";
+/// The scopes a verified caller holds, space-separated.
+pub const AUTH_SCOPES: &str = "x-auth-scopes";
+/// The identity headers every forwarded request's identity may carry.
+pub const IDENTITY_HEADERS: [&str; 3] = [USER_ID, AUTH_METHOD, API_KEY_ID];
 /// The names of the headers the identity signature covers, in order.
 pub const IDENTITY_SIGNED_HEADERS: &str = "x-mesh-identity-headers";
 pub const API_KEY_HEADER: &str = "x-api-key";
@@ -28,12 +32,15 @@ pub const ALWAYS_STRIPPED: [&str; 5] = [USER_ID, AUTH_METHOD, API_KEY_ID, API_KE
 /// - `host`: always; fetch sets it from the upstream URL;
 /// - the proxy headers (`x-forwarded-*`, `x-real-ip`, `forwarded`): always;
 ///   the gateway sets its own ([`super::forwarded`]);
+/// - `x-auth-scopes`, and each `MESH_FORWARD_CLAIMS` header (the binding adds
+///   those from the configuration): always; they come from verified claims;
 /// - `authorization` when `drop_authorization`: on `api_key` routes (it may
 ///   carry the key), and on any route when it carries an API key (see
 ///   [`authorization_carries_api_key`]).
 pub fn stripped_names(drop_authorization: bool) -> Vec<&'static str> {
     let mut names = ALWAYS_STRIPPED.to_vec();
     names.extend(super::forwarded::CLIENT_SENT);
+    names.push(AUTH_SCOPES);
     if drop_authorization {
         names.push("authorization");
     }
@@ -94,7 +101,7 @@ impl AuthMethod {
 /// `None` when a value could not travel as a header unchanged (see
 /// [`is_safe_header_value`]): the request is then refused, never forwarded
 /// with a mangled identity.
-pub fn identity_headers(identity: &Identity) -> Option<Vec<(&'static str, &str)>> {
+pub fn identity_headers(identity: &Identity) -> Option<Vec<(&str, &str)>> {
     let mut out = Vec::with_capacity(3);
     out.push((USER_ID, identity.user_id.as_str()));
     out.push((AUTH_METHOD, identity.method.name()));

@@ -22,9 +22,10 @@ use sha2::Sha256;
 use subtle::ConstantTimeEq;
 
 use super::config::{GatewayConfig, GatewaySecret};
+use super::authorize::Grants;
 use super::headers::{
-    identity_headers, identity_lines, AuthMethod, Identity, API_KEY_ID, AUTH_METHOD, IDENTITY_PREFIX, IDENTITY_SIGNED_HEADERS,
-    USER_ID,
+    identity_headers, identity_lines, is_safe_header_value, AuthMethod, Identity, API_KEY_ID, AUTH_METHOD, AUTH_SCOPES,
+    IDENTITY_PREFIX, IDENTITY_SIGNED_HEADERS, USER_ID,
 };
 
 pub const VERSION: &str = "mesh-identity-v2";
@@ -86,10 +87,27 @@ pub fn sign(secret: &GatewaySecret, signed: &Signed<'_>) -> String {
 }
 
 /// The identity headers a forwarded request carries, as [`identity_lines`]
-/// (signed when `MESH_IDENTITY_SECRET` is set). `None`: a value is not
-/// header-safe; the request is refused.
-pub fn injected(cfg: &GatewayConfig, method: &str, path: &str, query: &str, identity: &Identity, now: i64) -> Option<String> {
-    let headers = identity_headers(identity)?;
+/// (signed when `MESH_IDENTITY_SECRET` is set): who, then what the caller
+/// holds (`grants`): `x-auth-scopes` and each `MESH_FORWARD_CLAIMS` header
+/// whose claim it has. `None`: an identity value is not header-safe; the
+/// request is refused. A claim that is not header-safe is left out.
+pub fn injected(
+    cfg: &GatewayConfig,
+    (method, path, query): (&str, &str, &str),
+    identity: &Identity,
+    grants: Option<&Grants>,
+    now: i64,
+) -> Option<String> {
+    let mut headers = identity_headers(identity)?;
+    let scopes = grants.map(|g| g.scopes.join(" ")).filter(|s| is_safe_header_value(s));
+    if let Some(scopes) = &scopes {
+        headers.push((AUTH_SCOPES, scopes));
+    }
+    for (claim, header) in &cfg.forward_claims {
+        if let Some(value) = grants.and_then(|g| g.claim(claim)).filter(|v| is_safe_header_value(&v.text)) {
+            headers.push((header, &value.text));
+        }
+    }
     let signature = cfg.identity_secret.as_ref().map(|secret| {
         let upstream = cfg.upstream_path();
         let mut signed_path = String::with_capacity(upstream.len() + path.len());
@@ -222,14 +240,47 @@ mod tests {
             vars.extend(secret.map(|s| ("MESH_IDENTITY_SECRET", s)));
             GatewayConfig::from_env(|n| vars.iter().find(|(k, _)| *k == n).map(|(_, v)| v.to_string()), false).unwrap()
         };
-        assert_eq!(injected(&cfg(None), "GET", "/x", "?a=1", &alice(), 1000).unwrap(), "x-user-id\nalice\nx-auth-method\njwt\n");
-        let lines = injected(&cfg(Some(secret().secret())), "GET", "/x", "?a=1", &alice(), 1000).unwrap();
+        assert_eq!(injected(&cfg(None), ("GET", "/x", "?a=1"), &alice(), None, 1000).unwrap(), "x-user-id\nalice\nx-auth-method\njwt\n");
+        let lines = injected(&cfg(Some(secret().secret())), ("GET", "/x", "?a=1"), &alice(), None, 1000).unwrap();
         let who = alice();
         let headers = identity_headers(&who).unwrap();
         let sig = sign(&secret(), &Signed { method: "GET", path: "/base/x", query: "?a=1", headers: &headers, timestamp: 1000 });
         assert!(lines.ends_with(&format!("x-mesh-identity-timestamp\n1000\nx-mesh-identity-signature\n{sig}\n")), "{lines}");
         let forged = Identity { user_id: "a\nb".into(), ..alice() };
-        assert_eq!(injected(&cfg(None), "GET", "/x", "", &forged, 1000), None);
+        assert_eq!(injected(&cfg(None), ("GET", "/x", ""), &forged, None, 1000), None);
+    }
+
+    #[test]
+    fn scopes_and_forwarded_claims_are_injected_and_signed() {
+        use super::super::authorize::ClaimValue;
+        let key = secret();
+        let vars = [
+            ("MESH_UPSTREAM_URL", "https://o.example"),
+            ("MESH_ROUTES", r#"[{"prefix":"/","auth":"public"}]"#),
+            ("MESH_IDENTITY_SECRET", key.secret()),
+            ("MESH_FORWARD_CLAIMS", "email:x-user-email,org.id:x-org-id,admin:x-admin,bad:x-bad"),
+        ];
+        let cfg = GatewayConfig::from_env(|n| vars.iter().find(|(k, _)| *k == n).map(|(_, v)| v.to_string()), false).unwrap();
+        let value = |t: &str, is_string| ClaimValue { text: t.into(), is_string };
+        let grants = Grants {
+            scopes: vec!["a:read".into(), "b".into()],
+            claims: vec![("email".into(), value("a@x.example", true)), ("admin".into(), value("true", false)), ("bad".into(), value("x\ny", true))],
+            ..Grants::default()
+        };
+        let lines = injected(&cfg, ("GET", "/api/v1/x", "?q=1"), &alice(), Some(&grants), 1000).unwrap();
+        let parts: Vec<&str> = lines.trim_end_matches('\n').split('\n').collect();
+        let got: HashMap<String, String> = parts.chunks(2).map(|p| (p[0].to_string(), p[1].to_string())).collect();
+        assert_eq!(got["x-auth-scopes"], "a:read b");
+        assert_eq!((got["x-user-email"].as_str(), got["x-admin"].as_str()), ("a@x.example", "true"));
+        // Absent (org.id) and unsafe (bad) claims send no header.
+        assert!(!got.contains_key("x-org-id") && !got.contains_key("x-bad"));
+        assert_eq!(got["x-mesh-identity-headers"], "x-user-id,x-auth-method,x-auth-scopes,x-user-email,x-admin");
+        // The origin's check covers them: a changed email fails.
+        let v = check(&got, REQUEST, 1000).unwrap();
+        assert_eq!(v.headers.len(), 5);
+        let mut forged = got.clone();
+        forged.insert("x-user-email".into(), "boss@x.example".into());
+        assert_eq!(check(&forged, REQUEST, 1000), Err(IdentityError::BadSignature));
     }
 
     #[test]

@@ -51,29 +51,56 @@ impl Default for JwksPolicy {
 pub struct Jwk {
     pub kid: Option<String>,
     pub material: KeyMaterial,
+    /// The one algorithm this key may verify: its JWK `alg` member, or the
+    /// token's for a key without one ([`Jwk::for_alg`]). WebCrypto imports a
+    /// key for one algorithm, so an RSA key used for RS256 and PS256 is two.
+    pub alg: Option<Alg>,
 }
 
 #[derive(Debug, Clone, PartialEq, Eq, Hash)]
 pub enum KeyMaterial {
-    /// RSA public key, base64url modulus and exponent (for RS256).
+    /// RSA public key, base64url modulus and exponent (for RS256 and PS256).
     Rsa { n: String, e: String },
     /// P-256 public key, base64url coordinates (for ES256).
     P256 { x: String, y: String },
+    /// Ed25519 public key, base64url (for EdDSA).
+    Ed25519 { x: String },
 }
 
 impl Jwk {
     /// Whether this key can verify `alg`: the key type decides, so RS/ES/HS
     /// confusion is impossible (HS256 never uses JWKS keys at all).
     pub fn fits(&self, alg: Alg) -> bool {
-        matches!((&self.material, alg), (KeyMaterial::Rsa { .. }, Alg::Rs256) | (KeyMaterial::P256 { .. }, Alg::Es256))
+        material_fits(&self.material, alg) && self.alg.is_none_or(|a| a == alg)
     }
 
+    /// The algorithm this key verifies with: its own, or its material's first.
     pub fn alg(&self) -> Alg {
-        match self.material {
+        self.alg.unwrap_or(match self.material {
             KeyMaterial::Rsa { .. } => Alg::Rs256,
             KeyMaterial::P256 { .. } => Alg::Es256,
-        }
+            KeyMaterial::Ed25519 { .. } => Alg::EdDsa,
+        })
     }
+
+    /// This key as used for a token of `alg` (which it [`fits`](Jwk::fits)).
+    pub fn for_alg(&self, alg: Alg) -> Jwk {
+        Jwk { alg: Some(alg), ..self.clone() }
+    }
+
+    /// The same key of the set, whatever algorithm it was taken for.
+    pub fn same_key(&self, other: &Jwk) -> bool {
+        self.kid == other.kid && self.material == other.material
+    }
+}
+
+/// Which algorithms a key type verifies: the key type decides, so RS/ES/HS
+/// confusion is impossible (HS256 never uses JWKS keys at all).
+fn material_fits(material: &KeyMaterial, alg: Alg) -> bool {
+    matches!(
+        (material, alg),
+        (KeyMaterial::Rsa { .. }, Alg::Rs256 | Alg::Ps256) | (KeyMaterial::P256 { .. }, Alg::Es256) | (KeyMaterial::Ed25519 { .. }, Alg::EdDsa)
+    )
 }
 
 /// What the binding should do for a token's key.
@@ -314,15 +341,21 @@ fn parse_jwk(k: &Value) -> Option<Jwk> {
             }
             KeyMaterial::P256 { x: x.to_string(), y: y.to_string() }
         }
+        "OKP" if s("crv")? == "Ed25519" => {
+            let x = s("x")?;
+            if b64url_decode(x).ok()?.len() != 32 {
+                return None;
+            }
+            KeyMaterial::Ed25519 { x: x.to_string() }
+        }
         _ => return None,
     };
-    let jwk = Jwk { kid, material };
     // A key that names its alg may only be used with that alg.
-    match s("alg") {
-        None => Some(jwk),
-        Some(a) if Alg::parse(a) == Some(jwk.alg()) => Some(jwk),
-        Some(_) => None,
-    }
+    let alg = match s("alg") {
+        None => None,
+        Some(a) => Some(Alg::parse(a).filter(|a| *a != Alg::Hs256 && material_fits(&material, *a))?),
+    };
+    Some(Jwk { kid, material, alg })
 }
 
 #[cfg(test)]
@@ -453,13 +486,33 @@ pub(crate) mod tests {
     }
 
     #[test]
+    fn a_key_verifies_only_the_algorithms_of_its_type_and_its_alg_member() {
+        let ed_x = super::super::jwt::b64url_encode(&[7; 32]);
+        let ed = format!(r#"{{"kty":"OKP","kid":"d","crv":"Ed25519","x":"{ed_x}"}}"#);
+        let pss_only = rsa_jwk("p").replace("RS256", "PS256");
+        let keys = parse_jwks(&set(&[rsa_jwk("r").replace(r#""alg":"RS256","#, ""), pss_only, ed])).unwrap();
+        let [any_rsa, pss, ed] = [&keys[0], &keys[1], &keys[2]];
+        assert!(any_rsa.fits(Alg::Rs256) && any_rsa.fits(Alg::Ps256) && !any_rsa.fits(Alg::Es256) && !any_rsa.fits(Alg::EdDsa));
+        assert!(pss.fits(Alg::Ps256) && !pss.fits(Alg::Rs256));
+        assert!(ed.fits(Alg::EdDsa) && !ed.fits(Alg::Es256) && !ed.fits(Alg::Rs256));
+        // Taken for PS256, the RSA key is another WebCrypto key than for RS256.
+        let (a, b) = (any_rsa.for_alg(Alg::Rs256), any_rsa.for_alg(Alg::Ps256));
+        assert!(a != b && a.same_key(&b) && b.alg() == Alg::Ps256);
+    }
+
+    #[test]
     fn unusable_keys_are_skipped() {
         let small = format!(r#"{{"kty":"RSA","kid":"s","n":"{}","e":"AQAB"}}"#, super::super::jwt::b64url_encode(&[1; 128]));
         let enc = rsa_jwk("x").replace(r#""use":"sig""#, r#""use":"enc""#);
-        let wrong_alg = rsa_jwk("y").replace("RS256", "PS256");
+        let wrong_alg = rsa_jwk("y").replace("RS256", "RS384");
+        let other_family = rsa_jwk("z").replace("RS256", "ES256");
+        let hs = rsa_jwk("h").replace("RS256", "HS256");
         let oct = r#"{"kty":"oct","kid":"o","k":"AAAA"}"#.to_string();
         let p384 = ec_jwk("p").replace("P-256", "P-384");
-        assert_eq!(parse_jwks(&set(&[small, enc, wrong_alg, oct, p384])), Err(JwksError::NoUsableKeys));
+        let x448 = r#"{"kty":"OKP","kid":"x","crv":"X448","x":"AAAA"}"#.to_string();
+        let short_ed = r#"{"kty":"OKP","kid":"d","crv":"Ed25519","x":"AAAA"}"#.to_string();
+        let keys = [small, enc, wrong_alg, other_family, hs, oct, p384, x448, short_ed];
+        assert_eq!(parse_jwks(&set(&keys)), Err(JwksError::NoUsableKeys));
         assert_eq!(parse_jwks(b"[]"), Err(JwksError::NotJson));
         assert_eq!(parse_jwks(&vec![b' '; MAX_BODY_BYTES + 1]), Err(JwksError::TooLarge));
         let dup = parse_jwks(&set(&[rsa_jwk("a"), ec_jwk("a")])).unwrap();

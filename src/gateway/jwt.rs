@@ -1,24 +1,37 @@
-//! JWT checks that do not need a key store: size cap, strict decoding, the
-//! JOSE header rules, HS256 in Rust, and the claim rules.
+//! JWT checks that do not need a key store. `jsonwebtoken` decodes the header
+//! and validates the claims (`decode`, `Validation`); this module is the short
+//! pre- and post-check around it for what jsonwebtoken does not refuse.
 //!
 //! The order is fixed and is the point of this module:
 //! 1. [`parse`]: size cap, three strict base64url segments, a header that is a
-//!    JSON object without duplicate member names, `alg` in the allow-list and
-//!    never `none`, no `crit`, no `b64: false`. `jku`, `x5u`, `jwk` and `x5c`
-//!    are ignored: keys come only from the configured JWKS or secret.
-//! 2. The signature, over the exact bytes received: [`verify_hs256`] here, or
-//!    WebCrypto in the binding for RS256/ES256 (key chosen in [`super::jwks`]).
-//! 3. Only then [`check_claims`]: `exp`, `nbf`, `iss`, `aud`, `sub`, with the
-//!    skew, against `now` given by the caller.
+//!    JSON object without duplicate member names, `alg` never `none` and in
+//!    the allow-list (one jsonwebtoken `Validation` per allowed algorithm), no
+//!    `crit`, no `b64: false`, and the `kid` to look the key up by. `jku`,
+//!    `x5u`, `jwk` and `x5c` are ignored: keys come only from the configured
+//!    JWKS or secret. jsonwebtoken decodes the whole header in step 2, before
+//!    the signature; it is not asked to here as well because a token that
+//!    waits for WebCrypto passes here twice, and each of its header reads
+//!    cost more than this whole pre-check.
+//! 2. The signature, over the exact bytes received, then the claims, in one
+//!    `jsonwebtoken::decode`: [`decode_hs256`] (HMAC through the gateway's
+//!    `CryptoProvider`, [`super::crypto_provider`]), or [`attested_claims`]
+//!    for RS256/ES256, whose signature WebCrypto verified in the binding.
+//! 3. Then what jsonwebtoken leaves to us: claim names unique, `exp`/`nbf`
+//!    against `now` given by the caller with the skew, one `iss` string, a
+//!    `sub` that is a safe header value.
 
 use std::fmt;
 
 use base64::engine::general_purpose::URL_SAFE_NO_PAD;
 use base64::Engine;
+use jsonwebtoken::errors::{Error as JwtError, ErrorKind};
+use jsonwebtoken::{Algorithm, DecodingKey, Validation};
 use serde::de::{Deserialize, DeserializeSeed, Deserializer, IgnoredAny, MapAccess, Visitor};
 use serde_json::Value;
 
-use super::config::{Alg, GatewaySecret, JwtConfig};
+use super::authorize::{claims_at, scopes_of, ClaimValue, Grants};
+use super::config::{Alg, JwtConfig};
+use super::crypto_provider;
 use super::headers::is_safe_header_value;
 
 /// Tokens longer than this are refused before anything is decoded.
@@ -116,23 +129,6 @@ impl From<Reason> for Rejection {
     }
 }
 
-/// A token whose header passed [`parse`]; the signature is not checked yet.
-#[derive(Debug)]
-pub struct ParsedJwt<'t> {
-    pub alg: Alg,
-    pub kid: Option<String>,
-    /// `base64url(header) "." base64url(payload)`: the signed bytes.
-    pub signing_input: &'t str,
-    payload_b64: &'t str,
-    pub signature: Vec<u8>,
-}
-
-impl ParsedJwt<'_> {
-    fn reject(&self, reason: Reason) -> Rejection {
-        Rejection { reason, kid: self.kid.clone(), expired_secs: None }
-    }
-}
-
 /// Strict base64url without padding: RFC 7515 §2; no stray trailing bits.
 pub fn b64url_decode(s: &str) -> Result<Vec<u8>, Reason> {
     URL_SAFE_NO_PAD.decode(s).map_err(|_| Reason::BadBase64)
@@ -146,12 +142,19 @@ const DUPLICATE: &str = "duplicate member name";
 /// Up to this many members, duplicates are found by comparing names pairwise.
 const PAIRWISE_MAX: usize = 16;
 
-/// The header members the gateway reads.
-const HEADER: &[&str] = &["alg", "kid", "crit", "b64"];
-/// The claims the gateway reads.
-const CLAIMS: &[&str] = &["exp", "nbf", "iss", "aud", "sub"];
+/// What a claims object that is not JSON becomes, so that it tells apart
+/// from a header member of the wrong type inside jsonwebtoken's error.
+const BAD_JSON: &str = "claims are not a JSON object";
 
-/// Reads the members named in `.0` (at most 5) of a JSON object, in that
+/// The header members the pre-check reads: what jsonwebtoken parses but
+/// does not refuse (`crit`, `b64`), `alg` to tell `none` apart and pick the
+/// `Validation`, `kid` for the key and the log.
+const HEADER: &[&str] = &["alg", "kid", "crit", "b64"];
+/// The claims the post-check reads (jsonwebtoken checks `iss` and `aud`
+/// against the configuration and requires `exp`).
+const CLAIMS: &[&str] = &["exp", "nbf", "iss", "sub", "scope", "scp"];
+
+/// Reads the members named in `.0` (at most 6) of a JSON object, in that
 /// order, each as a [`Value`]; every other member is checked as JSON and
 /// skipped without building it. Member names must be unique (RFC 7515 §4: a
 /// JWS with duplicate header names must be rejected, or parsers disagree on
@@ -159,7 +162,7 @@ const CLAIMS: &[&str] = &["exp", "nbf", "iss", "aud", "sub"];
 /// the parser in the wasm.
 struct Members(&'static [&'static str]);
 
-type Read = [Option<Value>; 5];
+type Read = [Option<Value>; 6];
 
 /// A member name, borrowed from the input unless it holds escapes.
 struct Key<'de>(std::borrow::Cow<'de, str>);
@@ -234,8 +237,131 @@ fn parse_members(bytes: &[u8], wanted: &'static [&'static str]) -> Result<Read, 
     }
 }
 
+
+/// The claims as jsonwebtoken hands them to us: the members [`CLAIMS`] names,
+/// from an object whose member names are unique.
+struct Payload(Read);
+
+impl<'de> Deserialize<'de> for Payload {
+    fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        use serde::de::Error;
+        Members(CLAIMS).deserialize(d).map(Payload).map_err(|e| {
+            if e.to_string().starts_with(DUPLICATE) { e } else { D::Error::custom(BAD_JSON) }
+        })
+    }
+}
+
+/// Our name for a jsonwebtoken algorithm.
+fn jws_alg(alg: Alg) -> Algorithm {
+    match alg {
+        Alg::Rs256 => Algorithm::RS256,
+        Alg::Es256 => Algorithm::ES256,
+        Alg::Ps256 => Algorithm::PS256,
+        Alg::EdDsa => Algorithm::EdDSA,
+        Alg::Hs256 => Algorithm::HS256,
+    }
+}
+
+/// What a configuration asks of every token, in jsonwebtoken's terms, built
+/// once: one `Validation` per allowed algorithm (jsonwebtoken wants the
+/// algorithms of one `decode` to be of one family), and the HS256 key.
+pub struct JwtRules {
+    validations: Vec<(Alg, Validation)>,
+    hs256: Option<DecodingKey>,
+    skew: i64,
+    claim_paths: Vec<String>,
+}
+
+impl fmt::Debug for JwtRules {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        let algs: Vec<Alg> = self.validations.iter().map(|(a, _)| *a).collect();
+        f.debug_struct("JwtRules").field("algorithms", &algs).field("hs256", &self.hs256.is_some()).finish()
+    }
+}
+
+impl JwtRules {
+    pub fn new(cfg: &JwtConfig) -> Self {
+        let installed = crypto_provider::install();
+        debug_assert!(installed, "another jsonwebtoken CryptoProvider was installed first");
+        let validation = |alg: Alg| {
+            let mut v = Validation::new(jws_alg(alg));
+            v.set_issuer(&[&cfg.issuer]);
+            v.set_audience(&cfg.audiences);
+            v.set_required_spec_claims(&["exp", "iss", "aud"]);
+            // jsonwebtoken would compare exp/nbf with the wall clock it reads
+            // itself; the core takes `now` from its caller (a manual clock in
+            // tests, one `now` for the verdict and the token cache), so
+            // `check_times` does it. jsonwebtoken still requires `exp` and
+            // checks that it is a NumericDate.
+            v.validate_exp = false;
+            v.validate_nbf = false;
+            v.leeway = 0;
+            (alg, v)
+        };
+        JwtRules {
+            validations: cfg.algorithms.iter().map(|a| validation(*a)).collect(),
+            hs256: cfg.hs256_secret.as_ref().map(|s| DecodingKey::from_secret(s.secret().as_bytes())),
+            skew: cfg.clock_skew_secs,
+            claim_paths: cfg.claim_paths.clone(),
+        }
+    }
+
+    /// The allowed algorithm named `name` (jsonwebtoken's spelling: exact case).
+    fn allowed(&self, name: &str) -> Option<Alg> {
+        let alg = name.parse::<Algorithm>().ok()?;
+        self.validations.iter().map(|(a, _)| *a).find(|a| jws_alg(*a) == alg)
+    }
+
+    fn validation(&self, alg: Alg) -> Option<&Validation> {
+        self.validations.iter().find(|(a, _)| *a == alg).map(|(_, v)| v)
+    }
+}
+
+/// What [`parse`] found: an HS256 token, verified and validated in one
+/// [`decode_hs256`], or one whose signature WebCrypto must check.
+#[derive(Debug)]
+pub enum Parsed<'t> {
+    Hs256 { kid: Option<String> },
+    Signed(ParsedJwt<'t>),
+}
+
+/// A token whose header passed [`parse`]; the signature is not checked yet.
+#[derive(Debug)]
+pub struct ParsedJwt<'t> {
+    pub alg: Alg,
+    pub kid: Option<String>,
+    /// `base64url(header) "." base64url(payload)`: the signed bytes.
+    pub signing_input: &'t str,
+    pub signature: Vec<u8>,
+    token: &'t str,
+}
+
+fn with_kid(kid: &Option<String>) -> impl Fn(Reason) -> Rejection + '_ {
+    move |reason| Rejection { reason, kid: kid.clone(), expired_secs: None }
+}
+
+/// Why jsonwebtoken refused a token, in our terms.
+fn reason_of(e: &JwtError) -> Reason {
+    match e.kind() {
+        ErrorKind::InvalidSignature => Reason::BadSignature,
+        ErrorKind::InvalidAlgorithm | ErrorKind::InvalidAlgorithmName | ErrorKind::MissingAlgorithm => Reason::AlgNotAllowed,
+        ErrorKind::InvalidIssuer => Reason::BadIssuer,
+        ErrorKind::InvalidAudience => Reason::BadAudience,
+        ErrorKind::MissingRequiredClaim(_) | ErrorKind::InvalidClaimFormat(_) => Reason::MissingClaim,
+        ErrorKind::ExpiredSignature => Reason::Expired,
+        ErrorKind::ImmatureSignature => Reason::NotYetValid,
+        ErrorKind::Base64(_) => Reason::BadBase64,
+        ErrorKind::Json(e) if e.to_string().starts_with(DUPLICATE) => Reason::DuplicateMember,
+        ErrorKind::Json(e) if e.is_syntax() || e.is_eof() || e.to_string().starts_with(BAD_JSON) => Reason::BadJson,
+        ErrorKind::Utf8(_) => Reason::BadJson,
+        // A header member of the wrong type (the pre-check saw valid JSON),
+        // a token of the wrong shape.
+        _ => Reason::Malformed,
+    }
+}
+
 /// Step 1: the token's shape and header. See the module docs.
-pub fn parse<'t>(token: &'t str, cfg: &JwtConfig) -> Result<ParsedJwt<'t>, Rejection> {
+pub fn parse<'t>(token: &'t str, rules: &JwtRules) -> Result<Parsed<'t>, Rejection> {
     if token.len() > MAX_TOKEN_BYTES {
         return Err(Reason::TokenTooLarge.into());
     }
@@ -246,74 +372,39 @@ pub fn parse<'t>(token: &'t str, cfg: &JwtConfig) -> Result<ParsedJwt<'t>, Rejec
     if h.is_empty() || p.is_empty() {
         return Err(Reason::Malformed.into());
     }
-    let header_json = b64url_decode(h)?;
-    let [alg, kid, crit, b64, _] = parse_members(&header_json, HEADER)?;
-
+    let [alg, kid, crit, b64, ..] = parse_members(&b64url_decode(h)?, HEADER)?;
     let kid = match kid {
         None => None,
         Some(Value::String(k)) if !k.is_empty() && k.len() <= MAX_KID_BYTES => Some(k),
         Some(_) => return Err(Reason::Malformed.into()),
     };
-    let with_kid = |reason| Rejection { reason, kid: kid.clone(), expired_secs: None };
+    let reject = |reason| Rejection { reason, kid: kid.clone(), expired_secs: None };
     let alg = match alg {
-        Some(Value::String(a)) if a.eq_ignore_ascii_case("none") => return Err(with_kid(Reason::AlgNone)),
-        Some(Value::String(a)) => Alg::parse(&a).filter(|a| cfg.allows(*a)).ok_or(with_kid(Reason::AlgNotAllowed))?,
-        _ => return Err(with_kid(Reason::Malformed)),
+        Some(Value::String(a)) if a.eq_ignore_ascii_case("none") => return Err(reject(Reason::AlgNone)),
+        Some(Value::String(a)) => a,
+        _ => return Err(reject(Reason::Malformed)),
     };
     // We implement no extension, so any `crit` is one we do not understand
     // (RFC 7515 §4.1.11); `b64: false` (RFC 7797) changes the signed bytes.
     if crit.is_some() {
-        return Err(with_kid(Reason::CritUnsupported));
+        return Err(reject(Reason::CritUnsupported));
     }
     if b64.is_some_and(|b| b != Value::Bool(true)) {
-        return Err(with_kid(Reason::B64False));
+        return Err(reject(Reason::B64False));
     }
-
-    let signature = b64url_decode(s).map_err(with_kid)?;
+    let Some(alg) = rules.allowed(&alg) else { return Err(reject(Reason::AlgNotAllowed)) };
+    if alg == Alg::Hs256 {
+        return Ok(Parsed::Hs256 { kid });
+    }
+    let signature = b64url_decode(s).map_err(with_kid(&kid))?;
     let len_ok = match alg {
-        Alg::Hs256 => signature.len() == 32,
-        Alg::Es256 => signature.len() == 64,
-        Alg::Rs256 => (256..=1024).contains(&signature.len()),
+        Alg::Es256 | Alg::EdDsa => signature.len() == 64,
+        Alg::Rs256 | Alg::Ps256 | Alg::Hs256 => (256..=1024).contains(&signature.len()),
     };
     if !len_ok {
-        return Err(with_kid(Reason::BadSignature));
+        return Err(with_kid(&kid)(Reason::BadSignature));
     }
-    Ok(ParsedJwt { alg, kid, signing_input: &token[..h.len() + 1 + p.len()], payload_b64: p, signature })
-}
-
-/// Step 2 for HS256: HMAC-SHA-256 with the configured secret over the exact
-/// signed bytes, compared in constant time (`hmac`'s `verify_slice`).
-///
-/// This is the HMAC that jsonwebtoken's RustCrypto provider runs, called
-/// directly: going through jsonwebtoken's provider table links its RSA and
-/// ECDSA code too (about 150 KB gzipped of wasm, and start-up time), which the
-/// gateway never uses (RS256/ES256 go to WebCrypto).
-pub fn verify_hs256(jwt: &ParsedJwt<'_>, key: &Hs256Key) -> bool {
-    use hmac::Mac;
-    debug_assert_eq!(jwt.alg, Alg::Hs256);
-    let mut mac = key.0.clone();
-    mac.update(jwt.signing_input.as_bytes());
-    mac.verify_slice(&jwt.signature).is_ok()
-}
-
-/// The HS256 secret as HMAC keys it: the two padded key blocks already
-/// hashed, once per configuration. Each verify clones this state instead of
-/// hashing them again (two of the few SHA-256 blocks a token needs).
-#[derive(Clone)]
-pub struct Hs256Key(hmac::Hmac<sha2::Sha256>);
-
-impl Hs256Key {
-    pub fn new(secret: &GatewaySecret) -> Self {
-        use hmac::Mac;
-        // HMAC takes a key of any length (a long one is hashed first).
-        Hs256Key(hmac::Hmac::new_from_slice(secret.secret().as_bytes()).expect("HMAC accepts any key length"))
-    }
-}
-
-impl fmt::Debug for Hs256Key {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.write_str("Hs256Key([redacted])")
-    }
+    Ok(Parsed::Signed(ParsedJwt { alg, kid, signing_input: &token[..h.len() + 1 + p.len()], signature, token }))
 }
 
 /// What a verified token says, as far as the gateway needs it.
@@ -322,6 +413,97 @@ pub struct Claims {
     pub sub: String,
     pub exp: i64,
     pub nbf: Option<i64>,
+    /// Issuer, scopes and the configured claims' values: what route rules
+    /// and forwarded claims read, cached with the token.
+    pub grants: Grants,
+}
+
+/// A token whose signature and claims passed, with the `kid` it named.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Verified {
+    pub claims: Claims,
+    pub kid: Option<String>,
+}
+
+/// Steps 2 and 3 for HS256: `jsonwebtoken::decode` checks the HMAC with the
+/// configured secret over the exact signed bytes (the gateway's provider,
+/// constant-time) before the claims.
+pub fn decode_hs256(token: &str, kid: Option<String>, rules: &JwtRules, now: i64) -> Result<Verified, Rejection> {
+    match (&rules.hs256, rules.validation(Alg::Hs256)) {
+        (Some(key), Some(validation)) => decode_checked(token, key, validation, kid, rules, now),
+        _ => Err(with_kid(&kid)(Reason::AlgNotAllowed)),
+    }
+}
+
+/// Proof that the signature of one token was verified over exactly its
+/// signed bytes: made only by [`ParsedJwt::verdict`] from a verdict of
+/// `true`, and only [`attested_claims`] takes it. Its fields are private, so
+/// no other code can make one:
+///
+/// ```compile_fail,E0451
+/// use mesh_sdk::gateway::{config::Alg, jwt::VerifiedSignature};
+/// let key = jsonwebtoken::DecodingKey::from_rsa_der(b"");
+/// let forged = VerifiedSignature { token: "a.b.c", alg: Alg::Rs256, kid: None, key };
+/// ```
+pub struct VerifiedSignature<'t> {
+    token: &'t str,
+    alg: Alg,
+    kid: Option<String>,
+    key: DecodingKey,
+}
+
+impl<'t> ParsedJwt<'t> {
+    /// The signature's verdict (WebCrypto's, over `signing_input`): the proof
+    /// [`attested_claims`] needs, or the refusal.
+    pub fn verdict(self, signature_ok: bool) -> Result<VerifiedSignature<'t>, Rejection> {
+        if !signature_ok {
+            return Err(with_kid(&self.kid)(Reason::BadSignature));
+        }
+        let attested = crypto_provider::attestation(&self.signature, self.signing_input.as_bytes());
+        let key = match self.alg {
+            Alg::Es256 => DecodingKey::from_ec_der(&attested),
+            Alg::EdDsa => DecodingKey::from_ed_der(&attested),
+            Alg::Rs256 | Alg::Ps256 | Alg::Hs256 => DecodingKey::from_rsa_der(&attested),
+        };
+        Ok(VerifiedSignature { token: self.token, alg: self.alg, kid: self.kid, key })
+    }
+}
+
+/// Steps 2 and 3 for a token whose signature WebCrypto verified: the one
+/// place a token is decoded without its signature being checked in Rust.
+///
+/// Safe because the key handed to `jsonwebtoken::decode` is the proof
+/// itself: the gateway's provider accepts with it exactly the signature and
+/// signed bytes WebCrypto verified (nothing else, not another token), and a
+/// proof exists only after a verdict of `true` ([`ParsedJwt::verdict`]). The
+/// header, the algorithm allow-list and the claims go through `decode` as
+/// for HS256.
+pub fn attested_claims(proof: VerifiedSignature<'_>, rules: &JwtRules, now: i64) -> Result<Verified, Rejection> {
+    let Some(validation) = rules.validation(proof.alg) else { return Err(with_kid(&proof.kid)(Reason::AlgNotAllowed)) };
+    decode_checked(proof.token, &proof.key, validation, proof.kid, rules, now)
+}
+
+/// jsonwebtoken's `decode` (the header, the signature, the claims), then
+/// the post-check. `kid` is the pre-check's reading of the same header.
+fn decode_checked(token: &str, key: &DecodingKey, validation: &Validation, kid: Option<String>, rules: &JwtRules, now: i64) -> Result<Verified, Rejection> {
+    let mut claims = match jsonwebtoken::decode::<Payload>(token, key, validation) {
+        Ok(data) => post_check(data.claims, &kid, rules.skew, now)?,
+        Err(e) => return Err(with_kid(&kid)(reason_of(&e))),
+    };
+    if !rules.claim_paths.is_empty() {
+        claims.grants.claims = configured_claims(token, &rules.claim_paths);
+    }
+    Ok(Verified { claims, kid })
+}
+
+/// The values at the configured claim paths of a verified token's payload.
+/// Read apart from [`Payload`], and only when a route rule or a forwarded
+/// claim names a path: most configurations name none, and their tokens
+/// are then decoded once.
+fn configured_claims(token: &str, paths: &[String]) -> Vec<(String, ClaimValue)> {
+    let payload = token.split('.').nth(1).and_then(|p| b64url_decode(p).ok());
+    let map: Option<serde_json::Map<String, Value>> = payload.and_then(|p| serde_json::from_slice(&p).ok());
+    map.map(|m| claims_at(&m, paths.iter().map(String::as_str))).unwrap_or_default()
 }
 
 fn numeric_date(v: &Value) -> Option<i64> {
@@ -341,42 +523,34 @@ pub fn check_times(exp: i64, nbf: Option<i64>, now: i64, skew: i64) -> Result<()
     Ok(())
 }
 
-/// Step 3: the claims of a token whose signature has been verified.
-pub fn check_claims(jwt: &ParsedJwt<'_>, cfg: &JwtConfig, now: i64) -> Result<Claims, Rejection> {
-    let json = b64url_decode(jwt.payload_b64).map_err(|r| jwt.reject(r))?;
-    let [exp, nbf, iss, aud, sub] = parse_members(&json, CLAIMS).map_err(|r| jwt.reject(r))?;
-
-    let exp = exp.as_ref().and_then(numeric_date).ok_or_else(|| jwt.reject(Reason::MissingClaim))?;
+/// Step 3, what jsonwebtoken left: the times against `now`, `nbf`'s format
+/// (jsonwebtoken checks it only when it compares it), one `iss` string
+/// (jsonwebtoken also takes a list), `sub`.
+fn post_check(payload: Payload, kid: &Option<String>, skew: i64, now: i64) -> Result<Claims, Rejection> {
+    let reject = with_kid(kid);
+    let [exp, nbf, iss, sub, scope, scp] = payload.0;
+    let exp = exp.as_ref().and_then(numeric_date).ok_or_else(|| reject(Reason::MissingClaim))?;
     let nbf = match &nbf {
         None => None,
-        Some(v) => Some(numeric_date(v).ok_or_else(|| jwt.reject(Reason::MissingClaim))?),
+        Some(v) => Some(numeric_date(v).ok_or_else(|| reject(Reason::MissingClaim))?),
     };
-    check_times(exp, nbf, now, cfg.clock_skew_secs)
-        .map_err(|(reason, expired_secs)| Rejection { reason, kid: jwt.kid.clone(), expired_secs })?;
-
-    match iss {
-        Some(Value::String(iss)) if iss == cfg.issuer => {}
-        Some(Value::String(_)) => return Err(jwt.reject(Reason::BadIssuer)),
-        _ => return Err(jwt.reject(Reason::MissingClaim)),
-    }
-    let accepted = |a: &Value| a.as_str().is_some_and(|a| cfg.audiences.iter().any(|c| c == a));
-    match &aud {
-        Some(a @ Value::String(_)) if accepted(a) => {}
-        Some(Value::Array(list)) if list.iter().any(accepted) => {}
-        Some(Value::String(_) | Value::Array(_)) => return Err(jwt.reject(Reason::BadAudience)),
-        _ => return Err(jwt.reject(Reason::MissingClaim)),
-    }
+    check_times(exp, nbf, now, skew).map_err(|(reason, expired_secs)| Rejection { reason, kid: kid.clone(), expired_secs })?;
+    let Some(Value::String(issuer)) = iss else {
+        return Err(reject(Reason::MissingClaim));
+    };
     let sub = match sub {
         Some(Value::String(s)) if s.len() <= MAX_SUB_BYTES && is_safe_header_value(&s) => s,
-        Some(Value::String(_)) => return Err(jwt.reject(Reason::BadSubject)),
-        _ => return Err(jwt.reject(Reason::MissingClaim)),
+        Some(Value::String(_)) => return Err(reject(Reason::BadSubject)),
+        _ => return Err(reject(Reason::MissingClaim)),
     };
-    Ok(Claims { sub, exp, nbf })
+    let grants = Grants { issuer: Some(issuer), scopes: scopes_of(scope.as_ref(), scp.as_ref()), claims: Vec::new() };
+    Ok(Claims { sub, exp, nbf, grants })
 }
 
 #[cfg(test)]
 pub(crate) mod tests {
     use super::*;
+    use crate::gateway::config::GatewaySecret;
     use hmac::{Hmac, Mac};
 
     pub const SECRET: &str = "0123456789abcdef0123456789abcdef-test";
@@ -390,6 +564,7 @@ pub(crate) mod tests {
             jwks: None,
             hs256_secret: Some(GatewaySecret::new(SECRET)),
             clock_skew_secs: 30,
+            claim_paths: vec!["org.id".into(), "email".into()],
         }
     }
 
@@ -411,12 +586,50 @@ pub(crate) mod tests {
     }
 
     fn verify(token: &str, now: i64) -> Result<Claims, Rejection> {
-        let c = cfg();
-        let jwt = parse(token, &c)?;
-        if !verify_hs256(&jwt, &Hs256Key::new(c.hs256_secret.as_ref().unwrap())) {
-            return Err(jwt.reject(Reason::BadSignature));
+        let rules = JwtRules::new(&cfg());
+        match parse(token, &rules)? {
+            Parsed::Hs256 { kid } => decode_hs256(token, kid, &rules, now).map(|v| v.claims),
+            Parsed::Signed(p) => panic!("not HS256: {p:?}"),
         }
-        check_claims(&jwt, &c, now)
+    }
+
+    /// An ES256 token with the given claims; its signature bytes are opaque
+    /// here (WebCrypto checks them in the binding).
+    pub fn es256(kid: &str, payload: &str) -> String {
+        let raw = mint_raw(&format!(r#"{{"alg":"ES256","kid":"{kid}"}}"#), payload, "x");
+        let (head, _) = raw.rsplit_once('.').unwrap();
+        format!("{head}.{}", b64url_encode(&[1; 64]))
+    }
+
+    fn attested(token: &str, signature_ok: bool) -> Result<Verified, Rejection> {
+        let rules = JwtRules::new(&cfg());
+        let Parsed::Signed(p) = parse(token, &rules)? else { panic!("HS256") };
+        attested_claims(p.verdict(signature_ok)?, &rules, NOW)
+    }
+
+    #[test]
+    fn a_webcrypto_verdict_is_the_only_way_to_the_claims_of_an_asymmetric_token() {
+        let t = es256("e1", &claims_json(""));
+        let v = attested(&t, true).unwrap();
+        assert_eq!((v.claims.sub.as_str(), v.kid.as_deref()), ("user-1", Some("e1")));
+        // No verdict of true, no proof: the claims are never decoded.
+        let e = attested(&t, false).unwrap_err();
+        assert_eq!((e.reason, e.kid.as_deref()), (Reason::BadSignature, Some("e1")));
+        // The proof carries the claims checks with it, and the kid to the log.
+        let e = attested(&es256("e1", &claims_json("").replace("issuer.example", "evil.example")), true).unwrap_err();
+        assert_eq!((e.reason, e.kid.as_deref()), (Reason::BadIssuer, Some("e1")));
+        let e = attested(&es256("e1", &claims_json(r#""sub":"x""#)), true).unwrap_err();
+        assert_eq!(e.reason, Reason::DuplicateMember);
+        // An attestation is for one signature over one message: jsonwebtoken
+        // refuses a token whose bytes differ from the verified ones.
+        let rules = JwtRules::new(&cfg());
+        let Parsed::Signed(mut p) = parse(&t, &rules).unwrap() else { panic!() };
+        p.signature[0] ^= 1;
+        assert_eq!(attested_claims(p.verdict(true).unwrap(), &rules, NOW).unwrap_err().reason, Reason::BadSignature);
+        let other = es256("e1", &claims_json(r#""scope":"admin""#));
+        let Parsed::Signed(mut p) = parse(&t, &rules).unwrap() else { panic!() };
+        p.token = &other;
+        assert_eq!(attested_claims(p.verdict(true).unwrap(), &rules, NOW).unwrap_err().reason, Reason::BadSignature);
     }
 
     fn reason(token: &str) -> Reason {
@@ -428,10 +641,14 @@ pub(crate) mod tests {
     /// must verify here, and ones it signs with another secret must not.
     #[test]
     fn tokens_signed_by_jsonwebtoken_verify_and_foreign_ones_do_not() {
-        use jsonwebtoken::{encode, Algorithm, EncodingKey, Header};
-        let claims: Value = serde_json::from_str(&claims_json("")).unwrap();
+        use jsonwebtoken::crypto::rust_crypto::DEFAULT_PROVIDER as RUST_CRYPTO;
+        use jsonwebtoken::EncodingKey;
+        // Signed with jsonwebtoken's own RustCrypto provider, called directly:
+        // the process default is the gateway's provider, which never signs.
         let sign = |secret: &str| {
-            encode(&Header::new(Algorithm::HS256), &claims, &EncodingKey::from_secret(secret.as_bytes())).unwrap()
+            let input = format!("{}.{}", b64url_encode(br#"{"typ":"JWT","alg":"HS256"}"#), b64url_encode(claims_json("").as_bytes()));
+            let signer = (RUST_CRYPTO.signer_factory)(&Algorithm::HS256, &EncodingKey::from_secret(secret.as_bytes())).unwrap();
+            format!("{input}.{}", b64url_encode(&signer.try_sign(input.as_bytes()).unwrap()))
         };
         let c = verify(&sign(SECRET), NOW).unwrap();
         assert_eq!(c.sub, "user-1");
@@ -439,9 +656,24 @@ pub(crate) mod tests {
     }
 
     #[test]
+    fn a_verified_token_carries_its_scopes_and_the_configured_claims() {
+        let extra = r#""scope":"a b","scp":["b","c"],"org":{"id":"acme","n":1},"email":"u@x.example","role":"admin""#;
+        let g = verify(&mint(&claims_json(extra)), NOW).unwrap().grants;
+        assert_eq!(g.scopes, ["a", "b", "c"]);
+        assert_eq!(g.issuer.as_deref(), Some("https://issuer.example"));
+        // Only the configured paths (cfg(): org.id, email) are kept.
+        let kept: Vec<(&str, &str)> = g.claims.iter().map(|(p, v)| (p.as_str(), v.text.as_str())).collect();
+        assert_eq!(kept, [("org.id", "acme"), ("email", "u@x.example")]);
+        // A scope claim of the wrong form grants nothing, and is no reason to refuse.
+        let g = verify(&mint(&claims_json(r#""scope":["a"],"scp":7"#)), NOW).unwrap().grants;
+        assert!(g.scopes.is_empty());
+    }
+
+    #[test]
     fn a_good_token_verifies() {
         let c = verify(&mint(&claims_json("")), NOW).unwrap();
-        assert_eq!(c, Claims { sub: "user-1".into(), exp: NOW + 600, nbf: None });
+        let grants = Grants { issuer: Some("https://issuer.example".into()), ..Grants::default() };
+        assert_eq!(c, Claims { sub: "user-1".into(), exp: NOW + 600, nbf: None, grants });
         let arr = mint(&claims_json("").replace(r#""aud":"api""#, r#""aud":["x","other"]"#));
         assert!(verify(&arr, NOW).is_ok());
     }
@@ -564,7 +796,10 @@ pub(crate) mod tests {
         assert_eq!(set("iss", "https://evil.example".into()), Reason::BadIssuer);
         assert_eq!(set("aud", "nope".into()), Reason::BadAudience);
         assert_eq!(set("aud", serde_json::json!([])), Reason::BadAudience);
-        assert_eq!(set("aud", serde_json::json!([1])), Reason::BadAudience);
+        // An audience list that is not of strings has the wrong type.
+        assert_eq!(set("aud", serde_json::json!([1])), Reason::MissingClaim);
+        // A JWT has one issuer (RFC 7519 §4.1.1); jsonwebtoken would take a list.
+        assert_eq!(set("iss", serde_json::json!(["https://issuer.example"])), Reason::MissingClaim);
         assert_eq!(set("exp", "tomorrow".into()), Reason::MissingClaim);
         assert_eq!(set("sub", "".into()), Reason::BadSubject);
         assert_eq!(set("sub", 42.into()), Reason::MissingClaim);

@@ -13,7 +13,8 @@
 //! - [`cors`]: which origin a response allows, and the CORS headers.
 //! - [`forwarded`]: the proxy headers (`x-forwarded-*`, `forwarded`) the origin receives.
 //! - [`headers`]: which headers are stripped, which identity headers are injected.
-//! - [`jwt`]: size cap, strict decoding, header rules, HS256, claim rules.
+//! - [`jwt`]: size cap and header pre-checks, jsonwebtoken's decode and Validation, claim post-checks.
+//! - [`crypto_provider`]: jsonwebtoken's provider: HS256 on hmac/sha2, WebCrypto's verdicts.
 //! - [`jwks`]: the JWKS cache policy (TTL, kid refetch cooldown, outage).
 //! - [`token_cache`]: verified tokens per isolate; hits re-check `exp`/`nbf`.
 //! - [`verify`]: the verification pipeline as steps.
@@ -26,6 +27,7 @@ pub mod api_keys;
 pub mod authorize;
 pub mod config;
 pub mod cors;
+pub mod crypto_provider;
 pub mod forwarded;
 pub mod headers;
 pub mod identity;

@@ -164,7 +164,7 @@ mod tests {
     }
 
     fn claims(exp: i64) -> Claims {
-        Claims { sub: "u".into(), exp, nbf: None }
+        Claims { sub: "u".into(), exp, nbf: None, grants: Default::default() }
     }
 
     #[test]
@@ -184,7 +184,7 @@ mod tests {
     fn not_yet_valid_stays_cached_but_is_refused() {
         let mut c = TokenCache::new(10);
         let h = token_hash("t");
-        c.insert(h, Claims { sub: "u".into(), exp: 1000, nbf: Some(500) }, None);
+        c.insert(h, Claims { sub: "u".into(), exp: 1000, nbf: Some(500), grants: Default::default() }, None);
         assert_eq!(c.get(&h, 400, 30).unwrap().unwrap_err().reason, Reason::NotYetValid);
         assert!(c.get(&h, 480, 30).unwrap().is_ok());
     }

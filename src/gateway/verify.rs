@@ -4,9 +4,9 @@
 //! binding does that IO, feeds the result in, and steps again. A cached or
 //! HS256 token, or a refusal, is the same loop finishing at its first step.
 
-use super::config::{Alg, JwtConfig};
+use super::config::JwtConfig;
 use super::jwks::{Jwk, JwksCache, JwksError, JwksPolicy, KeyLookup};
-use super::jwt::{self, Claims, ParsedJwt, Reason, Rejection};
+use super::jwt::{self, Claims, JwtRules, Parsed, ParsedJwt, Reason, Rejection, Verified};
 use super::token_cache::{TokenCache, TokenHash, TokenHasher, DEFAULT_CAPACITY};
 
 pub enum JwtStep<'t> {
@@ -39,17 +39,17 @@ pub enum JwtNeed<'t> {
 pub struct JwtVerifier {
     pub config: JwtConfig,
     pub jwks: Option<JwksCache>,
+    rules: JwtRules,
     tokens: TokenCache,
     hasher: TokenHasher,
-    hs256: Option<jwt::Hs256Key>,
 }
 
 impl JwtVerifier {
     /// `seed`: 32 secret random bytes, the key of the token cache's hash.
     pub fn new(config: JwtConfig, seed: [u8; 32]) -> Self {
         let jwks = config.jwks.as_ref().map(|s| JwksCache::new(s, &config.issuer, JwksPolicy::default()));
-        let hs256 = config.hs256_secret.as_ref().map(jwt::Hs256Key::new);
-        JwtVerifier { config, jwks, tokens: TokenCache::new(DEFAULT_CAPACITY), hasher: TokenHasher::new(seed), hs256 }
+        let rules = JwtRules::new(&config);
+        JwtVerifier { config, jwks, rules, tokens: TokenCache::new(DEFAULT_CAPACITY), hasher: TokenHasher::new(seed) }
     }
 
     pub fn start<'t>(&mut self, token: &'t str, now: i64) -> JwtStep<'t> {
@@ -60,18 +60,14 @@ impl JwtVerifier {
         if let Some(hit) = self.tokens.get(&hash, now, self.config.clock_skew_secs) {
             return JwtStep::Done(hit);
         }
-        let parsed = match jwt::parse(token, &self.config) {
-            Ok(p) => p,
-            Err(r) => return JwtStep::Done(Err(r)),
-        };
-        match (parsed.alg, &self.hs256) {
-            (Alg::Hs256, Some(key)) => {
-                let ok = jwt::verify_hs256(&parsed, key);
-                JwtStep::Done(self.finish(&parsed, hash, ok, now))
+        match jwt::parse(token, &self.rules) {
+            Err(r) => JwtStep::Done(Err(r)),
+            Ok(Parsed::Hs256 { kid }) => {
+                let verified = jwt::decode_hs256(token, kid, &self.rules, now);
+                JwtStep::Done(self.cache(hash, verified))
             }
-            (Alg::Hs256, None) => JwtStep::Done(Err(Reason::AlgNotAllowed.into())),
-            _ if self.jwks.is_none() => JwtStep::Done(Err(Reason::AlgNotAllowed.into())),
-            _ => JwtStep::NeedSignature(parsed, hash),
+            Ok(Parsed::Signed(_)) if self.jwks.is_none() => JwtStep::Done(Err(Reason::AlgNotAllowed.into())),
+            Ok(Parsed::Signed(parsed)) => JwtStep::NeedSignature(parsed, hash),
         }
     }
 
@@ -87,26 +83,28 @@ impl JwtVerifier {
         // `start` asks for a signature only with a key set configured.
         let Some(jwks) = self.jwks.as_ref() else { return JwtNeed::Done(Err(Reason::AlgNotAllowed.into())) };
         let jwk = match jwks.lookup(parsed.kid.as_deref(), parsed.alg, now) {
-            KeyLookup::Key(k) => k.clone(),
+            KeyLookup::Key(k) => k.for_alg(parsed.alg),
             KeyLookup::Fetch => return JwtNeed::FetchJwks,
             KeyLookup::Wait => return JwtNeed::Wait,
             KeyLookup::Unavailable => return JwtNeed::Unavailable,
             KeyLookup::Reject(reason) => return JwtNeed::Done(Err(Rejection { reason, kid: parsed.kid.clone(), expired_secs: None })),
         };
         match verdict {
-            Some((h, ok)) if h == hash => JwtNeed::Done(self.finish(&parsed, hash, ok, now)),
+            Some((h, ok)) if h == hash => JwtNeed::Done(self.finish(parsed, hash, ok, now)),
             _ if imported(&jwk) => JwtNeed::Verify(jwk, parsed, hash),
             _ => JwtNeed::ImportKey(jwk),
         }
     }
 
     /// The signature's verdict; on success the claims are checked and cached.
-    pub fn finish(&mut self, jwt: &ParsedJwt<'_>, hash: TokenHash, signature_ok: bool, now: i64) -> Result<Claims, Rejection> {
-        if !signature_ok {
-            return Err(Rejection { reason: Reason::BadSignature, kid: jwt.kid.clone(), expired_secs: None });
-        }
-        let claims = jwt::check_claims(jwt, &self.config, now)?;
-        self.tokens.insert(hash, claims.clone(), jwt.kid.clone());
+    pub fn finish(&mut self, jwt: ParsedJwt<'_>, hash: TokenHash, signature_ok: bool, now: i64) -> Result<Claims, Rejection> {
+        let verified = jwt.verdict(signature_ok).and_then(|proof| jwt::attested_claims(proof, &self.rules, now));
+        self.cache(hash, verified)
+    }
+
+    fn cache(&mut self, hash: TokenHash, verified: Result<Verified, Rejection>) -> Result<Claims, Rejection> {
+        let Verified { claims, kid } = verified?;
+        self.tokens.insert(hash, claims.clone(), kid);
         Ok(claims)
     }
 
@@ -178,9 +176,9 @@ impl<T> Default for Suspended<T> {
 #[cfg(test)]
 mod tests {
     use super::super::jwks::{tests::ec_jwk, KeyLookup};
-    use super::super::jwt::tests::{cfg, claims_json, mint, mint_raw, NOW};
+    use super::super::jwt::tests::{cfg, claims_json, es256, mint, mint_raw, NOW};
     use super::*;
-    use crate::gateway::config::JwksSource;
+    use crate::gateway::config::{Alg, JwksSource};
 
     fn verifier() -> JwtVerifier {
         let mut c = cfg();
@@ -212,18 +210,14 @@ mod tests {
     #[test]
     fn es256_goes_to_webcrypto_and_rotation_drops_cached_tokens() {
         let mut v = verifier();
-        let header = r#"{"alg":"ES256","kid":"e1"}"#;
-        // The signature bytes are opaque here: the binding verifies them.
-        let raw = mint_raw(header, &claims_json(""), "x");
-        let (head, _) = raw.rsplit_once('.').unwrap();
-        let t = format!("{head}.{}", jwt::b64url_encode(&[1; 64]));
+        let t = es256("e1", &claims_json(""));
         let JwtStep::NeedSignature(p, h) = v.start(&t, NOW) else { panic!() };
         assert_eq!((p.alg, p.kid.as_deref()), (Alg::Es256, Some("e1")));
         let jwks = v.jwks.as_mut().unwrap();
         assert_eq!(jwks.lookup(p.kid.as_deref(), p.alg, NOW), KeyLookup::Fetch);
         jwks.begin_fetch(NOW);
         v.on_jwks(format!(r#"{{"keys":[{}]}}"#, ec_jwk("e1")).as_bytes(), NOW).unwrap();
-        assert!(v.finish(&p, h, true, NOW).is_ok());
+        assert!(v.finish(p, h, true, NOW).is_ok());
         assert!(matches!(v.start(&t, NOW), JwtStep::Done(Ok(_))));
         // e1 leaves the set: the cached verification goes with it.
         v.jwks.as_mut().unwrap().begin_fetch(NOW + 700);
@@ -266,9 +260,7 @@ mod tests {
     }
 
     fn es256_token_for(kid: &str) -> String {
-        let raw = mint_raw(&format!(r#"{{"alg":"ES256","kid":"{kid}"}}"#), &claims_json(""), "x");
-        let (head, _) = raw.rsplit_once('.').unwrap();
-        format!("{head}.{}", jwt::b64url_encode(&[1; 64]))
+        es256(kid, &claims_json(""))
     }
 
     #[test]

@@ -1,15 +1,12 @@
 //! Bindings to globals that every runtime has (browsers, Node >= 18, Next.js
-//! server code, workerd). Binding the global `fetch`, `setTimeout` and
-//! `crypto` rather than `window` lets one build run everywhere.
+//! server code, workerd). Binding the global `setTimeout` and `crypto`
+//! rather than `window` lets one build run everywhere (gloo-net does the same
+//! for `fetch`).
 
 use wasm_bindgen::prelude::*;
 
 #[wasm_bindgen]
 extern "C" {
-    /// `globalThis.fetch`.
-    #[wasm_bindgen(js_name = fetch)]
-    pub fn fetch_with_request(request: &web_sys::Request) -> js_sys::Promise;
-
     /// `globalThis.setTimeout`; returns an opaque handle (a number in browsers,
     /// an object in Node), so it is kept as a `JsValue`.
     #[wasm_bindgen(js_name = setTimeout)]

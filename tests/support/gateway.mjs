@@ -24,6 +24,7 @@ export const isIdentityName = (n) => IDENTITY_NAMES.includes(n.toLowerCase()) ||
  * @param {boolean} [o.hs256=true]    set MESH_JWT_HS256_SECRET
  * @param {boolean} [o.jwksUrl=true]  set MESH_JWKS_URL (else discovery from the issuer)
  * @param {string} [o.upstream]       MESH_UPSTREAM_URL (default: the origin)
+ * @param {object[]} [o.extraKeys]    more key pairs (makeKeyPair) for the JWKS
  * @param {string} [o.config]         wrangler.toml; default $MESH_GATEWAY_CONFIG or
  *   gateway/wrangler.toml (point it at benches/gateway/workers/jose-gateway.toml
  *   to see which tests a plain jose gateway fails)
@@ -34,7 +35,7 @@ export async function startGatewayStack(o = {}) {
     const keys = await makeKeys();
     const origin = await startOrigin();
     started.push(() => origin.stop());
-    const jwks = await startJwks({ keys: [keys.rs, keys.es] });
+    const jwks = await startJwks({ keys: [keys.rs, keys.es, ...(o.extraKeys ?? [])] });
     started.push(() => jwks.stop());
     const identitySecret = randomBytes(32).toString('base64url');
     const vars = {

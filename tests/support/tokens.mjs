@@ -6,7 +6,7 @@
 // - `forge()` builds tokens by hand, byte for byte, for the attacks jose
 //   refuses to produce: alg none, duplicate header members, b64:false,
 //   malformed base64 and JSON, HS256 keyed with an RSA public key.
-import { KeyObject, createHmac, createSign, randomBytes } from 'node:crypto';
+import { KeyObject, constants, createHmac, createSign, randomBytes } from 'node:crypto';
 import http from 'node:http';
 import { SignJWT, exportJWK, exportSPKI, generateKeyPair } from 'jose';
 
@@ -14,9 +14,9 @@ export const b64url = (buf) => Buffer.from(buf).toString('base64url');
 export const b64json = (obj) => b64url(JSON.stringify(obj));
 export const now = () => Math.floor(Date.now() / 1000);
 
-/** @param {'RS256'|'ES256'|'RS512'|'ES384'|'PS256'} alg */
+/** @param {'RS256'|'ES256'|'RS512'|'ES384'|'PS256'|'EdDSA'} alg (EdDSA: Ed25519) */
 export async function makeKeyPair(alg, kid = `${alg.toLowerCase()}-${randomBytes(4).toString('hex')}`) {
-  const { privateKey, publicKey } = await generateKeyPair(alg, { extractable: true });
+  const { privateKey, publicKey } = await generateKeyPair(alg, { extractable: true, ...(alg === 'EdDSA' ? { crv: 'Ed25519' } : {}) });
   const jwk = { ...(await exportJWK(publicKey)), kid, alg, use: 'sig' };
   const spki = await exportSPKI(publicKey);
   return { alg, kid, privateKey, publicKey, jwk, spki };
@@ -58,6 +58,7 @@ export function signRaw(input, { alg, key }) {
   switch (alg) {
     case 'HS256': return b64url(createHmac('sha256', key).update(input).digest());
     case 'RS256': return b64url(createSign('sha256').update(input).sign(toNodeKey(key)));
+    case 'PS256': return b64url(createSign('sha256').update(input).sign({ key: toNodeKey(key), padding: constants.RSA_PKCS1_PSS_PADDING, saltLength: 32 }));
     case 'ES256': return b64url(createSign('sha256').update(input).sign({ key: toNodeKey(key), dsaEncoding: 'ieee-p1363' }));
     default: throw new Error(`signRaw: ${alg}`);
   }

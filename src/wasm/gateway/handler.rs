@@ -142,9 +142,7 @@ impl Gateway {
     }
 
     fn var(&self, env: &JsValue, name: &str) -> Option<String> {
-        get_prop(env, name)
-            .as_string()
-            .or_else(|| self.options.as_ref().and_then(|o| get_prop(o, name).as_string()))
+        text(get_prop(env, name)).or_else(|| self.options.as_ref().and_then(|o| text(get_prop(o, name))))
     }
 
     /// The configuration for this env: the cached one when the env is the
@@ -312,7 +310,9 @@ impl Configured {
     fn new(cfg: GatewayConfig, kv: Option<KvNamespace>, seed: [u8; 32]) -> Configured {
         let (failed, with_cors) = (upstream_failed(), cors_adder());
         let upstream = [false, true].map(|drop_authorization| {
-            let drop: js_sys::Array = stripped_names(drop_authorization).into_iter().map(JsValue::from_str).collect();
+            let mut names = stripped_names(drop_authorization);
+            names.extend(cfg.claim_headers());
+            let drop: js_sys::Array = names.into_iter().map(JsValue::from_str).collect();
             object(&[
                 ("base", JsValue::from_str(&cfg.upstream_url)),
                 ("drop", drop.into()),
@@ -347,7 +347,7 @@ impl Configured {
         let reply = |r: Reply| Pass::Done(Ok(to_response(r, cors.as_deref(), rid).into()));
         let (route, auth, rules, credential, keys_op) = match crate::gateway::request::plan(&self.cfg, method, path, &headers) {
             Plan::Forward { route, auth, rules, credential } => (route, auth, Some(rules), credential, None),
-            Plan::Keys { op, token } => (self.cfg.keys_path.as_str(), AuthMode::Jwt, None, Some(Credential::Jwt(token)), Some((op, token))),
+            Plan::Keys { op, token } => (self.cfg.keys_path.as_str(), AuthMode::Jwt, None, Some(Credential::Jwt(token)), Some(op)),
             Plan::NotFound => return reply(reject::not_found()),
             Plan::BadPath => return reply(reject::bad_request("the path contains an encoded / or \\, or an empty segment")),
             Plan::MethodNotAllowed { allow, .. } => return reply(reject::method_not_allowed(&allow)),
@@ -357,36 +357,32 @@ impl Configured {
                 return reply(resource::metadata(&self.cfg, url, resource).unwrap_or_else(reject::not_found));
             }
         };
-        // What the caller holds, for the route's rules: an API key's scopes.
-        // TODO(lead): a JWT's grants come with the lead's wiring of verified
-        // claims into `Grants`; until then jwt routes check no rules here.
         let identity = match credential {
             None => Ok(None),
-            Some(Credential::Jwt(token)) => self.verify_jwt(token, fed).map(|i| Some((i, None))),
-            Some(Credential::ApiKey(key)) => self.verify_api_key(key, call, rid, fed).map(|(i, g)| Some((i, Some(g)))),
+            Some(Credential::Jwt(token)) => self.verify_jwt(token, fed).map(Some),
+            Some(Credential::ApiKey(key)) => self.verify_api_key(key, call, rid, fed).map(Some),
         };
-        let (identity, grants) = match identity {
-            Ok(found) => found.unzip(),
+        let verified = match identity {
+            Ok(verified) => verified,
             Err(Failure::Need(need)) => return Pass::Need(need),
             Err(f) => return reply(self.failure((route, auth, url), f, rid)),
         };
-        if let Some((op, token)) = keys_op {
-            let owner = identity.map(|i| i.user_id).unwrap_or_default();
-            // Only a create asks what the creator may grant.
-            let scopes = if op == KeysOp::Create { api_keys::token_scopes(token) } else { Vec::new() };
+        if let Some(op) = keys_op {
+            // The keys API's caller is a verified JWT: its scopes bound a new key's.
+            let (owner, scopes) = verified.map(|(i, g)| (i.user_id, g.scopes)).unwrap_or_default();
             return Pass::Need(Need::KeysApi { op, owner, scopes, cors });
         }
-        if let (Some(rules), Some(grants)) = (rules, grants.flatten()) {
-            if let Err(missing) = rules.check(&grants) {
+        if let (Some(rules), Some((_, grants))) = (rules.filter(|r| r.authorizes()), &verified) {
+            if let Err(missing) = rules.check(grants) {
                 console_log(&reject::forbidden_log(route, &missing, rid.get()));
                 return reply(reject::forbidden(rules, &missing));
             }
         }
         let carries_key = headers.authorization.is_some_and(|v| authorization_carries_api_key(v, &self.cfg.api_key_prefix));
         let upstream = &self.upstream[(auth == AuthMode::ApiKey || carries_key) as usize];
-        let mut lines = match &identity {
+        let mut lines = match &verified {
             None => String::new(),
-            Some(identity) => match injected(&self.cfg, method, path, query, identity, now_secs()) {
+            Some((identity, grants)) => match injected(&self.cfg, (method, path, query), identity, Some(grants), now_secs()) {
                 Some(lines) => lines,
                 None => return Pass::Done(Err(JsValue::from_str("an identity header value is not header-safe"))),
             },
@@ -423,8 +419,9 @@ impl Configured {
         }
     }
 
-    /// One step of the core's JWT loop, its need as this pass's.
-    fn verify_jwt<'l>(&self, token: &'l str, fed: &mut Fed) -> Result<Identity, Failure<'l>> {
+    /// One step of the core's JWT loop, its need as this pass's; done, who
+    /// the token names and what it grants.
+    fn verify_jwt<'l>(&self, token: &'l str, fed: &mut Fed) -> Result<(Identity, Grants), Failure<'l>> {
         let mut jwt = self.jwt.borrow_mut();
         let Some(verifier) = jwt.as_mut() else { return Err(Failure::Reject(Reason::AlgNotAllowed.into())) };
         let crypto = self.crypto.borrow();
@@ -441,7 +438,7 @@ impl Configured {
                 return Err(Failure::Need(Need::Verify { jwk, signature: parsed.signature, signing_input: parsed.signing_input, hash }))
             }
         };
-        Ok(Identity { user_id: claims.sub, method: AuthMethod::Jwt, api_key_id: None })
+        Ok((Identity { user_id: claims.sub, method: AuthMethod::Jwt, api_key_id: None }, claims.grants))
     }
 
     /// An API key by its hash: the negative cache, else its KV record; then
@@ -486,4 +483,16 @@ impl Configured {
             }
         }
     }
+}
+
+/// A variable's value as text. wrangler's `[vars]` pass TOML tables, arrays,
+/// numbers and booleans as JSON values (`MESH_ROUTES = [{ ... }]`, a JSON
+/// file imported into `createGateway`): they are read as their JSON text,
+/// never as absent, which would have put the default routes in their place.
+fn text(value: JsValue) -> Option<String> {
+    if let Some(s) = value.as_string() {
+        return Some(s);
+    }
+    let structured = value.is_object() || value.as_f64().is_some() || value.as_bool().is_some();
+    structured.then(|| js_sys::JSON::stringify(&value).ok()?.as_string()).flatten()
 }

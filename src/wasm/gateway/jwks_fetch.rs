@@ -1,19 +1,19 @@
-//! The JWKS and discovery fetches: GET with a timeout, no redirects and a
-//! body cap; each body goes to the core's key-set cache, which decides what
-//! it means and what to fetch next.
+//! The JWKS and discovery fetches: GET through `gloo-net` (the global
+//! `fetch`, so workerd and Node as well as browsers) with a timeout, no
+//! redirects and a body cap; each body goes to the core's key-set cache,
+//! which decides what it means and what to fetch next.
 
 use std::cell::RefCell;
 
+use gloo_net::http::Request;
 use serde_json::json;
-use wasm_bindgen::prelude::*;
-use wasm_bindgen_futures::JsFuture;
-use web_sys::{Headers, Request, RequestInit, RequestRedirect, Response};
+use web_sys::RequestRedirect;
 
 use crate::gateway::jwks::{FetchStep, FETCH_TIMEOUT_MS, MAX_BODY_BYTES};
 use crate::gateway::reject::event_log;
 use crate::gateway::verify::JwtVerifier;
 use crate::wasm::error::describe_js;
-use crate::wasm::global::{fetch_with_request, now_secs};
+use crate::wasm::global::now_secs;
 
 use super::js::{abort_signal_timeout, console_log, read_capped, ReadError};
 use super::response::Rid;
@@ -71,18 +71,17 @@ pub(super) async fn refresh(jwt: &RefCell<Option<JwtVerifier>>, crypto: &RefCell
     }
 }
 
-/// GETs `url`. Any status but 200 (a redirect included) is a failure.
+/// GETs `url`. Any status but 200 (a redirect included) is a failure; the
+/// request is aborted after `FETCH_TIMEOUT_MS`.
 async fn get_capped(url: &str) -> Result<Vec<u8>, String> {
-    let init = RequestInit::new();
-    init.set_method("GET");
-    init.set_redirect(RequestRedirect::Manual);
     let signal = abort_signal_timeout(FETCH_TIMEOUT_MS).map_err(|e| describe_js(&e))?;
-    init.set_signal(Some(&signal));
-    let headers = Headers::new().map_err(|e| describe_js(&e))?;
-    let _ = headers.set("accept", "application/json");
-    init.set_headers(&headers);
-    let request = Request::new_with_str_and_init(url, &init).map_err(|e| describe_js(&e))?;
-    let response: Response = JsFuture::from(fetch_with_request(&request)).await.map_err(|e| describe_js(&e))?.unchecked_into();
+    let response = Request::get(url)
+        .redirect(RequestRedirect::Manual)
+        .abort_signal(Some(&signal))
+        .header("accept", "application/json")
+        .send()
+        .await
+        .map_err(|e| e.to_string())?;
     let cancel = || {
         if let Some(body) = response.body() {
             let _ = body.cancel();
@@ -92,7 +91,7 @@ async fn get_capped(url: &str) -> Result<Vec<u8>, String> {
         cancel();
         return Err(format!("status {}", response.status()));
     }
-    let declared = response.headers().get("content-length").ok().flatten().and_then(|v| v.parse::<usize>().ok());
+    let declared = response.headers().get("content-length").and_then(|v| v.parse::<usize>().ok());
     if declared.is_some_and(|n| n > MAX_BODY_BYTES) {
         cancel();
         return Err("body over the size cap".into());

@@ -1,7 +1,8 @@
-//! RS256 and ES256 through WebCrypto (`crypto.subtle`): public keys imported
-//! from their JWK once per key and cached; the signature checked over the
-//! exact signed bytes. JWS ES256 signatures are raw `r || s`, which is the
-//! form WebCrypto's ECDSA verify takes, so no DER conversion is needed.
+//! RS256, PS256, ES256 and EdDSA through WebCrypto (`crypto.subtle`): public
+//! keys imported from their JWK once per key and algorithm and cached; the
+//! signature checked over the exact signed bytes. JWS ES256 signatures are
+//! raw `r || s`, which is the form WebCrypto's ECDSA verify takes, so no DER
+//! conversion is needed.
 
 use std::collections::HashMap;
 
@@ -17,10 +18,8 @@ use super::js::object;
 /// The algorithm parameter objects, built once, and the imported keys.
 pub struct WebCrypto {
     subtle: SubtleCrypto,
-    rs_import: Object,
-    es_import: Object,
-    rs_verify: Object,
-    es_verify: Object,
+    /// Per algorithm: the import and the verify parameters.
+    params: Vec<(Alg, Object, Object)>,
     usages: Array,
     keys: HashMap<Jwk, CryptoKey>,
 }
@@ -29,15 +28,16 @@ impl WebCrypto {
     pub fn new() -> WebCrypto {
         let s = |v: &str| JsValue::from_str(v);
         let sha256 = s("SHA-256");
-        WebCrypto {
-            subtle: crate::wasm::global::CRYPTO.with(|c| c.subtle()),
-            rs_import: object(&[("name", s("RSASSA-PKCS1-v1_5")), ("hash", sha256.clone())]),
-            es_import: object(&[("name", s("ECDSA")), ("namedCurve", s("P-256"))]),
-            rs_verify: object(&[("name", s("RSASSA-PKCS1-v1_5"))]),
-            es_verify: object(&[("name", s("ECDSA")), ("hash", sha256)]),
-            usages: Array::of1(&s("verify")),
-            keys: HashMap::new(),
-        }
+        let rs = s("RSASSA-PKCS1-v1_5");
+        let (pss, ecdsa, ed) = (s("RSA-PSS"), s("ECDSA"), s("Ed25519"));
+        let params = vec![
+            (Alg::Rs256, object(&[("name", rs.clone()), ("hash", sha256.clone())]), object(&[("name", rs)])),
+            // RFC 7518 §3.5: the salt is as long as the hash.
+            (Alg::Ps256, object(&[("name", pss.clone()), ("hash", sha256.clone())]), object(&[("name", pss), ("saltLength", JsValue::from(32))])),
+            (Alg::Es256, object(&[("name", ecdsa.clone()), ("namedCurve", s("P-256"))]), object(&[("name", ecdsa), ("hash", sha256)])),
+            (Alg::EdDsa, object(&[("name", ed.clone())]), object(&[("name", ed)])),
+        ];
+        WebCrypto { subtle: crate::wasm::global::CRYPTO.with(|c| c.subtle()), params, usages: Array::of1(&s("verify")), keys: HashMap::new() }
     }
 
     /// Whether `jwk` is imported.
@@ -48,8 +48,13 @@ impl WebCrypto {
     /// `crypto.subtle.importKey(...)`: a promise of the `CryptoKey`, to
     /// [`WebCrypto::remember`] once it settles.
     pub fn import(&self, jwk: &Jwk) -> Result<Promise, JsValue> {
-        let params = if jwk.alg() == Alg::Es256 { &self.es_import } else { &self.rs_import };
-        self.subtle.import_key_with_object("jwk", &jwk_object(jwk), params, false, &self.usages)
+        let (import, _) = self.params_for(jwk.alg())?;
+        self.subtle.import_key_with_object("jwk", &jwk_object(jwk), import, false, &self.usages)
+    }
+
+    fn params_for(&self, alg: Alg) -> Result<(&Object, &Object), JsValue> {
+        let found = self.params.iter().find(|(a, _, _)| *a == alg);
+        found.map(|(_, import, verify)| (import, verify)).ok_or_else(|| JsValue::from_str("no WebCrypto algorithm for this alg"))
     }
 
     pub fn remember(&mut self, jwk: Jwk, key: CryptoKey) {
@@ -60,20 +65,21 @@ impl WebCrypto {
     /// promise of the verdict.
     pub fn verify(&self, jwk: &Jwk, signature: &[u8], data: &[u8]) -> Result<Promise, JsValue> {
         let key = self.keys.get(jwk).ok_or_else(|| JsValue::from_str("the key is not imported"))?;
-        let params = if jwk.alg() == Alg::Es256 { &self.es_verify } else { &self.rs_verify };
+        let (_, params) = self.params_for(jwk.alg())?;
         self.subtle.verify_with_object_and_u8_array_and_u8_array(params, key, signature, data)
     }
 
     /// Keeps only the keys still in the current set (after a JWKS refetch).
     pub fn retain(&mut self, current: &[Jwk]) {
-        self.keys.retain(|jwk, _| current.contains(jwk));
+        self.keys.retain(|jwk, _| current.iter().any(|c| c.same_key(jwk)));
     }
 }
 
 fn jwk_object(jwk: &Jwk) -> Object {
     let s = |v: &str| JsValue::from_str(v);
     match &jwk.material {
-        KeyMaterial::Rsa { n, e } => object(&[("kty", s("RSA")), ("n", s(n)), ("e", s(e)), ("alg", s("RS256")), ("ext", JsValue::TRUE)]),
+        KeyMaterial::Rsa { n, e } => object(&[("kty", s("RSA")), ("n", s(n)), ("e", s(e)), ("alg", s(jwk.alg().name())), ("ext", JsValue::TRUE)]),
         KeyMaterial::P256 { x, y } => object(&[("kty", s("EC")), ("crv", s("P-256")), ("x", s(x)), ("y", s(y)), ("ext", JsValue::TRUE)]),
+        KeyMaterial::Ed25519 { x } => object(&[("kty", s("OKP")), ("crv", s("Ed25519")), ("x", s(x)), ("ext", JsValue::TRUE)]),
     }
 }
