@@ -11,7 +11,7 @@ use libfuzzer_sys::fuzz_target;
 use mesh_sdk::gateway::api_keys::{
     iso8601, mint, parse_create_body, parse_iso8601, parse_rotate_body, public_view, rotate, sha256_hex, touched, ungranted,
     valid_id, validate_name, well_formed, KeyRecord, KeySpec, ID_RANDOM_BYTES, KEY_RANDOM_BYTES, MAX_CREATE_BODY_BYTES,
-    MAX_EXPIRY_SECS, MAX_GRACE_SECS, MAX_KEY_SCOPES, MAX_NAME_CHARS, RATE_LIMIT_RANGE,
+    MAX_EXPIRY_SECS, MAX_GRACE_SECS, MAX_KEY_SCOPES, MAX_KEY_SCOPES_BYTES, MAX_NAME_CHARS, RATE_LIMIT_RANGE,
 };
 use mesh_sdk::gateway::authorize::is_scope_token;
 use mesh_sdk_fuzz::{b64url, fields, NOW_SECS};
@@ -43,6 +43,7 @@ fuzz_target!(|data: &[u8]| {
             assert_eq!(v["name"].as_str().map(str::trim), Some(name.as_str()));
             assert_eq!(validate_name(&name), Ok(name.clone()));
             assert!(spec.scopes.len() <= MAX_KEY_SCOPES && spec.scopes.iter().all(|s| is_scope_token(s)));
+            assert!(spec.scopes.iter().map(String::len).sum::<usize>() <= MAX_KEY_SCOPES_BYTES);
             assert!(spec.expires.is_none_or(|t| t > NOW_SECS && t <= MAX_EXPIRY_SECS));
             assert!(spec.rate_limit.is_none_or(|r| RATE_LIMIT_RANGE.contains(&r)));
             // Every scope granted by a creator holding exactly those; one

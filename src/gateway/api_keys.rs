@@ -34,8 +34,10 @@ pub const MAX_CREATE_BODY_BYTES: usize = 4096;
 /// Unknown API keys are remembered this long (seconds), this many at most.
 pub const NEGATIVE_TTL_SECS: i64 = 30;
 pub const NEGATIVE_CAPACITY: usize = 4096;
-/// Scopes one key may carry.
-pub const MAX_KEY_SCOPES: usize = 64;
+/// Scopes one key may carry, and their bytes together: the record rides as
+/// the index entry's KV metadata, which Workers KV caps at 1024 bytes.
+pub const MAX_KEY_SCOPES: usize = 16;
+pub const MAX_KEY_SCOPES_BYTES: usize = 256;
 /// A key's rate limit, in requests per minute.
 pub const RATE_LIMIT_RANGE: std::ops::RangeInclusive<u32> = 1..=100_000;
 /// How long a rotated key may stay valid, in seconds (0 to 24 h).
@@ -216,8 +218,8 @@ pub fn parse_create_body(body: &[u8], now: i64) -> Result<KeySpec, &'static str>
                     scopes.push(s.to_string());
                 }
             }
-            if scopes.len() > MAX_KEY_SCOPES {
-                return Err("`scopes` may list at most 64 scopes");
+            if scopes.len() > MAX_KEY_SCOPES || scopes.iter().map(String::len).sum::<usize>() > MAX_KEY_SCOPES_BYTES {
+                return Err("`scopes` may list at most 16 scopes of 256 bytes together");
             }
             scopes
         }
@@ -479,7 +481,9 @@ mod tests {
         assert_eq!(create(r#"{"name":"a","scopes":null,"expiresAt":null,"rateLimit":null}"#), Ok(KeySpec::named("a")));
         assert_eq!(create(r#"{"name":"a","rateLimit":1}"#).unwrap().rate_limit, Some(1));
         assert_eq!(create(r#"{"name":"a","rateLimit":100000}"#).unwrap().rate_limit, Some(100_000));
-        let too_many = format!(r#"{{"name":"a","scopes":[{}]}}"#, (0..65).map(|i| format!("\"s{i}\"")).collect::<Vec<_>>().join(","));
+        let scopes = |n: usize, len: usize| format!(r#"{{"name":"a","scopes":[{}]}}"#, (0..n).map(|i| format!("\"{i:0len$}\"")).collect::<Vec<_>>().join(","));
+        assert_eq!(create(&scopes(16, 16)).map(|k| k.scopes.len()), Ok(16), "16 scopes of 256 bytes together");
+        let (too_many, too_long) = (scopes(17, 2), scopes(2, 129));
         let bad = [
             r#"{"name":"a","scopes":"read write"}"#,
             r#"{"name":"a","scopes":["a b"]}"#,
@@ -487,6 +491,7 @@ mod tests {
             r#"{"name":"a","scopes":["a\"b"]}"#,
             r#"{"name":"a","scopes":[5]}"#,
             too_many.as_str(),
+            too_long.as_str(),
             r#"{"name":"a","expiresAt":"2020-01-01T00:00:00Z"}"#,
             r#"{"name":"a","expiresAt":1800000000}"#,
             r#"{"name":"a","expiresAt":"tomorrow"}"#,

@@ -196,6 +196,18 @@ describe('scopes, expiry, rate limit, last use and rotation (issue 17)', () => {
     }
   });
 
+  test('the largest key the API accepts fits KV\'s metadata (16 scopes of 256 bytes, a 100-character name)', async () => {
+    const scopes = Array.from({ length: 16 }, (_, i) => `scope:${String(i).padStart(10, '0')}`);
+    const wide = await gw.token({ sub: 'alice', exp: nowSecs() + 3600, scope: scopes.join(' ') });
+    secrets.push(wide);
+    const r = await create(wide, 'é'.repeat(100), { scopes, expiresAt: nowSecs() + 3600, rateLimit: 100000 });
+    assert.equal(r.status, 201, r.text);
+    const entry = await listed(wide, r.json.id);
+    assert.deepEqual(entry.scopes, scopes);
+    const tooMany = await create(wide, 'x', { scopes: [...scopes, 'one:more'] });
+    assert.equal(tooMany.status, 400, tooMany.text);
+  });
+
   test('asking for scopes the creator does not hold: 403 naming them', async () => {
     const r = await create(aliceScoped, 'too-much', { scopes: ['memories:write', 'admin', 'billing'] });
     assert.equal(r.status, 403, r.text);
