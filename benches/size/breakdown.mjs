@@ -17,7 +17,7 @@ const repo = resolve(dirname(fileURLToPath(import.meta.url)), '../..');
 const args = process.argv.slice(2);
 const topIdx = args.indexOf('--top');
 const top = topIdx >= 0 ? Number(args[topIdx + 1]) : 30;
-const target = args.find((a, i) => !a.startsWith('--') && i !== topIdx + 1) ?? 'client';
+const target = args.find((a, i) => !a.startsWith('--') && (topIdx < 0 || i !== topIdx + 1)) ?? 'client';
 const input = target.endsWith('.wasm') ? resolve(target) : join(repo, `target/bindgen/${target}/mesh_sdk_bg.named.wasm`);
 if (!existsSync(input)) {
   console.error(`${input} is missing: run scripts/build.sh (it keeps the named module)`);
