@@ -33,6 +33,11 @@ export interface GatewayEnv {
   MESH_UPSTREAM_URL?: string;
   /** Required `iss`, where a route uses `jwt`. */
   MESH_JWT_ISSUER?: string;
+  /**
+   * Several issuers instead of `MESH_JWT_ISSUER` and its siblings: JSON (or the array itself)
+   * `[{ "issuer", "audience": string | string[], "jwks_url"?, "algorithms"? }]`; the token's `iss` picks one.
+   */
+  MESH_JWT_ISSUERS?: string | readonly { issuer: string; audience: string | readonly string[]; jwks_url?: string; algorithms?: readonly string[] }[];
   /** Accepted `aud` values, comma-separated; required where a route uses `jwt`. */
   MESH_JWT_AUDIENCE?: string;
   /** The key set. Default: `jwks_uri` from the issuer's discovery document. */

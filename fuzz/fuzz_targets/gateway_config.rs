@@ -44,8 +44,9 @@ fn check_ok(c: &GatewayConfig, env: &[(String, String)], has_key_store: bool) {
     }
     assert_eq!(c.has_key_store, has_key_store);
     assert!(!c.routes.uses(AuthMode::ApiKey) || has_key_store);
-    assert!(!c.routes.uses(AuthMode::Jwt) || c.jwt.is_some());
-    if let Some(j) = &c.jwt {
+    assert!(!c.routes.uses(AuthMode::Jwt) || !c.issuers.is_empty());
+    for (i, j) in c.issuers.iter().enumerate() {
+        assert!(c.issuers[..i].iter().all(|o| o.issuer != j.issuer), "an issuer twice");
         assert!(!j.issuer.is_empty() && !j.issuer.chars().any(char::is_control));
         assert!(!j.audiences.is_empty() && j.audiences.iter().all(|a| !a.is_empty()));
         assert!(!j.algorithms.is_empty());

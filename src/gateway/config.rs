@@ -107,7 +107,9 @@ pub struct GatewayConfig {
     /// Origin base URL without a trailing slash.
     pub upstream_url: String,
     pub routes: Routes,
-    pub jwt: Option<JwtConfig>,
+    /// The issuers whose tokens are verified: `MESH_JWT_ISSUERS`, or the
+    /// one of `MESH_JWT_ISSUER` and its siblings; empty when no route needs one.
+    pub issuers: Vec<JwtConfig>,
     pub api_key_prefix: String,
     pub identity_secret: Option<GatewaySecret>,
     /// Exact origins allowed to call jwt routes from a browser; `*` allows any.
@@ -192,6 +194,7 @@ fn csv(value: &str) -> Vec<String> {
 pub const VARIABLES: &[&str] = &[
     "MESH_UPSTREAM_URL",
     "MESH_JWT_ISSUER",
+    "MESH_JWT_ISSUERS",
     "MESH_JWT_AUDIENCE",
     "MESH_JWKS_URL",
     "MESH_JWT_ALGORITHMS",
@@ -259,21 +262,17 @@ impl GatewayConfig {
         // The keys API (/api/v1/keys) authenticates with JWTs, so it counts as a
         // jwt user when the key store is bound.
         let needs_jwt = routes.uses(AuthMode::Jwt);
-        let jwt = if needs_jwt || (has_key_store && get("MESH_JWT_ISSUER").is_some()) {
-            Some(parse_jwt(&get)?)
-        } else {
-            None
-        };
+        let named = get("MESH_JWT_ISSUER").is_some() || get("MESH_JWT_ISSUERS").is_some();
+        let mut issuers = if needs_jwt || (has_key_store && named) { parse_issuers(&get)? } else { Vec::new() };
 
         if routes.uses(AuthMode::ApiKey) && !has_key_store {
             return Err(err("MESH_API_KEYS", "KV binding is required when a route uses api_key"));
         }
         // A route's `issuers` may only name an issuer the gateway trusts: a
         // typo would otherwise refuse every token on that route.
-        let trusted = jwt.as_ref().map(|j| j.issuer.as_str());
         for r in routes.iter() {
-            if let Some(unknown) = r.rules.issuers.iter().flatten().find(|i| Some(i.as_str()) != trusted) {
-                return Err(err("MESH_ROUTES", format!("route `{}`: issuer `{unknown}` is not MESH_JWT_ISSUER", r.prefix)));
+            if let Some(unknown) = r.rules.issuers.iter().flatten().find(|i| !issuers.iter().any(|j| j.issuer == **i)) {
+                return Err(err("MESH_ROUTES", format!("route `{}`: issuer `{unknown}` is not a configured issuer", r.prefix)));
             }
         }
 
@@ -282,8 +281,7 @@ impl GatewayConfig {
         let keys_path = parse_keys_path(get("MESH_KEYS_PATH").as_deref().unwrap_or(DEFAULT_KEYS_PATH), &routes)?;
 
         let forward_claims = get("MESH_FORWARD_CLAIMS").map(|v| parse_forward_claims(&v)).transpose()?.unwrap_or_default();
-        let mut jwt = jwt;
-        if let Some(j) = &mut jwt {
+        for j in &mut issuers {
             j.claim_paths = routes.claim_paths().into_iter().map(String::from).collect();
             for (path, _) in &forward_claims {
                 if !j.claim_paths.contains(path) {
@@ -295,7 +293,7 @@ impl GatewayConfig {
         Ok(GatewayConfig {
             upstream_url,
             routes,
-            jwt,
+            issuers,
             api_key_prefix,
             identity_secret,
             cors_origins,
@@ -328,7 +326,7 @@ impl GatewayConfig {
 
     /// Whether the gateway serves its keys API (`keys_path`) itself.
     pub fn serves_keys_api(&self) -> bool {
-        self.has_key_store && self.jwt.is_some()
+        self.has_key_store && !self.issuers.is_empty()
     }
 
     /// The path part of MESH_UPSTREAM_URL (`/base` of `https://o/base`, "" for
@@ -364,6 +362,54 @@ fn parse_keys_path(value: &str, routes: &Routes) -> Result<String, ConfigError> 
         return Err(err("MESH_KEYS_PATH", format!("route `{}` is at or under the keys API's path and could never be reached", r.prefix)));
     }
     Ok(path.to_string())
+}
+
+/// One entry of `MESH_JWT_ISSUERS`, exactly as documented.
+#[derive(serde::Deserialize)]
+#[serde(deny_unknown_fields)]
+struct IssuerJson {
+    issuer: String,
+    audience: serde_json::Value,
+    jwks_url: Option<String>,
+    algorithms: Option<Vec<String>>,
+}
+
+/// `MESH_JWT_ISSUERS`, or the one-issuer shorthand (`MESH_JWT_ISSUER`,
+/// `MESH_JWT_AUDIENCE`, `MESH_JWKS_URL`, `MESH_JWT_ALGORITHMS`,
+/// `MESH_JWT_HS256_SECRET`), never both.
+fn parse_issuers(get: &impl Fn(&str) -> Option<String>) -> Result<Vec<JwtConfig>, ConfigError> {
+    let Some(json) = get("MESH_JWT_ISSUERS") else { return Ok(vec![parse_jwt(get)?]) };
+    let bad = |p: String| err("MESH_JWT_ISSUERS", p);
+    if get("MESH_JWT_ISSUER").is_some() || get("MESH_JWT_HS256_SECRET").is_some() {
+        return Err(bad("set either MESH_JWT_ISSUERS or MESH_JWT_ISSUER (HS256 is for that one issuer only)".into()));
+    }
+    let raw: Vec<IssuerJson> = serde_json::from_str(&json).map_err(|e| {
+        bad(format!("must be a JSON array of {{\"issuer\", \"audience\", \"jwks_url\"?, \"algorithms\"?}}: {e}"))
+    })?;
+    if raw.is_empty() {
+        return Err(bad("must list at least one issuer".into()));
+    }
+    let mut out: Vec<JwtConfig> = Vec::new();
+    for r in raw {
+        let one = |name: &str| match name {
+            "MESH_JWT_ISSUER" => Some(r.issuer.clone()),
+            "MESH_JWT_AUDIENCE" => match &r.audience {
+                serde_json::Value::String(a) => Some(a.clone()),
+                serde_json::Value::Array(list) => list.iter().map(|a| a.as_str().map(str::to_string)).collect::<Option<Vec<_>>>().map(|l| l.join(",")),
+                _ => None,
+            },
+            "MESH_JWKS_URL" => r.jwks_url.clone(),
+            "MESH_JWT_ALGORITHMS" => r.algorithms.as_ref().map(|a| a.join(",")),
+            "MESH_JWT_HS256_SECRET" => None,
+            other => get(other),
+        };
+        let cfg = parse_jwt(&one).map_err(|e| bad(format!("issuer `{}`: {}", r.issuer, e)))?;
+        if out.iter().any(|o| o.issuer == cfg.issuer) {
+            return Err(bad(format!("issuer `{}` is listed twice", cfg.issuer)));
+        }
+        out.push(cfg);
+    }
+    Ok(out)
 }
 
 fn parse_jwt(get: &impl Fn(&str) -> Option<String>) -> Result<JwtConfig, ConfigError> {
@@ -586,7 +632,7 @@ mod tests {
     fn defaults() {
         let c = GatewayConfig::from_env(env(BASE), true).unwrap();
         assert_eq!(c.upstream_url, "http://127.0.0.1:9401");
-        let jwt = c.jwt.as_ref().unwrap();
+        let jwt = &c.issuers[0];
         assert_eq!(jwt.algorithms, vec![Alg::Rs256, Alg::Es256]);
         assert_eq!(jwt.audiences, vec!["api", "http://127.0.0.1:8787"]);
         assert_eq!(jwt.clock_skew_secs, 30);
@@ -638,7 +684,7 @@ mod tests {
         vars.push(("MESH_JWT_HS256_SECRET", "0123456789abcdef0123456789abcdef"));
         vars.push(("MESH_JWKS_URL", "http://127.0.0.1:9400/jwks"));
         let c = GatewayConfig::from_env(env(&vars), true).unwrap();
-        let jwt = c.jwt.unwrap();
+        let jwt = &c.issuers[0];
         assert!(jwt.allows(Alg::Hs256) && jwt.allows(Alg::Rs256));
         assert_eq!(jwt.jwks, Some(JwksSource::Url("http://127.0.0.1:9400/jwks".into())));
         assert!(!format!("{:?}", jwt.hs256_secret).contains("0123"));
@@ -689,7 +735,7 @@ mod tests {
             (r#"[{"prefix": "/a/", "auth": "jwt", "claims": {"role": 1}}]"#, "claim `role`"),
             (r#"[{"prefix": "/a/", "auth": "jwt", "claims": {"role": ["a", 2]}}]"#, "claim `role`"),
             (r#"[{"prefix": "/a/", "auth": "jwt", "claims": {"role": []}}]"#, "claim `role`"),
-            (r#"[{"prefix": "/a/", "auth": "jwt", "issuers": ["https://other.example"]}]"#, "is not MESH_JWT_ISSUER"),
+            (r#"[{"prefix": "/a/", "auth": "jwt", "issuers": ["https://other.example"]}]"#, "is not a configured issuer"),
             (r#"[{"prefix": "/a/", "auth": "public", "scopes": ["x"]}]"#, "public route"),
             (r#"[{"prefix": "/a", "auth": "public"}, {"prefix": "/a/", "auth": "jwt"}]"#, "overlap"),
         ] {
@@ -712,9 +758,43 @@ mod tests {
     }
 
     #[test]
+    fn several_issuers_each_with_its_audience_keys_and_algorithms() {
+        let issuers = r#"[{"issuer": "https://a.example", "audience": "https://api.example", "jwks_url": "https://a.example/jwks", "algorithms": ["RS256", "ES256"]},
+            {"issuer": "https://b.example", "audience": ["x", "y"], "algorithms": ["EdDSA"]}]"#;
+        let vars = [("MESH_UPSTREAM_URL", "http://o"), ("MESH_JWT_ISSUERS", issuers),
+            ("MESH_ROUTES", r#"[{"prefix": "/a/", "auth": "jwt", "issuers": ["https://a.example"]}, {"prefix": "/any/", "auth": "jwt"}]"#)];
+        let c = GatewayConfig::from_env(env(&vars), false).unwrap();
+        assert_eq!(c.issuers.len(), 2);
+        let (a, b) = (&c.issuers[0], &c.issuers[1]);
+        assert_eq!((a.issuer.as_str(), a.audiences.as_slice()), ("https://a.example", &["https://api.example".to_string()][..]));
+        assert_eq!(a.jwks, Some(JwksSource::Url("https://a.example/jwks".into())));
+        assert_eq!((b.audiences.len(), b.algorithms.as_slice()), (2, &[Alg::EdDsa][..]));
+        assert_eq!(b.jwks, Some(JwksSource::Discovery("https://b.example/.well-known/openid-configuration".into())));
+        let bad = |issuers: &str, extra: &[(&str, &str)]| {
+            let mut v = vec![("MESH_UPSTREAM_URL", "http://o"), ("MESH_JWT_ISSUERS", issuers)];
+            v.extend_from_slice(extra);
+            GatewayConfig::from_env(env(&v), false).map(|_| ()).unwrap_err()
+        };
+        let one = r#"[{"issuer": "https://a.example", "audience": "x"}]"#;
+        for (issuers, extra) in [
+            ("[]", &[][..]),
+            (r#"[{"issuer": "https://a.example"}]"#, &[][..]),
+            (r#"[{"issuer": "https://a.example", "audience": "x", "jwks": "u"}]"#, &[][..]),
+            (r#"[{"issuer": "https://a.example", "audience": 7}]"#, &[][..]),
+            (r#"[{"issuer": "https://a.example", "audience": "x", "algorithms": ["HS256"]}]"#, &[][..]),
+            (r#"[{"issuer": "https://a.example", "audience": "x"}, {"issuer": "https://a.example", "audience": "y"}]"#, &[][..]),
+            (one, &[("MESH_JWT_ISSUER", "https://a.example")][..]),
+        ] {
+            assert_eq!(bad(issuers, extra).variable, "MESH_JWT_ISSUERS", "{issuers}");
+        }
+        let unknown = [("MESH_ROUTES", r#"[{"prefix": "/a/", "auth": "jwt", "issuers": ["https://c.example"]}]"#)];
+        assert_eq!(bad(one, &unknown).variable, "MESH_ROUTES");
+    }
+
+    #[test]
     fn public_only_routes_need_no_jwt_or_kv() {
         let vars = [("MESH_UPSTREAM_URL", "http://o"), ("MESH_ROUTES", r#"[{"prefix":"/","auth":"public"}]"#)];
         let c = GatewayConfig::from_env(env(&vars), false).unwrap();
-        assert!(c.jwt.is_none() && !c.serves_keys_api());
+        assert!(c.issuers.is_empty() && !c.serves_keys_api());
     }
 }

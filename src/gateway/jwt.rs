@@ -419,6 +419,19 @@ pub fn parse<'t>(token: &'t str, rules: &JwtRules) -> Result<Parsed<'t>, Rejecti
     Ok(Parsed::Signed(ParsedJwt { alg, kid, signing_input: &token[..h.len() + 1 + p.len()], signature, token }))
 }
 
+/// The `iss` a token names, read unverified: which configured issuer's keys
+/// and rules to verify it with ([`super::verify::pick_issuer`]).
+pub fn issuer_of(token: &str) -> Option<String> {
+    if token.len() > MAX_TOKEN_BYTES {
+        return None;
+    }
+    let payload = token.split('.').nth(1)?;
+    match parse_members(&b64url_decode(payload).ok()?, ISSUER).ok()? {
+        [Some(Value::String(iss)), ..] => Some(iss),
+        _ => None,
+    }
+}
+
 /// What a verified token says, as far as the gateway needs it.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Claims {

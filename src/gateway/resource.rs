@@ -37,7 +37,10 @@ pub fn metadata_url(url: &str, prefix: &str) -> Option<String> {
 /// The metadata document for `resource_path` (from [`metadata_path`]) asked
 /// at `url`; `None` when no `jwt` route is there (404).
 pub fn metadata(cfg: &GatewayConfig, url: &str, resource_path: &str) -> Option<Reply> {
-    let jwt = cfg.jwt.as_ref()?;
+    if cfg.issuers.is_empty() {
+        return None;
+    }
+    let servers: Vec<&str> = cfg.issuers.iter().map(|j| j.issuer.as_str()).collect();
     let prefix = if resource_path.is_empty() {
         ""
     } else {
@@ -53,7 +56,7 @@ pub fn metadata(cfg: &GatewayConfig, url: &str, resource_path: &str) -> Option<R
     scopes.dedup();
     let body = json!({
         "resource": resource,
-        "authorization_servers": [jwt.issuer],
+        "authorization_servers": servers,
         "scopes_supported": scopes,
         "bearer_methods_supported": ["header"],
     });

@@ -122,6 +122,21 @@ impl JwtVerifier {
     }
 }
 
+/// Which configured issuer verifies `token`: the one its `iss` names. With
+/// one issuer that one (its own checks refuse another `iss`); with several,
+/// a token naming none of them is refused here, before any key is looked up
+/// or fetched.
+pub fn pick_issuer(verifiers: &[JwtVerifier], token: &str) -> Result<usize, Rejection> {
+    match verifiers.len() {
+        0 => Err(Reason::AlgNotAllowed.into()),
+        1 => Ok(0),
+        _ => {
+            let iss = jwt::issuer_of(token).ok_or(Rejection::from(Reason::MissingClaim))?;
+            verifiers.iter().position(|v| v.config.issuer == iss).ok_or(Reason::BadIssuer.into())
+        }
+    }
+}
+
 /// Requests whose token's signature check is under way, by the id the
 /// verdict comes back with: each held value (the token's hash, with what the
 /// request's second pass needs) is taken once, so a verdict cannot be
@@ -209,6 +224,22 @@ mod tests {
         }
         // A token of the issuer with an unknown kid does ask: the control.
         assert!(matches!(v.step(&es256("unknown-1", &claims_json("")), NOW, |_| false, None), JwtNeed::FetchJwks));
+    }
+
+    #[test]
+    fn the_tokens_iss_picks_its_issuer_before_anything_else() {
+        let mut b = cfg();
+        b.issuer = "https://b.example".into();
+        let vs = [verifier(), JwtVerifier::new(b, [3; 32])];
+        let t = |iss: &str| es256("k", &claims_json("").replace("https://issuer.example", iss));
+        assert_eq!(pick_issuer(&vs, &t("https://issuer.example")), Ok(0));
+        assert_eq!(pick_issuer(&vs, &t("https://b.example")), Ok(1));
+        assert_eq!(pick_issuer(&vs, &t("https://evil.example")).unwrap_err().reason, Reason::BadIssuer);
+        assert_eq!(pick_issuer(&vs, &es256("k", r#"{"sub":"a"}"#)).unwrap_err().reason, Reason::MissingClaim);
+        assert_eq!(pick_issuer(&vs, "junk").unwrap_err().reason, Reason::MissingClaim);
+        // One issuer: its own checks do the refusing.
+        assert_eq!(pick_issuer(&vs[..1], &t("https://evil.example")), Ok(0));
+        assert_eq!(pick_issuer(&[], "x").unwrap_err().reason, Reason::AlgNotAllowed);
     }
 
     #[test]

@@ -20,7 +20,8 @@ export const isIdentityName = (n) => IDENTITY_NAMES.includes(n.toLowerCase()) ||
 
 /**
  * @param {object} [o]
- * @param {Record<string,string|undefined>} [o.vars]  overrides; undefined drops a default
+ * @param {Record<string,string|undefined> | ((jwks: object) => Record<string,string|undefined>)} [o.vars]
+ *   overrides; undefined drops a default (a function gets the JWKS server, for its issuer and URL)
  * @param {boolean} [o.hs256=true]    set MESH_JWT_HS256_SECRET
  * @param {boolean} [o.jwksUrl=true]  set MESH_JWKS_URL (else discovery from the issuer)
  * @param {string} [o.upstream]       MESH_UPSTREAM_URL (default: the origin)
@@ -44,7 +45,7 @@ export async function startGatewayStack(o = {}) {
       MESH_JWT_AUDIENCE: AUDIENCES,
       MESH_JWKS_URL: o.jwksUrl === false ? undefined : jwks.url,
       MESH_JWT_HS256_SECRET: o.hs256 === false ? undefined : keys.hsSecret,
-      ...o.vars,
+      ...(typeof o.vars === 'function' ? o.vars(jwks) : o.vars),
     };
     const gateway = await startWrangler({ vars, echo: process.env.MESH_TEST_ECHO ? '[gateway] ' : false, config: o.config ?? process.env.MESH_GATEWAY_CONFIG });
     started.push(() => gateway.stop());

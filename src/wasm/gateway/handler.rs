@@ -44,7 +44,7 @@ use crate::gateway::reject::{self, event_log, rejection_log, Reply};
 use crate::gateway::request::{split_url, upstream_target, Credential, Inbound, KeysOp, Plan, Upstream};
 use crate::gateway::route::AuthMode;
 use crate::gateway::token_cache::TokenHash;
-use crate::gateway::verify::{JwtNeed, JwtVerifier, Suspended};
+use crate::gateway::verify::{pick_issuer, JwtNeed, JwtVerifier, Suspended};
 use crate::wasm::error::describe_js;
 use crate::wasm::global::now_secs;
 use crate::wasm::timer::{sleep, Cancel};
@@ -73,7 +73,8 @@ struct Loaded {
 pub(super) struct Configured {
     cfg: GatewayConfig,
     keys: Option<KeyStore>,
-    jwt: RefCell<Option<JwtVerifier>>,
+    /// One verifier per configured issuer, in the configuration's order.
+    jwt: RefCell<Vec<JwtVerifier>>,
     crypto: RefCell<WebCrypto>,
     /// What `forward` in plumbing.js reads, without and with `authorization`
     /// among the names dropped.
@@ -101,10 +102,11 @@ pub enum PassKind {
 
 /// What a pass needs done before the next one.
 enum Need<'l> {
-    Jwks,
+    /// The key set of the issuer with this index.
+    Jwks(usize),
     Wait,
-    ImportKey(Jwk),
-    Verify { jwk: Jwk, signature: Vec<u8>, signing_input: &'l str, hash: TokenHash },
+    ImportKey(usize, Jwk),
+    Verify { issuer: usize, jwk: Jwk, signature: Vec<u8>, signing_input: &'l str, hash: TokenHash },
     KeyRecord(String),
     /// `scopes`: the creator's, which a new key's must be among.
     KeysApi { op: KeysOp, owner: String, scopes: Vec<String>, cors: Option<String> },
@@ -215,8 +217,8 @@ pub fn respond(gateway: &Rc<Gateway>, call: Call, pass: PassKind) -> JsValue {
             Pass::Done(Ok(value)) => return value,
             Pass::Done(Err(e)) => return gateway.internal_error(&call.request, &e),
             // A pass that brings a verdict never suspends again: no loop of suspends.
-            Pass::Need(Need::Verify { jwk, signature, signing_input, hash }) if verdict.is_none() => {
-                let verify = configured.crypto.borrow().verify(&jwk, &signature, signing_input.as_bytes());
+            Pass::Need(Need::Verify { issuer, jwk, signature, signing_input, hash }) if verdict.is_none() => {
+                let verify = configured.crypto.borrow().verify(issuer, &jwk, &signature, signing_input.as_bytes());
                 if let Ok(verify) = verify {
                     let id = gateway.suspended.borrow_mut().put((hash, line.clone()));
                     return suspend_js(&verify, &call.front, &call.request, &call.env, &call.ctx, id);
@@ -252,22 +254,22 @@ async fn run_passes(gateway: Rc<Gateway>, call: Call, line: String, verdict: Opt
             Pass::Need(need) => need,
         };
         match need {
-            Need::Verify { jwk, signature, signing_input, hash } => {
-                let verify = configured.crypto.borrow().verify(&jwk, &signature, signing_input.as_bytes());
+            Need::Verify { issuer, jwk, signature, signing_input, hash } => {
+                let verify = configured.crypto.borrow().verify(issuer, &jwk, &signature, signing_input.as_bytes());
                 let ok = match verify {
                     Ok(verify) => JsFuture::from(verify).await.is_ok_and(|v| v.is_truthy()),
                     Err(_) => false,
                 };
                 fed.verdict = Some((hash, ok));
             }
-            Need::ImportKey(jwk) => {
+            Need::ImportKey(issuer, jwk) => {
                 let import = configured.crypto.borrow().import(&jwk);
                 let imported = match import {
                     Ok(promise) => JsFuture::from(promise).await,
                     Err(e) => Err(e),
                 };
                 match imported {
-                    Ok(key) => configured.crypto.borrow_mut().remember(jwk, key.unchecked_into::<CryptoKey>()),
+                    Ok(key) => configured.crypto.borrow_mut().remember(issuer, jwk, key.unchecked_into::<CryptoKey>()),
                     Err(e) => {
                         let detail = json!({ "kid": jwk.kid, "detail": describe_js(&e) });
                         console_log(&event_log("error", "key_import_failed", rid.get(), detail));
@@ -275,7 +277,7 @@ async fn run_passes(gateway: Rc<Gateway>, call: Call, line: String, verdict: Opt
                     }
                 }
             }
-            Need::Jwks => jwks_fetch::refresh(&configured.jwt, &configured.crypto, &rid).await,
+            Need::Jwks(issuer) => jwks_fetch::refresh(&configured.jwt, &configured.crypto, issuer, &rid).await,
             Need::Wait => {
                 let _ = sleep(WAIT_STEP_MS, &Cancel::new(None, None)).await;
             }
@@ -323,7 +325,7 @@ impl Configured {
             .into()
         });
         Configured {
-            jwt: RefCell::new(cfg.jwt.clone().map(|c| JwtVerifier::new(c, seed))),
+            jwt: RefCell::new(cfg.issuers.iter().map(|c| JwtVerifier::new(c.clone(), seed)).collect()),
             crypto: RefCell::new(WebCrypto::new()),
             keys: kv.map(|kv| KeyStore {
                 kv,
@@ -423,19 +425,21 @@ impl Configured {
     /// the token names and what it grants.
     fn verify_jwt<'l>(&self, token: &'l str, fed: &mut Fed) -> Result<(Identity, Grants), Failure<'l>> {
         let mut jwt = self.jwt.borrow_mut();
-        let Some(verifier) = jwt.as_mut() else { return Err(Failure::Reject(Reason::AlgNotAllowed.into())) };
+        let issuer = pick_issuer(&jwt, token).map_err(Failure::Reject)?;
+        let verifier = &mut jwt[issuer];
         let crypto = self.crypto.borrow();
-        let claims = match verifier.step(token, now_secs(), |k| crypto.has(k), fed.verdict.take()) {
+        let claims = match verifier.step(token, now_secs(), |k| crypto.has(issuer, k), fed.verdict.take()) {
             JwtNeed::Done(result) => result.map_err(Failure::Reject)?,
             JwtNeed::Unavailable => return Err(Failure::Unavailable),
-            JwtNeed::FetchJwks => return Err(Failure::Need(Need::Jwks)),
+            JwtNeed::FetchJwks => return Err(Failure::Need(Need::Jwks(issuer))),
             JwtNeed::Wait => return Err(Failure::Need(Need::Wait)),
             JwtNeed::ImportKey(jwk) if fed.import_failed => {
                 return Err(Failure::Reject(Rejection { reason: Reason::BadSignature, kid: jwk.kid, expired_secs: None }))
             }
-            JwtNeed::ImportKey(jwk) => return Err(Failure::Need(Need::ImportKey(jwk))),
+            JwtNeed::ImportKey(jwk) => return Err(Failure::Need(Need::ImportKey(issuer, jwk))),
             JwtNeed::Verify(jwk, parsed, hash) => {
-                return Err(Failure::Need(Need::Verify { jwk, signature: parsed.signature, signing_input: parsed.signing_input, hash }))
+                let (signature, signing_input) = (parsed.signature, parsed.signing_input);
+                return Err(Failure::Need(Need::Verify { issuer, jwk, signature, signing_input, hash }));
             }
         };
         Ok((Identity { user_id: claims.sub, method: AuthMethod::Jwt, api_key_id: None }, claims.grants))

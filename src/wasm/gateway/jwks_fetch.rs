@@ -21,8 +21,8 @@ use super::webcrypto::WebCrypto;
 
 /// One refresh of the key set (discovery first when the JWKS URL is not
 /// known yet); imported keys that left the set are forgotten.
-pub(super) async fn refresh(jwt: &RefCell<Option<JwtVerifier>>, crypto: &RefCell<WebCrypto>, rid: &Rid<'_>) {
-    let step = match jwt.borrow_mut().as_mut().and_then(|v| v.jwks.as_mut()) {
+pub(super) async fn refresh(jwt: &RefCell<Vec<JwtVerifier>>, crypto: &RefCell<WebCrypto>, issuer: usize, rid: &Rid<'_>) {
+    let step = match jwt.borrow_mut().get_mut(issuer).and_then(|v| v.jwks.as_mut()) {
         Some(jwks) => jwks.begin_fetch(now_secs()),
         None => return,
     };
@@ -31,7 +31,7 @@ pub(super) async fn refresh(jwt: &RefCell<Option<JwtVerifier>>, crypto: &RefCell
     };
     let fail = |what: &str, detail: String| {
         log_failure(what, detail);
-        if let Some(jwks) = jwt.borrow_mut().as_mut().and_then(|v| v.jwks.as_mut()) {
+        if let Some(jwks) = jwt.borrow_mut().get_mut(issuer).and_then(|v| v.jwks.as_mut()) {
             jwks.on_failure(now_secs());
         }
     };
@@ -40,7 +40,7 @@ pub(super) async fn refresh(jwt: &RefCell<Option<JwtVerifier>>, crypto: &RefCell
         FetchStep::Discovery(url) => match get_capped(&url).await {
             Err(e) => return fail("discovery", e),
             Ok(body) => {
-                let result = match jwt.borrow_mut().as_mut().and_then(|v| v.jwks.as_mut()) {
+                let result = match jwt.borrow_mut().get_mut(issuer).and_then(|v| v.jwks.as_mut()) {
                     Some(jwks) => jwks.on_discovery(&body, now_secs()),
                     None => return,
                 };
@@ -54,14 +54,14 @@ pub(super) async fn refresh(jwt: &RefCell<Option<JwtVerifier>>, crypto: &RefCell
     match get_capped(&url).await {
         Err(e) => fail("jwks", e),
         Ok(body) => {
-            let result = match jwt.borrow_mut().as_mut() {
+            let result = match jwt.borrow_mut().get_mut(issuer) {
                 Some(v) => v.on_jwks(&body, now_secs()).map(|gone| (gone, v.jwks.as_ref().map(|j| j.keys().to_vec()))),
                 None => return,
             };
             match result {
                 Ok((gone, keys)) => {
                     let keys = keys.unwrap_or_default();
-                    crypto.borrow_mut().retain(&keys);
+                    crypto.borrow_mut().retain(issuer, &keys);
                     let detail = json!({ "keys": keys.len(), "kids_dropped": gone });
                     console_log(&event_log("info", "jwks_refreshed", rid.get(), detail));
                 }

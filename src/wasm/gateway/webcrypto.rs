@@ -21,7 +21,8 @@ pub struct WebCrypto {
     /// Per algorithm: the import and the verify parameters.
     params: Vec<(Alg, Object, Object)>,
     usages: Array,
-    keys: HashMap<Jwk, CryptoKey>,
+    /// By issuer (its index in the configuration) and key.
+    keys: HashMap<(usize, Jwk), CryptoKey>,
 }
 
 impl WebCrypto {
@@ -40,9 +41,9 @@ impl WebCrypto {
         WebCrypto { subtle: crate::wasm::global::CRYPTO.with(|c| c.subtle()), params, usages: Array::of1(&s("verify")), keys: HashMap::new() }
     }
 
-    /// Whether `jwk` is imported.
-    pub fn has(&self, jwk: &Jwk) -> bool {
-        self.keys.contains_key(jwk)
+    /// Whether `jwk` of issuer `issuer` is imported.
+    pub fn has(&self, issuer: usize, jwk: &Jwk) -> bool {
+        self.keys.contains_key(&(issuer, jwk.clone()))
     }
 
     /// `crypto.subtle.importKey(...)`: a promise of the `CryptoKey`, to
@@ -57,21 +58,22 @@ impl WebCrypto {
         found.map(|(_, import, verify)| (import, verify)).ok_or_else(|| JsValue::from_str("no WebCrypto algorithm for this alg"))
     }
 
-    pub fn remember(&mut self, jwk: Jwk, key: CryptoKey) {
-        self.keys.insert(jwk, key);
+    pub fn remember(&mut self, issuer: usize, jwk: Jwk, key: CryptoKey) {
+        self.keys.insert((issuer, jwk), key);
     }
 
     /// `crypto.subtle.verify(...)` with the imported key for `jwk`: a
     /// promise of the verdict.
-    pub fn verify(&self, jwk: &Jwk, signature: &[u8], data: &[u8]) -> Result<Promise, JsValue> {
-        let key = self.keys.get(jwk).ok_or_else(|| JsValue::from_str("the key is not imported"))?;
+    pub fn verify(&self, issuer: usize, jwk: &Jwk, signature: &[u8], data: &[u8]) -> Result<Promise, JsValue> {
+        let key = self.keys.get(&(issuer, jwk.clone())).ok_or_else(|| JsValue::from_str("the key is not imported"))?;
         let (_, params) = self.params_for(jwk.alg())?;
         self.subtle.verify_with_object_and_u8_array_and_u8_array(params, key, signature, data)
     }
 
-    /// Keeps only the keys still in the current set (after a JWKS refetch).
-    pub fn retain(&mut self, current: &[Jwk]) {
-        self.keys.retain(|jwk, _| current.iter().any(|c| c.same_key(jwk)));
+    /// Keeps only the keys of `issuer` still in its current set (after a
+    /// JWKS refetch); other issuers' keys stay.
+    pub fn retain(&mut self, issuer: usize, current: &[Jwk]) {
+        self.keys.retain(|(i, jwk), _| *i != issuer || current.iter().any(|c| c.same_key(jwk)));
     }
 }
 
