@@ -105,6 +105,12 @@ export interface MeshCommonOptions {
    */
   apiUrl?: string;
   /**
+   * Where the gateway serves the keys API (its `MESH_KEYS_PATH`), on
+   * `apiUrl`'s origin.
+   * @default '/api/v1/keys'
+   */
+  keysPath?: string;
+  /**
    * Upper bound, in milliseconds, of every request the client makes (token,
    * discovery, API). Each call also takes its own `AbortSignal`. A whole
    * number from 1 to 600000, like every numeric option: a fraction is refused

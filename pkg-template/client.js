@@ -12,8 +12,6 @@ import { isObject, makeRequest, sleep, transfer } from './transfer.js';
 /** @import { MeshClientOptions, MeshClientEvents, MeshKeys, CreateApiKeyOptions, RotateApiKeyOptions } from './index.js' */
 /** @typedef {{ header: string, value: string, credential: Partial<CallRecord> }} Auth */
 
-/** The gateway's keys API at its default `MESH_KEYS_PATH`. */
-const KEYS_PATH = '/api/v1/keys';
 
 /** @param {unknown} options @returns {AbortSignal | undefined} */
 const signalOf = (options) => (isObject(options) && options.signal instanceof AbortSignal ? options.signal : undefined);
@@ -231,7 +229,7 @@ export function defineMeshClient(ClientCore) {
     }
 
     async #listKeys() {
-      const body = /** @type {any} */ (await this.#callJson('GET', KEYS_PATH));
+      const body = /** @type {any} */ (await this.#callJson('GET', this.#s.keysPath));
       return Array.isArray(body?.keys) ? body.keys : body;
     }
 
@@ -244,20 +242,20 @@ export function defineMeshClient(ClientCore) {
       if (typeof name !== 'string' || name.trim() === '') throw this.#core.failure('key_name');
       const { scopes, expiresAt, rateLimit } = isObject(options) ? options : {};
       const expiry = expiresAt instanceof Date ? expiresAt.toISOString() : expiresAt;
-      return /** @type {any} */ (await this.#callJson('POST', KEYS_PATH, { name, scopes, expiresAt: expiry, rateLimit }));
+      return /** @type {any} */ (await this.#callJson('POST', this.#s.keysPath, { name, scopes, expiresAt: expiry, rateLimit }));
     }
 
     /** @param {string} id */
     async #revokeKey(id) {
       if (typeof id !== 'string' || id === '') throw this.#core.failure('key_id');
-      await this.#callJson('DELETE', `${KEYS_PATH}/${encodeURIComponent(id)}`);
+      await this.#callJson('DELETE', `${this.#s.keysPath}/${encodeURIComponent(id)}`);
     }
 
     /** @param {string} id @param {RotateApiKeyOptions} [options] */
     async #rotateKey(id, options) {
       if (typeof id !== 'string' || id === '') throw this.#core.failure('key_id');
       const { gracePeriodSeconds } = isObject(options) ? options : {};
-      return /** @type {any} */ (await this.#callJson('POST', `${KEYS_PATH}/${encodeURIComponent(id)}/rotate`, { gracePeriodSeconds }));
+      return /** @type {any} */ (await this.#callJson('POST', `${this.#s.keysPath}/${encodeURIComponent(id)}/rotate`, { gracePeriodSeconds }));
     }
 
     /** `GET /auth/validate`; where it is missing or unreachable, the core's local verdict. */

@@ -68,6 +68,8 @@ export interface Settings {
   scope: string | null;
   apiKey: string | null;
   storageKey: string;
+  /** Where `keys.*` calls go (the gateway's `MESH_KEYS_PATH`). */
+  keysPath: string;
   /** The localStorage lease's key (src/client/lease.rs). */
   leaseKey: string;
   apiKeyMode: boolean;

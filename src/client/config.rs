@@ -56,6 +56,8 @@ pub struct ClientConfig {
     pub max_request_retries: i64,
     /// First cooldown after a failed refresh (doubles per failure, max 60 s).
     pub refresh_cooldown_ms: i64,
+    /// Where the gateway serves the keys API (its `MESH_KEYS_PATH`).
+    pub keys_path: String,
 }
 
 impl Default for ClientConfig {
@@ -75,9 +77,13 @@ impl Default for ClientConfig {
             max_refresh_retries: DEFAULT_MAX_REFRESH_RETRIES,
             max_request_retries: DEFAULT_MAX_REQUEST_RETRIES,
             refresh_cooldown_ms: DEFAULT_REFRESH_COOLDOWN_MS,
+            keys_path: DEFAULT_KEYS_PATH.to_string(),
         }
     }
 }
+
+/// The gateway's default `MESH_KEYS_PATH`.
+pub const DEFAULT_KEYS_PATH: &str = "/api/v1/keys";
 
 fn de_api_key<'de, D: serde::Deserializer<'de>>(d: D) -> Result<Option<ApiKey>, D::Error> {
     Ok(Option::<String>::deserialize(d)?.map(ApiKey::new))
@@ -167,6 +173,7 @@ pub struct RawOptions {
     pub max_refresh_retries: Option<OptionValue>,
     pub max_request_retries: Option<OptionValue>,
     pub refresh_cooldown_ms: Option<OptionValue>,
+    pub keys_path: Option<OptionValue>,
 }
 
 /// A string option; `null`/absent is `None`.
@@ -230,6 +237,7 @@ impl ClientConfig {
             max_refresh_retries: opt_integer("maxRefreshRetries", &raw.max_refresh_retries)?.unwrap_or(d.max_refresh_retries),
             max_request_retries: opt_integer("maxRequestRetries", &raw.max_request_retries)?.unwrap_or(d.max_request_retries),
             refresh_cooldown_ms: opt_integer("refreshCooldownMs", &raw.refresh_cooldown_ms)?.unwrap_or(d.refresh_cooldown_ms),
+            keys_path: opt_string("keysPath", &raw.keys_path)?.map(|p| p.trim_end_matches('/').to_string()).unwrap_or(d.keys_path),
         };
         c.validate()?;
         Ok(c)
@@ -264,6 +272,11 @@ impl ClientConfig {
         check_range("maxRefreshRetries", self.max_refresh_retries, 0, 10)?;
         check_range("maxRequestRetries", self.max_request_retries, 0, 10)?;
         check_range("refreshCooldownMs", self.refresh_cooldown_ms, 0, 3_600_000)?;
+        // A path on `apiUrl`'s origin, like the gateway's MESH_KEYS_PATH.
+        let p = &self.keys_path;
+        if !p.starts_with('/') || p.starts_with("//") || p.len() > 256 || p.bytes().any(|b| b <= b' ' || b == 0x7f || b == b'?' || b == b'#' || b == b'%') {
+            return Err(Error::config("keysPath", "must be a path such as /api/v1/keys"));
+        }
         Ok(())
     }
 
@@ -397,6 +410,22 @@ mod tests {
         };
         assert_eq!(ClientConfig::from_options(&raw(None)).unwrap().scope.as_deref(), Some("openid offline_access"));
         assert_eq!(ClientConfig::from_options(&raw(Some("openid"))).unwrap().scope.as_deref(), Some("openid"));
+    }
+
+    #[test]
+    fn keys_path_defaults_to_the_gateways_and_must_be_a_path() {
+        let raw = |p: Option<&str>| RawOptions {
+            api_url: Some(OptionValue::Str("http://a".into())),
+            api_key: Some(OptionValue::Str("mesh_sk_abcdefgh1234".into())),
+            keys_path: p.map(|p| OptionValue::Str(p.into())),
+            ..RawOptions::default()
+        };
+        assert_eq!(ClientConfig::from_options(&raw(None)).unwrap().keys_path, "/api/v1/keys");
+        assert_eq!(ClientConfig::from_options(&raw(Some("/me/keys/"))).unwrap().keys_path, "/me/keys");
+        for bad in ["me/keys", "//evil.example/keys", "/a?b", "/a#b", "/a b", "/%2e"] {
+            let e = ClientConfig::from_options(&raw(Some(bad))).unwrap_err();
+            assert!(e.code() == "invalid_config" && e.to_string().contains("`keysPath`"), "{bad}: {e}");
+        }
     }
 
     #[test]

@@ -362,6 +362,23 @@ describe('MESH_KEYS_PATH moves the keys API', () => {
     assertRejected(await moved.call('/me/keys/x'), 'invalid_request');
     assert.equal((await moved.call('/me/keysx', { token })).status, 404, 'segments, not bytes');
   });
+  test('the client SDK follows it with keysPath', async () => {
+    const sdk = await import('../../pkg/node.js');
+    const token = await moved.token({ sub: 'dave', exp: nowSecs() + 3600 });
+    secrets.push(token);
+    const client = new sdk.MeshClient({ issuer: moved.jwks.issuer, clientId: 'mesh-test', apiUrl: moved.url, storage: 'memory', keysPath: '/me/keys' });
+    try {
+      client.setSession({ accessToken: token, expiresAt: nowSecs() + 3600 });
+      const made = await client.keys.create('sdk-moved');
+      secrets.push(made.key);
+      assert.ok((await client.keys.list()).some((k) => k.id === made.id));
+      await client.keys.revoke(made.id);
+      assert.ok(!(await client.keys.list()).some((k) => k.id === made.id));
+    } finally {
+      client.dispose();
+    }
+    assert.throws(() => new sdk.MeshClient({ apiUrl: moved.url, apiKey: 'mesh_sk_abcdefgh1234', keysPath: 'me/keys' }), (e) => e.code === 'invalid_config' && /keysPath/.test(e.message));
+  });
   test('no secret in its log', () => {
     assertNotLogged(moved.gateway.logs(), secrets, 'moved keys path');
   });

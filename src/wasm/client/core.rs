@@ -159,6 +159,7 @@ impl ClientCore {
         text("scope", c.scope.as_deref());
         text("apiKey", c.api_key.as_ref().map(|k| k.secret()));
         text("storageKey", Some(&self.storage_key));
+        text("keysPath", Some(&c.keys_path));
         text("leaseKey", Some(&lease_key(&self.storage_key)));
         set(&o, "apiKeyMode", &JsValue::from_bool(c.mode() == AuthMode::ApiKey));
         set(&o, "timeoutMs", &JsValue::from_f64(c.timeout_ms.clamp(1, u32::MAX as i64) as f64));

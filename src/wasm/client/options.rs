@@ -35,6 +35,7 @@ pub fn parse(options: &JsValue) -> Result<Options, Error> {
         max_refresh_retries: field("maxRefreshRetries"),
         max_request_retries: field("maxRequestRetries"),
         refresh_cooldown_ms: field("refreshCooldownMs"),
+        keys_path: field("keysPath"),
     })?;
     let storage_key = opt_string(o, "storageKey")?;
     if storage_key.as_deref().is_some_and(|k| k.trim().is_empty()) {
