@@ -263,7 +263,7 @@ impl GatewayConfig {
         // jwt user when the key store is bound.
         let needs_jwt = routes.uses(AuthMode::Jwt);
         let named = get("MESH_JWT_ISSUER").is_some() || get("MESH_JWT_ISSUERS").is_some();
-        let mut issuers = if needs_jwt || (has_key_store && named) { parse_issuers(&get)? } else { Vec::new() };
+        let issuers = if needs_jwt || (has_key_store && named) { parse_issuers(&get)? } else { Vec::new() };
 
         if routes.uses(AuthMode::ApiKey) && !has_key_store {
             return Err(err("MESH_API_KEYS", "KV binding is required when a route uses api_key"));
@@ -281,16 +281,8 @@ impl GatewayConfig {
         let keys_path = parse_keys_path(get("MESH_KEYS_PATH").as_deref().unwrap_or(DEFAULT_KEYS_PATH), &routes)?;
 
         let forward_claims = get("MESH_FORWARD_CLAIMS").map(|v| parse_forward_claims(&v)).transpose()?.unwrap_or_default();
-        for j in &mut issuers {
-            j.claim_paths = routes.claim_paths().into_iter().map(String::from).collect();
-            for (path, _) in &forward_claims {
-                if !j.claim_paths.contains(path) {
-                    j.claim_paths.push(path.clone());
-                }
-            }
-        }
 
-        Ok(GatewayConfig {
+        let mut cfg = GatewayConfig {
             upstream_url,
             routes,
             issuers,
@@ -301,7 +293,13 @@ impl GatewayConfig {
             resource,
             forward_claims,
             keys_path,
-        })
+        };
+        // Each issuer's verifier keeps the values of these paths with a token.
+        let paths: Vec<String> = cfg.claim_paths().into_iter().map(String::from).collect();
+        for j in &mut cfg.issuers {
+            j.claim_paths = paths.clone();
+        }
+        Ok(cfg)
     }
 
     /// The headers the gateway sets beside the identity, so never taken from
@@ -751,6 +749,7 @@ mod tests {
         assert_eq!(c.forward_claims, [("email".to_string(), "x-user-email".to_string()), ("org.id".into(), "x-org-id".into())]);
         assert_eq!(c.claim_headers(), ["x-auth-scopes", "x-user-email", "x-org-id"]);
         assert_eq!(c.claim_paths(), ["email", "org.id"]);
+        assert_eq!(c.issuers[0].claim_paths, ["email", "org.id"]);
         for bad in ["email", "email:user-email", ":x-a", "a..b:x-a", "sub:x-user-id", "sub:x-mesh-identity-a", "sub:x-forwarded-for",
             "s:x-auth-scopes", "a:x-a,b:x-a", "a:x-a b", "sub:x-api-key", "sub:x-auth-method"] {
             assert_eq!(from(&[("MESH_FORWARD_CLAIMS", bad)]).map(|_| ()).unwrap_err().variable, "MESH_FORWARD_CLAIMS", "{bad}");
