@@ -21,8 +21,9 @@ pub struct WebCrypto {
     /// Per algorithm: the import and the verify parameters.
     params: Vec<(Alg, Object, Object)>,
     usages: Array,
-    /// By issuer (its index in the configuration) and key.
-    keys: HashMap<(usize, Jwk), CryptoKey>,
+    /// By issuer (its index in the configuration), then key: a lookup
+    /// borrows the key, no copy of its material per request.
+    keys: Vec<HashMap<Jwk, CryptoKey>>,
 }
 
 impl WebCrypto {
@@ -38,12 +39,12 @@ impl WebCrypto {
             (Alg::Es256, object(&[("name", ecdsa.clone()), ("namedCurve", s("P-256"))]), object(&[("name", ecdsa), ("hash", sha256)])),
             (Alg::EdDsa, object(&[("name", ed.clone())]), object(&[("name", ed)])),
         ];
-        WebCrypto { subtle: crate::wasm::global::CRYPTO.with(|c| c.subtle()), params, usages: Array::of1(&s("verify")), keys: HashMap::new() }
+        WebCrypto { subtle: crate::wasm::global::CRYPTO.with(|c| c.subtle()), params, usages: Array::of1(&s("verify")), keys: Vec::new() }
     }
 
     /// Whether `jwk` of issuer `issuer` is imported.
     pub fn has(&self, issuer: usize, jwk: &Jwk) -> bool {
-        self.keys.contains_key(&(issuer, jwk.clone()))
+        self.keys.get(issuer).is_some_and(|k| k.contains_key(jwk))
     }
 
     /// `crypto.subtle.importKey(...)`: a promise of the `CryptoKey`, to
@@ -59,13 +60,16 @@ impl WebCrypto {
     }
 
     pub fn remember(&mut self, issuer: usize, jwk: Jwk, key: CryptoKey) {
-        self.keys.insert((issuer, jwk), key);
+        if self.keys.len() <= issuer {
+            self.keys.resize_with(issuer + 1, HashMap::new);
+        }
+        self.keys[issuer].insert(jwk, key);
     }
 
     /// `crypto.subtle.verify(...)` with the imported key for `jwk`: a
     /// promise of the verdict.
     pub fn verify(&self, issuer: usize, jwk: &Jwk, signature: &[u8], data: &[u8]) -> Result<Promise, JsValue> {
-        let key = self.keys.get(&(issuer, jwk.clone())).ok_or_else(|| JsValue::from_str("the key is not imported"))?;
+        let key = self.keys.get(issuer).and_then(|k| k.get(jwk)).ok_or_else(|| JsValue::from_str("the key is not imported"))?;
         let (_, params) = self.params_for(jwk.alg())?;
         self.subtle.verify_with_object_and_u8_array_and_u8_array(params, key, signature, data)
     }
@@ -73,7 +77,9 @@ impl WebCrypto {
     /// Keeps only the keys of `issuer` still in its current set (after a
     /// JWKS refetch); other issuers' keys stay.
     pub fn retain(&mut self, issuer: usize, current: &[Jwk]) {
-        self.keys.retain(|(i, jwk), _| *i != issuer || current.iter().any(|c| c.same_key(jwk)));
+        if let Some(keys) = self.keys.get_mut(issuer) {
+            keys.retain(|jwk, _| current.iter().any(|c| c.same_key(jwk)));
+        }
     }
 }
 
