@@ -34,6 +34,7 @@ const WRANGLER = path.join(ROOT, 'node_modules/.bin/wrangler');
  * @param {number} [o.readyTimeoutMs=90000]
  * @param {boolean|string} [o.echo=false]      copy output to this process (prefix if string)
  * @param {string[]} [o.extraArgs]
+ * @param {Record<string,string>} [o.env]      extra environment for wrangler (e.g. WRANGLER_REGISTRY_PATH)
  * @returns {Promise<{ url: string, port: number, persistTo: string, pid: number,
  *   logs(): string, jsonLogs(): object[], stop(): Promise<void> }>}
  */
@@ -74,6 +75,7 @@ async function startOnce(o) {
     stdio: ['ignore', 'pipe', 'pipe'],
     env: {
       ...process.env,
+      ...o.env,
       WRANGLER_SEND_METRICS: 'false',
       CI: 'true', // no interactive prompts, no update check banner
       NO_COLOR: '1',

@@ -3,6 +3,7 @@
 //! that does IO: fetches (JWKS, upstream), WebCrypto, KV, the clock, logging.
 //! Every decision is made by the sans-IO core in `crate::gateway`.
 
+mod durable;
 mod handler;
 mod identity;
 mod js;
