@@ -73,10 +73,22 @@ export interface GatewayEnv {
   MESH_KEYS_PATH?: string;
   /** KV namespace of API-key records; required where a route uses `api_key`. */
   MESH_API_KEYS?: KVNamespaceLike;
+  /** Where key records are the truth: `kv` (default) or `do` (Durable Objects, revocation effective at once). */
+  MESH_KEYS_STORE?: 'kv' | 'do';
+  /** With `MESH_KEYS_STORE=do`: seconds an isolate may reuse a key record, 0-300 (the revocation bound). Default: `0`. */
+  MESH_KEYS_CACHE_SECONDS?: string;
+  /** Where keys' rate limits are counted: `isolate` (default, per isolate) or `do` (global, Durable Objects). */
+  MESH_RATE_LIMIT_STORE?: 'isolate' | 'do';
+  /** With `MESH_RATE_LIMIT_STORE=do`, a limited key whose counter is unreachable: `closed` (503, default) or `open`. */
+  MESH_RATE_LIMIT_UNREACHABLE?: 'closed' | 'open';
+  /** Durable Object namespace of class `KeyShard`; required with `MESH_KEYS_STORE=do`. */
+  MESH_KEYS_DO?: unknown;
+  /** Durable Object namespace of class `RateLimitShard`; required with `MESH_RATE_LIMIT_STORE=do`. */
+  MESH_RATE_LIMITS?: unknown;
 }
 
 /** The names of the gateway's string variables. */
-export type GatewayVariable = Exclude<keyof GatewayEnv, 'MESH_API_KEYS'>;
+export type GatewayVariable = Exclude<keyof GatewayEnv, 'MESH_API_KEYS' | 'MESH_KEYS_DO' | 'MESH_RATE_LIMITS'>;
 
 /** One route of `MESH_ROUTES`. */
 export interface GatewayRoute {

@@ -7,4 +7,6 @@ initSync({ module: wasm });
 
 export const MeshClient = defineMeshClient(ClientCore);
 export { createGateway, verifyIdentity, version } from './wasm/full/mesh_sdk.js';
+// Durable Object classes of the gateway (MESH_KEYS_STORE=do, MESH_RATE_LIMIT_STORE=do).
+export { KeyShard, RateLimitShard } from './wasm/full/mesh_sdk.js';
 export { MeshError, isMeshError } from './errors.js';

@@ -308,25 +308,39 @@ pub fn validate_name(name: &str) -> Result<String, &'static str> {
 /// Unknown key hashes remembered for a short while, so a client retrying a bad
 /// key does not cost a KV read each time. Bounded; a freshly minted key's hash
 /// is removed from it.
+pub type NegativeCache = TtlCache<()>;
+
+/// Key hashes remembered with a value until a deadline, at most `capacity`
+/// of them (the oldest insert goes first): unknown keys ([`NegativeCache`]),
+/// and with `MESH_KEYS_STORE=do` the records an isolate may reuse for
+/// `MESH_KEYS_CACHE_SECONDS`. A TTL of 0 remembers nothing.
 #[derive(Debug)]
-pub struct NegativeCache {
+pub struct TtlCache<V> {
     ttl_secs: i64,
     capacity: usize,
-    until: HashMap<String, i64>,
+    until: HashMap<String, (i64, V)>,
     order: VecDeque<String>,
 }
 
-impl NegativeCache {
+impl<V> TtlCache<V> {
     pub fn new(ttl_secs: i64, capacity: usize) -> Self {
-        NegativeCache { ttl_secs, capacity: capacity.max(1), until: HashMap::new(), order: VecDeque::new() }
+        TtlCache { ttl_secs, capacity: capacity.max(1), until: HashMap::new(), order: VecDeque::new() }
     }
 
     pub fn contains(&self, hash: &str, now: i64) -> bool {
-        self.until.get(hash).is_some_and(|&t| now < t)
+        self.get(hash, now).is_some()
     }
 
-    pub fn insert(&mut self, hash: String, now: i64) {
-        while self.until.len() >= self.capacity {
+    /// The value, while `now` is before its deadline.
+    pub fn get(&self, hash: &str, now: i64) -> Option<&V> {
+        self.until.get(hash).filter(|(t, _)| now < *t).map(|(_, v)| v)
+    }
+
+    pub fn insert_value(&mut self, hash: String, value: V, now: i64) {
+        if self.ttl_secs <= 0 {
+            return;
+        }
+        while self.until.len() >= self.capacity && !self.until.contains_key(&hash) {
             match self.order.pop_front() {
                 Some(old) => {
                     self.until.remove(&old);
@@ -334,7 +348,7 @@ impl NegativeCache {
                 None => break,
             }
         }
-        if self.until.insert(hash.clone(), now + self.ttl_secs).is_none() {
+        if self.until.insert(hash.clone(), (now + self.ttl_secs, value)).is_none() {
             self.order.push_back(hash);
         }
         if self.order.len() > 2 * self.capacity {
@@ -345,6 +359,12 @@ impl NegativeCache {
 
     pub fn remove(&mut self, hash: &str) {
         self.until.remove(hash);
+    }
+}
+
+impl TtlCache<()> {
+    pub fn insert(&mut self, hash: String, now: i64) {
+        self.insert_value(hash, (), now);
     }
 }
 
@@ -601,6 +621,13 @@ mod tests {
         assert!(!c.contains("a", 1) && !c.contains("b", 1) && c.contains("e", 1));
         c.remove("e");
         assert!(!c.contains("e", 1));
+        let mut none = NegativeCache::new(0, 3);
+        none.insert("a".into(), 0);
+        assert!(!none.contains("a", 0), "a TTL of 0 remembers nothing");
+        let mut records = TtlCache::new(5, 2);
+        records.insert_value("h".into(), "r1".to_string(), 10);
+        records.insert_value("h".into(), "r2".to_string(), 12);
+        assert_eq!((records.get("h", 16), records.get("h", 17)), (Some(&"r2".to_string()), None), "a refresh restarts the TTL");
     }
 
     #[test]

@@ -9,6 +9,7 @@ use std::fmt;
 
 use super::authorize::{ClaimRule, Rules};
 use super::headers::{stripped_names, AUTH_SCOPES, IDENTITY_HEADERS, IDENTITY_PREFIX};
+use super::stores::Stores;
 use super::route::{check_prefix, keys_path, AuthMode, Route, Routes, DEFAULT_KEYS_PATH};
 
 /// A gateway secret (`MESH_JWT_HS256_SECRET`, `MESH_IDENTITY_SECRET`), with a
@@ -124,6 +125,8 @@ pub struct GatewayConfig {
     pub forward_claims: Vec<(String, String)>,
     /// `MESH_KEYS_PATH`: where the keys API is served, without a trailing slash.
     pub keys_path: String,
+    /// Where keys and rate-limit counts live (`MESH_KEYS_STORE` and siblings).
+    pub stores: Stores,
 }
 
 /// A configuration problem, naming the variable. Never contains a secret value.
@@ -207,6 +210,10 @@ pub const VARIABLES: &[&str] = &[
     "MESH_RESOURCE",
     "MESH_FORWARD_CLAIMS",
     "MESH_KEYS_PATH",
+    "MESH_KEYS_STORE",
+    "MESH_KEYS_CACHE_SECONDS",
+    "MESH_RATE_LIMIT_STORE",
+    "MESH_RATE_LIMIT_UNREACHABLE",
 ];
 
 /// The name of the KV binding of API-key records.
@@ -293,6 +300,7 @@ impl GatewayConfig {
             resource,
             forward_claims,
             keys_path,
+            stores: Stores::from_env(&get)?,
         };
         // Each issuer's verifier keeps the values of these paths with a token.
         let paths: Vec<String> = cfg.claim_paths().into_iter().map(String::from).collect();

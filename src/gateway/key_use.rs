@@ -55,10 +55,16 @@ impl KeyUse {
     /// One use of `record` at `now`. A refused use counts against nothing
     /// and is never written back.
     pub fn admit(&mut self, record: &KeyRecord, now: i64) -> Admission {
+        self.admit_counted(record, now, true)
+    }
+
+    /// [`admit`](Self::admit), with the rate limit counted here only when
+    /// `count_here` (with `MESH_RATE_LIMIT_STORE=do` a Durable Object counts it).
+    pub fn admit_counted(&mut self, record: &KeyRecord, now: i64, count_here: bool) -> Admission {
         if expired(record, now) {
             return Admission::Expired;
         }
-        if let Some(limit) = record.rate_limit {
+        if let Some(limit) = record.rate_limit.filter(|_| count_here) {
             let start = now - now.rem_euclid(WINDOW_SECS);
             make_room(&mut self.windows, self.capacity, &record.id, |&(s, _)| s == start);
             let (window, count) = self.windows.entry(record.id.clone()).or_insert((start, 0));
@@ -167,6 +173,8 @@ mod tests {
         assert_eq!(u.admit(&k, 1060), Admission::Allowed { touch: true });
         // Another isolate wrote it 10 s ago: not due here either.
         let mut fresh = KeyUse::default();
+        let limited = key("counted-elsewhere", Some(1), None);
+        assert!((0..5).all(|i| matches!(fresh.admit_counted(&limited, 5000 + i, false), Admission::Allowed { .. })));
         k.last_used = Some(2000);
         assert_eq!(fresh.admit(&k, 2010), Admission::Allowed { touch: false });
         assert_eq!(fresh.admit(&k, 2060), Admission::Allowed { touch: true });

@@ -20,6 +20,10 @@
 //! - [`verify`]: the verification pipeline as steps.
 //! - [`api_keys`]: key format, KV layout, create and rotate bodies, scopes a creator may grant, negative cache.
 //! - [`key_use`]: per use of a key: expiry, per-key rate limit, when its last use is written back.
+//! - [`stores`]: where keys and rate-limit counts live (KV and isolates, or Durable Objects), and the cache bound.
+//! - [`shard`]: the request/answer shape of the gateway's sharded Durable Objects, and the shard count.
+//! - [`key_shard`]: a `KeyShard`'s records, tombstones and owner lists; lazy migration from KV.
+//! - [`rate_limit`]: the token bucket of a `RateLimitShard`, and what an unreachable one means.
 //! - [`identity`]: the HMAC-signed identity for the origin, sign and verify.
 //! - [`reject`]: uniform error replies and structured log lines.
 
@@ -33,10 +37,14 @@ pub mod headers;
 pub mod identity;
 pub mod jwks;
 pub mod jwt;
+pub mod key_shard;
 pub mod key_use;
+pub mod rate_limit;
 pub mod reject;
 pub mod request;
 pub mod resource;
 pub mod route;
+pub mod shard;
+pub mod stores;
 pub mod token_cache;
 pub mod verify;

@@ -23,10 +23,12 @@ const ROUTES = JSON.stringify([
 const KEY_RE = /^mesh_sk_[A-Za-z0-9_-]{43,}$/;
 const nowSecs = () => Math.floor(Date.now() / 1000);
 const sleep = (ms) => new Promise((r) => setTimeout(r, ms));
+// keys-api-do.test.mjs runs this suite again with the Durable Object stores.
+const STORE_VARS = JSON.parse(process.env.MESH_TEST_KEYS_STORE_VARS || '{}');
 let gw, alice, bob, aliceScoped;
 const secrets = [];
 before(async () => {
-  gw = await startGatewayStack({ vars: { MESH_ROUTES: ROUTES } });
+  gw = await startGatewayStack({ vars: { MESH_ROUTES: ROUTES, ...STORE_VARS } });
   alice = await gw.token({ sub: 'alice', exp: nowSecs() + 3600 });
   bob = await gw.token({ sub: 'bob', exp: nowSecs() + 3600 });
   aliceScoped = await gw.token({ sub: 'alice', exp: nowSecs() + 3600, scope: 'memories:write memories:read' });

@@ -33,6 +33,11 @@ use crate::gateway::api_keys::{self, NegativeCache, NEGATIVE_CAPACITY, NEGATIVE_
 use crate::gateway::authorize::Grants;
 use crate::gateway::key_use::{self, Admission, KeyUse};
 use crate::gateway::config::{ConfigError, GatewayConfig, KEY_STORE_BINDING, VARIABLES};
+use crate::gateway::rate_limit::{admits_unreachable, Subject, TakeAnswer};
+use crate::gateway::stores::{KeysStore, RateLimitStore, KEYS_DO_BINDING, RATE_LIMITS_BINDING};
+
+/// The `KeyShard` and `RateLimitShard` namespaces of the env, if bound.
+type DoBindings = (Option<DurableObjectNamespace>, Option<DurableObjectNamespace>);
 use crate::gateway::cors::{self, allowed_origin};
 use crate::gateway::forwarded;
 use crate::gateway::resource;
@@ -51,7 +56,10 @@ use crate::wasm::timer::{sleep, Cancel};
 
 use super::js::{console_log, get_prop, object, random, KvNamespace};
 use super::jwks_fetch;
+use super::durable::DurableObjectNamespace;
 use super::keys_api::{self, KeyStore};
+use super::keys_do::KeyShards;
+use super::objects;
 use super::response::{cors_adder, to_response, upstream_failed, Rid};
 use super::webcrypto::WebCrypto;
 
@@ -72,7 +80,9 @@ struct Loaded {
 /// the JS values each request passes on, made once.
 pub(super) struct Configured {
     cfg: GatewayConfig,
-    keys: Option<KeyStore>,
+    keys: Option<Rc<KeyStore>>,
+    /// With `MESH_RATE_LIMIT_STORE=do`: where keys' requests are counted.
+    limits: Option<DurableObjectNamespace>,
     /// One verifier per configured issuer, in the configuration's order.
     jwt: RefCell<Vec<JwtVerifier>>,
     crypto: RefCell<WebCrypto>,
@@ -108,6 +118,8 @@ enum Need<'l> {
     ImportKey(usize, Jwk),
     Verify { issuer: usize, jwk: Jwk, signature: Vec<u8>, signing_input: &'l str, hash: TokenHash },
     KeyRecord(String),
+    /// A global count: one request against `limit` per minute, in the object named.
+    RateLimit { object: String, limit: u32 },
     /// `scopes`: the creator's, which a new key's must be among.
     KeysApi { op: KeysOp, owner: String, scopes: Vec<String>, cors: Option<String> },
 }
@@ -119,6 +131,8 @@ struct Fed {
     import_failed: bool,
     /// The KV record of an API key's hash (`None` inside: no such key).
     record: Option<Result<Option<String>, JsValue>>,
+    /// A rate-limit object's answer, or why it gave none.
+    rate: Option<Result<TakeAnswer, JsValue>>,
 }
 
 /// What a pass gives.
@@ -156,13 +170,15 @@ impl Gateway {
         }
         let kv = get_prop(env, KEY_STORE_BINDING);
         let kv = (kv.is_object()).then(|| kv.unchecked_into::<KvNamespace>());
+        let namespace = |name| Some(get_prop(env, name)).filter(JsValue::is_object).map(JsCast::unchecked_into::<DurableObjectNamespace>);
+        let (keys_do, limits) = (namespace(KEYS_DO_BINDING), namespace(RATE_LIMITS_BINDING));
         let values: Vec<Option<String>> = VARIABLES.iter().map(|n| self.var(env, n)).collect();
         let mut h = Sha256::new();
         for v in &values {
             h.update(v.as_deref().map(|v| [b"1", v.as_bytes()].concat()).unwrap_or_else(|| b"0".to_vec()));
             h.update([0]);
         }
-        h.update([kv.is_some() as u8]);
+        h.update([kv.is_some() as u8, keys_do.is_some() as u8, limits.is_some() as u8]);
         let fingerprint: [u8; 32] = h.finalize().into();
 
         let mut loaded = self.loaded.borrow_mut();
@@ -174,7 +190,10 @@ impl Gateway {
         let lookup = |name: &str| VARIABLES.iter().position(|n| *n == name).and_then(|i| values[i].clone());
         // The token cache's hash key: secret, per isolate and configuration.
         let seed = random::<32>().map_err(|e| ConfigError { variable: "crypto.getRandomValues", problem: describe_js(&e) });
-        let configured = GatewayConfig::from_env(lookup, kv.is_some()).and_then(|cfg| Ok(Rc::new(Configured::new(cfg, kv, seed?))));
+        let configured = GatewayConfig::from_env(lookup, kv.is_some()).and_then(|cfg| {
+            cfg.stores.check_bindings(keys_do.is_some(), limits.is_some())?;
+            Ok(Rc::new(Configured::new(cfg, kv, (keys_do, limits), seed?)))
+        });
         match &configured {
             Ok(_) => console_log(&event_log("info", "gateway_configured", "", json!({}))),
             Err(e) => console_log(&event_log("error", "gateway_misconfigured", "", json!({ "problem": e.to_string() }))),
@@ -283,10 +302,17 @@ async fn run_passes(gateway: Rc<Gateway>, call: Call, line: String, verdict: Opt
             }
             Need::KeyRecord(hash) => {
                 let store = configured.keys.as_ref().expect("a key record is asked for only with a key store");
-                fed.record = Some(super::kv::get(&store.kv, &api_keys::record_key(&hash)).await);
+                fed.record = Some(match &store.shards {
+                    Some(shards) => shards.record(&store.kv, &hash).await,
+                    None => super::kv::get(&store.kv, &api_keys::record_key(&hash)).await,
+                });
+            }
+            Need::RateLimit { object, limit } => {
+                let limits = configured.limits.as_ref().expect("a count is asked for only with a rate-limit store");
+                fed.rate = Some(objects::take(limits, object, limit).await);
             }
             Need::KeysApi { op, owner, scopes, cors } => {
-                return match keys_api::serve(configured.keys.as_ref(), op, (&owner, &scopes), &call.request, &rid).await {
+                return match keys_api::serve(configured.keys.as_deref(), op, (&owner, &scopes), &call.request, &rid).await {
                     Ok(reply) => to_response(reply, cors.as_deref(), &rid).into(),
                     Err(e) => gateway.internal_error(&call.request, &e),
                 };
@@ -309,7 +335,7 @@ extern "C" {
 }
 
 impl Configured {
-    fn new(cfg: GatewayConfig, kv: Option<KvNamespace>, seed: [u8; 32]) -> Configured {
+    fn new(cfg: GatewayConfig, kv: Option<KvNamespace>, (keys_do, limits): DoBindings, seed: [u8; 32]) -> Configured {
         let (failed, with_cors) = (upstream_failed(), cors_adder());
         let upstream = [false, true].map(|drop_authorization| {
             let mut names = stripped_names(drop_authorization);
@@ -327,12 +353,16 @@ impl Configured {
         Configured {
             jwt: RefCell::new(cfg.issuers.iter().map(|c| JwtVerifier::new(c.clone(), seed)).collect()),
             crypto: RefCell::new(WebCrypto::new()),
-            keys: kv.map(|kv| KeyStore {
-                kv,
-                prefix: cfg.api_key_prefix.clone(),
-                negative: RefCell::new(NegativeCache::new(NEGATIVE_TTL_SECS, NEGATIVE_CAPACITY)),
-                used: RefCell::new(KeyUse::default()),
+            keys: kv.map(|kv| {
+                Rc::new(KeyStore {
+                    kv,
+                    prefix: cfg.api_key_prefix.clone(),
+                    negative: RefCell::new(NegativeCache::new(cfg.stores.negative_ttl(NEGATIVE_TTL_SECS), NEGATIVE_CAPACITY)),
+                    used: RefCell::new(KeyUse::default()),
+                    shards: keys_do.filter(|_| cfg.stores.keys == KeysStore::Do).map(|ns| KeyShards::new(ns, cfg.stores.cache_secs)),
+                })
             }),
+            limits: limits.filter(|_| cfg.stores.rate_limits == RateLimitStore::Do),
             upstream,
             cfg,
         }
@@ -445,8 +475,9 @@ impl Configured {
         Ok((Identity { user_id: claims.sub, method: AuthMethod::Jwt, api_key_id: None }, claims.grants))
     }
 
-    /// An API key by its hash: the negative cache, else its KV record; then
-    /// its expiry and rate limit. What it grants is its scopes.
+    /// An API key by its hash: the negative cache, else its record (cached
+    /// with `do`, else from its store); then its expiry and rate limit. What
+    /// it grants is its scopes.
     fn verify_api_key<'l>(&self, key: &str, call: &Call, rid: &Rid<'_>, fed: &mut Fed) -> Result<(Identity, Grants), Failure<'l>> {
         let unknown = || Failure::Reject(Reason::UnknownApiKey.into());
         let Some(store) = &self.keys else { return Err(Failure::Unavailable) };
@@ -458,32 +489,51 @@ impl Configured {
         if store.negative.borrow().contains(&hash, now) {
             return Err(unknown());
         }
-        match fed.record.take() {
-            None => Err(Failure::Need(Need::KeyRecord(hash))),
-            Some(Ok(Some(text))) => {
-                let Some((record, identity)) = api_keys::record_identity(&text) else {
-                    console_log(&event_log("error", "key_record_corrupt", rid.get(), json!({})));
-                    return Err(unknown());
-                };
-                let admission = store.used.borrow_mut().admit(&record, now);
-                match admission {
-                    Admission::Expired => Err(Failure::Reject(Reason::Expired.into())),
-                    Admission::Limited { retry_after } => Err(Failure::Limited(retry_after)),
-                    Admission::Allowed { touch } => {
-                        if touch {
-                            keys_api::touch_later(store, hash, now, &call.ctx, rid);
-                        }
-                        Ok((identity, Grants::from_scopes(&record.scopes)))
-                    }
-                }
-            }
+        let cached = store.shards.as_ref().and_then(|s| s.cached(&hash, now));
+        let text = match cached.map(|t| Ok(Some(t))).or_else(|| fed.record.take()) {
+            None => return Err(Failure::Need(Need::KeyRecord(hash))),
+            Some(Ok(Some(text))) => text,
             Some(Ok(None)) => {
                 store.negative.borrow_mut().insert(hash, now);
-                Err(unknown())
+                return Err(unknown());
             }
             Some(Err(e)) => {
                 console_log(&event_log("error", "kv_failed", rid.get(), json!({ "detail": describe_js(&e) })));
-                Err(Failure::Unavailable)
+                return Err(Failure::Unavailable);
+            }
+        };
+        let Some((record, identity)) = api_keys::record_identity(&text) else {
+            console_log(&event_log("error", "key_record_corrupt", rid.get(), json!({})));
+            return Err(unknown());
+        };
+        if let (Some(_), Some(limit), false) = (&self.limits, record.rate_limit, api_keys::expired(&record, now)) {
+            match fed.rate.take() {
+                None => {
+                    // The next pass finds the record where this one did.
+                    fed.record = Some(Ok(Some(text)));
+                    return Err(Failure::Need(Need::RateLimit { object: Subject::Key(&record.id).object_name(), limit }));
+                }
+                Some(Ok(TakeAnswer::Limited { retry_after })) => return Err(Failure::Limited(retry_after)),
+                Some(Ok(TakeAnswer::Allowed)) => {}
+                Some(Err(e)) => {
+                    let open = admits_unreachable(self.cfg.stores.unreachable);
+                    let detail = json!({ "detail": describe_js(&e), "admitted": open });
+                    console_log(&event_log("warn", "rate_limit_unreachable", rid.get(), detail));
+                    if !open {
+                        return Err(Failure::Unavailable);
+                    }
+                }
+            }
+        }
+        let admission = store.used.borrow_mut().admit_counted(&record, now, self.limits.is_none());
+        match admission {
+            Admission::Expired => Err(Failure::Reject(Reason::Expired.into())),
+            Admission::Limited { retry_after } => Err(Failure::Limited(retry_after)),
+            Admission::Allowed { touch } => {
+                if touch {
+                    keys_api::touch_later(store, hash, now, &call.ctx, rid);
+                }
+                Ok((identity, Grants::from_scopes(&record.scopes)))
             }
         }
     }

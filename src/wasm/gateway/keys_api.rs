@@ -6,6 +6,7 @@
 //! use, off the request's path.
 
 use std::cell::RefCell;
+use std::rc::Rc;
 
 use serde_json::{json, Value};
 use wasm_bindgen::prelude::*;
@@ -19,6 +20,7 @@ use crate::gateway::request::KeysOp;
 use crate::wasm::global::now_secs;
 
 use super::js::{console_log, get_prop, random, read_body, KvNamespace};
+use super::keys_do::KeyShards;
 use super::kv::{delete as kv_delete, get as kv_get, list as kv_list, put as kv_put};
 use super::response::Rid;
 
@@ -30,6 +32,9 @@ pub(super) struct KeyStore {
     pub negative: RefCell<NegativeCache>,
     /// Rate-limit windows and last-use write-backs of the keys in use.
     pub used: RefCell<KeyUse>,
+    /// With `MESH_KEYS_STORE=do`: the key shards, where records are the truth
+    /// (KV is then read only to migrate a key on its first use).
+    pub shards: Option<KeyShards>,
 }
 
 /// `(owner, scopes)`: who calls the keys API, and the scopes a key they make may carry.
@@ -37,13 +42,12 @@ type Caller<'c> = (&'c str, &'c [String]);
 
 pub(super) async fn serve(store: Option<&KeyStore>, op: KeysOp, (owner, scopes): Caller<'_>, request: &Request, rid: &Rid<'_>) -> Result<Reply, JsValue> {
     let Some(store) = store else { return Ok(reject::unavailable()) };
-    let kv = &store.kv;
     let result = match op {
         KeysOp::NotFound => return Ok(reject::not_found()),
         KeysOp::MethodNotAllowed(allow) => return Ok(reject::method_not_allowed(allow)),
-        KeysOp::List => list(kv, owner).await.map(|keys| Reply::json(200, json!({ "keys": keys }))),
+        KeysOp::List => list(store, owner).await.map(|keys| Reply::json(200, json!({ "keys": keys }))),
         KeysOp::Create => create(store, (owner, scopes), request, rid).await,
-        KeysOp::Revoke(id) => revoke(kv, owner, &id, rid).await,
+        KeysOp::Revoke(id) => revoke(store, owner, &id, rid).await,
         KeysOp::Rotate(id) => rotate(store, owner, &id, request, rid).await,
     };
     // A KV failure is an outage, not a bad request: 503, detail to the log.
@@ -54,7 +58,11 @@ pub(super) async fn serve(store: Option<&KeyStore>, op: KeysOp, (owner, scopes):
     }))
 }
 
-async fn list(kv: &KvNamespace, owner: &str) -> Result<Vec<Value>, JsValue> {
+async fn list(store: &KeyStore, owner: &str) -> Result<Vec<Value>, JsValue> {
+    if let Some(shards) = &store.shards {
+        return Ok(shards.list(&store.kv, owner).await?.iter().map(api_keys::public_view).collect());
+    }
+    let kv = &store.kv;
     let mut records: Vec<KeyRecord> = Vec::new();
     for (_, metadata) in kv_list(kv, &api_keys::user_prefix(owner)).await? {
         let text = js_sys::JSON::stringify(&metadata).ok().and_then(|s| s.as_string()).unwrap_or_default();
@@ -88,13 +96,20 @@ async fn create(store: &KeyStore, (owner, scopes): Caller<'_>, request: &Request
 /// 201 with the plaintext (the only time it is shown).
 async fn mint_and_store(store: &KeyStore, owner: &str, spec: KeySpec, event: &str, rid: &Rid<'_>) -> Result<Reply, JsValue> {
     let kv = &store.kv;
-    if kv_list(kv, &api_keys::user_prefix(owner)).await?.len() >= MAX_KEYS_PER_USER {
+    let held = match &store.shards {
+        Some(shards) => shards.list(kv, owner).await?.len(),
+        None => kv_list(kv, &api_keys::user_prefix(owner)).await?.len(),
+    };
+    if held >= MAX_KEYS_PER_USER {
         return Ok(reject::bad_request("key limit reached: revoke a key first"));
     }
     let new = api_keys::mint(&store.prefix, &random()?, &random()?, owner, spec, now_secs());
     // The record first: a key is usable only once its record exists, and the
     // index (what list and revoke see) follows.
-    put_record(kv, &new.hash, &new.record).await?;
+    match &store.shards {
+        Some(shards) => shards.store_new(&new.hash, &new.record).await?,
+        None => put_record(kv, &new.hash, &new.record).await?,
+    }
     store.negative.borrow_mut().remove(&new.hash);
     console_log(&event_log("info", event, rid.get(), json!({ "key_id": new.record.id })));
 
@@ -126,10 +141,7 @@ async fn rotate(store: &KeyStore, owner: &str, id: &str, request: &Request, rid:
         Ok(grace) => grace,
         Err(message) => return Ok(reject::bad_request(message)),
     };
-    let Some(hash) = owned_hash(kv, owner, id).await? else { return Ok(reject::not_found()) };
-    let Some(mut old) = kv_get(kv, &api_keys::record_key(&hash)).await?.and_then(|t| serde_json::from_str::<KeyRecord>(&t).ok()) else {
-        return Ok(reject::not_found());
-    };
+    let Some((hash, mut old)) = owned(store, owner, id).await? else { return Ok(reject::not_found()) };
     let (spec, old_expires) = match api_keys::rotate(&old, now_secs(), grace) {
         Ok(rotation) => rotation,
         Err(message) => return Ok(reject::bad_request(message)),
@@ -137,11 +149,26 @@ async fn rotate(store: &KeyStore, owner: &str, id: &str, request: &Request, rid:
     let reply = mint_and_store(store, owner, spec, "api_key_rotated", rid).await?;
     if reply.status == 201 {
         // Only once the replacement exists does the old key's life shorten.
-        old.expires = Some(old_expires);
-        put_record(kv, &hash, &old).await?;
+        match &store.shards {
+            Some(shards) => shards.shorten(&hash, old_expires).await?,
+            None => {
+                old.expires = Some(old_expires);
+                put_record(kv, &hash, &old).await?;
+            }
+        }
         console_log(&event_log("info", "api_key_rotated_out", rid.get(), json!({ "key_id": id, "grace_seconds": grace })));
     }
     Ok(reply)
+}
+
+/// The hash and record of `owner`'s key `id`; `None` when they have no such key.
+async fn owned(store: &KeyStore, owner: &str, id: &str) -> Result<Option<(String, KeyRecord)>, JsValue> {
+    if let Some(shards) = &store.shards {
+        return shards.owned(&store.kv, owner, id).await;
+    }
+    let Some(hash) = owned_hash(&store.kv, owner, id).await? else { return Ok(None) };
+    let record = kv_get(&store.kv, &api_keys::record_key(&hash)).await?.and_then(|t| serde_json::from_str::<KeyRecord>(&t).ok());
+    Ok(record.map(|r| (hash, r)))
 }
 
 /// The record hash of `owner`'s key `id`; `None` when they have no such key.
@@ -154,9 +181,14 @@ async fn owned_hash(kv: &KvNamespace, owner: &str, id: &str) -> Result<Option<St
 
 /// Writes a key's last use back, off the request's path: through
 /// `ctx.waitUntil` in a Worker, else left running with its errors logged.
-pub(super) fn touch_later(store: &KeyStore, hash: String, now: i64, ctx: &JsValue, rid: &Rid<'_>) {
+pub(super) fn touch_later(store: &Rc<KeyStore>, hash: String, now: i64, ctx: &JsValue, rid: &Rid<'_>) {
     let (kv, rid) = (store.kv.clone(), rid.get().to_string());
+    let do_store = store.shards.is_some().then(|| store.clone());
     let write = future_to_promise(async move {
+        if let Some(store) = do_store {
+            store.shards.as_ref().expect("checked above").touch(&hash, now, &rid).await;
+            return Ok(JsValue::UNDEFINED);
+        }
         if let Err(e) = touch(&kv, &hash, now).await {
             console_log(&event_log("error", "last_use_write_failed", &rid, json!({ "detail": crate::wasm::error::describe_js(&e) })));
         }
@@ -184,18 +216,29 @@ async fn touch(kv: &KvNamespace, hash: &str, now: i64) -> Result<(), JsValue> {
     put_index(kv, hash, &record, &text).await
 }
 
-async fn revoke(kv: &KvNamespace, owner: &str, id: &str, rid: &Rid<'_>) -> Result<Reply, JsValue> {
-    if !api_keys::valid_id(id) {
+async fn revoke(store: &KeyStore, owner: &str, id: &str, rid: &Rid<'_>) -> Result<Reply, JsValue> {
+    let found = match &store.shards {
+        Some(shards) => shards.revoke(&store.kv, owner, id).await?,
+        None => revoke_kv(&store.kv, owner, id).await?,
+    };
+    if !found {
         return Ok(reject::not_found());
+    }
+    console_log(&event_log("info", "api_key_revoked", rid.get(), json!({ "key_id": id })));
+    Ok(Reply::empty(204))
+}
+
+async fn revoke_kv(kv: &KvNamespace, owner: &str, id: &str) -> Result<bool, JsValue> {
+    if !api_keys::valid_id(id) {
+        return Ok(false);
     }
     let index_key = api_keys::index_key(owner, id);
     let Some(text) = kv_get(kv, &index_key).await? else {
-        return Ok(reject::not_found());
+        return Ok(false);
     };
     if let Ok(entry) = serde_json::from_str::<IndexEntry>(&text) {
         kv_delete(kv, &api_keys::record_key(&entry.hash)).await?;
     }
     kv_delete(kv, &index_key).await?;
-    console_log(&event_log("info", "api_key_revoked", rid.get(), json!({ "key_id": id })));
-    Ok(Reply::empty(204))
+    Ok(true)
 }

@@ -9,7 +9,9 @@ mod identity;
 mod js;
 mod jwks_fetch;
 mod keys_api;
+mod keys_do;
 mod kv;
+mod objects;
 mod response;
 mod webcrypto;
 
@@ -19,6 +21,7 @@ use js_sys::Object;
 use wasm_bindgen::prelude::*;
 
 pub use identity::verify_identity;
+pub use objects::{KeyShard, RateLimitShard};
 
 /// Creates the gateway: `export default createGateway()` in a Worker (its
 /// TypeScript types are pkg-template/index.d.ts's). The
