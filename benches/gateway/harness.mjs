@@ -3,7 +3,7 @@
 // options for one of them, the origin they forward to, and the variables
 // that configure the gateway.
 import { spawnSync } from 'node:child_process';
-import { readdirSync, readFileSync } from 'node:fs';
+import { readdirSync, readFileSync, writeFileSync } from 'node:fs';
 import http from 'node:http';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -241,4 +241,11 @@ export async function loadHttp(agent, url, tokens, n, { from = 0, concurrency = 
   const wall = Number(process.hrtime.bigint() - t0) / 1e9;
   lat.sort();
   return { rps: n / wall, p50: lat[Math.floor(n * 0.5)], p99: lat[Math.min(n - 1, Math.floor(n * 0.99))], bad, firstBad, resets };
+}
+
+/** Prints a benchmark's report, and writes it to `out` too when given. */
+export function printReport(lines, out) {
+  const text = lines.join('\n');
+  console.log(text);
+  if (out) writeFileSync(out, `${text}\n`);
 }

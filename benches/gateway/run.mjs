@@ -32,13 +32,13 @@
 // --only keeps the scenarios whose label contains one of the words.
 // Needs the built package (scripts/build.sh). Loopback only; bounded: it stops
 // starting rounds after --max-seconds and reports the rounds it has.
-import { mkdtempSync, readFileSync, rmSync, writeFileSync, existsSync } from 'node:fs';
+import { mkdtempSync, readFileSync, rmSync, existsSync } from 'node:fs';
 import http from 'node:http';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { gzipSync } from 'node:zlib';
 import { createRequire } from 'node:module';
-import { bundle as bundleWith, CONFIGS, loadHttp, median, quantile, ratioInterval, settle, findWorkerd, childrenOf, ROOT, startFixtures, workerOptions as optionsFor } from './harness.mjs';
+import { bundle as bundleWith, CONFIGS, loadHttp, median, quantile, ratioInterval, settle, findWorkerd, childrenOf, printReport, ROOT, startFixtures, workerOptions as optionsFor } from './harness.mjs';
 const require = createRequire(import.meta.url);
 const { Miniflare } = require(path.join(ROOT, 'node_modules/miniflare'));
 
@@ -279,9 +279,7 @@ try {
   p(`Connection resets retried: ${resets}`);
   p(`Waited for workerd to go idle after a phase (harness.mjs settle): median ${f1(median(settleMs))} ms, max ${f1(Math.max(...settleMs))} ms`);
   p(`Command: node benches/gateway/run.mjs ${args.join(' ')} (${rounds} rounds x ${REQUESTS} requests, ${CONCURRENCY} in flight; ${Math.round((Date.now() - started) / 1000)} s)`);
-  const text = lines.join('\n');
-  console.log(text);
-  if (OUT) writeFileSync(OUT, `${text}\n`);
+  printReport(lines, OUT);
 } finally {
   await mf.dispose();
   agent.destroy();

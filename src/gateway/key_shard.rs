@@ -62,7 +62,7 @@ pub struct Indexed {
 
 /// A request to a `KeyShard` (the JSON body an isolate POSTs).
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
-#[serde(tag = "op", rename_all = "snake_case")]
+#[serde(rename_all = "snake_case")]
 pub enum KeyOp {
     Lookup { hash: String },
     /// A record read from KV, kept unless the shard holds the hash already.
@@ -83,7 +83,7 @@ pub enum KeyOp {
 
 /// A `KeyShard`'s answer.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
-#[serde(tag = "answer", rename_all = "snake_case")]
+#[serde(rename_all = "snake_case")]
 pub enum KeyAnswer {
     Found { record: KeyRecord },
     Revoked,

@@ -56,7 +56,7 @@ pub struct Bucket {
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
-#[serde(tag = "answer", rename_all = "snake_case")]
+#[serde(rename_all = "snake_case")]
 pub enum TakeAnswer {
     Allowed,
     /// Over the limit: retry after this many seconds (at least 1).
@@ -172,7 +172,7 @@ mod tests {
         assert_eq!(Subject::User("alice").object_name(), "user:YWxpY2U");
         assert_ne!(Subject::User("key_abc").object_name(), Subject::Key("key_abc").object_name());
         assert!(admits_unreachable(Unreachable::Open) && !admits_unreachable(Unreachable::Closed));
-        assert_eq!(parse_answer(r#"{"answer":"limited","retry_after":3}"#), Some(TakeAnswer::Limited { retry_after: 3 }));
+        assert_eq!(parse_answer(r#"{"limited":{"retry_after":3}}"#), Some(TakeAnswer::Limited { retry_after: 3 }));
         assert_eq!(parse_answer("internal error"), None);
     }
 }

@@ -54,6 +54,18 @@ pub fn parse_op<Op: ShardOp>(body: &str) -> Option<Op> {
     serde_json::from_str(body).ok()
 }
 
+/// A request's storage key, and what decides its outcome from the stored
+/// value and the object's clock.
+pub type Prepared = (String, Box<dyn FnOnce(Option<&str>, i64) -> Outcome>);
+
+/// [`parse_op`] and the storage key, with the decision boxed: the object's
+/// binding then runs one loop for every kind of object.
+pub fn prepare<Op: ShardOp + 'static>(body: &str) -> Option<Prepared> {
+    let op = parse_op::<Op>(body)?;
+    let key = op.storage_key();
+    Some((key, Box::new(move |stored, now_ms| op.apply(stored, now_ms))))
+}
+
 /// The isolate's side: the body of a request.
 pub fn request_body<Op: ShardOp>(op: &Op) -> String {
     serde_json::to_string(op).unwrap_or_default()

@@ -1,7 +1,7 @@
 //! The gateway's sharded Durable Objects, both sides. `KeyShard` and
 //! `RateLimitShard` are JavaScript classes (`new KeyShard(ctx, env)`,
 //! `fetch(request)`) that workerd instantiates: each reads the one stored
-//! value the request names, lets the core decide ([`ShardOp::apply`]),
+//! value the request names, lets the core decide ([`crate::gateway::shard::ShardOp::apply`]),
 //! writes what it says and answers its JSON. The isolate side is [`call`]:
 //! a POST to the stub of the object by name.
 //!
@@ -15,7 +15,7 @@ use web_sys::{Request, Response, ResponseInit};
 
 use crate::gateway::key_shard::KeyOp;
 use crate::gateway::rate_limit::{self, Take, TakeAnswer};
-use crate::gateway::shard::{parse_op, request_body, ShardOp, Write, OBJECT_TIMEOUT_MS, OBJECT_URL};
+use crate::gateway::shard::{prepare, request_body, Prepared, Write, OBJECT_TIMEOUT_MS, OBJECT_URL};
 use crate::wasm::global::now_ms;
 
 use super::durable::{self, DurableObjectNamespace, DurableObjectState};
@@ -33,7 +33,7 @@ impl KeyShard {
     }
 
     pub fn fetch(&self, request: Request) -> Promise {
-        serve::<KeyOp>(self.0.clone(), request)
+        serve(self.0.clone(), request, prepare::<KeyOp>)
     }
 }
 
@@ -49,19 +49,20 @@ impl RateLimitShard {
     }
 
     pub fn fetch(&self, request: Request) -> Promise {
-        serve::<Take>(self.0.clone(), request)
+        serve(self.0.clone(), request, prepare::<Take>)
     }
 }
 
-/// One request to an object: read, decide, write, answer.
-fn serve<Op: ShardOp + 'static>(state: DurableObjectState, request: Request) -> Promise {
+/// One request to an object: read, decide, write, answer. Not generic: the
+/// future stays small, and each object's serde code is compiled once, in
+/// [`prepare`].
+fn serve(state: DurableObjectState, request: Request, prepare: fn(&str) -> Option<Prepared>) -> Promise {
     future_to_promise(async move {
         let body = JsFuture::from(request.text()?).await?.as_string().unwrap_or_default();
-        let Some(op) = parse_op::<Op>(&body) else { return reply(400, "") };
+        let Some((key, decide)) = prepare(&body) else { return reply(400, "") };
         let storage = state.storage();
-        let key = op.storage_key();
         let stored = durable::get_text(&storage, &key).await?;
-        let outcome = op.apply(stored.as_deref(), now_ms() as i64);
+        let outcome = decide(stored.as_deref(), now_ms() as i64);
         if let Write::Put(value) = &outcome.write {
             durable::put_text(&storage, &key, value).await?;
         }
