@@ -36,12 +36,13 @@ export function defineMeshClient(ClientCore) {
       this.#keys = {
         list: () => this.#listKeys(),
         create: (name, options) => this.#createKey(name, options),
+        checkName: (name) => this.#core.checkKeyName(name) ?? null,
         revoke: (id) => this.#revokeKey(id),
         rotate: (id, options) => this.#rotateKey(id, options),
       };
     }
 
-    /** API keys: `list()`, `create(name, options)`, `revoke(id)`, `rotate(id, options)` on `/api/v1/keys`. */
+    /** API keys: `list()`, `create(name, options)`, `revoke(id)`, `rotate(id, options)` on `/api/v1/keys`; `checkName(name)` offline. */
     get keys() {
       return this.#keys;
     }
@@ -239,7 +240,8 @@ export function defineMeshClient(ClientCore) {
      * @param {string} name @param {CreateApiKeyOptions} [options]
      */
     async #createKey(name, options) {
-      if (typeof name !== 'string' || name.trim() === '') throw this.#core.failure('key_name');
+      const problem = this.#core.checkKeyName(name);
+      if (problem) throw this.#core.failure('key_name', undefined, problem.message);
       const { scopes, expiresAt, rateLimit } = isObject(options) ? options : {};
       const expiry = expiresAt instanceof Date ? expiresAt.toISOString() : expiresAt;
       return /** @type {any} */ (await this.#callJson('POST', this.#s.keysPath, { name, scopes, expiresAt: expiry, rateLimit }));

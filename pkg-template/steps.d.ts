@@ -3,7 +3,7 @@
 // Each step's `t` names one kind, never shared by two meanings across unions.
 
 import type { MeshError } from './errors.js';
-import type { DeviceLogin, Session, SessionInfo, ValidationResult } from './browser.js';
+import type { DeviceLogin, KeyNameCheck, Session, SessionInfo, ValidationResult } from './browser.js';
 
 /** `getToken`/`forceRefresh`: a usable token, or what to do for one. */
 export type TokenReady = { t: 'ready'; token: string; generation: number; received?: number; expires?: number | null };
@@ -110,6 +110,7 @@ export interface ClientCore {
   failure(name: FailureName, subject?: string, detail?: string): MeshError;
   networkFailure(what: string, detail: string, cause?: string, causeCode?: string): { error: MeshError; unsent: boolean };
   checkListener(name: unknown, handlerIsFunction: boolean): void;
+  checkKeyName(name: unknown): KeyNameCheck | undefined;
   discovered(status: number, body: unknown): Endpoints;
   leaseRecord(owner: string, now: number): string;
   leaseOwner(value: string): string;

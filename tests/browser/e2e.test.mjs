@@ -202,6 +202,13 @@ test('device login, API key created in /settings, used by an agent through the g
   const key = await step('create-key', page, async () => {
     await page.goto(`${app.url}/settings`);
     await page.getByText('No API keys yet').waitFor();
+    // The page counts a name's characters by the gateway's rule (the SDK's
+    // checkName): 101 emoji are refused by name, 100 would pass both.
+    await page.getByLabel('Key name').fill('😀'.repeat(101));
+    await page.getByRole('button', { name: 'Create key' }).click();
+    await page.getByText('Use at most 100 characters (this one has 101).').waitFor();
+    await page.getByLabel('Key name').fill('😀'.repeat(100));
+    assert.equal(await page.getByRole('alert').filter({ hasText: 'characters' }).count(), 0, '100 emoji are 100 characters, not 200');
     await page.getByLabel('Key name').fill('ci-agent');
     await page.getByRole('button', { name: 'Create key' }).click();
     const value = await page.getByTestId('created-key').inputValue();
