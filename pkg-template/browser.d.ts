@@ -390,6 +390,20 @@ export class MeshClient {
    * (`access_denied`) or the code expires (`device_code_expired`).
    */
   completeDeviceLogin(login: DeviceLogin, options?: CallOptions): Promise<Session>;
+  /**
+   * The device login this tab started before a reload, to show and complete
+   * again (`completeDeviceLogin`), or `null`. Kept in the tab's
+   * `sessionStorage` when the client's `storage` is `'localStorage'` or
+   * `'sessionStorage'`, until the login completes, fails, expires or is
+   * cancelled; an aborted `completeDeviceLogin` keeps it.
+   */
+  pendingDeviceLogin(): DeviceLogin | null;
+  /**
+   * Ends a device login in this client and forgets it for reloads. RFC 8628
+   * has no way to withdraw a code at the provider: there it expires unused.
+   * Abort a running `completeDeviceLogin` with its signal.
+   */
+  cancelDeviceLogin(login: DeviceLogin): void;
 
   /**
    * A fresh access token: refreshed proactively within the leeway, one

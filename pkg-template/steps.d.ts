@@ -72,6 +72,8 @@ export interface Settings {
   keysPath: string;
   /** The localStorage lease's key (src/client/lease.rs). */
   leaseKey: string;
+  /** The sessionStorage key of a device login kept for a reload. */
+  deviceLoginKey: string;
   apiKeyMode: boolean;
   timeoutMs: number;
 }
@@ -107,6 +109,9 @@ export interface ClientCore {
   deviceAnswer(userCode: string, status: number, body: unknown, retryAfter: string | undefined, now: number): PollAnswer;
   deviceNetworkError(userCode: string, now: number): PollAnswer;
   deviceEnd(userCode: string, aborted: boolean): void;
+  devicePending(userCode: string): string | undefined;
+  deviceRestore(stored: string | undefined, now: number): DeviceLogin | undefined;
+  deviceCancel(login: unknown): string | undefined;
   failure(name: FailureName, subject?: string, detail?: string): MeshError;
   networkFailure(what: string, detail: string, cause?: string, causeCode?: string): { error: MeshError; unsent: boolean };
   checkListener(name: unknown, handlerIsFunction: boolean): void;
