@@ -191,6 +191,7 @@ test('device login, API key created in /settings, used by an agent through the g
     assert.equal(id, op.users.find((u) => u.login === 'demo').id);
     const kept = await bounded(page.evaluate(() => Object.keys(sessionStorage).filter((k) => k.endsWith(':device-login')).length), 'reading sessionStorage');
     assert.equal(kept, 0, 'a completed login is no longer kept for a reload');
+    assert.equal(await page.getByRole('heading', { level: 1 }).textContent(), 'Your session', 'a signed-in user is not asked to sign in');
     const firstExpiry = await page.getByTestId('token-expiry').locator('time').getAttribute('datetime');
     // The access token lives 20 s; the client refreshes it proactively and
     // the page follows ('refreshed' event): a later expiry and a count of 1+.
