@@ -21,7 +21,7 @@
 import { generateKeyPairSync, randomBytes } from 'node:crypto';
 import { createServer } from 'node:http';
 import { pathToFileURL } from 'node:url';
-import Provider, { errors } from 'oidc-provider';
+import Provider, { errors } from './oidc-provider.mjs';
 
 export const DEMO_CLIENT_ID = 'mesh-demo';
 export const DEFAULT_AUDIENCE = 'http://127.0.0.1:8787';
