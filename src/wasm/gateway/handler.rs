@@ -31,9 +31,9 @@ use web_sys::{CryptoKey, Request};
 
 use crate::gateway::api_keys::{self, NegativeCache, NEGATIVE_CAPACITY, NEGATIVE_TTL_SECS};
 use crate::gateway::authorize::Grants;
-use crate::gateway::key_use::{self, Admission, KeyUse};
+use crate::gateway::key_use::{self, KeyUse};
 use crate::gateway::config::{ConfigError, GatewayConfig, KEY_STORE_BINDING, VARIABLES};
-use crate::gateway::rate_limit::{admits_unreachable, Subject, TakeAnswer};
+use crate::gateway::rate_limit::TakeAnswer;
 use crate::gateway::stores::{KeysStore, RateLimitStore, KEYS_DO_BINDING, RATE_LIMITS_BINDING};
 
 /// The `KeyShard` and `RateLimitShard` namespaces of the env, if bound.
@@ -303,13 +303,13 @@ async fn run_passes(gateway: Rc<Gateway>, call: Call, line: String, verdict: Opt
             Need::KeyRecord(hash) => {
                 let store = configured.keys.as_ref().expect("a key record is asked for only with a key store");
                 fed.record = Some(match &store.shards {
-                    Some(shards) => shards.record(&store.kv, &hash).await,
+                    Some(shards) => out_of_line(shards.record(&store.kv, &hash)).await,
                     None => super::kv::get(&store.kv, &api_keys::record_key(&hash)).await,
                 });
             }
             Need::RateLimit { object, limit } => {
                 let limits = configured.limits.as_ref().expect("a count is asked for only with a rate-limit store");
-                fed.rate = Some(objects::take(limits, object, limit).await);
+                fed.rate = Some(out_of_line(objects::take(limits, object, limit)).await);
             }
             Need::KeysApi { op, owner, scopes, cors } => {
                 return match keys_api::serve(configured.keys.as_deref(), op, (&owner, &scopes), &call.request, &rid).await {
@@ -321,6 +321,16 @@ async fn run_passes(gateway: Rc<Gateway>, call: Call, line: String, verdict: Opt
     }
     to_response(reject::unavailable(), None, &rid).into()
 }
+
+/// A future polled through a pointer: its code stays its own function
+/// instead of growing [`run`]'s state machine, which every request's task
+/// runs (the Durable Object calls are on no other request's path).
+fn out_of_line<'f, T>(f: impl std::future::Future<Output = T> + 'f) -> std::pin::Pin<Box<dyn std::future::Future<Output = T> + 'f>> {
+    Box::pin(f)
+}
+
+#[path = "api_key_pass.rs"]
+mod api_key_pass;
 
 #[wasm_bindgen(module = "/src/wasm/gateway/plumbing.js")]
 extern "C" {
@@ -473,69 +483,6 @@ impl Configured {
             }
         };
         Ok((Identity { user_id: claims.sub, method: AuthMethod::Jwt, api_key_id: None }, claims.grants))
-    }
-
-    /// An API key by its hash: the negative cache, else its record (cached
-    /// with `do`, else from its store); then its expiry and rate limit. What
-    /// it grants is its scopes.
-    fn verify_api_key<'l>(&self, key: &str, call: &Call, rid: &Rid<'_>, fed: &mut Fed) -> Result<(Identity, Grants), Failure<'l>> {
-        let unknown = || Failure::Reject(Reason::UnknownApiKey.into());
-        let Some(store) = &self.keys else { return Err(Failure::Unavailable) };
-        if !api_keys::well_formed(key, &self.cfg.api_key_prefix) {
-            return Err(unknown());
-        }
-        let hash = api_keys::sha256_hex(key);
-        let now = now_secs();
-        if store.negative.borrow().contains(&hash, now) {
-            return Err(unknown());
-        }
-        let cached = store.shards.as_ref().and_then(|s| s.cached(&hash, now));
-        let text = match cached.map(|t| Ok(Some(t))).or_else(|| fed.record.take()) {
-            None => return Err(Failure::Need(Need::KeyRecord(hash))),
-            Some(Ok(Some(text))) => text,
-            Some(Ok(None)) => {
-                store.negative.borrow_mut().insert(hash, now);
-                return Err(unknown());
-            }
-            Some(Err(e)) => {
-                console_log(&event_log("error", "kv_failed", rid.get(), json!({ "detail": describe_js(&e) })));
-                return Err(Failure::Unavailable);
-            }
-        };
-        let Some((record, identity)) = api_keys::record_identity(&text) else {
-            console_log(&event_log("error", "key_record_corrupt", rid.get(), json!({})));
-            return Err(unknown());
-        };
-        if let (Some(_), Some(limit), false) = (&self.limits, record.rate_limit, api_keys::expired(&record, now)) {
-            match fed.rate.take() {
-                None => {
-                    // The next pass finds the record where this one did.
-                    fed.record = Some(Ok(Some(text)));
-                    return Err(Failure::Need(Need::RateLimit { object: Subject::Key(&record.id).object_name(), limit }));
-                }
-                Some(Ok(TakeAnswer::Limited { retry_after })) => return Err(Failure::Limited(retry_after)),
-                Some(Ok(TakeAnswer::Allowed)) => {}
-                Some(Err(e)) => {
-                    let open = admits_unreachable(self.cfg.stores.unreachable);
-                    let detail = json!({ "detail": describe_js(&e), "admitted": open });
-                    console_log(&event_log("warn", "rate_limit_unreachable", rid.get(), detail));
-                    if !open {
-                        return Err(Failure::Unavailable);
-                    }
-                }
-            }
-        }
-        let admission = store.used.borrow_mut().admit_counted(&record, now, self.limits.is_none());
-        match admission {
-            Admission::Expired => Err(Failure::Reject(Reason::Expired.into())),
-            Admission::Limited { retry_after } => Err(Failure::Limited(retry_after)),
-            Admission::Allowed { touch } => {
-                if touch {
-                    keys_api::touch_later(store, hash, now, &call.ctx, rid);
-                }
-                Ok((identity, Grants::from_scopes(&record.scopes)))
-            }
-        }
     }
 }
 
