@@ -53,7 +53,9 @@ describe('revocation on three instances', () => {
     const after0 = results.filter((x) => x.start > revokedAt && x.i < 2);
     const afterN = results.filter((x) => x.start > revokedAt + CACHE_SECS * 1000 && x.i === 2);
     assert.ok(after0.length >= 10 && afterN.length >= 5, `enough requests after the revoke: ${after0.length}, ${afterN.length}`);
-    console.log(`# ${results.length} requests; ${after0.length} after the revoke on cache 0, ${afterN.length} after ${CACHE_SECS} s on cache ${CACHE_SECS}`);
+    // Within the bound the cached record may still be accepted: how often shows the cache at work.
+    const cached = results.filter((x) => x.i === 2 && x.status === 200 && x.start > revokedAt).length;
+    console.log(`# ${results.length} requests; ${after0.length} after the revoke on cache 0, ${afterN.length} after ${CACHE_SECS} s on cache ${CACHE_SECS}; ${cached} accepted from the cache within ${CACHE_SECS} s`);
   });
 
   test('a key created on one instance is known at once on the others (no negative cache with cache 0)', async () => {
