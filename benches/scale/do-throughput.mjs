@@ -1,0 +1,223 @@
+// What one SQLite-backed Durable Object sustains here: requests per second
+// and latency of one object doing a shard's work per request, beside the
+// same worker answering without the object, measured in the same run.
+//
+//   node benches/scale/do-throughput.mjs [--seconds 4] [--rounds 3]
+//        [--concurrency 8] [--ops ref,noop,lookup,count,lookup-kv,count-kv]
+//        [--keys 1000] [--via-proxy] [--json]
+//
+// Method. `wrangler dev` (tests/support/wrangler.mjs, offline, 127.0.0.1)
+// runs benches/scale/worker/shard.toml: one object class, SQLite-backed. Each
+// op (see worker/shard.js) is driven for --seconds by --concurrency loops,
+// each with a keep-alive connection of its own, sending its next request when
+// the last one is answered: a closed loop, so the object is never offered
+// more than it can take and the figure is its throughput, not a queue's
+// growth. Every request of a DO op goes to the same object (`shard-0`); the
+// record or counter it touches is picked at random among --keys. Ops run in
+// a rotating order, --rounds times, after a warm-up; req/s is the median over
+// rounds, latency percentiles pool every request of the op.
+//
+// Where the requests go. wrangler dev runs two workerd processes: its proxy
+// (the URL it prints; each request is also logged through wrangler's Node
+// process) and the one that runs the worker and its objects. By default the
+// load goes straight to the second one's socket (found in /proc), so the
+// machine's two cores are not spent on the proxy and the log; --via-proxy
+// measures the URL tests use. CPU per request is read per process (schedstat,
+// all threads); the object's own cost is the worker process's CPU per request
+// of an op minus the reference's, which also carries the stub's side of the hop.
+//
+// This machine has 2 cores: the load generator (this Node process) competes
+// with workerd for them, so req/s is a floor for one object that has a
+// core of its own, as it has in production. "1 core would allow" divides a
+// second by the object's own CPU per request: what the object's thread could
+// do if nothing else ran on its core.
+import http from 'node:http';
+import { readdirSync, readFileSync, readlinkSync } from 'node:fs';
+import os from 'node:os';
+import path from 'node:path';
+import { parseArgs } from 'node:util';
+
+import { startWrangler } from '../../tests/support/wrangler.mjs';
+import { cpuOf, settle, median } from '../gateway/harness.mjs';
+
+const HERE = path.dirname(new URL(import.meta.url).pathname);
+const { values: opt } = parseArgs({
+  options: {
+    seconds: { type: 'string', default: '4' },
+    rounds: { type: 'string', default: '3' },
+    concurrency: { type: 'string', default: '8' },
+    ops: { type: 'string', default: 'ref,noop,lookup,count,lookup-kv,count-kv' },
+    keys: { type: 'string', default: '1000' },
+    'via-proxy': { type: 'boolean', default: false },
+    json: { type: 'boolean', default: false },
+  },
+});
+const SECONDS = Number(opt.seconds);
+const ROUNDS = Number(opt.rounds);
+const CONCURRENCY = Number(opt.concurrency);
+const KEYS = Number(opt.keys);
+const OPS = opt.ops.split(',').map((s) => s.trim()).filter(Boolean);
+const PATHS = { ref: '/ref' };
+for (const op of OPS) PATHS[op] ??= `/do/${op}`;
+
+const LABELS = {
+  ref: 'reference: the worker answers, no object',
+  noop: 'object: answers, no storage (the hop alone)',
+  lookup: 'object: primary-key read of a record (SQL)',
+  'lookup-kv': 'object: the same read, storage.get',
+  count: 'object: rate-limit counter upsert (SQL)',
+  'count-kv': 'object: the same counter, storage.get + put',
+};
+
+/** The workerd processes of wrangler's process group: its proxy and the worker's. */
+function workerdOf(group, entryPort) {
+  const found = {};
+  for (const d of readdirSync('/proc')) {
+    if (!/^\d+$/.test(d)) continue;
+    try {
+      const stat = readFileSync(`/proc/${d}/stat`, 'utf8');
+      const rest = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
+      if (Number(rest[2]) !== group || !stat.includes('(workerd)')) continue;
+      const cmd = readFileSync(`/proc/${d}/cmdline`, 'utf8');
+      found[cmd.includes(`entry=127.0.0.1:${entryPort}\0`) ? 'proxy' : 'worker'] = Number(d);
+    } catch { /* gone */ }
+  }
+  if (!found.proxy || !found.worker) throw new Error(`workerd processes not found: ${JSON.stringify(found)}`);
+  return found;
+}
+
+/** TCP ports process `pid` listens on (its socket inodes in /proc/net/tcp). */
+function listeningPorts(pid) {
+  const inodes = new Set();
+  for (const fd of readdirSync(`/proc/${pid}/fd`)) {
+    try { const m = /^socket:\[(\d+)\]$/.exec(readlinkSync(`/proc/${pid}/fd/${fd}`)); if (m) inodes.add(m[1]); } catch { /* closed */ }
+  }
+  return readFileSync('/proc/net/tcp', 'utf8').split('\n').slice(1).map((l) => l.trim().split(/\s+/))
+    .filter((f) => f[3] === '0A' && inodes.has(f[9])).map((f) => parseInt(f[1].split(':')[1], 16));
+}
+
+/** The worker's own socket: the port of its workerd that answers /ref. */
+async function directUrl(pid) {
+  for (const port of listeningPorts(pid)) {
+    try {
+      const r = await fetch(`http://127.0.0.1:${port}/ref`, { signal: AbortSignal.timeout(2000) });
+      if (r.status === 200 && (await r.text()) === '{}') return `http://127.0.0.1:${port}`;
+    } catch { /* not this one */ }
+  }
+  throw new Error(`no socket of workerd ${pid} answers /ref`);
+}
+
+/** Busy and total jiffies of the whole machine (/proc/stat). */
+function machineTicks() {
+  const f = readFileSync('/proc/stat', 'utf8').split('\n')[0].trim().split(/\s+/).slice(1).map(Number);
+  const total = f.reduce((a, b) => a + b, 0);
+  return { busy: total - f[3] - f[4], total };
+}
+
+const agent = new http.Agent({ keepAlive: true, maxSockets: CONCURRENCY });
+function get(url) {
+  return new Promise((resolve, reject) => {
+    const req = http.get(url, { agent }, (res) => {
+      res.resume();
+      res.on('end', () => resolve(res.statusCode));
+    });
+    req.setTimeout(30_000, () => req.destroy(new Error('timeout')));
+    req.on('error', reject);
+  });
+}
+
+/** `concurrency` closed loops on `base + path` for `seconds`: count, latencies (ms), errors. */
+async function drive(base, p, seconds) {
+  const lat = [];
+  let errors = 0;
+  let firstError = null;
+  const end = performance.now() + seconds * 1000;
+  const loop = async () => {
+    while (performance.now() < end) {
+      const k = Math.floor(Math.random() * KEYS);
+      const t0 = performance.now();
+      let status;
+      try { status = await get(`${base}${p}${p.includes('?') ? '&' : '?'}k=${k}`); } catch (e) { status = e.code ?? e.message; }
+      lat.push(performance.now() - t0);
+      if (status !== 200) { errors++; firstError ??= status; }
+    }
+  };
+  const t0 = performance.now();
+  await Promise.all(Array.from({ length: CONCURRENCY }, loop));
+  return { n: lat.length, wall: (performance.now() - t0) / 1000, lat, errors, firstError };
+}
+
+const pct = (sorted, q) => sorted[Math.min(sorted.length - 1, Math.floor(q * sorted.length))];
+const f1 = (x) => (Number.isFinite(x) ? x.toFixed(1) : '-');
+const f2 = (x) => (Number.isFinite(x) ? x.toFixed(2) : '-');
+const int = (x) => (Number.isFinite(x) ? Math.round(x).toLocaleString('en-US') : '-');
+
+const started = Date.now();
+const load0 = os.loadavg();
+const w = await startWrangler({ config: path.join(HERE, 'worker/shard.toml') });
+try {
+  const pids = workerdOf(w.pid, w.port);
+  const base = opt['via-proxy'] ? w.url : await directUrl(pids.worker);
+  for (const op of OPS) await drive(base, PATHS[op], 1); // warm-up: the object's table is seeded on its first request
+  const results = Object.fromEntries(OPS.map((op) => [op, { rps: [], lat: [], worker: [], proxy: [], gen: [], errors: 0, firstError: null }]));
+  const m0 = machineTicks();
+  let ours = 0;
+  for (let round = 0; round < ROUNDS; round++) {
+    const order = OPS.map((_, i) => OPS[(i + round) % OPS.length]);
+    for (const op of order) {
+      const c0 = { worker: (await settle(pids.worker)).ns, proxy: cpuOf(pids.proxy).ns, gen: process.cpuUsage() };
+      const r = await drive(base, PATHS[op], SECONDS);
+      const c1 = { worker: (await settle(pids.worker)).ns, proxy: cpuOf(pids.proxy).ns, gen: process.cpuUsage(c0.gen) };
+      const acc = results[op];
+      acc.rps.push(r.n / r.wall);
+      acc.lat.push(...r.lat);
+      acc.worker.push((c1.worker - c0.worker) / 1000 / r.n);
+      acc.proxy.push((c1.proxy - c0.proxy) / 1000 / r.n);
+      acc.gen.push((c1.gen.user + c1.gen.system) / r.n);
+      acc.errors += r.errors;
+      acc.firstError ??= r.firstError;
+      ours += (c1.worker - c0.worker) / 1e9 + (c1.proxy - c0.proxy) / 1e9 + (c1.gen.user + c1.gen.system) / 1e6;
+    }
+  }
+  const m1 = machineTicks();
+  const hz = 100; // USER_HZ: /proc/stat counts in 1/100 s on Linux
+  const wallMachine = (m1.total - m0.total) / hz / os.cpus().length;
+  const otherCores = Math.max(0, ((m1.busy - m0.busy) / hz - ours) / wallMachine);
+
+  const rows = OPS.map((op) => {
+    const a = results[op];
+    const sorted = [...a.lat].sort((x, y) => x - y);
+    return {
+      op, label: LABELS[op] ?? op, rps: median(a.rps), rpsMin: Math.min(...a.rps), rpsMax: Math.max(...a.rps),
+      p50: pct(sorted, 0.5), p90: pct(sorted, 0.9), p99: pct(sorted, 0.99), max: sorted.at(-1),
+      workerUs: median(a.worker), proxyUs: median(a.proxy), genUs: median(a.gen), errors: a.errors, firstError: a.firstError, n: a.lat.length,
+    };
+  });
+  const ref = rows.find((r) => r.op === 'ref');
+  for (const r of rows) {
+    r.objectUs = ref && r.op !== 'ref' ? r.workerUs - ref.workerUs : NaN;
+    r.coreAllows = r.objectUs > 0 ? 1e6 / r.objectUs : NaN;
+  }
+  const workerdVersion = JSON.parse(readFileSync(path.join(HERE, '../../node_modules/workerd/package.json'), 'utf8')).version;
+  if (opt.json) {
+    console.log(JSON.stringify({ rows, concurrency: CONCURRENCY, seconds: SECONDS, rounds: ROUNDS, viaProxy: opt['via-proxy'], otherCores, load0 }, null, 2));
+  } else {
+    const p = (s = '') => console.log(s);
+    p(`One SQLite-backed Durable Object under load: wrangler dev (workerd ${workerdVersion}), offline on 127.0.0.1, ${os.cpus().length} cores`);
+    p(`${CONCURRENCY} closed loops, one keep-alive connection each, ${opt['via-proxy'] ? "through wrangler's proxy URL" : "straight to the worker's workerd"}; ${ROUNDS} rounds x ${SECONDS} s per op, ops interleaved; every object request to one object, keys at random among ${KEYS}`);
+    p('req/s: median over rounds (lowest-highest); latency: every request of the op pooled; CPU: per request, schedstat of each process; object CPU = worker process CPU minus the reference\'s');
+    p();
+    p('| op | req/s | p50 ms | p90 ms | p99 ms | max ms | worker workerd CPU us | object CPU us | 1 core would allow, req/s | proxy workerd CPU us | load generator CPU us | errors |');
+    p('| --- | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: |');
+    for (const r of rows) {
+      p(`| ${r.label} | ${int(r.rps)} (${int(r.rpsMin)}-${int(r.rpsMax)}) | ${f2(r.p50)} | ${f2(r.p90)} | ${f2(r.p99)} | ${f1(r.max)} | ${f1(r.workerUs)} | ${f1(r.objectUs)} | ${int(r.coreAllows)} | ${f1(r.proxyUs)} | ${f1(r.genUs)} | ${r.errors}${r.firstError ? ` (${r.firstError})` : ''} |`);
+    }
+    p();
+    p(`Machine: load average ${load0.map((x) => x.toFixed(2)).join(' ')} before the run; other processes used ${otherCores.toFixed(2)} cores during it.`);
+    p(`Command: node benches/scale/do-throughput.mjs ${process.argv.slice(2).join(' ')}`.trim() + ` (${Math.round((Date.now() - started) / 1000)} s)`);
+  }
+  for (const r of rows) if (r.errors) process.exitCode = 1;
+} finally {
+  agent.destroy();
+  await w.stop();
+}
