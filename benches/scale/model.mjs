@@ -233,7 +233,7 @@ function charsNeeded(rate, cacheSecs, hot, limit) {
 }
 
 const shardsLabel = (chars) => (chars === null ? 'none: the hot key alone is over' : `${int(16 ** chars)} (${chars} hex)`);
-for (const hot of [0, HOT]) {
+for (const hot of HOT > 0 ? [0, HOT] : [0]) {
   p();
   p(hot
     ? `## KeyShard: lookups per second per shard, one hot key carrying ${f1(hot * 100)}% of requests from every isolate (the rest as above); ${int(16 ** CHARS)} shards (${CHARS} hex digits)`
