@@ -23,11 +23,15 @@
 //   127.0.0.1), as the tests run the gateway. It runs two workerd processes:
 //   its proxy (the URL it prints; every request is also logged through
 //   wrangler's Node process) and the one that runs the worker and its
-//   objects. The load goes straight to the second one's socket (found in
-//   /proc) unless --via-proxy. Even so the proxy's workerd works for each
-//   object request (its inspector proxy, by its CPU): its column shows it.
-// - `miniflare`: the same workerd and fixture through Miniflare's API,
-//   without wrangler's proxy and inspector: the closer figure for the object.
+//   objects. The load goes to the second one's entry socket (found in /proc)
+//   unless --via-proxy. Even so each request passes Miniflare's entry worker
+//   and wrangler's middleware, and the proxy's workerd works for each object
+//   request: wrangler's inspector proxy holds a DevTools session with network
+//   events on, and every subrequest, the object hop included, becomes events
+//   (checked with Miniflare and a DevTools client: the hop rate halved).
+// - `miniflare`: the same workerd and fixture through Miniflare's API and a
+//   direct socket, without wrangler's proxy, middleware and inspector: the
+//   closer figure for the object.
 // CPU per request is read per process (schedstat, all threads); the object's
 // own cost is the worker's workerd CPU per request of an op minus the
 // reference's, which also carries the stub's side of the hop.
