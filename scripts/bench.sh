@@ -5,7 +5,9 @@
 #   3. the gateway in workerd (benches/gateway/run.mjs: whole HTTP requests, as
 #      the issue asks), then the same workers inside one isolate
 #      (benches/gateway/isolate.mjs: the lower-noise view of auth CPU);
-#   4. API-key lookups, KV against a KeyShard Durable Object (benches/gateway/keys.mjs).
+#   4. API-key lookups, KV against a KeyShard Durable Object (benches/gateway/keys.mjs);
+#   5. the Durable Objects at edge scale: the model (benches/scale/model.mjs,
+#      docs/scale.md) and one object's throughput (benches/scale/do-throughput.mjs).
 # Usage: scripts/bench.sh [--build]   (--build: scripts/build.sh first; `make bench`
 # builds before it). The size bench warns when pkg/ is a --dev build.
 set -euo pipefail
@@ -21,7 +23,8 @@ echo
 failed=()
 node benches/size/run.mjs || failed+=(benches/size/run.mjs)
 # One failing benchmark does not hide the others' numbers.
-for bench in benches/client/refresh-storm.mjs benches/gateway/run.mjs benches/gateway/isolate.mjs benches/gateway/keys.mjs; do
+for bench in benches/client/refresh-storm.mjs benches/gateway/run.mjs benches/gateway/isolate.mjs benches/gateway/keys.mjs \
+  benches/scale/model.mjs benches/scale/do-throughput.mjs; do
   if [ -f "$bench" ]; then
     echo
     node "$bench" || failed+=("$bench")
