@@ -1,7 +1,8 @@
 //! The Worker's fetch handler as one step loop: each pass over a request
 //! asks the core what it needs ([`Configured::pass`]); the answer is a
 //! response, or the IO to do first (a JWKS fetch, a key import, a signature
-//! verdict, a KV record, the keys API), which [`run`] does before the next
+//! verdict, a key record from KV or its shard, a global rate-limit count, the
+//! keys API), which [`run`] does before the next
 //! pass. A public route, a refusal, a cached or HS256 token is the same loop
 //! finishing at its first pass, with no IO and no task.
 //!
@@ -35,9 +36,6 @@ use crate::gateway::key_use::{self, KeyUse};
 use crate::gateway::config::{ConfigError, GatewayConfig, KEY_STORE_BINDING, VARIABLES};
 use crate::gateway::rate_limit::TakeAnswer;
 use crate::gateway::stores::{KeysStore, RateLimitStore, KEYS_DO_BINDING, RATE_LIMITS_BINDING};
-
-/// The `KeyShard` and `RateLimitShard` namespaces of the env, if bound.
-type DoBindings = (Option<DurableObjectNamespace>, Option<DurableObjectNamespace>);
 use crate::gateway::cors::{self, allowed_origin};
 use crate::gateway::forwarded;
 use crate::gateway::resource;
@@ -62,6 +60,9 @@ use super::keys_do::KeyShards;
 use super::objects;
 use super::response::{cors_adder, to_response, upstream_failed, Rid};
 use super::webcrypto::WebCrypto;
+
+/// The `KeyShard` and `RateLimitShard` namespaces of the env, if bound.
+type DoBindings = (Option<DurableObjectNamespace>, Option<DurableObjectNamespace>);
 
 pub struct Gateway {
     options: Option<Object>,
@@ -129,7 +130,7 @@ enum Need<'l> {
 struct Fed {
     verdict: Option<(TokenHash, bool)>,
     import_failed: bool,
-    /// The KV record of an API key's hash (`None` inside: no such key).
+    /// The record of an API key's hash, from KV or its shard (`None` inside: no such key).
     record: Option<Result<Option<String>, JsValue>>,
     /// A rate-limit object's answer, or why it gave none.
     rate: Option<Result<TakeAnswer, JsValue>>,
