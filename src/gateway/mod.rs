@@ -20,6 +20,8 @@
 //! - [`verify`]: the verification pipeline as steps.
 //! - [`api_keys`]: key format, KV layout, create and rotate bodies, scopes a creator may grant, negative cache.
 //! - [`key_use`]: per use of a key: expiry, per-key rate limit, when its last use is written back.
+//! - [`service_token`]: `MESH_SERVICE_TOKEN`, the client-credentials request and its answer.
+//! - [`token_broker`]: the service token's life: the broker's refresh policy, what isolates keep.
 //! - [`identity`]: the HMAC-signed identity for the origin, sign and verify.
 //! - [`reject`]: uniform error replies and structured log lines.
 
@@ -38,5 +40,7 @@ pub mod reject;
 pub mod request;
 pub mod resource;
 pub mod route;
+pub mod service_token;
+pub mod token_broker;
 pub mod token_cache;
 pub mod verify;
