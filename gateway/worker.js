@@ -8,4 +8,7 @@
 // package's `workerd` export condition picks the Workers entry).
 import { createGateway } from '../pkg/workerd.js';
 
+// The Durable Object classes the gateway's bindings name (wrangler.toml).
+export { TokenBroker } from '../pkg/workerd.js';
+
 export default createGateway();

@@ -7,4 +7,7 @@ initSync({ module: wasm });
 
 export const MeshClient = defineMeshClient(ClientCore);
 export { createGateway, verifyIdentity, version } from './wasm/full/mesh_sdk.js';
+// The gateway's Durable Object classes: a Worker re-exports them so that
+// wrangler can bind them (gateway/worker.js, gateway/wrangler.toml).
+export { TokenBroker } from './wasm/full/mesh_sdk.js';
 export { MeshError, isMeshError } from './errors.js';

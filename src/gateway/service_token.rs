@@ -236,6 +236,14 @@ pub fn discovered_endpoint(issuer: &str, status: u16, body: &[u8]) -> Result<Str
     crate::client::discovery::endpoints(issuer, status, document).map(|e| e.token).map_err(|e| e.message().to_string())
 }
 
+/// A configured service token needs the brokers' Durable Object binding.
+pub fn check_binding(cfg: &super::config::GatewayConfig, has_broker: bool) -> Result<(), ConfigError> {
+    if cfg.service_token.is_some() && !has_broker {
+        return Err(ConfigError { variable: BROKER_BINDING, problem: "Durable Object binding (class TokenBroker) is required when MESH_SERVICE_TOKEN is set".into() });
+    }
+    Ok(())
+}
+
 /// The configuration's description for logs: what, never the secret.
 pub fn describe(cfg: &ServiceTokenConfig) -> serde_json::Value {
     json!({ "issuer": cfg.issuer, "client_id": cfg.client_id, "scope": cfg.scope, "audience": cfg.audience })

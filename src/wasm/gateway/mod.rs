@@ -11,6 +11,8 @@ mod jwks_fetch;
 mod keys_api;
 mod kv;
 mod response;
+mod service_token;
+mod token_broker;
 mod webcrypto;
 
 use std::rc::Rc;
@@ -19,6 +21,7 @@ use js_sys::Object;
 use wasm_bindgen::prelude::*;
 
 pub use identity::verify_identity;
+pub use token_broker::TokenBroker;
 
 /// Creates the gateway: `export default createGateway()` in a Worker (its
 /// TypeScript types are pkg-template/index.d.ts's). The
