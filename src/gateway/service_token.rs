@@ -25,7 +25,7 @@ pub const DEFAULT_SECRET_VAR: &str = "MESH_SERVICE_CLIENT_SECRET";
 pub const BROKER_BINDING: &str = "MESH_TOKEN_BROKER";
 /// A token request that has not answered by then is abandoned (and counts
 /// as a failure): a hung token endpoint must not hold the refresh forever.
-pub const TOKEN_REQUEST_TIMEOUT_MS: u32 = 10_000;
+pub const TOKEN_REQUEST_TIMEOUT_MS: u32 = 5_000;
 /// A token endpoint answer larger than this is refused unread.
 pub const MAX_TOKEN_BODY_BYTES: usize = 64 * 1024;
 

@@ -329,14 +329,25 @@ impl IsolateToken {
     }
 
     /// Keeps a token the broker gave: until half of the broker's remaining
-    /// margin is left, at least [`MIN_ASK_INTERVAL_MS`], never past the safety margin.
-    pub fn on_answer(&mut self, answer: &Answer, now_ms: i64) {
+    /// margin is left, at least [`MIN_ASK_INTERVAL_MS`], never past the
+    /// safety margin. Without one (the broker unreachable, say), the held
+    /// token stays in use while valid, and the broker is asked again after
+    /// [`MIN_ASK_INTERVAL_MS`]. Returns whether a token is there to use.
+    pub fn on_answer(&mut self, answer: &Answer, now_ms: i64) -> bool {
         self.asking_since = None;
         if let Answer::Token { token, expires_in_ms, refresh_in_ms, .. } = answer {
             let expires = now_ms + expires_in_ms;
             let broker_due = now_ms + refresh_in_ms.clamp(&0, expires_in_ms);
             let ask_at = (broker_due + (expires - broker_due) / 2).max(now_ms + MIN_ASK_INTERVAL_MS).min(expires - EXPIRY_SAFETY_MS);
             self.held = Some((token.clone(), expires, ask_at));
+            return true;
+        }
+        match &mut self.held {
+            Some((_, expires, ask_at)) if now_ms < *expires - EXPIRY_SAFETY_MS => {
+                *ask_at = (now_ms + MIN_ASK_INTERVAL_MS).min(*expires - EXPIRY_SAFETY_MS);
+                true
+            }
+            _ => false,
         }
     }
 }

@@ -250,8 +250,23 @@ fn an_isolate_asks_once_the_broker_has_refreshed_and_never_uses_an_expired_token
     i.on_answer(&answer("t1", 1_500, -3_000), 18_500);
     assert_eq!(i.get(18_500 + 499), Use::Token(&AccessToken::new("t1")));
     assert_eq!(i.get(18_500 + 500), Use::Ask);
-    i.on_answer(&Answer::Unavailable { retry_after_secs: 1 }, 21_000);
+    assert!(!i.on_answer(&Answer::Unavailable { retry_after_secs: 1 }, 21_000));
     assert_eq!(i.get(21_000), Use::Ask, "an expired token is never used");
+}
+
+#[test]
+fn an_isolate_keeps_its_valid_token_while_the_broker_cannot_answer() {
+    let mut i = IsolateToken::default();
+    i.get(0);
+    i.on_answer(&Answer::Token { token: AccessToken::new("t1"), expires_in_ms: 20_000, refresh_in_ms: 10_000, waited: false }, 0);
+    assert_eq!(i.get(15_000), Use::Ask);
+    assert!(i.on_answer(&Answer::Unavailable { retry_after_secs: 30 }, 15_000), "still valid: used");
+    assert_eq!(i.get(15_999), Use::Token(&AccessToken::new("t1")));
+    assert_eq!(i.get(16_000), Use::Ask, "asked again a second later");
+    assert!(i.on_answer(&Answer::Refused, 18_900));
+    assert_eq!(i.get(18_999), Use::Token(&AccessToken::new("t1")));
+    assert_eq!(i.get(19_000), Use::Ask);
+    assert!(!i.on_answer(&Answer::Unavailable { retry_after_secs: 1 }, 19_000), "within the safety margin: none");
 }
 
 /// The model of the edge: isolates with their own cache calling one broker,

@@ -308,8 +308,8 @@ async fn run_passes(gateway: Rc<Gateway>, call: Call, line: String, verdict: Opt
             Need::ServiceToken => {
                 let (namespace, name, held) = configured.service.as_ref().expect("asked for only when configured");
                 let answer = super::service_token::ask(namespace, name, &rid).await;
-                held.borrow_mut().on_answer(&answer, now_ms() as i64);
-                fed.service_failure = (!matches!(answer, Answer::Token { .. })).then_some(answer);
+                let usable = held.borrow_mut().on_answer(&answer, now_ms() as i64);
+                fed.service_failure = (!usable).then_some(answer);
             }
             Need::KeysApi { op, owner, scopes, cors } => {
                 return match keys_api::serve(configured.keys.as_ref(), op, (&owner, &scopes), &call.request, &rid).await {

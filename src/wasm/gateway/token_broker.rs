@@ -128,6 +128,8 @@ impl Inner {
             }
             *self.written.borrow_mut() = stored.unwrap_or_default();
             *self.broker.borrow_mut() = Some(broker);
+            // The alarm as this state wants it (the lost mark's backoff included).
+            self.save().await;
         }
         Ok(())
     }
@@ -143,11 +145,21 @@ impl Inner {
         }
         let mut waited = false;
         for _ in 0..MAX_ROUNDS {
-            let call = self.broker.borrow_mut().as_mut().expect("loaded").call(now_ms() as i64);
+            let now = now_ms() as i64;
+            let (call, overdue) = {
+                let mut broker = self.broker.borrow_mut();
+                let broker = broker.as_mut().expect("loaded");
+                (broker.call(now), broker.alarm(now))
+            };
             let wait = match call {
                 Call::Wait => self.flight.borrow().clone(),
                 Call::Start => Some(self.refresh()),
                 done => {
+                    // A refresh the alarm should have made (an alarm lost
+                    // with an eviction): started, not awaited.
+                    if overdue {
+                        let _ = self.refresh();
+                    }
                     self.save().await;
                     let (status, body) = reply(&done, waited);
                     return answer(status, &body);
