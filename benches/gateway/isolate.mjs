@@ -165,7 +165,8 @@ try {
     for (const a of ALGS) await call(kind, '/api/v1/chat', await mintBatch(a, 20), 500);
   }
   if (SERVICE) for (const p of ['/plain/x', '/partner/x']) await call('inject', p, [null], 500);
-  const service = { plain: [], inject: [], plainWall: [], injectWall: [] }; // us per call, by round
+  // us per call, by round; `again` is the plain route a second time: the noise floor.
+  const service = { plain: [], inject: [], again: [], plainWall: [], injectWall: [], againWall: [] };
 
   const results = new Map(); // `${label}|${kind}` -> [us per call, by round]
   let rounds = 0;
@@ -185,7 +186,8 @@ try {
     }
     if (SERVICE) {
       // The two routes of one worker, in a rotating order.
-      const order = round % 2 ? [['inject', '/partner/x'], ['plain', '/plain/x']] : [['plain', '/plain/x'], ['inject', '/partner/x']];
+      const phases = [['plain', '/plain/x'], ['inject', '/partner/x'], ['again', '/plain/x']];
+      const order = phases.map((_, i) => phases[(i + round) % phases.length]);
       for (const [which, p] of order) {
         service[which].push(await call('inject', p, [null], CALLS));
         service[`${which}Wall`].push(wallMs.get(`inject|${p}`) * 1000);
@@ -228,6 +230,9 @@ try {
     const d = service.inject.map((x, i) => x - service.plain[i]);
     const w = service.injectWall.map((x, i) => x - service.plainWall[i]);
     against.push(`- inject: "service_token" - plain route, same worker: CPU ${f1(median(d))} us per call (middle half ${f1(quantile(d, 0.25))} to ${f1(quantile(d, 0.75))}; lower in ${d.filter((x) => x < 0).length} of ${d.length} rounds), wall ${f1(median(w))} us per call (middle half ${f1(quantile(w, 0.25))} to ${f1(quantile(w, 0.75))}); plain route CPU ${f1(median(service.plain))} us, wall ${f1(median(service.plainWall))} us; token requests ${tokenEndpoint.count()}`);
+    const n = service.again.map((x, i) => x - service.plain[i]);
+    const nw = service.againWall.map((x, i) => x - service.plainWall[i]);
+    against.push(`- noise floor, the plain route twice in the same round: CPU ${f1(median(n))} us per call (middle half ${f1(quantile(n, 0.25))} to ${f1(quantile(n, 0.75))}), wall ${f1(median(nw))} us (middle half ${f1(quantile(nw, 0.25))} to ${f1(quantile(nw, 0.75))})`);
   }
   if (BASELINE || RULES || SERVICE) {
     p('');
