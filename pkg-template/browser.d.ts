@@ -307,11 +307,29 @@ export interface RotateApiKeyOptions {
   gracePeriodSeconds?: number;
 }
 
+/** Why an API key's name would be refused (the gateway's rule, in the core). */
+export interface KeyNameCheck {
+  /** `empty` (after trimming; also for a value that is not a string), `too_long`, `control_character`. */
+  problem: 'empty' | 'too_long' | 'control_character';
+  /** The trimmed name's length in characters (Unicode code points, not UTF-16 units). */
+  length: number;
+  /** The most characters a name may have. */
+  max: number;
+  /** The API's wording of the problem. */
+  message: string;
+}
+
 /** `client.keys`: the API keys of the signed-in user (`/api/v1/keys`). */
 export interface MeshKeys {
   list(): Promise<ApiKey[]>;
-  /** `name`: 1-100 characters. */
+  /** `name`: 1-100 characters after trimming, none a control character (see `checkName`). */
   create(name: string, options?: CreateApiKeyOptions): Promise<CreatedApiKey>;
+  /**
+   * Why the gateway would refuse `name`, or `null` when it would accept it,
+   * by the gateway's own rule (characters are code points: an emoji is one).
+   * Offline; for forms.
+   */
+  checkName(name: string): KeyNameCheck | null;
   revoke(id: string): Promise<void>;
   /**
    * A replacement with the same name, scopes, rate limit and expiry (its
@@ -372,6 +390,20 @@ export class MeshClient {
    * (`access_denied`) or the code expires (`device_code_expired`).
    */
   completeDeviceLogin(login: DeviceLogin, options?: CallOptions): Promise<Session>;
+  /**
+   * The device login this tab started before a reload, to show and complete
+   * again (`completeDeviceLogin`), or `null`. Kept in the tab's
+   * `sessionStorage` when the client's `storage` is `'localStorage'` or
+   * `'sessionStorage'`, until the login completes, fails, expires or is
+   * cancelled; an aborted `completeDeviceLogin` keeps it.
+   */
+  pendingDeviceLogin(): DeviceLogin | null;
+  /**
+   * Ends a device login in this client and forgets it for reloads. RFC 8628
+   * has no way to withdraw a code at the provider: there it expires unused.
+   * Abort a running `completeDeviceLogin` with its signal.
+   */
+  cancelDeviceLogin(login: DeviceLogin): void;
 
   /**
    * A fresh access token: refreshed proactively within the leeway, one

@@ -3,6 +3,7 @@
 // API-key mode. Each entry binds it to its build of the wasm core
 // (`defineMeshClient(ClientCore)`); every decision is the core's.
 
+import { PendingLogins } from './pending.js';
 import { Provider } from './provider.js';
 import { SessionKeeper } from './session.js';
 import { isObject, makeRequest, sleep, transfer } from './transfer.js';
@@ -25,6 +26,7 @@ export function defineMeshClient(ClientCore) {
     #provider;
     /** @type {MeshKeys} */
     #keys;
+    #pending;
 
     /** @param {MeshClientOptions} options */
     constructor(options) {
@@ -33,15 +35,17 @@ export function defineMeshClient(ClientCore) {
       this.#s = core.settings();
       this.#provider = new Provider(core, this.#s);
       this.#keeper = new SessionKeeper(core, this.#s, this.#provider, /** @type {any} */ (options).storage);
+      this.#pending = new PendingLogins(core, this.#s, /** @type {any} */ (options).storage);
       this.#keys = {
         list: () => this.#listKeys(),
         create: (name, options) => this.#createKey(name, options),
+        checkName: (name) => this.#core.checkKeyName(name) ?? null,
         revoke: (id) => this.#revokeKey(id),
         rotate: (id, options) => this.#rotateKey(id, options),
       };
     }
 
-    /** API keys: `list()`, `create(name, options)`, `revoke(id)`, `rotate(id, options)` on `/api/v1/keys`. */
+    /** API keys: `list()`, `create(name, options)`, `revoke(id)`, `rotate(id, options)` on `/api/v1/keys`; `checkName(name)` offline. */
     get keys() {
       return this.#keys;
     }
@@ -108,7 +112,9 @@ export function defineMeshClient(ClientCore) {
     async startDeviceLogin(options) {
       this.#oauthOnly('startDeviceLogin()');
       this.#keeper.alive();
-      return this.#provider.startDeviceLogin(this.#keeper.signals(signalOf(options)));
+      const login = await this.#provider.startDeviceLogin(this.#keeper.signals(signalOf(options)));
+      this.#pending.keep(login.userCode);
+      return login;
     }
 
     /** Polls until the user approves; the tokens go straight into the session. @param {import('./index.js').DeviceLogin} login @param {import('./index.js').CallOptions} [options] */
@@ -116,16 +122,38 @@ export function defineMeshClient(ClientCore) {
       this.#oauthOnly('completeDeviceLogin()');
       this.#keeper.alive();
       const [userCode, deviceCode] = this.#core.deviceBegin(login);
+      const record = this.#pending.recordOf(userCode);
       let session;
       try {
         session = await this.#provider.poll(userCode, deviceCode, this.#keeper.signals(signalOf(options)));
       } catch (e) {
-        // An aborted login may be completed again; any other end is final.
-        this.#core.deviceEnd(userCode, /** @type {any} */ (e)?.code === 'aborted');
+        // An aborted login may be completed again (and resumed after a reload); any other end is final.
+        const aborted = /** @type {any} */ (e)?.code === 'aborted';
+        this.#core.deviceEnd(userCode, aborted);
+        if (!aborted) this.#pending.forget(record);
         throw e;
       }
+      this.#pending.forget(record);
       await this.#keeper.adopted();
       return session;
+    }
+
+    /** The device login this tab started before a reload, to show and complete again; `null` if none. */
+    pendingDeviceLogin() {
+      this.#oauthOnly('pendingDeviceLogin()');
+      this.#keeper.alive();
+      return this.#pending.resume();
+    }
+
+    /**
+     * Ends a device login here: it can no longer be completed or resumed.
+     * RFC 8628 has no way to withdraw a code at the provider; it expires there.
+     * Abort a running `completeDeviceLogin` with its signal.
+     * @param {import('./index.js').DeviceLogin} login
+     */
+    cancelDeviceLogin(login) {
+      this.#oauthOnly('cancelDeviceLogin()');
+      this.#pending.forget(this.#core.deviceCancel(login));
     }
 
     /** The credential header, and what the core records of it. @param {TokenReady} [ready] @returns {Promise<Auth>} */
@@ -239,7 +267,8 @@ export function defineMeshClient(ClientCore) {
      * @param {string} name @param {CreateApiKeyOptions} [options]
      */
     async #createKey(name, options) {
-      if (typeof name !== 'string' || name.trim() === '') throw this.#core.failure('key_name');
+      const problem = this.#core.checkKeyName(name);
+      if (problem) throw this.#core.failure('key_name', undefined, problem.message);
       const { scopes, expiresAt, rateLimit } = isObject(options) ? options : {};
       const expiry = expiresAt instanceof Date ? expiresAt.toISOString() : expiresAt;
       return /** @type {any} */ (await this.#callJson('POST', this.#s.keysPath, { name, scopes, expiresAt: expiry, rateLimit }));

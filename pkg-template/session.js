@@ -265,8 +265,8 @@ export class SessionKeeper {
    */
   async sessionEnded(reason, error) {
     if (this.storage.shared && this.core.adoptStored(await this.readShared(), Date.now())) return true;
-    await this.storage.remove(this.s.storageKey).catch(() => {});
     this.tabs?.announceEnd(reason);
+    await this.storage.remove(this.s.storageKey).catch(() => {});
     this.emitEnded(reason, error);
     return false;
   }
@@ -278,8 +278,8 @@ export class SessionKeeper {
     await this.inflight?.catch(() => {});
     const refreshToken = this.core.clear();
     this.load = true;
-    await this.storage.remove(this.s.storageKey).catch(() => {});
     this.tabs?.announceEnd('logout');
+    await this.storage.remove(this.s.storageKey).catch(() => {});
     if (refreshToken !== undefined) await this.provider.revoke(refreshToken, this.signals()).catch(() => {});
     this.emitEnded('logout');
   }

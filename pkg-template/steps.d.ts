@@ -3,7 +3,7 @@
 // Each step's `t` names one kind, never shared by two meanings across unions.
 
 import type { MeshError } from './errors.js';
-import type { DeviceLogin, Session, SessionInfo, ValidationResult } from './browser.js';
+import type { DeviceLogin, KeyNameCheck, Session, SessionInfo, ValidationResult } from './browser.js';
 
 /** `getToken`/`forceRefresh`: a usable token, or what to do for one. */
 export type TokenReady = { t: 'ready'; token: string; generation: number; received?: number; expires?: number | null };
@@ -72,6 +72,8 @@ export interface Settings {
   keysPath: string;
   /** The localStorage lease's key (src/client/lease.rs). */
   leaseKey: string;
+  /** The sessionStorage key of a device login kept for a reload. */
+  deviceLoginKey: string;
   apiKeyMode: boolean;
   timeoutMs: number;
 }
@@ -107,9 +109,13 @@ export interface ClientCore {
   deviceAnswer(userCode: string, status: number, body: unknown, retryAfter: string | undefined, now: number): PollAnswer;
   deviceNetworkError(userCode: string, now: number): PollAnswer;
   deviceEnd(userCode: string, aborted: boolean): void;
+  devicePending(userCode: string): string | undefined;
+  deviceRestore(stored: string | undefined, now: number): DeviceLogin | undefined;
+  deviceCancel(login: unknown): string | undefined;
   failure(name: FailureName, subject?: string, detail?: string): MeshError;
   networkFailure(what: string, detail: string, cause?: string, causeCode?: string): { error: MeshError; unsent: boolean };
   checkListener(name: unknown, handlerIsFunction: boolean): void;
+  checkKeyName(name: unknown): KeyNameCheck | undefined;
   discovered(status: number, body: unknown): Endpoints;
   leaseRecord(owner: string, now: number): string;
   leaseOwner(value: string): string;

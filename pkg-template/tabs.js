@@ -53,8 +53,10 @@ export class Tabs {
       // Browsers without BroadcastChannel still see the session key change.
       listen(global, 'storage', (e) => {
         if (e.key !== this.key) return;
-        if (e.newValue === null) this.endedElsewhere();
-        else this.recheck();
+        // With a channel, its 'ended' message says why (a logout, a dead
+        // grant) and the removal must not race it to a vaguer reason.
+        if (e.newValue !== null) this.recheck();
+        else if (!this.channel) this.endedElsewhere();
       });
       listen(global, 'pagehide', () => this.releaseLease());
     }

@@ -5,6 +5,7 @@
 //!
 //! ## Contents
 //! - [`error`]: one error type with stable codes, shared by every part.
+//! - [`key_name`]: what an API key's name may be, for the gateway and the client alike.
 //! - [`secret`]: token and key newtypes with redacted `Debug`.
 //! - `client` (feature `client`): the sans-IO client core: token expiry math,
 //!   refresh policy and lock, device-flow polling, API-call retry policy.
@@ -20,6 +21,7 @@
 //! clock.
 
 pub mod error;
+pub mod key_name;
 pub mod secret;
 
 #[cfg(feature = "client")]

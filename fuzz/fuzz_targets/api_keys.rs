@@ -11,14 +11,15 @@ use libfuzzer_sys::fuzz_target;
 use mesh_sdk::gateway::api_keys::{
     iso8601, mint, parse_create_body, parse_iso8601, parse_rotate_body, public_view, rotate, sha256_hex, touched, ungranted,
     valid_id, validate_name, well_formed, KeyRecord, KeySpec, ID_RANDOM_BYTES, KEY_RANDOM_BYTES, MAX_CREATE_BODY_BYTES,
-    MAX_EXPIRY_SECS, MAX_GRACE_SECS, MAX_KEY_SCOPES, MAX_KEY_SCOPES_BYTES, MAX_NAME_CHARS, RATE_LIMIT_RANGE,
+    MAX_EXPIRY_SECS, MAX_GRACE_SECS, MAX_KEY_SCOPES, MAX_KEY_SCOPES_BYTES, RATE_LIMIT_RANGE,
 };
 use mesh_sdk::gateway::authorize::is_scope_token;
+use mesh_sdk::key_name::MAX_KEY_NAME_CHARS;
 use mesh_sdk_fuzz::{b64url, fields, NOW_SECS};
 
 fn check_name(name: &str) {
     let n = name.chars().count();
-    assert!((1..=MAX_NAME_CHARS).contains(&n));
+    assert!((1..=MAX_KEY_NAME_CHARS).contains(&n));
     assert_eq!(name, name.trim());
     assert!(!name.chars().any(char::is_control));
 }

@@ -270,6 +270,20 @@ impl DeviceLogins {
         self.find(user_code)?.poller.as_mut().ok_or_else(|| Error::config("login", "is not being completed"))
     }
 
+    /// A login this client started or restored: its authorization and when
+    /// it started (to persist it, see `pending_login`).
+    pub fn started(&self, user_code: &str) -> Option<(&DeviceAuthorization, i64)> {
+        self.pending.iter().find(|p| p.authorization.user_code == user_code).map(|p| (&p.authorization, p.started_at_ms))
+    }
+
+    /// A login persisted before a reload, known again (once: a login
+    /// already known is left as it is).
+    pub fn restore(&mut self, authorization: DeviceAuthorization, started_at_ms: i64) {
+        if self.started(&authorization.user_code).is_none() {
+            self.add(authorization, started_at_ms);
+        }
+    }
+
     /// Polling stopped: an aborted login may be completed again; any other
     /// end (tokens, denial, expiry) is final.
     pub fn end(&mut self, user_code: &str, aborted: bool) {

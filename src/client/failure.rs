@@ -43,7 +43,8 @@ pub fn failure(name: &str, subject: &str, detail: &str) -> Error {
         "storage_adapter" => config("storage", "an adapter object needs get, set and remove methods"),
         "storage_unavailable" => config("storage", &text(&["'", subject, "' is not available here: ", detail])),
         "message" => config("message", "must be a string"),
-        "key_name" => config("name", "must be a non-empty string"),
+        // `detail`: the key-name rule's message (crate::key_name).
+        "key_name" => Error::new(ErrorKind::InvalidConfig, text(&["invalid key name: ", detail])),
         "key_id" => config("id", "must be a non-empty string"),
         "no_device_endpoint" => config("issuer", "the provider does not advertise a device_authorization_endpoint"),
         "api_key_mode" => Error::new(ErrorKind::InvalidConfig, text(&[subject, " is not available in API-key mode"])),

@@ -59,6 +59,7 @@ pub mod env;
 pub mod failure;
 pub mod lease;
 pub mod oauth;
+pub mod pending_login;
 pub mod refresh;
 pub mod request;
 pub mod storage;

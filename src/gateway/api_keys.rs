@@ -23,10 +23,10 @@ use super::authorize::is_scope_token;
 use super::headers::{is_safe_header_value, AuthMethod, Identity};
 use super::jwt::{b64url_decode, b64url_encode};
 use super::reject::Reply;
+use crate::key_name::{check_key_name, KeyNameProblem};
 
 pub const KEY_RANDOM_BYTES: usize = 32;
 pub const ID_RANDOM_BYTES: usize = 12;
-pub const MAX_NAME_CHARS: usize = 100;
 /// Keys one user may hold at once.
 pub const MAX_KEYS_PER_USER: usize = 100;
 /// Largest request body accepted by `POST /api/v1/keys`.
@@ -293,16 +293,9 @@ pub fn rotate(old: &KeyRecord, now: i64, grace: i64) -> Result<(KeySpec, i64), &
     Ok((spec, old.expires.map_or(until, |t| t.min(until))))
 }
 
+/// The name as stored, by the one rule the client shares ([`check_key_name`]).
 pub fn validate_name(name: &str) -> Result<String, &'static str> {
-    let name = name.trim();
-    let chars = name.chars().count();
-    if chars == 0 || chars > MAX_NAME_CHARS {
-        return Err("`name` must be 1-100 characters");
-    }
-    if name.chars().any(char::is_control) {
-        return Err("`name` must not contain control characters");
-    }
-    Ok(name.to_string())
+    check_key_name(name).map(str::to_string).map_err(KeyNameProblem::message)
 }
 
 /// Unknown key hashes remembered for a short while, so a client retrying a bad

@@ -164,6 +164,11 @@ test('device login, API key created in /settings, used by an agent through the g
     assert.ok(href.startsWith(op.issuer), `the verification link points at the provider: ${href}`);
     assert.ok(href.includes(encodeURIComponent(code)) || href.includes(code), 'the link carries the code');
     await page.screenshot({ path: path.join(SHOTS, 'login-code.png'), fullPage: true });
+    // A reload while the user approves elsewhere keeps the login: the same
+    // code comes back and the page goes on polling for it (approved below).
+    await page.reload();
+    assert.equal((await page.getByTestId('user-code').textContent()).trim(), code, 'the same code after a reload');
+    assert.equal(await page.getByTestId('verification-link').getAttribute('href'), href);
     return href;
   });
 
@@ -184,6 +189,9 @@ test('device login, API key created in /settings, used by an agent through the g
   const userId = await step('signed-in', page, async () => {
     const id = (await page.getByTestId('user-id').textContent()).trim();
     assert.equal(id, op.users.find((u) => u.login === 'demo').id);
+    const kept = await bounded(page.evaluate(() => Object.keys(sessionStorage).filter((k) => k.endsWith(':device-login')).length), 'reading sessionStorage');
+    assert.equal(kept, 0, 'a completed login is no longer kept for a reload');
+    assert.equal(await page.getByRole('heading', { level: 1 }).textContent(), 'Your session', 'a signed-in user is not asked to sign in');
     const firstExpiry = await page.getByTestId('token-expiry').locator('time').getAttribute('datetime');
     // The access token lives 20 s; the client refreshes it proactively and
     // the page follows ('refreshed' event): a later expiry and a count of 1+.
@@ -202,6 +210,13 @@ test('device login, API key created in /settings, used by an agent through the g
   const key = await step('create-key', page, async () => {
     await page.goto(`${app.url}/settings`);
     await page.getByText('No API keys yet').waitFor();
+    // The page counts a name's characters by the gateway's rule (the SDK's
+    // checkName): 101 emoji are refused by name, 100 would pass both.
+    await page.getByLabel('Key name').fill('😀'.repeat(101));
+    await page.getByRole('button', { name: 'Create key' }).click();
+    await page.getByText('Use at most 100 characters (this one has 101).').waitFor();
+    await page.getByLabel('Key name').fill('😀'.repeat(100));
+    assert.equal(await page.getByRole('alert').filter({ hasText: 'characters' }).count(), 0, '100 emoji are 100 characters, not 200');
     await page.getByLabel('Key name').fill('ci-agent');
     await page.getByRole('button', { name: 'Create key' }).click();
     const value = await page.getByTestId('created-key').inputValue();
@@ -325,7 +340,14 @@ test('/login: cancel, retry, a denied and an expired code each say what happened
     const first = (await page.getByTestId('user-code').textContent()).trim();
     await page.getByRole('button', { name: 'Cancel' }).click();
     await page.getByText('Sign-in cancelled.').waitFor();
-    await page.getByRole('button', { name: 'Start again' }).click();
+    await page.getByRole('button', { name: 'Start again' }).waitFor();
+    // A cancelled login is over: a reload does not bring its code back.
+    await page.reload();
+    await page.getByRole('button', { name: 'Start sign-in' }).waitFor();
+    const kept = await bounded(page.evaluate(() => Object.keys(sessionStorage).filter((k) => k.endsWith(':device-login')).length), 'reading sessionStorage');
+    assert.equal(kept, 0, 'nothing kept for a cancelled login');
+    assert.equal(await page.getByTestId('user-code').count(), 0);
+    await page.getByRole('button', { name: 'Start sign-in' }).click();
     const second = (await page.getByTestId('user-code').textContent()).trim();
     assert.notEqual(second, first, 'a retry asks for a new code');
   });

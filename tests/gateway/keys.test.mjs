@@ -129,6 +129,34 @@ describe('managing keys with the user\'s JWT', () => {
     const ok = await create(alice, 'x'.repeat(100));
     assert.ok(ok.status === 200 || ok.status === 201, `100 characters is allowed: ${ok.text}`);
   });
+  test('the SDK\'s offline name check and the gateway agree, counting characters, not UTF-16 units', async () => {
+    const sdk = await import('../../pkg/node.js');
+    const client = new sdk.MeshClient({ issuer: 'http://127.0.0.1:1', clientId: 'mesh-test', apiUrl: gw.url, storage: 'memory' });
+    try {
+      const names = [
+        ['😀'.repeat(100), null], // 200 UTF-16 units, 100 characters
+        ['😀'.repeat(101), 'too_long'],
+        [`  ${'é'.repeat(100)}  `, null],
+        ['a\u0085b', 'control_character'],
+        ['a\nb', 'control_character'],
+        [' \t ', 'empty'],
+      ];
+      for (const [name, problem] of names) {
+        const check = client.keys.checkName(name);
+        assert.equal(check?.problem ?? null, problem, `checkName(${JSON.stringify(name)})`);
+        const r = await create(alice, name);
+        assert.equal(r.status === 200 || r.status === 201, problem === null, `the gateway on ${JSON.stringify(name)}: ${r.status} ${r.text}`);
+        if (check) {
+          assert.equal(check.max, 100);
+          assert.equal(check.message, r.json?.message ?? r.json?.error_description, 'the same words as the gateway');
+        }
+      }
+      assert.equal(client.keys.checkName('😀'.repeat(101))?.length, 101);
+      await assert.rejects(client.keys.create('😀'.repeat(101)), (e) => e.code === 'invalid_config' && /1-100 characters/.test(e.message));
+    } finally {
+      client.dispose();
+    }
+  });
   test('the endpoints need a JWT: none, a bad one, or an API key: 401', async () => {
     assertRejected(await gw.call('/api/v1/keys'), 'invalid_request');
     assertRejected(await gw.call('/api/v1/keys', { method: 'POST', body: { name: 'x' } }), 'invalid_request');

@@ -13,6 +13,7 @@ use super::{options, records};
 use crate::client::storage::storage_error;
 use crate::client::device::DeviceLogins;
 use crate::client::lease::lease_key;
+use crate::client::pending_login::pending_login_key;
 use crate::client::request::{http_error, resolve_api_url};
 use crate::client::{
     decide, decode_jwt_payload, retry_after_ms, storage_key, AuthMode, ClientConfig, Credential, Decision, EnvVars, JwtClaims, Ready,
@@ -161,6 +162,7 @@ impl ClientCore {
         text("storageKey", Some(&self.storage_key));
         text("keysPath", Some(&c.keys_path));
         text("leaseKey", Some(&lease_key(&self.storage_key)));
+        text("deviceLoginKey", Some(&pending_login_key(&self.storage_key)));
         set(&o, "apiKeyMode", &JsValue::from_bool(c.mode() == AuthMode::ApiKey));
         set(&o, "timeoutMs", &JsValue::from_f64(c.timeout_ms.clamp(1, u32::MAX as i64) as f64));
         o.into()

@@ -9,8 +9,22 @@ use super::convert::{get, set, string_prop};
 use super::core::{session_with_tokens, step_of, token_answer, wait, ClientCore};
 use super::records;
 use crate::client::oauth::token_endpoint_error;
-use crate::client::{DeviceStep, PollStep};
+use crate::client::pending_login::{PendingLogin, PENDING_LOGIN_VERSION};
+use crate::client::{DeviceAuthorization, DeviceStep, PollStep};
 use crate::error::{Error, ErrorKind};
+
+/// The login object the app sees (no device code in it), for a login
+/// started at `started_ms`.
+fn login_js(a: &DeviceAuthorization, started_ms: i64) -> JsValue {
+    let login = Object::new();
+    set(&login, "userCode", &JsValue::from_str(&a.user_code));
+    set(&login, "verificationUri", &JsValue::from_str(&a.verification_uri));
+    set(&login, "verificationUriComplete", &JsValue::from_str(a.verification_uri_complete.as_deref().unwrap_or(&a.verification_uri)));
+    set(&login, "expiresIn", &JsValue::from_f64(a.expires_in as f64));
+    set(&login, "interval", &JsValue::from_f64(a.interval_secs() as f64));
+    set(&login, "expiresAt", &JsValue::from_f64((started_ms / 1000 + a.expires_in) as f64));
+    login.into()
+}
 
 impl ClientCore {
     fn device_step(&mut self, user_code: &str, step: DeviceStep) -> Result<JsValue, Error> {
@@ -46,16 +60,50 @@ impl ClientCore {
             .ok_or_else(|| Error::new(ErrorKind::InvalidResponse, "the device authorization response is malformed"))?;
         authorization.check()?;
         let now = now as i64;
-        let a = &authorization;
-        let login = Object::new();
-        set(&login, "userCode", &JsValue::from_str(&a.user_code));
-        set(&login, "verificationUri", &JsValue::from_str(&a.verification_uri));
-        set(&login, "verificationUriComplete", &JsValue::from_str(a.verification_uri_complete.as_deref().unwrap_or(&a.verification_uri)));
-        set(&login, "expiresIn", &JsValue::from_f64(a.expires_in as f64));
-        set(&login, "interval", &JsValue::from_f64(a.interval_secs() as f64));
-        set(&login, "expiresAt", &JsValue::from_f64((now / 1000 + a.expires_in) as f64));
+        let login = login_js(&authorization, now);
         self.logins.add(authorization, now);
         Ok(login.into())
+    }
+
+    /// The record that lets the login of `userCode` survive a reload (JSON
+    /// text for `settings().deviceLoginKey`), or `undefined` if unknown.
+    #[wasm_bindgen(js_name = devicePending)]
+    pub fn device_pending(&self, user_code: &str) -> Option<String> {
+        let (authorization, started_at_ms) = self.logins.started(user_code)?;
+        let pending = PendingLogin {
+            v: PENDING_LOGIN_VERSION,
+            issuer: self.config.issuer_normalized().to_string(),
+            client_id: self.client_id().to_string(),
+            started_at_ms,
+            authorization: authorization.clone(),
+        };
+        js_sys::JSON::stringify(&records::pending_login_js(&pending)).ok()?.as_string()
+    }
+
+    /// A record `devicePending` wrote, read back after a reload: the login
+    /// object again (and the login known to this client), or `undefined`
+    /// when it is not this client's, malformed or expired at `now`.
+    #[wasm_bindgen(js_name = deviceRestore)]
+    pub fn device_restore(&mut self, stored: Option<String>, now: f64) -> JsValue {
+        let parsed = stored.and_then(|text| js_sys::JSON::parse(&text).ok());
+        let Some(pending) = parsed.as_ref().and_then(records::pending_login) else { return JsValue::UNDEFINED };
+        if pending.resumable(self.config.issuer_normalized(), self.client_id(), now as i64).is_err() {
+            return JsValue::UNDEFINED;
+        }
+        let login = login_js(&pending.authorization, pending.started_at_ms);
+        self.logins.restore(pending.authorization, pending.started_at_ms);
+        login
+    }
+
+    /// `cancelDeviceLogin(login)`: the login ends here, polled or not (a
+    /// poll loop still running fails at its next step). Its pending record
+    /// as `devicePending` wrote it, for the layer to remove.
+    #[wasm_bindgen(js_name = deviceCancel)]
+    pub fn device_cancel(&mut self, login: &JsValue) -> Result<Option<String>, JsValue> {
+        let user_code = string_prop(login, "userCode").ok_or_else(|| Error::config("login", "must be the object startDeviceLogin() returned"))?;
+        let record = self.device_pending(&user_code);
+        self.logins.end(&user_code, false);
+        Ok(record)
     }
 
     /// `completeDeviceLogin(login)` begins polling: the user code to pass

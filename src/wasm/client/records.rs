@@ -6,6 +6,7 @@ use js_sys::Object;
 use wasm_bindgen::prelude::*;
 
 use super::convert::{get, seconds_prop, set, string_prop};
+use crate::client::pending_login::PendingLogin;
 use crate::client::{DeviceAuthorization, JwtClaims, OAuthErrorBody, StoredSession, TokenResponse};
 use crate::secret::{AccessToken, DeviceCode, RefreshToken};
 
@@ -80,5 +81,39 @@ pub fn stored_session_js(s: &StoredSession) -> JsValue {
         set(&o, "expiresAt", &JsValue::from_f64(e as f64));
     }
     set(&o, "receivedAt", &JsValue::from_f64(s.received_at as f64));
+    o.into()
+}
+
+/// A persisted pending device login (`client::pending_login`): the device
+/// authorization's own fields beside `v`, `issuer`, `clientId`, `startedAt`.
+pub fn pending_login(v: &JsValue) -> Option<PendingLogin> {
+    let int = |key: &str| get(v, key).as_f64().filter(|n| n.fract() == 0.0).map(|n| n as i64);
+    Some(PendingLogin {
+        v: int("v")?.clamp(0, u32::MAX as i64) as u32,
+        issuer: string_prop(v, "issuer")?,
+        client_id: string_prop(v, "clientId")?,
+        started_at_ms: int("startedAt")?,
+        authorization: device_authorization(v)?,
+    })
+}
+
+/// The object `JSON.stringify` turns into the pending login's record.
+pub fn pending_login_js(p: &PendingLogin) -> JsValue {
+    let o = Object::new();
+    let a = &p.authorization;
+    set(&o, "v", &JsValue::from_f64(p.v as f64));
+    set(&o, "issuer", &JsValue::from_str(&p.issuer));
+    set(&o, "clientId", &JsValue::from_str(&p.client_id));
+    set(&o, "startedAt", &JsValue::from_f64(p.started_at_ms as f64));
+    set(&o, "device_code", &JsValue::from_str(a.device_code.secret()));
+    set(&o, "user_code", &JsValue::from_str(&a.user_code));
+    set(&o, "verification_uri", &JsValue::from_str(&a.verification_uri));
+    if let Some(u) = &a.verification_uri_complete {
+        set(&o, "verification_uri_complete", &JsValue::from_str(u));
+    }
+    set(&o, "expires_in", &JsValue::from_f64(a.expires_in as f64));
+    if let Some(i) = a.interval {
+        set(&o, "interval", &JsValue::from_f64(i as f64));
+    }
     o.into()
 }

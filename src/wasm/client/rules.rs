@@ -13,6 +13,7 @@ use crate::client::failure::{check_listener, failure, network_failure};
 use crate::client::lease::{lease_owner, lease_record, lease_taken};
 use crate::client::validation::{on_validate_failure, server_verdict, ValidateFailure};
 use crate::client::AuthMode;
+use crate::key_name::{check_key_name, KeyNameProblem, MAX_KEY_NAME_CHARS};
 
 #[wasm_bindgen]
 impl ClientCore {
@@ -30,6 +31,25 @@ impl ClientCore {
         let o = Object::new();
         set(&o, "error", &error.into());
         set(&o, "unsent", &JsValue::from_bool(unsent));
+        o.into()
+    }
+
+    /// What is wrong with an API key's name by the gateway's own rule
+    /// (`KeyNameCheck` in steps.d.ts), or `undefined` when it would be
+    /// accepted. Not a string is `empty`.
+    #[wasm_bindgen(js_name = checkKeyName)]
+    pub fn check_key_name(&self, name: JsValue) -> JsValue {
+        let name = name.as_string().unwrap_or_default();
+        let Err(problem) = check_key_name(&name) else { return JsValue::UNDEFINED };
+        let length = match problem {
+            KeyNameProblem::TooLong { length } => length,
+            _ => name.trim().chars().count(),
+        };
+        let o = Object::new();
+        set(&o, "problem", &JsValue::from_str(problem.code()));
+        set(&o, "length", &JsValue::from(length as u32));
+        set(&o, "max", &JsValue::from(MAX_KEY_NAME_CHARS as u32));
+        set(&o, "message", &JsValue::from_str(problem.message()));
         o.into()
     }
 

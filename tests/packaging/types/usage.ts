@@ -11,6 +11,7 @@ import {
   type ApiKey,
   type CreatedApiKey,
   type CreateApiKeyOptions,
+  type KeyNameCheck,
   type DeviceLogin,
   type GatewayEnv,
   type MeshClientOptions,
@@ -68,6 +69,10 @@ export async function oauthFlow(signal: AbortSignal): Promise<void> {
   const scoped: CreatedApiKey = await client.keys.create('ci', { scopes: ['memories:read'], expiresAt: new Date(), rateLimit: 60 });
   const keyOptions: CreateApiKeyOptions = { expiresAt: '2030-01-31T12:00:00Z' };
   await client.keys.create('ci', keyOptions);
+  const nameCheck: KeyNameCheck | null = client.keys.checkName('ci-agent');
+  const problem: 'empty' | 'too_long' | 'control_character' | undefined = nameCheck?.problem;
+  // @ts-expect-error a key name's problem is one of three
+  const notAProblem: typeof problem = 'too_short';
   await client.keys.create('ci', { expiresAt: 1_900_000_000 });
   const rotated: CreatedApiKey = await client.keys.rotate(scoped.id, { gracePeriodSeconds: 3600 });
   await client.keys.rotate(rotated.id);

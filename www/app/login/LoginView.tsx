@@ -37,19 +37,21 @@ export function LoginView() {
   // Leaving the page cancels a login in progress.
   useEffect(() => () => abortRef.current?.abort(), []);
 
-  const start = useCallback(
-    async (event?: FormEvent) => {
-      event?.preventDefault();
+  // Starts a device login, or (`resumed`) completes one this tab started
+  // before a reload: the SDK keeps it until it completes, fails, expires or
+  // is cancelled.
+  const run = useCallback(
+    async (resumed?: DeviceLogin) => {
       if (client.status !== 'ready') return;
       abortRef.current?.abort();
       const controller = new AbortController();
       abortRef.current = controller;
-      setFlow({ step: 'starting' });
+      setFlow(resumed ? { step: 'waiting', login: resumed, expiresAt: resumed.expiresAt * 1000 } : { step: 'starting' });
       try {
-        const login = await client.client.startDeviceLogin({ signal: controller.signal });
+        const login = resumed ?? (await client.client.startDeviceLogin({ signal: controller.signal }));
         if (controller.signal.aborted) return;
         // expiresIn counts from now; expiresAt would carry the local clock's skew too.
-        setFlow({ step: 'waiting', login, expiresAt: Date.now() + login.expiresIn * 1000 });
+        if (!resumed) setFlow({ step: 'waiting', login, expiresAt: Date.now() + login.expiresIn * 1000 });
         await client.client.completeDeviceLogin(login, { signal: controller.signal });
         if (controller.signal.aborted) return;
         justSignedIn.current = true;
@@ -69,7 +71,31 @@ export function LoginView() {
     [client, reloadSession],
   );
 
-  const cancel = useCallback(() => abortRef.current?.abort(), []);
+  const start = useCallback(
+    (event?: FormEvent) => {
+      event?.preventDefault();
+      void run();
+    },
+    [run],
+  );
+
+  // A login started before a reload goes on where it was.
+  const resumeChecked = useRef(false);
+  useEffect(() => {
+    if (client.status !== 'ready' || resumeChecked.current) return;
+    // Deferred, so React's development double mount resumes it once.
+    const timer = setTimeout(() => {
+      resumeChecked.current = true;
+      const pending = client.client.pendingDeviceLogin();
+      if (pending) void run(pending);
+    }, 0);
+    return () => clearTimeout(timer);
+  }, [client, run]);
+
+  const cancel = useCallback(() => {
+    abortRef.current?.abort();
+    if (client.status === 'ready' && flow.step === 'waiting') client.client.cancelDeviceLogin(flow.login);
+  }, [client, flow]);
 
   if (client.status === 'error') {
     return (

@@ -1,4 +1,5 @@
 import type { Metadata } from 'next';
+import { LoginHeading } from './LoginHeading';
 import { LoginView } from './LoginView';
 
 export const metadata: Metadata = { title: 'Sign in' };
@@ -6,7 +7,7 @@ export const metadata: Metadata = { title: 'Sign in' };
 export default function LoginPage() {
   return (
     <>
-      <h1>Sign in</h1>
+      <LoginHeading />
       <LoginView />
     </>
   );

@@ -1,46 +1,22 @@
 'use client';
 import Link from 'next/link';
 import { useCallback, useEffect, useId, useRef, useState } from 'react';
-import type { FormEvent, ReactNode, Ref } from 'react';
+import type { ReactNode, Ref } from 'react';
 import { Status } from '@/components/Status';
-import { errorCode, errorKind, errorMessage } from '@/lib/errors';
-import { parseScopes, toKeys, toNewKey } from '@/lib/keys';
+import { toKeys, toNewKey } from '@/lib/keys';
 import type { ApiKey, NewKey } from '@/lib/keys';
 import { useMesh } from '@/lib/mesh';
+import { CallError } from './CallError';
+import { CreateKeyForm } from './CreateKeyForm';
 
 type Load =
   | { state: 'loading' }
   | { state: 'ready'; keys: ApiKey[] }
   | { state: 'error'; error: unknown };
 
-const MAX_NAME = 100;
-
-function validateName(raw: string): string | undefined {
-  const name = raw.trim();
-  if (!name) return 'Give the key a name, such as the agent or machine that will use it.';
-  if (name.length > MAX_NAME) return `Use at most ${MAX_NAME} characters (this one has ${name.length}).`;
-  // eslint-disable-next-line no-control-regex
-  if (/[\u0000-\u001f\u007f]/.test(name)) return 'Use letters, digits, spaces and punctuation only.';
-  return undefined;
-}
-
-function validateExpiry(raw: string): string | undefined {
-  if (!raw) return undefined;
-  const at = new Date(raw);
-  if (Number.isNaN(at.getTime())) return 'Pick a date and time for the key to expire, or leave it empty.';
-  if (at.getTime() <= Date.now()) return 'Pick an expiry in the future.';
-  return undefined;
-}
-
 function formatDate(date: Date | undefined, none = '—'): string {
   if (!date) return none;
   return date.toLocaleString(undefined, { dateStyle: 'medium', timeStyle: 'short' });
-}
-
-/** What a new key carries besides its name; the gateway checks it (400 or 403 with why). */
-interface KeyOptions {
-  scopes: string[];
-  expiresAt?: Date;
 }
 
 /** How long a rotated-out key keeps working, as the rotate step offers it. */
@@ -49,38 +25,6 @@ const GRACE_CHOICES: { label: string; seconds: number }[] = [
   { label: 'Keep the old key for 1 hour', seconds: 3600 },
   { label: 'Keep the old key for 24 hours', seconds: 86400 },
 ];
-
-/** An inline error that says what to do next. */
-function CallError({ error, action, onRetry }: { error: unknown; action: string; onRetry?: () => void }) {
-  const { config } = useMesh();
-  const kind = errorKind(error);
-  return (
-    <Status tone="error">
-      {kind === 'session' ? (
-        <>
-          Could not {action}: your session has expired or you are signed out. <Link href="/login">Sign in again</Link>.
-        </>
-      ) : kind === 'network' ? (
-        <>
-          Could not {action}: the API at <code>{config.apiUrl}</code> did not answer. Check your connection and that the
-          gateway is running.
-        </>
-      ) : (
-        <>
-          Could not {action}: {errorMessage(error)}
-        </>
-      )}
-      {onRetry && kind !== 'session' ? (
-        <>
-          {' '}
-          <button type="button" className="link-button" onClick={onRetry}>
-            Try again
-          </button>
-        </>
-      ) : null}
-    </Status>
-  );
-}
 
 export function SettingsView() {
   const { client, session } = useMesh();
@@ -143,6 +87,7 @@ export function SettingsView() {
       ) : null}
       <CreateKeyForm
         disabled={!api}
+        checkName={(name) => api?.keys.checkName(name) ?? null}
         onCreate={async (name, options) => {
           const result = toNewKey(await api!.keys.create(name, options));
           setCreated(result);
@@ -183,135 +128,6 @@ export function SettingsView() {
         />
       </section>
     </>
-  );
-}
-
-function CreateKeyForm({ disabled, onCreate }: { disabled: boolean; onCreate: (name: string, options: KeyOptions) => Promise<void> }) {
-  const [name, setName] = useState('');
-  const [scopes, setScopes] = useState('');
-  const [expires, setExpires] = useState('');
-  const [invalid, setInvalid] = useState<string | undefined>();
-  const [error, setError] = useState<unknown>(null);
-  const [busy, setBusy] = useState(false);
-  const inputRef = useRef<HTMLInputElement>(null);
-  const id = useId();
-
-  async function submit(event: FormEvent) {
-    event.preventDefault();
-    const problem = validateName(name) ?? validateExpiry(expires);
-    setInvalid(problem);
-    setError(null);
-    if (problem) {
-      inputRef.current?.focus();
-      return;
-    }
-    setBusy(true);
-    try {
-      // datetime-local is the user's local time; the SDK sends it as UTC.
-      const expiresAt = expires ? new Date(expires) : undefined;
-      await onCreate(name.trim(), { scopes: parseScopes(scopes), expiresAt });
-      setName('');
-      setScopes('');
-      setExpires('');
-    } catch (err) {
-      setError(err);
-    } finally {
-      setBusy(false);
-    }
-  }
-
-  return (
-    <section aria-labelledby={`${id}-heading`} className="panel">
-      <h2 id={`${id}-heading`}>Create a key</h2>
-      <form onSubmit={submit} noValidate className="create-form">
-        <div className="field">
-          <label htmlFor={`${id}-name`}>Key name</label>
-          <input
-            ref={inputRef}
-            id={`${id}-name`}
-            name="name"
-            type="text"
-            autoComplete="off"
-            placeholder="e.g. ci-agent"
-            required
-            maxLength={MAX_NAME + 20}
-            value={name}
-            onChange={(e) => {
-              setName(e.target.value);
-              if (invalid) setInvalid(validateName(e.target.value));
-            }}
-            aria-invalid={invalid ? true : undefined}
-            aria-describedby={`${id}-hint${invalid ? ` ${id}-error` : ''}`}
-          />
-          <p id={`${id}-hint`} className="hint">
-            1–{MAX_NAME} characters. Name it after what will use it.
-          </p>
-          {invalid ? (
-            <p id={`${id}-error`} className="field-error" role="alert">
-              {invalid}
-            </p>
-          ) : null}
-        </div>
-        <OptionalField
-          id={`${id}-scopes`}
-          label="Scopes (optional)"
-          type="text"
-          placeholder="e.g. memories:read memories:write"
-          value={scopes}
-          onChange={setScopes}
-          hint="Separated by spaces. Only scopes you hold yourself; routes that require a scope refuse keys without it."
-        />
-        <OptionalField
-          id={`${id}-expires`}
-          label="Expires (optional)"
-          type="datetime-local"
-          value={expires}
-          onChange={setExpires}
-          hint="Leave empty for a key that does not expire."
-        />
-        <button type="submit" className="button primary" disabled={disabled || busy} aria-busy={busy}>
-          {busy ? 'Creating…' : 'Create key'}
-        </button>
-      </form>
-      {error && errorCode(error) === 'forbidden' ? (
-        <Status tone="error">
-          Could not create the key: a key can only carry scopes you hold yourself. Remove the scopes you do not have.
-        </Status>
-      ) : error ? (
-        <CallError error={error} action="create the key" />
-      ) : null}
-    </section>
-  );
-}
-
-/** A labelled input with a hint, that the form may leave empty. */
-function OptionalField(props: {
-  id: string;
-  label: string;
-  type: 'text' | 'datetime-local';
-  placeholder?: string;
-  value: string;
-  onChange: (value: string) => void;
-  hint: string;
-}) {
-  const { id, label, type, placeholder, value, onChange, hint } = props;
-  return (
-    <div className="field">
-      <label htmlFor={id}>{label}</label>
-      <input
-        id={id}
-        name={id}
-        type={type}
-        autoComplete="off"
-        placeholder={placeholder}
-        value={value}
-        onChange={(e) => onChange(e.target.value)}
-        aria-describedby={`${id}-hint`}
-      />
-      <p id={`${id}-hint`} className="hint">
-        {hint}
-      </p>
-    </div>
   );
 }
 
