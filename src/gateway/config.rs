@@ -194,7 +194,10 @@ fn csv(value: &str) -> Vec<String> {
 
 /// Every variable [`GatewayConfig::from_env`] reads, and only those: the
 /// binding reads exactly these from the env (and fingerprints them), so a
-/// variable is added here or it is not read at all.
+/// variable is added here or it is not read at all. One more is read by a
+/// name the configuration gives: the service token's secret
+/// ([`super::service_token::secret_var`]), which the binding reads and
+/// fingerprints too.
 pub const VARIABLES: &[&str] = &[
     "MESH_UPSTREAM_URL",
     "MESH_JWT_ISSUER",

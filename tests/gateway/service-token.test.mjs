@@ -46,18 +46,22 @@ before(async () => {
   origin = await startOrigin();
   edge = await startEdge({
     instances: 3,
-    vars: {
-      MESH_UPSTREAM_URL: origin.url,
-      MESH_ROUTES: ROUTES,
-      MESH_JWT_ISSUER: ISSUER,
-      MESH_JWT_AUDIENCE: 'mesh-api',
-      MESH_JWT_ALGORITHMS: 'HS256',
-      MESH_JWT_HS256_SECRET: HS_SECRET,
-      MESH_SERVICE_TOKEN: serviceToken(op, proxy),
-      MESH_SERVICE_CLIENT_SECRET: SERVICE_CLIENT_SECRET,
-    },
+    vars: gatewayVars({ MESH_SERVICE_TOKEN: serviceToken(op, proxy), MESH_SERVICE_CLIENT_SECRET: SERVICE_CLIENT_SECRET }),
   });
 });
+
+/** The routes above and an HS256 issuer for the jwt route, and `more`. */
+function gatewayVars(more) {
+  return {
+    MESH_UPSTREAM_URL: origin.url,
+    MESH_ROUTES: ROUTES,
+    MESH_JWT_ISSUER: ISSUER,
+    MESH_JWT_AUDIENCE: 'mesh-api',
+    MESH_JWT_ALGORITHMS: 'HS256',
+    MESH_JWT_HS256_SECRET: HS_SECRET,
+    ...more,
+  };
+}
 
 after(async () => {
   await edge?.stop();
@@ -263,16 +267,10 @@ describe('a gateway whose client is refused, or not configured', () => {
   test('a refused client answers 502 with a clear body and logs the refusal once; never the secret', async () => {
     const wrong = 'a-wrong-secret-that-must-never-be-logged-0123';
     const gw = await startWrangler({
-      vars: {
-        MESH_UPSTREAM_URL: origin.url,
-        MESH_ROUTES: ROUTES,
-        MESH_JWT_ISSUER: ISSUER,
-        MESH_JWT_AUDIENCE: 'mesh-api',
-        MESH_JWT_ALGORITHMS: 'HS256',
-        MESH_JWT_HS256_SECRET: HS_SECRET,
+      vars: gatewayVars({
         MESH_SERVICE_TOKEN: JSON.stringify({ issuer: op.issuer, token_endpoint: `${op.issuer}/token`, client_id: SERVICE_CLIENT_ID, client_secret_var: 'EDGE_SECRET' }),
         EDGE_SECRET: wrong,
-      },
+      }),
     });
     try {
       const bodies = [];
@@ -294,7 +292,7 @@ describe('a gateway whose client is refused, or not configured', () => {
   });
 
   test('inject without MESH_SERVICE_TOKEN is a configuration error (500), never an open route', async () => {
-    const gw = await startWrangler({ vars: { MESH_UPSTREAM_URL: origin.url, MESH_ROUTES: ROUTES, MESH_JWT_ISSUER: ISSUER, MESH_JWT_AUDIENCE: 'mesh-api', MESH_JWT_ALGORITHMS: 'HS256', MESH_JWT_HS256_SECRET: HS_SECRET } });
+    const gw = await startWrangler({ vars: gatewayVars({}) });
     try {
       for (const path of ['/partner/x', '/plain/x']) {
         const r = await request(gw.url, path);
