@@ -124,7 +124,11 @@ function background({ urls, perSecond = 20 }) {
 
 function assertAllServed(results, what) {
   const failed = results.filter((x) => x.status !== 200 || !x.token);
-  assert.deepEqual(failed.slice(0, 3).map((x) => `${x.status} ${x.text?.slice(0, 200)}`), [], `${what}: ${failed.length} of ${results.length} requests failed`);
+  // On failure: when, against the token requests' timeline, to see which fault it followed.
+  const t0 = results[0]?.start ?? 0;
+  const timeline = () => proxy.tokenRequests(GRANT).filter((r) => r.at >= t0 - PERIOD_MS).map((r) => `${r.at - t0}:${r.status ?? r.fault}`).join(' ');
+  assert.deepEqual(failed.slice(0, 3).map((x) => `${x.status} at ${x.start - t0} ms on ${x.url}: ${x.text?.slice(0, 200)}`), [],
+    `${what}: ${failed.length} of ${results.length} requests failed; token requests (ms: status) ${timeline()}`);
   const expired = results.filter((x) => x.expired);
   assert.equal(expired.length, 0, `${what}: ${expired.length} requests carried an expired service token`);
 }
