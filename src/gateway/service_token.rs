@@ -180,7 +180,7 @@ impl ServiceTokenConfig {
             ClientAuth::Post => form.extend([("client_id", self.client_id.as_str()), ("client_secret", self.client_secret.secret())]),
         }
         let body = form.iter().map(|(k, v)| format!("{k}={}", form_encode(v))).collect::<Vec<_>>().join("&");
-        TokenRequest { url: endpoint.to_string(), headers, body: crate::secret::AccessToken::new(body) }
+        TokenRequest { url: endpoint.to_string(), headers, body: GatewaySecret::new(body) }
     }
 }
 
@@ -190,7 +190,7 @@ impl ServiceTokenConfig {
 pub struct TokenRequest {
     pub url: String,
     pub headers: Vec<(&'static str, String)>,
-    pub body: crate::secret::AccessToken,
+    pub body: GatewaySecret,
 }
 
 /// `application/x-www-form-urlencoded` of one value.
