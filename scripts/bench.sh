@@ -4,7 +4,9 @@
 #   2. the client's refresh storm (benches/client/refresh-storm.mjs), if present;
 #   3. the gateway in workerd (benches/gateway/run.mjs: whole HTTP requests, as
 #      the issue asks), then the same workers inside one isolate
-#      (benches/gateway/isolate.mjs: the lower-noise view of auth CPU).
+#      (benches/gateway/isolate.mjs: the lower-noise view of auth CPU);
+#   4. the Durable Objects at edge scale: the model (benches/scale/model.mjs,
+#      docs/scale.md) and one object's throughput (benches/scale/do-throughput.mjs).
 # Usage: scripts/bench.sh [--build]   (--build: scripts/build.sh first; `make bench`
 # builds before it). The size bench warns when pkg/ is a --dev build.
 set -euo pipefail
@@ -20,7 +22,7 @@ echo
 failed=()
 node benches/size/run.mjs || failed+=(benches/size/run.mjs)
 # One failing benchmark does not hide the others' numbers.
-for bench in benches/client/refresh-storm.mjs benches/gateway/run.mjs benches/gateway/isolate.mjs; do
+for bench in benches/client/refresh-storm.mjs benches/gateway/run.mjs benches/gateway/isolate.mjs benches/scale/model.mjs benches/scale/do-throughput.mjs; do
   if [ -f "$bench" ]; then
     echo
     node "$bench" || failed+=("$bench")

@@ -24,7 +24,7 @@
 import { generateKeyPairSync, randomBytes } from 'node:crypto';
 import { createServer } from 'node:http';
 import { pathToFileURL } from 'node:url';
-import Provider, { errors } from 'oidc-provider';
+import Provider, { errors } from './oidc-provider.mjs';
 
 export const DEMO_CLIENT_ID = 'mesh-demo';
 /** The confidential client of the client-credentials grant, and its (test-only) secret. */

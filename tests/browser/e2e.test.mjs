@@ -314,6 +314,38 @@ test('device login, API key created in /settings, used by an agent through the g
     await page.getByTestId('key-row').filter({ hasText: 'Expired' }).waitFor();
   });
 
+  // A reload while a key is being created: the gateway made the key, the
+  // page never got to show it. After the reload the page says so and offers
+  // to revoke it.
+  await step('create-interrupted', page, async () => {
+    let reached;
+    const atGateway = new Promise((resolve) => { reached = resolve; });
+    const hold = async (route) => {
+      if (route.request().method() !== 'POST') return route.continue();
+      await route.fetch(); // the gateway creates the key; its answer never reaches the page
+      reached();
+      // Neither fulfilled nor continued (which would create a second key): the reload ends it.
+    };
+    await page.route('**/api/v1/keys', hold);
+    await page.getByLabel('Key name').fill('lost-key');
+    await page.getByRole('button', { name: 'Create key' }).click();
+    await bounded(atGateway, 'the held create request reaching the gateway');
+    await page.reload();
+    await page.unroute('**/api/v1/keys', hold);
+    const panel = page.getByTestId('unshown-key');
+    await panel.getByText('“lost-key”').waitFor();
+    await page.getByTestId('key-row').filter({ hasText: 'lost-key' }).waitFor();
+    await page.screenshot({ path: path.join(SHOTS, 'settings-unshown-key.png'), fullPage: true });
+    await panel.getByRole('button', { name: 'Revoke it' }).click();
+    await panel.waitFor({ state: 'detached' });
+    await page.getByText('Key lost-key revoked.').waitFor();
+    await page.reload();
+    await page.getByRole('heading', { name: 'Your API keys' }).waitFor();
+    await page.getByTestId('key-row').first().waitFor();
+    assert.equal(await page.getByTestId('key-row').filter({ hasText: 'lost-key' }).count(), 0, 'the unshown key is revoked');
+    assert.equal(await page.getByTestId('unshown-key').count(), 0, 'and not offered again');
+  });
+
   // Sign out: the session ends here and in storage.
   await step('sign-out', page, async () => {
     await page.goto(`${app.url}/login`);

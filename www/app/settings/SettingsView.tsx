@@ -8,6 +8,8 @@ import type { ApiKey, NewKey } from '@/lib/keys';
 import { useMesh } from '@/lib/mesh';
 import { CallError } from './CallError';
 import { CreateKeyForm } from './CreateKeyForm';
+import { UnshownKeyPanel } from './UnshownKeyPanel';
+import { creationSettled, noteCreating, unfinishedCreation, unshownKey } from '@/lib/unshown-key';
 
 type Load =
   | { state: 'loading' }
@@ -33,6 +35,20 @@ export function SettingsView() {
   const [announcement, setAnnouncement] = useState('');
   const keysHeadingRef = useRef<HTMLHeadingElement>(null);
   const api = client.status === 'ready' ? client.client : undefined;
+  // A creation the last page load did not see end, read once per load.
+  const [unfinished, setUnfinished] = useState(() => (typeof window === 'undefined' ? null : unfinishedCreation()));
+  const unshown = unfinished && load.state === 'ready' ? unshownKey(unfinished, load.keys) : null;
+  useEffect(() => {
+    // The list has no key from it: it never reached the gateway.
+    if (unfinished && load.state === 'ready' && !unshown) {
+      setUnfinished(null);
+      creationSettled();
+    }
+  }, [unfinished, load.state, unshown]);
+  const dismissUnshown = useCallback(() => {
+    setUnfinished(null);
+    creationSettled();
+  }, []);
 
   const refresh = useCallback(
     async (signal?: AbortSignal) => {
@@ -76,6 +92,18 @@ export function SettingsView() {
       <p className="sr-only" role="status" aria-live="polite">
         {announcement}
       </p>
+      {unshown ? (
+        <UnshownKeyPanel
+          apiKey={unshown}
+          onKeep={dismissUnshown}
+          onRevoke={async () => {
+            await api!.keys.revoke(unshown.id);
+            setAnnouncement(`Key ${unshown.name} revoked.`);
+            dismissUnshown();
+            void refresh();
+          }}
+        />
+      ) : null}
       {created ? (
         <NewKeyPanel
           created={created}
@@ -89,8 +117,21 @@ export function SettingsView() {
         disabled={!api}
         checkName={(name) => api?.keys.checkName(name) ?? null}
         onCreate={async (name, options) => {
-          const result = toNewKey(await api!.keys.create(name, options));
+          noteCreating(name);
+          let result;
+          try {
+            result = toNewKey(await api!.keys.create(name, options));
+          } catch (err) {
+            // An answer means no key; without one, the list tells (after a reload too).
+            if (typeof (err as { status?: unknown })?.status === 'number') creationSettled();
+            else {
+              setUnfinished(unfinishedCreation());
+              void refresh();
+            }
+            throw err;
+          }
           setCreated(result);
+          creationSettled();
           setAnnouncement(`Key ${result.name} created. Copy it now: it is shown only once.`);
           // Show the new row at once; the list reloads behind it. The row
           // never holds the plaintext key.
