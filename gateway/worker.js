@@ -9,6 +9,6 @@
 import { createGateway } from '../pkg/workerd.js';
 
 // The Durable Object classes the gateway's bindings name (wrangler.toml).
-export { KeyShard, RateLimitShard } from '../pkg/workerd.js';
+export { KeyShard, RateLimitShard, TokenBroker } from '../pkg/workerd.js';
 
 export default createGateway();

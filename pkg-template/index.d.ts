@@ -71,6 +71,14 @@ export interface GatewayEnv {
    * at or under it.
    */
   MESH_KEYS_PATH?: string;
+  /**
+   * The gateway's own token for routes with `inject: "service_token"`
+   * (client credentials, RFC 6749 §4.4), as JSON text or the object itself.
+   * The client secret is the Worker secret it names (`client_secret_var`,
+   * default `MESH_SERVICE_CLIENT_SECRET`). Needs the Durable Object binding
+   * `MESH_TOKEN_BROKER` (class `TokenBroker`).
+   */
+  MESH_SERVICE_TOKEN?: string | { issuer: string; token_endpoint?: string; client_id: string; client_secret_var?: string; scope?: string; audience?: string; auth_method?: 'client_secret_basic' | 'client_secret_post' };
   /** KV namespace of API-key records; required where a route uses `api_key`. */
   MESH_API_KEYS?: KVNamespaceLike;
   /** Where key records are the truth: `kv` (default) or `do` (Durable Objects, revocation effective at once). */
@@ -102,6 +110,8 @@ export interface GatewayRoute {
   claims?: Readonly<Record<string, string | readonly string[]>>;
   /** The issuers whose tokens this route takes (all configured ones when absent). */
   issuers?: readonly string[];
+  /** `service_token`: send the origin `Authorization: Bearer <the gateway's service token>` (`MESH_SERVICE_TOKEN`) in place of the caller's. */
+  inject?: 'service_token';
 }
 
 /**

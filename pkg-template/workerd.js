@@ -7,6 +7,8 @@ initSync({ module: wasm });
 
 export const MeshClient = defineMeshClient(ClientCore);
 export { createGateway, verifyIdentity, version } from './wasm/full/mesh_sdk.js';
-// Durable Object classes of the gateway (MESH_KEYS_STORE=do, MESH_RATE_LIMIT_STORE=do).
-export { KeyShard, RateLimitShard } from './wasm/full/mesh_sdk.js';
+// The gateway's Durable Object classes (MESH_KEYS_STORE=do, MESH_RATE_LIMIT_STORE=do,
+// MESH_SERVICE_TOKEN): a Worker re-exports them so that wrangler can bind them
+// (gateway/worker.js, gateway/wrangler.toml).
+export { KeyShard, RateLimitShard, TokenBroker } from './wasm/full/mesh_sdk.js';
 export { MeshError, isMeshError } from './errors.js';

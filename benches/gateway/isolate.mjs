@@ -19,11 +19,18 @@
 //
 //   node benches/gateway/isolate.mjs [--rounds 10] [--calls 4000] [--distinct 1000]
 //        [--only public,RS256] [--baseline ../old/gateway/wrangler.toml] [--real-upstream] [--rules]
+//        [--service-token]
 // --real-upstream lets the upstream fetch go to the origin (and reads each
 // body): the same calls with workerd's subrequest in them, as noisy as run.mjs.
 // --rules adds "rules", this gateway with route rules on /api/v1/ (two
 // scopes and one claim, issue 17), every token carrying what they ask, and
 // reports rules minus mesh per round: what authorization costs a request.
+// --service-token adds "inject", this gateway with a public route `/plain/`
+// and one `/partner/` with `"inject": "service_token"` (its TokenBroker a
+// SQLite Durable Object, the token endpoint a local stub issuing 1-hour
+// tokens, so the isolate holds the token: the steady state), and reports
+// per round the CPU and wall time per call of `/partner/` minus `/plain/`
+// on that same worker: what injecting the service token adds.
 // --baseline adds "base", another build of the gateway (e.g. a built
 // worktree of the previous commit), and reports mesh minus base per round.
 // Needs the built package (scripts/build.sh). Loopback only; bounded by
@@ -46,6 +53,13 @@ const BASELINE = opt('baseline', null);
 const REAL = args.includes('--real-upstream');
 const ONLY = opt('only', null)?.split(',').map((w) => w.trim()).filter(Boolean);
 const RULES = args.includes('--rules');
+const SERVICE = args.includes('--service-token');
+const SERVICE_ROUTES = JSON.stringify([
+  { prefix: '/plain/', auth: 'public' },
+  { prefix: '/partner/', auth: 'public', inject: 'service_token' },
+  { prefix: '/health', auth: 'public' },
+  { prefix: '/api/v1/', auth: 'jwt' },
+]);
 // The rules the "rules" worker enforces, and the claims every token carries for them.
 const RULE_ROUTES = JSON.stringify([
   { prefix: '/api/v1/', auth: 'jwt', scopes: ['memories:read', 'memories:write'], claims: { 'org.id': 'acme' } },
@@ -58,6 +72,7 @@ const log = (...a) => console.error('[isolate]', ...a);
 
 // The driver: imports the bundled worker and calls its fetch `n` times.
 const DRIVER = (main) => `import worker from './${main}';
+export * from './${main}';
 export default {
   async fetch(request, env, ctx) {
     const { url, tokens, n, real } = await request.json();
@@ -91,6 +106,7 @@ const kinds = {
   pass: CONFIGS.pass, jose: CONFIGS.jose, mesh: CONFIGS.mesh,
   ...(BASELINE ? { base: path.resolve(BASELINE) } : {}),
   ...(RULES ? { rules: CONFIGS.mesh } : {}),
+  ...(SERVICE ? { inject: CONFIGS.mesh } : {}),
 };
 const drivers = {};
 for (const [kind, config] of Object.entries(kinds)) {
@@ -103,12 +119,21 @@ rmSync(path.join(ROOT, 'benches/gateway/workers/.wrangler'), { recursive: true, 
 
 const fixtures = await startFixtures({ extraClaims: RULE_CLAIMS });
 const { vars, mintBatch } = fixtures;
+const tokenEndpoint = SERVICE ? await startTokenStub() : null;
+const injectVars = SERVICE && {
+  ...vars,
+  MESH_ROUTES: SERVICE_ROUTES,
+  MESH_SERVICE_TOKEN: JSON.stringify({ issuer: tokenEndpoint.url, token_endpoint: `${tokenEndpoint.url}/token`, client_id: 'bench' }),
+  MESH_SERVICE_CLIENT_SECRET: 'bench-secret',
+};
+const varsOf = (kind) => (kind === 'rules' ? { ...vars, MESH_ROUTES: RULE_ROUTES } : kind === 'inject' ? injectVars : vars);
 
 const names = Object.keys(kinds);
 const before = new Set(childrenOf(process.pid).map((k) => k.pid));
 const mf = new Miniflare({
-  workers: names.map((kind) => workerOptions(kind, drivers[kind], kind === 'rules' ? { ...vars, MESH_ROUTES: RULE_ROUTES } : vars, {
+  workers: names.map((kind) => workerOptions(kind, drivers[kind], varsOf(kind), {
     kvNamespaces: ['MESH_API_KEYS'],
+    ...(kind === 'inject' ? { durableObjects: { MESH_TOKEN_BROKER: { className: 'TokenBroker', useSQLite: true } } } : {}),
     // The driver imports the bundle, which Miniflare would take for CommonJS.
     modulesRules: [{ type: 'ESModule', include: ['**/*.js'] }, { type: 'CompiledWasm', include: ['**/*.wasm'] }],
   })),
@@ -118,11 +143,14 @@ try {
   await mf.ready;
   const workerd = findWorkerd(before);
   const bases = Object.fromEntries(await Promise.all(names.map(async (n) => [n, (await mf.unsafeGetDirectURL(n)).href])));
+  const wallMs = new Map(); // the last call's wall time per call, by kind and path
   const call = async (kind, path_, tokens, n) => {
     const c0 = (await settle(workerd)).ns; // idle first: see harness.mjs
+    const t0 = performance.now();
     const r = await fetch(bases[kind], { method: 'POST', body: JSON.stringify({ url: `http://gateway.test${path_}`, tokens, n, real: REAL }), signal: AbortSignal.timeout(120_000) });
-    const c1 = (await settle(workerd)).ns;
     const out = await r.json();
+    wallMs.set(`${kind}|${path_}`, (performance.now() - t0) / n);
+    const c1 = (await settle(workerd)).ns;
     if (out.bad) throw new Error(`${kind} ${path_}: ${out.bad} of ${n} calls were not 200 (first: ${out.first})`);
     return (c1 - c0) / n / 1000;
   };
@@ -136,6 +164,9 @@ try {
     await call(kind, '/health', [null], 500);
     for (const a of ALGS) await call(kind, '/api/v1/chat', await mintBatch(a, 20), 500);
   }
+  if (SERVICE) for (const p of ['/plain/x', '/partner/x']) await call('inject', p, [null], 500);
+  // us per call, by round; `again` is the plain route a second time: the noise floor.
+  const service = { plain: [], inject: [], again: [], plainWall: [], injectWall: [], againWall: [] };
 
   const results = new Map(); // `${label}|${kind}` -> [us per call, by round]
   let rounds = 0;
@@ -151,6 +182,15 @@ try {
         const key = `${label}|${kind}`;
         if (!results.has(key)) results.set(key, []);
         results.get(key).push(us);
+      }
+    }
+    if (SERVICE) {
+      // The two routes of one worker, in a rotating order.
+      const phases = [['plain', '/plain/x'], ['inject', '/partner/x'], ['again', '/plain/x']];
+      const order = phases.map((_, i) => phases[(i + round) % phases.length]);
+      for (const [which, p] of order) {
+        service[which].push(await call('inject', p, [null], CALLS));
+        service[`${which}Wall`].push(wallMs.get(`inject|${p}`) * 1000);
       }
     }
     rounds++;
@@ -186,7 +226,15 @@ try {
       against.push(`- ${label}: rules - mesh ${f1(median(d))} us per call (middle half ${f1(quantile(d, 0.25))} to ${f1(quantile(d, 0.75))}; goal < 5 us and within the noise${BASELINE ? `; mesh - base, the same build twice when base is this build: ${f1(median(floor))}` : ''})`);
     }
   }
-  if (BASELINE || RULES) {
+  if (SERVICE) {
+    const d = service.inject.map((x, i) => x - service.plain[i]);
+    const w = service.injectWall.map((x, i) => x - service.plainWall[i]);
+    against.push(`- inject: "service_token" - plain route, same worker: CPU ${f1(median(d))} us per call (middle half ${f1(quantile(d, 0.25))} to ${f1(quantile(d, 0.75))}; lower in ${d.filter((x) => x < 0).length} of ${d.length} rounds), wall ${f1(median(w))} us per call (middle half ${f1(quantile(w, 0.25))} to ${f1(quantile(w, 0.75))}); plain route CPU ${f1(median(service.plain))} us, wall ${f1(median(service.plainWall))} us; token requests ${tokenEndpoint.count()}`);
+    const n = service.again.map((x, i) => x - service.plain[i]);
+    const nw = service.againWall.map((x, i) => x - service.plainWall[i]);
+    against.push(`- noise floor, the plain route twice in the same round: CPU ${f1(median(n))} us per call (middle half ${f1(quantile(n, 0.25))} to ${f1(quantile(n, 0.75))}), wall ${f1(median(nw))} us (middle half ${f1(quantile(nw, 0.25))} to ${f1(quantile(nw, 0.75))})`);
+  }
+  if (BASELINE || RULES || SERVICE) {
     p('');
     p(`Paired by round${BASELINE ? ` (baseline ${BASELINE})` : ''}:`);
     for (const a of against) p(a);
@@ -197,4 +245,20 @@ try {
 } finally {
   await mf.dispose();
   await fixtures.stop();
+  await tokenEndpoint?.close();
+}
+
+/** A client-credentials token endpoint that issues 1-hour tokens and counts them. */
+async function startTokenStub() {
+  const http = await import('node:http');
+  let count = 0;
+  const server = http.createServer((req, res) => {
+    req.resume();
+    req.on('end', () => {
+      count++;
+      res.writeHead(200, { 'content-type': 'application/json' }).end(JSON.stringify({ access_token: `bench-token-${count}-${Date.now()}`, token_type: 'Bearer', expires_in: 3600 }));
+    });
+  });
+  await new Promise((r) => server.listen(0, '127.0.0.1', r));
+  return { url: `http://127.0.0.1:${server.address().port}`, count: () => count, close: () => new Promise((r) => server.close(r)) };
 }

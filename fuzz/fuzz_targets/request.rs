@@ -75,7 +75,7 @@ fn check_plan(i: &Inbound<'_>) {
         Plan::MethodNotAllowed { route, allow } => {
             assert!(path.starts_with(route) && !allow.split(", ").any(|m| m == i.method));
         }
-        Plan::Forward { route, auth, credential, rules } => {
+        Plan::Forward { route, auth, credential, rules, .. } => {
             assert!(path.starts_with(route) && rules.allows_method(i.method));
             let from_headers = |t: &str| {
                 !t.is_empty() && (h.authorization.is_some_and(|a| a.contains(t)) || h.x_api_key.is_some_and(|k| k.contains(t)))

@@ -8,7 +8,10 @@
 // - short-lived access tokens as RS256 JWTs whose `aud` is the API's
 //   audience (resource indicators), verifiable against /jwks;
 // - token revocation;
-// - a public client `mesh-demo` and two demo users with passwords.
+// - a public client `mesh-demo` and two demo users with passwords;
+// - a confidential client `mesh-edge` (client_secret_basic) with the
+//   client-credentials grant (RFC 6749 §4.4), for the gateway's service
+//   token, its tokens living `clientCredentialsTtl` seconds.
 // The login and consent pages below are plain HTML forms: tests and the
 // browser e2e drive them exactly as a person would.
 //
@@ -16,7 +19,7 @@
 //   const op = await startProvider({ accessTokenTtl: 20 });
 //   ... op.issuer ... await op.close();
 //
-//   node scripts/servers/provider.mjs --port 9400 [--audience URL] [--access-token-ttl S]
+//   node scripts/servers/provider.mjs --port 9400 [--audience URL] [--access-token-ttl S] [--client-credentials-ttl S]
 
 import { generateKeyPairSync, randomBytes } from 'node:crypto';
 import { createServer } from 'node:http';
@@ -24,6 +27,9 @@ import { pathToFileURL } from 'node:url';
 import Provider, { errors } from './oidc-provider.mjs';
 
 export const DEMO_CLIENT_ID = 'mesh-demo';
+/** The confidential client of the client-credentials grant, and its (test-only) secret. */
+export const SERVICE_CLIENT_ID = 'mesh-edge';
+export const SERVICE_CLIENT_SECRET = 'mesh-edge-test-secret-0123456789abcdef';
 export const DEFAULT_AUDIENCE = 'http://127.0.0.1:8787';
 export const USERS = Object.freeze([
   Object.freeze({ id: 'user-demo-1', login: 'demo', password: 'demo', name: 'Demo User' }),
@@ -38,6 +44,8 @@ const DEVICE_GRANT = 'urn:ietf:params:oauth:grant-type:device_code';
  * @param {number} [o.port=0]             0 = a free ephemeral port
  * @param {string} [o.host='127.0.0.1']
  * @param {number} [o.accessTokenTtl=20]  seconds
+ * @param {number} [o.clientCredentialsTtl]  seconds of client-credentials tokens (default: accessTokenTtl)
+ * @param {string} [o.serviceClientSecret]  the `mesh-edge` client's secret (default SERVICE_CLIENT_SECRET)
  * @param {number} [o.refreshTokenTtl=86400]
  * @param {number} [o.deviceCodeTtl=600]
  * @param {string|string[]} [o.audience]  accepted resource indicators; the first is the default `aud`
@@ -55,6 +63,8 @@ export async function startProvider(o = {}) {
     port = 0,
     host = '127.0.0.1',
     accessTokenTtl = 20,
+    clientCredentialsTtl = accessTokenTtl,
+    serviceClientSecret = SERVICE_CLIENT_SECRET,
     refreshTokenTtl = 24 * 3600,
     deviceCodeTtl = 600,
     scope = 'api',
@@ -88,6 +98,16 @@ export async function startProvider(o = {}) {
         redirect_uris: [],
         scope: 'openid offline_access',
       },
+      {
+        client_id: SERVICE_CLIENT_ID,
+        client_secret: serviceClientSecret,
+        client_name: 'Mesh edge gateway',
+        token_endpoint_auth_method: 'client_secret_basic',
+        grant_types: ['client_credentials'],
+        response_types: [],
+        redirect_uris: [],
+        scope,
+      },
       ...extraClients,
     ],
     jwks: { keys: [signingKey] },
@@ -106,6 +126,7 @@ export async function startProvider(o = {}) {
       Grant: refreshTokenTtl,
       Interaction: 600,
       Session: 3600,
+      ClientCredentials: clientCredentialsTtl,
     },
     rotateRefreshToken: rotateRefreshTokens,
     // Device login asks for offline_access; that alone earns a refresh token.
@@ -115,17 +136,18 @@ export async function startProvider(o = {}) {
       devInteractions: { enabled: false },
       deviceFlow: { enabled: true, userCodeInputSource, userCodeConfirmSource, successSource },
       revocation: { enabled: true },
+      clientCredentials: { enabled: true },
       introspection: { enabled: false },
       resourceIndicators: {
         enabled: true,
         defaultResource: () => audiences[0],
         useGrantedResource: () => true,
-        getResourceServerInfo: (ctx, indicator) => {
+        getResourceServerInfo: (ctx, indicator, client) => {
           if (!audiences.includes(indicator)) throw new errors.InvalidTarget(`unknown resource ${indicator}`);
           return {
             scope,
             audience: indicator,
-            accessTokenTTL: accessTokenTtl,
+            accessTokenTTL: client?.clientId === SERVICE_CLIENT_ID ? clientCredentialsTtl : accessTokenTtl,
             accessTokenFormat: 'jwt',
             jwt: { sign: { alg: 'RS256' } },
           };
@@ -160,6 +182,7 @@ export async function startProvider(o = {}) {
     url: (path) => new URL(path, issuer).href,
     audience: audiences[0],
     clientId: DEMO_CLIENT_ID,
+    serviceClient: { id: SERVICE_CLIENT_ID, secret: serviceClientSecret },
     users: USERS,
     jwks: { keys: [publicJwk(signingKey)] },
     provider,
@@ -371,10 +394,11 @@ function parseArgs(argv) {
       case '--host': opts.host = value(); break;
       case '--audience': opts.audience = value().split(','); break;
       case '--access-token-ttl': opts.accessTokenTtl = Number(value()); break;
+      case '--client-credentials-ttl': opts.clientCredentialsTtl = Number(value()); break;
       case '--refresh-token-ttl': opts.refreshTokenTtl = Number(value()); break;
       case '--device-code-ttl': opts.deviceCodeTtl = Number(value()); break;
       case '-h': case '--help':
-        console.log('usage: provider.mjs [--port 9400] [--host 127.0.0.1] [--audience URL[,URL]] [--access-token-ttl S] [--refresh-token-ttl S] [--device-code-ttl S]');
+        console.log('usage: provider.mjs [--port 9400] [--host 127.0.0.1] [--audience URL[,URL]] [--access-token-ttl S] [--client-credentials-ttl S] [--refresh-token-ttl S] [--device-code-ttl S]');
         process.exit(0);
         break;
       default:
@@ -382,7 +406,7 @@ function parseArgs(argv) {
         process.exit(2);
     }
   }
-  for (const k of ['port', 'accessTokenTtl', 'refreshTokenTtl', 'deviceCodeTtl']) {
+  for (const k of ['port', 'accessTokenTtl', 'clientCredentialsTtl', 'refreshTokenTtl', 'deviceCodeTtl']) {
     if (k in opts && !(Number.isInteger(opts[k]) && opts[k] >= 0)) {
       console.error(`provider.mjs: --${k.replace(/[A-Z]/g, (c) => `-${c.toLowerCase()}`)} must be a non-negative integer`);
       process.exit(2);

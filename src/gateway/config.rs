@@ -9,8 +9,9 @@ use std::fmt;
 
 use super::authorize::{ClaimRule, Rules};
 use super::headers::{stripped_names, AUTH_SCOPES, IDENTITY_HEADERS, IDENTITY_PREFIX};
+use super::route::{check_prefix, keys_path, AuthMode, Inject, Route, Routes, DEFAULT_KEYS_PATH};
+use super::service_token::ServiceTokenConfig;
 use super::stores::Stores;
-use super::route::{check_prefix, keys_path, AuthMode, Route, Routes, DEFAULT_KEYS_PATH};
 
 /// A gateway secret (`MESH_JWT_HS256_SECRET`, `MESH_IDENTITY_SECRET`), with a
 /// redacted `Debug`. Read it with `.secret()`.
@@ -127,6 +128,9 @@ pub struct GatewayConfig {
     pub keys_path: String,
     /// Where keys and rate-limit counts live (`MESH_KEYS_STORE` and siblings).
     pub stores: Stores,
+    /// `MESH_SERVICE_TOKEN` and its secret: the gateway's own token for
+    /// routes with `"inject": "service_token"`.
+    pub service_token: Option<ServiceTokenConfig>,
 }
 
 /// A configuration problem, naming the variable. Never contains a secret value.
@@ -167,7 +171,7 @@ pub const MIN_IDENTITY_SECRET_BYTES: usize = 32;
 
 /// Checks an http(s) URL with a host and no credentials, query or fragment;
 /// returns it without a trailing slash.
-fn base_url(variable: &'static str, value: &str) -> Result<String, ConfigError> {
+pub(crate) fn base_url(variable: &'static str, value: &str) -> Result<String, ConfigError> {
     let rest = value
         .strip_prefix("https://")
         .or_else(|| value.strip_prefix("http://"))
@@ -193,7 +197,10 @@ fn csv(value: &str) -> Vec<String> {
 
 /// Every variable [`GatewayConfig::from_env`] reads, and only those: the
 /// binding reads exactly these from the env (and fingerprints them), so a
-/// variable is added here or it is not read at all.
+/// variable is added here or it is not read at all. One more is read by a
+/// name the configuration gives: the service token's secret
+/// ([`super::service_token::secret_var`]), which the binding reads and
+/// fingerprints too.
 pub const VARIABLES: &[&str] = &[
     "MESH_UPSTREAM_URL",
     "MESH_JWT_ISSUER",
@@ -214,6 +221,7 @@ pub const VARIABLES: &[&str] = &[
     "MESH_KEYS_CACHE_SECONDS",
     "MESH_RATE_LIMIT_STORE",
     "MESH_RATE_LIMIT_UNREACHABLE",
+    "MESH_SERVICE_TOKEN",
 ];
 
 /// The name of the KV binding of API-key records.
@@ -289,6 +297,15 @@ impl GatewayConfig {
 
         let forward_claims = get("MESH_FORWARD_CLAIMS").map(|v| parse_forward_claims(&v)).transpose()?.unwrap_or_default();
 
+        // The secret variable is named by MESH_SERVICE_TOKEN, so it is read
+        // through `var` (the binding reads it by that name too).
+        let service_token = get("MESH_SERVICE_TOKEN").map(|json| ServiceTokenConfig::parse(&json, &var)).transpose()?;
+        if let Some(r) = routes.iter().find(|r| r.inject == Some(Inject::ServiceToken)) {
+            if service_token.is_none() {
+                return Err(err("MESH_ROUTES", format!("route `{}` injects the service token, but MESH_SERVICE_TOKEN is not set", r.prefix)));
+            }
+        }
+
         let mut cfg = GatewayConfig {
             upstream_url,
             routes,
@@ -301,6 +318,7 @@ impl GatewayConfig {
             forward_claims,
             keys_path,
             stores: Stores::from_env(&get)?,
+            service_token,
         };
         // Each issuer's verifier keeps the values of these paths with a token.
         let paths: Vec<String> = cfg.claim_paths().into_iter().map(String::from).collect();
@@ -493,6 +511,7 @@ struct RouteJson {
     #[serde(default)]
     claims: serde_json::Map<String, serde_json::Value>,
     issuers: Option<Vec<String>>,
+    inject: Option<String>,
 }
 
 /// A claim rule's value: a string, or a list of strings (any one matches).
@@ -541,7 +560,7 @@ fn parse_forward_claims(value: &str) -> Result<Vec<(String, String)>, ConfigErro
 
 fn parse_routes(json: &str) -> Result<Vec<Route>, ConfigError> {
     let raw: Vec<RouteJson> = serde_json::from_str(json).map_err(|e| {
-        err("MESH_ROUTES", format!("must be a JSON array of {{\"prefix\", \"auth\", \"methods\"?, \"scopes\"?, \"claims\"?, \"issuers\"?}}: {e}"))
+        err("MESH_ROUTES", format!("must be a JSON array of {{\"prefix\", \"auth\", \"methods\"?, \"scopes\"?, \"claims\"?, \"issuers\"?, \"inject\"?}}: {e}"))
     })?;
     raw.into_iter()
         .map(|r| {
@@ -552,7 +571,10 @@ fn parse_routes(json: &str) -> Result<Vec<Route>, ConfigError> {
                 .map(|(path, value)| claim_rule(&r.prefix, path, value))
                 .collect::<Result<_, _>>()?;
             let rules = Rules { methods: r.methods, scopes: r.scopes, claims, issuers: r.issuers };
-            Ok(Route::new(&r.prefix, auth).with_rules(rules))
+            let inject = r.inject.map(|i| {
+                Inject::parse(&i).ok_or_else(|| err("MESH_ROUTES", format!("route `{}`: inject must be service_token", r.prefix)))
+            });
+            Ok(Route { inject: inject.transpose()?, ..Route::new(&r.prefix, auth).with_rules(rules) })
         })
         .collect()
 }
@@ -594,6 +616,24 @@ mod tests {
         let mut declared: Vec<String> = VARIABLES.iter().map(|s| s.to_string()).collect();
         declared.sort();
         assert_eq!(asked, declared);
+    }
+
+    #[test]
+    fn a_route_injecting_the_service_token_needs_mesh_service_token() {
+        let routes = r#"[{"prefix":"/partner/","auth":"public","inject":"service_token"}]"#;
+        let st = r#"{"issuer":"http://127.0.0.1:9400","client_id":"edge","client_secret_var":"EDGE_SECRET"}"#;
+        let base = [("MESH_UPSTREAM_URL", "http://o"), ("MESH_ROUTES", routes)];
+        let e = GatewayConfig::from_env(env(&base), false).unwrap_err();
+        assert_eq!(e.variable, "MESH_ROUTES");
+        assert!(e.problem.contains("MESH_SERVICE_TOKEN is not set"), "{e}");
+        let e = GatewayConfig::from_env(env(&[base[0], base[1], ("MESH_SERVICE_TOKEN", st)]), false).unwrap_err();
+        assert!(e.problem.contains("EDGE_SECRET is not set"), "{e}");
+        let c = GatewayConfig::from_env(env(&[base[0], base[1], ("MESH_SERVICE_TOKEN", st), ("EDGE_SECRET", "the-secret")]), false).unwrap();
+        assert_eq!(c.routes.find("/partner/x").unwrap().inject, Some(Inject::ServiceToken));
+        assert_eq!(c.service_token.unwrap().client_secret.secret(), "the-secret");
+        let bad = r#"[{"prefix":"/p/","auth":"public","inject":"api_key"}]"#;
+        let e = GatewayConfig::from_env(env(&[base[0], ("MESH_ROUTES", bad)]), false).unwrap_err();
+        assert!(e.problem.contains("inject must be service_token"), "{e}");
     }
 
     #[test]

@@ -24,6 +24,8 @@
 //! - [`shard`]: the request/answer shape of the gateway's sharded Durable Objects, and the shard count.
 //! - [`key_shard`]: a `KeyShard`'s records, tombstones and owner lists; lazy migration from KV.
 //! - [`rate_limit`]: the token bucket of a `RateLimitShard`, and what an unreachable one means.
+//! - [`service_token`]: `MESH_SERVICE_TOKEN`, the client-credentials request and its answer.
+//! - [`token_broker`]: the service token's life: the broker's refresh policy, what isolates keep.
 //! - [`identity`]: the HMAC-signed identity for the origin, sign and verify.
 //! - [`reject`]: uniform error replies and structured log lines.
 
@@ -46,5 +48,7 @@ pub mod resource;
 pub mod route;
 pub mod shard;
 pub mod stores;
+pub mod service_token;
+pub mod token_broker;
 pub mod token_cache;
 pub mod verify;

@@ -8,7 +8,7 @@ use super::config::GatewayConfig;
 use super::headers::bearer_token;
 use super::jwt::{Reason, Rejection};
 use super::authorize::Rules;
-use super::route::{keys_path, AuthMode, KeysPath};
+use super::route::{keys_path, AuthMode, Inject, KeysPath};
 
 /// A credential as the request carried it (borrowed: the hot path copies no token).
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -50,7 +50,8 @@ pub enum Plan<'a> {
     ResourceMetadata(&'a str),
     /// Authenticate `credential` (none on public routes), check the route's
     /// `rules` against what it grants, then forward.
-    Forward { route: &'a str, auth: AuthMode, rules: &'a Rules, credential: Option<Credential<'a>> },
+    /// `inject`: what the gateway adds for the origin.
+    Forward { route: &'a str, auth: AuthMode, rules: &'a Rules, credential: Option<Credential<'a>>, inject: Option<Inject> },
 }
 
 /// Headers the plan needs, as the request carried them.
@@ -154,7 +155,7 @@ pub fn plan<'a>(cfg: &'a GatewayConfig, method: &str, path: &'a str, h: &Request
         return Plan::MethodNotAllowed { route: &route.prefix, allow: route.rules.allow_header() };
     }
     match credential(route.auth, h, &cfg.api_key_prefix) {
-        Ok(credential) => Plan::Forward { route: &route.prefix, auth: route.auth, rules: &route.rules, credential },
+        Ok(credential) => Plan::Forward { route: &route.prefix, auth: route.auth, rules: &route.rules, credential, inject: route.inject },
         Err(rejection) => Plan::Reject { route: &route.prefix, auth: route.auth, rejection },
     }
 }

@@ -46,17 +46,33 @@ impl AuthMode {
     }
 }
 
+/// A credential of the gateway's own that a route sends to the origin.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Inject {
+    /// `Authorization: Bearer <the edge service token>` (`MESH_SERVICE_TOKEN`),
+    /// in place of the caller's.
+    ServiceToken,
+}
+
+impl Inject {
+    pub fn parse(s: &str) -> Option<Inject> {
+        (s == "service_token").then_some(Inject::ServiceToken)
+    }
+}
+
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Route {
     pub prefix: String,
     pub auth: AuthMode,
     /// What an authenticated caller must also hold here ([`super::authorize`]).
     pub rules: Rules,
+    /// `"inject"`: what the gateway adds for the origin.
+    pub inject: Option<Inject>,
 }
 
 impl Route {
     pub fn new(prefix: &str, auth: AuthMode) -> Self {
-        Route { prefix: prefix.to_string(), auth, rules: Rules::default() }
+        Route { prefix: prefix.to_string(), auth, rules: Rules::default(), inject: None }
     }
 
     pub fn with_rules(mut self, rules: Rules) -> Self {

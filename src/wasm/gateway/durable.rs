@@ -29,10 +29,6 @@ extern "C" {
     pub type DurableObjectState;
     #[wasm_bindgen(method, getter)]
     pub fn storage(this: &DurableObjectState) -> DurableObjectStorage;
-    /// `blockConcurrencyWhile(fn)`: no event reaches the object until `fn`'s
-    /// promise settles (used to load state once after a restart).
-    #[wasm_bindgen(method, catch, js_name = blockConcurrencyWhile)]
-    pub fn block_concurrency_while(this: &DurableObjectState, f: &js_sys::Function) -> Result<Promise, JsValue>;
 
     /// The object's transactional storage (key-value API over its SQLite).
     #[derive(Clone)]
@@ -42,17 +38,9 @@ extern "C" {
     pub fn get(this: &DurableObjectStorage, key: &str) -> Result<Promise, JsValue>;
     #[wasm_bindgen(method, catch)]
     pub fn put(this: &DurableObjectStorage, key: &str, value: &JsValue) -> Result<Promise, JsValue>;
-    /// `delete(key)` -> `Promise<boolean>`.
-    #[wasm_bindgen(method, catch)]
-    pub fn delete(this: &DurableObjectStorage, key: &str) -> Result<Promise, JsValue>;
     /// `setAlarm(epochMillis)`: the object's `alarm()` runs then, even after an eviction.
     #[wasm_bindgen(method, catch, js_name = setAlarm)]
     pub fn set_alarm(this: &DurableObjectStorage, epoch_ms: f64) -> Result<Promise, JsValue>;
-    /// `getAlarm()` -> `Promise<number | null>`.
-    #[wasm_bindgen(method, catch, js_name = getAlarm)]
-    pub fn get_alarm(this: &DurableObjectStorage) -> Result<Promise, JsValue>;
-    #[wasm_bindgen(method, catch, js_name = deleteAlarm)]
-    pub fn delete_alarm(this: &DurableObjectStorage) -> Result<Promise, JsValue>;
 }
 
 /// The stub of the object named `name` in `namespace`.
@@ -67,8 +55,4 @@ pub async fn get_text(storage: &DurableObjectStorage, key: &str) -> Result<Optio
 
 pub async fn put_text(storage: &DurableObjectStorage, key: &str, value: &str) -> Result<(), JsValue> {
     JsFuture::from(storage.put(key, &JsValue::from_str(value))?).await.map(|_| ())
-}
-
-pub async fn delete(storage: &DurableObjectStorage, key: &str) -> Result<(), JsValue> {
-    JsFuture::from(storage.delete(key)?).await.map(|_| ())
 }

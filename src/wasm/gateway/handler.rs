@@ -39,22 +39,24 @@ use crate::gateway::stores::{KeysStore, RateLimitStore, KEYS_DO_BINDING, RATE_LI
 use crate::gateway::cors::{self, allowed_origin};
 use crate::gateway::forwarded;
 use crate::gateway::resource;
-use crate::gateway::headers::{authorization_carries_api_key, stripped_names, AuthMethod, Identity, IDENTITY_PREFIX};
+use crate::gateway::headers::{authorization_carries_api_key, push_line, stripped_names, AuthMethod, Identity, IDENTITY_PREFIX};
 use crate::gateway::identity::injected;
 use crate::gateway::jwks::{Jwk, MAX_WAITS, WAIT_STEP_MS};
 use crate::gateway::jwt::{Reason, Rejection};
 use crate::gateway::reject::{self, event_log, rejection_log, Reply};
 use crate::gateway::request::{split_url, upstream_target, Credential, Inbound, KeysOp, Plan, Upstream};
-use crate::gateway::route::AuthMode;
+use crate::gateway::route::{AuthMode, Inject};
+use crate::gateway::service_token;
+use crate::gateway::token_broker::{failure_reply, Answer, IsolateToken, Use};
 use crate::gateway::token_cache::TokenHash;
 use crate::gateway::verify::{pick_issuer, JwtNeed, JwtVerifier, Suspended};
 use crate::wasm::error::describe_js;
-use crate::wasm::global::now_secs;
+use crate::wasm::global::{now_ms, now_secs};
 use crate::wasm::timer::{sleep, Cancel};
 
+use super::durable::DurableObjectNamespace;
 use super::js::{console_log, get_prop, object, random, KvNamespace};
 use super::jwks_fetch;
-use super::durable::DurableObjectNamespace;
 use super::keys_api::{self, KeyStore};
 use super::keys_do::KeyShards;
 use super::objects;
@@ -62,7 +64,8 @@ use super::response::{cors_adder, to_response, upstream_failed, Rid};
 use super::webcrypto::WebCrypto;
 
 /// The `KeyShard` and `RateLimitShard` namespaces of the env, if bound.
-type DoBindings = (Option<DurableObjectNamespace>, Option<DurableObjectNamespace>);
+/// The Durable Object namespaces of the env: keys, rate limits, the token broker.
+type DoBindings = (Option<DurableObjectNamespace>, Option<DurableObjectNamespace>, Option<DurableObjectNamespace>);
 
 pub struct Gateway {
     options: Option<Object>,
@@ -90,6 +93,8 @@ pub(super) struct Configured {
     /// What `forward` in plumbing.js reads, without and with `authorization`
     /// among the names dropped.
     upstream: [JsValue; 2],
+    /// The broker and this isolate's copy of the service token, when configured.
+    service: Option<(DurableObjectNamespace, String, RefCell<IsolateToken>)>,
 }
 
 /// One pass over a request as the JS front hands it over (see [`respond`]).
@@ -123,6 +128,8 @@ enum Need<'l> {
     RateLimit { object: String, limit: u32 },
     /// `scopes`: the creator's, which a new key's must be among.
     KeysApi { op: KeysOp, owner: String, scopes: Vec<String>, cors: Option<String> },
+    /// The service token from the broker (the isolate's copy is due).
+    ServiceToken,
 }
 
 /// What the IO between passes found, for the next pass.
@@ -134,6 +141,8 @@ struct Fed {
     record: Option<Result<Option<String>, JsValue>>,
     /// A rate-limit object's answer, or why it gave none.
     rate: Option<Result<TakeAnswer, JsValue>>,
+    /// The broker had no service token to give.
+    service_failure: Option<Answer>,
 }
 
 /// What a pass gives.
@@ -172,14 +181,17 @@ impl Gateway {
         let kv = get_prop(env, KEY_STORE_BINDING);
         let kv = (kv.is_object()).then(|| kv.unchecked_into::<KvNamespace>());
         let namespace = |name| Some(get_prop(env, name)).filter(JsValue::is_object).map(JsCast::unchecked_into::<DurableObjectNamespace>);
-        let (keys_do, limits) = (namespace(KEYS_DO_BINDING), namespace(RATE_LIMITS_BINDING));
-        let values: Vec<Option<String>> = VARIABLES.iter().map(|n| self.var(env, n)).collect();
+        let (keys_do, limits, broker) = (namespace(KEYS_DO_BINDING), namespace(RATE_LIMITS_BINDING), namespace(service_token::BROKER_BINDING));
+        let mut values: Vec<Option<String>> = VARIABLES.iter().map(|n| self.var(env, n)).collect();
+        // The service token's secret, by the name its configuration gives.
+        let secret_var = service_token::secret_var(values[VARIABLES.iter().position(|n| *n == service_token::VARIABLE).expect("listed")].as_deref());
+        values.push(secret_var.as_deref().and_then(|n| self.var(env, n)));
         let mut h = Sha256::new();
         for v in &values {
             h.update(v.as_deref().map(|v| [b"1", v.as_bytes()].concat()).unwrap_or_else(|| b"0".to_vec()));
             h.update([0]);
         }
-        h.update([kv.is_some() as u8, keys_do.is_some() as u8, limits.is_some() as u8]);
+        h.update([kv.is_some() as u8, keys_do.is_some() as u8, limits.is_some() as u8, broker.is_some() as u8]);
         let fingerprint: [u8; 32] = h.finalize().into();
 
         let mut loaded = self.loaded.borrow_mut();
@@ -188,12 +200,17 @@ impl Gateway {
                 return l.configured.clone();
             }
         }
-        let lookup = |name: &str| VARIABLES.iter().position(|n| *n == name).and_then(|i| values[i].clone());
+        let lookup = |name: &str| match VARIABLES.iter().position(|n| *n == name) {
+            Some(i) => values[i].clone(),
+            None if secret_var.as_deref() == Some(name) => values[VARIABLES.len()].clone(),
+            None => None,
+        };
         // The token cache's hash key: secret, per isolate and configuration.
         let seed = random::<32>().map_err(|e| ConfigError { variable: "crypto.getRandomValues", problem: describe_js(&e) });
         let configured = GatewayConfig::from_env(lookup, kv.is_some()).and_then(|cfg| {
             cfg.stores.check_bindings(keys_do.is_some(), limits.is_some())?;
-            Ok(Rc::new(Configured::new(cfg, kv, (keys_do, limits), seed?)))
+            service_token::check_binding(&cfg, broker.is_some())?;
+            Ok(Rc::new(Configured::new(cfg, kv, (keys_do, limits, broker), seed?)))
         });
         match &configured {
             Ok(_) => console_log(&event_log("info", "gateway_configured", "", json!({}))),
@@ -312,6 +329,12 @@ async fn run_passes(gateway: Rc<Gateway>, call: Call, line: String, verdict: Opt
                 let limits = configured.limits.as_ref().expect("a count is asked for only with a rate-limit store");
                 fed.rate = Some(out_of_line(objects::take(limits, object, limit)).await);
             }
+            Need::ServiceToken => {
+                let (namespace, name, held) = configured.service.as_ref().expect("asked for only when configured");
+                let answer = super::service_token::ask(namespace, name, &rid).await;
+                let usable = held.borrow_mut().on_answer(&answer, now_ms() as i64);
+                fed.service_failure = (!usable).then_some(answer);
+            }
             Need::KeysApi { op, owner, scopes, cors } => {
                 return match keys_api::serve(configured.keys.as_deref(), op, (&owner, &scopes), &call.request, &rid).await {
                     Ok(reply) => to_response(reply, cors.as_deref(), &rid).into(),
@@ -346,7 +369,7 @@ extern "C" {
 }
 
 impl Configured {
-    fn new(cfg: GatewayConfig, kv: Option<KvNamespace>, (keys_do, limits): DoBindings, seed: [u8; 32]) -> Configured {
+    fn new(cfg: GatewayConfig, kv: Option<KvNamespace>, (keys_do, limits, broker): DoBindings, seed: [u8; 32]) -> Configured {
         let (failed, with_cors) = (upstream_failed(), cors_adder());
         let upstream = [false, true].map(|drop_authorization| {
             let mut names = stripped_names(drop_authorization);
@@ -375,6 +398,7 @@ impl Configured {
             }),
             limits: limits.filter(|_| cfg.stores.rate_limits == RateLimitStore::Do),
             upstream,
+            service: cfg.service_token.as_ref().zip(broker).map(|(st, ns)| (ns, st.broker_name(), RefCell::new(IsolateToken::default()))),
             cfg,
         }
     }
@@ -389,7 +413,7 @@ impl Configured {
         let cors = allowed_origin(&self.cfg, path, origin);
         let reply = |r: Reply| Pass::Done(Ok(to_response(r, cors.as_deref(), rid).into()));
         let (route, auth, rules, credential, keys_op) = match crate::gateway::request::plan(&self.cfg, method, path, &headers) {
-            Plan::Forward { route, auth, rules, credential } => (route, auth, Some(rules), credential, None),
+            Plan::Forward { route, auth, rules, credential, inject } => (route, auth, Some((rules, inject)), credential, None),
             Plan::Keys { op, token } => (self.cfg.keys_path.as_str(), AuthMode::Jwt, None, Some(Credential::Jwt(token)), Some(op)),
             Plan::NotFound => return reply(reject::not_found()),
             Plan::BadPath => return reply(reject::bad_request("the path contains an encoded / or \\, or an empty segment")),
@@ -400,6 +424,20 @@ impl Configured {
                 return reply(resource::metadata(&self.cfg, url, resource).unwrap_or_else(reject::not_found));
             }
         };
+        let inject = rules.and_then(|(_, inject)| inject);
+        // The service token first: a credential's checks (a key's rate
+        // limit) must not run again on the pass after the broker's answer.
+        if inject == Some(Inject::ServiceToken) {
+            if let Some(failure) = fed.service_failure.take() {
+                console_log(&event_log("warn", "service_token_missing", rid.get(), json!({ "route": route })));
+                return reply(failure_reply(&failure));
+            }
+            match &self.service {
+                None => return reply(reject::misconfigured()),
+                Some((_, _, held)) if held.borrow_mut().get(now_ms() as i64) == Use::Ask => return Pass::Need(Need::ServiceToken),
+                Some(_) => {}
+            }
+        }
         let identity = match credential {
             None => Ok(None),
             Some(Credential::Jwt(token)) => self.verify_jwt(token, fed).map(Some),
@@ -415,14 +453,14 @@ impl Configured {
             let (owner, scopes) = verified.map(|(i, g)| (i.user_id, g.scopes)).unwrap_or_default();
             return Pass::Need(Need::KeysApi { op, owner, scopes, cors });
         }
-        if let (Some(rules), Some((_, grants))) = (rules.filter(|r| r.authorizes()), &verified) {
+        if let (Some((rules, _)), Some((_, grants))) = (rules.filter(|(r, _)| r.authorizes()), &verified) {
             if let Err(missing) = rules.check(grants) {
                 console_log(&reject::forbidden_log(route, &missing, rid.get()));
                 return reply(reject::forbidden(rules, &missing));
             }
         }
         let carries_key = headers.authorization.is_some_and(|v| authorization_carries_api_key(v, &self.cfg.api_key_prefix));
-        let upstream = &self.upstream[(auth == AuthMode::ApiKey || carries_key) as usize];
+        let upstream = &self.upstream[(auth == AuthMode::ApiKey || carries_key || inject.is_some()) as usize];
         let mut lines = match &verified {
             None => String::new(),
             Some((identity, grants)) => match injected(&self.cfg, (method, path, query), identity, Some(grants), now_secs()) {
@@ -431,6 +469,13 @@ impl Configured {
             },
         };
         forwarded::push_lines(&mut lines, url, client_ip);
+        if let (Some(Inject::ServiceToken), Some((_, _, held))) = (inject, &self.service) {
+            // Held since the check above: this pass did no IO in between.
+            match held.borrow_mut().get(now_ms() as i64) {
+                Use::Token(token) => push_line(&mut lines, "authorization", &format!("Bearer {}", token.secret())),
+                Use::Ask => return Pass::Need(Need::ServiceToken),
+            }
+        }
         // Where the path and query run to the URL's end, JavaScript slices
         // them from `request.url` (no string made here and decoded there).
         let target = match upstream_target(&self.cfg, url) {
@@ -491,7 +536,7 @@ impl Configured {
 /// numbers and booleans as JSON values (`MESH_ROUTES = [{ ... }]`, a JSON
 /// file imported into `createGateway`): they are read as their JSON text,
 /// never as absent, which would have put the default routes in their place.
-fn text(value: JsValue) -> Option<String> {
+pub(super) fn text(value: JsValue) -> Option<String> {
     if let Some(s) = value.as_string() {
         return Some(s);
     }

@@ -13,6 +13,8 @@ mod keys_do;
 mod kv;
 mod objects;
 mod response;
+mod service_token;
+mod token_broker;
 mod webcrypto;
 
 use std::rc::Rc;
@@ -22,6 +24,7 @@ use wasm_bindgen::prelude::*;
 
 pub use identity::verify_identity;
 pub use objects::{KeyShard, RateLimitShard};
+pub use token_broker::TokenBroker;
 
 /// Creates the gateway: `export default createGateway()` in a Worker (its
 /// TypeScript types are pkg-template/index.d.ts's). The
