@@ -251,7 +251,7 @@ pub fn reply(call: &Call, waited: bool) -> (u16, String) {
 }
 
 /// A broker answer, read by the isolate.
-#[derive(Debug, PartialEq)]
+#[derive(Debug, Clone, PartialEq)]
 pub enum Answer {
     Token { token: AccessToken, expires_in_ms: i64, refresh_in_ms: i64, waited: bool },
     Refused,
@@ -304,6 +304,9 @@ pub fn failure_reply(answer: &Answer) -> Reply {
 pub struct IsolateToken {
     held: Option<(AccessToken, i64, i64)>,
     asking_since: Option<i64>,
+    /// The broker's last refusal while no token was held, and until when
+    /// it stands: an outage must not send every request on to the broker.
+    failed: Option<(Answer, i64)>,
 }
 
 /// What a request on an `inject: "service_token"` route does.
@@ -312,6 +315,8 @@ pub enum Use<'a> {
     Token(&'a AccessToken),
     /// Ask the broker, then [`IsolateToken::on_answer`].
     Ask,
+    /// No token, and the broker said why less than [`MIN_ASK_INTERVAL_MS`] ago.
+    Failed(Answer),
 }
 
 impl IsolateToken {
@@ -321,10 +326,13 @@ impl IsolateToken {
             Some((_, expires, ask_at)) if now_ms < *ask_at || (asking && now_ms < expires - EXPIRY_SAFETY_MS) => {
                 Use::Token(&self.held.as_ref().expect("matched").0)
             }
-            _ => {
-                self.asking_since = Some(now_ms);
-                Use::Ask
-            }
+            _ => match &self.failed {
+                Some((answer, until)) if now_ms < *until => Use::Failed(answer.clone()),
+                _ => {
+                    self.asking_since = Some(now_ms);
+                    Use::Ask
+                }
+            },
         }
     }
 
@@ -332,9 +340,12 @@ impl IsolateToken {
     /// margin is left, at least [`MIN_ASK_INTERVAL_MS`], never past the
     /// safety margin. Without one (the broker unreachable, say), the held
     /// token stays in use while valid, and the broker is asked again after
-    /// [`MIN_ASK_INTERVAL_MS`]. Returns whether a token is there to use.
+    /// [`MIN_ASK_INTERVAL_MS`]; with none, requests in that interval get
+    /// the broker's answer again without asking. Returns whether a token is
+    /// there to use.
     pub fn on_answer(&mut self, answer: &Answer, now_ms: i64) -> bool {
         self.asking_since = None;
+        self.failed = None;
         if let Answer::Token { token, expires_in_ms, refresh_in_ms, .. } = answer {
             let expires = now_ms + expires_in_ms;
             let broker_due = now_ms + refresh_in_ms.clamp(&0, expires_in_ms);
@@ -347,7 +358,10 @@ impl IsolateToken {
                 *ask_at = (now_ms + MIN_ASK_INTERVAL_MS).min(*expires - EXPIRY_SAFETY_MS);
                 true
             }
-            _ => false,
+            _ => {
+                self.failed = Some((answer.clone(), now_ms + MIN_ASK_INTERVAL_MS));
+                false
+            }
         }
     }
 }

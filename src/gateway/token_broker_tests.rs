@@ -251,7 +251,8 @@ fn an_isolate_asks_once_the_broker_has_refreshed_and_never_uses_an_expired_token
     assert_eq!(i.get(18_500 + 499), Use::Token(&AccessToken::new("t1")));
     assert_eq!(i.get(18_500 + 500), Use::Ask);
     assert!(!i.on_answer(&Answer::Unavailable { retry_after_secs: 1 }, 21_000));
-    assert_eq!(i.get(21_000), Use::Ask, "an expired token is never used");
+    assert_eq!(i.get(21_000), Use::Failed(Answer::Unavailable { retry_after_secs: 1 }), "an expired token is never used");
+    assert_eq!(i.get(22_000), Use::Ask);
 }
 
 #[test]
@@ -267,6 +268,22 @@ fn an_isolate_keeps_its_valid_token_while_the_broker_cannot_answer() {
     assert_eq!(i.get(18_999), Use::Token(&AccessToken::new("t1")));
     assert_eq!(i.get(19_000), Use::Ask);
     assert!(!i.on_answer(&Answer::Unavailable { retry_after_secs: 1 }, 19_000), "within the safety margin: none");
+}
+
+#[test]
+fn without_a_token_an_isolate_repeats_the_brokers_refusal_for_a_second_instead_of_asking_on_every_request() {
+    let mut i = IsolateToken::default();
+    assert_eq!(i.get(0), Use::Ask);
+    assert!(!i.on_answer(&Answer::Unavailable { retry_after_secs: 5 }, 0));
+    for t in [0, 1, 500, 999] {
+        assert_eq!(i.get(t), Use::Failed(Answer::Unavailable { retry_after_secs: 5 }), "at {t} ms: the last answer, not the broker");
+    }
+    assert_eq!(i.get(1_000), Use::Ask, "a second later the broker is asked again");
+    assert!(!i.on_answer(&Answer::Refused, 1_000));
+    assert_eq!(i.get(1_500), Use::Failed(Answer::Refused));
+    assert_eq!(i.get(2_000), Use::Ask);
+    assert!(i.on_answer(&Answer::Token { token: AccessToken::new("t"), expires_in_ms: 20_000, refresh_in_ms: 10_000, waited: false }, 2_000));
+    assert_eq!(i.get(2_001), Use::Token(&AccessToken::new("t")), "a token ends the refusal at once");
 }
 
 /// The model of the edge: isolates with their own cache calling one broker,

@@ -428,14 +428,19 @@ impl Configured {
         // The service token first: a credential's checks (a key's rate
         // limit) must not run again on the pass after the broker's answer.
         if inject == Some(Inject::ServiceToken) {
-            if let Some(failure) = fed.service_failure.take() {
+            let Some((_, _, held)) = &self.service else { return reply(reject::misconfigured()) };
+            // The broker's answer to this request, or a recent one this isolate keeps.
+            let failure = match fed.service_failure.take() {
+                Some(answer) => Some(answer),
+                None => match held.borrow_mut().get(now_ms() as i64) {
+                    Use::Ask => return Pass::Need(Need::ServiceToken),
+                    Use::Failed(answer) => Some(answer),
+                    Use::Token(_) => None,
+                },
+            };
+            if let Some(failure) = failure {
                 console_log(&event_log("warn", "service_token_missing", rid.get(), json!({ "route": route })));
                 return reply(failure_reply(&failure));
-            }
-            match &self.service {
-                None => return reply(reject::misconfigured()),
-                Some((_, _, held)) if held.borrow_mut().get(now_ms() as i64) == Use::Ask => return Pass::Need(Need::ServiceToken),
-                Some(_) => {}
             }
         }
         let identity = match credential {
@@ -473,7 +478,8 @@ impl Configured {
             // Held since the check above: this pass did no IO in between.
             match held.borrow_mut().get(now_ms() as i64) {
                 Use::Token(token) => push_line(&mut lines, "authorization", &format!("Bearer {}", token.secret())),
-                Use::Ask => return Pass::Need(Need::ServiceToken),
+                // Not after the check above in this pass (no IO in between).
+                Use::Ask | Use::Failed(_) => return Pass::Need(Need::ServiceToken),
             }
         }
         // Where the path and query run to the URL's end, JavaScript slices
