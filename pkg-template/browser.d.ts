@@ -93,6 +93,8 @@ export interface MeshStorage {
  * `'memory'` (the default) keeps the session in this client only;
  * `'localStorage'` and `'sessionStorage'` use the browser's web storage
  * (shared between tabs); an object is a custom {@link MeshStorage}.
+ * Where the runtime has no web storage at all (server rendering), the client
+ * is still built: its first read fails with code `storage` instead.
  */
 export type MeshStorageOption = 'memory' | 'localStorage' | 'sessionStorage' | MeshStorage;
 

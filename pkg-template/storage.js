@@ -35,6 +35,13 @@ export function makeStorage(core, option) {
     } catch (e) {
       throw unavailable(describe(e));
     }
+    if (target === undefined) {
+      // Server rendering: a module-scope client is built on the server too,
+      // where no web storage exists. Construction succeeds; its first read
+      // fails with the same error, and the browser's client has the storage.
+      const fail = () => Promise.reject(unavailable('this runtime has none'));
+      return { memory: false, shared: false, read: fail, write: fail, remove: fail };
+    }
     if (!isObject(target)) throw unavailable('this runtime has none');
     names = ['getItem', 'setItem', 'removeItem'];
     if (!names.every((n) => typeof target[n] === 'function')) throw unavailable('not a Storage');

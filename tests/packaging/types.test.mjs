@@ -47,11 +47,16 @@ test('the hand-written types check a typed usage file', async (t) => {
       'tsconfig.bundler.json': tsconfig('bundler', 'esnext'),
       'tsconfig.browser.json': tsconfig('bundler', 'esnext', 'browser-usage.ts', ['browser']),
       'tsconfig.browser-as-node.json': tsconfig('bundler', 'esnext', 'browser-usage.ts'),
+      'tsconfig.react.nodenext.json': tsconfig('nodenext', 'nodenext', 'react-usage.ts'),
+      'tsconfig.react.bundler.json': tsconfig('bundler', 'esnext', 'react-usage.ts', ['browser']),
       'package.json': JSON.stringify({ name: 'types-probe', private: true, type: 'module' }),
     },
+    // mesh-sdk/react's types import React's (an optional peer dependency).
+    deps: ['react@19.3.1', '@types/react@19.3.0'],
   });
   await copyFile(join(repo, 'tests/packaging/types/usage.ts'), join(dir, 'usage.ts'));
   await copyFile(join(repo, 'tests/packaging/types/browser-usage.ts'), join(dir, 'browser-usage.ts'));
+  await copyFile(join(repo, 'tests/packaging/types/react-usage.ts'), join(dir, 'react-usage.ts'));
 
   await t.test('moduleResolution nodenext', async () => {
     assert.equal(await tsc(dir, 'tsconfig.nodenext.json'), '');
@@ -63,6 +68,19 @@ test('the hand-written types check a typed usage file', async (t) => {
     assert.equal(await tsc(dir, 'tsconfig.browser.json'), '');
     // Without the condition the full types apply, so the @ts-expect-error is unused.
     assert.match(await tsc(dir, 'tsconfig.browser-as-node.json'), /error TS2578/);
+  });
+  await t.test('mesh-sdk/react types check a typed usage file', async () => {
+    assert.equal(await tsc(dir, 'tsconfig.react.nodenext.json'), '');
+    assert.equal(await tsc(dir, 'tsconfig.react.bundler.json'), '');
+  });
+  await t.test('mesh-sdk/react types declare exactly what it exports', async () => {
+    const pkgDir = join(dir, 'node_modules/mesh-sdk');
+    const program = ts.createProgram([join(pkgDir, 'react.d.ts')], { strict: true, noEmit: true, types: [] });
+    const checker = program.getTypeChecker();
+    const moduleSymbol = checker.getSymbolAtLocation(program.getSourceFile(join(pkgDir, 'react.d.ts')));
+    const declared = checker.getExportsOfModule(moduleSymbol).filter((s) => s.flags & ts.SymbolFlags.Function).map((s) => s.name).sort();
+    const runtime = await import(pathToFileURL(join(pkgDir, 'react.js')).href);
+    assert.deepEqual(declared, Object.keys(runtime).sort());
   });
   await t.test('the types declare exactly what the runtime exports', async () => {
     // Drift check: an export or method added to (or removed from) the wasm
