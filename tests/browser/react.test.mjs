@@ -39,7 +39,8 @@ before(async () => {
     format: 'esm',
     jsx: 'automatic',
     logLevel: 'silent',
-    define: { 'process.env.NODE_ENV': '"production"' },
+    // React's development build: StrictMode's double mount runs, and React's warnings reach the console (a test failure).
+    define: { 'process.env.NODE_ENV': '"development"' },
     // The hooks as packed, with React bundled in; the client entry stays the served one.
     alias: { 'mesh-sdk/react': join(ROOT, 'pkg/react.js') },
     plugins: [{ name: 'served-pkg', setup: (b) => b.onResolve({ filter: /^\/pkg\// }, (a) => ({ path: a.path, external: true })) }],

@@ -50,6 +50,20 @@ describe('options are checked at construction', () => {
   test('no options object', () => {
     assert.throws(() => new MeshClient(), (err) => err.code === 'invalid_config');
   });
+  // Server rendering builds the browser's module-scope client in Node, which has no web storage.
+  for (const storage of ['localStorage', 'sessionStorage']) {
+    test(`storage '${storage}' where the runtime has none: built, and its first use says why`, async () => {
+      assert.equal(globalThis[storage], undefined, 'this runtime has no web storage');
+      const client = new MeshClient({ ...base, storage });
+      try {
+        assert.equal(client.getSession(), null);
+        assert.equal(client.pendingDeviceLogin(), null);
+        await assert.rejects(client.getAccessToken(), (err) => err.code === 'storage' && err.message.includes(`'${storage}' is not available here`));
+      } finally {
+        client.dispose();
+      }
+    });
+  }
 });
 
 describe('session storage and lifecycle', () => {
