@@ -30,7 +30,7 @@ export type MeshErrorCode =
   | 'not_logged_in'
   /** The device code expired before the user approved it. */
   | 'device_code_expired'
-  /** The user denied the device login. */
+  /** The user denied the device login or the redirect login. */
   | 'access_denied'
   /** The server answered with an error status not covered above. */
   | 'http_error'
@@ -41,7 +41,17 @@ export type MeshErrorCode =
   /** The wasm was used before it was initialised (the `mesh-sdk/slim` entry). */
   | 'not_initialized'
   /** The client was disposed. */
-  | 'disposed';
+  | 'disposed'
+  /** A redirect callback's `state` is missing, unknown, expired or already used. */
+  | 'state_mismatch'
+  /** A redirect callback's `iss` is not the client's issuer (RFC 9207, mix-up). */
+  | 'issuer_mismatch'
+  /** The provider needs the user to sign in or interact (`login_required`, `consent_required`, ...). */
+  | 'login_required'
+  /** The provider answered the authorization request with another error. */
+  | 'authorization_failed'
+  /** The ID token failed a check of OpenID Connect Core 3.1.3.7. */
+  | 'invalid_id_token';
 
 /** Where a failed API call went, for debugging. Never holds a token. */
 export interface MeshErrorContext {

@@ -43,6 +43,16 @@ pub enum ErrorKind {
     NotInitialized,
     /// The client was disposed.
     Disposed,
+    /// A redirect callback's `state` is missing, unknown, expired or already used.
+    StateMismatch,
+    /// A redirect callback's `iss` is not the client's issuer (RFC 9207, mix-up).
+    IssuerMismatch,
+    /// The provider needs the user to sign in or interact (`login_required`, `consent_required`, ...).
+    LoginRequired,
+    /// The provider answered the authorization request with another error.
+    AuthorizationFailed,
+    /// The ID token failed a check of OpenID Connect Core 3.1.3.7.
+    InvalidIdToken,
 }
 
 impl ErrorKind {
@@ -65,6 +75,11 @@ impl ErrorKind {
             ErrorKind::Storage => "storage",
             ErrorKind::NotInitialized => "not_initialized",
             ErrorKind::Disposed => "disposed",
+            ErrorKind::StateMismatch => "state_mismatch",
+            ErrorKind::IssuerMismatch => "issuer_mismatch",
+            ErrorKind::LoginRequired => "login_required",
+            ErrorKind::AuthorizationFailed => "authorization_failed",
+            ErrorKind::InvalidIdToken => "invalid_id_token",
         }
     }
 }

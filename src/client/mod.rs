@@ -60,6 +60,7 @@ pub mod failure;
 pub mod lease;
 pub mod oauth;
 pub mod pending_login;
+pub mod redirect;
 pub mod refresh;
 pub mod request;
 pub mod storage;
