@@ -13,6 +13,11 @@ pub struct DiscoveryDocument {
     pub token_endpoint: Option<String>,
     pub device_authorization_endpoint: Option<String>,
     pub revocation_endpoint: Option<String>,
+    pub authorization_endpoint: Option<String>,
+    pub end_session_endpoint: Option<String>,
+    pub jwks_uri: Option<String>,
+    /// RFC 9207 §3: the provider sends `iss` in every authorization response.
+    pub authorization_response_iss_parameter_supported: bool,
 }
 
 /// The provider's endpoints, once discovery succeeded.
@@ -21,6 +26,12 @@ pub struct Endpoints {
     pub token: String,
     pub device: Option<String>,
     pub revocation: Option<String>,
+    /// The redirect login's endpoints; `None` where the provider has none.
+    pub authorization: Option<String>,
+    pub end_session: Option<String>,
+    pub jwks: Option<String>,
+    /// Whether a callback without `iss` must be refused.
+    pub iss_required: bool,
 }
 
 /// An http(s) URL, or `None`.
@@ -44,7 +55,15 @@ pub fn endpoints(issuer: &str, status: u16, document: Option<DiscoveryDocument>)
         return Err(invalid("OIDC discovery document names another issuer"));
     }
     let token = endpoint(doc.token_endpoint).ok_or_else(|| invalid("OIDC discovery document has no token_endpoint"))?;
-    Ok(Endpoints { token, device: endpoint(doc.device_authorization_endpoint), revocation: endpoint(doc.revocation_endpoint) })
+    Ok(Endpoints {
+        token,
+        device: endpoint(doc.device_authorization_endpoint),
+        revocation: endpoint(doc.revocation_endpoint),
+        authorization: endpoint(doc.authorization_endpoint),
+        end_session: endpoint(doc.end_session_endpoint),
+        jwks: endpoint(doc.jwks_uri),
+        iss_required: doc.authorization_response_iss_parameter_supported,
+    })
 }
 
 #[cfg(test)]
@@ -63,7 +82,15 @@ mod tests {
         d.device_authorization_endpoint = Some("https://idp/device".into());
         d.revocation_endpoint = Some("javascript:alert(1)".into());
         let e = endpoints(ISS, 200, Some(d)).unwrap();
-        assert_eq!(e, Endpoints { token: "http://127.0.0.1:9400/token".into(), device: Some("https://idp/device".into()), revocation: None });
+        assert_eq!(e.token, "http://127.0.0.1:9400/token");
+        assert_eq!((e.device.as_deref(), e.revocation, e.authorization, e.iss_required), (Some("https://idp/device"), None, None, false));
+        let mut d = doc(ISS, "http://t");
+        d.authorization_endpoint = Some("http://127.0.0.1:9400/auth".into());
+        d.end_session_endpoint = Some("data:x".into());
+        d.jwks_uri = Some("http://127.0.0.1:9400/jwks".into());
+        d.authorization_response_iss_parameter_supported = true;
+        let e = endpoints(ISS, 200, Some(d)).unwrap();
+        assert_eq!((e.authorization.as_deref(), e.end_session, e.jwks.as_deref(), e.iss_required), (Some("http://127.0.0.1:9400/auth"), None, Some("http://127.0.0.1:9400/jwks"), true));
     }
 
     #[test]

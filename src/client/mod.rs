@@ -57,6 +57,7 @@ pub mod device;
 pub mod discovery;
 pub mod env;
 pub mod failure;
+pub mod id_token;
 pub mod lease;
 pub mod oauth;
 pub mod pending_login;

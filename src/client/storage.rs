@@ -47,6 +47,11 @@ pub struct StoredSession {
     pub expires_at: Option<i64>,
     /// Unix ms when the tokens arrived.
     pub received_at: i64,
+    /// The verified ID token of a redirect login, kept for logout's
+    /// `id_token_hint` and `session.user`. Absent in records written before
+    /// it existed, and after a device login: both still load.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub id_token: Option<String>,
 }
 
 impl std::fmt::Debug for StoredSession {
@@ -65,6 +70,7 @@ impl StoredSession {
             refresh_token: tokens.refresh_token.as_ref().map(|r| r.secret().to_owned()),
             expires_at: tokens.expires_at_ms,
             received_at: tokens.received_at_ms,
+            id_token: None,
         }
     }
 
@@ -76,7 +82,7 @@ impl StoredSession {
         if self.issuer != issuer.trim_end_matches('/') || self.client_id != client_id {
             return Err(storage_error("the stored session belongs to another issuer or client"));
         }
-        if self.access_token.is_empty() || self.refresh_token.as_deref() == Some("") {
+        if self.access_token.is_empty() || self.refresh_token.as_deref() == Some("") || self.id_token.as_deref() == Some("") {
             return Err(storage_error("the stored session has an empty token"));
         }
         // Sane Unix-ms range (2001..2286) catches seconds stored by mistake.
@@ -162,6 +168,20 @@ mod tests {
         for junk in ["{}", r#"{"v":1}"#, "[1,2]", r#"{"v":"1","issuer":1}"#] {
             assert!(serde_json::from_str::<StoredSession>(junk).is_err(), "{junk}");
         }
+    }
+
+    #[test]
+    fn the_id_token_is_kept_and_older_records_still_load() {
+        let s = StoredSession { id_token: Some("h.p.s".into()), ..StoredSession::from_tokens(&tokens(), ISS, "c") };
+        let json = serde_json::to_string(&s).unwrap();
+        assert!(json.ends_with(r#""receivedAt":1700000000000,"idToken":"h.p.s"}"#), "{json}");
+        assert_eq!(serde_json::from_str::<StoredSession>(&json).unwrap(), s);
+        let old = r#"{"v":1,"issuer":"http://127.0.0.1:9400","clientId":"c","accessToken":"a","receivedAt":1700000000000}"#;
+        let old: StoredSession = serde_json::from_str(old).unwrap();
+        assert_eq!(old.id_token, None);
+        assert!(old.into_tokens(ISS, "c").is_ok());
+        let empty = StoredSession { id_token: Some(String::new()), ..s };
+        assert_eq!(empty.into_tokens(ISS, "c").unwrap_err().code(), "storage");
     }
 
     #[test]

@@ -64,6 +64,7 @@ pub fn stored_session(v: &JsValue) -> Option<StoredSession> {
         refresh_token: if refresh.is_undefined() || refresh.is_null() { None } else { Some(refresh.as_string()?) },
         expires_at: if expires.is_undefined() || expires.is_null() { None } else { Some(int("expiresAt")?) },
         received_at: int("receivedAt")?,
+        id_token: string_prop(v, "idToken"),
     })
 }
 
@@ -81,6 +82,9 @@ pub fn stored_session_js(s: &StoredSession) -> JsValue {
         set(&o, "expiresAt", &JsValue::from_f64(e as f64));
     }
     set(&o, "receivedAt", &JsValue::from_f64(s.received_at as f64));
+    if let Some(t) = &s.id_token {
+        set(&o, "idToken", &JsValue::from_str(t));
+    }
     o.into()
 }
 

@@ -67,6 +67,10 @@ impl ClientCore {
             token_endpoint: string_prop(&body, "token_endpoint"),
             device_authorization_endpoint: string_prop(&body, "device_authorization_endpoint"),
             revocation_endpoint: string_prop(&body, "revocation_endpoint"),
+            authorization_endpoint: string_prop(&body, "authorization_endpoint"),
+            end_session_endpoint: string_prop(&body, "end_session_endpoint"),
+            jwks_uri: string_prop(&body, "jwks_uri"),
+            authorization_response_iss_parameter_supported: get(&body, "authorization_response_iss_parameter_supported").as_bool() == Some(true),
         });
         let found = endpoints(self.config.issuer_normalized(), status, document)?;
         let o = Object::new();
