@@ -238,6 +238,47 @@ export interface SessionInfo {
   /** When this client received the access token, in Unix seconds. */
   readonly receivedAt: number;
   readonly hasRefreshToken: boolean;
+  /** After a redirect login: who signed in (the ID token's claims). */
+  readonly user?: User;
+}
+
+/** Who signed in, from the verified ID token of a redirect login. */
+export interface User {
+  readonly sub: string;
+  readonly name?: string;
+  readonly email?: string;
+  readonly picture?: string;
+}
+
+/** `authorizeUrl`'s options. */
+export interface AuthorizeOptions {
+  /** Where the provider sends the browser back; registered with the provider. */
+  redirectUri: string;
+  /** Default: the client's `scope`; `openid` is always asked for. */
+  scope?: string;
+  /** `none`, `login`, `consent` or `select_account`. */
+  prompt?: string;
+  loginHint?: string;
+  /** A same-origin path to go to after the callback; anything else is dropped. */
+  returnTo?: string;
+}
+
+/** What `handleRedirectCallback` resolves with. */
+export interface RedirectSession extends Session {
+  /** The `returnTo` given to `authorizeUrl` when it was a same-origin path, else `null`. */
+  readonly returnTo: string | null;
+}
+
+export interface LogoutOptions {
+  /** `post_logout_redirect_uri`: registered with the provider. */
+  returnTo?: string;
+}
+
+export interface LogoutResult {
+  /** Whether the provider confirmed the refresh token's revocation. */
+  readonly revoked: boolean;
+  /** The provider's logout URL, or `null` when it has none. */
+  readonly logoutUrl: string | null;
 }
 
 /** What a completed device login resolves with: the session and its tokens (for a terminal or a file). */
@@ -459,9 +500,31 @@ export class MeshClient {
 
   /**
    * Revokes the refresh token where the provider allows it, clears storage
-   * and ends the session in every tab. Never rejects because revocation failed.
+   * and ends the session in every tab. Never rejects because revocation failed:
+   * `revoked` says whether it succeeded. `logoutUrl` is the provider's
+   * RP-initiated logout URL (with `id_token_hint` and `post_logout_redirect_uri`
+   * = `returnTo`) when discovery has an `end_session_endpoint`, else `null`.
    */
-  logout(): Promise<void>;
+  logout(options?: LogoutOptions): Promise<LogoutResult>;
+  /** `logout()`, then navigates to `logoutUrl` when there is one. */
+  logoutWithRedirect(options?: LogoutOptions): Promise<LogoutResult>;
+
+  /**
+   * The provider's authorization URL (authorization code with PKCE S256, a
+   * fresh `state` and `nonce`); the login waits in this tab's sessionStorage
+   * for its callback.
+   */
+  authorizeUrl(options: AuthorizeOptions): Promise<string>;
+  /** `authorizeUrl(options)`, then navigates there. */
+  loginWithRedirect(options: AuthorizeOptions): Promise<void>;
+  /**
+   * Completes the redirect login whose callback URL is `url` (default
+   * `location.href`): checks `state`, `iss` and the ID token, exchanges the
+   * code and stores the session. Rejects with `state_mismatch`,
+   * `issuer_mismatch`, `access_denied`, `login_required`,
+   * `authorization_failed` or `invalid_id_token`, storing nothing.
+   */
+  handleRedirectCallback(url?: string): Promise<RedirectSession>;
 
   /** Stops everything the client started; no timer outlives it. Later calls reject with `disposed`. */
   dispose(): void;

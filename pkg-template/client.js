@@ -5,6 +5,7 @@
 
 import { PendingLogins } from './pending.js';
 import { Provider } from './provider.js';
+import { RedirectLogin } from './redirect.js';
 import { SessionKeeper } from './session.js';
 import { isObject, makeRequest, sleep, transfer } from './transfer.js';
 
@@ -27,6 +28,7 @@ export function defineMeshClient(ClientCore) {
     /** @type {MeshKeys} */
     #keys;
     #pending;
+    #redirect;
 
     /** @param {MeshClientOptions} options */
     constructor(options) {
@@ -36,6 +38,7 @@ export function defineMeshClient(ClientCore) {
       this.#provider = new Provider(core, this.#s);
       this.#keeper = new SessionKeeper(core, this.#s, this.#provider, /** @type {any} */ (options).storage);
       this.#pending = new PendingLogins(core, this.#s, /** @type {any} */ (options).storage);
+      this.#redirect = new RedirectLogin(core, this.#s, this.#provider, this.#keeper);
       this.#keys = {
         list: () => this.#listKeys(),
         create: (name, options) => this.#createKey(name, options),
@@ -103,9 +106,44 @@ export function defineMeshClient(ClientCore) {
       return (await this.#keeper.accessToken()).token;
     }
 
-    async logout() {
+    /**
+     * Revokes the refresh token, ends the session in every tab, and names the
+     * provider's RP-initiated logout URL where it has one.
+     * @param {import('./index.js').LogoutOptions} [options]
+     */
+    async logout(options) {
       this.#keeper.alive();
-      if (!this.#s.apiKeyMode) await this.#keeper.logout();
+      if (this.#s.apiKeyMode) return { revoked: false, logoutUrl: null };
+      const idToken = this.#core.idToken();
+      const revoked = await this.#keeper.logout();
+      const returnTo = isObject(options) ? options.returnTo : undefined;
+      return { revoked, logoutUrl: await this.#redirect.logoutUrl(idToken, returnTo, this.#keeper.signals()) };
+    }
+
+    /** `logout()`, then to the provider's logout page where there is one. @param {import('./index.js').LogoutOptions} [options] */
+    async logoutWithRedirect(options) {
+      const result = await this.logout(options);
+      if (result.logoutUrl) globalThis.location.assign(result.logoutUrl);
+      return result;
+    }
+
+    /** The provider's authorization URL (PKCE S256, state, nonce); the login waits in this tab for its callback. @param {import('./index.js').AuthorizeOptions} options */
+    authorizeUrl(options) {
+      this.#oauthOnly('authorizeUrl()');
+      this.#keeper.alive();
+      return this.#redirect.authorizeUrl(options, this.#keeper.signals());
+    }
+
+    /** `authorizeUrl(options)`, then there. @param {import('./index.js').AuthorizeOptions} options */
+    async loginWithRedirect(options) {
+      globalThis.location.assign(await this.authorizeUrl(options));
+    }
+
+    /** Completes the redirect login of `url` (the callback page's): the session, with `user` and `returnTo`. @param {string} [url] */
+    async handleRedirectCallback(url) {
+      this.#oauthOnly('handleRedirectCallback()');
+      this.#keeper.alive();
+      return this.#redirect.handleCallback(url ?? globalThis.location.href, this.#keeper.signals());
     }
 
     /** @param {import('./index.js').CallOptions} [options] */

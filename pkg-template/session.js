@@ -280,7 +280,9 @@ export class SessionKeeper {
     this.load = true;
     this.tabs?.announceEnd('logout');
     await this.storage.remove(this.s.storageKey).catch(() => {});
-    if (refreshToken !== undefined) await this.provider.revoke(refreshToken, this.signals()).catch(() => {});
+    let revoked = false;
+    if (refreshToken !== undefined) revoked = await this.provider.revoke(refreshToken, this.signals()).catch(() => false);
     this.emitEnded('logout');
+    return revoked;
   }
 }

@@ -8,6 +8,7 @@ export type {
   MeshClientEvents, MeshClientOptions, MeshCommonOptions, MeshEnv, MeshErrorCode,
   MeshErrorContext, MeshKeys, MeshOAuthOptions, MeshStorage, MeshStorageOption, Session,
   SessionEndReason, SessionInfo, SessionInput, ValidationResult,
+  AuthorizeOptions, LogoutOptions, LogoutResult, RedirectSession, User,
 } from './browser.js';
 
 /**

@@ -59,6 +59,29 @@ export interface Endpoints {
   token: string;
   device?: string;
   revocation?: string;
+  authorization?: string;
+  endSession?: string;
+  jwks?: string;
+  /** RFC 9207: the provider promises `iss` in every authorization response. */
+  issRequired: boolean;
+}
+
+/** `redirectCallback`'s answer: write `remaining` back first, then throw `error` or exchange `grant`. */
+export interface RedirectCallback {
+  remaining: string | null;
+  grant?: { code: string; codeVerifier: string; redirectUri: string; nonce: string; returnTo: string | null };
+  error?: MeshError;
+}
+
+/** The ID token to verify with WebCrypto, as the core chose key and algorithm. */
+export interface IdTokenCheck {
+  idToken: string;
+  alg: string;
+  key: JsonWebKey;
+  importParams: AlgorithmIdentifier | RsaHashedImportParams | EcKeyImportParams;
+  verifyParams: AlgorithmIdentifier | RsaPssParams | EcdsaParams;
+  data: Uint8Array<ArrayBuffer>;
+  signature: Uint8Array<ArrayBuffer>;
 }
 
 export interface Settings {
@@ -74,6 +97,8 @@ export interface Settings {
   leaseKey: string;
   /** The sessionStorage key of a device login kept for a reload. */
   deviceLoginKey: string;
+  /** The sessionStorage key of the pending redirect logins. */
+  redirectLoginKey: string;
   apiKeyMode: boolean;
   timeoutMs: number;
 }
@@ -117,6 +142,14 @@ export interface ClientCore {
   checkListener(name: unknown, handlerIsFunction: boolean): void;
   checkKeyName(name: unknown): KeyNameCheck | undefined;
   discovered(status: number, body: unknown): Endpoints;
+  redirectRandomBytes(): number;
+  redirectVerifier(random: Uint8Array): string;
+  redirectStart(options: unknown, endpoints: Endpoints, random: Uint8Array, digest: Uint8Array, stored: string | null, now: number): [string, string | null];
+  redirectCallback(url: string, stored: string | null, endpoints: Endpoints, now: number): RedirectCallback;
+  redirectTokens(status: number, body: unknown, jwks: unknown): IdTokenCheck;
+  redirectFinish(body: unknown, idToken: string, verified: boolean, nonce: string, now: number): Session;
+  logoutUrl(endpoints: Endpoints, idToken: string | undefined, returnTo: string | undefined): string | undefined;
+  idToken(): string | undefined;
   leaseRecord(owner: string, now: number): string;
   leaseOwner(value: string): string;
   leaseTaken(value: string | undefined, me: string, now: number): boolean;

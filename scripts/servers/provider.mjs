@@ -52,6 +52,7 @@ const DEVICE_GRANT = 'urn:ietf:params:oauth:grant-type:device_code';
  * @param {string} [o.scope='api']        scope of the resource server (in the access token)
  * @param {boolean} [o.rotateRefreshTokens=true]
  * @param {Array} [o.extraClients]        more oidc-provider client metadata
+ * @param {boolean} [o.idTokenClaims]     put scope-granted claims (`name`) in the ID token
  * @param {(origin: string) => boolean} [o.corsOrigin]  default: loopback origins
  * @param {boolean} [o.quiet=true]        silence oidc-provider's development notices
  * @returns {Promise<{issuer: string, port: number, url: (path: string) => string,
@@ -72,6 +73,9 @@ export async function startProvider(o = {}) {
     extraClients = [],
     corsOrigin = isLoopbackOrigin,
     quiet = true,
+    // Redirect-login tests read `name` from the ID token: oidc-provider puts
+    // scope-granted claims there only when asked to (default: userinfo only).
+    idTokenClaims = false,
   } = o;
   const audiences = [o.audience ?? DEFAULT_AUDIENCE].flat();
   const restoreConsole = quiet ? silenceNotices() : () => {};
@@ -129,6 +133,7 @@ export async function startProvider(o = {}) {
       ClientCredentials: clientCredentialsTtl,
     },
     rotateRefreshToken: rotateRefreshTokens,
+    conformIdTokenClaims: !idTokenClaims,
     // Device login asks for offline_access; that alone earns a refresh token.
     issueRefreshToken: (ctx, client, source) => client.grantTypeAllowed('refresh_token') && source.scopes.has('offline_access'),
     clientBasedCORS: (ctx, origin) => corsOrigin(origin),

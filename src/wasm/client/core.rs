@@ -29,6 +29,8 @@ pub struct ClientCore {
     pub(super) session: Session,
     policy: RequestPolicy,
     pub(super) logins: DeviceLogins,
+    /// The session's ID token (redirect logins only), for `user` and logout.
+    pub(super) id_token: Option<String>,
 }
 
 impl ClientCore {
@@ -37,11 +39,21 @@ impl ClientCore {
     }
 
     /// The stored session, validated against this client's issuer and client id.
-    fn parse_stored(&self, text: Option<String>) -> Result<Option<TokenSet>, Error> {
+    fn parse_stored(&self, text: Option<String>) -> Result<Option<(TokenSet, Option<String>)>, Error> {
         let Some(text) = text else { return Ok(None) };
         let value = parse_json(&text).ok_or_else(|| storage_error("it is not JSON"))?;
         let stored = records::stored_session(&value).ok_or_else(|| storage_error("it is not a mesh-sdk session"))?;
-        stored.into_tokens(self.config.issuer_normalized(), self.client_id()).map(Some)
+        let id_token = stored.id_token.clone();
+        stored.into_tokens(self.config.issuer_normalized(), self.client_id()).map(|t| Some((t, id_token)))
+    }
+
+    /// Adopts a stored session and the ID token that came with it.
+    fn adopt(&mut self, (tokens, id_token): (TokenSet, Option<String>), now_ms: i64) -> bool {
+        let adopted = self.session.adopt(tokens, now_ms);
+        if adopted {
+            self.id_token = id_token;
+        }
+        adopted
     }
 }
 
@@ -144,6 +156,7 @@ impl ClientCore {
             session: Session::new(RefreshPolicy::from_config(&config)),
             policy: RequestPolicy::from_config(&config),
             logins: DeviceLogins::default(),
+            id_token: None,
             storage_key,
             config,
         })
@@ -163,6 +176,7 @@ impl ClientCore {
         text("keysPath", Some(&c.keys_path));
         text("leaseKey", Some(&lease_key(&self.storage_key)));
         text("deviceLoginKey", Some(&pending_login_key(&self.storage_key)));
+        text("redirectLoginKey", Some(&crate::client::redirect::pending_redirect_key(&self.storage_key)));
         set(&o, "apiKeyMode", &JsValue::from_bool(c.mode() == AuthMode::ApiKey));
         set(&o, "timeoutMs", &JsValue::from_f64(c.timeout_ms.clamp(1, u32::MAX as i64) as f64));
         o.into()
@@ -201,7 +215,12 @@ impl ClientCore {
     #[wasm_bindgen(js_name = beforeSend)]
     pub fn before_send(&mut self, stored: Option<String>, now: f64) -> JsValue {
         let stored = self.parse_stored(stored).ok().flatten();
-        match self.session.before_send(stored, now as i64) {
+        let id_token = stored.as_ref().map(|(_, i)| i.clone());
+        let step = self.session.before_send(stored.map(|(t, _)| t), now as i64);
+        if let (SendStep::Skip(_), Some(id_token)) = (&step, id_token) {
+            self.id_token = id_token;
+        }
+        match step {
             SendStep::Send { refresh_token } => {
                 let o = step_of("sendRefresh");
                 set(&o, "refreshToken", &JsValue::from_str(refresh_token.secret()));
@@ -259,8 +278,8 @@ impl ClientCore {
             None => self.parse_stored(stored),
         };
         match result {
-            Ok(Some(tokens)) => {
-                let _ = self.session.adopt(tokens, js_sys::Date::now() as i64);
+            Ok(Some(stored)) => {
+                let _ = self.adopt(stored, js_sys::Date::now() as i64);
             }
             Ok(None) => {}
             Err(e) => {
@@ -273,7 +292,7 @@ impl ClientCore {
     #[wasm_bindgen(js_name = adoptStored)]
     pub fn adopt_stored(&mut self, stored: Option<String>, now: f64) -> bool {
         match self.parse_stored(stored) {
-            Ok(Some(tokens)) => self.session.adopt(tokens, now as i64),
+            Ok(Some(stored)) => self.adopt(stored, now as i64),
             _ => false,
         }
     }
@@ -282,17 +301,23 @@ impl ClientCore {
     #[wasm_bindgen(js_name = storedRecord)]
     pub fn stored_record(&self) -> Option<String> {
         let t = self.session.tokens()?;
-        let record = StoredSession::from_tokens(t, self.config.issuer_normalized(), self.client_id());
+        let mut record = StoredSession::from_tokens(t, self.config.issuer_normalized(), self.client_id());
+        record.id_token = self.id_token.clone();
         js_sys::JSON::stringify(&records::stored_session_js(&record)).ok()?.as_string()
     }
 
     #[wasm_bindgen(js_name = sessionInfo)]
     pub fn session_info(&self) -> JsValue {
-        session_info(self.session.tokens())
+        let info = session_info(self.session.tokens());
+        if info.is_object() {
+            super::redirect::add_user(&info, self.id_token.as_deref());
+        }
+        info
     }
 
     /// Ends the session (logout); returns the refresh token to revoke.
     pub fn clear(&mut self) -> Option<String> {
+        self.id_token = None;
         self.session.clear().map(|r| r.secret().to_string())
     }
 
@@ -311,6 +336,7 @@ impl ClientCore {
     #[wasm_bindgen(js_name = setSession)]
     pub fn set_session(&mut self, value: JsValue) -> Result<(), JsValue> {
         let tokens = tokens_from_js(&value)?;
+        self.id_token = None;
         self.session.set_session(tokens);
         Ok(())
     }

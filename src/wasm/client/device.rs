@@ -33,6 +33,7 @@ impl ClientCore {
             DeviceStep::Fail(e) => Err(e),
             DeviceStep::Done(tokens) => {
                 self.logins.end(user_code, false);
+                self.id_token = None;
                 self.session.set_session(tokens);
                 let done = step_of("loggedIn");
                 set(&done, "session", &self.session.tokens().map(session_with_tokens).unwrap_or(JsValue::NULL));

@@ -11,6 +11,7 @@ mod core;
 mod device;
 mod options;
 mod records;
+mod redirect;
 mod rules;
 
 pub use self::core::ClientCore;

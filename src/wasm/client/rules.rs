@@ -75,7 +75,9 @@ impl ClientCore {
         let found = endpoints(self.config.issuer_normalized(), status, document)?;
         let o = Object::new();
         set(&o, "token", &JsValue::from_str(&found.token));
-        for (key, value) in [("device", found.device), ("revocation", found.revocation)] {
+        set(&o, "issRequired", &JsValue::from_bool(found.iss_required));
+        let urls = [("device", found.device), ("revocation", found.revocation), ("authorization", found.authorization), ("endSession", found.end_session), ("jwks", found.jwks)];
+        for (key, value) in urls {
             if let Some(url) = value {
                 set(&o, key, &JsValue::from_str(&url));
             }

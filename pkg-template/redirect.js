@@ -1,0 +1,111 @@
+// The authorization code login with PKCE (the rules: src/client/redirect.rs
+// and src/client/id_token.rs). This module does the steps only: random
+// bytes and SHA-256 and the signature check through WebCrypto, the pending
+// logins in the tab's sessionStorage (kept in memory where there is none,
+// as in Node), the token and JWKS requests.
+
+import { makeRequest, transfer } from './transfer.js';
+
+/** @import { ClientCore, Settings, Endpoints } from './steps.js' */
+/** @import { Signals } from './transfer.js' */
+/** @import { Provider } from './provider.js' */
+/** @import { SessionKeeper } from './session.js' */
+
+export class RedirectLogin {
+  /** @param {ClientCore} core @param {Settings} settings @param {Provider} provider @param {SessionKeeper} keeper */
+  constructor(core, settings, provider, keeper) {
+    this.core = core;
+    this.s = settings;
+    this.provider = provider;
+    this.keeper = keeper;
+    /** @type {string | null} where sessionStorage is missing */
+    this.memory = null;
+  }
+
+  /** @returns {string | null} */
+  #read() {
+    try {
+      return globalThis.sessionStorage ? globalThis.sessionStorage.getItem(this.s.redirectLoginKey) : this.memory;
+    } catch {
+      return this.memory;
+    }
+  }
+
+  /** @param {string | null} list */
+  #write(list) {
+    this.memory = list;
+    try {
+      const tab = globalThis.sessionStorage;
+      if (tab) list === null ? tab.removeItem(this.s.redirectLoginKey) : tab.setItem(this.s.redirectLoginKey, list);
+    } catch {
+      // A sandboxed frame or storage turned off: the login can complete in this page only.
+    }
+  }
+
+  /** The authorization URL; the pending login is kept for the callback. @param {unknown} options @param {Signals} signals */
+  async authorizeUrl(options, signals) {
+    const core = this.core;
+    const endpoints = await this.provider.endpoints(signals);
+    const random = crypto.getRandomValues(new Uint8Array(core.redirectRandomBytes()));
+    const verifier = new TextEncoder().encode(core.redirectVerifier(random));
+    const digest = new Uint8Array(await crypto.subtle.digest('SHA-256', verifier));
+    const [url, list] = core.redirectStart(options, endpoints, random, digest, this.#read(), Date.now());
+    this.#write(list);
+    return url;
+  }
+
+  /** Checks the callback, exchanges the code, verifies the ID token, stores the session. @param {string} url @param {Signals} signals */
+  async handleCallback(url, signals) {
+    const core = this.core;
+    const endpoints = await this.provider.endpoints(signals);
+    const checked = core.redirectCallback(String(url), this.#read(), endpoints, Date.now());
+    // The pending login is consumed before the exchange: a replay finds nothing.
+    this.#write(checked.remaining);
+    if (!checked.grant) throw checked.error;
+    const grant = checked.grant;
+    /** @type {[string, string][]} */
+    const params = [
+      ...this.provider.baseParams(),
+      ['grant_type', 'authorization_code'],
+      ['code', grant.code],
+      ['redirect_uri', grant.redirectUri],
+      ['code_verifier', grant.codeVerifier],
+    ];
+    const answer = await this.provider.postForm(endpoints.token, params, this.s.timeoutMs, signals, 'authorization code exchange');
+    const jwks = await this.#jwks(endpoints, signals);
+    const check = core.redirectTokens(answer.status, answer.body, jwks);
+    let verified = false;
+    try {
+      const key = await crypto.subtle.importKey('jwk', check.key, check.importParams, false, ['verify']);
+      verified = await crypto.subtle.verify(check.verifyParams, key, check.signature, check.data);
+    } catch {
+      // A key WebCrypto will not import verifies nothing: the core refuses the token.
+    }
+    /** @type {import('./index.js').Session | undefined} */
+    let session;
+    const store = async () => {
+      session = core.redirectFinish(answer.body, check.idToken, verified, grant.nonce, Date.now());
+      await this.keeper.adopted();
+    };
+    await (this.keeper.tabs ? this.keeper.tabs.withLock(store) : store());
+    return { .../** @type {import('./index.js').Session} */ (session), returnTo: grant.returnTo };
+  }
+
+  /** @param {Endpoints} endpoints @param {Signals} signals */
+  async #jwks(endpoints, signals) {
+    if (!endpoints.jwks) return undefined;
+    const request = makeRequest(this.core, 'GET', endpoints.jwks, { Accept: 'application/json' });
+    const response = await transfer(this.core, request, [], this.s.timeoutMs, signals, 'JWKS');
+    return response.ok ? await response.json() : (response.stop(), undefined);
+  }
+
+  /** The RP-initiated logout URL for the ID token `idToken`, or null. @param {string | undefined} idToken @param {unknown} returnTo @param {Signals} signals */
+  async logoutUrl(idToken, returnTo, signals) {
+    try {
+      const endpoints = await this.provider.endpoints(signals);
+      return this.core.logoutUrl(endpoints, idToken, typeof returnTo === 'string' ? returnTo : undefined) ?? null;
+    } catch {
+      return null;
+    }
+  }
+}

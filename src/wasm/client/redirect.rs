@@ -1,0 +1,227 @@
+//! `ClientCore`'s redirect login (`client::redirect`, `client::id_token`):
+//! the JavaScript layer brings random bytes, SHA-256 and signature checks
+//! (WebCrypto), the pending list from `sessionStorage` and the HTTP
+//! answers; every rule is the core's.
+
+use js_sys::{Array, Object, Uint8Array};
+use wasm_bindgen::prelude::*;
+
+use super::convert::{get, opt_string, or_null, parse_json, set, string_prop};
+use super::core::{session_with_tokens, token_answer, ClientCore};
+use crate::client::id_token::{check_claims, IdTokenAlg, choose_key, signature_verdict, split_id_token, IdTokenClaims, IdTokenHeader, JwkInfo};
+use crate::client::oauth::{token_endpoint_error, TokenReply};
+use crate::client::redirect::{self, AuthorizeOptions, PendingRedirect, RANDOM_BYTES};
+use crate::client::token::decode_jwt_payload;
+use crate::client::TokenSet;
+use crate::error::{Error, ErrorKind};
+use crate::wasm::error::to_js_error;
+
+fn pending_list(stored: Option<String>) -> Vec<PendingRedirect> {
+    let Some(list) = stored.as_deref().and_then(parse_json).filter(Array::is_array) else { return Vec::new() };
+    let int = |v: &JsValue, key: &str| get(v, key).as_f64().filter(|n| n.fract() == 0.0).map(|n| n as i64);
+    Array::from(&list)
+        .iter()
+        .filter_map(|v| {
+            Some(PendingRedirect {
+                v: int(&v, "v")?.clamp(0, u32::MAX as i64) as u32,
+                issuer: string_prop(&v, "issuer")?,
+                client_id: string_prop(&v, "clientId")?,
+                state: string_prop(&v, "state")?,
+                nonce: string_prop(&v, "nonce")?,
+                code_verifier: string_prop(&v, "codeVerifier")?,
+                redirect_uri: string_prop(&v, "redirectUri")?,
+                return_to: string_prop(&v, "returnTo"),
+                started_at: int(&v, "startedAt")?,
+            })
+        })
+        .collect()
+}
+
+fn pending_list_json(list: &[PendingRedirect]) -> Option<String> {
+    if list.is_empty() {
+        return None;
+    }
+    let out = Array::new();
+    for p in list {
+        let o = Object::new();
+        set(&o, "v", &JsValue::from_f64(p.v as f64));
+        for (k, v) in [("issuer", &p.issuer), ("clientId", &p.client_id), ("state", &p.state), ("nonce", &p.nonce), ("codeVerifier", &p.code_verifier), ("redirectUri", &p.redirect_uri)] {
+            set(&o, k, &JsValue::from_str(v));
+        }
+        if let Some(r) = &p.return_to {
+            set(&o, "returnTo", &JsValue::from_str(r));
+        }
+        set(&o, "startedAt", &JsValue::from_f64(p.started_at as f64));
+        out.push(&o);
+    }
+    js_sys::JSON::stringify(&out).ok()?.as_string()
+}
+
+fn random_of(bytes: &[u8]) -> Result<[u8; RANDOM_BYTES], Error> {
+    bytes.try_into().map_err(|_| Error::new(ErrorKind::InvalidConfig, "the redirect login needs 96 random bytes"))
+}
+
+/// `session.user` from a verified ID token (the claims were checked when it
+/// was stored; this reads them again for display).
+pub(super) fn add_user(info: &JsValue, id_token: Option<&str>) {
+    let claims = id_token.and_then(decode_jwt_payload).and_then(|p| parse_json(&p));
+    let Some(claims) = claims.filter(JsValue::is_object) else { return };
+    let user = Object::new();
+    for key in ["sub", "name", "email", "picture"] {
+        if let Some(v) = string_prop(&claims, key) {
+            set(&user, key, &JsValue::from_str(&v));
+        }
+    }
+    set(info.unchecked_ref(), "user", &user);
+}
+
+#[wasm_bindgen]
+impl ClientCore {
+    /// The number of random bytes `redirectStart` takes.
+    #[wasm_bindgen(js_name = redirectRandomBytes)]
+    pub fn redirect_random_bytes(&self) -> usize {
+        RANDOM_BYTES
+    }
+
+    /// The PKCE verifier of `random`, for the binding to hash (SHA-256).
+    #[wasm_bindgen(js_name = redirectVerifier)]
+    pub fn redirect_verifier(&self, random: &[u8]) -> Result<String, JsValue> {
+        Ok(redirect::code_verifier(&random_of(random)?))
+    }
+
+    /// `[url, pendingListJson]` for `authorizeUrl(options)`.
+    #[wasm_bindgen(js_name = redirectStart)]
+    pub fn redirect_start(&self, options: JsValue, endpoints: JsValue, random: &[u8], digest: &[u8], stored: Option<String>, now: f64) -> Result<Array, JsValue> {
+        if !options.is_object() {
+            return Err(Error::config("redirectUri", "is required").into());
+        }
+        let opts = AuthorizeOptions {
+            redirect_uri: opt_string(&options, "redirectUri")?.ok_or_else(|| Error::config("redirectUri", "is required"))?,
+            scope: opt_string(&options, "scope")?.or_else(|| self.config.scope.clone()),
+            prompt: opt_string(&options, "prompt")?,
+            login_hint: opt_string(&options, "loginHint")?,
+            return_to: opt_string(&options, "returnTo")?,
+        };
+        let endpoint = string_prop(&endpoints, "authorization");
+        let issuer = self.config.issuer_normalized();
+        let started = redirect::authorize_url(endpoint.as_deref(), issuer, self.client_id(), self.config.audience.as_deref(), &opts, &random_of(random)?, digest, now as i64)?;
+        let list = redirect::add_pending(pending_list(stored), started.pending, now as i64);
+        Ok(Array::of2(&JsValue::from_str(&started.url), &or_null(pending_list_json(&list).map(|j| JsValue::from_str(&j)))))
+    }
+
+    /// The callback `url` against the pending list: `{ remaining, grant?, error? }`.
+    /// `remaining` (the list without this login, `null` when empty) must be
+    /// written back before the code is exchanged, whatever the verdict.
+    #[wasm_bindgen(js_name = redirectCallback)]
+    pub fn redirect_callback(&self, url: &str, stored: Option<String>, endpoints: JsValue, now: f64) -> JsValue {
+        let params = redirect::parse_callback(url);
+        let mut list = pending_list(stored);
+        let issuer = self.config.issuer_normalized();
+        let pending = redirect::take_pending(&mut list, params.state.as_deref(), issuer, self.client_id(), now as i64);
+        let iss_required = get(&endpoints, "issRequired").as_bool() == Some(true);
+        let o = Object::new();
+        set(&o, "remaining", &or_null(pending_list_json(&list).map(|j| JsValue::from_str(&j))));
+        match redirect::check_callback(&params, pending, issuer, iss_required) {
+            Ok(grant) => {
+                let g = Object::new();
+                set(&g, "code", &JsValue::from_str(&grant.code));
+                set(&g, "codeVerifier", &JsValue::from_str(&grant.pending.code_verifier));
+                set(&g, "redirectUri", &JsValue::from_str(&grant.pending.redirect_uri));
+                set(&g, "nonce", &JsValue::from_str(&grant.pending.nonce));
+                set(&g, "returnTo", &or_null(grant.pending.return_to.as_deref().and_then(redirect::same_origin_path).map(|r| JsValue::from_str(&r))));
+                set(&o, "grant", &g);
+            }
+            Err(e) => set(&o, "error", &to_js_error(&e)),
+        }
+        o.into()
+    }
+
+    /// The token endpoint's answer to the code exchange: the ID token to
+    /// verify, as `{ idToken, alg, key, data, signature }` (`key`: the JWK
+    /// of `jwks` to import, `data` the signing input); throws why not.
+    #[wasm_bindgen(js_name = redirectTokens)]
+    pub fn redirect_tokens(&self, status: u16, body: JsValue, jwks: JsValue) -> Result<JsValue, JsValue> {
+        let answer = token_answer(status, &body, None, 0);
+        if !matches!(answer.reply, TokenReply::Tokens(_)) {
+            return Err(token_endpoint_error(ErrorKind::InvalidResponse, "authorization code exchange", Some(status), answer.oauth_error()).into());
+        }
+        let id_token = string_prop(&body, "id_token").ok_or_else(|| Error::new(ErrorKind::InvalidIdToken, "the ID token was refused: the token response has none"))?;
+        let parts = split_id_token(&id_token)?;
+        let header = parse_json(&parts.header_json).filter(JsValue::is_object).ok_or_else(|| Error::new(ErrorKind::InvalidIdToken, "the ID token was refused: its header is not JSON"))?;
+        let crit = (!get(&header, "crit").is_undefined()).then_some(serde::de::IgnoredAny);
+        let header = IdTokenHeader { alg: string_prop(&header, "alg"), kid: string_prop(&header, "kid"), crit };
+        let keys = get(&jwks, "keys");
+        let keys: Vec<JsValue> = if Array::is_array(&keys) { Array::from(&keys).iter().collect() } else { Vec::new() };
+        let infos: Vec<JwkInfo> = keys
+            .iter()
+            .map(|k| JwkInfo { kty: string_prop(k, "kty").unwrap_or_default(), kid: string_prop(k, "kid"), alg: string_prop(k, "alg"), use_: string_prop(k, "use"), crv: string_prop(k, "crv") })
+            .collect();
+        let (alg, index) = choose_key(&header, &infos, parts.signature.len())?;
+        let o = Object::new();
+        set(&o, "idToken", &JsValue::from_str(&id_token));
+        set(&o, "alg", &JsValue::from_str(alg.name()));
+        let (import, verify) = (Object::new(), Object::new());
+        let (name, param, value) = match alg {
+            IdTokenAlg::Rs256 => ("RSASSA-PKCS1-v1_5", "hash", JsValue::from_str("SHA-256")),
+            IdTokenAlg::Ps256 => ("RSA-PSS", "hash", JsValue::from_str("SHA-256")),
+            IdTokenAlg::Es256 => ("ECDSA", "namedCurve", JsValue::from_str("P-256")),
+        };
+        set(&import, "name", &JsValue::from_str(name));
+        set(&import, param, &value);
+        set(&verify, "name", &JsValue::from_str(name));
+        match alg {
+            IdTokenAlg::Rs256 => {}
+            IdTokenAlg::Ps256 => set(&verify, "saltLength", &JsValue::from_f64(32.0)),
+            IdTokenAlg::Es256 => set(&verify, "hash", &JsValue::from_str("SHA-256")),
+        }
+        set(&o, "importParams", &import);
+        set(&o, "verifyParams", &verify);
+        set(&o, "key", &keys[index]);
+        set(&o, "data", &Uint8Array::from(parts.signing_input.as_bytes()));
+        set(&o, "signature", &Uint8Array::from(parts.signature.as_slice()));
+        Ok(o.into())
+    }
+
+    /// The verdict of WebCrypto's `verify` and the claims: the session,
+    /// signed in (the tokens of `body`, the answer `redirectTokens` took).
+    #[wasm_bindgen(js_name = redirectFinish)]
+    pub fn redirect_finish(&mut self, body: JsValue, id_token: &str, verified: bool, nonce: &str, now: f64) -> Result<JsValue, JsValue> {
+        signature_verdict(verified)?;
+        let payload = decode_jwt_payload(id_token).and_then(|p| parse_json(&p)).filter(JsValue::is_object);
+        let payload = payload.ok_or_else(|| Error::new(ErrorKind::InvalidIdToken, "the ID token was refused: its payload is not JSON"))?;
+        let seconds = |k: &str| get(&payload, k).as_f64().map(|n| n as i64);
+        let aud = get(&payload, "aud");
+        let aud = if Array::is_array(&aud) { Array::from(&aud).iter().filter_map(|a| a.as_string()).collect() } else { aud.as_string().into_iter().collect() };
+        let claims = IdTokenClaims {
+            iss: string_prop(&payload, "iss"),
+            sub: string_prop(&payload, "sub"),
+            aud,
+            azp: string_prop(&payload, "azp"),
+            exp: seconds("exp"),
+            iat: seconds("iat"),
+            nonce: string_prop(&payload, "nonce"),
+            ..Default::default()
+        };
+        check_claims(&claims, self.config.issuer_normalized(), self.client_id(), nonce, now as i64)?;
+        let answer = token_answer(200, &body, None, now as i64);
+        let TokenReply::Tokens(response) = answer.reply else { return Err(Error::new(ErrorKind::InvalidResponse, "the token response has no tokens").into()) };
+        let tokens = TokenSet::from_response(response, answer.claims.as_ref(), None, now as i64)?;
+        self.id_token = Some(id_token.to_owned());
+        self.session.set_session(tokens);
+        let session = self.session.tokens().map(session_with_tokens).unwrap_or(JsValue::NULL);
+        add_user(&session, self.id_token.as_deref());
+        Ok(session)
+    }
+
+    /// The RP-initiated logout URL, or `undefined` without an `end_session_endpoint`.
+    #[wasm_bindgen(js_name = logoutUrl)]
+    pub fn logout_url(&self, endpoints: JsValue, id_token: Option<String>, return_to: Option<String>) -> Option<String> {
+        redirect::logout_url(string_prop(&endpoints, "endSession").as_deref(), self.client_id(), id_token.as_deref(), return_to.as_deref())
+    }
+
+    /// The ID token kept for logout's `id_token_hint`.
+    #[wasm_bindgen(js_name = idToken)]
+    pub fn id_token(&self) -> Option<String> {
+        self.id_token.clone()
+    }
+}
