@@ -8,7 +8,10 @@
 // - short-lived access tokens as RS256 JWTs whose `aud` is the API's
 //   audience (resource indicators), verifiable against /jwks;
 // - token revocation;
-// - a public client `mesh-demo` and two demo users with passwords;
+// - a public client `mesh-demo` and two demo users with passwords; given
+//   `redirectUris`, it signs in with the authorization code and PKCE too
+//   (the web app's "Sign in"), and RP-initiated logout returns to its
+//   `postLogoutRedirectUris`;
 // - a confidential client `mesh-edge` (client_secret_basic) with the
 //   client-credentials grant (RFC 6749 §4.4), for the gateway's service
 //   token, its tokens living `clientCredentialsTtl` seconds.
@@ -53,6 +56,8 @@ const DEVICE_GRANT = 'urn:ietf:params:oauth:grant-type:device_code';
  * @param {boolean} [o.rotateRefreshTokens=true]
  * @param {Array} [o.extraClients]        more oidc-provider client metadata
  * @param {boolean} [o.idTokenClaims]     put scope-granted claims (`name`) in the ID token
+ * @param {string[]} [o.redirectUris]     the demo client's redirect URIs: it then takes the authorization code too
+ * @param {string[]} [o.postLogoutRedirectUris]  where the demo client's RP-initiated logout may return
  * @param {(origin: string) => boolean} [o.corsOrigin]  default: loopback origins
  * @param {boolean} [o.quiet=true]        silence oidc-provider's development notices
  * @returns {Promise<{issuer: string, port: number, url: (path: string) => string,
@@ -76,6 +81,8 @@ export async function startProvider(o = {}) {
     // Redirect-login tests read `name` from the ID token: oidc-provider puts
     // scope-granted claims there only when asked to (default: userinfo only).
     idTokenClaims = false,
+    redirectUris = [],
+    postLogoutRedirectUris = [],
   } = o;
   const audiences = [o.audience ?? DEFAULT_AUDIENCE].flat();
   const restoreConsole = quiet ? silenceNotices() : () => {};
@@ -97,10 +104,11 @@ export async function startProvider(o = {}) {
         client_id: DEMO_CLIENT_ID,
         client_name: 'Mesh demo',
         token_endpoint_auth_method: 'none',
-        grant_types: [DEVICE_GRANT, 'refresh_token'],
-        response_types: [],
-        redirect_uris: [],
-        scope: 'openid offline_access',
+        grant_types: [DEVICE_GRANT, 'refresh_token', ...(redirectUris.length ? ['authorization_code'] : [])],
+        response_types: redirectUris.length ? ['code'] : [],
+        redirect_uris: redirectUris,
+        post_logout_redirect_uris: postLogoutRedirectUris,
+        scope: 'openid profile offline_access',
       },
       {
         client_id: SERVICE_CLIENT_ID,
@@ -135,12 +143,17 @@ export async function startProvider(o = {}) {
     rotateRefreshToken: rotateRefreshTokens,
     conformIdTokenClaims: !idTokenClaims,
     // Device login asks for offline_access; that alone earns a refresh token.
-    issueRefreshToken: (ctx, client, source) => client.grantTypeAllowed('refresh_token') && source.scopes.has('offline_access'),
+    // oidc-provider drops offline_access from a code login without
+    // prompt=consent (OIDC Core 11); a browser app still gets a rotating
+    // refresh token, as SPAs do from Auth0 or Okta.
+    issueRefreshToken: (ctx, client, source) => client.grantTypeAllowed('refresh_token')
+      && (source.scopes.has('offline_access') || source.kind === 'AuthorizationCode'),
     clientBasedCORS: (ctx, origin) => corsOrigin(origin),
     features: {
       devInteractions: { enabled: false },
       deviceFlow: { enabled: true, userCodeInputSource, userCodeConfirmSource, successSource },
       revocation: { enabled: true },
+      rpInitiatedLogout: { enabled: true, logoutSource, postLogoutSuccessSource },
       clientCredentials: { enabled: true },
       introspection: { enabled: false },
       resourceIndicators: {
@@ -259,10 +272,14 @@ async function interactions(provider, req, res) {
   const { prompt, params, session } = details;
   const client = await provider.Client.find(params.client_id);
   const clientName = client?.clientName ?? params.client_id;
+  // Chromium applies form-action to the redirects after a submit: a code
+  // login's forms end at the client's redirect_uri (registered, checked by
+  // oidc-provider before any interaction).
+  const formTargets = typeof params.redirect_uri === 'string' ? [new URL(params.redirect_uri).origin] : [];
 
   if (req.method === 'GET' && !action) {
-    if (prompt.name === 'login') return html(res, 200, loginPage(uid, clientName));
-    if (prompt.name === 'consent') return html(res, 200, consentPage(uid, clientName, details));
+    if (prompt.name === 'login') return html(res, 200, loginPage(uid, clientName), formTargets);
+    if (prompt.name === 'consent') return html(res, 200, consentPage(uid, clientName, details), formTargets);
     return html(res, 400, page('Error', `<p role="alert">Unsupported prompt ${esc(prompt.name)}</p>`));
   }
   if (req.method !== 'POST' || !action) return html(res, 405, page('Error', '<p role="alert">Method not allowed</p>'));
@@ -277,7 +294,7 @@ async function interactions(provider, req, res) {
   if (action === 'login') {
     if (prompt.name !== 'login') return html(res, 400, page('Error', '<p role="alert">Not a login step</p>'));
     const user = USERS.find((u) => u.login === form.get('login') && u.password === form.get('password'));
-    if (!user) return html(res, 200, loginPage(uid, clientName, 'Wrong login or password.', form.get('login') ?? ''));
+    if (!user) return html(res, 200, loginPage(uid, clientName, 'Wrong login or password.', form.get('login') ?? ''), formTargets);
     await provider.interactionFinished(req, res, { login: { accountId: user.id } }, { mergeWithLastSubmission: false });
     return true;
   }
@@ -306,11 +323,12 @@ async function readForm(req) {
   return new URLSearchParams(body);
 }
 
-function html(res, status, body) {
+function html(res, status, body, formTargets = []) {
+  const targets = formTargets.filter((o) => /^https?:\/\/[\w.:[\]-]+$/.test(o)).map((o) => ` ${o}`).join('');
   res.writeHead(status, {
     'content-type': 'text/html; charset=utf-8',
     'cache-control': 'no-store',
-    'content-security-policy': "default-src 'none'; style-src 'unsafe-inline'; form-action 'self'",
+    'content-security-policy': `default-src 'none'; style-src 'unsafe-inline'; form-action 'self'${targets}`,
   });
   res.end(body);
   return true;
@@ -380,6 +398,17 @@ async function userCodeConfirmSource(ctx, form, client, deviceInfo, userCode) {
 ${form}
 <div class="row"><button type="submit" form="op.deviceConfirmForm" autofocus>Continue</button>
 <button type="submit" form="op.deviceConfirmForm" name="abort" value="yes" class="secondary">Abort</button></div>`);
+}
+
+// RP-initiated logout's pages (oidc-provider's own load web fonts).
+async function logoutSource(ctx, form) {
+  ctx.body = page('Sign out', `<h1>Sign out</h1><p>Sign out of <strong>${esc(ctx.host)}</strong> too?</p>${form}
+<div class="row"><button type="submit" form="op.logoutForm" name="logout" value="yes" autofocus>Yes, sign me out</button>
+<button type="submit" form="op.logoutForm" class="secondary">No, stay signed in</button></div>`);
+}
+
+async function postLogoutSuccessSource(ctx) {
+  ctx.body = page('Signed out', '<h1>Signed out</h1><p role="status">You are signed out. You can close this page.</p>');
 }
 
 async function successSource(ctx) {

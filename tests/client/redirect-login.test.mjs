@@ -110,6 +110,7 @@ describe('redirect login against oidc-provider', { timeout: 60_000 }, () => {
     const c = client();
     const session = await c.handleRedirectCallback(await signIn(await c.authorizeUrl({ redirectUri: REDIRECT, returnTo: '//evil.example/x' })));
     assert.equal(session.returnTo, null);
+    assert.ok(session.refreshToken, 'without prompt=consent too, the browser app gets a (rotating) refresh token');
   });
 
   test('tampered state, mix-up iss and error responses store nothing', async () => {
@@ -173,18 +174,19 @@ describe('ID tokens the core refuses', { timeout: 60_000 }, () => {
   });
   after(() => server?.close());
 
-  async function attempt(makeToken) {
+  /** A login whose token endpoint answers with `makeToken(claims)`; a refusal must leave `getSession()` null. */
+  async function attempt(makeToken, { returnTo, query = (state) => `code=c&state=${state}&iss=${encodeURIComponent(issuer)}` } = {}) {
     const c = new MeshClient({ issuer, clientId: 'spa' });
-    const start = new URL(await c.authorizeUrl({ redirectUri: REDIRECT }));
+    const start = new URL(await c.authorizeUrl({ redirectUri: REDIRECT, returnTo }));
     const nonce = start.searchParams.get('nonce');
     const now = Math.floor(Date.now() / 1000);
     const claims = { iss: issuer, sub: 'u1', aud: 'spa', exp: now + 300, iat: now, nonce, name: 'Ada' };
     idToken = () => makeToken(claims);
-    const cb = `${REDIRECT}?code=c&state=${start.searchParams.get('state')}&iss=${encodeURIComponent(issuer)}`;
     try {
-      return await c.handleRedirectCallback(cb);
-    } finally {
-      if (!c.getSession()) assert.equal(c.getSession(), null);
+      return await c.handleRedirectCallback(`${REDIRECT}?${query(start.searchParams.get('state'))}`);
+    } catch (e) {
+      assert.equal(c.getSession(), null, `a refusal (${e.code}) stores nothing`);
+      throw e;
     }
   }
 
@@ -212,4 +214,32 @@ describe('ID tokens the core refuses', { timeout: 60_000 }, () => {
       await refusal(attempt(make), 'invalid_id_token');
     });
   }
+
+  const good = (c) => sign(H, c);
+  test('callbacks refused before the code is exchanged store nothing', async () => {
+    const iss = encodeURIComponent(issuer);
+    const refusals = [
+      ['no state', () => `code=c&iss=${iss}`, 'state_mismatch'],
+      ['an empty state', () => `code=c&state=&iss=${iss}`, 'state_mismatch'],
+      ['state given twice', (s) => `code=c&state=${s}&state=${s}&iss=${iss}`, 'state_mismatch'],
+      ['no iss where discovery promises it', (s) => `code=c&state=${s}`, 'issuer_mismatch'],
+      ['iss of another provider', (s) => `code=c&state=${s}&iss=${encodeURIComponent('http://evil.example')}`, 'issuer_mismatch'],
+      ['login_required', (s) => `error=login_required&error_description=Sign%20in%20again&state=${s}&iss=${iss}`, 'login_required'],
+      ['another error', (s) => `error=server_error&state=${s}&iss=${iss}`, 'authorization_failed'],
+    ];
+    for (const [name, query, code] of refusals) {
+      await assert.rejects(attempt(good, { query }), (e) => {
+        assert.equal(e.code, code, `${name}: ${e.message}`);
+        if (code === 'login_required') assert.match(e.message, /Sign in again/, 'the provider\'s error_description is kept');
+        return true;
+      });
+    }
+  });
+
+  test('returnTo: a same-origin path is kept, anything else is dropped', async () => {
+    assert.equal((await attempt(good, { returnTo: '/settings?tab=keys#top' })).returnTo, '/settings?tab=keys#top');
+    for (const open of ['//evil.example/x', 'https://evil.example/', '/\\evil.example', '/\tevil', 'javascript:alert(1)', 'settings', '']) {
+      assert.equal((await attempt(good, { returnTo: open })).returnTo, null, JSON.stringify(open));
+    }
+  });
 });

@@ -1,0 +1,84 @@
+// The redirect login in real Chromium against the real oidc-provider: the
+// app navigates to the provider, the user signs in and consents on its
+// pages, the provider sends the browser back, and the page completes the
+// login (code exchange, ID token verified with WebCrypto, session stored).
+// The attacks on each rule are tested cheaper: src/client/redirect_tests.rs,
+// src/client/id_token_tests.rs and tests/client/redirect-login.test.mjs.
+
+import assert from 'node:assert/strict';
+import { after, before, test } from 'node:test';
+import { chromium } from 'playwright-core';
+
+import { startProvider } from '../../scripts/servers/provider.mjs';
+import { startStatic } from './fixtures/servers.mjs';
+import { bounded, closeQuietly, LAUNCH } from './support/chromium.mjs';
+
+let op;
+let web;
+let browser;
+let callback;
+
+before(async () => {
+  web = await startStatic();
+  callback = `${web.origin}/fixtures/redirect.html`;
+  op = await startProvider({
+    idTokenClaims: true,
+    extraClients: [{
+      client_id: 'mesh-spa',
+      token_endpoint_auth_method: 'none',
+      grant_types: ['authorization_code', 'refresh_token'],
+      response_types: ['code'],
+      redirect_uris: [callback],
+      post_logout_redirect_uris: [`${web.origin}/fixtures/redirect.html?bye=1`],
+      scope: 'openid profile offline_access',
+    }],
+  });
+  browser = await chromium.launch(LAUNCH);
+});
+
+after(async () => {
+  for (const stop of [() => closeQuietly(browser, 'the browser'), () => web?.close(), () => op?.close()]) {
+    try { await stop(); } catch { /* keep closing the rest */ }
+  }
+});
+
+test('sign in with the redirect, see the user, get the logout URL', { timeout: 90_000 }, async () => {
+  const context = await bounded(browser.newContext(), 'newContext');
+  try {
+    const page = await bounded(context.newPage(), 'newPage');
+    const q = new URLSearchParams({ issuer: op.issuer, clientId: 'mesh-spa', audience: op.audience });
+    await page.goto(`${callback}?${q}`);
+    await page.waitForFunction(() => window.meshReady, null, { timeout: 20_000 });
+    assert.equal(await page.evaluate(() => window.meshReady), 'ok');
+    await Promise.all([page.waitForURL(`${op.issuer}/**`, { timeout: 20_000 }), page.evaluate(() => window.login('/fixtures/redirect.html?after=1'))]);
+    await page.fill('input[name=login]', 'demo');
+    await page.fill('input[name=password]', 'demo');
+    await page.click('button:has-text("Sign in")');
+    await page.waitForSelector('button:has-text("Allow")', { timeout: 20_000 });
+    await page.click('button:has-text("Allow")');
+    await page.waitForURL((url) => url.href.startsWith(`${callback}?`), { timeout: 20_000 }).catch(async (e) => {
+      throw new Error(`${e.message}\nat ${page.url()}: ${(await page.textContent("body"))?.slice(0, 500)}`);
+    });
+    await page.waitForFunction(() => window.result, null, { timeout: 20_000 });
+    const result = await page.evaluate(() => window.result);
+    assert.equal(result.ok, true, result.message);
+    assert.deepEqual(result.user, { sub: 'user-demo-1', name: 'Demo User' });
+    assert.equal(result.returnTo, '/fixtures/redirect.html?after=1');
+    assert.equal(result.hasRefreshToken, true);
+    assert.deepEqual(result.session.user, result.user);
+    // The callback page's URL replayed in this tab: its login was consumed.
+    const replay = await page.evaluate(() => window.client.handleRedirectCallback().then(() => 'accepted', (e) => e.code));
+    assert.equal(replay, 'state_mismatch');
+    const out = await page.evaluate(() => window.client.logout({ returnTo: `${location.origin}/fixtures/redirect.html?bye=1` }));
+    assert.equal(out.revoked, true);
+    const logout = new URL(out.logoutUrl);
+    assert.equal(logout.origin, op.issuer);
+    assert.ok(logout.searchParams.get('id_token_hint'));
+    assert.equal(await page.evaluate(() => window.client.getSession()), null);
+    // The provider's logout page accepts the hint and the return address.
+    const answer = await page.goto(out.logoutUrl);
+    assert.equal(answer.status(), 200);
+  } finally {
+    await closeQuietly(context, 'the browser context');
+  }
+});
