@@ -103,9 +103,11 @@ test('sign in with the redirect, see the user, get the logout URL', { timeout: 9
  * the import path change; `show` and the buttons are the page's.
  */
 function readmePages() {
-  const readme = readFileSync(new URL('../../pkg/README.md', import.meta.url), 'utf8');
-  const block = readme.split('\n### Redirect login (a browser SPA)\n')[1]?.match(/```js\n([\s\S]*?)```/)?.[1];
+  const example = (file) => readFileSync(new URL(file, import.meta.url), 'utf8')
+    .split('\n### Redirect login (a browser SPA)\n')[1]?.match(/```js\n([\s\S]*?)```/)?.[1];
+  const block = example('../../pkg/README.md');
   assert.ok(block, 'the package README has the redirect example');
+  assert.equal(example('../../README.md'), block, "the repository README's copy is the same");
   const code = block.replace("from 'mesh-sdk'", "from '/pkg/browser.js'").replace("'https://auth.example.com'", JSON.stringify(op.issuer));
   const [setup, rest] = code.split('// The sign-in button');
   const [signIn, rest2] = rest.split('// The /callback page');
