@@ -51,6 +51,8 @@ pub fn failure(name: &str, subject: &str, detail: &str) -> Error {
         "no_token" => Error::new(ErrorKind::RefreshFailed, "no usable access token after refreshing"),
         "refresh_retries" => Error::new(ErrorKind::RefreshFailed, "the refresh was retried too often"),
         "request_retries" => Error::new(ErrorKind::Http, "the request was retried too often"),
+        "signed_out" => Error::new(ErrorKind::LoginRequired, "not signed in: there is no session"),
+        "lock_wait" => Error::new(ErrorKind::RefreshFailed, "the session's refresh lock was not freed in time"),
         "poll_limit" => Error::new(ErrorKind::DeviceCodeExpired, "the device login gave up after too many polls"),
         _ => Error::new(ErrorKind::Http, text(&["unknown failure `", name, "`"])),
     }
