@@ -189,10 +189,9 @@ export function defineMeshAuth(ClientCore, ServerRulesClass, redisStore) {
         if (!serverStore) this.record = this.core.storedRecord() ?? null;
       }
 
-      free() {
-        entries.delete(this.sid);
-        this.keeper.dispose();
-        if (!this.keeper.inflight) this.core.free();
+      /** Forgets it here; requests still holding it finish, and the core's memory goes with the last of them (wasm-bindgen's FinalizationRegistry). */
+      drop() {
+        if (entries.get(this.sid) === this) entries.delete(this.sid);
       }
     }
 
@@ -203,7 +202,7 @@ export function defineMeshAuth(ClientCore, ServerRulesClass, redisStore) {
         entries.delete(payload.sid);
       } else {
         entry = new Entry(payload.sid, payload.createdAt, store);
-        while (entries.size >= s.maxCached) entries.values().next().value?.free();
+        while (entries.size >= s.maxCached) entries.values().next().value?.drop();
       }
       entries.set(payload.sid, entry);
       return entry;
@@ -221,7 +220,7 @@ export function defineMeshAuth(ClientCore, ServerRulesClass, redisStore) {
       const store = await storeOf();
       const record = store ? await store.get(payload.sid) : payload.record;
       if (record === null) {
-        entries.get(payload.sid)?.free();
+        entries.get(payload.sid)?.drop();
         return null;
       }
       const entry = entryOf(payload, store);
@@ -295,7 +294,7 @@ export function defineMeshAuth(ClientCore, ServerRulesClass, redisStore) {
       try {
         session = await redirect.handleCallback(request.url, entry.keeper.signals());
       } catch (e) {
-        entry.free();
+        entry.keeper.dispose();
         if (box.changed) await writeLogins(jar, box.list);
         return respond(s.refusedStatus, headers, errorBody(e));
       }
@@ -316,7 +315,8 @@ export function defineMeshAuth(ClientCore, ServerRulesClass, redisStore) {
       if (found) {
         const idToken = found.entry.core.idToken();
         await found.entry.keeper.logout().catch(() => false);
-        found.entry.free();
+        found.entry.drop();
+        found.entry.keeper.dispose();
         const redirect = new RedirectLogin(base, settings, provider, /** @type {any} */ (null));
         target = (await redirect.logoutUrl(idToken, back, signals)) ?? back;
       }
@@ -368,7 +368,7 @@ export function defineMeshAuth(ClientCore, ServerRulesClass, redisStore) {
         ready = await entry.keeper.accessToken();
       } catch (e) {
         if (!entry.core.serverSession(Date.now())) {
-          entry.free();
+          entry.drop();
           jar.write(rules.cookieWrites(s.sessionCookie, null, jar.header, undefined, Date.now()));
         }
         throw e;
@@ -401,7 +401,8 @@ export function defineMeshAuth(ClientCore, ServerRulesClass, redisStore) {
       middleware,
       close: async () => {
         lifetime.abort();
-        for (const entry of [...entries.values()]) entry.free();
+        for (const entry of [...entries.values()]) entry.keeper.dispose();
+        entries.clear();
         const store = await storePromise?.catch(() => null);
         await store?.close?.();
       },

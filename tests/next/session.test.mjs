@@ -124,6 +124,27 @@ describe('mesh-sdk/next, cookie store', { timeout: 80_000 }, () => {
     }
   });
 
+  test('a session over 4 KB travels in chunks; when it shrinks, the extra chunks are deleted', async () => {
+    const jar = new Jar();
+    await signIn(mesh, jar, idp);
+    const [version, sid, created, record] = (await openCookie('mesh.session', jar.cookies.get('mesh.session'))).split('|');
+    const stored = JSON.parse(record);
+    // An opaque access token of 6,000 characters, already expired: the next use refreshes.
+    const big = { ...stored, accessToken: 'x'.repeat(6000), expiresAt: Date.now() - 1000 };
+    const sealed = await sealCookie('mesh.session', [version, sid, created, JSON.stringify(big)].join('|'));
+    assert.ok(sealed.length > 3800 * 2);
+    const chunked = new Jar([['mesh.session.0', sealed.slice(0, 3800)], ['mesh.session.1', sealed.slice(3800, 7600)], ['mesh.session.2', sealed.slice(7600)]]);
+    assert.equal((await mesh.auth(chunked.request('/'))).user.name, 'Demo User', 'read from its chunks');
+    const missing = new Jar([...chunked.cookies].filter(([k]) => k !== 'mesh.session.1'));
+    assert.equal(await mesh.auth(missing.request('/')), null, 'a missing chunk is no session');
+    const headers = new Headers();
+    const token = await mesh.getAccessToken(chunked.request('/'), headers);
+    assert.notEqual(token, big.accessToken);
+    chunked.apply(headers);
+    assert.deepEqual(chunked.sessionCookies(), ['mesh.session'], 'one cookie again, the chunks deleted');
+    assert.equal(await mesh.getAccessToken(chunked.request('/')), token);
+  });
+
   test('tampered, truncated and foreign session cookies are a signed-out user, never an exception', async () => {
     const jar = new Jar();
     await signIn(mesh, jar, idp);
