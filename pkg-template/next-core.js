@@ -98,9 +98,10 @@ export function defineMeshAuth(ClientCore, ServerRulesClass, redisStore) {
     /** @type {(() => Promise<ServerStore>) | null} */
     let makeStore = null;
     if (storeOption === 'memory') makeStore = async () => memoryStore();
-    else if (isObject(storeOption) && typeof storeOption.redis === 'string' && redisStore) {
+    else if (isObject(storeOption) && typeof storeOption.redis === 'string') {
       const url = storeOption.redis;
-      makeStore = () => redisStore(url, { rules, settings: s, core: base });
+      // The edge entry has no sockets: its middleware reads the cookie only, and anything else says why it cannot.
+      makeStore = () => (redisStore ? redisStore(url, { rules, settings: s, core: base }) : Promise.reject(base.failure('storage_unavailable', 'redis', 'no sockets in the edge runtime')));
     } else if (isObject(storeOption) && typeof storeOption.get === 'function') makeStore = async () => /** @type {ServerStore} */ (storeOption);
     else if (serverStore) throw base.failure('storage_option');
     /** @type {Promise<ServerStore> | null} */
