@@ -126,16 +126,35 @@ export function defineMeshAuth(ClientCore, ServerRulesClass, redisStore) {
       return rules.seal(iv, new Uint8Array(sealed));
     };
 
+    // Session cookies this process opened, by their sealed value: a request
+    // carrying one seen before skips the decrypt (what it holds is checked
+    // again by the core each time). Least recently used dropped first.
+    /** @type {Map<string, string>} */
+    const opened = new Map();
+
     /** The plaintext of cookie `name`, or null when it is absent, tampered with or sealed with another secret. @param {Jar} jar @param {string} name */
     const open = async (jar, name) => {
-      const parts = rules.unseal(rules.readCookie(jar.header, name) ?? '');
+      const sealed = rules.readCookie(jar.header, name) ?? '';
+      const known = name === s.sessionCookie ? opened.get(sealed) : undefined;
+      if (known !== undefined) {
+        opened.delete(sealed);
+        opened.set(sealed, known);
+        return known;
+      }
+      const parts = rules.unseal(sealed);
       if (!parts) return null;
+      let text;
       try {
         const plain = await crypto.subtle.decrypt({ name: 'AES-GCM', iv: parts[0], additionalData: encoder.encode(name) }, await key(), parts[1]);
-        return new TextDecoder('utf-8', { fatal: true }).decode(plain);
+        text = new TextDecoder('utf-8', { fatal: true }).decode(plain);
       } catch {
         return null;
       }
+      if (name === s.sessionCookie) {
+        opened.set(sealed, text);
+        if (opened.size > s.maxCached) opened.delete(/** @type {string} */ (opened.keys().next().value));
+      }
+      return text;
     };
 
     // The sessions of this process, least recently used first.
@@ -151,6 +170,8 @@ export function defineMeshAuth(ClientCore, ServerRulesClass, redisStore) {
         this.fence = null;
         /** The cookie store's record. @type {string | null} */
         this.record = null;
+        /** The last record this entry was offered. @type {string | null} */
+        this.seen = null;
         this.core = new ClientCore(clientOptions);
         const ttl = () => Math.max(1, rules.sessionTtlMs(this.createdAt, Date.now()));
         const adapter = store
@@ -183,9 +204,10 @@ export function defineMeshAuth(ClientCore, ServerRulesClass, redisStore) {
         }
       }
 
-      /** Adopts `record` where it is newer than what this process holds. @param {string | null} record */
+      /** Adopts `record` where it is newer than what this process holds (the same record as last time is skipped). @param {string | null} record */
       adopt(record) {
-        if (record === null) return;
+        if (record === null || record === this.seen) return;
+        this.seen = record;
         this.core.adoptStored(record, Date.now());
         if (!serverStore) this.record = this.core.storedRecord() ?? null;
       }
@@ -404,6 +426,7 @@ export function defineMeshAuth(ClientCore, ServerRulesClass, redisStore) {
         lifetime.abort();
         for (const entry of [...entries.values()]) entry.keeper.dispose();
         entries.clear();
+        opened.clear();
         const store = await storePromise?.catch(() => null);
         await store?.close?.();
       },
