@@ -3,7 +3,10 @@
 // handler and a client component import `mesh-sdk`. One `next build`
 // (Turbopack, the default), then `next start` on 127.0.0.1: the routes and the
 // page are fetched, and Chromium proves the client component ran the browser
-// entry.
+// entry. The same app signs in through mesh-sdk/next against the real
+// oidc-provider: its handlers, auth() in a server component and
+// getAccessToken() in a route handler through cookies(), and its middleware
+// in the edge runtime.
 import assert from 'node:assert/strict';
 import { execFile } from 'node:child_process';
 import { readFile, stat } from 'node:fs/promises';
@@ -15,6 +18,9 @@ import {
   freePort, freshProject, launchChromium, packageVersion, recordingServer, repo, startProcess, waitForHttp,
 } from './helpers.mjs';
 import { bounded } from '../browser/support/chromium.mjs';
+import { APP_CLIENT, APP_SECRET } from '../next/support.mjs';
+import { startProvider } from '../../scripts/servers/provider.mjs';
+import { providerLogin } from '../support/provider-login.mjs';
 
 const run = promisify(execFile);
 const nextEnv = { NEXT_TELEMETRY_DISABLED: '1' };
@@ -32,11 +38,22 @@ test('the packed tarball works in a Next.js app (build, start, server and client
   }
 
   const port = await freePort();
+  const base = `http://127.0.0.1:${port}`;
+  const client = { ...APP_CLIENT, redirect_uris: [`${base}/auth/callback`], post_logout_redirect_uris: [`${base}/`] };
+  const idp = await startProvider({ extraClients: [client], idTokenClaims: true });
+  t.after(() => idp.close());
   const proc = startProcess(t, next, ['start', '-H', '127.0.0.1', '-p', String(port)], {
     cwd: dir,
-    env: { ...nextEnv, MESH_TEST_ORIGIN: origin.url },
+    env: {
+      ...nextEnv,
+      MESH_TEST_ORIGIN: origin.url,
+      MESH_ISSUER: idp.issuer,
+      MESH_AUDIENCE: idp.audience,
+      MESH_CLIENT_SECRET: APP_SECRET,
+      APP_URL: base,
+      MESH_SECRET: 'the-fixture-secret-of-enough-length-0123456789',
+    },
   });
-  const base = `http://127.0.0.1:${port}`;
   await waitForHttp(`${base}/api/version?echo=1`, { timeoutMs: 60_000, proc });
 
   const getJson = async (path) => {
@@ -70,6 +87,39 @@ test('the packed tarball works in a Next.js app (build, start, server and client
     const html = await res.text();
     assert.equal(res.status, 200, proc.out.text);
     assert.match(html, new RegExp(`server:(<!-- -->)?${expected.replaceAll('.', '\\.')}`));
+  });
+
+  await t.test('mesh-sdk/next: middleware (edge), login, auth() in a server component, getAccessToken() in a route handler', async () => {
+    const cookies = new Map();
+    const go = async (path) => {
+      const res = await fetch(new URL(path, base), { headers: { cookie: [...cookies].map(([k, v]) => `${k}=${v}`).join('; ') }, redirect: 'manual', signal: AbortSignal.timeout(30_000) });
+      for (const c of res.headers.getSetCookie()) {
+        const [pair] = c.split(';');
+        const i = pair.indexOf('=');
+        if (/Max-Age=0(;|$)/.test(c)) cookies.delete(pair.slice(0, i));
+        else cookies.set(pair.slice(0, i), pair.slice(i + 1));
+      }
+      return res;
+    };
+    const page = await go('/protected');
+    assert.equal(page.status, 307, proc.out.text);
+    // Next.js turns a same-origin Location from middleware into a path.
+    assert.equal(new URL(page.headers.get('location'), base).href, `${base}/auth/login?returnTo=%2Fprotected`);
+    assert.equal((await go('/api/protected')).status, 401);
+    assert.match(await (await go('/session')).text(), /signed-out/);
+    assert.equal((await (await go('/api/token')).json()).error, 'login_required');
+    const login = await go('/auth/login?returnTo=/session');
+    assert.equal(login.status, 302, proc.out.text);
+    const callback = await providerLogin(login.headers.get('location'), idp.users[0], `${base}/`);
+    const back = await go(callback.slice(base.length));
+    assert.equal(back.status, 302, `${await back.text()}\n${proc.out.text}`);
+    assert.equal(back.headers.get('location'), `${base}/session`);
+    assert.match(await (await go('/session')).text(), /signed-in:(<!-- -->)?Demo User/);
+    assert.deepEqual(await (await go('/api/token')).json(), { sub: 'user-demo-1' });
+    assert.equal((await go('/protected')).status, 200);
+    assert.equal((await go('/api/protected')).status, 200);
+    assert.equal((await go('/auth/logout')).status, 302);
+    assert.match(await (await go('/session')).text(), /signed-out/);
   });
 
   await t.test('client component runs the browser entry in Chromium', async () => {
