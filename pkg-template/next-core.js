@@ -103,7 +103,7 @@ export function defineMeshAuth(ClientCore, ServerRulesClass, redisStore) {
       // The edge entry has no sockets: its middleware reads the cookie only, and anything else says why it cannot.
       makeStore = () => (redisStore ? redisStore(url, { rules, settings: s, core: base }) : Promise.reject(base.failure('storage_unavailable', 'redis', 'no sockets in the edge runtime')));
     } else if (isObject(storeOption) && typeof storeOption.get === 'function') makeStore = async () => /** @type {ServerStore} */ (storeOption);
-    else if (serverStore) throw base.failure('storage_option');
+    else if (serverStore) throw base.failure('store_option');
     /** @type {Promise<ServerStore> | null} */
     let storePromise = null;
     // Connected on first use, not at import.

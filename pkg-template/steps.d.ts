@@ -54,7 +54,7 @@ export type FailureName =
   | 'disposed' | 'aborted' | 'timeout' | 'request' | 'storage' | 'storage_value' | 'storage_option'
   | 'storage_type' | 'storage_adapter' | 'storage_unavailable' | 'message' | 'key_name' | 'key_id'
   | 'no_device_endpoint' | 'api_key_mode' | 'no_token' | 'refresh_retries' | 'request_retries' | 'poll_limit'
-  | 'signed_out' | 'lock_wait';
+  | 'signed_out' | 'lock_wait' | 'store_option';
 
 export interface Endpoints {
   token: string;

@@ -68,6 +68,15 @@ describe('mesh-sdk/next, cookie store', { timeout: 80_000 }, () => {
     assert.equal(await mesh.auth(jar.request('/')), null);
   });
 
+  test('createMeshAuth names the option it refuses', () => {
+    const refused = (more, option) =>
+      assert.throws(() => createMeshAuth(appOptions(idp, more)), (e) => e.code === 'invalid_config' && e.message.includes(`\`${option}\``), option);
+    refused({ secret: 'short' }, 'secret');
+    refused({ baseUrl: 'app.example.com' }, 'baseUrl');
+    refused({ store: 'disk' }, 'store');
+    refused({ protect: ['settings'] }, 'protect');
+  });
+
   test('the middleware: to the login for pages, 401 under /api, through elsewhere', async () => {
     const jar = new Jar();
     const page = await mesh.middleware(jar.request('/settings/keys?x=1'));
