@@ -1,5 +1,5 @@
 // Starts the whole mesh-sdk stack on 127.0.0.1 for the demo:
-//   the OpenID Provider (oidc-provider: device flow, rotating refresh tokens),
+//   the OpenID Provider (oidc-provider: code + PKCE and device flow, rotating refresh tokens),
 //   the demo origin (echoes the identity it receives),
 //   the gateway in workerd (wrangler dev, local KV under .demo-state/),
 //   the Next.js app (www/: /login and /settings).
@@ -130,7 +130,17 @@ const issuer = `http://${host}:${ports.provider}`;
 const gatewayUrl = `http://${host}:${ports.gateway}`;
 const webUrl = `http://${host}:${ports.web}`;
 
-provider = await startProvider({ port: ports.provider, audience: gatewayUrl });
+// The web app's "Sign in" (authorization code + PKCE) returns to
+// /login/callback, and its sign-out through the provider to /login; the
+// app answers on both loopback names.
+const appOrigins = [webUrl, `http://localhost:${ports.web}`];
+provider = await startProvider({
+  port: ports.provider,
+  audience: gatewayUrl,
+  idTokenClaims: true,
+  redirectUris: appOrigins.map((o) => `${o}/login/callback`),
+  postLogoutRedirectUris: appOrigins.map((o) => `${o}/login`),
+});
 origin = await startOrigin({ port: ports.origin, log: true });
 
 const stateDir = path.join(root, '.demo-state', 'wrangler');
@@ -170,7 +180,8 @@ mesh-sdk demo is running (Ctrl-C stops everything):
   demo origin      http://${host}:${ports.origin}            (echoes the identity it receives)
 
 Try this:
-  1. Open ${webUrl}/login, press "Start sign-in", open the link it shows, log in as demo/demo and approve.
+  1. Open ${webUrl}/login and press "Sign in": log in as demo/demo on the provider's page and allow.
+     Or sign in with a code: press "Use a code", open the link it shows, log in as demo/demo and approve.
   2. Open ${webUrl}/settings and create an API key; copy it (it is shown once).
   3. Call the agent route with it through the gateway; the origin echoes x-user-id:
        curl -s -H "X-API-Key: <key>" ${gatewayUrl}/agent/v1/mcp/messages/

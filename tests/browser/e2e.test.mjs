@@ -2,7 +2,7 @@
 // the OpenID Provider (oidc-provider), the echo origin, the gateway in workerd
 // (wrangler dev) and the www/ Next.js app (`next start` of a production
 // build), all on free ports of 127.0.0.1. A person's path through it:
-//   1. open /login and start the sign-in;
+//   1. open /login and start the sign-in with a code ("Use a code");
 //   2. open the verification link in a second page, log in and approve on the
 //      provider's pages;
 //   3. see the first page signed in (and its token expiry move on a refresh);
@@ -14,6 +14,9 @@
 //   7. ask for a key with a scope the user lacks (refused, the page says
 //      why), create one with an expiry, see it listed, rotate it with no
 //      grace: the new key works, the old one gets 401.
+// Then "Sign in", the redirect login (authorization code + PKCE), through the
+// provider's login and consent pages, the user's name on /login, a replayed
+// callback refused, and sign-out through the provider's logout page.
 // Screenshots go to test-artifacts/screenshots/. Every wait is bounded, and
 // every process is stopped at the end, whatever happened.
 import assert from 'node:assert/strict';
@@ -58,7 +61,15 @@ before(async () => {
   const gatewayUrl = `http://127.0.0.1:${gatewayPort}`;
   const appUrl = `http://127.0.0.1:${appPort}`;
 
-  op = await startProvider({ audience: gatewayUrl, accessTokenTtl: ACCESS_TOKEN_TTL });
+  // As in the demo: the app's "Sign in" returns to /login/callback, its
+  // sign-out through the provider to /login; the ID token carries `name`.
+  op = await startProvider({
+    audience: gatewayUrl,
+    accessTokenTtl: ACCESS_TOKEN_TTL,
+    idTokenClaims: true,
+    redirectUris: [`${appUrl}/login/callback`],
+    postLogoutRedirectUris: [`${appUrl}/login`],
+  });
   stops.push(() => op.close());
   providerOrigins.push(op.issuer);
   origin = await startOrigin();
@@ -130,6 +141,15 @@ function assertNoAppErrors() {
   assert.deepEqual(ours, [], 'no page errors or console errors in the app');
 }
 
+/** "Sign out" on /login, "Yes, sign me out" on the provider's page, back on /login signed out. */
+async function signOutThroughProvider(page) {
+  await page.getByRole('button', { name: 'Sign out' }).click();
+  await page.waitForURL(`${op.issuer}/**`);
+  await page.getByRole('button', { name: 'Yes, sign me out' }).click();
+  await page.waitForURL(`${app.url}/login`);
+  await page.getByText('You are signed out.').waitFor();
+}
+
 /** POST /agent/v1/mcp/messages/ through the gateway with an API key, as an agent would. */
 async function agentCall(key) {
   origin.clear();
@@ -157,7 +177,7 @@ test('device login, API key created in /settings, used by an agent through the g
   // 1. /login: start the sign-in; the code and the link appear.
   const link = await step('start-login', page, async () => {
     await page.goto(`${app.url}/login`);
-    await page.getByRole('button', { name: 'Start sign-in' }).click();
+    await page.getByRole('button', { name: 'Use a code' }).click();
     const code = (await page.getByTestId('user-code').textContent()).trim();
     assert.match(code, /\w{4}/, 'a user code is shown');
     const href = await page.getByTestId('verification-link').getAttribute('href');
@@ -189,6 +209,8 @@ test('device login, API key created in /settings, used by an agent through the g
   const userId = await step('signed-in', page, async () => {
     const id = (await page.getByTestId('user-id').textContent()).trim();
     assert.equal(id, op.users.find((u) => u.login === 'demo').id);
+    // A device login brings no ID token: the name falls back to the user id.
+    assert.equal((await page.getByTestId('user-name').textContent()).trim(), id);
     const kept = await bounded(page.evaluate(() => Object.keys(sessionStorage).filter((k) => k.endsWith(':device-login')).length), 'reading sessionStorage');
     assert.equal(kept, 0, 'a completed login is no longer kept for a reload');
     assert.equal(await page.getByRole('heading', { level: 1 }).textContent(), 'Your session', 'a signed-in user is not asked to sign in');
@@ -346,11 +368,11 @@ test('device login, API key created in /settings, used by an agent through the g
     assert.equal(await page.getByTestId('unshown-key').count(), 0, 'and not offered again');
   });
 
-  // Sign out: the session ends here and in storage.
+  // Sign out: the session ends here and in storage, and at the provider
+  // (its logout page asks, then sends the tab back to /login).
   await step('sign-out', page, async () => {
     await page.goto(`${app.url}/login`);
-    await page.getByRole('button', { name: 'Sign out' }).click();
-    await page.getByText('You are signed out.').waitFor();
+    await signOutThroughProvider(page);
     const left = await bounded(page.evaluate(() => Object.keys(localStorage).filter((k) => localStorage.getItem(k)?.includes('eyJ')).length),
       'reading localStorage');
     assert.equal(left, 0, 'no token left in localStorage');
@@ -358,7 +380,7 @@ test('device login, API key created in /settings, used by an agent through the g
     await page.goto(`${app.url}/settings`);
     await page.getByRole('heading', { name: 'Sign in to manage API keys' }).waitFor();
     await page.getByRole('main').getByRole('link', { name: 'Sign in' }).click();
-    await page.getByRole('button', { name: 'Start sign-in' }).waitFor();
+    await page.getByRole('button', { name: 'Use a code' }).waitFor();
   });
   await bounded(page.close(), 'close of the /login page');
   assertNoAppErrors();
@@ -368,18 +390,18 @@ test('/login: cancel, retry, a denied and an expired code each say what happened
   const page = await bounded(context.newPage(), 'newPage for /login');
   await step('cancel-and-retry', page, async () => {
     await page.goto(`${app.url}/login`);
-    await page.getByRole('button', { name: 'Start sign-in' }).click();
+    await page.getByRole('button', { name: 'Use a code' }).click();
     const first = (await page.getByTestId('user-code').textContent()).trim();
     await page.getByRole('button', { name: 'Cancel' }).click();
     await page.getByText('Sign-in cancelled.').waitFor();
     await page.getByRole('button', { name: 'Start again' }).waitFor();
     // A cancelled login is over: a reload does not bring its code back.
     await page.reload();
-    await page.getByRole('button', { name: 'Start sign-in' }).waitFor();
+    await page.getByRole('button', { name: 'Use a code' }).waitFor();
     const kept = await bounded(page.evaluate(() => Object.keys(sessionStorage).filter((k) => k.endsWith(':device-login')).length), 'reading sessionStorage');
     assert.equal(kept, 0, 'nothing kept for a cancelled login');
     assert.equal(await page.getByTestId('user-code').count(), 0);
-    await page.getByRole('button', { name: 'Start sign-in' }).click();
+    await page.getByRole('button', { name: 'Use a code' }).click();
     const second = (await page.getByTestId('user-code').textContent()).trim();
     assert.notEqual(second, first, 'a retry asks for a new code');
   });
@@ -408,10 +430,61 @@ test('/login: cancel, retry, a denied and an expired code each say what happened
     });
     stops.push(() => shortApp.stop());
     await page.goto(`${shortApp.url}/login`);
-    await page.getByRole('button', { name: 'Start sign-in' }).click();
+    await page.getByRole('button', { name: 'Use a code' }).click();
     await page.getByText('The code expired before it was approved').waitFor();
     await page.getByRole('button', { name: 'Start again' }).waitFor();
     await page.screenshot({ path: path.join(SHOTS, 'login-expired.png'), fullPage: true });
+  });
+  await bounded(page.close(), 'close of the /login page');
+  assertNoAppErrors();
+});
+
+test('"Sign in": the redirect login through the provider pages, the user\'s name, a replayed callback, sign-out at the provider', { timeout: TEST_TIMEOUT }, async () => {
+  const page = await bounded(context.newPage(), 'newPage for /login');
+  const user = op.users.find((u) => u.login === 'demo');
+  const callbackUrl = await step('redirect-sign-in', page, async () => {
+    await page.goto(`${app.url}/login`);
+    await page.getByRole('button', { name: 'Sign in', exact: true }).click();
+    await page.waitForURL(`${op.issuer}/**`);
+    await page.getByLabel('Login').fill('demo');
+    await page.getByLabel('Password').fill('demo');
+    const callback = page.waitForRequest((r) => r.url().startsWith(`${app.url}/login/callback?`));
+    await page.getByRole('button', { name: 'Sign in' }).click();
+    await page.getByRole('button', { name: 'Allow' }).click();
+    const url = (await callback).url();
+    assert.ok(new URL(url).searchParams.get('code'), 'the provider sent a code back');
+    // The callback page completes the login and leaves for /login.
+    await page.waitForURL(`${app.url}/login`);
+    assert.equal((await page.getByTestId('user-name').textContent()).trim(), user.name, 'the name from the ID token');
+    assert.equal((await page.getByTestId('user-id').textContent()).trim(), user.id);
+    assert.equal(await page.getByRole('heading', { level: 1 }).textContent(), 'Your session');
+    assert.equal(await page.getByRole('navigation').getByRole('link', { name: 'Your session' }).count(), 1, 'the nav says so too');
+    assert.match(await page.locator('.badge').textContent(), new RegExp(user.name));
+    const kept = await bounded(page.evaluate(() => Object.keys(sessionStorage).filter((k) => k.endsWith(':redirect-logins')).length), 'reading sessionStorage');
+    assert.equal(kept, 0, 'the completed login is no longer pending');
+    await page.screenshot({ path: path.join(SHOTS, 'redirect-signed-in.png'), fullPage: true });
+    return url;
+  });
+
+  // The same callback again (history, a shared link): refused, and the
+  // session the first one stored is left as it was.
+  await step('replayed-callback', page, async () => {
+    await page.goto(callbackUrl);
+    await page.getByText('or was already completed').waitFor();
+    await page.screenshot({ path: path.join(SHOTS, 'redirect-replayed.png'), fullPage: true });
+    await page.getByRole('link', { name: 'Back to sign in' }).click();
+    assert.equal((await page.getByTestId('user-name').textContent()).trim(), user.name);
+  });
+
+  await step('redirect-sign-out', page, async () => {
+    await signOutThroughProvider(page);
+    const left = await bounded(page.evaluate(() => Object.keys(localStorage).filter((k) => localStorage.getItem(k)?.includes('eyJ')).length),
+      'reading localStorage');
+    assert.equal(left, 0, 'no token left in localStorage');
+    // Signed out at the provider too: "Sign in" asks for the password again.
+    await page.getByRole('button', { name: 'Sign in', exact: true }).click();
+    await page.waitForURL(`${op.issuer}/**`);
+    await page.getByLabel('Password').waitFor();
   });
   await bounded(page.close(), 'close of the /login page');
   assertNoAppErrors();

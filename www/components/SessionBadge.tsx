@@ -9,7 +9,7 @@ export function SessionBadge() {
   }
   return (
     <span className="badge badge-ok" title="Signed in">
-      <span aria-hidden="true">●</span> {session.userId ?? 'Signed in'}
+      <span aria-hidden="true">●</span> {session.userName ?? 'Signed in'}
     </span>
   );
 }

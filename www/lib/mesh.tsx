@@ -21,6 +21,8 @@ export type SessionState =
   | {
       status: 'signedIn';
       userId: string | undefined;
+      /** Who signed in, for people: the ID token's `name` (redirect login), else its `sub`, else the user id. */
+      userName: string | undefined;
       /** Access-token expiry, Unix milliseconds (undefined if the client does not say). */
       expiresAt: number | undefined;
       refreshCount: number;
@@ -34,6 +36,8 @@ interface MeshContextValue {
   session: SessionState;
   /** Re-reads the session from the client (after a login, for example). */
   reloadSession(): Promise<void>;
+  /** The redirect login: to the provider's pages, back to /login/callback, then to `returnTo`. */
+  signIn(returnTo?: string): Promise<void>;
   signOut(): Promise<void>;
 }
 
@@ -48,16 +52,37 @@ const NO_SESSION: ReadonlySet<string> = new Set<MeshErrorCode>(['not_logged_in',
 // so the expiry shown on /login moves forward as the client refreshes.
 const KEEP_ALIVE_MS = 5_000;
 
+/** Where the provider sends the browser back after "Sign in" (registered with the provider). */
+export const CALLBACK_PATH = '/login/callback';
+/** Where the provider's sign-out page sends the browser back (registered too). */
+const AFTER_LOGOUT_PATH = '/login';
+// Set just before the tab leaves for the provider's sign-out page, so /login
+// says "You are signed out." on the way back, as every other tab does.
+const SIGNED_OUT_KEY = 'mesh-demo:signed-out';
+
 // The session without its tokens: the page never handles a token.
-function readSession(client: MeshClient): { userId?: string; expiresAt?: number } {
+function readSession(client: MeshClient): { userId?: string; userName?: string; expiresAt?: number } {
   return fromInfo(client.getSession());
 }
 
-function fromInfo(info: SessionInfo | null): { userId?: string; expiresAt?: number } {
+function fromInfo(info: SessionInfo | null): { userId?: string; userName?: string; expiresAt?: number } {
+  const userId = info?.userId ?? undefined;
   return {
-    userId: info?.userId ?? undefined,
+    userId,
+    userName: info?.user?.name ?? info?.user?.sub ?? userId,
     expiresAt: info?.expiresAt ? info.expiresAt * 1000 : undefined,
   };
+}
+
+/** "You are signed out." once, after a sign-out that went through the provider's page. */
+function takeSignedOutNotice(): string | undefined {
+  try {
+    if (sessionStorage.getItem(SIGNED_OUT_KEY) === null) return undefined;
+    sessionStorage.removeItem(SIGNED_OUT_KEY);
+    return 'You are signed out.';
+  } catch {
+    return undefined;
+  }
 }
 
 export function MeshProvider({ config, children }: { config: MeshConfig; children: ReactNode }) {
@@ -76,7 +101,8 @@ export function MeshProvider({ config, children }: { config: MeshConfig; childre
           clientId,
           audience,
           apiUrl,
-          scope: 'openid offline_access',
+          // profile: the user's name in the ID token, shown on /login.
+          scope: 'openid profile offline_access',
           // Shared by /login and /settings, by tabs, and across reloads.
           storage: 'localStorage',
           // A person waits less than the library's default minute.
@@ -108,15 +134,16 @@ export function MeshProvider({ config, children }: { config: MeshConfig; childre
       const code = errorCode(err);
       setSession({
         status: 'signedOut',
-        notice: code && NO_SESSION.has(code) ? undefined : `Could not restore the session: ${errorMessage(err)}`,
+        notice: code && NO_SESSION.has(code) ? takeSignedOutNotice() : `Could not restore the session: ${errorMessage(err)}`,
       });
       return;
     }
     if (clientRef.current !== c) return;
-    const { userId, expiresAt } = readSession(c);
+    const { userId, userName, expiresAt } = readSession(c);
     setSession((prev) => ({
       status: 'signedIn',
       userId,
+      userName,
       expiresAt,
       refreshCount: prev.status === 'signedIn' ? prev.refreshCount : 0,
       lastRefreshAt: prev.status === 'signedIn' ? prev.lastRefreshAt : undefined,
@@ -129,13 +156,20 @@ export function MeshProvider({ config, children }: { config: MeshConfig; childre
     void reloadSession();
     const offs = [
       activeClient.on('refreshed', (info) => {
-        const { userId, expiresAt } = fromInfo(info);
+        const { userId, userName, expiresAt } = fromInfo(info);
         // It also fires for a login (here or in another tab): only new
         // tokens for a session already shown count as a refresh.
         setSession((prev) =>
           prev.status === 'signedIn'
-            ? { status: 'signedIn', userId: userId ?? prev.userId, expiresAt, refreshCount: prev.refreshCount + 1, lastRefreshAt: Date.now() }
-            : { status: 'signedIn', userId, expiresAt, refreshCount: 0, lastRefreshAt: undefined },
+            ? {
+                status: 'signedIn',
+                userId: userId ?? prev.userId,
+                userName: userName ?? prev.userName,
+                expiresAt,
+                refreshCount: prev.refreshCount + 1,
+                lastRefreshAt: Date.now(),
+              }
+            : { status: 'signedIn', userId, userName, expiresAt, refreshCount: 0, lastRefreshAt: undefined },
         );
       }),
       activeClient.on('refreshFailed', ({ error }) => {
@@ -179,11 +213,29 @@ export function MeshProvider({ config, children }: { config: MeshConfig; childre
     return () => clearInterval(timer);
   }, [activeClient, signedIn]);
 
+  const signIn = useCallback(async (returnTo?: string) => {
+    const c = clientRef.current;
+    if (!c) return;
+    await c.loginWithRedirect({ redirectUri: `${location.origin}${CALLBACK_PATH}`, returnTo });
+  }, []);
+
+  // logout() revokes the refresh token and ends the session in every tab;
+  // where the provider has an end-session endpoint, this tab then signs out
+  // there too and comes back to /login.
   const signOut = useCallback(async () => {
     const c = clientRef.current;
     if (!c) return;
     try {
-      await c.logout();
+      const { logoutUrl } = await c.logout({ returnTo: `${location.origin}${AFTER_LOGOUT_PATH}` });
+      if (logoutUrl) {
+        try {
+          sessionStorage.setItem(SIGNED_OUT_KEY, '1');
+        } catch {
+          // Without sessionStorage the page back from the provider just says "Sign in".
+        }
+        location.assign(logoutUrl);
+        return;
+      }
       setSession({ status: 'signedOut', notice: 'You are signed out.' });
     } catch (err) {
       // logout() clears local storage even when revocation fails.
@@ -192,8 +244,8 @@ export function MeshProvider({ config, children }: { config: MeshConfig; childre
   }, []);
 
   const value = useMemo<MeshContextValue>(
-    () => ({ config, client, session, reloadSession, signOut }),
-    [config, client, session, reloadSession, signOut],
+    () => ({ config, client, session, reloadSession, signIn, signOut }),
+    [config, client, session, reloadSession, signIn, signOut],
   );
   return <MeshContext.Provider value={value}>{children}</MeshContext.Provider>;
 }

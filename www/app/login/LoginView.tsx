@@ -29,7 +29,8 @@ function failureText(err: unknown): string {
 }
 
 export function LoginView() {
-  const { client, session, reloadSession, signOut } = useMesh();
+  const { client, session, reloadSession, signIn, signOut } = useMesh();
+  const [leaving, setLeaving] = useState<{ failed?: string }>();
   const [flow, setFlow] = useState<Flow>({ step: 'idle' });
   const abortRef = useRef<AbortController | null>(null);
   const justSignedIn = useRef(false);
@@ -116,29 +117,51 @@ export function LoginView() {
   const busy = client.status !== 'ready' || session.status === 'unknown' || flow.step === 'starting';
   const notice = flow.step === 'idle' ? flow.notice : undefined;
   const sessionNotice = session.status === 'signedOut' ? session.notice : undefined;
+  const redirect = () => {
+    setLeaving({});
+    // On success the tab is on its way to the provider's sign-in page.
+    signIn('/login').catch((err: unknown) => setLeaving({ failed: `Could not start the sign-in: ${errorMessage(err)}` }));
+  };
   return (
-    <section aria-labelledby="start-heading" className="panel">
-      <h2 id="start-heading">Sign in with a device code</h2>
-      <p>
-        You get a short code. Open the link on any device (this one is fine), sign in there, and approve. This page
-        notices by itself.
-      </p>
-      {notice ? <Status tone={notice.tone}>{notice.text}</Status> : sessionNotice ? <Status tone="info">{sessionNotice}</Status> : null}
-      <form onSubmit={start}>
-        <button type="submit" className="button primary" disabled={busy} aria-busy={busy}>
-          {flow.step === 'starting'
-            ? 'Requesting a code…'
-            : notice?.tone === 'error' || notice?.tone === 'info'
-              ? 'Start again'
-              : 'Start sign-in'}
+    <>
+      {sessionNotice && !notice ? <Status tone="info">{sessionNotice}</Status> : null}
+      <section aria-labelledby="redirect-heading" className="panel">
+        <h2 id="redirect-heading">Sign in with your account</h2>
+        <p>The provider’s sign-in page opens in this tab and sends you back here.</p>
+        {leaving?.failed ? <Status tone="error">{leaving.failed}</Status> : null}
+        <button
+          type="button"
+          className="button primary"
+          disabled={busy || (leaving !== undefined && !leaving.failed)}
+          aria-busy={leaving !== undefined && !leaving.failed}
+          onClick={redirect}
+        >
+          {leaving !== undefined && !leaving.failed ? 'Opening the sign-in page…' : 'Sign in'}
         </button>
-      </form>
-      {client.status === 'loading' || session.status === 'unknown' ? (
-        <p className="muted" role="status">
-          Loading…
+      </section>
+      <section aria-labelledby="start-heading" className="panel">
+        <h2 id="start-heading">Or use a code</h2>
+        <p>
+          For a device without a keyboard, or to sign in on another device: you get a short code. Open the link on any
+          device (this one is fine), sign in there, and approve. This page notices by itself.
         </p>
-      ) : null}
-    </section>
+        {notice ? <Status tone={notice.tone}>{notice.text}</Status> : null}
+        <form onSubmit={start}>
+          <button type="submit" className="button" disabled={busy} aria-busy={busy}>
+            {flow.step === 'starting'
+              ? 'Requesting a code…'
+              : notice?.tone === 'error' || notice?.tone === 'info'
+                ? 'Start again'
+                : 'Use a code'}
+          </button>
+        </form>
+        {client.status === 'loading' || session.status === 'unknown' ? (
+          <p className="muted" role="status">
+            Loading…
+          </p>
+        ) : null}
+      </section>
+    </>
   );
 }
 
@@ -206,7 +229,7 @@ function SignedIn({ onSignOut, focus }: { onSignOut: () => Promise<void>; focus:
   return (
     <section aria-labelledby="signed-in-heading" className="panel">
       <h2 id="signed-in-heading" ref={headingRef} tabIndex={-1}>
-        You are signed in
+        Signed in as <span data-testid="user-name">{session.userName ?? 'unknown user'}</span>
       </h2>
       <dl className="facts">
         <dt>User id</dt>
