@@ -264,8 +264,8 @@ export function defineMeshAuth(ClientCore, ServerRulesClass, redisStore) {
       jar.write(rules.cookieWrites(s.loginCookie, sealed, jar.header, undefined, Date.now()));
     };
 
-    /** @param {Jar} jar @param {string | null} list */
-    const loginOf = (jar, list) => {
+    /** The pending logins of one request, as RedirectLogin reads and writes them. @param {string | null} list */
+    const loginOf = (list) => {
       const box = { list, changed: false };
       const pending = {
         read: () => box.list,
@@ -287,14 +287,14 @@ export function defineMeshAuth(ClientCore, ServerRulesClass, redisStore) {
     /** @param {unknown} e */
     const errorBody = (e) => {
       const error = /** @type {any} */ (e);
-      return { error: typeof error?.code === 'string' ? error.code : 'internal', message: String(error?.message ?? error) };
+      return { error: typeof error?.code === 'string' ? error.code : null, message: String(error?.message ?? error) };
     };
 
     /** GET /auth/login?returnTo=/path: to the provider, the pending login in a sealed cookie. @param {Request} request @param {URL} url */
     const login = async (request, url) => {
       const headers = new Headers();
       const jar = requestJar(request, headers);
-      const { box, pending } = loginOf(jar, await open(jar, s.loginCookie));
+      const { box, pending } = loginOf(await open(jar, s.loginCookie));
       const redirect = new RedirectLogin(base, settings, provider, /** @type {any} */ (null), pending);
       const returnTo = url.searchParams.get('returnTo') ?? undefined;
       const target = await redirect.authorizeUrl({ redirectUri: s.redirectUri, returnTo, prompt }, signals);
@@ -308,7 +308,7 @@ export function defineMeshAuth(ClientCore, ServerRulesClass, redisStore) {
     const callback = async (request) => {
       const headers = new Headers({ 'cache-control': 'no-store' });
       const jar = requestJar(request, headers);
-      const { box, pending } = loginOf(jar, await open(jar, s.loginCookie));
+      const { box, pending } = loginOf(await open(jar, s.loginCookie));
       const store = await storeOf();
       const sid = rules.sessionId(crypto.getRandomValues(new Uint8Array(s.sessionIdBytes)));
       const entry = new Entry(sid, Date.now(), store);
@@ -348,9 +348,8 @@ export function defineMeshAuth(ClientCore, ServerRulesClass, redisStore) {
       return respond(s.redirectStatus, headers);
     };
 
-    /** @param {Request} request */
-    const GET = async (request) => {
-      const url = new URL(request.url);
+    /** @param {Request} request @param {URL} url */
+    const route = (request, url) => {
       switch (rules.route(url.pathname)) {
         case 'login':
           return login(request, url);
@@ -360,6 +359,15 @@ export function defineMeshAuth(ClientCore, ServerRulesClass, redisStore) {
           return logout(request, url);
         default:
           return respond(404, new Headers());
+      }
+    };
+
+    /** The handlers; a provider that cannot be reached is a coded answer, not a crash. @param {Request} request */
+    const GET = async (request) => {
+      try {
+        return await route(request, new URL(request.url));
+      } catch (e) {
+        return respond(s.failedStatus, new Headers({ 'cache-control': 'no-store' }), errorBody(e));
       }
     };
 

@@ -196,6 +196,8 @@ export interface ServerSettings {
   maxCached: number;
   refusedStatus: number;
   redirectStatus: number;
+  /** A handler that could not reach the provider. */
+  failedStatus: number;
   lockTtlMs: number;
   lockWaitMs: number;
   lockPollMs: number;

@@ -66,6 +66,9 @@ pub const ROUTE_BASE: &str = "/auth";
 pub const API_BASE: &str = "/api";
 /// The status of a refused callback or an unknown handler path.
 pub const REFUSED_STATUS: u16 = 400;
+/// A handler that could not reach the provider (discovery, the token
+/// endpoint): the provider failed, not the request.
+pub const UPSTREAM_FAILED_STATUS: u16 = 502;
 /// The middleware's redirect to the login.
 pub const LOGIN_REDIRECT_STATUS: u16 = 307;
 /// The handlers' redirects (to the provider, back to the app): a GET follows.

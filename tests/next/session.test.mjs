@@ -68,6 +68,18 @@ describe('mesh-sdk/next, cookie store', { timeout: 80_000 }, () => {
     assert.equal(await mesh.auth(jar.request('/')), null);
   });
 
+  test('a provider that cannot be reached: a coded 502 from the login, no cookie, no crash', async () => {
+    const down = createMeshAuth(appOptions(idp, { issuer: 'http://127.0.0.1:1', timeoutMs: 2000 }));
+    try {
+      const res = await down.handlers.GET(new Jar().request('/auth/login?returnTo=/settings'));
+      assert.equal(res.status, 502);
+      assert.equal((await res.json()).error, 'network');
+      assert.deepEqual(res.headers.getSetCookie(), []);
+    } finally {
+      await down.close();
+    }
+  });
+
   test('createMeshAuth names the option it refuses', () => {
     const refused = (more, option) =>
       assert.throws(() => createMeshAuth(appOptions(idp, more)), (e) => e.code === 'invalid_config' && e.message.includes(`\`${option}\``), option);

@@ -62,6 +62,7 @@ impl ServerRules {
         num(&o, "maxCached", rules::MAX_CACHED_SESSIONS as f64);
         num(&o, "refusedStatus", rules::REFUSED_STATUS as f64);
         num(&o, "redirectStatus", rules::HANDLER_REDIRECT_STATUS as f64);
+        num(&o, "failedStatus", rules::UPSTREAM_FAILED_STATUS as f64);
         num(&o, "lockTtlMs", redis::lock_ttl_ms(self.timeout_ms) as f64);
         num(&o, "lockWaitMs", redis::lock_wait_ms(self.timeout_ms) as f64);
         num(&o, "lockPollMs", redis::LOCK_POLL_MS as f64);
