@@ -240,8 +240,15 @@ export function defineMeshAuth(ClientCore, ServerRulesClass, redisStore) {
       const text = await open(jar, s.sessionCookie);
       const payload = text === null ? null : rules.openSession(text, Date.now());
       if (!payload) return null;
-      const store = await storeOf();
-      const record = store ? await store.get(payload.sid) : payload.record;
+      let record = payload.record;
+      let store = null;
+      try {
+        store = await storeOf();
+        if (store) record = await store.get(payload.sid);
+      } catch (e) {
+        // The store is down: an error that says so, not a signed-out user.
+        throw base.failure('storage', '', String(/** @type {any} */ (e)?.message ?? e));
+      }
       if (record === null) {
         entries.get(payload.sid)?.drop();
         return null;

@@ -137,4 +137,18 @@ describe('mesh-sdk/next, server stores', { timeout: 85_000 }, () => {
       await mesh.close();
     }
   });
+
+  test('Redis unreachable: auth() and getAccessToken() fail with code storage, not as a signed-out user', async () => {
+    const options = appOptions(idp, { store: { redis: redis.url } });
+    const mesh = createMeshAuth(options);
+    try {
+      const jar = new Jar();
+      await signIn(mesh, jar, idp);
+      await redis.stop();
+      await assert.rejects(mesh.auth(jar.request('/')), (e) => e.code === 'storage');
+      await assert.rejects(mesh.getAccessToken(jar.request('/')), (e) => e.code === 'storage');
+    } finally {
+      await mesh.close();
+    }
+  });
 });
