@@ -28,6 +28,19 @@ after(async () => {
   await idp?.close();
 });
 
+/** Runs `fn` with a createMeshAuth on the Redis store and a browser signed in to it; closes it after. */
+async function signedInOnRedis(fn) {
+  const options = appOptions(idp, { store: { redis: redis.url } });
+  const mesh = createMeshAuth(options);
+  try {
+    const jar = new Jar();
+    await signIn(mesh, jar, idp);
+    return await fn({ mesh, jar, options });
+  } finally {
+    await mesh.close();
+  }
+}
+
 /** The session id inside a server store's cookie. */
 async function sessionIdOf(jar) {
   const [name] = jar.sessionCookies();
@@ -62,11 +75,7 @@ describe('mesh-sdk/next, server stores', { timeout: 85_000 }, () => {
   });
 
   test('Redis: 4 processes x 25 concurrent requests on one nearly expired session: one token request, no failure, no token spent twice', async () => {
-    const options = appOptions(idp, { store: { redis: redis.url } });
-    const mesh = createMeshAuth(options);
-    try {
-      const jar = new Jar();
-      await signIn(mesh, jar, idp);
+    await signedInOnRedis(async ({ mesh, jar, options }) => {
       const sid = await sessionIdOf(jar);
       const first = await mesh.getAccessToken(jar.request('/'));
       const beforeCount = grants.refresh_token;
@@ -87,18 +96,12 @@ describe('mesh-sdk/next, server stores', { timeout: 85_000 }, () => {
       const conn = new RedisConnection(redis.url);
       assert.equal(await conn.command(['EXISTS', `mesh:lock:${sid}`]), 0, 'the lock was released');
       await conn.close();
-    } finally {
-      await mesh.close();
-    }
+    });
   });
 
   test('Redis: a lock whose holder died expires; the next refresh then goes ahead, once', async () => {
-    const options = appOptions(idp, { store: { redis: redis.url } });
-    const mesh = createMeshAuth(options);
     const conn = new RedisConnection(redis.url);
-    try {
-      const jar = new Jar();
-      await signIn(mesh, jar, idp);
+    await signedInOnRedis(async ({ mesh, jar, options }) => {
       const sid = await sessionIdOf(jar);
       await sleep(2600);
       // A holder that took the lock and died: its lock expires in 1.5 s.
@@ -132,23 +135,14 @@ describe('mesh-sdk/next, server stores', { timeout: 85_000 }, () => {
       await mesh.handlers.GET(jar.request('/auth/logout')).then((r) => r.body?.cancel());
       assert.equal(await other.auth(jar.request('/')), null);
       await other.close();
-    } finally {
-      await conn.close();
-      await mesh.close();
-    }
+    }).finally(() => conn.close());
   });
 
   test('Redis unreachable: auth() and getAccessToken() fail with code storage, not as a signed-out user', async () => {
-    const options = appOptions(idp, { store: { redis: redis.url } });
-    const mesh = createMeshAuth(options);
-    try {
-      const jar = new Jar();
-      await signIn(mesh, jar, idp);
+    await signedInOnRedis(async ({ mesh, jar, options }) => {
       await redis.stop();
       await assert.rejects(mesh.auth(jar.request('/')), (e) => e.code === 'storage');
       await assert.rejects(mesh.getAccessToken(jar.request('/')), (e) => e.code === 'storage');
-    } finally {
-      await mesh.close();
-    }
+    });
   });
 });
