@@ -10,20 +10,26 @@ import { makeRequest, transfer } from './transfer.js';
 /** @import { Signals } from './transfer.js' */
 /** @import { Provider } from './provider.js' */
 /** @import { SessionKeeper } from './session.js' */
+/** @typedef {{ read(): string | null, write(list: string | null): void }} PendingStore */
 
 export class RedirectLogin {
-  /** @param {ClientCore} core @param {Settings} settings @param {Provider} provider @param {SessionKeeper} keeper */
-  constructor(core, settings, provider, keeper) {
+  /**
+   * @param {ClientCore} core @param {Settings} settings @param {Provider} provider @param {SessionKeeper} keeper
+   * @param {PendingStore} [pending] where the pending logins are kept instead of the tab (mesh-sdk/next: a sealed cookie)
+   */
+  constructor(core, settings, provider, keeper, pending) {
     this.core = core;
     this.s = settings;
     this.provider = provider;
     this.keeper = keeper;
     /** @type {string | null} where sessionStorage is missing */
     this.memory = null;
+    this.pending = pending ?? null;
   }
 
   /** @returns {string | null} */
   #read() {
+    if (this.pending) return this.pending.read();
     try {
       return globalThis.sessionStorage ? globalThis.sessionStorage.getItem(this.s.redirectLoginKey) : this.memory;
     } catch {
@@ -33,6 +39,7 @@ export class RedirectLogin {
 
   /** @param {string | null} list */
   #write(list) {
+    if (this.pending) return this.pending.write(list);
     this.memory = list;
     try {
       const tab = globalThis.sessionStorage;

@@ -53,7 +53,8 @@ export interface CallRecord {
 export type FailureName =
   | 'disposed' | 'aborted' | 'timeout' | 'request' | 'storage' | 'storage_value' | 'storage_option'
   | 'storage_type' | 'storage_adapter' | 'storage_unavailable' | 'message' | 'key_name' | 'key_id'
-  | 'no_device_endpoint' | 'api_key_mode' | 'no_token' | 'refresh_retries' | 'request_retries' | 'poll_limit';
+  | 'no_device_endpoint' | 'api_key_mode' | 'no_token' | 'refresh_retries' | 'request_retries' | 'poll_limit'
+  | 'signed_out' | 'lock_wait' | 'store_option';
 
 export interface Endpoints {
   token: string;
@@ -159,3 +160,67 @@ export interface ClientCore {
 }
 
 export type ClientCoreClass = new (options: unknown) => ClientCore;
+
+/** The server build's `ClientCore` (mesh-sdk/next): `auth()`'s session, without tokens; `null` when signed out. */
+export interface ServerClientCore extends ClientCore {
+  serverSession(now: number): SessionInfo | null;
+}
+
+export type ServerClientCoreClass = new (options: unknown) => ServerClientCore;
+
+/** A cookie to set (`header` for a `Headers`, `options` for Next.js's `cookies().set`). */
+export interface CookieWrite {
+  name: string;
+  value: string;
+  header: string;
+  options: { path: string; maxAge: number; httpOnly: boolean; sameSite: 'lax'; secure: boolean };
+}
+
+/** The opened session cookie. */
+export interface SessionPayload {
+  sid: string;
+  createdAt: number;
+  record: string | null;
+  ttlMs: number;
+  /** Unix seconds: the session ends then, refreshes or not. */
+  expiresAt: number;
+}
+
+export interface ServerSettings {
+  sessionCookie: string;
+  loginCookie: string;
+  keyInfo: string;
+  redirectUri: string;
+  ivBytes: number;
+  sessionIdBytes: number;
+  maxCached: number;
+  refusedStatus: number;
+  redirectStatus: number;
+  /** A handler that could not reach the provider. */
+  failedStatus: number;
+  lockTtlMs: number;
+  lockWaitMs: number;
+  lockPollMs: number;
+  scripts: { acquire: string; write: string; remove: string; release: string };
+}
+
+export type GuardStep = { t: 'pass' } | { t: 'login'; status: number; url: string } | { t: 'unauthorized'; status: number; error: MeshError };
+
+/** The wasm-bindgen class over `client::server_session`. */
+export interface ServerRules {
+  settings(): ServerSettings;
+  readCookie(header: string, name: string): string | undefined;
+  unseal(value: string): [Uint8Array<ArrayBuffer>, Uint8Array<ArrayBuffer>] | undefined;
+  seal(iv: Uint8Array, ciphertext: Uint8Array): string;
+  cookieWrites(name: string, sealed: string | null, header: string, createdAt: number | undefined, now: number): CookieWrite[];
+  sessionId(random: Uint8Array): string;
+  sessionPayload(sid: string, createdAt: number, record: string | undefined): string;
+  openSession(plaintext: string, now: number): SessionPayload | null;
+  sessionTtlMs(createdAt: number, now: number): number;
+  redisKeys(sid: string): { session: string; lock: string; fence: string };
+  route(path: string): 'login' | 'callback' | 'logout' | undefined;
+  returnUrl(returnTo: string | undefined): string;
+  guard(path: string, search: string, signedIn: boolean): GuardStep;
+}
+
+export type ServerRulesClass = new (options: unknown, serverStore: boolean, timeoutMs: number) => ServerRules;

@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # Prints the benchmarks side by side in one run (numbers, not assertions):
 #   1. browser bundle size vs the anchors, and wasm instantiate time in Node;
-#   2. the client's refresh storm (benches/client/refresh-storm.mjs), if present;
+#   2. the client's refresh storm (benches/client/refresh-storm.mjs), if present,
+#      and mesh-sdk/next's auth() CPU and refresh storms (benches/next/run.mjs);
 #   3. the gateway in workerd (benches/gateway/run.mjs: whole HTTP requests, as
 #      the issue asks), then the same workers inside one isolate
 #      (benches/gateway/isolate.mjs: the lower-noise view of auth CPU);
@@ -23,7 +24,7 @@ echo
 failed=()
 node benches/size/run.mjs || failed+=(benches/size/run.mjs)
 # One failing benchmark does not hide the others' numbers.
-for bench in benches/client/refresh-storm.mjs benches/gateway/run.mjs benches/gateway/isolate.mjs benches/gateway/keys.mjs \
+for bench in benches/client/refresh-storm.mjs benches/next/run.mjs benches/gateway/run.mjs benches/gateway/isolate.mjs benches/gateway/keys.mjs \
   benches/scale/model.mjs benches/scale/do-throughput.mjs; do
   if [ -f "$bench" ]; then
     echo

@@ -53,7 +53,7 @@ for v in $variants; do
     # The browser build for size; the server build (with the gateway) has
     # its per-request code built for speed (Cargo.toml, profile "server").
     client) build_variant client client release ;;
-    full) build_variant full client,gateway server ;;
+    full) build_variant full client,gateway,server server ;;
     *) echo "unknown variant $v" >&2; exit 2 ;;
   esac
 done

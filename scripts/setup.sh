@@ -13,6 +13,8 @@ need_apt=()
 [ -x /usr/bin/rustc ] && /usr/bin/rustc --version 2>/dev/null | grep -q '^rustc 1\.\(9[6-9]\|[1-9][0-9][0-9]\)' || need_apt+=(rustc-web cargo-web)
 [ -d /usr/lib/rustlib/src/rust/library/std ] || need_apt+=(rust-web-src)
 command -v lld-22 >/dev/null 2>&1 || [ -x /usr/lib/llvm-22/bin/lld ] || need_apt+=(lld-22)
+# mesh-sdk/next's Redis session store is tested against a real Redis.
+[ -x /usr/bin/redis-server ] || need_apt+=(redis-server)
 if [ "${MESH_SKIP_BROWSER:-}" != 1 ]; then
   [ -x /usr/bin/chromium ] || need_apt+=(chromium)
 fi

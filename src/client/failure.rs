@@ -51,6 +51,9 @@ pub fn failure(name: &str, subject: &str, detail: &str) -> Error {
         "no_token" => Error::new(ErrorKind::RefreshFailed, "no usable access token after refreshing"),
         "refresh_retries" => Error::new(ErrorKind::RefreshFailed, "the refresh was retried too often"),
         "request_retries" => Error::new(ErrorKind::Http, "the request was retried too often"),
+        "store_option" => config("store", "must be 'cookie', 'memory', { redis: 'redis://host:6379' } or a store object with get, set, remove and withLock"),
+        "signed_out" => Error::new(ErrorKind::LoginRequired, "not signed in: there is no session"),
+        "lock_wait" => Error::new(ErrorKind::RefreshFailed, "the session's refresh lock was not freed in time"),
         "poll_limit" => Error::new(ErrorKind::DeviceCodeExpired, "the device login gave up after too many polls"),
         _ => Error::new(ErrorKind::Http, text(&["unknown failure `", name, "`"])),
     }
@@ -101,6 +104,8 @@ mod tests {
             (failure("api_key_mode", "logout()", ""), "invalid_config", "logout() is not available in API-key mode"),
             (failure("request_retries", "", ""), "http_error", "the request was retried too often"),
             (failure("poll_limit", "", ""), "device_code_expired", "the device login gave up after too many polls"),
+            (failure("signed_out", "", ""), "login_required", "not signed in: there is no session"),
+            (failure("lock_wait", "", ""), "refresh_failed", "the session's refresh lock was not freed in time"),
             (failure("nonsense", "", ""), "http_error", "unknown failure `nonsense`"),
         ];
         for (error, code, message) in cases {

@@ -19,6 +19,7 @@
 //!   event names.
 //! - [`lease`]: the localStorage lease that stands in for Web Locks.
 //! - [`validation`]: `validate()`'s verdicts.
+//! - [`server_session`]: `mesh-sdk/next`'s cookies, routes, middleware and Redis store.
 //!
 //! ## API notes for the binding
 //! - Times are `i64` Unix ms (`Date.now() as i64`); `jitter` is `Math.random()`.
@@ -64,6 +65,7 @@ pub mod pending_login;
 pub mod redirect;
 pub mod refresh;
 pub mod request;
+pub mod server_session;
 pub mod storage;
 pub mod token;
 pub mod validation;

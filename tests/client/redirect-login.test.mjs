@@ -6,6 +6,7 @@ import { generateKeyPairSync, createSign } from 'node:crypto';
 import { after, before, describe, test } from 'node:test';
 import { MeshClient } from '../../pkg/node.js';
 import { startProvider } from '../../scripts/servers/provider.mjs';
+import { providerLogin as providerSignIn } from '../support/provider-login.mjs';
 
 const REDIRECT = 'http://app.test/callback';
 const SPA = {
@@ -28,35 +29,7 @@ after(() => idp?.close());
 const client = () => new MeshClient({ issuer: idp.issuer, clientId: 'mesh-spa', audience: idp.audience, scope: 'profile offline_access' });
 
 /** Signs in at the provider's pages (login, consent) and returns the callback URL. */
-async function signIn(authorizeUrl, user = idp.users[0]) {
-  const jar = new Map();
-  const go = async (url, init = {}) => {
-    const headers = { ...(init.headers ?? {}), cookie: [...jar].map(([k, v]) => `${k}=${v}`).join('; ') };
-    const res = await fetch(url, { ...init, headers, redirect: 'manual' });
-    for (const c of res.headers.getSetCookie()) {
-      const [pair] = c.split(';');
-      const i = pair.indexOf('=');
-      jar.set(pair.slice(0, i), pair.slice(i + 1));
-    }
-    return res;
-  };
-  let url = authorizeUrl;
-  for (let hop = 0; hop < 20; hop++) {
-    if (url.startsWith(REDIRECT)) return url;
-    let res = await go(url);
-    if (res.status === 200) {
-      const page = await res.text();
-      const action = /<form[^>]*action="([^"]+)"/.exec(page)?.[1];
-      assert.ok(action, page);
-      const body = page.includes('name="password"') ? new URLSearchParams({ login: user.login, password: user.password }) : new URLSearchParams();
-      const target = new URL(action.replaceAll('&amp;', '&'), url).href;
-      res = await go(target, { method: 'POST', body, headers: { 'content-type': 'application/x-www-form-urlencoded' } });
-    }
-    assert.ok(res.status >= 300 && res.status < 400, `hop ${hop}: ${res.status} ${await res.text()}`);
-    url = new URL(res.headers.get('location'), url).href;
-  }
-  throw new Error('too many redirects');
-}
+const signIn = (authorizeUrl, user = idp.users[0]) => providerSignIn(authorizeUrl, user, REDIRECT);
 
 async function refusal(promise, code) {
   await assert.rejects(promise, (e) => {

@@ -3,10 +3,15 @@
 // handler and a client component import `mesh-sdk`. One `next build`
 // (Turbopack, the default), then `next start` on 127.0.0.1: the routes and the
 // page are fetched, and Chromium proves the client component ran the browser
-// entry.
+// entry. The same app gets the package README's mesh-sdk/next example, its
+// files taken from the README's code blocks (so a documented example cannot
+// rot), and signs in against the real oidc-provider: the handlers, auth() in
+// a server component and getAccessToken() in a route handler through
+// cookies(), and the middleware in the edge runtime.
 import assert from 'node:assert/strict';
 import { execFile } from 'node:child_process';
-import { readFile, stat } from 'node:fs/promises';
+import { mkdir, readFile, stat, writeFile } from 'node:fs/promises';
+import { dirname } from 'node:path';
 import { join } from 'node:path';
 import { test } from 'node:test';
 import { promisify } from 'node:util';
@@ -15,6 +20,9 @@ import {
   freePort, freshProject, launchChromium, packageVersion, recordingServer, repo, startProcess, waitForHttp,
 } from './helpers.mjs';
 import { bounded } from '../browser/support/chromium.mjs';
+import { APP_CLIENT, APP_SECRET } from '../next/support.mjs';
+import { startProvider } from '../../scripts/servers/provider.mjs';
+import { providerLogin } from '../support/provider-login.mjs';
 
 const run = promisify(execFile);
 const nextEnv = { NEXT_TELEMETRY_DISABLED: '1' };
@@ -25,18 +33,41 @@ test('the packed tarball works in a Next.js app (build, start, server and client
   const next = join(dir, 'node_modules/.bin/next');
   const expected = await packageVersion();
 
+  // The README's mesh-sdk/next files, each code block named by its first line (`// lib/auth.js`).
+  const readme = await readFile(join(dir, 'node_modules/mesh-sdk/README.md'), 'utf8');
+  const section = readme.split('## A server-side session in Next.js')[1].split('\n## ')[0];
+  const files = [...section.matchAll(/```jsx?\n\/\/ ([\w./[\]-]+\.jsx?)[^\n]*\n[\s\S]*?```/g)];
+  assert.deepEqual(files.map((m) => m[1]), ['lib/auth.js', 'app/auth/[...mesh]/route.js', 'app/settings/page.jsx', 'app/api/keys/route.js', 'middleware.js']);
+  for (const [block, path] of files) {
+    await mkdir(join(dir, dirname(path)), { recursive: true });
+    await writeFile(join(dir, path), block.replace(/^```jsx?\n/, '').replace(/```$/, ''));
+  }
+
+  const port = await freePort();
+  const base = `http://127.0.0.1:${port}`;
+  const client = { ...APP_CLIENT, redirect_uris: [`${base}/auth/callback`], post_logout_redirect_uris: [`${base}/`] };
+  const idp = await startProvider({ extraClients: [client], idTokenClaims: true });
+  t.after(() => idp.close());
+  // The README reads these; `next build` loads lib/auth.js too, so it needs them as well.
+  const appEnv = {
+    MESH_ISSUER: idp.issuer,
+    MESH_CLIENT_ID: APP_CLIENT.client_id,
+    MESH_CLIENT_SECRET: APP_SECRET,
+    APP_URL: base,
+    MESH_SECRET: 'the-fixture-secret-of-enough-length-0123456789',
+    MESH_API_URL: origin.url,
+  };
+
   try {
-    await run(next, ['build'], { cwd: dir, env: { ...process.env, ...nextEnv }, timeout: 600_000, maxBuffer: 32 << 20 });
+    await run(next, ['build'], { cwd: dir, env: { ...process.env, ...nextEnv, ...appEnv }, timeout: 600_000, maxBuffer: 32 << 20 });
   } catch (e) {
     assert.fail(`next build failed:\n${e.stdout}\n${e.stderr}`);
   }
 
-  const port = await freePort();
   const proc = startProcess(t, next, ['start', '-H', '127.0.0.1', '-p', String(port)], {
     cwd: dir,
-    env: { ...nextEnv, MESH_TEST_ORIGIN: origin.url },
+    env: { ...nextEnv, ...appEnv, MESH_TEST_ORIGIN: origin.url },
   });
-  const base = `http://127.0.0.1:${port}`;
   await waitForHttp(`${base}/api/version?echo=1`, { timeoutMs: 60_000, proc });
 
   const getJson = async (path) => {
@@ -70,6 +101,45 @@ test('the packed tarball works in a Next.js app (build, start, server and client
     const html = await res.text();
     assert.equal(res.status, 200, proc.out.text);
     assert.match(html, new RegExp(`server:(<!-- -->)?${expected.replaceAll('.', '\\.')}`));
+  });
+
+  await t.test("the README's mesh-sdk/next example: middleware (edge), login, auth() in a server component, getAccessToken() in a route handler", async () => {
+    const cookies = new Map();
+    const go = async (path) => {
+      const res = await fetch(new URL(path, base), { headers: { cookie: [...cookies].map(([k, v]) => `${k}=${v}`).join('; ') }, redirect: 'manual', signal: AbortSignal.timeout(30_000) });
+      for (const c of res.headers.getSetCookie()) {
+        const [pair] = c.split(';');
+        const i = pair.indexOf('=');
+        if (/Max-Age=0(;|$)/.test(c)) cookies.delete(pair.slice(0, i));
+        else cookies.set(pair.slice(0, i), pair.slice(i + 1));
+      }
+      return res;
+    };
+    const page = await go('/settings');
+    assert.equal(page.status, 307, proc.out.text);
+    // Next.js turns a same-origin Location from middleware into a path.
+    assert.equal(new URL(page.headers.get('location'), base).href, `${base}/auth/login?returnTo=%2Fsettings`);
+    const api = await go('/api/keys');
+    assert.equal(api.status, 401);
+    assert.equal((await api.json()).error, 'login_required');
+    const login = await go('/auth/login?returnTo=/settings');
+    assert.equal(login.status, 302, proc.out.text);
+    const callback = await providerLogin(login.headers.get('location'), idp.users[0], `${base}/`);
+    const back = await go(callback.slice(base.length));
+    assert.equal(back.status, 302, `${await back.text()}\n${proc.out.text}`);
+    assert.equal(back.headers.get('location'), `${base}/settings`);
+    const settings = await go('/settings');
+    assert.equal(settings.status, 200);
+    assert.match(await settings.text(), /Demo User(<!-- -->)? <a href="\/auth\/logout">Sign out/);
+    // The route handler called the API with the user's access token.
+    const keys = await go('/api/keys');
+    assert.equal(keys.status, 200, proc.out.text);
+    const seen = await keys.json();
+    assert.equal(seen.url, '/api/v1/keys');
+    const token = seen.headers.authorization.replace(/^Bearer /, '');
+    assert.equal(JSON.parse(Buffer.from(token.split('.')[1], 'base64url')).sub, 'user-demo-1');
+    assert.equal((await go('/auth/logout')).status, 302);
+    assert.equal((await go('/settings')).status, 307, 'signed out again');
   });
 
   await t.test('client component runs the browser entry in Chromium', async () => {

@@ -49,6 +49,8 @@ test('the hand-written types check a typed usage file', async (t) => {
       'tsconfig.browser-as-node.json': tsconfig('bundler', 'esnext', 'browser-usage.ts'),
       'tsconfig.react.nodenext.json': tsconfig('nodenext', 'nodenext', 'react-usage.ts'),
       'tsconfig.react.bundler.json': tsconfig('bundler', 'esnext', 'react-usage.ts', ['browser']),
+      'tsconfig.next.nodenext.json': tsconfig('nodenext', 'nodenext', 'next-usage.ts'),
+      'tsconfig.next.bundler.json': tsconfig('bundler', 'esnext', 'next-usage.ts'),
       'package.json': JSON.stringify({ name: 'types-probe', private: true, type: 'module' }),
     },
     // mesh-sdk/react's types import React's (an optional peer dependency).
@@ -57,6 +59,7 @@ test('the hand-written types check a typed usage file', async (t) => {
   await copyFile(join(repo, 'tests/packaging/types/usage.ts'), join(dir, 'usage.ts'));
   await copyFile(join(repo, 'tests/packaging/types/browser-usage.ts'), join(dir, 'browser-usage.ts'));
   await copyFile(join(repo, 'tests/packaging/types/react-usage.ts'), join(dir, 'react-usage.ts'));
+  await copyFile(join(repo, 'tests/packaging/types/next-usage.ts'), join(dir, 'next-usage.ts'));
 
   await t.test('moduleResolution nodenext', async () => {
     assert.equal(await tsc(dir, 'tsconfig.nodenext.json'), '');
@@ -81,6 +84,21 @@ test('the hand-written types check a typed usage file', async (t) => {
     const declared = checker.getExportsOfModule(moduleSymbol).filter((s) => s.flags & ts.SymbolFlags.Function).map((s) => s.name).sort();
     const runtime = await import(pathToFileURL(join(pkgDir, 'react.js')).href);
     assert.deepEqual(declared, Object.keys(runtime).sort());
+  });
+  await t.test('mesh-sdk/next types check a typed usage file and declare what it exports', async () => {
+    assert.equal(await tsc(dir, 'tsconfig.next.nodenext.json'), '');
+    assert.equal(await tsc(dir, 'tsconfig.next.bundler.json'), '');
+    const pkgDir = join(dir, 'node_modules/mesh-sdk');
+    const program = ts.createProgram([join(pkgDir, 'next.d.ts')], { strict: true, noEmit: true, types: [] });
+    const checker = program.getTypeChecker();
+    const moduleSymbol = checker.getSymbolAtLocation(program.getSourceFile(join(pkgDir, 'next.d.ts')));
+    const declared = checker.getExportsOfModule(moduleSymbol).filter((s) => s.flags & (ts.SymbolFlags.Function | ts.SymbolFlags.Class | ts.SymbolFlags.Alias) && !(s.flags & ts.SymbolFlags.Type && !(s.flags & ts.SymbolFlags.Value))).map((s) => s.name).sort();
+    const runtime = await import(pathToFileURL(join(pkgDir, 'next.js')).href);
+    assert.deepEqual(declared, Object.keys(runtime).sort());
+    const mesh = runtime.createMeshAuth({ issuer: 'http://127.0.0.1:9', clientId: 'c', baseUrl: 'http://localhost:3000', secret: 'x'.repeat(32) });
+    const members = checker.getDeclaredTypeOfSymbol(checker.getExportsOfModule(moduleSymbol).find((s) => s.name === 'MeshAuth')).getProperties().map((p) => p.name);
+    assert.deepEqual(members.sort(), Object.keys(mesh).sort());
+    await mesh.close();
   });
   await t.test('the types declare exactly what the runtime exports', async () => {
     // Drift check: an export or method added to (or removed from) the wasm
@@ -107,10 +125,12 @@ test('the hand-written types check a typed usage file', async (t) => {
     // The JavaScript layer's view of the wasm core (steps.d.ts) against the core's exports.
     const steps = ts.createProgram([join(pkgDir, 'steps.d.ts')], { strict: true, noEmit: true, allowJs: true, types: [] });
     const stepsModule = steps.getTypeChecker().getSymbolAtLocation(steps.getSourceFile(join(pkgDir, 'steps.d.ts')));
-    const core = steps.getTypeChecker().getExportsOfModule(stepsModule).find((s) => s.name === 'ClientCore');
-    const coreMembers = steps.getTypeChecker().getDeclaredTypeOfSymbol(core).getProperties().map((p) => p.name);
+    const stepTypes = steps.getTypeChecker().getExportsOfModule(stepsModule);
+    const membersOf = (name) => steps.getTypeChecker().getDeclaredTypeOfSymbol(stepTypes.find((s) => s.name === name)).getProperties().map((p) => p.name);
     const glue = await import(pathToFileURL(join(pkgDir, 'wasm/full/mesh_sdk.js')).href);
-    assert.deepEqual(publicNames(coreMembers), publicNames(Object.getOwnPropertyNames(glue.ClientCore.prototype)));
+    // The full build's ClientCore has mesh-sdk/next's methods too.
+    assert.deepEqual(publicNames(membersOf('ServerClientCore')), publicNames(Object.getOwnPropertyNames(glue.ClientCore.prototype)));
+    assert.deepEqual(publicNames(membersOf('ServerRules')), publicNames(Object.getOwnPropertyNames(glue.ServerRules.prototype)).filter((n) => n !== 'free'));
     const keys = checker.getDeclaredTypeOfSymbol(exported.get('MeshKeys')).getProperties().map((p) => p.name);
     // `client.keys` is a plain object, typed as the interface MeshKeys.
     const client = new runtime.MeshClient({ apiUrl: 'http://127.0.0.1:9', apiKey: 'mesh_sk_types_probe' });

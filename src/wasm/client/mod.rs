@@ -13,6 +13,8 @@ mod options;
 mod records;
 mod redirect;
 mod rules;
+#[cfg(feature = "server")]
+mod server;
 
 pub use self::core::ClientCore;
 

@@ -1,0 +1,464 @@
+// mesh-sdk/next: the server-side session of a Next.js app. The redirect
+// login, the ID token's checks and the refresh are the client's own
+// (RedirectLogin, SessionKeeper over ClientCore); what the cookies are
+// called, hold and look like, which paths the handlers serve and what the
+// middleware answers are the core's (src/client/server_session.rs, through
+// ServerRules). This module does the IO: WebCrypto (HKDF, AES-256-GCM),
+// cookies, and the session store.
+//
+// Every request of one session in this process shares one SessionKeeper
+// (a cache by session id), so N concurrent requests on a nearly expired
+// session cause one token request. A server store (`memory`, Redis) keeps
+// the tokens off the cookie, which then holds a random session id; Redis
+// adds a lock with expiry and fencing across processes (next-redis.js).
+
+import { Provider } from './provider.js';
+import { RedirectLogin } from './redirect.js';
+import { SessionKeeper } from './session.js';
+import { isObject } from './transfer.js';
+
+/** @import { ServerClientCore, ServerClientCoreClass, ServerRules, ServerRulesClass, ServerSettings, SessionPayload, CookieWrite, Settings } from './steps.js' */
+/** @import { Signals } from './transfer.js' */
+/** @import { MeshAuthOptions, MeshAuth, MeshServerSession, ServerStore } from './next.js' */
+/** @typedef {{ header: string, write(writes: CookieWrite[]): void }} Jar */
+/** @typedef {{ rules: ServerRules, settings: ServerSettings, core: ServerClientCore }} StoreContext */
+
+const encoder = new TextEncoder();
+
+/** A server store kept in this process's memory (one process only). @returns {ServerStore} */
+function memoryStore() {
+  /** @type {Map<string, { record: string, until: number }>} */
+  const records = new Map();
+  return {
+    async get(sid) {
+      const found = records.get(sid);
+      if (found && found.until > Date.now()) return found.record;
+      records.delete(sid);
+      return null;
+    },
+    async set(sid, record, ttlMs) {
+      records.set(sid, { record, until: Date.now() + ttlMs });
+      return true;
+    },
+    async remove(sid) {
+      records.delete(sid);
+    },
+    withLock: null,
+  };
+}
+
+/** The cookies of a `Request`; what is set goes to `headers` (when given). @param {Request} request @param {Headers} [headers] @returns {Jar} */
+function requestJar(request, headers) {
+  return {
+    header: request.headers.get('cookie') ?? '',
+    write(writes) {
+      for (const w of writes) headers?.append('set-cookie', w.header);
+    },
+  };
+}
+
+/** Next.js's `cookies()`: writable in route handlers and server actions; a server component cannot set cookies. @returns {Promise<Jar>} */
+async function nextJar() {
+  // @ts-ignore: next is the app's dependency, not this package's.
+  const { cookies } = await import('next/headers');
+  const store = await cookies();
+  return {
+    header: store.getAll().map((/** @type {{ name: string, value: string }} */ c) => `${c.name}=${c.value}`).join('; '),
+    write(writes) {
+      for (const w of writes) {
+        try {
+          store.set(w.name, w.value, w.options);
+        } catch {
+          // A server component: the response is streaming; the cached session keeps the new tokens.
+        }
+      }
+    },
+  };
+}
+
+/**
+ * @param {ServerClientCoreClass} ClientCore @param {ServerRulesClass} ServerRulesClass
+ * @param {(url: string, context: StoreContext) => Promise<ServerStore>} [redisStore]
+ */
+export function defineMeshAuth(ClientCore, ServerRulesClass, redisStore) {
+  /** @param {MeshAuthOptions} options @returns {MeshAuth} */
+  return function createMeshAuth(options) {
+    const o = /** @type {any} */ (isObject(options) ? options : {});
+    const { secret, clientSecret, store: storeOption, protect, prompt, baseUrl, ...clientOptions } = o;
+    const base = new ClientCore(clientOptions);
+    /** @type {Settings} */
+    const settings = base.settings();
+    const serverStore = storeOption !== undefined && storeOption !== 'cookie';
+    const rules = new ServerRulesClass({ baseUrl, secret, protect }, serverStore, settings.timeoutMs);
+    const s = rules.settings();
+    const provider = typeof clientSecret === 'string' ? new ConfidentialProvider(base, settings, clientSecret) : new Provider(base, settings);
+    const lifetime = new AbortController();
+    /** @type {Signals} */
+    const signals = [lifetime.signal, undefined];
+    /** @type {(() => Promise<ServerStore>) | null} */
+    let makeStore = null;
+    if (storeOption === 'memory') makeStore = async () => memoryStore();
+    else if (isObject(storeOption) && typeof storeOption.redis === 'string') {
+      const url = storeOption.redis;
+      // The edge entry has no sockets: its middleware reads the cookie only, and anything else says why it cannot.
+      makeStore = () => (redisStore ? redisStore(url, { rules, settings: s, core: base }) : Promise.reject(base.failure('storage_unavailable', 'redis', 'no sockets in the edge runtime')));
+    } else if (isObject(storeOption) && typeof storeOption.get === 'function') makeStore = async () => /** @type {ServerStore} */ (storeOption);
+    else if (serverStore) throw base.failure('store_option');
+    /** @type {Promise<ServerStore> | null} */
+    let storePromise = null;
+    // Connected on first use, not at import.
+    /** @returns {Promise<ServerStore | null>} */
+    const storeOf = async () => (makeStore ? (storePromise ??= makeStore()) : null);
+
+    /** @type {Promise<CryptoKey> | null} */
+    let keyPromise = null;
+    const key = () =>
+      (keyPromise ??= (async () => {
+        const raw = await crypto.subtle.importKey('raw', encoder.encode(secret), 'HKDF', false, ['deriveKey']);
+        const params = { name: 'HKDF', hash: 'SHA-256', salt: new Uint8Array(0), info: encoder.encode(s.keyInfo) };
+        return crypto.subtle.deriveKey(params, raw, { name: 'AES-GCM', length: 256 }, false, ['encrypt', 'decrypt']);
+      })());
+
+    /** @param {string} name @param {string} plaintext */
+    const seal = async (name, plaintext) => {
+      const iv = crypto.getRandomValues(new Uint8Array(s.ivBytes));
+      const sealed = await crypto.subtle.encrypt({ name: 'AES-GCM', iv, additionalData: encoder.encode(name) }, await key(), encoder.encode(plaintext));
+      return rules.seal(iv, new Uint8Array(sealed));
+    };
+
+    // Session cookies this process opened, by their sealed value: a request
+    // carrying one seen before skips the decrypt (what it holds is checked
+    // again by the core each time). Least recently used dropped first.
+    /** @type {Map<string, string>} */
+    const opened = new Map();
+
+    /** The plaintext of cookie `name`, or null when it is absent, tampered with or sealed with another secret. @param {Jar} jar @param {string} name */
+    const open = async (jar, name) => {
+      const sealed = rules.readCookie(jar.header, name) ?? '';
+      const known = name === s.sessionCookie ? opened.get(sealed) : undefined;
+      if (known !== undefined) {
+        opened.delete(sealed);
+        opened.set(sealed, known);
+        return known;
+      }
+      const parts = rules.unseal(sealed);
+      if (!parts) return null;
+      let text;
+      try {
+        const plain = await crypto.subtle.decrypt({ name: 'AES-GCM', iv: parts[0], additionalData: encoder.encode(name) }, await key(), parts[1]);
+        text = new TextDecoder('utf-8', { fatal: true }).decode(plain);
+      } catch {
+        return null;
+      }
+      if (name === s.sessionCookie) {
+        opened.set(sealed, text);
+        if (opened.size > s.maxCached) opened.delete(/** @type {string} */ (opened.keys().next().value));
+      }
+      return text;
+    };
+
+    // The sessions of this process, least recently used first.
+    /** @type {Map<string, Entry>} */
+    const entries = new Map();
+
+    class Entry {
+      /** @param {string} sid @param {number} createdAt @param {ServerStore | null} store */
+      constructor(sid, createdAt, store) {
+        this.sid = sid;
+        this.createdAt = createdAt;
+        /** The fencing token while this process holds the session's lock. @type {string | null} */
+        this.fence = null;
+        /** The cookie store's record. @type {string | null} */
+        this.record = null;
+        /** The last record this entry was offered. @type {string | null} */
+        this.seen = null;
+        this.core = new ClientCore(clientOptions);
+        const ttl = () => Math.max(1, rules.sessionTtlMs(this.createdAt, Date.now()));
+        const adapter = store
+          ? {
+              get: () => store.get(sid),
+              set: (/** @type {string} */ _k, /** @type {string} */ v) => store.set(sid, v, ttl(), this.fence),
+              remove: () => store.remove(sid, this.fence),
+            }
+          : {
+              get: () => this.record,
+              set: (/** @type {string} */ _k, /** @type {string} */ v) => void (this.record = v),
+              remove: () => void (this.record = null),
+            };
+        this.keeper = new SessionKeeper(this.core, settings, provider, adapter);
+        this.keeper.load = true;
+        if (store) {
+          // Re-read before a refresh and before ending: another process may have stored newer tokens.
+          this.keeper.storage.shared = true;
+          if (store.withLock) {
+            const withLock = store.withLock;
+            const lock = {
+              /** @template T @param {() => Promise<T>} fn @returns {Promise<T>} */
+              withLock: (fn) => withLock(sid, ttl(), (fence) => (this.fence = fence), fn),
+              announceTokens() {},
+              announceEnd() {},
+              detach() {},
+            };
+            this.keeper.tabs = /** @type {any} */ (lock);
+          }
+        }
+      }
+
+      /** Adopts `record` where it is newer than what this process holds (the same record as last time is skipped). @param {string | null} record */
+      adopt(record) {
+        if (record === null || record === this.seen) return;
+        this.seen = record;
+        this.core.adoptStored(record, Date.now());
+        if (!serverStore) this.record = this.core.storedRecord() ?? null;
+      }
+
+      /** Forgets it here; requests still holding it finish, and the core's memory goes with the last of them (wasm-bindgen's FinalizationRegistry). */
+      drop() {
+        if (entries.get(this.sid) === this) entries.delete(this.sid);
+      }
+    }
+
+    /** The cached entry of `payload`'s session, or a new one. @param {SessionPayload} payload @param {ServerStore | null} store */
+    const entryOf = (payload, store) => {
+      let entry = entries.get(payload.sid);
+      if (entry) {
+        entries.delete(payload.sid);
+      } else {
+        entry = new Entry(payload.sid, payload.createdAt, store);
+        while (entries.size >= s.maxCached) entries.values().next().value?.drop();
+      }
+      entries.set(payload.sid, entry);
+      return entry;
+    };
+
+    /**
+     * The request's session: its opened cookie and this process's entry, with
+     * the latest record adopted; null when signed out.
+     * @param {Jar} jar
+     */
+    const current = async (jar) => {
+      const text = await open(jar, s.sessionCookie);
+      const payload = text === null ? null : rules.openSession(text, Date.now());
+      if (!payload) return null;
+      let record = payload.record;
+      let store = null;
+      try {
+        store = await storeOf();
+        if (store) record = await store.get(payload.sid);
+      } catch (e) {
+        // The store is down: an error that says so, not a signed-out user.
+        throw base.failure('storage', '', String(/** @type {any} */ (e)?.message ?? e));
+      }
+      if (record === null) {
+        entries.get(payload.sid)?.drop();
+        return null;
+      }
+      const entry = entryOf(payload, store);
+      entry.adopt(record);
+      return { payload, entry };
+    };
+
+    /** Sets the session cookie for `entry` (the cookie store: its current record). @param {Jar} jar @param {Entry} entry */
+    const writeSession = async (jar, entry) => {
+      const record = serverStore ? undefined : entry.core.storedRecord();
+      const sealed = serverStore || record ? await seal(s.sessionCookie, rules.sessionPayload(entry.sid, entry.createdAt, record)) : null;
+      jar.write(rules.cookieWrites(s.sessionCookie, sealed, jar.header, entry.createdAt, Date.now()));
+    };
+
+    /** @param {Jar} jar @param {string | null} list */
+    const writeLogins = async (jar, list) => {
+      const sealed = list === null ? null : await seal(s.loginCookie, list);
+      jar.write(rules.cookieWrites(s.loginCookie, sealed, jar.header, undefined, Date.now()));
+    };
+
+    /** The pending logins of one request, as RedirectLogin reads and writes them. @param {string | null} list */
+    const loginOf = (list) => {
+      const box = { list, changed: false };
+      const pending = {
+        read: () => box.list,
+        /** @param {string | null} l */
+        write: (l) => {
+          box.list = l;
+          box.changed = true;
+        },
+      };
+      return { box, pending };
+    };
+
+    /** @param {number} status @param {Headers} headers @param {unknown} [body] */
+    const respond = (status, headers, body) => {
+      if (body !== undefined) headers.set('content-type', 'application/json');
+      return new Response(body === undefined ? null : JSON.stringify(body), { status, headers });
+    };
+
+    /** @param {unknown} e */
+    const errorBody = (e) => {
+      const error = /** @type {any} */ (e);
+      return { error: typeof error?.code === 'string' ? error.code : null, message: String(error?.message ?? error) };
+    };
+
+    /** GET /auth/login?returnTo=/path: to the provider, the pending login in a sealed cookie. @param {Request} request @param {URL} url */
+    const login = async (request, url) => {
+      const headers = new Headers();
+      const jar = requestJar(request, headers);
+      const { box, pending } = loginOf(await open(jar, s.loginCookie));
+      const redirect = new RedirectLogin(base, settings, provider, /** @type {any} */ (null), pending);
+      const returnTo = url.searchParams.get('returnTo') ?? undefined;
+      const target = await redirect.authorizeUrl({ redirectUri: s.redirectUri, returnTo, prompt }, signals);
+      await writeLogins(jar, box.list);
+      headers.set('location', target);
+      headers.set('cache-control', 'no-store');
+      return respond(s.redirectStatus, headers);
+    };
+
+    /** GET /auth/callback: the core's checks, the code exchange, the ID token, then the session cookie. @param {Request} request */
+    const callback = async (request) => {
+      const headers = new Headers({ 'cache-control': 'no-store' });
+      const jar = requestJar(request, headers);
+      const { box, pending } = loginOf(await open(jar, s.loginCookie));
+      const store = await storeOf();
+      const sid = rules.sessionId(crypto.getRandomValues(new Uint8Array(s.sessionIdBytes)));
+      const entry = new Entry(sid, Date.now(), store);
+      const redirect = new RedirectLogin(entry.core, settings, provider, entry.keeper, pending);
+      let session;
+      try {
+        session = await redirect.handleCallback(request.url, entry.keeper.signals());
+      } catch (e) {
+        entry.keeper.dispose();
+        if (box.changed) await writeLogins(jar, box.list);
+        return respond(s.refusedStatus, headers, errorBody(e));
+      }
+      if (box.changed) await writeLogins(jar, box.list);
+      entries.set(sid, entry);
+      await writeSession(jar, entry);
+      headers.set('location', rules.returnUrl(session.returnTo ?? undefined));
+      return respond(s.redirectStatus, headers);
+    };
+
+    /** GET /auth/logout?returnTo=/path: revokes, forgets, and on to the provider's logout where it has one. @param {Request} request @param {URL} url */
+    const logout = async (request, url) => {
+      const headers = new Headers({ 'cache-control': 'no-store' });
+      const jar = requestJar(request, headers);
+      const found = await current(jar);
+      const back = rules.returnUrl(url.searchParams.get('returnTo') ?? undefined);
+      let target = back;
+      if (found) {
+        const idToken = found.entry.core.idToken();
+        await found.entry.keeper.logout().catch(() => false);
+        found.entry.drop();
+        found.entry.keeper.dispose();
+        const redirect = new RedirectLogin(base, settings, provider, /** @type {any} */ (null));
+        target = (await redirect.logoutUrl(idToken, back, signals)) ?? back;
+      }
+      jar.write(rules.cookieWrites(s.sessionCookie, null, jar.header, undefined, Date.now()));
+      headers.set('location', target);
+      return respond(s.redirectStatus, headers);
+    };
+
+    /** @param {Request} request @param {URL} url */
+    const route = (request, url) => {
+      switch (rules.route(url.pathname)) {
+        case 'login':
+          return login(request, url);
+        case 'callback':
+          return callback(request);
+        case 'logout':
+          return logout(request, url);
+        default:
+          return respond(404, new Headers());
+      }
+    };
+
+    /** The handlers; a provider that cannot be reached is a coded answer, not a crash. @param {Request} request */
+    const GET = async (request) => {
+      try {
+        return await route(request, new URL(request.url));
+      } catch (e) {
+        return respond(s.failedStatus, new Headers({ 'cache-control': 'no-store' }), errorBody(e));
+      }
+    };
+
+    /** @param {Request | undefined} request @param {Headers | undefined} headers */
+    const jarOf = (request, headers) => (request ? Promise.resolve(requestJar(request, headers)) : nextJar());
+
+    /** @param {Request} [request] @returns {Promise<MeshServerSession | null>} */
+    const auth = async (request) => {
+      const found = await current(await jarOf(request, undefined));
+      const info = found?.entry.core.serverSession(Date.now());
+      if (!found || !info) return null;
+      return { ...info, sessionExpiresAt: found.payload.expiresAt };
+    };
+
+    /**
+     * A usable access token (refreshed by the core's policy, once per session
+     * in this process; under the store's lock across processes). A refresh
+     * rewrites the cookie store's cookie: into `headers` with a request, else
+     * through `cookies()`.
+     * @param {Request} [request] @param {Headers} [headers]
+     */
+    const getAccessToken = async (request, headers) => {
+      const jar = await jarOf(request, headers);
+      const found = await current(jar);
+      if (!found) throw base.failure('signed_out');
+      const { entry, payload } = found;
+      let ready;
+      try {
+        ready = await entry.keeper.accessToken();
+      } catch (e) {
+        if (!entry.core.serverSession(Date.now())) {
+          entry.drop();
+          jar.write(rules.cookieWrites(s.sessionCookie, null, jar.header, undefined, Date.now()));
+        }
+        throw e;
+      }
+      if (!serverStore && entry.core.storedRecord() !== payload.record) await writeSession(jar, entry);
+      return ready.token;
+    };
+
+    /** Protects the `protect` paths: to the login, or 401 under /api. Edge-safe: reads the cookie only. @param {Request} request */
+    const middleware = async (request) => {
+      const url = new URL(request.url);
+      const text = await open(requestJar(request), s.sessionCookie);
+      const payload = text === null ? null : rules.openSession(text, Date.now());
+      let signedIn = payload !== null;
+      if (payload && !serverStore) {
+        const entry = entryOf(payload, null);
+        entry.adopt(payload.record);
+        signedIn = entry.core.serverSession(Date.now()) !== null;
+      }
+      const step = rules.guard(url.pathname, url.search, signedIn);
+      if (step.t === 'pass') return undefined;
+      if (step.t === 'login') return new Response(null, { status: step.status, headers: { location: step.url } });
+      return Response.json(errorBody(step.error), { status: step.status });
+    };
+
+    return {
+      handlers: { GET },
+      auth,
+      getAccessToken,
+      middleware,
+      close: async () => {
+        lifetime.abort();
+        for (const entry of [...entries.values()]) entry.keeper.dispose();
+        entries.clear();
+        opened.clear();
+        const store = await storePromise?.catch(() => null);
+        await store?.close?.();
+      },
+    };
+  };
+}
+
+/** A confidential client (`clientSecret`): `client_secret_post` on every request to the provider. */
+class ConfidentialProvider extends Provider {
+  /** @param {ServerClientCore} core @param {Settings} settings @param {string} secret */
+  constructor(core, settings, secret) {
+    super(core, settings);
+    this.secret = secret;
+  }
+
+  /** @param {string} url @param {[string, string][]} params @param {number} timeoutMs @param {Signals} signals @param {string} what */
+  postForm(url, params, timeoutMs, signals, what) {
+    return super.postForm(url, [...params, ['client_secret', this.secret]], timeoutMs, signals, what);
+  }
+}

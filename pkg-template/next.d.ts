@@ -1,0 +1,71 @@
+// mesh-sdk/next: a server-side session for Next.js (App Router). The
+// redirect login (PKCE, state, nonce, ID token), the refresh and every
+// cookie rule are the core's; see the package README.
+
+import type { MeshOAuthOptions, SessionInfo } from './browser.js';
+
+export { MeshError, isMeshError } from './browser.js';
+
+/**
+ * Where the session's record lives. `'cookie'` (the default): sealed in the
+ * cookie. `'memory'`: this process (the cookie holds a random session id).
+ * `{ redis: 'redis://127.0.0.1:6379' }`: Redis, shared by every process,
+ * with a refresh lock that expires and a fencing token. Or your own store.
+ */
+export type MeshAuthStore = 'cookie' | 'memory' | { redis: string } | ServerStore;
+
+export interface MeshAuthOptions extends Pick<MeshOAuthOptions, 'issuer' | 'clientId' | 'audience' | 'scope' | 'timeoutMs' | 'refreshLeewaySeconds' | 'maxRefreshRetries' | 'refreshCooldownMs'> {
+  /** The OpenID Provider (discovery at `/.well-known/openid-configuration`). */
+  issuer: string;
+  clientId: string;
+  /** A confidential client's secret (`client_secret_post`); never sent to the browser. */
+  clientSecret?: string;
+  /** The app's URL (`https://app.example.com`); `<baseUrl>/auth/callback` is the redirect URI to register. */
+  baseUrl: string;
+  /** At least 32 random characters: the cookies' key is derived from it (HKDF, AES-256-GCM). */
+  secret: string;
+  /** Ask for `offline_access` (and the provider's consent) to get a refresh token. */
+  scope?: string;
+  /** `prompt` for the provider's login page (`consent`, `login`, ...). */
+  prompt?: string;
+  store?: MeshAuthStore;
+  /** The paths `middleware` protects (each covers its subpaths); under `/api` a 401, else to the login. */
+  protect?: string[];
+}
+
+/** `auth()`'s session: who, and until when; never a token. */
+export interface MeshServerSession extends SessionInfo {
+  /** Unix seconds: the session ends then whatever its refreshes (30 days after the login). */
+  readonly sessionExpiresAt: number;
+}
+
+export interface MeshAuth {
+  /** `export const { GET } = handlers` in `app/auth/[...mesh]/route.js`: `/auth/login?returnTo=`, `/auth/callback`, `/auth/logout?returnTo=`. */
+  readonly handlers: { GET(request: Request): Promise<Response> };
+  /** The session, or `null` when signed out. Without `request`: Next.js's `cookies()`. */
+  auth(request?: Request): Promise<MeshServerSession | null>;
+  /**
+   * A fresh access token (refreshed ahead of expiry, once per session however
+   * many requests ask). Throws a `MeshError` (`login_required` when signed out).
+   * With the cookie store a refresh rewrites the cookie: into `headers` when a
+   * `request` is given, else through `cookies()` (route handlers, server actions).
+   */
+  getAccessToken(request?: Request, headers?: Headers): Promise<string>;
+  /** `undefined` to go on, or the redirect to the login / the 401. Runs in the edge runtime. */
+  middleware(request: Request): Promise<Response | undefined>;
+  /** Ends this instance: its store's connection, its cached sessions. */
+  close(): Promise<void>;
+}
+
+export function createMeshAuth(options: MeshAuthOptions): MeshAuth;
+
+/** A session store of your own: records by session id, and optionally a lock across processes. */
+export interface ServerStore {
+  get(sid: string): Promise<string | null>;
+  /** `fence`: the lock holder's token while it holds the lock; false when the write was refused (the lock was lost). */
+  set(sid: string, record: string, ttlMs: number, fence: string | null): Promise<boolean>;
+  remove(sid: string, fence: string | null): Promise<void>;
+  /** Runs `fn` holding the session's lock (`onFence` gets the fencing token, then `null`); `null`: one process. */
+  withLock: (<T>(sid: string, ttlMs: number, onFence: (fence: string | null) => void, fn: () => Promise<T>) => Promise<T>) | null;
+  close?(): Promise<void>;
+}

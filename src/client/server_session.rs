@@ -1,0 +1,409 @@
+//! The server-side session of `mesh-sdk/next`: what its cookies are called,
+//! hold and look like, how long they live, which paths its handlers serve,
+//! what the middleware does with a request, and the keys and scripts of the
+//! Redis store. The redirect login itself is [`super::redirect`] and
+//! [`super::id_token`], the refresh [`super::refresh`]: the server runs the
+//! same rules as the browser.
+//!
+//! The JavaScript layer (`pkg-template/next-core.js`) does the IO only:
+//! AES-256-GCM and HKDF through WebCrypto, reading and setting cookies, the
+//! fetches, Redis.
+//!
+//! ## The cookies
+//! Both are sealed (AES-256-GCM, a fresh 12-byte IV each time, the cookie's
+//! name as additional data, so one cannot be replayed as the other) with a
+//! key derived from the app's `secret` by HKDF-SHA-256 ([`KEY_INFO`]). A
+//! value that does not open, or opens to something this module refuses, is
+//! a signed-out user.
+//!
+//! - [`SESSION_COOKIE`]: `1|<sid>|<createdAt ms>|<stored session JSON>` with
+//!   the cookie store, `1|<sid>|<createdAt ms>|` with a server store (the
+//!   record then lives there under the session id). The stored session is
+//!   [`super::storage::StoredSession`], the browser's format.
+//! - [`LOGIN_COOKIE`]: the pending redirect logins
+//!   ([`super::redirect::PendingRedirect`] list), for [`LOGIN_TTL_SECS`].
+//!
+//! A sealed value longer than [`CHUNK_CHARS`] is written as `name.0`,
+//! `name.1`, … (browsers drop cookies over 4096 bytes).
+
+use crate::error::{Error, ErrorKind, Result};
+
+use super::redirect::{base64url_encode, percent_encode, same_origin_path, PENDING_REDIRECT_TTL_MS};
+use super::token::{base64url_decode, TokenSet};
+
+/// The session cookie's name.
+pub const SESSION_COOKIE: &str = "mesh.session";
+/// The pending-login cookie's name.
+pub const LOGIN_COOKIE: &str = "mesh.login";
+/// Characters of a sealed value per cookie: with the name and attributes a
+/// `Set-Cookie` stays under the 4096 bytes every browser keeps.
+pub const CHUNK_CHARS: usize = 3800;
+/// At most this many chunks (about 30 KB): a larger session is refused
+/// rather than half-written.
+pub const MAX_CHUNKS: usize = 8;
+/// How long a session lasts from its login, refreshes included: then the
+/// user signs in again.
+pub const SESSION_MAX_MS: i64 = 30 * 24 * 3600 * 1000;
+/// The pending-login cookie lives as long as a pending login.
+pub const LOGIN_TTL_SECS: i64 = PENDING_REDIRECT_TTL_MS / 1000;
+/// HKDF-SHA-256's `info` for the cookie key (the salt is empty: `secret` is
+/// required to hold at least [`MIN_SECRET_CHARS`] characters of entropy).
+pub const KEY_INFO: &str = "mesh-sdk/next cookie key v1";
+/// The shortest `secret` accepted.
+pub const MIN_SECRET_CHARS: usize = 32;
+/// AES-GCM's IV length.
+pub const IV_BYTES: usize = 12;
+/// AES-GCM's tag: a sealed value is at least IV + tag long.
+const TAG_BYTES: usize = 16;
+/// Random bytes of a session id.
+pub const SESSION_ID_BYTES: usize = 32;
+/// Sessions one process keeps in memory (their refresh in flight, their
+/// tokens): the least recently used goes first.
+pub const MAX_CACHED_SESSIONS: usize = 10_000;
+/// Where the handlers live (`app/auth/[...mesh]/route.js`).
+pub const ROUTE_BASE: &str = "/auth";
+/// Under this path a protected request is answered 401, not redirected.
+pub const API_BASE: &str = "/api";
+/// The status of a refused callback or an unknown handler path.
+pub const REFUSED_STATUS: u16 = 400;
+/// A handler that could not reach the provider (discovery, the token
+/// endpoint): the provider failed, not the request.
+pub const UPSTREAM_FAILED_STATUS: u16 = 502;
+/// The middleware's redirect to the login.
+pub const LOGIN_REDIRECT_STATUS: u16 = 307;
+/// The handlers' redirects (to the provider, back to the app): a GET follows.
+pub const HANDLER_REDIRECT_STATUS: u16 = 302;
+const PAYLOAD_VERSION: &str = "1";
+
+/// Whether cookies get `Secure`: always, except over plain HTTP on a
+/// loopback host (development on `localhost`).
+pub fn secure_cookies(base_url: &str) -> bool {
+    let Some(rest) = base_url.strip_prefix("http://") else { return true };
+    let authority = rest.split(['/', '?', '#']).next().unwrap_or("");
+    let host = match authority.strip_prefix('[') {
+        Some(v6) => v6.split(']').next().unwrap_or(""),
+        None => authority.split(':').next().unwrap_or(""),
+    };
+    let host = host.to_ascii_lowercase();
+    let loopback_ip = host.parse::<std::net::IpAddr>().is_ok_and(|ip| ip.is_loopback());
+    !(host == "localhost" || host.ends_with(".localhost") || loopback_ip)
+}
+
+/// `baseUrl` checked and without a trailing slash.
+pub fn base_url(base_url: &str) -> Result<String> {
+    let ok = (base_url.starts_with("https://") || base_url.starts_with("http://"))
+        && !base_url.contains(['?', '#'])
+        && !base_url.chars().any(|c| c.is_control() || c.is_whitespace());
+    if !ok {
+        return Err(Error::config("baseUrl", "must be the app's absolute http(s) URL, such as https://app.example.com"));
+    }
+    Ok(base_url.trim_end_matches('/').to_owned())
+}
+
+/// Checks `secret` (the cookie key's input).
+pub fn check_secret(secret: Option<&str>) -> Result<()> {
+    match secret {
+        Some(s) if s.chars().count() >= MIN_SECRET_CHARS => Ok(()),
+        _ => Err(Error::config("secret", "must be a random string of at least 32 characters (openssl rand -base64 32)")),
+    }
+}
+
+/// The handler a path names.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Route {
+    Login,
+    Callback,
+    Logout,
+}
+
+impl Route {
+    pub fn name(self) -> &'static str {
+        match self {
+            Route::Login => "login",
+            Route::Callback => "callback",
+            Route::Logout => "logout",
+        }
+    }
+}
+
+/// The route of `path` (the request URL's pathname), if it is one.
+pub fn route(path: &str) -> Option<Route> {
+    match path.strip_prefix(ROUTE_BASE)?.trim_end_matches('/') {
+        "/login" => Some(Route::Login),
+        "/callback" => Some(Route::Callback),
+        "/logout" => Some(Route::Logout),
+        _ => None,
+    }
+}
+
+/// The redirect URI registered at the provider.
+pub fn redirect_uri(base: &str) -> String {
+    [base, ROUTE_BASE, "/callback"].concat()
+}
+
+/// Where to go after the login or the logout: a same-origin path of the
+/// app, else its root.
+pub fn return_url(base: &str, return_to: Option<&str>) -> String {
+    let path = return_to.and_then(same_origin_path).unwrap_or_else(|| "/".to_owned());
+    [base, &path].concat()
+}
+
+/// The session id from its random bytes.
+pub fn session_id(random: &[u8]) -> Result<String> {
+    if random.len() != SESSION_ID_BYTES {
+        return Err(Error::new(ErrorKind::InvalidConfig, "a session id needs 32 random bytes"));
+    }
+    Ok(base64url_encode(random))
+}
+
+fn is_session_id(sid: &str) -> bool {
+    sid.len() == 43 && sid.bytes().all(|b| b.is_ascii_alphanumeric() || b == b'-' || b == b'_')
+}
+
+/// What the session cookie holds, opened.
+#[derive(Clone, PartialEq)]
+pub struct SessionPayload {
+    pub sid: String,
+    pub created_at: i64,
+    /// The stored session (cookie store); `None` with a server store.
+    pub record: Option<String>,
+}
+
+impl std::fmt::Debug for SessionPayload {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("SessionPayload([redacted])")
+    }
+}
+
+impl SessionPayload {
+    /// The cookie's plaintext.
+    pub fn encode(&self) -> String {
+        let created = self.created_at.to_string();
+        [PAYLOAD_VERSION, "|", &self.sid, "|", &created, "|", self.record.as_deref().unwrap_or("")].concat()
+    }
+
+    /// Reads a plaintext: `None` for another version, a bad id, a session
+    /// past [`SESSION_MAX_MS`], or a record where the store wants none (and
+    /// none where it wants one).
+    pub fn decode(text: &str, server_store: bool, now_ms: i64) -> Option<SessionPayload> {
+        let mut parts = text.splitn(4, '|');
+        let (v, sid, created, record) = (parts.next()?, parts.next()?, parts.next()?, parts.next()?);
+        let created_at: i64 = created.parse().ok()?;
+        if v != PAYLOAD_VERSION || !is_session_id(sid) || record.is_empty() != server_store {
+            return None;
+        }
+        let payload = SessionPayload { sid: sid.to_owned(), created_at, record: (!record.is_empty()).then(|| record.to_owned()) };
+        (payload.ttl_ms(now_ms) > 0 && created_at <= now_ms.saturating_add(SKEW_MS)).then_some(payload)
+    }
+
+    /// How long the session has left.
+    pub fn ttl_ms(&self, now_ms: i64) -> i64 {
+        self.created_at.saturating_add(SESSION_MAX_MS).saturating_sub(now_ms).max(0)
+    }
+}
+
+/// Processes of one app may disagree on the time by this much.
+const SKEW_MS: i64 = 5 * 60 * 1000;
+
+/// Whether a session's tokens still sign the user in: a refresh token, or
+/// an access token that has not expired.
+pub fn signed_in(tokens: &TokenSet, now_ms: i64) -> bool {
+    tokens.refresh_token.is_some() || !tokens.is_expired(now_ms)
+}
+
+/// A sealed cookie value: base64url of IV and ciphertext (tag included).
+pub fn seal(iv: &[u8], ciphertext: &[u8]) -> String {
+    let mut bytes = Vec::with_capacity(iv.len() + ciphertext.len());
+    bytes.extend_from_slice(iv);
+    bytes.extend_from_slice(ciphertext);
+    base64url_encode(&bytes)
+}
+
+/// The IV and ciphertext of a sealed value, if it can be one.
+pub fn unseal(value: &str) -> Option<(Vec<u8>, Vec<u8>)> {
+    let mut bytes = base64url_decode(value)?;
+    if bytes.len() < IV_BYTES + TAG_BYTES {
+        return None;
+    }
+    let ciphertext = bytes.split_off(IV_BYTES);
+    Some((bytes, ciphertext))
+}
+
+/// A `Cookie` header's pairs (`name=value; …`), in order.
+pub fn parse_cookie_header(header: &str) -> Vec<(String, String)> {
+    header
+        .split(';')
+        .filter_map(|pair| {
+            let (name, value) = pair.split_once('=')?;
+            let value = value.trim();
+            let value = value.strip_prefix('"').and_then(|v| v.strip_suffix('"')).unwrap_or(value);
+            Some((name.trim().to_owned(), value.to_owned()))
+        })
+        .filter(|(name, _)| !name.is_empty())
+        .collect()
+}
+
+fn chunk_name(name: &str, i: usize) -> String {
+    [name, ".", &i.to_string()].concat()
+}
+
+fn is_chunk_of(cookie: &str, name: &str) -> bool {
+    cookie.strip_prefix(name).and_then(|r| r.strip_prefix('.')).is_some_and(|n| !n.is_empty() && n.bytes().all(|b| b.is_ascii_digit()))
+}
+
+/// The value of cookie `name`, whole or joined from its chunks. A gap or
+/// a chunk too many reads as absent.
+pub fn read_cookie(pairs: &[(String, String)], name: &str) -> Option<String> {
+    let find = |n: &str| pairs.iter().find(|(k, _)| k == n).map(|(_, v)| v.as_str());
+    if let Some(v) = find(name) {
+        return Some(v.to_owned());
+    }
+    let mut out = String::new();
+    let mut i = 0;
+    while let Some(part) = find(&chunk_name(name, i)) {
+        if i == MAX_CHUNKS {
+            return None;
+        }
+        out.push_str(part);
+        i += 1;
+    }
+    let stray = pairs.iter().filter(|(k, _)| is_chunk_of(k, name)).count();
+    (i > 0 && stray == i).then_some(out)
+}
+
+/// One cookie to set (or delete, with `max_age_secs` 0).
+#[derive(Debug, Clone, PartialEq)]
+pub struct CookieWrite {
+    pub name: String,
+    pub value: String,
+    pub max_age_secs: i64,
+    pub secure: bool,
+}
+
+impl CookieWrite {
+    /// Its `Set-Cookie` header: host-only, every path, `HttpOnly`, `SameSite=Lax`.
+    pub fn header(&self) -> String {
+        let age = self.max_age_secs.to_string();
+        let secure = if self.secure { "; Secure" } else { "" };
+        [&self.name, "=", &self.value, "; Path=/; Max-Age=", &age, "; HttpOnly; SameSite=Lax", secure].concat()
+    }
+}
+
+/// The cookies that make `name` hold `value` (`None`: deleted) for
+/// `max_age_secs`, given the cookie names the request carried: the value
+/// whole or in chunks, and deletions of the request's other parts of it.
+pub fn write_cookie(name: &str, value: Option<&str>, max_age_secs: i64, secure: bool, present: &[String]) -> Result<Vec<CookieWrite>> {
+    let mut out = Vec::new();
+    if let Some(value) = value {
+        if value.len() <= CHUNK_CHARS {
+            out.push(CookieWrite { name: name.to_owned(), value: value.to_owned(), max_age_secs, secure });
+        } else {
+            let chunks: Vec<&str> = value.as_bytes().chunks(CHUNK_CHARS).map(|c| std::str::from_utf8(c).unwrap_or("")).collect();
+            if chunks.len() > MAX_CHUNKS || !value.is_ascii() {
+                return Err(Error::new(ErrorKind::Storage, "the session is too large for its cookie: use a server store"));
+            }
+            for (i, chunk) in chunks.into_iter().enumerate() {
+                out.push(CookieWrite { name: chunk_name(name, i), value: chunk.to_owned(), max_age_secs, secure });
+            }
+        }
+    }
+    for old in present.iter().filter(|p| *p == name || is_chunk_of(p, name)) {
+        if !out.iter().any(|w| &w.name == old) {
+            out.push(CookieWrite { name: old.clone(), value: String::new(), max_age_secs: 0, secure });
+        }
+    }
+    Ok(out)
+}
+
+/// What the middleware does with a request.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Guard {
+    /// Not protected, or signed in.
+    Pass,
+    /// A page: to the login, coming back here afterwards.
+    Login(String),
+    /// An API path (under [`API_BASE`]): 401.
+    Unauthorized,
+}
+
+/// Whether `path` is `prefix` or under it (segment-wise: `/settings`
+/// covers `/settings/keys`, not `/settingsx`).
+fn under(path: &str, prefix: &str) -> bool {
+    let prefix = prefix.trim_end_matches('/');
+    prefix.is_empty() || path.strip_prefix(prefix).is_some_and(|rest| rest.is_empty() || rest.starts_with('/'))
+}
+
+/// Checks the middleware's `protect` list: paths of the app.
+pub fn check_protect(paths: &[String]) -> Result<()> {
+    if paths.iter().all(|p| p.starts_with('/') && !p.contains(['?', '#'])) {
+        Ok(())
+    } else {
+        Err(Error::config("protect", "must be a list of paths such as ['/settings', '/api/keys']"))
+    }
+}
+
+/// The middleware's decision for a request to `path` (with `search`, its
+/// query string or empty).
+pub fn guard(base: &str, path: &str, search: &str, protect: &[String], signed_in: bool) -> Guard {
+    if signed_in || route(path).is_some() || !protect.iter().any(|p| under(path, p)) {
+        return Guard::Pass;
+    }
+    if under(path, API_BASE) {
+        return Guard::Unauthorized;
+    }
+    let mut back = String::from(path);
+    back.push_str(search);
+    let mut url = [base, ROUTE_BASE, "/login?returnTo="].concat();
+    percent_encode(&mut url, &back);
+    Guard::Login(url)
+}
+
+/// The Redis store's keys and scripts. Each session is one key holding the
+/// stored session; its refresh lock holds the fencing token of its holder,
+/// a number from a per-session counter, and expires by itself, so a holder
+/// that dies frees it. A write under the lock succeeds only while the lock
+/// still holds the writer's token: a holder whose lock expired and was
+/// taken by another cannot overwrite the newer tokens.
+pub mod redis {
+    /// The session record's key.
+    pub fn session_key(sid: &str) -> String {
+        ["mesh:session:", sid].concat()
+    }
+    /// The refresh lock's key.
+    pub fn lock_key(sid: &str) -> String {
+        ["mesh:lock:", sid].concat()
+    }
+    /// The fencing counter's key.
+    pub fn fence_key(sid: &str) -> String {
+        ["mesh:fence:", sid].concat()
+    }
+    /// The lock lives as long as a refresh may (`timeoutMs`) and 5 s more,
+    /// as the core's own refresh lock does.
+    pub fn lock_ttl_ms(timeout_ms: i64) -> i64 {
+        timeout_ms.saturating_add(5000)
+    }
+    /// How long a process waits for the lock before it fails the refresh.
+    pub fn lock_wait_ms(timeout_ms: i64) -> i64 {
+        lock_ttl_ms(timeout_ms).saturating_mul(2)
+    }
+    /// Between two tries for the lock.
+    pub const LOCK_POLL_MS: i64 = 20;
+    /// KEYS: lock, fence; ARGV: lock ttl ms, session ttl ms. The new fencing
+    /// token, or 0 while another holds the lock.
+    pub const ACQUIRE: &str = "if redis.call('EXISTS', KEYS[1]) == 1 then return 0 end \
+local f = redis.call('INCR', KEYS[2]) redis.call('PEXPIRE', KEYS[2], ARGV[2]) \
+redis.call('SET', KEYS[1], f, 'PX', ARGV[1]) return f";
+    /// KEYS: lock, session; ARGV: token, record, session ttl ms. 1 if written.
+    pub const WRITE: &str = "if redis.call('GET', KEYS[1]) == ARGV[1] then \
+redis.call('SET', KEYS[2], ARGV[2], 'PX', ARGV[3]) return 1 end return 0";
+    /// KEYS: lock, session; ARGV: token. Deletes the session under the lock. 1 if deleted.
+    pub const REMOVE: &str = "if redis.call('GET', KEYS[1]) == ARGV[1] then \
+redis.call('DEL', KEYS[2]) return 1 end return 0";
+    /// KEYS: lock; ARGV: token. Frees the lock if it is still the caller's.
+    pub const RELEASE: &str = "if redis.call('GET', KEYS[1]) == ARGV[1] then \
+return redis.call('DEL', KEYS[1]) end return 0";
+}
+
+#[cfg(test)]
+#[path = "server_session_tests.rs"]
+mod tests;

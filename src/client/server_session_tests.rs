@@ -1,0 +1,146 @@
+use super::*;
+use crate::client::token::ExpirySource;
+use crate::secret::{AccessToken, RefreshToken};
+
+const SID: &str = "AAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAA";
+const NOW: i64 = 1_764_000_000_000;
+
+fn names(writes: &[CookieWrite]) -> Vec<(&str, i64)> {
+    writes.iter().map(|w| (w.name.as_str(), w.max_age_secs)).collect()
+}
+
+#[test]
+fn secure_outside_loopback_http() {
+    for url in ["https://app.example.com", "https://localhost:3000", "http://app.example.com", "http://127.evil.com", "http://localhost.evil.com"] {
+        assert!(secure_cookies(url), "{url}");
+    }
+    for url in ["http://localhost:3000", "http://127.0.0.1:3000/x", "http://[::1]:3000", "http://app.localhost", "http://LOCALHOST"] {
+        assert!(!secure_cookies(url), "{url}");
+    }
+}
+
+#[test]
+fn options_checked() {
+    assert_eq!(base_url("https://app.example.com/").unwrap(), "https://app.example.com");
+    for bad in ["app.example.com", "https://a?x=1", "javascript:alert(1)", "https://a b"] {
+        assert_eq!(base_url(bad).unwrap_err().code(), "invalid_config", "{bad}");
+    }
+    assert!(check_secret(Some(&"x".repeat(32))).is_ok());
+    assert!(check_secret(Some("short")).is_err());
+    assert!(check_secret(None).is_err());
+    assert!(check_protect(&["/settings".into(), "/api/keys".into()]).is_ok());
+    assert!(check_protect(&["settings".into()]).is_err());
+}
+
+#[test]
+fn routes_and_urls() {
+    assert_eq!(route("/auth/login"), Some(Route::Login));
+    assert_eq!(route("/auth/callback/"), Some(Route::Callback));
+    assert_eq!(route("/auth/logout"), Some(Route::Logout));
+    assert_eq!(route("/auth/other"), None);
+    assert_eq!(route("/authx/login"), None);
+    assert_eq!(redirect_uri("http://a:3000"), "http://a:3000/auth/callback");
+    assert_eq!(return_url("http://a", Some("/settings?x=1")), "http://a/settings?x=1");
+    for open in ["//evil.example", "https://evil.example", "/\\evil.example", "settings"] {
+        assert_eq!(return_url("http://a", Some(open)), "http://a/", "{open}");
+    }
+    assert_eq!(return_url("http://a", None), "http://a/");
+}
+
+#[test]
+fn payload_round_trip_and_refusals() {
+    let p = SessionPayload { sid: SID.into(), created_at: NOW, record: Some(r#"{"v":1,"a":"x|y"}"#.into()) };
+    let text = p.encode();
+    assert_eq!(SessionPayload::decode(&text, false, NOW + 1), Some(p.clone()));
+    // A cookie-store payload read by a server store and the reverse.
+    assert_eq!(SessionPayload::decode(&text, true, NOW), None);
+    let server = SessionPayload { sid: SID.into(), created_at: NOW, record: None };
+    assert_eq!(SessionPayload::decode(&server.encode(), true, NOW), Some(server.clone()));
+    assert_eq!(SessionPayload::decode(&server.encode(), false, NOW), None);
+    // Past its lifetime, from the future, another version, a bad id.
+    assert_eq!(SessionPayload::decode(&text, false, NOW + SESSION_MAX_MS), None);
+    assert!(SessionPayload::decode(&text, false, NOW + SESSION_MAX_MS - 1).is_some());
+    assert_eq!(SessionPayload::decode(&text, false, NOW - SKEW_MS - 1), None);
+    assert_eq!(SessionPayload::decode(&text.replacen('1', "2", 1), false, NOW), None);
+    assert_eq!(SessionPayload::decode(&text.replace(SID, "short"), false, NOW), None);
+    assert_eq!(SessionPayload::decode("garbage", false, NOW), None);
+    assert_eq!(p.ttl_ms(NOW + 1000), SESSION_MAX_MS - 1000);
+    assert_eq!(format!("{p:?}"), "SessionPayload([redacted])");
+    assert_eq!(session_id(&[0u8; 32]).unwrap(), SID);
+    assert!(session_id(&[0u8; 31]).is_err());
+}
+
+#[test]
+fn signed_in_while_refreshable_or_unexpired() {
+    let t = |refresh: bool, expires: i64| TokenSet {
+        access_token: AccessToken::new("a"),
+        refresh_token: refresh.then(|| RefreshToken::new("r")),
+        received_at_ms: NOW,
+        expires_at_ms: Some(expires),
+        expiry_source: ExpirySource::ExpiresIn,
+        scope: None,
+    };
+    assert!(signed_in(&t(true, NOW - 1), NOW));
+    assert!(signed_in(&t(false, NOW + 1), NOW));
+    assert!(!signed_in(&t(false, NOW), NOW));
+}
+
+#[test]
+fn sealed_values() {
+    let sealed = seal(&[1; 12], &[2; 20]);
+    assert_eq!(unseal(&sealed), Some((vec![1; 12], vec![2; 20])));
+    assert_eq!(unseal(&seal(&[1; 12], &[2; 15])), None, "shorter than IV and tag");
+    assert_eq!(unseal("not base64!"), None);
+}
+
+#[test]
+fn cookie_header_and_chunks() {
+    let pairs = parse_cookie_header(r#"a=1; mesh.session="xyz"; =bad; b"#);
+    assert_eq!(pairs, vec![("a".into(), "1".into()), ("mesh.session".into(), "xyz".into())]);
+    assert_eq!(read_cookie(&pairs, SESSION_COOKIE).as_deref(), Some("xyz"));
+
+    let big = "v".repeat(CHUNK_CHARS * 2 + 10);
+    let writes = write_cookie(SESSION_COOKIE, Some(&big), 60, true, &["mesh.session".into(), "mesh.session.5".into(), "other".into()]).unwrap();
+    assert_eq!(names(&writes), vec![("mesh.session.0", 60), ("mesh.session.1", 60), ("mesh.session.2", 60), ("mesh.session", 0), ("mesh.session.5", 0)]);
+    assert!(writes.iter().all(|w| w.header().len() < 4096));
+    assert_eq!(writes[0].header(), ["mesh.session.0=", &"v".repeat(CHUNK_CHARS), "; Path=/; Max-Age=60; HttpOnly; SameSite=Lax; Secure"].concat());
+    let back: Vec<(String, String)> = writes.iter().filter(|w| w.max_age_secs > 0).map(|w| (w.name.clone(), w.value.clone())).collect();
+    assert_eq!(read_cookie(&back, SESSION_COOKIE), Some(big.clone()));
+    // A missing middle chunk or a stray extra one reads as no cookie.
+    let gap: Vec<_> = back.iter().filter(|(k, _)| k != "mesh.session.1").cloned().collect();
+    assert_eq!(read_cookie(&gap, SESSION_COOKIE), None);
+    let mut stray = back.clone();
+    stray.push(("mesh.session.7".into(), "x".into()));
+    assert_eq!(read_cookie(&stray, SESSION_COOKIE), None);
+    // Deleting removes every part the request carried.
+    let gone = write_cookie(SESSION_COOKIE, None, 0, false, &["mesh.session.0".into(), "mesh.session.1".into(), "mesh.sessionx".into()]).unwrap();
+    assert_eq!(names(&gone), vec![("mesh.session.0", 0), ("mesh.session.1", 0)]);
+    assert!(!gone[0].header().contains("Secure"));
+    // Too large for cookies.
+    let huge = "v".repeat(CHUNK_CHARS * MAX_CHUNKS + 1);
+    assert_eq!(write_cookie(SESSION_COOKIE, Some(&huge), 60, true, &[]).unwrap_err().code(), "storage");
+}
+
+#[test]
+fn middleware_decisions() {
+    let protect = vec!["/settings".to_string(), "/api/keys".to_string()];
+    let g = |path: &str, search: &str, signed_in: bool| guard("http://a", path, search, &protect, signed_in);
+    assert_eq!(g("/settings", "", true), Guard::Pass);
+    assert_eq!(g("/", "", false), Guard::Pass);
+    assert_eq!(g("/settingsx", "", false), Guard::Pass);
+    assert_eq!(g("/auth/login", "", false), Guard::Pass);
+    assert_eq!(g("/settings/keys", "?tab=1&x=a b", false), Guard::Login("http://a/auth/login?returnTo=%2Fsettings%2Fkeys%3Ftab%3D1%26x%3Da%20b".into()));
+    assert_eq!(g("/api/keys", "", false), Guard::Unauthorized);
+    assert_eq!(g("/api/keys/1", "", false), Guard::Unauthorized);
+    assert_eq!(g("/api/other", "", false), Guard::Pass);
+}
+
+#[test]
+fn redis_keys_and_lock_times() {
+    assert_eq!(redis::session_key(SID), ["mesh:session:", SID].concat());
+    assert_ne!(redis::lock_key(SID), redis::fence_key(SID));
+    assert!(redis::lock_wait_ms(10_000) > redis::lock_ttl_ms(10_000), "a waiter outlives a dead holder's lock");
+    for script in [redis::ACQUIRE, redis::WRITE, redis::REMOVE, redis::RELEASE] {
+        assert!(script.contains("KEYS[1]"));
+    }
+}

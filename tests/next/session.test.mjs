@@ -1,0 +1,241 @@
+// mesh-sdk/next with its default store (the sealed cookie), its handlers
+// driven with real `Request`s against the real oidc-provider: the login,
+// auth(), getAccessToken() and its single-flight refresh, the middleware,
+// logout, and the attacks on each rule.
+import assert from 'node:assert/strict';
+import { after, before, describe, test } from 'node:test';
+import { createMeshAuth } from '../../pkg/next.js';
+import { sleep } from '../support/http.mjs';
+import { BASE, Jar, appOptions, get, openCookie, sealCookie, signIn, startIdp, startLogin } from './support.mjs';
+
+let idp;
+let grants;
+let mesh;
+before(async () => {
+  // Access tokens live 4 s: the refresh is due 2 s after each one arrives.
+  ({ idp, grants } = await startIdp({ accessTokenTtl: 4 }));
+  mesh = createMeshAuth(appOptions(idp, { protect: ['/settings', '/api/keys'] }));
+});
+after(async () => {
+  await mesh?.close();
+  await idp?.close();
+});
+
+const jwtPayload = (t) => JSON.parse(Buffer.from(t.split('.')[1], 'base64url').toString());
+
+describe('mesh-sdk/next, cookie store', { timeout: 80_000 }, () => {
+  test('sign in, auth() without tokens, the cookies, getAccessToken, logout', async () => {
+    const jar = new Jar();
+    const before = await mesh.auth(jar.request('/'));
+    assert.equal(before, null);
+    const login = await mesh.handlers.GET(jar.request('/auth/login?returnTo=%2Fsettings%3Ftab%3Dkeys'));
+    const loginCookie = login.headers.getSetCookie().find((c) => c.startsWith('mesh.login='));
+    assert.match(loginCookie, /; Path=\/; Max-Age=900; HttpOnly; SameSite=Lax$/, 'localhost: no Secure');
+    jar.apply(login.headers);
+    const url = new URL(login.headers.get('location'));
+    assert.equal(url.searchParams.get('code_challenge_method'), 'S256');
+    assert.equal(url.searchParams.get('redirect_uri'), `${BASE}/auth/callback`);
+    const { providerLogin } = await import('./support.mjs');
+    const callback = await providerLogin(url.href, idp.users[0]);
+    const res = await get(mesh, jar, callback.slice(BASE.length));
+    assert.equal(res.status, 302, await res.clone().text());
+    assert.equal(res.headers.get('location'), `${BASE}/settings?tab=keys`);
+    assert.ok(!jar.cookies.has('mesh.login'), 'the pending login is spent');
+    const setSession = res.headers.getSetCookie().filter((c) => c.startsWith('mesh.session'));
+    assert.ok(setSession.length >= 1);
+    for (const c of setSession) assert.match(c, /; Path=\/; Max-Age=\d+; HttpOnly; SameSite=Lax$/);
+
+    const session = await mesh.auth(jar.request('/'));
+    assert.equal(session.user.name, 'Demo User');
+    assert.equal(session.userId, 'user-demo-1');
+    assert.ok(session.sessionExpiresAt > Date.now() / 1000 + 29 * 86400);
+    for (const key of ['accessToken', 'refreshToken', 'idToken']) assert.ok(!(key in session), key);
+
+    const headers = new Headers();
+    const token = await mesh.getAccessToken(jar.request('/api/x'), headers);
+    assert.equal(jwtPayload(token).sub, 'user-demo-1');
+    assert.ok(!JSON.stringify(session).includes(token), 'auth() never holds the token');
+
+    // The middleware lets the signed-in user through.
+    assert.equal(await mesh.middleware(jar.request('/settings')), undefined);
+
+    const out = await get(mesh, jar, '/auth/logout?returnTo=/bye');
+    assert.equal(out.status, 302);
+    const end = new URL(out.headers.get('location'));
+    assert.equal(end.searchParams.get('post_logout_redirect_uri'), `${BASE}/bye`);
+    assert.equal(end.searchParams.get('id_token_hint').split('.').length, 3);
+    assert.deepEqual(jar.sessionCookies(), []);
+    assert.equal(await mesh.auth(jar.request('/')), null);
+  });
+
+  test('a provider that cannot be reached: a coded 502 from the login, no cookie, no crash', async () => {
+    const down = createMeshAuth(appOptions(idp, { issuer: 'http://127.0.0.1:1', timeoutMs: 2000 }));
+    try {
+      const res = await down.handlers.GET(new Jar().request('/auth/login?returnTo=/settings'));
+      assert.equal(res.status, 502);
+      assert.equal((await res.json()).error, 'network');
+      assert.deepEqual(res.headers.getSetCookie(), []);
+    } finally {
+      await down.close();
+    }
+  });
+
+  test('createMeshAuth names the option it refuses', () => {
+    const refused = (more, option) =>
+      assert.throws(() => createMeshAuth(appOptions(idp, more)), (e) => e.code === 'invalid_config' && e.message.includes(`\`${option}\``), option);
+    refused({ secret: 'short' }, 'secret');
+    refused({ baseUrl: 'app.example.com' }, 'baseUrl');
+    refused({ store: 'disk' }, 'store');
+    refused({ protect: ['settings'] }, 'protect');
+  });
+
+  test('the middleware: to the login for pages, 401 under /api, through elsewhere', async () => {
+    const jar = new Jar();
+    const page = await mesh.middleware(jar.request('/settings/keys?x=1'));
+    assert.equal(page.status, 307);
+    assert.equal(page.headers.get('location'), `${BASE}/auth/login?returnTo=%2Fsettings%2Fkeys%3Fx%3D1`);
+    const api = await mesh.middleware(jar.request('/api/keys'));
+    assert.equal(api.status, 401);
+    assert.equal((await api.json()).error, 'login_required');
+    assert.equal(await mesh.middleware(jar.request('/')), undefined);
+    assert.equal(await mesh.middleware(jar.request('/settingsx')), undefined);
+  });
+
+  test('N=50 concurrent getAccessToken on one nearly expired session: one token request, each response carries the new cookie', async () => {
+    const jar = new Jar();
+    await signIn(mesh, jar, idp);
+    const first = await mesh.getAccessToken(jar.request('/'));
+    await sleep(2600);
+    const before = grants.refresh_token;
+    const runs = await Promise.all(
+      Array.from({ length: 50 }, async () => {
+        const headers = new Headers();
+        return { token: await mesh.getAccessToken(jar.request('/'), headers), headers };
+      }),
+    );
+    assert.equal(grants.refresh_token - before, 1, 'exactly one refresh');
+    const tokens = new Set(runs.map((r) => r.token));
+    assert.equal(tokens.size, 1);
+    assert.notEqual([...tokens][0], first);
+    for (const r of runs) assert.ok(r.headers.getSetCookie().some((c) => c.startsWith('mesh.session')), 'the new cookie on every response');
+    // A request still carrying the old cookie gets the new token, no second refresh.
+    assert.equal(await mesh.getAccessToken(jar.request('/')), [...tokens][0]);
+    jar.apply(runs[0].headers);
+    assert.equal(await mesh.getAccessToken(jar.request('/')), [...tokens][0]);
+    assert.equal(grants.refresh_token - before, 1);
+    assert.deepEqual(grants.errors, []);
+  });
+
+  test('a new process (no cache) refreshes from the cookie, and the refreshed cookie is what the next one reads', async () => {
+    const jar = new Jar();
+    await signIn(mesh, jar, idp);
+    await sleep(2600);
+    const other = createMeshAuth(appOptions(idp));
+    try {
+      const headers = new Headers();
+      const before = grants.refresh_token;
+      const token = await other.getAccessToken(jar.request('/'), headers);
+      assert.equal(grants.refresh_token - before, 1);
+      jar.apply(headers);
+      const third = createMeshAuth(appOptions(idp));
+      assert.equal(await third.getAccessToken(jar.request('/')), token, 'the new cookie holds the new tokens');
+      await third.close();
+    } finally {
+      await other.close();
+    }
+  });
+
+  test('a session over 4 KB travels in chunks; when it shrinks, the extra chunks are deleted', async () => {
+    const jar = new Jar();
+    await signIn(mesh, jar, idp);
+    const [version, sid, created, record] = (await openCookie('mesh.session', jar.cookies.get('mesh.session'))).split('|');
+    const stored = JSON.parse(record);
+    // An opaque access token of 6,000 characters, already expired: the next use refreshes.
+    const big = { ...stored, accessToken: 'x'.repeat(6000), expiresAt: Date.now() - 1000 };
+    const sealed = await sealCookie('mesh.session', [version, sid, created, JSON.stringify(big)].join('|'));
+    assert.ok(sealed.length > 3800 * 2);
+    const chunked = new Jar([['mesh.session.0', sealed.slice(0, 3800)], ['mesh.session.1', sealed.slice(3800, 7600)], ['mesh.session.2', sealed.slice(7600)]]);
+    assert.equal((await mesh.auth(chunked.request('/'))).user.name, 'Demo User', 'read from its chunks');
+    const missing = new Jar([...chunked.cookies].filter(([k]) => k !== 'mesh.session.1'));
+    assert.equal(await mesh.auth(missing.request('/')), null, 'a missing chunk is no session');
+    const headers = new Headers();
+    const token = await mesh.getAccessToken(chunked.request('/'), headers);
+    assert.notEqual(token, big.accessToken);
+    chunked.apply(headers);
+    assert.deepEqual(chunked.sessionCookies(), ['mesh.session'], 'one cookie again, the chunks deleted');
+    assert.equal(await mesh.getAccessToken(chunked.request('/')), token);
+  });
+
+  test('tampered, truncated and foreign session cookies are a signed-out user, never an exception', async () => {
+    const jar = new Jar();
+    await signIn(mesh, jar, idp);
+    const [name] = jar.sessionCookies();
+    const value = jar.cookies.get(name);
+    const variants = {
+      tampered: value.slice(0, 40) + (value[40] === 'A' ? 'B' : 'A') + value.slice(41),
+      truncated: value.slice(0, value.length - 5),
+      garbage: 'not-a-cookie!!',
+      empty: '',
+    };
+    const foreignApp = createMeshAuth(appOptions(idp, { secret: 'another-secret-of-enough-length-9876543210' }));
+    try {
+      const theirs = new Jar();
+      await signIn(foreignApp, theirs, idp);
+      variants.foreign = theirs.cookies.get(theirs.sessionCookies()[0]);
+      assert.ok(await foreignApp.auth(theirs.request('/')), 'valid where it was made');
+    } finally {
+      await foreignApp.close();
+    }
+    // The login cookie sealed under the session cookie's name (its name is the AAD).
+    variants.swapped = await sealCookie('mesh.login', await openCookie(name, value));
+    for (const [what, v] of Object.entries(variants)) {
+      const forged = new Jar([[name, v]]);
+      assert.equal(await mesh.auth(forged.request('/')), null, what);
+      await assert.rejects(mesh.getAccessToken(forged.request('/')), (e) => e.code === 'login_required', what);
+      assert.equal((await mesh.middleware(forged.request('/settings'))).status, 307, what);
+    }
+  });
+
+  test('attacks on the callback: tampered state, mix-up iss, replay, wrong nonce, open returnTo', async () => {
+    const refused = async (jar, path, code) => {
+      const res = await get(mesh, jar, path);
+      assert.equal(res.status, 400);
+      assert.equal((await res.json()).error, code);
+      assert.deepEqual(jar.sessionCookies(), [], 'nothing stored');
+    };
+    // Tampered state.
+    let jar = new Jar();
+    let callback = new URL(await startLogin(mesh, jar, idp));
+    callback.searchParams.set('state', 'x'.repeat(43));
+    await refused(jar, callback.pathname + callback.search, 'state_mismatch');
+    // Mix-up: another issuer's iss.
+    jar = new Jar();
+    callback = new URL(await startLogin(mesh, jar, idp));
+    callback.searchParams.set('iss', 'http://127.0.0.1:1');
+    await refused(jar, callback.pathname + callback.search, 'issuer_mismatch');
+    // Replay: the same callback again in the same browser, and with the cookies it had before.
+    jar = new Jar();
+    const path = (await startLogin(mesh, jar, idp)).slice(BASE.length);
+    const before = jar.clone();
+    assert.equal((await get(mesh, jar, path)).status, 302);
+    await refused(new Jar([...jar.cookies].filter(([k]) => !k.startsWith('mesh.session'))), path, 'state_mismatch');
+    const replay = await get(mesh, before, path);
+    assert.equal(replay.status, 400, 'the code is spent at the provider');
+    assert.deepEqual(before.sessionCookies(), []);
+    // Wrong nonce: a pending login forged with the secret, its nonce changed.
+    jar = new Jar();
+    callback = new URL(await startLogin(mesh, jar, idp));
+    const list = JSON.parse(await openCookie('mesh.login', jar.cookies.get('mesh.login')));
+    list[0].nonce = 'n'.repeat(43);
+    jar.cookies.set('mesh.login', await sealCookie('mesh.login', JSON.stringify(list)));
+    await refused(jar, callback.pathname + callback.search, 'invalid_id_token');
+    // An open returnTo lands on the app's root.
+    for (const open of ['//evil.example/x', 'https://evil.example', '/\\evil.example']) {
+      jar = new Jar();
+      const res = await signIn(mesh, jar, idp, open);
+      assert.equal(res.headers.get('location'), `${BASE}/`, open);
+    }
+    // An unknown handler path.
+    assert.equal((await get(mesh, new Jar(), '/auth/nothing')).status, 404);
+  });
+});

@@ -1,0 +1,156 @@
+// What the mesh-sdk/next tests share: the provider with an app client, a
+// browser's cookie jar driving the handlers with real `Request`s, the
+// provider's login pages, a count of the token endpoint's grants, and a
+// real redis-server on a free port.
+import assert from 'node:assert/strict';
+import { spawn } from 'node:child_process';
+import { webcrypto } from 'node:crypto';
+import { connect } from 'node:net';
+import { startProvider } from '../../scripts/servers/provider.mjs';
+import { freePort, sleep } from '../support/http.mjs';
+import { providerLogin as providerSignIn } from '../support/provider-login.mjs';
+import { killGroup, live } from '../support/process-group.mjs';
+
+export const BASE = 'http://localhost:3000';
+export const SECRET = 'a-test-secret-of-enough-length-0123456789';
+export const APP_ID = 'mesh-next';
+export const APP_SECRET = 'mesh-next-test-secret-0123456789';
+
+export const APP_CLIENT = {
+  client_id: APP_ID,
+  client_secret: APP_SECRET,
+  client_name: 'Mesh Next.js app',
+  token_endpoint_auth_method: 'client_secret_post',
+  grant_types: ['authorization_code', 'refresh_token'],
+  response_types: ['code'],
+  redirect_uris: [`${BASE}/auth/callback`],
+  post_logout_redirect_uris: [`${BASE}/`, `${BASE}/bye`],
+  scope: 'openid profile offline_access',
+};
+
+/** The provider, with a count of its token grants by type and of its refused grants. */
+export async function startIdp(options = {}) {
+  const idp = await startProvider({ extraClients: [APP_CLIENT], idTokenClaims: true, ...options });
+  const grants = { refresh_token: 0, authorization_code: 0, errors: [] };
+  idp.provider.on('grant.success', (ctx) => {
+    const type = ctx.oidc.params.grant_type;
+    grants[type] = (grants[type] ?? 0) + 1;
+  });
+  idp.provider.on('grant.error', (ctx, error) => grants.errors.push(`${ctx.oidc.params?.grant_type}: ${error.message}`));
+  return { idp, grants };
+}
+
+/** The options of the app's createMeshAuth. */
+export const appOptions = (idp, more = {}) => ({
+  issuer: idp.issuer,
+  clientId: APP_ID,
+  clientSecret: APP_SECRET,
+  audience: idp.audience,
+  baseUrl: BASE,
+  secret: SECRET,
+  scope: 'openid profile offline_access',
+  prompt: 'consent',
+  ...more,
+});
+
+/** A browser's cookies for BASE, applied from each response. */
+export class Jar {
+  constructor(entries = []) {
+    this.cookies = new Map(entries);
+  }
+  header() {
+    return [...this.cookies].map(([k, v]) => `${k}=${v}`).join('; ');
+  }
+  request(path, init = {}) {
+    return new Request(new URL(path, BASE), { ...init, headers: { ...(init.headers ?? {}), cookie: this.header() } });
+  }
+  /** @param {Headers} headers */
+  apply(headers) {
+    for (const c of headers.getSetCookie()) {
+      const [pair] = c.split(';');
+      const i = pair.indexOf('=');
+      const name = pair.slice(0, i);
+      if (/Max-Age=0(;|$)/.test(c)) this.cookies.delete(name);
+      else this.cookies.set(name, pair.slice(i + 1));
+    }
+  }
+  clone() {
+    return new Jar(this.cookies);
+  }
+  sessionCookies() {
+    return [...this.cookies.keys()].filter((k) => k.startsWith('mesh.session'));
+  }
+}
+
+/** `handlers.GET` as the browser calls it; the jar takes the response's cookies. */
+export async function get(mesh, jar, path) {
+  const res = await mesh.handlers.GET(jar.request(path));
+  jar.apply(res.headers);
+  return res;
+}
+
+/** Signs in at the provider's pages and returns the URL it sends the browser back to. */
+export const providerLogin = (authorizeUrl, user) => providerSignIn(authorizeUrl, user, `${BASE}/`);
+
+/** /auth/login → the provider → the callback URL (not yet called). */
+export async function startLogin(mesh, jar, idp, returnTo = '/settings') {
+  const res = await get(mesh, jar, `/auth/login?returnTo=${encodeURIComponent(returnTo)}`);
+  assert.equal(res.status, 302);
+  return providerLogin(res.headers.get('location'), idp.users[0]);
+}
+
+/** A whole login; returns the callback's response. */
+export async function signIn(mesh, jar, idp, returnTo) {
+  const callback = await startLogin(mesh, jar, idp, returnTo);
+  const res = await get(mesh, jar, callback.slice(BASE.length));
+  assert.equal(res.status, 302, await res.clone().text());
+  return res;
+}
+
+// The cookies' sealing, written out again from the documented format, so
+// that a test can forge what an attacker who knew the secret could (and see
+// that without it nothing opens).
+const subtle = webcrypto.subtle;
+async function cookieKey(secret) {
+  const raw = await subtle.importKey('raw', new TextEncoder().encode(secret), 'HKDF', false, ['deriveKey']);
+  const params = { name: 'HKDF', hash: 'SHA-256', salt: new Uint8Array(0), info: new TextEncoder().encode('mesh-sdk/next cookie key v1') };
+  return subtle.deriveKey(params, raw, { name: 'AES-GCM', length: 256 }, false, ['encrypt', 'decrypt']);
+}
+export async function openCookie(name, value, secret = SECRET) {
+  const bytes = Buffer.from(value, 'base64url');
+  const plain = await subtle.decrypt({ name: 'AES-GCM', iv: bytes.subarray(0, 12), additionalData: new TextEncoder().encode(name) }, await cookieKey(secret), bytes.subarray(12));
+  return new TextDecoder().decode(plain);
+}
+export async function sealCookie(name, text, secret = SECRET) {
+  const iv = webcrypto.getRandomValues(new Uint8Array(12));
+  const ct = await subtle.encrypt({ name: 'AES-GCM', iv, additionalData: new TextEncoder().encode(name) }, await cookieKey(secret), new TextEncoder().encode(text));
+  return Buffer.concat([iv, Buffer.from(ct)]).toString('base64url');
+}
+
+/** A real redis-server on a free loopback port, nothing persisted; `stop()` ends it by its pid. */
+export async function startRedis() {
+  const port = await freePort();
+  const child = spawn('redis-server', ['--port', String(port), '--bind', '127.0.0.1', '--save', '', '--appendonly', 'no'], { stdio: 'ignore', detached: true });
+  live.add(child);
+  const exited = new Promise((resolve) => child.once('exit', resolve));
+  for (let i = 0; i < 100; i++) {
+    const up = await new Promise((resolve) => {
+      const s = connect({ host: '127.0.0.1', port }, () => {
+        s.end();
+        resolve(true);
+      });
+      s.once('error', () => resolve(false));
+    });
+    if (up) break;
+    await sleep(50);
+  }
+  return {
+    url: `redis://127.0.0.1:${port}`,
+    port,
+    async stop() {
+      killGroup(child, 'SIGTERM');
+      await Promise.race([exited, sleep(3000)]);
+      live.delete(child);
+    },
+  };
+}
