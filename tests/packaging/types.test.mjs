@@ -109,7 +109,7 @@ test('the hand-written types check a typed usage file', async (t) => {
     const stepsModule = steps.getTypeChecker().getSymbolAtLocation(steps.getSourceFile(join(pkgDir, 'steps.d.ts')));
     const core = steps.getTypeChecker().getExportsOfModule(stepsModule).find((s) => s.name === 'ClientCore');
     const coreMembers = steps.getTypeChecker().getDeclaredTypeOfSymbol(core).getProperties().map((p) => p.name);
-    const glue = await import(pathToFileURL(join(pkgDir, 'wasm/full/mesh_sdk.js')).href);
+    const glue = await import(pathToFileURL(join(pkgDir, 'wasm/client/mesh_sdk.js')).href);
     assert.deepEqual(publicNames(coreMembers), publicNames(Object.getOwnPropertyNames(glue.ClientCore.prototype)));
     const keys = checker.getDeclaredTypeOfSymbol(exported.get('MeshKeys')).getProperties().map((p) => p.name);
     // `client.keys` is a plain object, typed as the interface MeshKeys.
