@@ -1,12 +1,15 @@
-// Next.js edge runtime (and middleware): the bundler hands us a compiled
-// WebAssembly.Module from another JS context, which the glue's synchronous
+// Next.js edge runtime (and middleware): the bundler hands us compiled
+// WebAssembly.Modules from another JS context, which the glue's synchronous
 // initSync rejects (instanceof fails across contexts), so init asynchronously.
-import wasm from './wasm/full/mesh_sdk_bg.wasm?module';
-import init, { ClientCore } from './wasm/full/mesh_sdk.js';
+// Two modules: the gateway's and MeshClient's core (the browser's module).
+import gatewayWasm from './wasm/gateway/mesh_sdk_bg.wasm?module';
+import clientWasm from './wasm/client/mesh_sdk_bg.wasm?module';
+import initGateway from './wasm/gateway/mesh_sdk.js';
+import initClient, { ClientCore } from './wasm/client/mesh_sdk.js';
 import { defineMeshClient } from './client.js';
 
-await init({ module_or_path: wasm });
+await Promise.all([initGateway({ module_or_path: gatewayWasm }), initClient({ module_or_path: clientWasm })]);
 
 export const MeshClient = defineMeshClient(ClientCore);
-export { createGateway, verifyIdentity, version } from './wasm/full/mesh_sdk.js';
+export { createGateway, verifyIdentity, version } from './wasm/gateway/mesh_sdk.js';
 export { MeshError, isMeshError } from './errors.js';

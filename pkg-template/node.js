@@ -1,11 +1,15 @@
 // Node and Next.js server code: the wasm comes inlined as base64, so no bundler
-// has to find a file next to this one.
-import wasmBase64 from './wasm/full/mesh_sdk_bg.wasm.b64.js';
-import { ClientCore, initSync } from './wasm/full/mesh_sdk.js';
+// has to find a file next to this one. Two modules: the gateway's and
+// MeshClient's core (the browser's module); neither carries the other's code.
+import gatewayBase64 from './wasm/gateway/mesh_sdk_bg.wasm.b64.js';
+import clientBase64 from './wasm/client/mesh_sdk_bg.wasm.b64.js';
+import { initSync as initGateway } from './wasm/gateway/mesh_sdk.js';
+import { ClientCore, initSync as initClient } from './wasm/client/mesh_sdk.js';
 import { defineMeshClient } from './client.js';
 
-initSync({ module: Buffer.from(wasmBase64, 'base64') });
+initGateway({ module: Buffer.from(gatewayBase64, 'base64') });
+initClient({ module: Buffer.from(clientBase64, 'base64') });
 
 export const MeshClient = defineMeshClient(ClientCore);
-export { createGateway, verifyIdentity, version } from './wasm/full/mesh_sdk.js';
+export { createGateway, verifyIdentity, version } from './wasm/gateway/mesh_sdk.js';
 export { MeshError, isMeshError } from './errors.js';

@@ -1,14 +1,19 @@
-// workerd (Cloudflare Workers): the bundler hands us a compiled WebAssembly.Module.
-import wasm from './wasm/full/mesh_sdk_bg.wasm';
-import { ClientCore, initSync } from './wasm/full/mesh_sdk.js';
+// workerd (Cloudflare Workers): the bundler hands us compiled WebAssembly.Modules.
+// Two modules: the gateway's (built for speed) and MeshClient's core (built
+// for size, the browser's module); neither carries the other's code.
+import gatewayWasm from './wasm/gateway/mesh_sdk_bg.wasm';
+import clientWasm from './wasm/client/mesh_sdk_bg.wasm';
+import { initSync as initGateway } from './wasm/gateway/mesh_sdk.js';
+import { ClientCore, initSync as initClient } from './wasm/client/mesh_sdk.js';
 import { defineMeshClient } from './client.js';
 
-initSync({ module: wasm });
+initGateway({ module: gatewayWasm });
+initClient({ module: clientWasm });
 
 export const MeshClient = defineMeshClient(ClientCore);
-export { createGateway, verifyIdentity, version } from './wasm/full/mesh_sdk.js';
+export { createGateway, verifyIdentity, version } from './wasm/gateway/mesh_sdk.js';
 // The gateway's Durable Object classes (MESH_KEYS_STORE=do, MESH_RATE_LIMIT_STORE=do,
 // MESH_SERVICE_TOKEN): a Worker re-exports them so that wrangler can bind them
 // (gateway/worker.js, gateway/wrangler.toml).
-export { KeyShard, RateLimitShard, TokenBroker } from './wasm/full/mesh_sdk.js';
+export { KeyShard, RateLimitShard, TokenBroker } from './wasm/gateway/mesh_sdk.js';
 export { MeshError, isMeshError } from './errors.js';

@@ -1,22 +1,27 @@
 #!/usr/bin/env bash
 # Builds the npm package into pkg/ (and a tarball into dist/):
-#   1. the crate for wasm32 twice, with Debian's rustc and -Zbuild-std:
-#      - "client": the browser build, no signature-verification crypto,
-#                  optimised for size (profile "release");
-#      - "full":   client + gateway, for Node, Next.js server code and workerd,
-#                  its per-request code optimised for speed (profile "server");
+#   1. the crate for wasm32 three times, with Debian's rustc and -Zbuild-std:
+#      - "client":  `ClientCore` (MeshClient's core), no signature crypto,
+#                   optimised for size (profile "release"); the browser's
+#                   only wasm, and MeshClient's on the server too;
+#      - "gateway": the gateway and verifyIdentity without the client's
+#                   binding, its per-request code optimised for speed
+#                   (profile "server"). Node, Next.js server code and workerd
+#                   load both modules (pkg-template/node.js, workerd.js);
+#      - "server":  the client's core plus mesh-sdk/next's ServerRules (cookies,
+#                   routes, the Redis lock), loaded by mesh-sdk/next only;
 #   2. wasm-bindgen --target web for each;
 #   3. wasm-opt -Oz with exactly the features rustc emits (not --all-features:
 #      workerd and Next.js reject such modules);
 #   4. pkg-template/ (entries per runtime, types, README, CLI) + the outputs.
 # Usage: scripts/build.sh [--dev]   (--dev skips wasm-opt for a faster loop)
-#        MESH_BUILD_VARIANTS="full" scripts/build.sh   (build one variant only;
+#        MESH_BUILD_VARIANTS="gateway" scripts/build.sh   (build one variant only;
 #        the other is kept from the previous build)
 set -euo pipefail
 cd "$(dirname "$0")/.."
 root=$PWD
 dev=0; [ "${1:-}" = --dev ] && dev=1
-variants=${MESH_BUILD_VARIANTS:-client full}
+variants=${MESH_BUILD_VARIANTS:-client gateway server}
 
 # One build at a time: concurrent builds would overwrite each other's cargo
 # output between cargo and wasm-bindgen, and pkg/ under a running test.
@@ -50,10 +55,12 @@ build_variant() { # name cargo-features cargo-profile
 
 for v in $variants; do
   case $v in
-    # The browser build for size; the server build (with the gateway) has
-    # its per-request code built for speed (Cargo.toml, profile "server").
+    # The client for size; the gateway has its per-request code built for
+    # speed (Cargo.toml, profile "server").
     client) build_variant client client release ;;
-    full) build_variant full client,gateway,server server ;;
+    gateway) build_variant gateway gateway server ;;
+    # mesh-sdk/next's server session: the client's core plus ServerRules.
+    server) build_variant server client,server server ;;
     *) echo "unknown variant $v" >&2; exit 2 ;;
   esac
 done
@@ -62,7 +69,7 @@ echo "[build] assembling pkg/"
 next=target/pkg.next
 rm -rf "$next"; mkdir -p "$next/wasm" dist
 cp -R pkg-template/. "$next/"
-for v in client full; do
+for v in client gateway server; do
   [ -f "target/bindgen/$v/mesh_sdk_bg.wasm" ] || { echo "[build] variant $v was never built" >&2; exit 1; }
   mkdir -p "$next/wasm/$v"
   cp "target/bindgen/$v/mesh_sdk.js" "target/bindgen/$v/mesh_sdk_bg.wasm" "$next/wasm/$v/"
@@ -73,9 +80,11 @@ done
 # bundlers rewrite file URLs to client assets (see TOOLCHAIN.md).
 node -e '
   const fs = require("fs");
-  const dir = process.argv[1] + "/wasm/full/";
-  const b64 = fs.readFileSync(dir + "mesh_sdk_bg.wasm").toString("base64");
-  fs.writeFileSync(dir + "mesh_sdk_bg.wasm.b64.js", "export default \"" + b64 + "\";\n");
+  for (const v of ["client", "gateway", "server"]) {
+    const dir = process.argv[1] + "/wasm/" + v + "/";
+    const b64 = fs.readFileSync(dir + "mesh_sdk_bg.wasm").toString("base64");
+    fs.writeFileSync(dir + "mesh_sdk_bg.wasm.b64.js", "export default \"" + b64 + "\";\n");
+  }
 ' "$next"
 # Swap in the new pkg/ in one step, so a test reading it sees old or new.
 rm -rf target/pkg.old; [ -d pkg ] && mv pkg target/pkg.old; mv "$next" pkg

@@ -7,7 +7,8 @@
 //! - [`error`]: one error type with stable codes, shared by every part.
 //! - [`key_name`]: what an API key's name may be, for the gateway and the client alike.
 //! - [`secret`]: token and key newtypes with redacted `Debug`.
-//! - `client` (feature `client`): the sans-IO client core: token expiry math,
+//! - `client` (feature `client`, and `gateway`, which takes its token
+//!   parsing and refresh rules): the sans-IO client core: token expiry math,
 //!   refresh policy and lock, device-flow polling, API-call retry policy.
 //! - `gateway` (feature `gateway`): the sans-IO gateway core: configuration,
 //!   route policy, JWT header and claim checks, JWKS and token caches, API-key
@@ -24,7 +25,7 @@ pub mod error;
 pub mod key_name;
 pub mod secret;
 
-#[cfg(feature = "client")]
+#[cfg(any(feature = "client", feature = "gateway"))]
 pub mod client;
 #[cfg(feature = "gateway")]
 pub mod gateway;

@@ -5,7 +5,7 @@
 // 1. Refresh storm: N concurrent getAccessToken() calls on an expired session
 //    (real oidc-provider behind the counting proxy). Goal: exactly 1 token
 //    request for any N, and one token for all callers.
-// 2. wasm start-up in Node: compile + instantiate of pkg/wasm/full and
+// 2. wasm start-up in Node: compile + instantiate of pkg/wasm/gateway and
 //    pkg/wasm/client (median of N fresh processes), and the cold import of
 //    pkg/node.js (base64 decode + compile + instantiate). Reference, measured
 //    in the same run: the cold import time of JavaScript auth libraries in
@@ -95,7 +95,7 @@ function measure(childArgs) {
   return runs;
 }
 const startRows = [];
-for (const variant of ['full', 'client']) {
+for (const variant of ['gateway', 'client']) {
   const wasm = `${root}pkg/wasm/${variant}/mesh_sdk_bg.wasm`;
   if (!existsSync(wasm)) continue;
   const bytes = readFileSync(wasm);

@@ -76,9 +76,9 @@ for (const [i, a] of anchors.entries()) {
 }
 const mine = await bundle(ours, 'ours');
 const wasmBytes = readFileSync(join(repo, 'pkg/wasm/client/mesh_sdk_bg.wasm'));
-const fullWasmBytes = readFileSync(join(repo, 'pkg/wasm/full/mesh_sdk_bg.wasm'));
+const gatewayWasmBytes = readFileSync(join(repo, 'pkg/wasm/gateway/mesh_sdk_bg.wasm'));
 // wasm-opt drops the name section; a module that still has one is a --dev build.
-for (const [variant, bytes] of [['client', wasmBytes], ['full', fullWasmBytes]]) {
+for (const [variant, bytes] of [['client', wasmBytes], ['gateway', gatewayWasmBytes]]) {
   if (WebAssembly.Module.customSections(new WebAssembly.Module(bytes), 'name').length > 0) {
     console.log(`WARNING: pkg/wasm/${variant} is a --dev build (no wasm-opt): its sizes are not the release sizes\n`);
   }
@@ -95,7 +95,7 @@ for (const r of rows) {
 const total = rows.at(-1).total;
 console.log(`\nmesh-sdk browser total: ${kb(total)} KB gz; goal <= ${GOAL_KB} KB: ${total <= GOAL_KB * 1024 ? 'met' : 'NOT met'}`);
 if (total > GOAL_KB * 1024) console.log('what is big: node benches/size/breakdown.mjs client');
-console.log(`(for reference, the full build for Node/workerd: ${kb(fullWasmBytes.length)} KB wasm, ${kb(gz(fullWasmBytes))} KB gz)\n`);
+console.log(`(for reference, the gateway build for Node/workerd: ${kb(gatewayWasmBytes.length)} KB wasm, ${kb(gz(gatewayWasmBytes))} KB gz)\n`);
 
 // ---- Instantiate time in Node.
 
@@ -121,7 +121,7 @@ async function timeIt(label, fn) {
 // load or a cold isolate does.
 const glueUrl = (variant, i) => `${pathToFileURL(join(repo, `pkg/wasm/${variant}/mesh_sdk.js`)).href}?run=${variant}${i}`;
 const timings = [];
-for (const [variant, bytes] of [['client', wasmBytes], ['full', fullWasmBytes]]) {
+for (const [variant, bytes] of [['client', wasmBytes], ['gateway', gatewayWasmBytes]]) {
   timings.push(await timeIt(`mesh-sdk ${variant} wasm (${kb(bytes.length)} KB): initSync from bytes`, async (i) => {
     const glue = await import(glueUrl(variant, `s${i}`));
     glue.initSync({ module: bytes });

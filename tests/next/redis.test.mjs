@@ -9,7 +9,7 @@ import { fileURLToPath } from 'node:url';
 import { promisify } from 'node:util';
 import { createMeshAuth } from '../../pkg/next.js';
 import { RedisConnection } from '../../pkg/next-redis.js';
-import { ServerRules } from '../../pkg/wasm/full/mesh_sdk.js';
+import { ServerRules } from '../../pkg/wasm/server/mesh_sdk.js';
 import { sleep } from '../support/http.mjs';
 import { Jar, appOptions, openCookie, signIn, startIdp, startRedis } from './support.mjs';
 

@@ -127,10 +127,12 @@ test('the hand-written types check a typed usage file', async (t) => {
     const stepsModule = steps.getTypeChecker().getSymbolAtLocation(steps.getSourceFile(join(pkgDir, 'steps.d.ts')));
     const stepTypes = steps.getTypeChecker().getExportsOfModule(stepsModule);
     const membersOf = (name) => steps.getTypeChecker().getDeclaredTypeOfSymbol(stepTypes.find((s) => s.name === name)).getProperties().map((p) => p.name);
-    const glue = await import(pathToFileURL(join(pkgDir, 'wasm/full/mesh_sdk.js')).href);
-    // The full build's ClientCore has mesh-sdk/next's methods too.
-    assert.deepEqual(publicNames(membersOf('ServerClientCore')), publicNames(Object.getOwnPropertyNames(glue.ClientCore.prototype)));
-    assert.deepEqual(publicNames(membersOf('ServerRules')), publicNames(Object.getOwnPropertyNames(glue.ServerRules.prototype)).filter((n) => n !== 'free'));
+    const glue = await import(pathToFileURL(join(pkgDir, 'wasm/client/mesh_sdk.js')).href);
+    assert.deepEqual(publicNames(membersOf('ClientCore')), publicNames(Object.getOwnPropertyNames(glue.ClientCore.prototype)));
+    // The server build's ClientCore has mesh-sdk/next's methods too.
+    const server = await import(pathToFileURL(join(pkgDir, 'wasm/server/mesh_sdk.js')).href);
+    assert.deepEqual(publicNames(membersOf('ServerClientCore')), publicNames(Object.getOwnPropertyNames(server.ClientCore.prototype)));
+    assert.deepEqual(publicNames(membersOf('ServerRules')), publicNames(Object.getOwnPropertyNames(server.ServerRules.prototype)).filter((n) => n !== 'free'));
     const keys = checker.getDeclaredTypeOfSymbol(exported.get('MeshKeys')).getProperties().map((p) => p.name);
     // `client.keys` is a plain object, typed as the interface MeshKeys.
     const client = new runtime.MeshClient({ apiUrl: 'http://127.0.0.1:9', apiKey: 'mesh_sk_types_probe' });

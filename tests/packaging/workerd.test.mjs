@@ -1,5 +1,5 @@
 // The packed tarball in a Worker: a tiny worker imports `mesh-sdk` (and
-// `mesh-sdk/worker`) by package name, wrangler bundles it as it would for
+// `mesh-sdk/worker`, `mesh-sdk/gateway`) by package name, wrangler bundles it as it would for
 // deploy (conditions workerd, worker, browser), and real workerd runs it
 // offline on 127.0.0.1. The worker makes real calls to a local origin.
 import assert from 'node:assert/strict';
@@ -13,6 +13,7 @@ import {
 const worker = `
 import * as sdk from 'mesh-sdk';
 import * as viaSubpath from 'mesh-sdk/worker';
+import * as gatewayOnly from 'mesh-sdk/gateway';
 
 export default {
   async fetch(request, env, ctx) {
@@ -23,6 +24,9 @@ export default {
       // Both specifiers must resolve to the same module (one wasm instance).
       sameModule: viaSubpath.version === sdk.version,
       exports: Object.keys(sdk).sort(),
+      gatewayExports: Object.keys(gatewayOnly).sort(),
+      // The gateway-only entry shares the main entry's gateway module.
+      sameGateway: gatewayOnly.createGateway === sdk.createGateway,
     };
     if (!origin) return Response.json(out); // the readiness probe
 
@@ -33,7 +37,7 @@ export default {
 
     // One public route: no JWT issuer or KV needed. The spoofed identity
     // header must not reach the origin.
-    const gateway = sdk.createGateway();
+    const gateway = gatewayOnly.createGateway();
     const gatewayEnv = { MESH_UPSTREAM_URL: origin, MESH_ROUTES: '[{"prefix":"/health","auth":"public"}]' };
     const inbound = new Request(new URL('/health?from=gateway', url), { headers: { 'X-User-Id': 'spoofed' } });
     const res = await gateway.fetch(inbound, gatewayEnv, ctx);
@@ -71,6 +75,8 @@ test('the packed tarball runs in workerd (wrangler dev, offline)', async (t) => 
   assert.equal(out.version, await packageVersion());
   assert.equal(out.sameModule, true, "'mesh-sdk' and 'mesh-sdk/worker' are one module");
   assert.ok(out.exports.includes('isMeshError'));
+  assert.deepEqual(out.gatewayExports, ['KeyShard', 'MeshError', 'RateLimitShard', 'TokenBroker', 'createGateway', 'isMeshError', 'verifyIdentity', 'version']);
+  assert.equal(out.sameGateway, true, "'mesh-sdk/gateway' and 'mesh-sdk' share one gateway module");
 
   assert.equal(out.client.status, 200);
   assert.equal(out.client.echo.headers['x-api-key'], 'mesh_sk_from_workerd');
