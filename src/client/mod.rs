@@ -65,6 +65,7 @@ pub mod redirect;
 pub mod refresh;
 pub mod request;
 pub mod storage;
+pub mod terminal;
 pub mod token;
 pub mod validation;
 

@@ -13,6 +13,8 @@ mod options;
 mod records;
 mod redirect;
 mod rules;
+#[cfg(feature = "gateway")]
+mod terminal;
 
 pub use self::core::ClientCore;
 
