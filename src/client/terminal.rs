@@ -12,11 +12,13 @@
 //! `MESH_EXTENDED_TOKEN_LIFETIME` (default: true when headless) asks for a
 //! long-lived session: `offline_access`, the scopes of
 //! `MESH_EXTENDED_TOKEN_SCOPE` and the authorization request parameters of
-//! `MESH_EXTENDED_TOKEN_PARAM` (`name=value`, several joined by `&`).
+//! `MESH_EXTENDED_TOKEN_PARAM` (`name=value`, several joined by `&`), and,
+//! in the browser, `prompt=consent` (OIDC Core §11: a provider grants
+//! `offline_access` to the code flow only after asking the user).
 
 use crate::error::{Error, Result};
 
-use super::redirect::{is_param_name, RESERVED_AUTHORIZE_PARAMS};
+use super::redirect::{is_param_name, PENDING_REDIRECT_TTL_MS, RESERVED_AUTHORIZE_PARAMS};
 
 /// The environment as the CLI saw it: variables as strings (`None`: unset).
 #[derive(Debug, Clone, Default, PartialEq)]
@@ -66,7 +68,13 @@ pub struct LoginPlan {
     pub headless: bool,
     pub extended: bool,
     pub scope: String,
+    /// `consent` for a long-lived browser login: OIDC Core §11 grants
+    /// `offline_access` to the code flow only when the user was asked.
+    pub prompt: Option<&'static str>,
     pub params: Vec<(String, String)>,
+    /// How long the browser login waits for its callback by default: as
+    /// long as its pending login lives.
+    pub wait_ms: i64,
 }
 
 /// The default scope of a terminal login.
@@ -164,7 +172,8 @@ pub fn plan_login(facts: &TerminalFacts) -> Result<LoginPlan> {
         add_scopes(&mut scope, facts.extended_scope.as_deref().unwrap_or(""));
         params = extra_params(facts.extended_param.as_deref().unwrap_or(""))?;
     }
-    Ok(LoginPlan { flow, reason, headless: headless.is_some(), extended, scope, params })
+    let prompt = (extended && flow == LoginFlow::Browser).then_some("consent");
+    Ok(LoginPlan { flow, reason, headless: headless.is_some(), extended, scope, prompt, params, wait_ms: PENDING_REDIRECT_TTL_MS })
 }
 
 #[cfg(test)]

@@ -17,7 +17,7 @@ fn flow(f: &TerminalFacts) -> LoginFlow {
 #[test]
 fn a_desktop_opens_the_browser() {
     let p = plan_login(&desktop()).unwrap();
-    assert_eq!((p.flow, p.headless, p.extended), (LoginFlow::Browser, false, false));
+    assert_eq!((p.flow, p.headless, p.extended, p.prompt), (LoginFlow::Browser, false, false, None));
     assert_eq!(p.scope, TERMINAL_DEFAULT_SCOPE);
     assert!(p.params.is_empty());
     assert_eq!(flow(&TerminalFacts { display: None, wayland_display: s("wayland-0"), ..desktop() }), LoginFlow::Browser);
@@ -43,7 +43,7 @@ fn headless_environments_take_the_device_code() {
     ];
     for f in cases {
         let p = plan_login(&f).unwrap();
-        assert_eq!((p.flow, p.headless, p.extended), (LoginFlow::Device, true, true), "{f:?}");
+        assert_eq!((p.flow, p.headless, p.extended, p.prompt), (LoginFlow::Device, true, true, None), "{f:?}");
     }
     assert_eq!(plan_login(&TerminalFacts { ssh_tty: s("x"), ..desktop() }).unwrap().reason, "this is an SSH session");
 }
@@ -63,6 +63,7 @@ fn flags_override_the_environment() {
     assert_eq!((p.flow, p.reason), (LoginFlow::Browser, "--browser was given"));
     // The session still lasts long: the machine is headless.
     assert!(p.extended);
+    assert_eq!(p.prompt, Some("consent"));
     let p = plan_login(&TerminalFacts { force_device: true, ..desktop() }).unwrap();
     assert_eq!((p.flow, p.extended), (LoginFlow::Device, false));
     let e = plan_login(&TerminalFacts { force_device: true, force_browser: true, ..desktop() }).unwrap_err();

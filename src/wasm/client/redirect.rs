@@ -66,7 +66,7 @@ fn extra_params(value: &JsValue) -> Result<Vec<(String, String)>, Error> {
         return Err(Error::config("extraParams", "must be an object of strings"));
     }
     let mut out = Vec::new();
-    for name in Object::keys(value.unchecked_ref()).iter().filter_map(|k| k.as_string()) {
+    for name in Object::keys(value.unchecked_ref::<Object>()).iter().filter_map(|k| k.as_string()) {
         let v = get(value, &name).as_string().ok_or_else(|| Error::config("extraParams", "must be an object of strings"))?;
         out.push((name, v));
     }

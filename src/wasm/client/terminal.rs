@@ -11,7 +11,7 @@ use crate::error::Error;
 
 /// `facts`: `{ platform, container, browser, device, scope?, env }` where
 /// `env` holds the variables as `process.env` does. Answers `{ flow,
-/// reason, headless, extended, scope, params }` (`params`: an object of the
+/// reason, headless, extended, scope, prompt?, params, waitMs }` (`params`: an object of the
 /// extra authorization request parameters); throws `invalid_config`.
 #[wasm_bindgen(js_name = terminalLoginPlan)]
 pub fn terminal_login_plan(facts: JsValue) -> Result<JsValue, JsValue> {
@@ -40,6 +40,10 @@ pub fn terminal_login_plan(facts: JsValue) -> Result<JsValue, JsValue> {
     set(&o, "headless", &JsValue::from_bool(plan.headless));
     set(&o, "extended", &JsValue::from_bool(plan.extended));
     set(&o, "scope", &JsValue::from_str(&plan.scope));
+    if let Some(prompt) = plan.prompt {
+        set(&o, "prompt", &JsValue::from_str(prompt));
+    }
+    set(&o, "waitMs", &JsValue::from_f64(plan.wait_ms as f64));
     let params = Object::new();
     for (name, value) in &plan.params {
         set(&params, name, &JsValue::from_str(value));
