@@ -42,7 +42,7 @@ describe('CLI: mesh-auth signs in with the browser', () => {
     const file = join(home, 'browser.json');
     let played;
     const r = await run('mesh-auth.js', ['--browser', '--no-open', '--token-file', file], {
-      env: { ...env, MESH_EXTENDED_TOKEN_LIFETIME: 'true' },
+      env: { ...env, MESH_EXTENDED_TOKEN_LIFETIME: 'true', MESH_EXTENDED_TOKEN_PARAM: 'mesh_session=long' },
       onLine: (line) => {
         const m = AUTHORIZE_LINE.exec(line);
         if (!m) return;
@@ -68,6 +68,7 @@ describe('CLI: mesh-auth signs in with the browser', () => {
     assert.equal(q.get('code_challenge_method'), 'S256');
     assert.ok(q.get('state') && q.get('nonce') && q.get('code_challenge'));
     assert.deepEqual(q.get('scope').split(' ').sort(), ['offline_access', 'openid']);
+    assert.equal(q.get('mesh_session'), 'long', 'MESH_EXTENDED_TOKEN_PARAM goes on the authorization request');
     assert.equal(q.get('prompt'), 'consent', 'offline_access in the code flow needs consent (OIDC Core 11)');
     // The browser ended on mesh-auth's listener, which said so.
     assert.ok(page.url.startsWith(`${redirect.origin}/callback?`), page.url);
