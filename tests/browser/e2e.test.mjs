@@ -458,6 +458,7 @@ test('"Sign in": the redirect login through the provider pages, the user\'s name
     assert.equal((await page.getByTestId('user-name').textContent()).trim(), user.name, 'the name from the ID token');
     assert.equal((await page.getByTestId('user-id').textContent()).trim(), user.id);
     assert.equal(await page.getByRole('heading', { level: 1 }).textContent(), 'Your session');
+    assert.equal(await page.getByRole('navigation').getByRole('link', { name: 'Your session' }).count(), 1, 'the nav says so too');
     assert.match(await page.locator('.badge').textContent(), new RegExp(user.name));
     const kept = await bounded(page.evaluate(() => Object.keys(sessionStorage).filter((k) => k.endsWith(':redirect-logins')).length), 'reading sessionStorage');
     assert.equal(kept, 0, 'the completed login is no longer pending');

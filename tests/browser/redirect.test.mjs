@@ -2,10 +2,13 @@
 // app navigates to the provider, the user signs in and consents on its
 // pages, the provider sends the browser back, and the page completes the
 // login (code exchange, ID token verified with WebCrypto, session stored).
+// Then the package README's redirect example, run as written on the pages
+// of an app (/account, /callback, /), through sign-in and sign-out.
 // The attacks on each rule are tested cheaper: src/client/redirect_tests.rs,
 // src/client/id_token_tests.rs and tests/client/redirect-login.test.mjs.
 
 import assert from 'node:assert/strict';
+import { readFileSync } from 'node:fs';
 import { after, before, test } from 'node:test';
 import { chromium } from 'playwright-core';
 
@@ -17,9 +20,10 @@ let op;
 let web;
 let browser;
 let callback;
+const appPages = {};
 
 before(async () => {
-  web = await startStatic();
+  web = await startStatic({}, appPages);
   callback = `${web.origin}/fixtures/redirect.html`;
   op = await startProvider({
     idTokenClaims: true,
@@ -30,6 +34,15 @@ before(async () => {
       response_types: ['code'],
       redirect_uris: [callback],
       post_logout_redirect_uris: [`${web.origin}/fixtures/redirect.html?bye=1`],
+      scope: 'openid profile offline_access',
+    }, {
+      // The package README's example, as written: its client id, /callback and /.
+      client_id: 'my-spa',
+      token_endpoint_auth_method: 'none',
+      grant_types: ['authorization_code', 'refresh_token'],
+      response_types: ['code'],
+      redirect_uris: [`${web.origin}/callback`],
+      post_logout_redirect_uris: [`${web.origin}/`],
       scope: 'openid profile offline_access',
     }],
   });
@@ -78,6 +91,62 @@ test('sign in with the redirect, see the user, get the logout URL', { timeout: 9
     // The provider's logout page accepts the hint and the return address.
     const answer = await page.goto(out.logoutUrl);
     assert.equal(answer.status(), 200);
+  } finally {
+    await closeQuietly(context, 'the browser context');
+  }
+});
+
+/**
+ * The README's "Redirect login (a browser SPA)" block as packed (pkg/README.md),
+ * cut at its three comments into the pages an app has: /account (the sign-in
+ * button, the user, the sign-out button) and /callback. Only the issuer and
+ * the import path change; `show` and the buttons are the page's.
+ */
+function readmePages() {
+  const example = (file) => readFileSync(new URL(file, import.meta.url), 'utf8')
+    .split('\n### Redirect login (a browser SPA)\n')[1]?.match(/```js\n([\s\S]*?)```/)?.[1];
+  const block = example('../../pkg/README.md');
+  assert.ok(block, 'the package README has the redirect example');
+  assert.equal(example('../../README.md'), block, "the repository README's copy is the same");
+  const code = block.replace("from 'mesh-sdk'", "from '/pkg/browser.js'").replace("'https://auth.example.com'", JSON.stringify(op.issuer));
+  const [setup, rest] = code.split('// The sign-in button');
+  const [signIn, rest2] = rest.split('// The /callback page');
+  const [callback, anyPage] = rest2.split('// Any page');
+  assert.ok(setup && signIn && callback && anyPage, 'the example has its three parts');
+  const html = (body, script) => `<!DOCTYPE html><html lang="en"><head><meta charset="utf-8"><link rel="icon" href="data:,"></head><body>${body}<script type="module">${script}</script></body></html>`;
+  return {
+    '/account': html('<button id="signIn">Sign in</button><button id="signOut">Sign out</button>',
+      `${setup}//${signIn}\ntry {\n//${anyPage}\nwindow.state = { user: { name, sub } };\n} catch (e) { window.state = { signedOut: e.code }; }`),
+    '/callback': html('', `const show = (code, message) => { window.state = { refused: code, message }; };\n${setup}//${callback}`),
+    '/': html('<p>Home</p>', ''),
+  };
+}
+
+test('the package README\'s redirect example, as written, signs in and out', { timeout: 90_000 }, async () => {
+  // Served by the app's own server: Chromium lets only a loopback page fetch the loopback provider.
+  Object.assign(appPages, readmePages());
+  const context = await bounded(browser.newContext(), 'newContext');
+  try {
+    const page = await bounded(context.newPage(), 'newPage');
+    const state = async () => {
+      await page.waitForFunction(() => window.state, null, { timeout: 20_000 });
+      return page.evaluate(() => window.state);
+    };
+    await page.goto(`${web.origin}/account`);
+    assert.deepEqual(await state(), { signedOut: 'not_logged_in' });
+    await Promise.all([page.waitForURL(`${op.issuer}/**`, { timeout: 20_000 }), page.click('#signIn')]);
+    await page.fill('input[name=login]', 'demo');
+    await page.fill('input[name=password]', 'demo');
+    await page.click('button:has-text("Sign in")');
+    await page.click('button:has-text("Allow")');
+    // /callback completes the login and replaces itself with returnTo (/account).
+    await page.waitForURL(`${web.origin}/account`, { timeout: 20_000 });
+    assert.deepEqual(await state(), { user: { name: 'Demo User', sub: 'user-demo-1' } });
+    await Promise.all([page.waitForURL(`${op.issuer}/**`, { timeout: 20_000 }), page.click('#signOut')]);
+    await page.click('button:has-text("Yes, sign me out")');
+    await page.waitForURL(`${web.origin}/`, { timeout: 20_000 });
+    await page.goto(`${web.origin}/account`);
+    assert.deepEqual(await state(), { signedOut: 'not_logged_in' });
   } finally {
     await closeQuietly(context, 'the browser context');
   }

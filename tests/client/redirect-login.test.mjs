@@ -106,6 +106,22 @@ describe('redirect login against oidc-provider', { timeout: 60_000 }, () => {
     assert.equal(page.status, 200, 'the provider accepts the id_token_hint');
   });
 
+  test('a replayed code under a fresh state is refused by the provider and stores nothing', async () => {
+    const first = client();
+    const callback = new URL(await signIn(await first.authorizeUrl({ redirectUri: REDIRECT })));
+    await first.handleRedirectCallback(callback.href);
+    // An attacker replays the spent code into another login of theirs (its own state and verifier).
+    const second = client();
+    const start = new URL(await second.authorizeUrl({ redirectUri: REDIRECT }));
+    callback.searchParams.set('state', start.searchParams.get('state'));
+    await assert.rejects(second.handleRedirectCallback(callback.href), (e) => {
+      assert.equal(e.code, 'invalid_response', e.message);
+      assert.equal(e.context?.oauthError, 'invalid_grant');
+      return true;
+    });
+    assert.equal(second.getSession(), null);
+  });
+
   test('an open returnTo is dropped', async () => {
     const c = client();
     const session = await c.handleRedirectCallback(await signIn(await c.authorizeUrl({ redirectUri: REDIRECT, returnTo: '//evil.example/x' })));
@@ -203,10 +219,13 @@ describe('ID tokens the core refuses', { timeout: 60_000 }, () => {
     ['wrong nonce', (c) => sign(H, { ...c, nonce: 'other' })],
     ['wrong aud', (c) => sign(H, { ...c, aud: 'other' })],
     ['several audiences without azp', (c) => sign(H, { ...c, aud: ['spa', 'other'] })],
+    ['azp of another client', (c) => sign(H, { ...c, aud: ['spa', 'other'], azp: 'other' })],
+    ['no nonce', (c) => sign(H, { ...c, nonce: undefined })],
     ['another issuer', (c) => sign(H, { ...c, iss: 'http://evil.example' })],
     ['expired', (c) => sign(H, { ...c, exp: c.iat - 3600 })],
     ['issued in the future', (c) => sign(H, { ...c, iat: c.iat + 3600 })],
     ['unknown kid', (c) => sign({ alg: 'RS256', kid: 'k2' }, c)],
+    ['no ID token in the token response', () => undefined],
     ['claims changed after signing', (c) => { const [h, , s] = sign(H, c).split('.'); return `${h}.${b64({ ...c, sub: 'admin' })}.${s}`; }],
   ];
   for (const [name, make] of cases) {

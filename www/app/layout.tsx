@@ -4,13 +4,14 @@ import { connection } from 'next/server';
 import type { ReactNode } from 'react';
 import { NavLink } from '@/components/NavLink';
 import { SessionBadge } from '@/components/SessionBadge';
+import { SessionNavLabel } from '@/components/SessionNavLabel';
 import { readMeshConfig } from '@/lib/config';
 import { MeshProvider } from '@/lib/mesh';
 import './globals.css';
 
 export const metadata: Metadata = {
   title: { default: 'mesh-sdk demo', template: '%s · mesh-sdk demo' },
-  description: 'Device-code sign-in and API keys with mesh-sdk.',
+  description: 'Redirect and device-code sign-in, and API keys, with mesh-sdk.',
 };
 
 export const viewport: Viewport = { width: 'device-width', initialScale: 1, colorScheme: 'light dark' };
@@ -34,7 +35,9 @@ export default async function RootLayout({ children }: { children: ReactNode }) 
               </Link>
               <ul>
                 <li>
-                  <NavLink href="/login">Sign in</NavLink>
+                  <NavLink href="/login">
+                    <SessionNavLabel />
+                  </NavLink>
                 </li>
                 <li>
                   <NavLink href="/settings">API keys</NavLink>

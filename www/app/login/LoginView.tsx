@@ -31,6 +31,14 @@ function failureText(err: unknown): string {
 export function LoginView() {
   const { client, session, reloadSession, signIn, signOut } = useMesh();
   const [leaving, setLeaving] = useState<{ failed?: string }>();
+  // Back from the provider's page through the browser's back/forward cache: "Sign in" again.
+  useEffect(() => {
+    const back = (event: PageTransitionEvent) => {
+      if (event.persisted) setLeaving(undefined);
+    };
+    window.addEventListener('pageshow', back);
+    return () => window.removeEventListener('pageshow', back);
+  }, []);
   const [flow, setFlow] = useState<Flow>({ step: 'idle' });
   const abortRef = useRef<AbortController | null>(null);
   const justSignedIn = useRef(false);
