@@ -261,6 +261,12 @@ export interface AuthorizeOptions {
   loginHint?: string;
   /** A same-origin path to go to after the callback; anything else is dropped. */
   returnTo?: string;
+  /**
+   * Provider-specific authorization request parameters (names of letters,
+   * digits, `_`, `-`, `.`); a parameter the login sets itself (`state`,
+   * `redirect_uri`, `scope`, `prompt`, …) is refused with `invalid_config`.
+   */
+  extraParams?: Record<string, string>;
 }
 
 /** What `handleRedirectCallback` resolves with. */

@@ -1,15 +1,21 @@
 #!/usr/bin/env node
-// mesh-auth: sign in from a terminal with the OAuth device flow (RFC 8628)
-// and keep the session in ~/.mesh/token.json (mode 0600).
-import { rmSync } from 'node:fs';
+// mesh-auth: sign in from a terminal, with the browser (authorization code +
+// PKCE, loopback redirect, RFC 8252) where one can be opened, else with the
+// device flow (RFC 8628), and keep the session in ~/.mesh/token.json (mode
+// 0600). Which flow: the core's rule (src/client/terminal.rs).
+import { existsSync, rmSync } from 'node:fs';
+import { browserLogin, openBrowser } from './loopback.js';
 import {
   EXIT, UsageError, clientConfig, describeExpiry, parseArgs, readSessionFile, reportError, subjectOf, tokenFilePath, writeSessionFile,
 } from './session-file.js';
 
 const USAGE = `Usage: mesh-auth [options]
 
-Signs in with the device flow: prints a link and a code, waits until you
-approve in a browser, then saves the session to ~/.mesh/token.json (mode 0600).
+Signs in and saves the session to ~/.mesh/token.json (mode 0600):
+- with a browser: opens it at the provider's sign-in page (the URL is printed
+  too) and takes the answer on http://127.0.0.1:<random port>/callback;
+- headless (no DISPLAY/WAYLAND_DISPLAY on Linux, SSH, CI, a container, or
+  MESH_HEADLESS=true): prints a link and a code to approve on any device.
 
 Options (each falls back to the environment variable shown):
   --issuer URL        OpenID issuer                       MESH_ISSUER
@@ -19,8 +25,17 @@ Options (each falls back to the environment variable shown):
   --api-url URL       API base URL, saved for mesh-env    MESH_API_URL
   --token-file PATH   where to save the session           MESH_TOKEN_FILE
   --timeout-ms N      per-request timeout (default 60000)
+  --browser           sign in with the browser, even when headless
+  --device            sign in with a device code, even with a browser
+  --no-open           print the browser URL without opening a browser
+  --login-timeout S   how long to wait for the browser (default 900)
   --logout            revoke the saved session at the provider and delete the file
   -h, --help          show this help
+
+Environment: MESH_HEADLESS=true|false overrides the detection;
+MESH_EXTENDED_TOKEN_LIFETIME=true|false (default: true when headless) asks for
+a long-lived session: offline_access, plus MESH_EXTENDED_TOKEN_SCOPE (scopes)
+and MESH_EXTENDED_TOKEN_PARAM (name=value&...) if your provider needs them.
 
 Exit codes: 0 signed in, 1 login failed (denied, expired, network),
 2 bad usage or configuration, 130 interrupted.
@@ -38,6 +53,10 @@ const SPEC = {
   '--token-file': 'tokenFile',
   '--timeout-ms': 'timeoutMs',
   '--logout': { flag: 'logout' },
+  '--browser': { flag: 'browser' },
+  '--device': { flag: 'device' },
+  '--no-open': { flag: 'noOpen' },
+  '--login-timeout': 'loginTimeout',
   '-h': { flag: 'help' },
   '--help': { flag: 'help' },
 };
@@ -51,28 +70,31 @@ async function main(argv) {
   const path = tokenFilePath(flags);
   if (flags.logout) return logout(flags, path);
   const config = clientConfig(flags);
-  const timeoutMs = flags.timeoutMs === undefined ? undefined : Number(flags.timeoutMs);
-  if (timeoutMs !== undefined && !(Number.isInteger(timeoutMs) && timeoutMs > 0)) {
-    throw new UsageError('--timeout-ms must be a positive integer');
-  }
+  const timeoutMs = positive(flags.timeoutMs, '--timeout-ms');
+  const loginTimeout = positive(flags.loginTimeout, '--login-timeout');
 
   // Load the wasm only once the arguments are known to be good.
   const { MeshClient } = await import('../node.js');
-  const client = new MeshClient({ ...config, storage: 'memory', ...(timeoutMs ? { timeoutMs } : {}) });
+  const { terminalLoginPlan } = await serverBuild();
+  const plan = terminalLoginPlan({
+    platform: process.platform,
+    container: existsSync('/.dockerenv') || existsSync('/run/.containerenv') || Boolean(process.env.container),
+    browser: Boolean(flags.browser),
+    device: Boolean(flags.device),
+    scope: config.scope,
+    env: process.env,
+  });
+  const waitMs = loginTimeout ? loginTimeout * 1000 : plan.waitMs;
+  const client = new MeshClient({ ...config, scope: plan.scope, storage: 'memory', ...(timeoutMs ? { timeoutMs } : {}) });
   const abort = new AbortController();
   const onSigint = () => abort.abort();
   process.once('SIGINT', onSigint);
   process.once('SIGTERM', onSigint);
   try {
-    const login = await client.startDeviceLogin({ signal: abort.signal });
-    const minutes = Math.max(1, Math.round(login.expiresIn / 60));
-    process.stdout.write(
-      `To sign in, open ${login.verificationUri}\n` +
-      `and enter the code: ${login.userCode}\n` +
-      (login.verificationUriComplete ? `(or open ${login.verificationUriComplete})\n` : '') +
-      `Waiting for approval (the code expires in ${minutes} min; Ctrl-C to cancel)...\n`,
-    );
-    const session = await client.completeDeviceLogin(login, { signal: abort.signal });
+    process.stdout.write(`Signing in with the ${plan.flow === 'browser' ? 'browser' : 'device code'} (${plan.reason})${plan.extended ? ', asking for a long-lived session' : ''}.\n`);
+    const session = plan.flow === 'browser'
+      ? await browserLogin(client, plan, { waitMs, signal: abort.signal, onUrl: (url) => showUrl(url, !flags.noOpen) })
+      : await deviceLogin(client, abort.signal);
     writeSessionFile(path, session, config);
     const who = subjectOf(session.accessToken);
     process.stdout.write(
@@ -90,6 +112,10 @@ async function main(argv) {
       process.stderr.write('mesh-auth: the sign-in was denied in the browser (access_denied)\n');
       return EXIT.FAILED;
     }
+    if (err?.timedOut) {
+      process.stderr.write(`mesh-auth: no answer from the browser within ${Math.round(waitMs / 1000)} s; run mesh-auth again, or mesh-auth --device (timeout)\n`);
+      return EXIT.FAILED;
+    }
     if (err?.code === 'device_code_expired') {
       process.stderr.write('mesh-auth: the code expired before it was approved; run mesh-auth again (device_code_expired)\n');
       return EXIT.FAILED;
@@ -100,6 +126,36 @@ async function main(argv) {
     process.off('SIGTERM', onSigint);
     client.dispose();
   }
+}
+
+/** A positive integer flag, or undefined. */
+function positive(value, name) {
+  if (value === undefined) return undefined;
+  const n = Number(value);
+  if (!(Number.isInteger(n) && n > 0)) throw new UsageError(`${name} must be a positive integer`);
+  return n;
+}
+
+/** Prints the authorization URL, and opens the browser there unless --no-open. */
+function showUrl(url, open) {
+  process.stdout.write(
+    `${open ? 'Opening your browser at' : 'Open this URL in your browser:'}\n${url}\n` +
+    'Waiting for the browser (Ctrl-C to cancel)...\n',
+  );
+  if (open) openBrowser(url);
+}
+
+/** The device flow: prints the link and the code, waits for the approval. */
+async function deviceLogin(client, signal) {
+  const login = await client.startDeviceLogin({ signal });
+  const minutes = Math.max(1, Math.round(login.expiresIn / 60));
+  process.stdout.write(
+    `To sign in, open ${login.verificationUri}\n` +
+    `and enter the code: ${login.userCode}\n` +
+    (login.verificationUriComplete ? `(or open ${login.verificationUriComplete})\n` : '') +
+    `Waiting for approval (the code expires in ${minutes} min; Ctrl-C to cancel)...\n`,
+  );
+  return client.completeDeviceLogin(login, { signal });
 }
 
 async function logout(flags, path) {
@@ -131,3 +187,14 @@ main(process.argv.slice(2)).then(
   (code) => { process.exitCode = code; },
   (err) => { process.exitCode = reportError('mesh-auth', err); },
 );
+
+// The login plan is in the Node-only server build (scripts/build.sh), which
+// the package's Node entry does not load.
+async function serverBuild() {
+  const [{ default: base64 }, server] = await Promise.all([
+    import('../wasm/server/mesh_sdk_bg.wasm.b64.js'),
+    import('../wasm/server/mesh_sdk.js'),
+  ]);
+  server.initSync({ module: Buffer.from(base64, 'base64') });
+  return server;
+}

@@ -8,8 +8,9 @@
 // - short-lived access tokens as RS256 JWTs whose `aud` is the API's
 //   audience (resource indicators), verifiable against /jwks;
 // - token revocation;
-// - a public client `mesh-demo` and two demo users with passwords; given
-//   `redirectUris`, it signs in with the authorization code and PKCE too
+// - a public native client `mesh-demo` and two demo users with passwords; it
+//   signs in with the device code, and with the authorization code and PKCE
+//   at mesh-auth's loopback redirect (any port on 127.0.0.1) and `redirectUris`
 //   (the web app's "Sign in"), and RP-initiated logout returns to its
 //   `postLogoutRedirectUris`;
 // - a confidential client `mesh-edge` (client_secret_basic) with the
@@ -30,6 +31,8 @@ import { pathToFileURL } from 'node:url';
 import Provider, { errors } from './oidc-provider.mjs';
 
 export const DEMO_CLIENT_ID = 'mesh-demo';
+/** mesh-auth's browser login returns here, on whatever port it listens (RFC 8252 §7.3). */
+export const CLI_LOOPBACK_REDIRECT = 'http://127.0.0.1/callback';
 /** The confidential client of the client-credentials grant, and its (test-only) secret. */
 export const SERVICE_CLIENT_ID = 'mesh-edge';
 export const SERVICE_CLIENT_SECRET = 'mesh-edge-test-secret-0123456789abcdef';
@@ -56,7 +59,7 @@ const DEVICE_GRANT = 'urn:ietf:params:oauth:grant-type:device_code';
  * @param {boolean} [o.rotateRefreshTokens=true]
  * @param {Array} [o.extraClients]        more oidc-provider client metadata
  * @param {boolean} [o.idTokenClaims]     put scope-granted claims (`name`) in the ID token
- * @param {string[]} [o.redirectUris]     the demo client's redirect URIs: it then takes the authorization code too
+ * @param {string[]} [o.redirectUris]     the demo client's redirect URIs beside mesh-auth's loopback
  * @param {string[]} [o.postLogoutRedirectUris]  where the demo client's RP-initiated logout may return
  * @param {(origin: string) => boolean} [o.corsOrigin]  default: loopback origins
  * @param {boolean} [o.quiet=true]        silence oidc-provider's development notices
@@ -104,9 +107,13 @@ export async function startProvider(o = {}) {
         client_id: DEMO_CLIENT_ID,
         client_name: 'Mesh demo',
         token_endpoint_auth_method: 'none',
-        grant_types: [DEVICE_GRANT, 'refresh_token', ...(redirectUris.length ? ['authorization_code'] : [])],
-        response_types: redirectUris.length ? ['code'] : [],
-        redirect_uris: redirectUris,
+        // Native (RFC 8252): mesh-auth's loopback redirect, registered without
+        // a port, matches http://127.0.0.1:<any port>/callback (oidc-provider
+        // ignores a loopback redirect URI's port for native clients only).
+        application_type: 'native',
+        grant_types: [DEVICE_GRANT, 'refresh_token', 'authorization_code'],
+        response_types: ['code'],
+        redirect_uris: [CLI_LOOPBACK_REDIRECT, ...redirectUris],
         post_logout_redirect_uris: postLogoutRedirectUris,
         scope: 'openid profile offline_access',
       },

@@ -67,6 +67,7 @@ pub mod refresh;
 pub mod request;
 pub mod server_session;
 pub mod storage;
+pub mod terminal;
 pub mod token;
 pub mod validation;
 

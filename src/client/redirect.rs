@@ -49,7 +49,17 @@ pub struct AuthorizeOptions {
     pub prompt: Option<String>,
     pub login_hint: Option<String>,
     pub return_to: Option<String>,
+    /// Provider-specific authorization request parameters (a terminal's
+    /// long-lived session); a name of [`RESERVED_AUTHORIZE_PARAMS`] is refused.
+    pub extra_params: Vec<(String, String)>,
 }
+
+/// The authorization request parameters this login sets itself: no extra
+/// parameter may replace or double them.
+pub const RESERVED_AUTHORIZE_PARAMS: [&str; 13] = [
+    "response_type", "response_mode", "client_id", "redirect_uri", "scope", "state", "nonce",
+    "code_challenge", "code_challenge_method", "prompt", "login_hint", "audience", "resource",
+];
 
 /// One pending redirect login, as stored.
 #[derive(Clone, PartialEq, Serialize, Deserialize)]
@@ -129,6 +139,9 @@ pub fn authorize_url(
             return Err(Error::config("prompt", "must be none, login, consent or select_account (space-separated)"));
         }
     }
+    if let Some((name, _)) = options.extra_params.iter().find(|(n, _)| !is_param_name(n) || RESERVED_AUTHORIZE_PARAMS.contains(&n.as_str())) {
+        return Err(Error::config("extraParams", format_args!("may not set {name:?}")));
+    }
     if verifier_sha256.len() != 32 {
         return Err(Error::new(ErrorKind::InvalidConfig, "the code challenge must be a SHA-256 digest"));
     }
@@ -161,6 +174,9 @@ pub fn authorize_url(
         // Auth0 reads `audience`, RFC 8707 providers `resource`.
         params.push(("audience", a));
         params.push(("resource", a));
+    }
+    for (name, value) in &options.extra_params {
+        params.push((name, value));
     }
     append_query(&mut url, &params);
     let pending = PendingRedirect {
@@ -332,6 +348,11 @@ pub fn logout_url(end_session_endpoint: Option<&str>, client_id: &str, id_token:
 
 fn is_http_url(s: &str) -> bool {
     (s.starts_with("https://") || s.starts_with("http://")) && !s.chars().any(|c| c.is_control() || c.is_whitespace())
+}
+
+/// A parameter name sent as it is: letters, digits, `_`, `-` and `.`.
+pub fn is_param_name(name: &str) -> bool {
+    !name.is_empty() && name.bytes().all(|b| b.is_ascii_alphanumeric() || b == b'_' || b == b'-' || b == b'.')
 }
 
 fn append_query(url: &mut String, params: &[(&str, &str)]) {

@@ -213,3 +213,14 @@ fn the_logout_url_carries_the_hint_and_a_valid_return() {
     );
     assert_eq!(logout_url(Some("http://idp/end?a=b"), "app", None, Some("javascript:x")).as_deref(), Some("http://idp/end?a=b&client_id=app"));
 }
+
+#[test]
+fn extra_params_are_appended_and_cannot_replace_the_logins_own() {
+    let opts = AuthorizeOptions { extra_params: vec![("session_duration".into(), "30 d".into())], ..options() };
+    let s = start(&opts, 1, T0).unwrap();
+    assert!(s.url.ends_with("&session_duration=30%20d"), "{}", s.url);
+    for name in ["state", "redirect_uri", "code_challenge_method", "scope", "", "a b", "a&b"] {
+        let opts = AuthorizeOptions { extra_params: vec![(name.into(), "x".into())], ..options() };
+        assert_eq!(start(&opts, 1, T0).unwrap_err().kind(), ErrorKind::InvalidConfig, "{name}");
+    }
+}

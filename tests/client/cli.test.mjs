@@ -2,46 +2,14 @@
 // run as child processes against the real provider; approvals go through the
 // provider's pages while the CLI waits.
 import assert from 'node:assert/strict';
-import { spawn } from 'node:child_process';
 import { mkdtempSync, readFileSync, rmSync, statSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { fileURLToPath } from 'node:url';
 import { after, before, describe, test } from 'node:test';
 import { approveDevice, jwtPayload, nowSeconds, startStack } from '../support/stack.mjs';
+import { run } from '../support/cli.mjs';
 
-const BIN = fileURLToPath(new URL('../../pkg/bin/', import.meta.url));
 const T = { timeout: 60_000 };
-
-/** Runs a bin; `onLine(line, child)` sees each stdout line. Killed after `killAfterMs`. */
-function run(name, args, { env = {}, cwd, onLine, killAfterMs = 40_000 } = {}) {
-  return new Promise((resolve) => {
-    const child = spawn(process.execPath, [join(BIN, name), ...args], {
-      cwd,
-      env: { PATH: process.env.PATH, ...env },
-      stdio: ['ignore', 'pipe', 'pipe'],
-    });
-    let stdout = '';
-    let stderr = '';
-    let pending = '';
-    child.stdout.on('data', (d) => {
-      stdout += d;
-      pending += d;
-      let i;
-      while ((i = pending.indexOf('\n')) >= 0) {
-        const line = pending.slice(0, i);
-        pending = pending.slice(i + 1);
-        onLine?.(line, child);
-      }
-    });
-    child.stderr.on('data', (d) => { stderr += d; });
-    const timer = setTimeout(() => child.kill('SIGKILL'), killAfterMs);
-    child.on('exit', (code, signal) => {
-      clearTimeout(timer);
-      resolve({ code, signal, stdout, stderr });
-    });
-  });
-}
 
 const mode = (p) => statSync(p).mode & 0o777;
 

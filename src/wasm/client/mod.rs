@@ -15,6 +15,8 @@ mod redirect;
 mod rules;
 #[cfg(feature = "server")]
 mod server;
+#[cfg(feature = "server")]
+mod terminal;
 
 pub use self::core::ClientCore;
 

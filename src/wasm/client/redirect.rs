@@ -57,6 +57,22 @@ fn pending_list_json(list: &[PendingRedirect]) -> Option<String> {
     js_sys::JSON::stringify(&out).ok()?.as_string()
 }
 
+/// `options.extraParams`: an object of string values (the core checks the names).
+fn extra_params(value: &JsValue) -> Result<Vec<(String, String)>, Error> {
+    if value.is_undefined() || value.is_null() {
+        return Ok(Vec::new());
+    }
+    if !value.is_object() {
+        return Err(Error::config("extraParams", "must be an object of strings"));
+    }
+    let mut out = Vec::new();
+    for name in Object::keys(value.unchecked_ref::<Object>()).iter().filter_map(|k| k.as_string()) {
+        let v = get(value, &name).as_string().ok_or_else(|| Error::config("extraParams", "must be an object of strings"))?;
+        out.push((name, v));
+    }
+    Ok(out)
+}
+
 fn random_of(bytes: &[u8]) -> Result<[u8; RANDOM_BYTES], Error> {
     bytes.try_into().map_err(|_| Error::new(ErrorKind::InvalidConfig, "the redirect login needs 96 random bytes"))
 }
@@ -101,6 +117,7 @@ impl ClientCore {
             prompt: opt_string(&options, "prompt")?,
             login_hint: opt_string(&options, "loginHint")?,
             return_to: opt_string(&options, "returnTo")?,
+            extra_params: extra_params(&get(&options, "extraParams"))?,
         };
         let endpoint = string_prop(&endpoints, "authorization");
         let issuer = self.config.issuer_normalized();

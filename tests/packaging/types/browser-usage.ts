@@ -15,6 +15,9 @@ export async function redirectLogin(): Promise<string | null> {
   await client.loginWithRedirect({ redirectUri: url });
   // @ts-expect-error redirectUri is required
   await client.authorizeUrl({ scope: 'openid' });
+  await client.authorizeUrl({ redirectUri: 'http://app/callback', extraParams: { acr_values: 'mfa' } });
+  // @ts-expect-error extraParams' values are strings
+  await client.authorizeUrl({ redirectUri: 'http://app/callback', extraParams: { max_age: 60 } });
   const session = await client.handleRedirectCallback();
   const name: string | undefined = session.user?.name;
   const sub: string | undefined = client.getSession()?.user?.sub;
