@@ -25,7 +25,7 @@
 //
 //   node scripts/servers/provider.mjs --port 9400 [--audience URL] [--access-token-ttl S] [--client-credentials-ttl S]
 
-import { generateKeyPairSync, randomBytes } from 'node:crypto';
+import { createPrivateKey, createPublicKey, generateKeyPairSync, randomBytes } from 'node:crypto';
 import { createServer } from 'node:http';
 import { pathToFileURL } from 'node:url';
 import Provider, { errors } from './oidc-provider.mjs';
@@ -98,7 +98,7 @@ export async function startProvider(o = {}) {
   const actualPort = server.address().port;
   const issuer = `http://${host}:${actualPort}`;
 
-  const { privateKey } = generateKeyPairSync('rsa', { modulusLength: 2048 });
+  const { privateKey } = keyPair('rsa', { modulusLength: 2048 });
   const signingKey = { ...privateKey.export({ format: 'jwk' }), kid: `mesh-${randomBytes(6).toString('hex')}`, alg: 'RS256', use: 'sig' };
 
   const provider = new Provider(issuer, {
@@ -473,4 +473,22 @@ if (import.meta.url === pathToFileURL(process.argv[1] ?? '').href) {
   const stop = async () => { await op.close(); process.exit(0); };
   process.on('SIGINT', stop);
   process.on('SIGTERM', stop);
+}
+
+/**
+ * A key pair as KeyObjects read back from their PEM text. Node 20 can deadlock
+ * exporting a freshly generated key as a JWK: a garbage collection during the
+ * export may destroy the key-generation job, whose destructor waits on the
+ * key's mutex that the export holds (seen in CI: gdb showed ExportJWK -> GC ->
+ * ~KeyGenJob -> pthread_mutex_lock, the process idle for good). Keys read from
+ * PEM share nothing with that job.
+ * @param {'rsa'|'ec'|'ed25519'} type  @param {object} [options] as generateKeyPairSync's
+ */
+export function keyPair(type, options = {}) {
+  const pem = generateKeyPairSync(type, {
+    ...options,
+    publicKeyEncoding: { type: 'spki', format: 'pem' },
+    privateKeyEncoding: { type: 'pkcs8', format: 'pem' },
+  });
+  return { privateKey: createPrivateKey(pem.privateKey), publicKey: createPublicKey(pem.publicKey) };
 }

@@ -2,10 +2,10 @@
 // oidc-provider, driven over HTTP as a browser would, plus crafted
 // callbacks and ID tokens that the core must refuse, storing nothing.
 import assert from 'node:assert/strict';
-import { generateKeyPairSync, createSign } from 'node:crypto';
+import { createSign } from 'node:crypto';
 import { after, before, describe, test } from 'node:test';
 import { MeshClient } from '../../pkg/node.js';
-import { startProvider } from '../../scripts/servers/provider.mjs';
+import { keyPair, startProvider } from '../../scripts/servers/provider.mjs';
 import { providerLogin as providerSignIn } from '../support/provider-login.mjs';
 
 const REDIRECT = 'http://app.test/callback';
@@ -135,8 +135,8 @@ describe('redirect login against oidc-provider', { timeout: 60_000 }, () => {
 
 describe('ID tokens the core refuses', { timeout: 60_000 }, () => {
   // A token endpoint and JWKS of our own, so the ID token can be crafted.
-  const { privateKey, publicKey } = generateKeyPairSync('rsa', { modulusLength: 2048 });
-  const other = generateKeyPairSync('rsa', { modulusLength: 2048 });
+  const { privateKey, publicKey } = keyPair('rsa', { modulusLength: 2048 });
+  const other = keyPair('rsa', { modulusLength: 2048 });
   const jwk = { ...publicKey.export({ format: 'jwk' }), kid: 'k1', alg: 'RS256', use: 'sig' };
   const b64 = (o) => Buffer.from(typeof o === 'string' ? o : JSON.stringify(o)).toString('base64url');
   const sign = (header, claims, key = privateKey) => {

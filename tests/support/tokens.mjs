@@ -6,17 +6,29 @@
 // - `forge()` builds tokens by hand, byte for byte, for the attacks jose
 //   refuses to produce: alg none, duplicate header members, b64:false,
 //   malformed base64 and JSON, HS256 keyed with an RSA public key.
-import { KeyObject, constants, createHmac, createSign, randomBytes } from 'node:crypto';
+import { constants, createHmac, createSign, randomBytes } from 'node:crypto';
 import http from 'node:http';
-import { SignJWT, exportJWK, exportSPKI, generateKeyPair } from 'jose';
+import { SignJWT, exportJWK, exportSPKI } from 'jose';
+import { keyPair } from '../../scripts/servers/provider.mjs';
 
 export const b64url = (buf) => Buffer.from(buf).toString('base64url');
 export const b64json = (obj) => b64url(JSON.stringify(obj));
 export const now = () => Math.floor(Date.now() / 1000);
 
+const KEY_TYPES = {
+  RS256: ['rsa', { modulusLength: 2048 }],
+  RS512: ['rsa', { modulusLength: 2048 }],
+  PS256: ['rsa', { modulusLength: 2048 }],
+  ES256: ['ec', { namedCurve: 'P-256' }],
+  ES384: ['ec', { namedCurve: 'P-384' }],
+  EdDSA: ['ed25519'],
+};
+
 /** @param {'RS256'|'ES256'|'RS512'|'ES384'|'PS256'|'EdDSA'} alg (EdDSA: Ed25519) */
 export async function makeKeyPair(alg, kid = `${alg.toLowerCase()}-${randomBytes(4).toString('hex')}`) {
-  const { privateKey, publicKey } = await generateKeyPair(alg, { extractable: true, ...(alg === 'EdDSA' ? { crv: 'Ed25519' } : {}) });
+  // Node's own generator, read back from PEM (provider.mjs keyPair says why
+  // not jose's generateKeyPair + exportJWK): jose signs with KeyObjects too.
+  const { privateKey, publicKey } = keyPair(...KEY_TYPES[alg]);
   const jwk = { ...(await exportJWK(publicKey)), kid, alg, use: 'sig' };
   const spki = await exportSPKI(publicKey);
   return { alg, kid, privateKey, publicKey, jwk, spki };
@@ -64,8 +76,8 @@ export function signRaw(input, { alg, key }) {
   }
 }
 
-// jose hands out WebCrypto CryptoKeys; node:crypto signs with KeyObjects.
-const toNodeKey = (k) => (k.privateKey ? KeyObject.from(k.privateKey) : k);
+// A key pair from makeKeyPair holds KeyObjects, which node:crypto signs with.
+const toNodeKey = (k) => k.privateKey ?? k;
 
 /**
  * Builds a token by hand. `header` and `payload` are objects (JSON-encoded)
