@@ -34,8 +34,10 @@ use super::reject::Reply;
 /// token's lifetime by the same rule ([`TokenSet::effective_leeway_ms`]).
 pub const LEEWAY_SECS: i64 = DEFAULT_REFRESH_LEEWAY_SECS;
 /// No token is handed out (or used) this close to its expiry: it must still
-/// be valid when the origin reads it.
-pub const EXPIRY_SAFETY_MS: i64 = 1_000;
+/// be valid when the origin reads it. One second for the trip to the origin,
+/// one for `expires_in` and `exp` counting whole seconds (a token issued at
+/// 10.9 s for 20 s says `exp` 30, not 30.9).
+pub const EXPIRY_SAFETY_MS: i64 = 2_000;
 pub const BACKOFF_BASE_MS: i64 = 1_000;
 pub const BACKOFF_MAX_MS: i64 = 60_000;
 /// The lifetime assumed for a token whose answer says none (no
@@ -191,16 +193,18 @@ impl Broker {
     /// The token endpoint's answer. `jitter` in `[0, 1)` spreads retries.
     pub fn finish(&mut self, answer: TokenAnswer, now_ms: i64, jitter: f64) -> Outcome {
         self.in_flight = false;
-        self.s.attempt_started_ms = None;
+        // The lifetime counts from when the request was sent, not answered:
+        // a slow answer must not stretch the token past its real expiry.
+        let sent_ms = self.s.attempt_started_ms.take().map_or(now_ms, |t| t.min(now_ms));
         let status = answer.status;
         if answer.is_success() {
             if let TokenReply::Tokens(response) = answer.reply {
-                if let Ok(set) = TokenSet::from_response(response, answer.claims.as_ref(), None, now_ms) {
-                    let expires_at_ms = set.expires_at_ms.unwrap_or(now_ms + ASSUMED_LIFETIME_SECS * 1000);
-                    let held = Held { access_token: set.access_token.secret().to_string(), received_at_ms: now_ms, expires_at_ms };
+                if let Ok(set) = TokenSet::from_response(response, answer.claims.as_ref(), None, sent_ms) {
+                    let expires_at_ms = set.expires_at_ms.unwrap_or(sent_ms + ASSUMED_LIFETIME_SECS * 1000);
+                    let held = Held { access_token: set.access_token.secret().to_string(), received_at_ms: sent_ms, expires_at_ms };
                     // `used` starts over: the new token is refreshed in turn only if asked for.
                     self.s = Stored { token: Some(held), ..Stored::default() };
-                    return Outcome::Refreshed { lifetime_secs: (expires_at_ms - now_ms) / 1000 };
+                    return Outcome::Refreshed { lifetime_secs: (expires_at_ms - sent_ms) / 1000 };
                 }
             }
             return self.failed(Some(status), Some("invalid_response".into()), None, now_ms, jitter);

@@ -101,12 +101,27 @@ fn server_errors_back_off_exponentially_and_boundedly() {
 }
 
 #[test]
+fn the_lifetime_counts_from_when_the_request_was_sent_not_answered() {
+    let (mut b, _) = Broker::load(None, TAG, 0);
+    assert_eq!(b.call(0), Call::Start);
+    b.begin(0);
+    // Answered 3 s later: the 20 s token expires at 20 s, not 23 s.
+    assert_eq!(b.finish(ok("t1", 20), 3_000, 0.5), Outcome::Refreshed { lifetime_secs: 20 });
+    assert_eq!(served(b.call(3_000)), "t1");
+    assert_eq!(b.next_alarm_ms(), Some(10_000), "the refresh is due at half of the 20 s");
+    b.begin(10_000);
+    b.finish(error(500, None, Some(30_000)), 10_000, 0.5);
+    assert_eq!(served(b.call(17_999)), "t1");
+    assert!(matches!(b.call(18_000), Call::Unavailable { .. }), "two seconds before 20 s, not 23 s");
+}
+
+#[test]
 fn no_token_is_served_at_or_after_its_expiry_and_callers_then_learn_when_to_retry() {
     let mut b = holding("t1", 0);
     b.begin(10_000);
     b.finish(error(500, None, Some(30_000)), 10_000, 0.5);
-    assert_eq!(served(b.call(18_999)), "t1");
-    assert_eq!(b.call(19_000), Call::Unavailable { retry_after_secs: 21 }, "within the safety margin of expiry");
+    assert_eq!(served(b.call(17_999)), "t1");
+    assert_eq!(b.call(18_000), Call::Unavailable { retry_after_secs: 22 }, "within the safety margin of expiry");
     assert_eq!(b.call(39_999), Call::Unavailable { retry_after_secs: 1 });
     assert_eq!(b.call(40_000), Call::Start);
 }
@@ -245,11 +260,11 @@ fn an_isolate_asks_once_the_broker_has_refreshed_and_never_uses_an_expired_token
     assert_eq!(i.get(15_000), Use::Ask);
     // Others keep the held token while one asks, until the safety margin.
     assert_eq!(i.get(15_001), Use::Token(&AccessToken::new("t1")));
-    assert_eq!(i.get(19_000), Use::Ask);
+    assert_eq!(i.get(18_000), Use::Ask);
     // A broker backing off (refresh overdue): ask again soon, not per request.
-    i.on_answer(&answer("t1", 1_500, -3_000), 18_500);
-    assert_eq!(i.get(18_500 + 499), Use::Token(&AccessToken::new("t1")));
-    assert_eq!(i.get(18_500 + 500), Use::Ask);
+    i.on_answer(&answer("t1", 2_500, -3_000), 17_500);
+    assert_eq!(i.get(17_500 + 499), Use::Token(&AccessToken::new("t1")));
+    assert_eq!(i.get(17_500 + 500), Use::Ask);
     assert!(!i.on_answer(&Answer::Unavailable { retry_after_secs: 1 }, 21_000));
     assert_eq!(i.get(21_000), Use::Failed(Answer::Unavailable { retry_after_secs: 1 }), "an expired token is never used");
     assert_eq!(i.get(22_000), Use::Ask);
@@ -264,10 +279,10 @@ fn an_isolate_keeps_its_valid_token_while_the_broker_cannot_answer() {
     assert!(i.on_answer(&Answer::Unavailable { retry_after_secs: 30 }, 15_000), "still valid: used");
     assert_eq!(i.get(15_999), Use::Token(&AccessToken::new("t1")));
     assert_eq!(i.get(16_000), Use::Ask, "asked again a second later");
-    assert!(i.on_answer(&Answer::Refused, 18_900));
-    assert_eq!(i.get(18_999), Use::Token(&AccessToken::new("t1")));
-    assert_eq!(i.get(19_000), Use::Ask);
-    assert!(!i.on_answer(&Answer::Unavailable { retry_after_secs: 1 }, 19_000), "within the safety margin: none");
+    assert!(i.on_answer(&Answer::Refused, 17_900));
+    assert_eq!(i.get(17_999), Use::Token(&AccessToken::new("t1")));
+    assert_eq!(i.get(18_000), Use::Ask);
+    assert!(!i.on_answer(&Answer::Unavailable { retry_after_secs: 1 }, 18_000), "within the safety margin: none");
 }
 
 #[test]
