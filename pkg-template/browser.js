@@ -1,9 +1,18 @@
 // Browsers: the glue's default init() fetches the .wasm by URL, once.
 import init, { ClientCore } from './wasm/client/mesh_sdk.js';
 import { defineMeshClient } from './client.js';
+import { loadOnce } from './redirect.js';
 
 await init();
 
-export const MeshClient = defineMeshClient(ClientCore);
+// The redirect login's rules are a module of their own, fetched (from beside
+// its glue) on the first authorizeUrl/loginWithRedirect/handleRedirectCallback.
+const loadRedirect = loadOnce(async () => {
+  const glue = await import('./wasm/redirect/mesh_sdk.js');
+  await glue.default();
+  return glue.RedirectCore;
+});
+
+export const MeshClient = defineMeshClient(ClientCore, loadRedirect);
 export { version } from './wasm/client/mesh_sdk.js';
 export { MeshError, isMeshError } from './errors.js';

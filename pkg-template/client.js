@@ -9,7 +9,7 @@ import { RedirectLogin } from './redirect.js';
 import { SessionKeeper } from './session.js';
 import { isObject, makeRequest, sleep, transfer } from './transfer.js';
 
-/** @import { ClientCore, ClientCoreClass, CallRecord, TokenReady } from './steps.js' */
+/** @import { ClientCore, ClientCoreClass, CallRecord, TokenReady, LoadRedirectCore } from './steps.js' */
 /** @import { Transfer } from './transfer.js' */
 /** @import { MeshClientOptions, MeshClientEvents, MeshKeys, CreateApiKeyOptions, RotateApiKeyOptions } from './index.js' */
 /** @typedef {{ header: string, value: string, credential: Partial<CallRecord> }} Auth */
@@ -18,8 +18,11 @@ import { isObject, makeRequest, sleep, transfer } from './transfer.js';
 /** @param {unknown} options @returns {AbortSignal | undefined} */
 const signalOf = (options) => (isObject(options) && options.signal instanceof AbortSignal ? options.signal : undefined);
 
-/** @param {ClientCoreClass} ClientCore */
-export function defineMeshClient(ClientCore) {
+/**
+ * @param {ClientCoreClass} ClientCore
+ * @param {LoadRedirectCore} [loadRedirect] the redirect login's module, where ClientCore's build has none (the browser's)
+ */
+export function defineMeshClient(ClientCore, loadRedirect) {
   return class MeshClient {
     #core;
     #s;
@@ -38,7 +41,7 @@ export function defineMeshClient(ClientCore) {
       this.#provider = new Provider(core, this.#s);
       this.#keeper = new SessionKeeper(core, this.#s, this.#provider, /** @type {any} */ (options).storage);
       this.#pending = new PendingLogins(core, this.#s, /** @type {any} */ (options).storage);
-      this.#redirect = new RedirectLogin(core, this.#s, this.#provider, this.#keeper);
+      this.#redirect = new RedirectLogin(core, this.#s, this.#provider, this.#keeper, undefined, loadRedirect);
       this.#keys = {
         list: () => this.#listKeys(),
         create: (name, options) => this.#createKey(name, options),

@@ -4,12 +4,21 @@
 // Two modules: the gateway's and MeshClient's core (the browser's module).
 import gatewayWasm from './wasm/gateway/mesh_sdk_bg.wasm?module';
 import clientWasm from './wasm/client/mesh_sdk_bg.wasm?module';
+import redirectWasm from './wasm/redirect/mesh_sdk_bg.wasm?module';
 import initGateway from './wasm/gateway/mesh_sdk.js';
 import initClient, { ClientCore } from './wasm/client/mesh_sdk.js';
+import initRedirect, { RedirectCore } from './wasm/redirect/mesh_sdk.js';
 import { defineMeshClient } from './client.js';
+import { loadOnce } from './redirect.js';
 
 await Promise.all([initGateway({ module_or_path: gatewayWasm }), initClient({ module_or_path: clientWasm })]);
 
-export const MeshClient = defineMeshClient(ClientCore);
+// The redirect login's rules (a third module) start on first use.
+const loadRedirect = loadOnce(async () => {
+  await initRedirect({ module_or_path: redirectWasm });
+  return RedirectCore;
+});
+
+export const MeshClient = defineMeshClient(ClientCore, loadRedirect);
 export { createGateway, verifyIdentity, version } from './wasm/gateway/mesh_sdk.js';
 export { MeshError, isMeshError } from './errors.js';

@@ -6,10 +6,18 @@ import clientBase64 from './wasm/client/mesh_sdk_bg.wasm.b64.js';
 import { initSync as initGateway } from './wasm/gateway/mesh_sdk.js';
 import { ClientCore, initSync as initClient } from './wasm/client/mesh_sdk.js';
 import { defineMeshClient } from './client.js';
+import { loadOnce } from './redirect.js';
 
 initGateway({ module: Buffer.from(gatewayBase64, 'base64') });
 initClient({ module: Buffer.from(clientBase64, 'base64') });
 
-export const MeshClient = defineMeshClient(ClientCore);
+// The redirect login's rules: a third module, loaded on first use.
+const loadRedirect = loadOnce(async () => {
+  const [{ default: base64 }, glue] = await Promise.all([import('./wasm/redirect/mesh_sdk_bg.wasm.b64.js'), import('./wasm/redirect/mesh_sdk.js')]);
+  glue.initSync({ module: Buffer.from(base64, 'base64') });
+  return glue.RedirectCore;
+});
+
+export const MeshClient = defineMeshClient(ClientCore, loadRedirect);
 export { createGateway, verifyIdentity, version } from './wasm/gateway/mesh_sdk.js';
 export { MeshError, isMeshError } from './errors.js';

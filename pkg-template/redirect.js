@@ -2,22 +2,41 @@
 // and src/client/id_token.rs). This module does the steps only: random
 // bytes and SHA-256 and the signature check through WebCrypto, the pending
 // logins in the tab's sessionStorage (kept in memory where there is none,
-// as in Node), the token and JWKS requests.
+// as in Node), the token and JWKS requests. The rules are `RedirectCore`'s:
+// beside ClientCore in the server build; in the browser a wasm module of
+// its own, loaded on the first redirect-login call (so that a page which
+// never signs in with the redirect does not download it).
 
-import { makeRequest, transfer } from './transfer.js';
+import { describe, makeRequest, transfer } from './transfer.js';
 
-/** @import { ClientCore, Settings, Endpoints } from './steps.js' */
+/** @import { ClientCore, ServerClientCore, Settings, Endpoints, RedirectCore, LoadRedirectCore } from './steps.js' */
 /** @import { Signals } from './transfer.js' */
 /** @import { Provider } from './provider.js' */
 /** @import { SessionKeeper } from './session.js' */
 /** @typedef {{ read(): string | null, write(list: string | null): void }} PendingStore */
 
+/**
+ * `load` run once for every client of the realm (two instantiations of one
+ * glue would share its state); a failed load is tried again.
+ * @param {LoadRedirectCore} load @returns {LoadRedirectCore}
+ */
+export function loadOnce(load) {
+  /** @type {ReturnType<LoadRedirectCore> | null} */
+  let loading = null;
+  return () =>
+    (loading ??= load().catch((e) => {
+      loading = null;
+      throw e;
+    }));
+}
+
 export class RedirectLogin {
   /**
    * @param {ClientCore} core @param {Settings} settings @param {Provider} provider @param {SessionKeeper} keeper
    * @param {PendingStore} [pending] where the pending logins are kept instead of the tab (mesh-sdk/next: a sealed cookie)
+   * @param {LoadRedirectCore} [load] the `RedirectCore` class, where `core` has no `redirectCore()` (the browser's build)
    */
-  constructor(core, settings, provider, keeper, pending) {
+  constructor(core, settings, provider, keeper, pending, load) {
     this.core = core;
     this.s = settings;
     this.provider = provider;
@@ -25,6 +44,24 @@ export class RedirectLogin {
     /** @type {string | null} where sessionStorage is missing */
     this.memory = null;
     this.pending = pending ?? null;
+    this.load = load;
+    /** @type {Promise<RedirectCore> | null} */
+    this.loaded = null;
+  }
+
+  /** The redirect login's rules; a failed load is tried again on the next call. @returns {Promise<RedirectCore>} */
+  #rules() {
+    const core = this.core;
+    const server = /** @type {Partial<ServerClientCore>} */ (core);
+    if (server.redirectCore) return Promise.resolve(server.redirectCore());
+    this.loaded ??= Promise.resolve()
+      .then(() => /** @type {LoadRedirectCore} */ (this.load)())
+      .then((RedirectCore) => new RedirectCore(this.s))
+      .catch((e) => {
+        this.loaded = null;
+        throw core.networkFailure('loading the redirect login', describe(e)).error;
+      });
+    return this.loaded;
   }
 
   /** @returns {string | null} */
@@ -51,12 +88,11 @@ export class RedirectLogin {
 
   /** The authorization URL; the pending login is kept for the callback. @param {unknown} options @param {Signals} signals */
   async authorizeUrl(options, signals) {
-    const core = this.core;
-    const endpoints = await this.provider.endpoints(signals);
-    const random = crypto.getRandomValues(new Uint8Array(core.redirectRandomBytes()));
-    const verifier = new TextEncoder().encode(core.redirectVerifier(random));
+    const [endpoints, rules] = await Promise.all([this.provider.endpoints(signals), this.#rules()]);
+    const random = crypto.getRandomValues(new Uint8Array(rules.redirectRandomBytes()));
+    const verifier = new TextEncoder().encode(rules.redirectVerifier(random));
     const digest = new Uint8Array(await crypto.subtle.digest('SHA-256', verifier));
-    const [url, list] = core.redirectStart(options, endpoints, random, digest, this.#read(), Date.now());
+    const [url, list] = rules.redirectStart(options, endpoints, random, digest, this.#read(), Date.now());
     this.#write(list);
     return url;
   }
@@ -64,8 +100,8 @@ export class RedirectLogin {
   /** Checks the callback, exchanges the code, verifies the ID token, stores the session. @param {string} url @param {Signals} signals */
   async handleCallback(url, signals) {
     const core = this.core;
-    const endpoints = await this.provider.endpoints(signals);
-    const checked = core.redirectCallback(String(url), this.#read(), endpoints, Date.now());
+    const [endpoints, rules] = await Promise.all([this.provider.endpoints(signals), this.#rules()]);
+    const checked = rules.redirectCallback(String(url), this.#read(), endpoints, Date.now());
     // The pending login is consumed before the exchange: a replay finds nothing.
     this.#write(checked.remaining);
     if (!checked.grant) throw checked.error;
@@ -80,7 +116,7 @@ export class RedirectLogin {
     ];
     const answer = await this.provider.postForm(endpoints.token, params, this.s.timeoutMs, signals, 'authorization code exchange');
     const jwks = await this.#jwks(endpoints, signals);
-    const check = core.redirectTokens(answer.status, answer.body, jwks);
+    const check = rules.redirectTokens(answer.status, answer.body, jwks);
     let verified = false;
     try {
       const key = await crypto.subtle.importKey('jwk', check.key, check.importParams, false, ['verify']);
@@ -91,7 +127,10 @@ export class RedirectLogin {
     /** @type {import('./index.js').Session | undefined} */
     let session;
     const store = async () => {
-      session = core.redirectFinish(answer.body, check.idToken, verified, grant.nonce, Date.now());
+      const now = Date.now();
+      // Throws unless the signature verified and the claims hold; only then are the tokens the session.
+      rules.redirectFinish(check.idToken, verified, grant.nonce, now);
+      session = core.redirectSession(answer.body, check.idToken, now);
       await this.keeper.adopted();
     };
     await (this.keeper.tabs ? this.keeper.tabs.withLock(store) : store());

@@ -25,8 +25,13 @@ export type WasmSource =
   | Response
   | Promise<Response>;
 
-/** Loads and instantiates the wasm; call once, before anything else. */
-export default function init(wasm?: WasmSource): Promise<void>;
+/**
+ * Loads and instantiates the wasm; call once, before anything else.
+ * `redirectWasm`: where the redirect login's module (`mesh-sdk/wasm/redirect`)
+ * comes from, loaded on the first `authorizeUrl`, `loginWithRedirect` or
+ * `handleRedirectCallback`; by default it is fetched from beside its glue.
+ */
+export default function init(wasm?: WasmSource, redirectWasm?: WasmSource): Promise<void>;
 
 /** Synchronous init from bytes or a compiled module. */
 export function initSync(wasm: BufferSource | WebAssembly.Module): void;

@@ -4,14 +4,25 @@
 import glueInit, * as glue from './wasm/client/mesh_sdk.js';
 import { defineMeshClient } from './client.js';
 import { guard } from './guard.js';
+import { loadOnce } from './redirect.js';
 
 export { MeshError, isMeshError } from './errors.js';
 
 let ready = false;
 const isReady = () => ready;
+/** Where the redirect login's module comes from (`init`'s second argument); by default from beside its glue. */
+let redirectSource;
 
-export default async function init(wasm) {
+// The redirect login's rules: a module of their own, loaded on first use.
+const loadRedirect = loadOnce(async () => {
+  const glue = await import('./wasm/redirect/mesh_sdk.js');
+  await glue.default(redirectSource === undefined ? undefined : { module_or_path: redirectSource });
+  return glue.RedirectCore;
+});
+
+export default async function init(wasm, redirectWasm) {
   await glueInit(wasm === undefined ? undefined : { module_or_path: wasm });
+  redirectSource = redirectWasm;
   ready = true;
 }
 
@@ -21,4 +32,4 @@ export function initSync(wasm) {
 }
 
 export const version = guard(glue.version, 'version', isReady);
-export const MeshClient = guard(defineMeshClient(glue.ClientCore), 'MeshClient', isReady);
+export const MeshClient = guard(defineMeshClient(glue.ClientCore, loadRedirect), 'MeshClient', isReady);

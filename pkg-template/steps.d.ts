@@ -143,12 +143,7 @@ export interface ClientCore {
   checkListener(name: unknown, handlerIsFunction: boolean): void;
   checkKeyName(name: unknown): KeyNameCheck | undefined;
   discovered(status: number, body: unknown): Endpoints;
-  redirectRandomBytes(): number;
-  redirectVerifier(random: Uint8Array): string;
-  redirectStart(options: unknown, endpoints: Endpoints, random: Uint8Array, digest: Uint8Array, stored: string | null, now: number): [string, string | null];
-  redirectCallback(url: string, stored: string | null, endpoints: Endpoints, now: number): RedirectCallback;
-  redirectTokens(status: number, body: unknown, jwks: unknown): IdTokenCheck;
-  redirectFinish(body: unknown, idToken: string, verified: boolean, nonce: string, now: number): Session;
+  redirectSession(body: unknown, idToken: string, now: number): Session;
   logoutUrl(endpoints: Endpoints, idToken: string | undefined, returnTo: string | undefined): string | undefined;
   idToken(): string | undefined;
   leaseRecord(owner: string, now: number): string;
@@ -161,8 +156,24 @@ export interface ClientCore {
 
 export type ClientCoreClass = new (options: unknown) => ClientCore;
 
+/** The redirect login's rules (src/wasm/client/redirect.rs): a module of its own in the browser. */
+export interface RedirectCore {
+  redirectRandomBytes(): number;
+  redirectVerifier(random: Uint8Array): string;
+  redirectStart(options: unknown, endpoints: Endpoints, random: Uint8Array, digest: Uint8Array, stored: string | null, now: number): [string, string | null];
+  redirectCallback(url: string, stored: string | null, endpoints: Endpoints, now: number): RedirectCallback;
+  redirectTokens(status: number, body: unknown, jwks: unknown): IdTokenCheck;
+  redirectFinish(idToken: string, verified: boolean, nonce: string, now: number): void;
+}
+
+export type RedirectCoreClass = new (settings: Settings) => RedirectCore;
+/** Loads the browser's redirect module once: its `RedirectCore` class. */
+export type LoadRedirectCore = () => Promise<RedirectCoreClass>;
+
 /** The server build's `ClientCore` (mesh-sdk/next): `auth()`'s session, without tokens; `null` when signed out. */
 export interface ServerClientCore extends ClientCore {
+  /** The redirect login's rules, in the same module (the browser loads them as a module of their own). */
+  redirectCore(): RedirectCore;
   serverSession(now: number): SessionInfo | null;
 }
 

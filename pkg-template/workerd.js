@@ -3,14 +3,23 @@
 // for size, the browser's module); neither carries the other's code.
 import gatewayWasm from './wasm/gateway/mesh_sdk_bg.wasm';
 import clientWasm from './wasm/client/mesh_sdk_bg.wasm';
+import redirectWasm from './wasm/redirect/mesh_sdk_bg.wasm';
 import { initSync as initGateway } from './wasm/gateway/mesh_sdk.js';
 import { ClientCore, initSync as initClient } from './wasm/client/mesh_sdk.js';
+import { RedirectCore, initSync as initRedirect } from './wasm/redirect/mesh_sdk.js';
 import { defineMeshClient } from './client.js';
+import { loadOnce } from './redirect.js';
 
 initGateway({ module: gatewayWasm });
 initClient({ module: clientWasm });
 
-export const MeshClient = defineMeshClient(ClientCore);
+// The redirect login's rules (a third module) start on first use.
+const loadRedirect = loadOnce(async () => {
+  initRedirect({ module: redirectWasm });
+  return RedirectCore;
+});
+
+export const MeshClient = defineMeshClient(ClientCore, loadRedirect);
 export { createGateway, verifyIdentity, version } from './wasm/gateway/mesh_sdk.js';
 // The gateway's Durable Object classes (MESH_KEYS_STORE=do, MESH_RATE_LIMIT_STORE=do,
 // MESH_SERVICE_TOKEN): a Worker re-exports them so that wrangler can bind them

@@ -10,6 +10,9 @@
 #                   load both modules (pkg-template/node.js, workerd.js);
 #      - "server":  the client's core plus mesh-sdk/next's ServerRules (cookies,
 #                   routes, the Redis lock), loaded by mesh-sdk/next only;
+#      - "redirect": the redirect login's rules (`RedirectCore`) alone, for
+#                   size: the browser fetches it on the first redirect-login
+#                   call, so the client's module does not carry it;
 #   2. wasm-bindgen --target web for each;
 #   3. wasm-opt -Oz with exactly the features rustc emits (not --all-features:
 #      workerd and Next.js reject such modules);
@@ -21,7 +24,7 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 root=$PWD
 dev=0; [ "${1:-}" = --dev ] && dev=1
-variants=${MESH_BUILD_VARIANTS:-client gateway server}
+variants=${MESH_BUILD_VARIANTS:-client redirect gateway server}
 
 # One build at a time: concurrent builds would overwrite each other's cargo
 # output between cargo and wasm-bindgen, and pkg/ under a running test.
@@ -58,6 +61,7 @@ for v in $variants; do
     # The client for size; the gateway has its per-request code built for
     # speed (Cargo.toml, profile "server").
     client) build_variant client client release ;;
+    redirect) build_variant redirect redirect release ;;
     gateway) build_variant gateway gateway server ;;
     # mesh-sdk/next's server session: the client's core plus ServerRules.
     server) build_variant server client,server server ;;
@@ -69,7 +73,7 @@ echo "[build] assembling pkg/"
 next=target/pkg.next
 rm -rf "$next"; mkdir -p "$next/wasm" dist
 cp -R pkg-template/. "$next/"
-for v in client gateway server; do
+for v in client redirect gateway server; do
   [ -f "target/bindgen/$v/mesh_sdk_bg.wasm" ] || { echo "[build] variant $v was never built" >&2; exit 1; }
   mkdir -p "$next/wasm/$v"
   cp "target/bindgen/$v/mesh_sdk.js" "target/bindgen/$v/mesh_sdk_bg.wasm" "$next/wasm/$v/"
@@ -80,7 +84,7 @@ done
 # bundlers rewrite file URLs to client assets (see TOOLCHAIN.md).
 node -e '
   const fs = require("fs");
-  for (const v of ["client", "gateway", "server"]) {
+  for (const v of ["client", "redirect", "gateway", "server"]) {
     const dir = process.argv[1] + "/wasm/" + v + "/";
     const b64 = fs.readFileSync(dir + "mesh_sdk_bg.wasm").toString("base64");
     fs.writeFileSync(dir + "mesh_sdk_bg.wasm.b64.js", "export default \"" + b64 + "\";\n");

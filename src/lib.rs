@@ -25,7 +25,7 @@ pub mod error;
 pub mod key_name;
 pub mod secret;
 
-#[cfg(any(feature = "client", feature = "gateway"))]
+#[cfg(any(feature = "client", feature = "gateway", feature = "redirect"))]
 pub mod client;
 #[cfg(feature = "gateway")]
 pub mod gateway;

@@ -6,7 +6,7 @@ pub mod global;
 #[cfg(feature = "gateway")]
 pub mod timer;
 
-#[cfg(feature = "client")]
+#[cfg(any(feature = "client", feature = "redirect"))]
 pub mod client;
 #[cfg(feature = "gateway")]
 pub mod gateway;

@@ -92,6 +92,7 @@ test('the packed tarball works in a <script type="module"> page in Chromium', as
     assert.equal(out.version, expected);
     assert.ok(server.requests.some((r) => r.url.endsWith('/wasm/client/mesh_sdk_bg.wasm')), 'the client build was loaded');
     assert.ok(!server.requests.some((r) => r.url.includes('/wasm/gateway/')), 'the browser never loads the gateway build');
+    assert.ok(!server.requests.some((r) => r.url.includes('/wasm/redirect/')), 'a page without the redirect login never loads its module');
     assert.ok(out.exports.includes('MeshClient'));
     assert.ok(!out.exports.includes('createGateway'), 'the browser build carries no gateway');
     assert.equal(out.status, 200);

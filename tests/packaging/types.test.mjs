@@ -132,6 +132,10 @@ test('the hand-written types check a typed usage file', async (t) => {
     // The server build's ClientCore has mesh-sdk/next's methods too.
     const server = await import(pathToFileURL(join(pkgDir, 'wasm/server/mesh_sdk.js')).href);
     assert.deepEqual(publicNames(membersOf('ServerClientCore')), publicNames(Object.getOwnPropertyNames(server.ClientCore.prototype)));
+    // The redirect login's rules: the browser's module of their own, and the server build's.
+    const redirect = await import(pathToFileURL(join(pkgDir, 'wasm/redirect/mesh_sdk.js')).href);
+    assert.deepEqual(publicNames(membersOf('RedirectCore')), publicNames(Object.getOwnPropertyNames(redirect.RedirectCore.prototype)).filter((n) => n !== 'free'));
+    assert.deepEqual(publicNames(membersOf('RedirectCore')), publicNames(Object.getOwnPropertyNames(server.RedirectCore.prototype)).filter((n) => n !== 'free'));
     assert.deepEqual(publicNames(membersOf('ServerRules')), publicNames(Object.getOwnPropertyNames(server.ServerRules.prototype)).filter((n) => n !== 'free'));
     const keys = checker.getDeclaredTypeOfSymbol(exported.get('MeshKeys')).getProperties().map((p) => p.name);
     // `client.keys` is a plain object, typed as the interface MeshKeys.

@@ -9,15 +9,16 @@ use js_sys::{Array, Object};
 use wasm_bindgen::prelude::*;
 
 use super::convert::{get, opt_string, option_value, or_null, parse_json, secs, set, string_prop};
-use super::{options, records};
+use super::options;
+use super::records::{self, claims_of, token_answer};
 use crate::client::storage::storage_error;
 use crate::client::device::DeviceLogins;
 use crate::client::lease::lease_key;
 use crate::client::pending_login::pending_login_key;
 use crate::client::request::{http_error, resolve_api_url};
 use crate::client::{
-    decide, decode_jwt_payload, retry_after_ms, storage_key, AuthMode, ClientConfig, Credential, Decision, EnvVars, JwtClaims, Ready,
-    RefreshOutcome, RefreshPolicy, RequestPolicy, Response, SendStep, SentRequest, Session, SessionInput, StoredSession, TokenAnswer,
+    decide, decode_jwt_payload, retry_after_ms, storage_key, AuthMode, ClientConfig, Credential, Decision, EnvVars, Ready,
+    RefreshOutcome, RefreshPolicy, RequestPolicy, Response, SendStep, SentRequest, Session, SessionInput, StoredSession,
     TokenReply, TokenSet, TokenStep,
 };
 use crate::error::{Error, ErrorKind};
@@ -88,11 +89,6 @@ fn ready(r: Ready, tokens: Option<&TokenSet>) -> JsValue {
     o.into()
 }
 
-/// The unverified claims of a JWT access token (`None` for opaque tokens).
-pub fn claims_of(token: &str) -> Option<JwtClaims> {
-    records::jwt_claims(&parse_json(&decode_jwt_payload(token)?)?)
-}
-
 /// The session as the app sees it: no tokens. `null` when logged out.
 pub(super) fn session_info(tokens: Option<&TokenSet>) -> JsValue {
     let Some(t) = tokens else { return JsValue::NULL };
@@ -113,21 +109,18 @@ pub(super) fn session_with_tokens(t: &TokenSet) -> JsValue {
     obj.into()
 }
 
-/// A token endpoint's answer as the core takes it: `body` is the parsed
-/// JSON (or `undefined`), `retry_after` the raw header.
-pub(super) fn token_answer(status: u16, body: &JsValue, retry_after: Option<String>, now_ms: i64) -> TokenAnswer {
-    let reply = if !body.is_object() {
-        TokenReply::Unparseable
-    } else if let Some(tokens) = (200..300).contains(&status).then(|| records::token_response(body)).flatten() {
-        TokenReply::Tokens(tokens)
-    } else {
-        records::oauth_error(body).map(TokenReply::Error).unwrap_or(TokenReply::Unparseable)
-    };
-    let claims = match &reply {
-        TokenReply::Tokens(t) if t.needs_jwt_claims() => claims_of(t.access_token.secret()),
-        _ => None,
-    };
-    TokenAnswer { status, reply, retry_after_ms: retry_after.and_then(|h| retry_after_ms(&h, now_ms)), claims }
+/// `session.user` from the session's ID token (its claims were checked when
+/// it was stored; this reads them again for display).
+fn add_user(info: &JsValue, id_token: Option<&str>) {
+    let claims = id_token.and_then(decode_jwt_payload).and_then(|p| parse_json(&p));
+    let Some(claims) = claims.filter(JsValue::is_object) else { return };
+    let user = Object::new();
+    for key in ["sub", "name", "email", "picture"] {
+        if let Some(v) = string_prop(&claims, key) {
+            set(&user, key, &JsValue::from_str(&v));
+        }
+    }
+    set(info.unchecked_ref(), "user", &user);
 }
 
 fn outcome(o: RefreshOutcome) -> JsValue {
@@ -310,7 +303,7 @@ impl ClientCore {
     pub fn session_info(&self) -> JsValue {
         let info = session_info(self.session.tokens());
         if info.is_object() {
-            super::redirect::add_user(&info, self.id_token.as_deref());
+            add_user(&info, self.id_token.as_deref());
         }
         info
     }
@@ -419,6 +412,41 @@ impl ClientCore {
     #[wasm_bindgen(js_name = httpError)]
     pub fn http_error(&self, call: &JsValue, status: u16, now: f64) -> JsValue {
         http_error(&sent_request(call), status, now as i64).into()
+    }
+
+    /// A redirect login's session, once `RedirectCore.redirectFinish` has
+    /// accepted its ID token: the tokens of `body` (the code exchange's
+    /// answer), with `user`.
+    #[wasm_bindgen(js_name = redirectSession)]
+    pub fn redirect_session(&mut self, body: JsValue, id_token: &str, now: f64) -> Result<JsValue, JsValue> {
+        let answer = token_answer(200, &body, None, now as i64);
+        let TokenReply::Tokens(response) = answer.reply else { return Err(Error::new(ErrorKind::InvalidResponse, "the token response has no tokens").into()) };
+        let tokens = TokenSet::from_response(response, answer.claims.as_ref(), None, now as i64)?;
+        self.id_token = Some(id_token.to_owned());
+        self.session.set_session(tokens);
+        let session = self.session.tokens().map(session_with_tokens).unwrap_or(JsValue::NULL);
+        add_user(&session, self.id_token.as_deref());
+        Ok(session)
+    }
+
+    /// The RP-initiated logout URL, or `undefined` without an `end_session_endpoint`.
+    #[wasm_bindgen(js_name = logoutUrl)]
+    pub fn logout_url(&self, endpoints: JsValue, id_token: Option<String>, return_to: Option<String>) -> Option<String> {
+        crate::client::redirect::logout_url(string_prop(&endpoints, "endSession").as_deref(), self.client_id(), id_token.as_deref(), return_to.as_deref())
+    }
+
+    /// The ID token kept for logout's `id_token_hint`.
+    #[wasm_bindgen(js_name = idToken)]
+    pub fn id_token(&self) -> Option<String> {
+        self.id_token.clone()
+    }
+
+    /// The redirect login's rules, in this build's module (the browser's
+    /// build has none: the JavaScript layer loads them on first use).
+    #[cfg(feature = "redirect")]
+    #[wasm_bindgen(js_name = redirectCore)]
+    pub fn redirect_core(&self) -> super::redirect::RedirectCore {
+        super::redirect::RedirectCore::of(&self.config)
     }
 }
 

@@ -6,7 +6,8 @@ use js_sys::{Array, Object};
 use wasm_bindgen::prelude::*;
 
 use super::convert::{get, set, string_prop};
-use super::core::{session_with_tokens, step_of, token_answer, wait, ClientCore};
+use super::core::{session_with_tokens, step_of, wait, ClientCore};
+use super::records::token_answer;
 use super::records;
 use crate::client::oauth::token_endpoint_error;
 use crate::client::pending_login::{PendingLogin, PENDING_LOGIN_VERSION};

@@ -6,19 +6,30 @@
 //! (`crate::client`) in synchronous calls, what to do next. Each answer is a
 //! step `{ t, ... }` (typed in `pkg-template/steps.d.ts`).
 
+// The redirect-only build uses a few of the shared conversions.
+#[cfg_attr(not(feature = "client"), allow(dead_code))]
 mod convert;
+#[cfg(feature = "client")]
 mod core;
+#[cfg(feature = "client")]
 mod device;
+#[cfg(feature = "client")]
 mod options;
+#[cfg_attr(not(feature = "client"), allow(dead_code))]
 mod records;
+#[cfg(feature = "redirect")]
 mod redirect;
+#[cfg(feature = "client")]
 mod rules;
 #[cfg(feature = "server")]
 mod server;
 #[cfg(feature = "server")]
 mod terminal;
 
+#[cfg(feature = "client")]
 pub use self::core::ClientCore;
+#[cfg(feature = "redirect")]
+pub use self::redirect::RedirectCore;
 
 // The browser build allocates little (short strings per call into the core) on one
 // thread: a coalescing free list (memory is reused, O(free blocks) per call)

@@ -5,9 +5,9 @@
 use js_sys::Object;
 use wasm_bindgen::prelude::*;
 
-use super::convert::{get, seconds_prop, set, string_prop};
+use super::convert::{get, parse_json, seconds_prop, set, string_prop};
 use crate::client::pending_login::PendingLogin;
-use crate::client::{DeviceAuthorization, JwtClaims, OAuthErrorBody, StoredSession, TokenResponse};
+use crate::client::{decode_jwt_payload, retry_after_ms, DeviceAuthorization, JwtClaims, OAuthErrorBody, StoredSession, TokenAnswer, TokenReply, TokenResponse};
 use crate::secret::{AccessToken, DeviceCode, RefreshToken};
 
 /// A token response (RFC 6749 §5.1); `None` without a string `access_token`
@@ -120,4 +120,26 @@ pub fn pending_login_js(p: &PendingLogin) -> JsValue {
         set(&o, "interval", &JsValue::from_f64(i as f64));
     }
     o.into()
+}
+
+/// The unverified claims of a JWT access token (`None` for opaque tokens).
+pub fn claims_of(token: &str) -> Option<JwtClaims> {
+    jwt_claims(&parse_json(&decode_jwt_payload(token)?)?)
+}
+
+/// A token endpoint's answer as the core takes it: `body` is the parsed
+/// JSON (or `undefined`), `retry_after` the raw header.
+pub fn token_answer(status: u16, body: &JsValue, retry_after: Option<String>, now_ms: i64) -> TokenAnswer {
+    let reply = if !body.is_object() {
+        TokenReply::Unparseable
+    } else if let Some(tokens) = (200..300).contains(&status).then(|| token_response(body)).flatten() {
+        TokenReply::Tokens(tokens)
+    } else {
+        oauth_error(body).map(TokenReply::Error).unwrap_or(TokenReply::Unparseable)
+    };
+    let claims = match &reply {
+        TokenReply::Tokens(t) if t.needs_jwt_claims() => claims_of(t.access_token.secret()),
+        _ => None,
+    };
+    TokenAnswer { status, reply, retry_after_ms: retry_after.and_then(|h| retry_after_ms(&h, now_ms)), claims }
 }

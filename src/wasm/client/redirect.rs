@@ -1,20 +1,44 @@
-//! `ClientCore`'s redirect login (`client::redirect`, `client::id_token`):
-//! the JavaScript layer brings random bytes, SHA-256 and signature checks
-//! (WebCrypto), the pending list from `sessionStorage` and the HTTP
-//! answers; every rule is the core's.
+//! `RedirectCore`: the redirect login's rules (`client::redirect`,
+//! `client::id_token`) for the JavaScript layer (`pkg-template/redirect.js`),
+//! which brings random bytes, SHA-256 and signature checks (WebCrypto), the
+//! pending list from `sessionStorage` and the HTTP answers; every rule is the
+//! core's. The browser build keeps it in a module of its own
+//! (`wasm/redirect/`, fetched on the first redirect-login call): an app that
+//! never calls `authorizeUrl`/`handleRedirectCallback` does not download it.
+//! The server build has it beside `ClientCore` (`ClientCore.redirectCore()`).
 
 use js_sys::{Array, Object, Uint8Array};
 use wasm_bindgen::prelude::*;
 
 use super::convert::{get, opt_string, or_null, parse_json, set, string_prop};
-use super::core::{session_with_tokens, token_answer, ClientCore};
+use super::records::token_answer;
 use crate::client::id_token::{check_claims, IdTokenAlg, choose_key, signature_verdict, split_id_token, IdTokenClaims, IdTokenHeader, JwkInfo};
 use crate::client::oauth::{token_endpoint_error, TokenReply};
 use crate::client::redirect::{self, AuthorizeOptions, PendingRedirect, RANDOM_BYTES};
 use crate::client::token::decode_jwt_payload;
-use crate::client::TokenSet;
 use crate::error::{Error, ErrorKind};
 use crate::wasm::error::to_js_error;
+
+/// What the redirect login needs of the client's configuration.
+#[wasm_bindgen]
+pub struct RedirectCore {
+    issuer: String,
+    client_id: String,
+    audience: Option<String>,
+    scope: Option<String>,
+}
+
+#[cfg(feature = "client")]
+impl RedirectCore {
+    pub(super) fn of(config: &crate::client::ClientConfig) -> RedirectCore {
+        RedirectCore {
+            issuer: config.issuer_normalized().to_owned(),
+            client_id: config.client_id.clone().unwrap_or_default(),
+            audience: config.audience.clone(),
+            scope: config.scope.clone(),
+        }
+    }
+}
 
 fn pending_list(stored: Option<String>) -> Vec<PendingRedirect> {
     let Some(list) = stored.as_deref().and_then(parse_json).filter(Array::is_array) else { return Vec::new() };
@@ -77,22 +101,15 @@ fn random_of(bytes: &[u8]) -> Result<[u8; RANDOM_BYTES], Error> {
     bytes.try_into().map_err(|_| Error::new(ErrorKind::InvalidConfig, "the redirect login needs 96 random bytes"))
 }
 
-/// `session.user` from a verified ID token (the claims were checked when it
-/// was stored; this reads them again for display).
-pub(super) fn add_user(info: &JsValue, id_token: Option<&str>) {
-    let claims = id_token.and_then(decode_jwt_payload).and_then(|p| parse_json(&p));
-    let Some(claims) = claims.filter(JsValue::is_object) else { return };
-    let user = Object::new();
-    for key in ["sub", "name", "email", "picture"] {
-        if let Some(v) = string_prop(&claims, key) {
-            set(&user, key, &JsValue::from_str(&v));
-        }
-    }
-    set(info.unchecked_ref(), "user", &user);
-}
-
 #[wasm_bindgen]
-impl ClientCore {
+impl RedirectCore {
+    /// From `ClientCore.settings()` (the browser's separate module).
+    #[wasm_bindgen(constructor)]
+    pub fn new(settings: JsValue) -> RedirectCore {
+        let text = |k: &str| string_prop(&settings, k);
+        RedirectCore { issuer: text("issuer").unwrap_or_default(), client_id: text("clientId").unwrap_or_default(), audience: text("audience"), scope: text("scope") }
+    }
+
     /// The number of random bytes `redirectStart` takes.
     #[wasm_bindgen(js_name = redirectRandomBytes)]
     pub fn redirect_random_bytes(&self) -> usize {
@@ -113,15 +130,15 @@ impl ClientCore {
         }
         let opts = AuthorizeOptions {
             redirect_uri: opt_string(&options, "redirectUri")?.ok_or_else(|| Error::config("redirectUri", "is required"))?,
-            scope: opt_string(&options, "scope")?.or_else(|| self.config.scope.clone()),
+            scope: opt_string(&options, "scope")?.or_else(|| self.scope.clone()),
             prompt: opt_string(&options, "prompt")?,
             login_hint: opt_string(&options, "loginHint")?,
             return_to: opt_string(&options, "returnTo")?,
             extra_params: extra_params(&get(&options, "extraParams"))?,
         };
         let endpoint = string_prop(&endpoints, "authorization");
-        let issuer = self.config.issuer_normalized();
-        let started = redirect::authorize_url(endpoint.as_deref(), issuer, self.client_id(), self.config.audience.as_deref(), &opts, &random_of(random)?, digest, now as i64)?;
+        let issuer = &self.issuer;
+        let started = redirect::authorize_url(endpoint.as_deref(), issuer, &self.client_id, self.audience.as_deref(), &opts, &random_of(random)?, digest, now as i64)?;
         let list = redirect::add_pending(pending_list(stored), started.pending, now as i64);
         Ok(Array::of2(&JsValue::from_str(&started.url), &or_null(pending_list_json(&list).map(|j| JsValue::from_str(&j)))))
     }
@@ -133,8 +150,8 @@ impl ClientCore {
     pub fn redirect_callback(&self, url: &str, stored: Option<String>, endpoints: JsValue, now: f64) -> JsValue {
         let params = redirect::parse_callback(url);
         let mut list = pending_list(stored);
-        let issuer = self.config.issuer_normalized();
-        let pending = redirect::take_pending(&mut list, params.state.as_deref(), issuer, self.client_id(), now as i64);
+        let issuer = &self.issuer;
+        let pending = redirect::take_pending(&mut list, params.state.as_deref(), issuer, &self.client_id, now as i64);
         let iss_required = get(&endpoints, "issRequired").as_bool() == Some(true);
         let o = Object::new();
         set(&o, "remaining", &or_null(pending_list_json(&list).map(|j| JsValue::from_str(&j))));
@@ -199,10 +216,11 @@ impl ClientCore {
         Ok(o.into())
     }
 
-    /// The verdict of WebCrypto's `verify` and the claims: the session,
-    /// signed in (the tokens of `body`, the answer `redirectTokens` took).
+    /// The verdict of WebCrypto's `verify` and the ID token's claims; throws
+    /// why the login is refused. `ClientCore.redirectSession` then takes the
+    /// tokens.
     #[wasm_bindgen(js_name = redirectFinish)]
-    pub fn redirect_finish(&mut self, body: JsValue, id_token: &str, verified: bool, nonce: &str, now: f64) -> Result<JsValue, JsValue> {
+    pub fn redirect_finish(&self, id_token: &str, verified: bool, nonce: &str, now: f64) -> Result<(), JsValue> {
         signature_verdict(verified)?;
         let payload = decode_jwt_payload(id_token).and_then(|p| parse_json(&p)).filter(JsValue::is_object);
         let payload = payload.ok_or_else(|| Error::new(ErrorKind::InvalidIdToken, "the ID token was refused: its payload is not JSON"))?;
@@ -219,26 +237,7 @@ impl ClientCore {
             nonce: string_prop(&payload, "nonce"),
             ..Default::default()
         };
-        check_claims(&claims, self.config.issuer_normalized(), self.client_id(), nonce, now as i64)?;
-        let answer = token_answer(200, &body, None, now as i64);
-        let TokenReply::Tokens(response) = answer.reply else { return Err(Error::new(ErrorKind::InvalidResponse, "the token response has no tokens").into()) };
-        let tokens = TokenSet::from_response(response, answer.claims.as_ref(), None, now as i64)?;
-        self.id_token = Some(id_token.to_owned());
-        self.session.set_session(tokens);
-        let session = self.session.tokens().map(session_with_tokens).unwrap_or(JsValue::NULL);
-        add_user(&session, self.id_token.as_deref());
-        Ok(session)
-    }
-
-    /// The RP-initiated logout URL, or `undefined` without an `end_session_endpoint`.
-    #[wasm_bindgen(js_name = logoutUrl)]
-    pub fn logout_url(&self, endpoints: JsValue, id_token: Option<String>, return_to: Option<String>) -> Option<String> {
-        redirect::logout_url(string_prop(&endpoints, "endSession").as_deref(), self.client_id(), id_token.as_deref(), return_to.as_deref())
-    }
-
-    /// The ID token kept for logout's `id_token_hint`.
-    #[wasm_bindgen(js_name = idToken)]
-    pub fn id_token(&self) -> Option<String> {
-        self.id_token.clone()
+        check_claims(&claims, &self.issuer, &self.client_id, nonce, now as i64)?;
+        Ok(())
     }
 }
