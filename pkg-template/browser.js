@@ -1,7 +1,6 @@
 // Browsers: the glue's default init() fetches the .wasm by URL, once.
 import init, { ClientCore } from './wasm/client/mesh_sdk.js';
-import { defineMeshClient } from './client.js';
-import { loadOnce } from './redirect.js';
+import { defineMeshClient, loadOnce } from './client.js';
 
 await init();
 

@@ -5,15 +5,29 @@
 
 import { PendingLogins } from './pending.js';
 import { Provider } from './provider.js';
-import { RedirectLogin } from './redirect.js';
 import { SessionKeeper } from './session.js';
-import { isObject, makeRequest, sleep, transfer } from './transfer.js';
+import { describe, isObject, makeRequest, sleep, transfer } from './transfer.js';
 
 /** @import { ClientCore, ClientCoreClass, CallRecord, TokenReady, LoadRedirectCore } from './steps.js' */
 /** @import { Transfer } from './transfer.js' */
 /** @import { MeshClientOptions, MeshClientEvents, MeshKeys, CreateApiKeyOptions, RotateApiKeyOptions } from './index.js' */
 /** @typedef {{ header: string, value: string, credential: Partial<CallRecord> }} Auth */
 
+
+/**
+ * `load` run once for every client of the realm (two instantiations of one
+ * glue would share its state); a failed load is tried again.
+ * @param {LoadRedirectCore} load @returns {LoadRedirectCore}
+ */
+export function loadOnce(load) {
+  /** @type {ReturnType<LoadRedirectCore> | null} */
+  let loading = null;
+  return () =>
+    (loading ??= load().catch((e) => {
+      loading = null;
+      throw e;
+    }));
+}
 
 /** @param {unknown} options @returns {AbortSignal | undefined} */
 const signalOf = (options) => (isObject(options) && options.signal instanceof AbortSignal ? options.signal : undefined);
@@ -31,7 +45,8 @@ export function defineMeshClient(ClientCore, loadRedirect) {
     /** @type {MeshKeys} */
     #keys;
     #pending;
-    #redirect;
+    /** @type {Promise<import('./redirect.js').RedirectLogin> | null} */
+    #redirect = null;
 
     /** @param {MeshClientOptions} options */
     constructor(options) {
@@ -41,7 +56,6 @@ export function defineMeshClient(ClientCore, loadRedirect) {
       this.#provider = new Provider(core, this.#s);
       this.#keeper = new SessionKeeper(core, this.#s, this.#provider, /** @type {any} */ (options).storage);
       this.#pending = new PendingLogins(core, this.#s, /** @type {any} */ (options).storage);
-      this.#redirect = new RedirectLogin(core, this.#s, this.#provider, this.#keeper, undefined, loadRedirect);
       this.#keys = {
         list: () => this.#listKeys(),
         create: (name, options) => this.#createKey(name, options),
@@ -62,6 +76,18 @@ export function defineMeshClient(ClientCore, loadRedirect) {
       client.#oauthOnly('fromEnv()');
       if (client.#core.fromEnv(env)) client.#keeper.load = true;
       return client;
+    }
+
+    /** The redirect login: its JavaScript and its rules load on its first call, so an app without it does not download them. */
+    #redirectLogin() {
+      this.#redirect ??= import('./redirect.js').then(
+        ({ RedirectLogin }) => new RedirectLogin(this.#core, this.#s, this.#provider, this.#keeper, undefined, loadRedirect),
+        (e) => {
+          this.#redirect = null;
+          throw this.#core.networkFailure('loading the redirect login', describe(e)).error;
+        },
+      );
+      return this.#redirect;
     }
 
     /** @param {string} what */
@@ -120,7 +146,7 @@ export function defineMeshClient(ClientCore, loadRedirect) {
       const idToken = this.#core.idToken();
       const revoked = await this.#keeper.logout();
       const returnTo = isObject(options) ? options.returnTo : undefined;
-      return { revoked, logoutUrl: await this.#redirect.logoutUrl(idToken, returnTo, this.#keeper.signals()) };
+      return { revoked, logoutUrl: await this.#provider.logoutUrl(idToken, returnTo, this.#keeper.signals()) };
     }
 
     /** `logout()`, then to the provider's logout page where there is one. @param {import('./index.js').LogoutOptions} [options] */
@@ -134,7 +160,8 @@ export function defineMeshClient(ClientCore, loadRedirect) {
     authorizeUrl(options) {
       this.#oauthOnly('authorizeUrl()');
       this.#keeper.alive();
-      return this.#redirect.authorizeUrl(options, this.#keeper.signals());
+      const signals = this.#keeper.signals();
+      return this.#redirectLogin().then((redirect) => redirect.authorizeUrl(options, signals));
     }
 
     /** `authorizeUrl(options)`, then there. @param {import('./index.js').AuthorizeOptions} options */
@@ -146,7 +173,7 @@ export function defineMeshClient(ClientCore, loadRedirect) {
     async handleRedirectCallback(url) {
       this.#oauthOnly('handleRedirectCallback()');
       this.#keeper.alive();
-      return this.#redirect.handleCallback(url ?? globalThis.location.href, this.#keeper.signals());
+      return (await this.#redirectLogin()).handleCallback(url ?? globalThis.location.href, this.#keeper.signals());
     }
 
     /** @param {import('./index.js').CallOptions} [options] */

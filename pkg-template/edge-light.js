@@ -8,8 +8,7 @@ import redirectWasm from './wasm/redirect/mesh_sdk_bg.wasm?module';
 import initGateway from './wasm/gateway/mesh_sdk.js';
 import initClient, { ClientCore } from './wasm/client/mesh_sdk.js';
 import initRedirect, { RedirectCore } from './wasm/redirect/mesh_sdk.js';
-import { defineMeshClient } from './client.js';
-import { loadOnce } from './redirect.js';
+import { defineMeshClient, loadOnce } from './client.js';
 
 await Promise.all([initGateway({ module_or_path: gatewayWasm }), initClient({ module_or_path: clientWasm })]);
 

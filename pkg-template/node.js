@@ -5,8 +5,7 @@ import gatewayBase64 from './wasm/gateway/mesh_sdk_bg.wasm.b64.js';
 import clientBase64 from './wasm/client/mesh_sdk_bg.wasm.b64.js';
 import { initSync as initGateway } from './wasm/gateway/mesh_sdk.js';
 import { ClientCore, initSync as initClient } from './wasm/client/mesh_sdk.js';
-import { defineMeshClient } from './client.js';
-import { loadOnce } from './redirect.js';
+import { defineMeshClient, loadOnce } from './client.js';
 
 initGateway({ module: Buffer.from(gatewayBase64, 'base64') });
 initClient({ module: Buffer.from(clientBase64, 'base64') });

@@ -69,6 +69,16 @@ export class Provider {
     return answer.status >= 200 && answer.status < 300;
   }
 
+  /** The RP-initiated logout URL for the ID token `idToken`, or null. @param {string | undefined} idToken @param {unknown} returnTo @param {Signals} signals */
+  async logoutUrl(idToken, returnTo, signals) {
+    try {
+      const endpoints = await this.endpoints(signals);
+      return this.core.logoutUrl(endpoints, idToken, typeof returnTo === 'string' ? returnTo : undefined) ?? null;
+    } catch {
+      return null;
+    }
+  }
+
   /** The device authorization request; the device code stays in the core. @param {Signals} signals */
   async startDeviceLogin(signals) {
     const endpoints = await this.endpoints(signals);

@@ -15,21 +15,6 @@ import { describe, makeRequest, transfer } from './transfer.js';
 /** @import { SessionKeeper } from './session.js' */
 /** @typedef {{ read(): string | null, write(list: string | null): void }} PendingStore */
 
-/**
- * `load` run once for every client of the realm (two instantiations of one
- * glue would share its state); a failed load is tried again.
- * @param {LoadRedirectCore} load @returns {LoadRedirectCore}
- */
-export function loadOnce(load) {
-  /** @type {ReturnType<LoadRedirectCore> | null} */
-  let loading = null;
-  return () =>
-    (loading ??= load().catch((e) => {
-      loading = null;
-      throw e;
-    }));
-}
-
 export class RedirectLogin {
   /**
    * @param {ClientCore} core @param {Settings} settings @param {Provider} provider @param {SessionKeeper} keeper
@@ -146,12 +131,8 @@ export class RedirectLogin {
   }
 
   /** The RP-initiated logout URL for the ID token `idToken`, or null. @param {string | undefined} idToken @param {unknown} returnTo @param {Signals} signals */
-  async logoutUrl(idToken, returnTo, signals) {
-    try {
-      const endpoints = await this.provider.endpoints(signals);
-      return this.core.logoutUrl(endpoints, idToken, typeof returnTo === 'string' ? returnTo : undefined) ?? null;
-    } catch {
-      return null;
-    }
+  logoutUrl(idToken, returnTo, signals) {
+    return this.provider.logoutUrl(idToken, returnTo, signals);
   }
+
 }

@@ -2,9 +2,8 @@
 // or a Response) and awaits `init` before anything else. Until then every
 // export throws a MeshError with code `not_initialized`.
 import glueInit, * as glue from './wasm/client/mesh_sdk.js';
-import { defineMeshClient } from './client.js';
+import { defineMeshClient, loadOnce } from './client.js';
 import { guard } from './guard.js';
-import { loadOnce } from './redirect.js';
 
 export { MeshError, isMeshError } from './errors.js';
 

@@ -7,8 +7,7 @@ import redirectWasm from './wasm/redirect/mesh_sdk_bg.wasm';
 import { initSync as initGateway } from './wasm/gateway/mesh_sdk.js';
 import { ClientCore, initSync as initClient } from './wasm/client/mesh_sdk.js';
 import { RedirectCore, initSync as initRedirect } from './wasm/redirect/mesh_sdk.js';
-import { defineMeshClient } from './client.js';
-import { loadOnce } from './redirect.js';
+import { defineMeshClient, loadOnce } from './client.js';
 
 initGateway({ module: gatewayWasm });
 initClient({ module: clientWasm });
