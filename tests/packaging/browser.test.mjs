@@ -3,7 +3,7 @@
 // names it, and Chromium (Debian's, via playwright-core) runs the `browser`
 // entry (wasm fetched by URL) and the slim entry (explicit init).
 import assert from 'node:assert/strict';
-import { readFile } from 'node:fs/promises';
+import { copyFile, mkdir, readFile, writeFile } from 'node:fs/promises';
 import { extname, join, normalize } from 'node:path';
 import { test } from 'node:test';
 
@@ -39,13 +39,18 @@ try { new slim.MeshClient({ apiUrl: location.origin, apiKey: 'mesh_sk_slim' }); 
 catch (e) { out.classBefore = e.code; }
 try { slim.MeshClient.fromEnv({}, {}); out.staticBefore = 'no error'; }
 catch (e) { out.staticBefore = e.code; }
-await init(new URL('/node_modules/mesh-sdk/wasm/client/mesh_sdk_bg.wasm', location.href));
+await init(new URL('/node_modules/mesh-sdk/wasm/client/mesh_sdk_bg.wasm', location.href), new URL('/assets/redirect.wasm', location.href));
 out.after = slim.version();
 const client = new slim.MeshClient({ apiUrl: location.origin, apiKey: 'mesh_sk_slim' });
 out.classAfter = client instanceof slim.MeshClient;
 const res = await client.fetch('/echo?from=slim');
 out.echoKey = (await res.json()).headers['x-api-key'];
 client.dispose();
+// The redirect login's module: from init's second argument, on the first authorizeUrl.
+const oauth = new slim.MeshClient({ issuer: location.origin, clientId: 'slim-spa', storage: 'memory' });
+try { out.authorize = (await oauth.authorizeUrl({ redirectUri: location.origin + '/callback' })).split('?')[0]; }
+catch (e) { out.authorize = String(e && e.stack || e); }
+oauth.dispose();
 window.__result = out;
 </script>`;
 
@@ -68,6 +73,12 @@ test('the packed tarball works in a <script type="module"> page in Chromium', as
     }
     return true;
   });
+  // The slim page's redirect module, where its init says; the provider's discovery document.
+  await mkdir(join(dir, 'assets'));
+  await copyFile(join(dir, 'node_modules/mesh-sdk/wasm/redirect/mesh_sdk_bg.wasm'), join(dir, 'assets/redirect.wasm'));
+  await mkdir(join(dir, '.well-known'));
+  const discovery = { issuer: server.url, authorization_endpoint: `${server.url}/authorize`, token_endpoint: `${server.url}/token` };
+  await writeFile(join(dir, '.well-known/openid-configuration'), JSON.stringify(discovery));
   const browser = await launchChromium(t);
   const expected = await packageVersion();
 
@@ -110,6 +121,9 @@ test('the packed tarball works in a <script type="module"> page in Chromium', as
       after: expected,
       classAfter: true,
       echoKey: 'mesh_sk_slim',
+      authorize: `${server.url}/authorize`,
     });
+    assert.ok(server.requests.some((r) => r.url === '/assets/redirect.wasm'), 'the redirect module came from init\'s second argument');
+    assert.ok(!server.requests.some((r) => r.url.includes('/wasm/redirect/mesh_sdk_bg.wasm')), 'and not from beside its glue');
   });
 });
