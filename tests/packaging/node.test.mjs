@@ -70,7 +70,7 @@ const rawWasm = `
 import { readFileSync } from 'node:fs';
 import { fileURLToPath } from 'node:url';
 const out = {};
-for (const name of ['mesh-sdk/wasm', 'mesh-sdk/wasm/client', 'mesh-sdk/slim.wasm']) {
+for (const name of ['mesh-sdk/wasm', 'mesh-sdk/wasm/client', 'mesh-sdk/wasm/redirect', 'mesh-sdk/slim.wasm']) {
   const bytes = readFileSync(fileURLToPath(import.meta.resolve(name)));
   out[name] = WebAssembly.validate(bytes) && WebAssembly.Module.exports(new WebAssembly.Module(bytes)).some((e) => e.name === 'version');
 }
@@ -123,7 +123,7 @@ test('the packed tarball works in a fresh Node project', async (t) => {
   await t.test('raw .wasm exports are valid modules', async () => {
     const out = await nodeJson(dir, 'raw.mjs');
     delete out.stderr;
-    assert.deepEqual(out, { 'mesh-sdk/wasm': true, 'mesh-sdk/wasm/client': true, 'mesh-sdk/slim.wasm': true });
+    assert.deepEqual(out, { 'mesh-sdk/wasm': true, 'mesh-sdk/wasm/client': true, 'mesh-sdk/wasm/redirect': true, 'mesh-sdk/slim.wasm': true });
   });
 
   await t.test('the CLI bins are installed and start', async (st) => {
