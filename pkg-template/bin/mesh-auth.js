@@ -75,7 +75,7 @@ async function main(argv) {
 
   // Load the wasm only once the arguments are known to be good.
   const { MeshClient } = await import('../node.js');
-  const { terminalLoginPlan } = await serverBuild();
+  const { terminalLoginPlan } = await import('../server-wasm.js');
   const plan = terminalLoginPlan({
     platform: process.platform,
     container: existsSync('/.dockerenv') || existsSync('/run/.containerenv') || Boolean(process.env.container),
@@ -187,14 +187,3 @@ main(process.argv.slice(2)).then(
   (code) => { process.exitCode = code; },
   (err) => { process.exitCode = reportError('mesh-auth', err); },
 );
-
-// The login plan is in the Node-only server build (scripts/build.sh), which
-// the package's Node entry does not load.
-async function serverBuild() {
-  const [{ default: base64 }, server] = await Promise.all([
-    import('../wasm/server/mesh_sdk_bg.wasm.b64.js'),
-    import('../wasm/server/mesh_sdk.js'),
-  ]);
-  server.initSync({ module: Buffer.from(base64, 'base64') });
-  return server;
-}
