@@ -21,6 +21,7 @@ use serde::{Deserialize, Serialize};
 
 use crate::error::{Error, ErrorKind, RequestContext, Result};
 
+use super::oauth::token_endpoint_error;
 use super::token::base64url_decode;
 
 /// The current record version.
@@ -306,6 +307,19 @@ pub fn check_callback(params: &CallbackParams, pending: Option<PendingRedirect>,
     let code = params.code.clone().filter(|c| !c.is_empty());
     let code = code.ok_or_else(|| Error::new(ErrorKind::InvalidResponse, "the login callback has neither code nor error"))?;
     Ok(CodeGrant { code, pending })
+}
+
+/// The token endpoint's refusal of the code exchange. `invalid_grant` is
+/// the provider refusing the code itself (RFC 6749 §5.2: expired, already
+/// used, or not issued for this redirect URI and verifier): the login has
+/// to start again, as after a refused authorization request. Anything else
+/// is an answer the exchange cannot use.
+pub fn code_exchange_error(status: u16, oauth_error: Option<&str>) -> Error {
+    if oauth_error == Some("invalid_grant") {
+        let what = "the provider refused the authorization code, expired or already used: sign in again";
+        return token_endpoint_error(ErrorKind::AuthorizationFailed, what, Some(status), oauth_error);
+    }
+    token_endpoint_error(ErrorKind::InvalidResponse, "authorization code exchange", Some(status), oauth_error)
 }
 
 /// The error of an authorization error response, with the provider's
