@@ -129,6 +129,7 @@ export interface ClientCore {
   resolveUrl(input: unknown): [string, string];
   decide(call: CallRecord, outcome: number | string, retryAfter: string | undefined, now: number, jitter: number): CallStep;
   httpError(call: CallRecord, status: number, now: number): MeshError;
+  deviceExtraParams(options: unknown): [string, string][];
   deviceStarted(status: number, body: unknown, now: number): DeviceLogin;
   deviceBegin(login: unknown): [string, string];
   devicePoll(userCode: string, now: number): PollStep;

@@ -62,6 +62,23 @@ pub const RESERVED_AUTHORIZE_PARAMS: [&str; 13] = [
     "code_challenge", "code_challenge_method", "prompt", "login_hint", "audience", "resource",
 ];
 
+/// A login's `extraParams` (the authorization request's, or the device
+/// authorization request's: RFC 8628 §3.1 sends `client_id` and `scope`,
+/// and the client adds `audience` and `resource`, all in this list): each
+/// name a parameter name, none that the login sets itself. (No `{:?}` in
+/// the message: the browser build formats Debug as nothing.)
+pub fn check_extra_params(extra: &[(String, String)]) -> Result<()> {
+    for (name, _) in extra {
+        if !is_param_name(name) {
+            return Err(Error::config("extraParams", "parameter names are letters, digits, _, - and ."));
+        }
+        if RESERVED_AUTHORIZE_PARAMS.contains(&name.as_str()) {
+            return Err(Error::config("extraParams", ["may not set ", name].concat()));
+        }
+    }
+    Ok(())
+}
+
 /// One pending redirect login, as stored.
 #[derive(Clone, PartialEq, Serialize, Deserialize)]
 #[serde(rename_all = "camelCase")]
@@ -140,9 +157,7 @@ pub fn authorize_url(
             return Err(Error::config("prompt", "must be none, login, consent or select_account (space-separated)"));
         }
     }
-    if let Some((name, _)) = options.extra_params.iter().find(|(n, _)| !is_param_name(n) || RESERVED_AUTHORIZE_PARAMS.contains(&n.as_str())) {
-        return Err(Error::config("extraParams", format_args!("may not set {name:?}")));
-    }
+    check_extra_params(&options.extra_params)?;
     if verifier_sha256.len() != 32 {
         return Err(Error::new(ErrorKind::InvalidConfig, "the code challenge must be a SHA-256 digest"));
     }

@@ -58,7 +58,7 @@ fn pending_list_json(list: &[PendingRedirect]) -> Option<String> {
 }
 
 /// `options.extraParams`: an object of string values (the core checks the names).
-fn extra_params(value: &JsValue) -> Result<Vec<(String, String)>, Error> {
+pub(super) fn extra_params(value: &JsValue) -> Result<Vec<(String, String)>, Error> {
     if value.is_undefined() || value.is_null() {
         return Ok(Vec::new());
     }
