@@ -213,6 +213,16 @@ export interface CallOptions {
   signal?: AbortSignal;
 }
 
+/** `startDeviceLogin`'s options. */
+export interface DeviceLoginOptions extends CallOptions {
+  /**
+   * Provider-specific device authorization request parameters (names of
+   * letters, digits, `_`, `-`, `.`); one the login sets itself (`client_id`,
+   * `scope`, `audience`, `resource`, …) is refused with `invalid_config`.
+   */
+  extraParams?: Record<string, string>;
+}
+
 /** A started device login (RFC 8628). Show `userCode` and `verificationUri`. */
 export interface DeviceLogin {
   /** The code the user types on the verification page. */
@@ -443,7 +453,7 @@ export class MeshClient {
   static fromEnv(env: Readonly<Record<string, string | undefined>>, options: MeshOAuthOptions): MeshClient;
 
   /** Starts a device login: show the user the code and the link. OAuth mode only. */
-  startDeviceLogin(options?: CallOptions): Promise<DeviceLogin>;
+  startDeviceLogin(options?: DeviceLoginOptions): Promise<DeviceLogin>;
   /**
    * Polls the token endpoint per RFC 8628 until the user approves, denies
    * (`access_denied`) or the code expires (`device_code_expired`).

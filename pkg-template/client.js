@@ -176,11 +176,11 @@ export function defineMeshClient(ClientCore, loadRedirect) {
       return (await this.#redirectLogin()).handleCallback(url ?? globalThis.location.href, this.#keeper.signals());
     }
 
-    /** @param {import('./index.js').CallOptions} [options] */
+    /** @param {import('./index.js').DeviceLoginOptions} [options] */
     async startDeviceLogin(options) {
       this.#oauthOnly('startDeviceLogin()');
       this.#keeper.alive();
-      const login = await this.#provider.startDeviceLogin(this.#keeper.signals(signalOf(options)));
+      const login = await this.#provider.startDeviceLogin(this.#keeper.signals(signalOf(options)), options);
       this.#pending.keep(login.userCode);
       return login;
     }

@@ -6,10 +6,12 @@
 // refresh token once and a holder that dies frees the lock.
 
 /// <reference types="node" />
-import { connect } from 'node:net';
+import { connect, isIP } from 'node:net';
+import { connect as tlsConnect } from 'node:tls';
 
 /** @import { ServerStore } from './next.js' */
 /** @import { StoreContext } from './next-core.js' */
+/** @import { ServerRules, ServerSettings } from './steps.js' */
 /** @typedef {string | number | null | unknown[]} RespValue */
 
 /** A Redis error reply. */
@@ -56,52 +58,117 @@ function parseReply(buf, at) {
   }
 }
 
-/** One connection to Redis; commands are pipelined and answered in order. */
+/** @typedef {Pick<ServerSettings, 'redisDefaultPort' | 'redisConnectTimeoutMs' | 'redisCommandTimeoutMs' | 'redisReconnectDelaysMs'>} RedisSettings */
+/** @typedef {Pick<ServerRules, 'redisTls' | 'redisFailure'>} RedisRules */
+
+/**
+ * One connection to Redis; commands are pipelined and answered in order. A
+ * dropped connection fails the commands in flight (`storage`: they may or
+ * may not have run) and the next command connects again, with the core's
+ * bounded attempts and backoff; every wait has the core's bound.
+ */
 export class RedisConnection {
-  /** @param {string} url `redis://[:password@]host:port[/db]` */
-  constructor(url) {
+  /**
+   * @param {string} url `redis://[:password@]host:port[/db]`, or `rediss://` for TLS
+   * @param {{ rules: RedisRules, settings: RedisSettings }} context
+   */
+  constructor(url, { rules, settings }) {
     this.url = new URL(url);
+    this.rules = rules;
+    this.settings = settings;
+    this.tls = rules.redisTls(this.url.protocol);
     /** @type {import('node:net').Socket | null} */
     this.socket = null;
     /** @type {Promise<void> | null} */
     this.opening = null;
-    /** @type {{ resolve: (v: RespValue) => void, reject: (e: Error) => void }[]} */
+    /** @type {{ resolve: (v: RespValue) => void, reject: (e: unknown) => void, timer: ReturnType<typeof setTimeout> }[]} */
     this.waiting = [];
     /** @type {Buffer} */
     this.buffer = Buffer.alloc(0);
+    this.closed = false;
   }
 
-  /** @returns {Promise<void>} */
+  /** One connection attempt, bounded by the core's connect timeout. @returns {Promise<import('node:net').Socket>} */
+  #attempt() {
+    const host = this.url.hostname.replace(/^\[(.*)\]$/, '$1');
+    const port = Number(this.url.port || this.settings.redisDefaultPort);
+    return new Promise((resolve, reject) => {
+      const socket = this.tls ? tlsConnect({ host, port, ...(isIP(host) ? {} : { servername: host }) }) : connect({ host, port });
+      const timer = setTimeout(() => socket.destroy(Object.assign(new Error(`no connection within ${this.settings.redisConnectTimeoutMs} ms`), { code: 'ETIMEDOUT' })), this.settings.redisConnectTimeoutMs);
+      socket.once(this.tls ? 'secureConnect' : 'connect', () => {
+        clearTimeout(timer);
+        socket.removeAllListeners('error');
+        resolve(socket);
+      });
+      socket.once('error', (e) => {
+        clearTimeout(timer);
+        socket.destroy();
+        reject(e);
+      });
+    });
+  }
+
+  /** Connects (attempts and backoff from the core), then AUTH and SELECT. @returns {Promise<void>} */
   open() {
     if (this.socket) return Promise.resolve();
-    this.opening ??= new Promise((resolve, reject) => {
-      const socket = connect({ host: this.url.hostname, port: Number(this.url.port || 6379) });
-      socket.setNoDelay(true);
-      socket.once('connect', () => {
-        this.socket = socket;
-        this.opening = null;
-        resolve();
-      });
-      socket.on('data', (chunk) => this.#receive(chunk));
-      socket.on('error', (e) => {
-        this.opening = null;
-        reject(e);
-        this.#fail(e);
-      });
-      socket.on('close', () => this.#fail(new Error('the Redis connection closed')));
+    this.opening ??= (async () => {
+      const delays = this.settings.redisReconnectDelaysMs;
+      /** @type {any} */
+      let last = null;
+      for (let attempt = 0; attempt <= delays.length && !this.closed; attempt++) {
+        if (attempt > 0) await sleep(delays[attempt - 1]);
+        let socket;
+        try {
+          socket = await this.#attempt();
+        } catch (e) {
+          last = e;
+          continue;
+        }
+        if (this.closed) {
+          socket.destroy();
+          break;
+        }
+        this.#adopt(socket);
+        try {
+          if (this.url.password) await this.#send(['AUTH', decodeURIComponent(this.url.password)]);
+          const db = this.url.pathname.slice(1);
+          if (db) await this.#send(['SELECT', db]);
+        } catch (e) {
+          // Redis's own answer (a wrong password, a bad db): trying again will not change it.
+          this.#drop(e);
+          throw e;
+        }
+        return;
+      }
+      if (this.closed) throw this.rules.redisFailure('closed');
+      throw this.rules.redisFailure('unreachable', `${this.url.host}, ${delays.length + 1} attempts: ${last?.code ?? last?.message ?? 'closed'}`);
+    })().finally(() => {
+      this.opening = null;
     });
-    return this.opening.then(async () => {
-      if (this.url.password) await this.command(['AUTH', decodeURIComponent(this.url.password)]);
-      const db = this.url.pathname.slice(1);
-      if (db) await this.command(['SELECT', db]);
-    });
+    return this.opening;
   }
 
-  /** @param {Error} e */
-  #fail(e) {
+  /** @param {import('node:net').Socket} socket */
+  #adopt(socket) {
+    socket.setNoDelay(true);
+    socket.on('data', (chunk) => this.#receive(chunk));
+    socket.on('error', () => {}); // 'close' follows and fails what waits.
+    socket.on('close', () => {
+      if (this.socket === socket) this.#drop(this.rules.redisFailure('closed'));
+    });
+    this.socket = socket;
+  }
+
+  /** Ends the connection and fails every command in flight with `error`. @param {unknown} error */
+  #drop(error) {
+    const socket = this.socket;
     this.socket = null;
     this.buffer = Buffer.alloc(0);
-    for (const w of this.waiting.splice(0)) w.reject(e);
+    socket?.destroy();
+    for (const w of this.waiting.splice(0)) {
+      clearTimeout(w.timer);
+      w.reject(error);
+    }
   }
 
   /** @param {Buffer} chunk */
@@ -113,27 +180,40 @@ export class RedisConnection {
       if (!reply) break;
       at = reply[1];
       const waiter = this.waiting.shift();
-      if (reply[0] instanceof RedisReplyError) waiter?.reject(reply[0]);
-      else waiter?.resolve(reply[0]);
+      if (!waiter) continue;
+      clearTimeout(waiter.timer);
+      if (reply[0] instanceof RedisReplyError) waiter.reject(this.rules.redisFailure('reply', reply[0].message));
+      else waiter.resolve(reply[0]);
     }
     this.buffer = this.buffer.subarray(at);
   }
 
-  /** @param {string[]} args @returns {Promise<RespValue>} */
-  async command(args) {
-    if (!this.socket) await this.open();
-    const socket = /** @type {import('node:net').Socket} */ (this.socket);
+  /** Writes one command on the open connection; its answer, within the core's bound. @param {string[]} args @returns {Promise<RespValue>} */
+  #send(args) {
+    const socket = this.socket;
+    if (!socket) return Promise.reject(this.rules.redisFailure('closed'));
     let out = `*${args.length}\r\n`;
     for (const a of args) out += `$${Buffer.byteLength(a)}\r\n${a}\r\n`;
+    const ms = this.settings.redisCommandTimeoutMs;
     return new Promise((resolve, reject) => {
-      this.waiting.push({ resolve, reject });
+      // Unanswered in time: the connection goes, since a late reply would answer the next command.
+      const timer = setTimeout(() => this.#drop(this.rules.redisFailure('timeout', String(ms))), ms);
+      this.waiting.push({ resolve, reject, timer });
       socket.write(out);
     });
   }
 
+  /** @param {string[]} args @returns {Promise<RespValue>} */
+  async command(args) {
+    if (this.closed) throw this.rules.redisFailure('closed');
+    if (!this.socket) await this.open();
+    return this.#send(args);
+  }
+
   async close() {
+    this.closed = true;
     const socket = this.socket;
-    this.socket = null;
+    this.#drop(this.rules.redisFailure('closed'));
     socket?.end();
   }
 }
@@ -142,8 +222,9 @@ const sleep = (/** @type {number} */ ms) => new Promise((r) => setTimeout(r, ms)
 
 /** @param {string} url @param {StoreContext} context @returns {Promise<ServerStore>} */
 export async function redisStore(url, { rules, settings, core }) {
-  const redis = new RedisConnection(url);
-  await redis.open();
+  // Connected on the first command, not here: this store is made once per
+  // process, and Redis may be down at that moment and back later.
+  const redis = new RedisConnection(url, { rules, settings });
   const scripts = settings.scripts;
   return {
     async get(sid) {

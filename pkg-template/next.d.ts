@@ -10,7 +10,9 @@ export { MeshError, isMeshError } from './browser.js';
  * Where the session's record lives. `'cookie'` (the default): sealed in the
  * cookie. `'memory'`: this process (the cookie holds a random session id).
  * `{ redis: 'redis://127.0.0.1:6379' }`: Redis, shared by every process,
- * with a refresh lock that expires and a fencing token. Or your own store.
+ * with a refresh lock that expires and a fencing token (`rediss://` for TLS;
+ * a dropped connection is reopened by the next call, and a call Redis cannot
+ * answer fails with code `storage`). Or your own store.
  */
 export type MeshAuthStore = 'cookie' | 'memory' | { redis: string } | ServerStore;
 

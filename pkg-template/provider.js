@@ -79,12 +79,17 @@ export class Provider {
     }
   }
 
-  /** The device authorization request; the device code stays in the core. @param {Signals} signals */
-  async startDeviceLogin(signals) {
+  /**
+   * The device authorization request; the device code stays in the core.
+   * @param {Signals} signals @param {import('./index.js').DeviceLoginOptions} [options]
+   */
+  async startDeviceLogin(signals, options) {
+    const extra = this.core.deviceExtraParams(options);
     const endpoints = await this.endpoints(signals);
     if (!endpoints.device) throw this.core.failure('no_device_endpoint');
     const params = this.baseParams();
     if (this.s.scope) params.push(['scope', this.s.scope]);
+    params.push(...extra);
     const answer = await this.postForm(endpoints.device, params, this.s.timeoutMs, signals, 'device authorization request');
     return this.core.deviceStarted(answer.status, answer.body, Date.now());
   }

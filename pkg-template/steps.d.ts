@@ -129,6 +129,7 @@ export interface ClientCore {
   resolveUrl(input: unknown): [string, string];
   decide(call: CallRecord, outcome: number | string, retryAfter: string | undefined, now: number, jitter: number): CallStep;
   httpError(call: CallRecord, status: number, now: number): MeshError;
+  deviceExtraParams(options: unknown): [string, string][];
   deviceStarted(status: number, body: unknown, now: number): DeviceLogin;
   deviceBegin(login: unknown): [string, string];
   devicePoll(userCode: string, now: number): PollStep;
@@ -212,6 +213,11 @@ export interface ServerSettings {
   lockTtlMs: number;
   lockWaitMs: number;
   lockPollMs: number;
+  redisDefaultPort: number;
+  redisConnectTimeoutMs: number;
+  redisCommandTimeoutMs: number;
+  /** The waits before each new connection attempt after a failed one. */
+  redisReconnectDelaysMs: number[];
   scripts: { acquire: string; write: string; remove: string; release: string };
 }
 
@@ -232,6 +238,9 @@ export interface ServerRules {
   route(path: string): 'login' | 'callback' | 'logout' | undefined;
   returnUrl(returnTo: string | undefined): string;
   guard(path: string, search: string, signedIn: boolean): GuardStep;
+  /** Whether a `store.redis` URL's protocol asks for TLS; throws `invalid_config` for another scheme. */
+  redisTls(protocol: string): boolean;
+  redisFailure(name: 'closed' | 'unreachable' | 'timeout' | 'reply', detail?: string): MeshError;
 }
 
 export type ServerRulesClass = new (options: unknown, serverStore: boolean, timeoutMs: number) => ServerRules;

@@ -15,6 +15,8 @@ need_apt=()
 command -v lld-22 >/dev/null 2>&1 || [ -x /usr/lib/llvm-22/bin/lld ] || need_apt+=(lld-22)
 # mesh-sdk/next's Redis session store is tested against a real Redis.
 [ -x /usr/bin/redis-server ] || need_apt+=(redis-server)
+# Its TLS test makes a throwaway certificate with openssl.
+[ -x /usr/bin/openssl ] || need_apt+=(openssl)
 if [ "${MESH_SKIP_BROWSER:-}" != 1 ]; then
   [ -x /usr/bin/chromium ] || need_apt+=(chromium)
 fi

@@ -49,7 +49,8 @@ pub enum ErrorKind {
     IssuerMismatch,
     /// The provider needs the user to sign in or interact (`login_required`, `consent_required`, ...).
     LoginRequired,
-    /// The provider answered the authorization request with another error.
+    /// The provider answered the authorization request with another error,
+    /// or refused its authorization code at the token endpoint (`invalid_grant`).
     AuthorizationFailed,
     /// The ID token failed a check of OpenID Connect Core 3.1.3.7.
     InvalidIdToken,

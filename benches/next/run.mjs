@@ -1,13 +1,15 @@
 #!/usr/bin/env node
 // mesh-sdk/next benchmark (numbers, not assertions). Run after scripts/build.sh:
-//   node benches/next/run.mjs [--calls 5000] [--storms 10,100,1000]
+//   node benches/next/run.mjs [--calls 2000] [--rounds 5] [--storms 10,100,1000]
 //
 // 1. auth() on a valid session: CPU per call (process.cpuUsage over a
 //    bounded loop), for the sealed cookie and for Redis (one GET per call),
-//    beside one bare AES-256-GCM decrypt of a cookie that size (WebCrypto):
-//    the floor of any sealed-cookie session. Auth.js's auth() is the issue's
-//    reference; next-auth / @auth/core are not installed here, so no figure
-//    is printed for it rather than a made-up one.
+//    beside Auth.js's auth() on the same machine and in the same run
+//    (benches/next/authjs.mjs: @auth/core's Auth() on /api/auth/session, as
+//    next-auth v5's auth() calls it) and one bare AES-256-GCM decrypt of a
+//    cookie that size (WebCrypto), the floor of any sealed-cookie session.
+//    The rows alternate within each round; the median and range of the
+//    rounds are printed.
 // 2. Refresh storm: N concurrent getAccessToken() on one session whose
 //    token is due, in 1 process (cookie store) and across 4 Node processes
 //    (Redis store; and the cookie store, to show what it cannot prevent).
@@ -17,7 +19,8 @@ import { fileURLToPath } from 'node:url';
 import { promisify } from 'node:util';
 import { webcrypto } from 'node:crypto';
 import { createMeshAuth } from '../../pkg/next.js';
-import { Jar, appOptions, signIn, startIdp, startRedis } from '../../tests/next/support.mjs';
+import { APP_ID, APP_SECRET, Jar, SECRET, appOptions, signIn, startIdp, startRedis } from '../../tests/next/support.mjs';
+import { authjsConfig, authjsCookie, sessionOf } from './authjs.mjs';
 
 const run = promisify(execFile);
 const WORKER = fileURLToPath(new URL('../../tests/next/fixtures/refresh-worker.mjs', import.meta.url));
@@ -25,8 +28,9 @@ const arg = (name, fallback) => {
   const i = process.argv.indexOf(`--${name}`);
   return i > 0 ? process.argv[i + 1] : fallback;
 };
-const CALLS = Math.min(100_000, Number(arg('calls', '5000')));
-const STORMS = arg('storms', '10,100,1000').split(',').map(Number);
+const CALLS = Math.min(100_000, Number(arg('calls', '2000')));
+const ROUNDS = Math.min(50, Number(arg('rounds', '5')));
+const STORMS = arg('storms', '10,100,1000').split(',').filter(Boolean).map(Number);
 const sleep = (ms) => new Promise((r) => setTimeout(r, ms));
 
 /** CPU µs per call of `fn` over `calls` sequential calls, after a warm-up. */
@@ -41,32 +45,54 @@ async function cpuPerCall(fn, calls) {
 
 const { idp, grants } = await startIdp({ accessTokenTtl: 4 });
 const redis = await startRedis();
-console.log(`## mesh-sdk/next (${process.version}, ${CALLS} calls per figure)`);
+console.log(`## mesh-sdk/next (${process.version}, ${CALLS} calls per figure, ${ROUNDS} rounds)`);
 try {
-  // 1. auth() CPU.
-  const rows = [];
+  // 1. auth() CPU: each candidate is signed in once, then every round measures each in turn.
+  const candidates = [];
+  let meshCookie = '';
   for (const [label, store] of [['cookie store', undefined], ['Redis store', { redis: redis.url }]]) {
     const mesh = createMeshAuth(appOptions(idp, { store }));
     const jar = new Jar();
     await signIn(mesh, jar, idp);
     const request = jar.request('/');
     if (!(await mesh.auth(request))) throw new Error('not signed in');
-    const m = await cpuPerCall(() => mesh.auth(request), CALLS);
-    rows.push([`auth(), ${label} (cookie ${jar.header().length} chars)`, m]);
-    if (!store) {
-      const key = await webcrypto.subtle.generateKey({ name: 'AES-GCM', length: 256 }, false, ['encrypt', 'decrypt']);
-      const iv = webcrypto.getRandomValues(new Uint8Array(12));
-      const sealed = await webcrypto.subtle.encrypt({ name: 'AES-GCM', iv }, key, new Uint8Array(Math.floor((jar.header().length * 3) / 4)));
-      rows.push(['reference: one AES-256-GCM decrypt of that size', await cpuPerCall(() => webcrypto.subtle.decrypt({ name: 'AES-GCM', iv }, key, sealed), CALLS)]);
-    }
-    await mesh.close();
+    candidates.push({ what: `mesh-sdk/next auth(), ${label} (cookie ${jar.header().length} chars)`, fn: () => mesh.auth(request), close: () => mesh.close() });
+    if (!store) meshCookie = jar.header();
   }
-  console.log('\n| what | CPU per call | wall per call |\n| --- | --- | --- |');
-  for (const [what, m] of rows) console.log(`| ${what} | ${m.cpuUs.toFixed(1)} µs | ${m.wallUs.toFixed(1)} µs |`);
-  console.log('| Auth.js auth() | not measured: next-auth / @auth/core are not installed here | |');
+  const config = authjsConfig({ secret: SECRET, issuer: idp.issuer, clientId: APP_ID, clientSecret: APP_SECRET });
+  // Auth.js's default session holds the user only; an app that calls an API keeps its tokens in it
+  // too (Auth.js's refresh-token guide), which the second cookie stands for: as long as mesh's.
+  const plain = await authjsCookie(SECRET);
+  let pad = 0;
+  let withTokens = '';
+  for (let i = 0; i < 4; i++) {
+    withTokens = await authjsCookie(SECRET, { access_token: 'a'.repeat(pad), refresh_token: 'r'.repeat(43), expires_at: 1_900_000_000 });
+    pad = Math.max(0, pad + Math.round(((meshCookie.length - withTokens.length) * 3) / 4));
+  }
+  for (const [label, cookie] of [['user only', plain], ['with tokens', withTokens]]) {
+    const session = await sessionOf(config, cookie);
+    if (!session?.user?.name) throw new Error(`Auth.js read no session from its own cookie (${label})`);
+    candidates.push({ what: `Auth.js auth(), ${label} (cookie ${cookie.length} chars)`, fn: () => sessionOf(config, cookie) });
+  }
+  const key = await webcrypto.subtle.generateKey({ name: 'AES-GCM', length: 256 }, false, ['encrypt', 'decrypt']);
+  const iv = webcrypto.getRandomValues(new Uint8Array(12));
+  const sealed = await webcrypto.subtle.encrypt({ name: 'AES-GCM', iv }, key, new Uint8Array(Math.floor((meshCookie.length * 3) / 4)));
+  candidates.push({ what: 'reference: one AES-256-GCM decrypt of a mesh cookie\'s size', fn: () => webcrypto.subtle.decrypt({ name: 'AES-GCM', iv }, key, sealed) });
+  for (const c of candidates) c.cpu = [];
+  for (let round = 0; round < ROUNDS; round++) {
+    for (const c of candidates) c.cpu.push((await cpuPerCall(c.fn, CALLS)).cpuUs);
+  }
+  for (const c of candidates) await c.close?.();
+  const median = (xs) => [...xs].sort((a, b) => a - b)[Math.floor(xs.length / 2)];
+  const meshMedian = median(candidates[0].cpu);
+  console.log(`\n| what | CPU per call, median of ${ROUNDS} rounds | range | against mesh's cookie store |\n| --- | --- | --- | --- |`);
+  for (const c of candidates) {
+    const m = median(c.cpu);
+    console.log(`| ${c.what} | ${m.toFixed(1)} µs | ${Math.min(...c.cpu).toFixed(1)}–${Math.max(...c.cpu).toFixed(1)} µs | ${(m / meshMedian).toFixed(2)}× |`);
+  }
 
   // 2. Refresh storms.
-  console.log('\n| N concurrent | processes | store | token requests | of them refused (reuse) | requests failed | distinct tokens |\n| --- | --- | --- | --- | --- | --- | --- |');
+  if (STORMS.length) console.log('\n| N concurrent | processes | store | token requests | of them refused (reuse) | requests failed | distinct tokens |\n| --- | --- | --- | --- | --- | --- | --- |');
   for (const n of STORMS) {
     for (const [processes, label, store] of [[1, 'cookie', undefined], [4, 'Redis', { redis: redis.url }], [4, 'cookie', undefined]]) {
       const options = appOptions(idp, { store });
@@ -93,7 +119,7 @@ try {
       console.log(`| ${per * processes} | ${processes} | ${label} | ${grants.refresh_token - before + grants.errors.length - errorsBefore} | ${grants.errors.length - errorsBefore} | ${failed} | ${tokens.size} |`);
     }
   }
-  console.log('\nGoal: 1 token request per storm. The cookie store across processes shows why a server store exists: each process may spend the same rotating refresh token, and oidc-provider then revokes the grant.');
+  if (STORMS.length) console.log('\nGoal: 1 token request per storm. The cookie store across processes shows why a server store exists: each process may spend the same rotating refresh token, and oidc-provider then revokes the grant.');
 } finally {
   await redis.stop();
   await idp.close();

@@ -75,7 +75,7 @@ async function main(argv) {
 
   // Load the wasm only once the arguments are known to be good.
   const { MeshClient } = await import('../node.js');
-  const { terminalLoginPlan } = await serverBuild();
+  const { terminalLoginPlan } = await import('../server-wasm.js');
   const plan = terminalLoginPlan({
     platform: process.platform,
     container: existsSync('/.dockerenv') || existsSync('/run/.containerenv') || Boolean(process.env.container),
@@ -94,7 +94,7 @@ async function main(argv) {
     process.stdout.write(`Signing in with the ${plan.flow === 'browser' ? 'browser' : 'device code'} (${plan.reason})${plan.extended ? ', asking for a long-lived session' : ''}.\n`);
     const session = plan.flow === 'browser'
       ? await browserLogin(client, plan, { waitMs, signal: abort.signal, onUrl: (url) => showUrl(url, !flags.noOpen) })
-      : await deviceLogin(client, abort.signal);
+      : await deviceLogin(client, plan, abort.signal);
     writeSessionFile(path, session, config);
     const who = subjectOf(session.accessToken);
     process.stdout.write(
@@ -145,9 +145,9 @@ function showUrl(url, open) {
   if (open) openBrowser(url);
 }
 
-/** The device flow: prints the link and the code, waits for the approval. */
-async function deviceLogin(client, signal) {
-  const login = await client.startDeviceLogin({ signal });
+/** The device flow (with the plan's extra parameters): prints the link and the code, waits for the approval. */
+async function deviceLogin(client, plan, signal) {
+  const login = await client.startDeviceLogin({ signal, extraParams: plan.params });
   const minutes = Math.max(1, Math.round(login.expiresIn / 60));
   process.stdout.write(
     `To sign in, open ${login.verificationUri}\n` +
@@ -187,14 +187,3 @@ main(process.argv.slice(2)).then(
   (code) => { process.exitCode = code; },
   (err) => { process.exitCode = reportError('mesh-auth', err); },
 );
-
-// The login plan is in the Node-only server build (scripts/build.sh), which
-// the package's Node entry does not load.
-async function serverBuild() {
-  const [{ default: base64 }, server] = await Promise.all([
-    import('../wasm/server/mesh_sdk_bg.wasm.b64.js'),
-    import('../wasm/server/mesh_sdk.js'),
-  ]);
-  server.initSync({ module: Buffer.from(base64, 'base64') });
-  return server;
-}

@@ -21,6 +21,7 @@ use serde::{Deserialize, Serialize};
 
 use crate::error::{Error, ErrorKind, RequestContext, Result};
 
+use super::oauth::token_endpoint_error;
 use super::token::base64url_decode;
 
 /// The current record version.
@@ -60,6 +61,23 @@ pub const RESERVED_AUTHORIZE_PARAMS: [&str; 13] = [
     "response_type", "response_mode", "client_id", "redirect_uri", "scope", "state", "nonce",
     "code_challenge", "code_challenge_method", "prompt", "login_hint", "audience", "resource",
 ];
+
+/// A login's `extraParams` (the authorization request's, or the device
+/// authorization request's: RFC 8628 §3.1 sends `client_id` and `scope`,
+/// and the client adds `audience` and `resource`, all in this list): each
+/// name a parameter name, none that the login sets itself. (No `{:?}` in
+/// the message: the browser build formats Debug as nothing.)
+pub fn check_extra_params(extra: &[(String, String)]) -> Result<()> {
+    for (name, _) in extra {
+        if !is_param_name(name) {
+            return Err(Error::config("extraParams", "parameter names are letters, digits, _, - and ."));
+        }
+        if RESERVED_AUTHORIZE_PARAMS.contains(&name.as_str()) {
+            return Err(Error::config("extraParams", ["may not set ", name].concat()));
+        }
+    }
+    Ok(())
+}
 
 /// One pending redirect login, as stored.
 #[derive(Clone, PartialEq, Serialize, Deserialize)]
@@ -139,9 +157,7 @@ pub fn authorize_url(
             return Err(Error::config("prompt", "must be none, login, consent or select_account (space-separated)"));
         }
     }
-    if let Some((name, _)) = options.extra_params.iter().find(|(n, _)| !is_param_name(n) || RESERVED_AUTHORIZE_PARAMS.contains(&n.as_str())) {
-        return Err(Error::config("extraParams", format_args!("may not set {name:?}")));
-    }
+    check_extra_params(&options.extra_params)?;
     if verifier_sha256.len() != 32 {
         return Err(Error::new(ErrorKind::InvalidConfig, "the code challenge must be a SHA-256 digest"));
     }
@@ -306,6 +322,19 @@ pub fn check_callback(params: &CallbackParams, pending: Option<PendingRedirect>,
     let code = params.code.clone().filter(|c| !c.is_empty());
     let code = code.ok_or_else(|| Error::new(ErrorKind::InvalidResponse, "the login callback has neither code nor error"))?;
     Ok(CodeGrant { code, pending })
+}
+
+/// The token endpoint's refusal of the code exchange. `invalid_grant` is
+/// the provider refusing the code itself (RFC 6749 §5.2: expired, already
+/// used, or not issued for this redirect URI and verifier): the login has
+/// to start again, as after a refused authorization request. Anything else
+/// is an answer the exchange cannot use.
+pub fn code_exchange_error(status: u16, oauth_error: Option<&str>) -> Error {
+    if oauth_error == Some("invalid_grant") {
+        let what = "the provider refused the authorization code, expired or already used: sign in again";
+        return token_endpoint_error(ErrorKind::AuthorizationFailed, what, Some(status), oauth_error);
+    }
+    token_endpoint_error(ErrorKind::InvalidResponse, "authorization code exchange", Some(status), oauth_error)
 }
 
 /// The error of an authorization error response, with the provider's

@@ -224,3 +224,30 @@ fn extra_params_are_appended_and_cannot_replace_the_logins_own() {
         assert_eq!(start(&opts, 1, T0).unwrap_err().kind(), ErrorKind::InvalidConfig, "{name}");
     }
 }
+
+#[test]
+fn a_refused_code_is_an_authorization_failure_and_other_answers_are_not() {
+    let e = code_exchange_error(400, Some("invalid_grant"));
+    assert_eq!(e.code(), "authorization_failed");
+    assert_eq!(e.message(), "the provider refused the authorization code, expired or already used: sign in again (HTTP 400): invalid_grant");
+    assert_eq!(e.context().and_then(|c| c.oauth_error.as_deref()), Some("invalid_grant"));
+    for (status, error) in [(400, Some("invalid_client")), (500, None), (200, None), (400, Some("Invalid Grant"))] {
+        let e = code_exchange_error(status, error);
+        assert_eq!(e.code(), "invalid_response", "{status} {error:?}");
+        assert!(e.message().starts_with("authorization code exchange (HTTP "), "{}", e.message());
+    }
+}
+
+#[test]
+fn the_device_requests_own_parameters_cannot_be_replaced_either() {
+    assert!(check_extra_params(&[("session_duration".into(), "30d".into()), ("acr_values".into(), "x".into())]).is_ok());
+    // RFC 8628 §3.1's client_id and scope, and the client's audience and resource.
+    for name in ["client_id", "scope", "audience", "resource"] {
+        let e = check_extra_params(&[(name.into(), "x".into())]).unwrap_err();
+        assert_eq!((e.code(), e.message()), ("invalid_config", ["option `extraParams`: may not set ", name].concat().as_str()));
+    }
+    for name in ["", "a=b", "a b", "a\nb"] {
+        let e = check_extra_params(&[("ok".into(), "x".into()), (name.into(), "x".into())]).unwrap_err();
+        assert_eq!(e.message(), "option `extraParams`: parameter names are letters, digits, _, - and .", "{name:?}");
+    }
+}

@@ -365,6 +365,8 @@ pub fn guard(base: &str, path: &str, search: &str, protect: &[String], signed_in
 /// still holds the writer's token: a holder whose lock expired and was
 /// taken by another cannot overwrite the newer tokens.
 pub mod redis {
+    use crate::error::{Error, ErrorKind};
+
     /// The session record's key.
     pub fn session_key(sid: &str) -> String {
         ["mesh:session:", sid].concat()
@@ -388,6 +390,45 @@ pub mod redis {
     }
     /// Between two tries for the lock.
     pub const LOCK_POLL_MS: i64 = 20;
+    /// The port of a URL that names none.
+    pub const DEFAULT_PORT: u16 = 6379;
+    /// The waits before each new connection attempt after a failed one (the
+    /// first is at once): five attempts within about 1.5 s, then the command
+    /// fails with `storage`. The next command starts over, so a server that
+    /// restarts is found again.
+    pub const RECONNECT_DELAYS_MS: [i64; 4] = [100, 200, 400, 800];
+    /// One connection attempt (TCP, and TLS for `rediss://`) gives up after this.
+    pub const CONNECT_TIMEOUT_MS: i64 = 2_000;
+    /// A command not answered within the client's `timeoutMs` fails, and its
+    /// connection is dropped: replies come in order, so a late one would
+    /// answer the next command.
+    pub fn command_timeout_ms(timeout_ms: i64) -> i64 {
+        timeout_ms
+    }
+    /// Whether a `store.redis` URL's scheme (`redis:` or `rediss:`, as
+    /// `URL.protocol` gives it) asks for TLS.
+    pub fn uses_tls(protocol: &str) -> Result<bool, Error> {
+        match protocol {
+            "redis:" => Ok(false),
+            "rediss:" => Ok(true),
+            _ => Err(Error::config("store", "redis must be a redis:// or rediss:// URL")),
+        }
+    }
+    /// The Redis store's errors, all `storage`: `closed` (the connection
+    /// closed with the command unanswered: it may or may not have run),
+    /// `unreachable` (every attempt failed; `detail`: the address and the
+    /// last cause), `timeout` (`detail`: the milliseconds waited) and
+    /// `reply` (`detail`: Redis's error reply).
+    pub fn failure(name: &str, detail: &str) -> Error {
+        let message = match name {
+            "closed" => return Error::new(ErrorKind::Storage, "the Redis connection closed before the command was answered"),
+            "unreachable" => ["Redis could not be reached: ", detail].concat(),
+            "timeout" => ["Redis did not answer within ", detail, " ms"].concat(),
+            "reply" => ["Redis refused the command: ", detail].concat(),
+            _ => ["Redis failed: ", name, " ", detail].concat(),
+        };
+        Error::new(ErrorKind::Storage, message)
+    }
     /// KEYS: lock, fence; ARGV: lock ttl ms, session ttl ms. The new fencing
     /// token, or 0 while another holds the lock.
     pub const ACQUIRE: &str = "if redis.call('EXISTS', KEYS[1]) == 1 then return 0 end \

@@ -144,3 +144,26 @@ fn redis_keys_and_lock_times() {
         assert!(script.contains("KEYS[1]"));
     }
 }
+
+#[test]
+fn redis_connection_rules_are_bounded_and_coded() {
+    // Every wait is bounded: the attempts, their backoff and each attempt's time.
+    let delays = redis::RECONNECT_DELAYS_MS;
+    assert!(delays.windows(2).all(|w| w[1] > w[0]), "backoff grows");
+    assert!(delays.iter().sum::<i64>() + (delays.len() as i64 + 1) * redis::CONNECT_TIMEOUT_MS <= 15_000, "a command gives up within 15 s");
+    assert_eq!(redis::command_timeout_ms(10_000), 10_000);
+    assert_eq!(redis::uses_tls("redis:").unwrap(), false);
+    assert_eq!(redis::uses_tls("rediss:").unwrap(), true);
+    for scheme in ["http:", "redis", "", "REDIS:"] {
+        assert_eq!(redis::uses_tls(scheme).unwrap_err().code(), "invalid_config", "{scheme}");
+    }
+    let cases = [
+        (redis::failure("closed", ""), "the Redis connection closed before the command was answered"),
+        (redis::failure("unreachable", "127.0.0.1:6379, 5 attempts: ECONNREFUSED"), "Redis could not be reached: 127.0.0.1:6379, 5 attempts: ECONNREFUSED"),
+        (redis::failure("timeout", "10000"), "Redis did not answer within 10000 ms"),
+        (redis::failure("reply", "NOAUTH Authentication required."), "Redis refused the command: NOAUTH Authentication required."),
+    ];
+    for (e, message) in cases {
+        assert_eq!((e.code(), e.message()), ("storage", message));
+    }
+}

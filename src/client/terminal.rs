@@ -11,8 +11,9 @@
 //!
 //! `MESH_EXTENDED_TOKEN_LIFETIME` (default: true when headless) asks for a
 //! long-lived session: `offline_access`, the scopes of
-//! `MESH_EXTENDED_TOKEN_SCOPE` and the authorization request parameters of
-//! `MESH_EXTENDED_TOKEN_PARAM` (`name=value`, several joined by `&`), and,
+//! `MESH_EXTENDED_TOKEN_SCOPE` and the request parameters of
+//! `MESH_EXTENDED_TOKEN_PARAM` (`name=value`, several joined by `&`; on the
+//! authorization request, or the device authorization request), and,
 //! in the browser, `prompt=consent` (OIDC Core §11: a provider grants
 //! `offline_access` to the code flow only after asking the user).
 

@@ -106,3 +106,14 @@ fn extended_params_cannot_take_over_the_login() {
         assert!(e.to_string().contains("MESH_EXTENDED_TOKEN_PARAM"), "{e}");
     }
 }
+
+#[test]
+fn the_device_flow_carries_the_extended_params_too() {
+    // Headless: the device code, with the same parameters the browser login would send.
+    let f = TerminalFacts { extended_param: s("session_duration=30d"), ssh_tty: s("/dev/pts/0"), ..desktop() };
+    let p = plan_login(&f).unwrap();
+    assert_eq!((p.flow, p.extended, p.prompt), (LoginFlow::Device, true, None));
+    assert_eq!(p.params, vec![("session_duration".to_owned(), "30d".to_owned())]);
+    // They pass the device authorization request's check (the binding's deviceExtraParams).
+    assert!(crate::client::redirect::check_extra_params(&p.params).is_ok());
+}

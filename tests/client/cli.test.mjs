@@ -66,8 +66,14 @@ describe('CLI: mesh-auth and mesh-env', () => {
   });
 
   test('mesh-auth: prints the link and code, waits for approval, saves the session with mode 0600', T, async () => {
-    const r = await login();
+    const seen = stack.proxy.requests.length;
+    const r = await login([], { extraEnv: { MESH_EXTENDED_TOKEN_PARAM: 'mesh_session=long' } });
     assert.equal(r.code, 0, r.stderr);
+    // Headless, so a long-lived session: MESH_EXTENDED_TOKEN_PARAM reaches the provider on the device authorization request.
+    const [started] = stack.proxy.requests.slice(seen).filter((x) => x.kind === 'device_authorization');
+    assert.equal(started?.params?.mesh_session, 'long', JSON.stringify(started));
+    assert.match(started.params.scope, /\boffline_access\b/);
+    assert.equal(started.status, 200, 'the provider accepted it');
     assert.equal(r.approval?.outcome, 'approved');
     assert.match(r.stdout, /To sign in, open http:\/\/127\.0\.0\.1:\d+\/device/);
     assert.match(r.stdout, /enter the code: \S+/);

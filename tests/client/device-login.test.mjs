@@ -57,6 +57,28 @@ describe('device login', () => {
     }
   });
 
+  test('extraParams go on the device authorization request; one the login sets itself is refused before anything is sent', T, async () => {
+    stack.proxy.reset();
+    const client = new MeshClient(stack.clientOptions({ storage: 'memory' }));
+    try {
+      const login = await client.startDeviceLogin({ extraParams: { mesh_session: 'long', acr_values: 'x' } });
+      assert.match(login.userCode, /\S{4,}/);
+      const [sent] = stack.proxy.requests.filter((r) => r.kind === 'device_authorization');
+      assert.deepEqual([sent.params.mesh_session, sent.params.acr_values, sent.status], ['long', 'x', 200]);
+      stack.proxy.reset();
+      for (const [name, problem] of [['client_id', 'may not set client_id'], ['scope', 'may not set scope'], ['audience', 'may not set audience'], ['resource', 'may not set resource'], ['a b', 'parameter names are letters, digits, _, - and .']]) {
+        await assert.rejects(client.startDeviceLogin({ extraParams: { [name]: 'evil' } }), (e) => {
+          assert.equal(e.code, 'invalid_config');
+          assert.equal(e.message, `option \`extraParams\`: ${problem}`);
+          return true;
+        });
+      }
+      assert.equal(stack.proxy.requests.length, 0, 'no request left');
+    } finally {
+      client.dispose();
+    }
+  });
+
   test('the second user gets their own identity', T, async () => {
     const client = new MeshClient(stack.clientOptions());
     try {

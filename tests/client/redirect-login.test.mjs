@@ -79,7 +79,7 @@ describe('redirect login against oidc-provider', { timeout: 60_000 }, () => {
     assert.equal(page.status, 200, 'the provider accepts the id_token_hint');
   });
 
-  test('a replayed code under a fresh state is refused by the provider and stores nothing', async () => {
+  test('a replayed code under a fresh state is refused by the provider (authorization_failed) and stores nothing', async () => {
     const first = client();
     const callback = new URL(await signIn(await first.authorizeUrl({ redirectUri: REDIRECT })));
     await first.handleRedirectCallback(callback.href);
@@ -88,7 +88,9 @@ describe('redirect login against oidc-provider', { timeout: 60_000 }, () => {
     const start = new URL(await second.authorizeUrl({ redirectUri: REDIRECT }));
     callback.searchParams.set('state', start.searchParams.get('state'));
     await assert.rejects(second.handleRedirectCallback(callback.href), (e) => {
-      assert.equal(e.code, 'invalid_response', e.message);
+      // The token endpoint's invalid_grant: the code was refused, a new login is needed.
+      assert.equal(e.code, 'authorization_failed', e.message);
+      assert.match(e.message, /refused the authorization code, expired or already used: sign in again \(HTTP 400\): invalid_grant$/);
       assert.equal(e.context?.oauthError, 'invalid_grant');
       return true;
     });

@@ -4,14 +4,17 @@
 // no refresh token spent twice; a dead lock holder frees the lock by itself.
 import assert from 'node:assert/strict';
 import { execFile } from 'node:child_process';
+import { mkdtempSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
 import { after, before, describe, test } from 'node:test';
 import { fileURLToPath } from 'node:url';
 import { promisify } from 'node:util';
 import { createMeshAuth } from '../../pkg/next.js';
 import { RedisConnection } from '../../pkg/next-redis.js';
 import { ServerRules } from '../../pkg/wasm/server/mesh_sdk.js';
-import { sleep } from '../support/http.mjs';
-import { Jar, appOptions, openCookie, signIn, startIdp, startRedis } from './support.mjs';
+import { freePort, sleep } from '../support/http.mjs';
+import { BASE, Jar, SECRET, appOptions, openCookie, signIn, startIdp, startRedis } from './support.mjs';
 
 const run = promisify(execFile);
 const WORKER = fileURLToPath(new URL('./fixtures/refresh-worker.mjs', import.meta.url));
@@ -41,6 +44,16 @@ async function signedInOnRedis(fn) {
   }
 }
 
+/** A connection with the core's rules and settings, as the store makes it. */
+function connection(url) {
+  const rules = new ServerRules({ baseUrl: BASE, secret: SECRET }, true, 10_000);
+  return new RedisConnection(url, { rules, settings: rules.settings() });
+}
+
+/** `promise`'s outcome, or 'hung' after `ms` (the test's own bound; the store's are the core's). */
+const settle = (promise, ms = 20_000) =>
+  Promise.race([promise.then((value) => ({ value }), (error) => ({ error })), sleep(ms).then(() => 'hung')]);
+
 /** The session id inside a server store's cookie. */
 async function sessionIdOf(jar) {
   const [name] = jar.sessionCookies();
@@ -51,7 +64,7 @@ async function sessionIdOf(jar) {
   return sid;
 }
 
-describe('mesh-sdk/next, server stores', { timeout: 85_000 }, () => {
+describe('mesh-sdk/next, server stores', { timeout: 150_000 }, () => {
   test("store 'memory': the cookie holds an id; auth, refresh and logout work on the server's record", async () => {
     const mesh = createMeshAuth(appOptions(idp, { store: 'memory' }));
     try {
@@ -93,14 +106,14 @@ describe('mesh-sdk/next, server stores', { timeout: 85_000 }, () => {
       assert.deepEqual(grants.errors, [], 'no refresh token was presented twice');
       // The parent, whose cached token is now stale, adopts the stored tokens.
       await sleep(200);
-      const conn = new RedisConnection(redis.url);
+      const conn = connection(redis.url);
       assert.equal(await conn.command(['EXISTS', `mesh:lock:${sid}`]), 0, 'the lock was released');
       await conn.close();
     });
   });
 
   test('Redis: a lock whose holder died expires; the next refresh then goes ahead, once', async () => {
-    const conn = new RedisConnection(redis.url);
+    const conn = connection(redis.url);
     await signedInOnRedis(async ({ mesh, jar, options }) => {
       const sid = await sessionIdOf(jar);
       await sleep(2600);
@@ -136,6 +149,72 @@ describe('mesh-sdk/next, server stores', { timeout: 85_000 }, () => {
       assert.equal(await other.auth(jar.request('/')), null);
       await other.close();
     }).finally(() => conn.close());
+  });
+
+  test('Redis dies mid-command and restarts: the request in flight fails with code storage (no hang), and after the restart the same process works again', async () => {
+    await signedInOnRedis(async ({ mesh, jar, options }) => {
+      assert.equal((await mesh.auth(jar.request('/'))).user.name, 'Demo User', 'connected');
+      // A command in flight: the server is stopped before it answers, then killed.
+      redis.signal('SIGSTOP');
+      const inFlight = settle(mesh.auth(jar.request('/')));
+      await sleep(300);
+      redis.signal('SIGKILL');
+      const first = await inFlight;
+      assert.notEqual(first, 'hung', 'the request in flight did not hang');
+      assert.equal(first.error?.code, 'storage', String(first.error ?? first.value));
+      assert.match(first.error.message, /the Redis connection closed before the command was answered/);
+      // While it is down: each request fails after the core's bounded attempts.
+      const down = await settle(mesh.getAccessToken(jar.request('/')));
+      assert.notEqual(down, 'hung');
+      assert.equal(down.error?.code, 'storage', String(down.error ?? down.value));
+      assert.match(down.error.message, /Redis could not be reached: 127\.0\.0\.1:\d+, 5 attempts: ECONNREFUSED/);
+      // Restarted on the same port (empty: nothing is persisted): the same store reconnects.
+      await redis.stop();
+      redis = await startRedis({ port: redis.port });
+      assert.equal(await mesh.auth(jar.request('/')), null, 'the record went with the old server: signed out, not an error');
+      const again = new Jar();
+      await signIn(mesh, again, idp);
+      assert.equal((await mesh.auth(again.request('/'))).user.name, 'Demo User');
+      assert.ok(await mesh.getAccessToken(again.request('/')));
+      // Another process on the same Redis sees the new session.
+      const other = createMeshAuth(options);
+      assert.equal((await other.auth(again.request('/'))).user.name, 'Demo User');
+      await other.close();
+    });
+  });
+
+  test('rediss://: the store speaks TLS to a TLS-only redis-server and checks its certificate', async (t) => {
+    const dir = mkdtempSync(join(tmpdir(), 'mesh-redis-tls-'));
+    t.after(() => rmSync(dir, { recursive: true, force: true }));
+    const cert = join(dir, 'cert.pem');
+    const key = join(dir, 'key.pem');
+    await run('openssl', ['req', '-x509', '-newkey', 'ec', '-pkeyopt', 'ec_paramgen_curve:P-256', '-nodes', '-days', '1', '-subj', '/CN=localhost',
+      '-addext', 'subjectAltName=DNS:localhost', '-keyout', key, '-out', cert]);
+    const port = await freePort();
+    const tls = await startRedis({ port, args: ['--port', '0', '--tls-port', String(port), '--tls-cert-file', cert, '--tls-key-file', key, '--tls-ca-cert-file', cert, '--tls-auth-clients', 'no'] });
+    t.after(() => tls.stop());
+    // A process of its own, so that it can trust the test's certificate (NODE_EXTRA_CA_CERTS).
+    const script = `
+      import { RedisConnection } from ${JSON.stringify(new URL('../../pkg/next-redis.js', import.meta.url).href)};
+      import { ServerRules } from ${JSON.stringify(new URL('../../pkg/server-wasm.js', import.meta.url).href)};
+      const rules = new ServerRules({ baseUrl: 'http://localhost:3000', secret: 'a-test-secret-of-enough-length-0123456789' }, true, 10000);
+      const conn = new RedisConnection(process.argv[1], { rules, settings: rules.settings() });
+      try {
+        await conn.command(['SET', 'mesh:tls', 'yes']);
+        console.log(JSON.stringify({ value: await conn.command(['GET', 'mesh:tls']) }));
+      } catch (e) {
+        console.log(JSON.stringify({ code: e.code, message: e.message }));
+      } finally {
+        await conn.close();
+      }`;
+    const probe = async (url, env) => JSON.parse((await run(process.execPath, ['--input-type=module', '-e', script, url], { env: { ...process.env, ...env }, timeout: 30_000 })).stdout);
+    assert.deepEqual(await probe(`rediss://localhost:${port}`, { NODE_EXTRA_CA_CERTS: cert }), { value: 'yes' });
+    const untrusted = await probe(`rediss://localhost:${port}`, {});
+    assert.equal(untrusted.code, 'storage');
+    assert.match(untrusted.message, /Redis could not be reached: localhost:\d+, 5 attempts: (SELF_SIGNED|DEPTH_ZERO_SELF_SIGNED)/);
+    // Plain RESP to the TLS port is not answered as Redis: it fails, bounded, with a coded error.
+    const plain = await probe(`redis://localhost:${port}`, {});
+    assert.equal(plain.code, 'storage', JSON.stringify(plain));
   });
 
   test('Redis unreachable: auth() and getAccessToken() fail with code storage, not as a signed-out user', async () => {

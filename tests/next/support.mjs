@@ -128,9 +128,9 @@ export async function sealCookie(name, text, secret = SECRET) {
 }
 
 /** A real redis-server on a free loopback port, nothing persisted; `stop()` ends it by its pid. */
-export async function startRedis() {
-  const port = await freePort();
-  const child = spawn('redis-server', ['--port', String(port), '--bind', '127.0.0.1', '--save', '', '--appendonly', 'no'], { stdio: 'ignore', detached: true });
+export async function startRedis({ port = 0, args = [] } = {}) {
+  port ||= await freePort();
+  const child = spawn('redis-server', ['--port', String(port), '--bind', '127.0.0.1', '--save', '', '--appendonly', 'no', ...args], { stdio: 'ignore', detached: true });
   live.add(child);
   const exited = new Promise((resolve) => child.once('exit', resolve));
   for (let i = 0; i < 100; i++) {
@@ -147,6 +147,11 @@ export async function startRedis() {
   return {
     url: `redis://127.0.0.1:${port}`,
     port,
+    child,
+    /** The process this server (and no other) runs as: to stop it mid-command or kill it. */
+    signal(name) {
+      child.kill(name);
+    },
     async stop() {
       killGroup(child, 'SIGTERM');
       await Promise.race([exited, sleep(3000)]);

@@ -3,9 +3,10 @@
 // runs in its own Node process, as a user's program would.
 import assert from 'node:assert/strict';
 import { execFile } from 'node:child_process';
-import { existsSync } from 'node:fs';
+import { existsSync, readFileSync, readdirSync } from 'node:fs';
 import { join } from 'node:path';
 import { test } from 'node:test';
+import { fileURLToPath } from 'node:url';
 import { promisify } from 'node:util';
 
 import { freshProject, nodeJson, packageVersion, recordingServer } from './helpers.mjs';
@@ -137,4 +138,18 @@ test('the packed tarball works in a fresh Node project', async (t) => {
       assert.match(stdout, new RegExp(`Usage: ${name}`));
     }
   });
+});
+
+// mesh-sdk/next and mesh-auth share one initialisation of the Node-only server
+// build (server-wasm.js): no other module of the package instantiates it, and
+// importing that module alone makes the build usable.
+test('the server build is initialised by server-wasm.js alone', async () => {
+  const pkgDir = fileURLToPath(new URL('../../pkg/', import.meta.url));
+  const modules = ['.', 'bin'].flatMap((dir) => readdirSync(join(pkgDir, dir)).filter((f) => f.endsWith('.js')).map((f) => join(dir, f)));
+  const initialising = modules.filter((f) => readFileSync(join(pkgDir, f), 'utf8').includes('wasm/server/mesh_sdk_bg.wasm'));
+  assert.deepEqual(initialising.sort(), ['next-edge.js', 'server-wasm.js'], 'next-edge.js loads it asynchronously (edge runtime); every Node module goes through server-wasm.js');
+  const script = `const { terminalLoginPlan, ServerRules } = await import(${JSON.stringify(join(pkgDir, 'server-wasm.js'))});
+console.log(JSON.stringify({ flow: terminalLoginPlan({ platform: 'linux', env: { MESH_HEADLESS: 'true' } }).flow, rules: typeof ServerRules }));`;
+  const { stdout } = await promisify(execFile)(process.execPath, ['--input-type=module', '-e', script]);
+  assert.deepEqual(JSON.parse(stdout), { flow: 'device', rules: 'function' });
 });

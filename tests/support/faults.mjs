@@ -31,7 +31,7 @@ export async function startFaultProxy({ target, port = 0, deviceInterval }) {
   const targetUrl = new URL(target);
   const faults = []; // { fault, grantType?, remaining }
   const hung = new Set();
-  /** Every request seen: { at, doneAt, method, path, kind, grantType?, refreshToken?, fault?, forwarded?, status? } */
+  /** Every request seen: { at, doneAt, method, path, kind, grantType?, refreshToken?, params? (device authorization), fault?, forwarded?, status? } */
   const requests = [];
   let tokenPath = '/token';
   let closed = false;
@@ -50,7 +50,10 @@ export async function startFaultProxy({ target, port = 0, deviceInterval }) {
       } else if (/revocation/.test(url.pathname)) {
         record.kind = 'revocation';
         record.token = form?.get('token') ?? null;
-      } else if (/\/device\/auth$/.test(url.pathname)) record.kind = 'device_authorization';
+      } else if (/\/device\/auth$/.test(url.pathname)) {
+        record.kind = 'device_authorization';
+        record.params = form ? Object.fromEntries(form) : null; // client_id, scope and extras: no secret
+      }
       else if (/jwks/.test(url.pathname)) record.kind = 'jwks';
       requests.push(record);
       res.on('close', () => { record.doneAt = Date.now(); });

@@ -10,6 +10,7 @@ use super::core::{session_with_tokens, step_of, wait, ClientCore};
 use super::records::token_answer;
 use super::records;
 use crate::client::oauth::token_endpoint_error;
+use crate::client::redirect::check_extra_params;
 use crate::client::pending_login::{PendingLogin, PENDING_LOGIN_VERSION};
 use crate::client::{DeviceAuthorization, DeviceStep, PollStep};
 use crate::error::{Error, ErrorKind};
@@ -65,6 +66,16 @@ impl ClientCore {
         let login = login_js(&authorization, now);
         self.logins.add(authorization, now);
         Ok(login.into())
+    }
+
+    /// `startDeviceLogin`'s `options.extraParams` for the device authorization
+    /// request, as `[[name, value], …]`; throws `invalid_config` for a name
+    /// the login sets itself (`client::redirect::check_extra_params`).
+    #[wasm_bindgen(js_name = deviceExtraParams)]
+    pub fn device_extra_params(&self, options: JsValue) -> Result<Array, JsValue> {
+        let extra = super::redirect::extra_params(&get(&options, "extraParams"))?;
+        check_extra_params(&extra)?;
+        Ok(extra.into_iter().map(|(name, value)| Array::of2(&JsValue::from(name), &JsValue::from(value))).collect())
     }
 
     /// The record that lets the login of `userCode` survive a reload (JSON

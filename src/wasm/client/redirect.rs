@@ -13,7 +13,7 @@ use wasm_bindgen::prelude::*;
 use super::convert::{get, opt_string, or_null, parse_json, set, string_prop};
 use super::records::token_answer;
 use crate::client::id_token::{check_claims, IdTokenAlg, choose_key, signature_verdict, split_id_token, IdTokenClaims, IdTokenHeader, JwkInfo};
-use crate::client::oauth::{token_endpoint_error, TokenReply};
+use crate::client::oauth::TokenReply;
 use crate::client::redirect::{self, AuthorizeOptions, PendingRedirect, RANDOM_BYTES};
 use crate::client::token::decode_jwt_payload;
 use crate::error::{Error, ErrorKind};
@@ -82,7 +82,7 @@ fn pending_list_json(list: &[PendingRedirect]) -> Option<String> {
 }
 
 /// `options.extraParams`: an object of string values (the core checks the names).
-fn extra_params(value: &JsValue) -> Result<Vec<(String, String)>, Error> {
+pub(super) fn extra_params(value: &JsValue) -> Result<Vec<(String, String)>, Error> {
     if value.is_undefined() || value.is_null() {
         return Ok(Vec::new());
     }
@@ -177,7 +177,7 @@ impl RedirectCore {
     pub fn redirect_tokens(&self, status: u16, body: JsValue, jwks: JsValue) -> Result<JsValue, JsValue> {
         let answer = token_answer(status, &body, None, 0);
         if !matches!(answer.reply, TokenReply::Tokens(_)) {
-            return Err(token_endpoint_error(ErrorKind::InvalidResponse, "authorization code exchange", Some(status), answer.oauth_error()).into());
+            return Err(redirect::code_exchange_error(status, answer.oauth_error()).into());
         }
         let id_token = string_prop(&body, "id_token").ok_or_else(|| Error::new(ErrorKind::InvalidIdToken, "the ID token was refused: the token response has none"))?;
         let parts = split_id_token(&id_token)?;

@@ -66,12 +66,29 @@ impl ServerRules {
         num(&o, "lockTtlMs", redis::lock_ttl_ms(self.timeout_ms) as f64);
         num(&o, "lockWaitMs", redis::lock_wait_ms(self.timeout_ms) as f64);
         num(&o, "lockPollMs", redis::LOCK_POLL_MS as f64);
+        num(&o, "redisDefaultPort", redis::DEFAULT_PORT as f64);
+        num(&o, "redisConnectTimeoutMs", redis::CONNECT_TIMEOUT_MS as f64);
+        num(&o, "redisCommandTimeoutMs", redis::command_timeout_ms(self.timeout_ms) as f64);
+        set(&o, "redisReconnectDelaysMs", &redis::RECONNECT_DELAYS_MS.iter().map(|&ms| JsValue::from_f64(ms as f64)).collect::<Array>());
         let scripts = Object::new();
         for (k, v) in [("acquire", redis::ACQUIRE), ("write", redis::WRITE), ("remove", redis::REMOVE), ("release", redis::RELEASE)] {
             text(&scripts, k, v);
         }
         set(&o, "scripts", &scripts);
         o.into()
+    }
+
+    /// Whether a `store.redis` URL's `protocol` asks for TLS; throws
+    /// `invalid_config` for a scheme other than `redis:` and `rediss:`.
+    #[wasm_bindgen(js_name = redisTls)]
+    pub fn redis_tls(&self, protocol: &str) -> Result<bool, JsValue> {
+        Ok(redis::uses_tls(protocol)?)
+    }
+
+    /// The Redis store's error `name` (`closed`, `unreachable`, `timeout`, `reply`).
+    #[wasm_bindgen(js_name = redisFailure)]
+    pub fn redis_failure(&self, name: &str, detail: Option<String>) -> JsValue {
+        redis::failure(name, detail.as_deref().unwrap_or("")).into()
     }
 
     /// The sealed value of cookie `name` in a `Cookie` header, or `undefined`.
