@@ -84,3 +84,19 @@ pub fn parse_json(text: &str) -> Option<JsValue> {
     }
     js_sys::JSON::parse(text).ok()
 }
+
+/// `options.extraParams`: an object of string values (the core checks the names).
+pub fn extra_params(value: &JsValue) -> Result<Vec<(String, String)>, Error> {
+    if value.is_undefined() || value.is_null() {
+        return Ok(Vec::new());
+    }
+    if !value.is_object() {
+        return Err(Error::config("extraParams", "must be an object of strings"));
+    }
+    let mut out = Vec::new();
+    for name in Object::keys(value.unchecked_ref::<Object>()).iter().filter_map(|k| k.as_string()) {
+        let v = get(value, &name).as_string().ok_or_else(|| Error::config("extraParams", "must be an object of strings"))?;
+        out.push((name, v));
+    }
+    Ok(out)
+}

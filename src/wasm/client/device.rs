@@ -5,7 +5,7 @@
 use js_sys::{Array, Object};
 use wasm_bindgen::prelude::*;
 
-use super::convert::{get, set, string_prop};
+use super::convert::{extra_params, get, set, string_prop};
 use super::core::{session_with_tokens, step_of, wait, ClientCore};
 use super::records::token_answer;
 use super::records;
@@ -73,7 +73,7 @@ impl ClientCore {
     /// the login sets itself (`client::redirect::check_extra_params`).
     #[wasm_bindgen(js_name = deviceExtraParams)]
     pub fn device_extra_params(&self, options: JsValue) -> Result<Array, JsValue> {
-        let extra = super::redirect::extra_params(&get(&options, "extraParams"))?;
+        let extra = extra_params(&get(&options, "extraParams"))?;
         check_extra_params(&extra)?;
         Ok(extra.into_iter().map(|(name, value)| Array::of2(&JsValue::from(name), &JsValue::from(value))).collect())
     }

@@ -10,7 +10,7 @@
 use js_sys::{Array, Object, Uint8Array};
 use wasm_bindgen::prelude::*;
 
-use super::convert::{get, opt_string, or_null, parse_json, set, string_prop};
+use super::convert::{extra_params, get, opt_string, or_null, parse_json, set, string_prop};
 use super::records::token_answer;
 use crate::client::id_token::{check_claims, IdTokenAlg, choose_key, signature_verdict, split_id_token, IdTokenClaims, IdTokenHeader, JwkInfo};
 use crate::client::oauth::TokenReply;
@@ -79,22 +79,6 @@ fn pending_list_json(list: &[PendingRedirect]) -> Option<String> {
         out.push(&o);
     }
     js_sys::JSON::stringify(&out).ok()?.as_string()
-}
-
-/// `options.extraParams`: an object of string values (the core checks the names).
-pub(super) fn extra_params(value: &JsValue) -> Result<Vec<(String, String)>, Error> {
-    if value.is_undefined() || value.is_null() {
-        return Ok(Vec::new());
-    }
-    if !value.is_object() {
-        return Err(Error::config("extraParams", "must be an object of strings"));
-    }
-    let mut out = Vec::new();
-    for name in Object::keys(value.unchecked_ref::<Object>()).iter().filter_map(|k| k.as_string()) {
-        let v = get(value, &name).as_string().ok_or_else(|| Error::config("extraParams", "must be an object of strings"))?;
-        out.push((name, v));
-    }
-    Ok(out)
 }
 
 fn random_of(bytes: &[u8]) -> Result<[u8; RANDOM_BYTES], Error> {
