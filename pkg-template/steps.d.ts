@@ -54,6 +54,7 @@ export type FailureName =
   | 'disposed' | 'aborted' | 'timeout' | 'request' | 'storage' | 'storage_value' | 'storage_option'
   | 'storage_type' | 'storage_adapter' | 'storage_unavailable' | 'message' | 'key_name' | 'key_id'
   | 'no_device_endpoint' | 'api_key_mode' | 'no_token' | 'refresh_retries' | 'request_retries' | 'poll_limit'
+  | 'foreign_origin' | 'method' | 'no_device_login'
   | 'signed_out' | 'lock_wait' | 'store_option';
 
 export interface Endpoints {
@@ -189,6 +190,10 @@ export interface SessionPayload {
 export interface ServerSettings {
   sessionCookie: string;
   loginCookie: string;
+  /** The pending device login's cookie. */
+  deviceCookie: string;
+  /** The device routes' answers. */
+  deviceStates: { pending: 'pending'; complete: 'complete'; cancelled: 'cancelled' };
   keyInfo: string;
   redirectUri: string;
   ivBytes: number;
@@ -204,6 +209,10 @@ export interface ServerSettings {
   scripts: { acquire: string; write: string; remove: string; release: string };
 }
 
+export type RouteName = 'login' | 'callback' | 'logout' | 'device' | 'devicePoll' | 'deviceCancel';
+
+export type DispatchStep = { t: 'serve'; route: RouteName } | { t: 'refuse'; status: number; error: MeshError | null; allow?: string };
+
 export type GuardStep = { t: 'pass' } | { t: 'login'; status: number; url: string } | { t: 'unauthorized'; status: number; error: MeshError };
 
 /** The wasm-bindgen class over `client::server_session`. */
@@ -218,7 +227,9 @@ export interface ServerRules {
   openSession(plaintext: string, now: number): SessionPayload | null;
   sessionTtlMs(createdAt: number, now: number): number;
   redisKeys(sid: string): { session: string; lock: string; fence: string };
-  route(path: string): 'login' | 'callback' | 'logout' | undefined;
+  dispatch(method: string, path: string, origin: string | undefined): DispatchStep;
+  failureStatus(code: string | undefined): number;
+  deviceEnd(code: string | undefined): { state: 'expired' | 'denied' | 'failed'; status: number };
   returnUrl(returnTo: string | undefined): string;
   guard(path: string, search: string, signedIn: boolean): GuardStep;
 }

@@ -70,13 +70,14 @@ impl ClientCore {
     /// text for `settings().deviceLoginKey`), or `undefined` if unknown.
     #[wasm_bindgen(js_name = devicePending)]
     pub fn device_pending(&self, user_code: &str) -> Option<String> {
-        let (authorization, started_at_ms) = self.logins.started(user_code)?;
+        let (authorization, started_at_ms, poll) = self.logins.started(user_code)?;
         let pending = PendingLogin {
             v: PENDING_LOGIN_VERSION,
             issuer: self.config.issuer_normalized().to_string(),
             client_id: self.client_id().to_string(),
             started_at_ms,
             authorization: authorization.clone(),
+            poll,
         };
         js_sys::JSON::stringify(&records::pending_login_js(&pending)).ok()?.as_string()
     }
@@ -92,7 +93,7 @@ impl ClientCore {
             return JsValue::UNDEFINED;
         }
         let login = login_js(&pending.authorization, pending.started_at_ms);
-        self.logins.restore(pending.authorization, pending.started_at_ms);
+        self.logins.restore(pending.authorization, pending.started_at_ms, pending.poll);
         login
     }
 
