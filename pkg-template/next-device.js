@@ -86,7 +86,7 @@ export function deviceRoutes(c) {
     }
     if (!polled.session) {
       // Where the poller stands (slow_down, the next allowed poll) goes back to the cookie.
-      await writePending(jar, core.devicePending(userCode));
+      await writePending(jar, core.devicePolled(userCode));
       session.discard();
       return c.respond(200, headers, { state: s.deviceStates.pending, retryAfterMs: polled.wait });
     }

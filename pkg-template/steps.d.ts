@@ -137,6 +137,7 @@ export interface ClientCore {
   deviceNetworkError(userCode: string, now: number): PollAnswer;
   deviceEnd(userCode: string, aborted: boolean): void;
   devicePending(userCode: string): string | undefined;
+  devicePolled(userCode: string): string | undefined;
   deviceRestore(stored: string | undefined, now: number): DeviceLogin | undefined;
   deviceCancel(login: unknown): string | undefined;
   failure(name: FailureName, subject?: string, detail?: string): MeshError;

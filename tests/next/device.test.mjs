@@ -8,7 +8,7 @@ import { after, before, describe, test } from 'node:test';
 import { createMeshAuth } from '../../pkg/next.js';
 import { approveDevice } from '../support/approve.mjs';
 import { sleep } from '../support/http.mjs';
-import { BASE, Jar, appOptions, get, openCookie, post, sealCookie, signIn, startIdp } from './support.mjs';
+import { BASE, Jar, appOptions, get, openCookie, post, sealCookie, signIn, startIdp, startRedis } from './support.mjs';
 
 let idp;
 let grants;
@@ -128,6 +128,35 @@ describe('mesh-sdk/next, device login on the server', { timeout: 120_000 }, () =
     } finally {
       await m.close();
       await short.close();
+    }
+  });
+
+  test('with a server store (memory, Redis): completion stores the session there, the cookie holds its id', async () => {
+    const redis = await startRedis();
+    try {
+      for (const store of ['memory', { redis: redis.url }]) {
+        const m = createMeshAuth(appOptions(idp, { store }));
+        try {
+          const jar = new Jar();
+          const login = await start(jar, m);
+          await approveDevice({ verificationUriComplete: login.verificationUriComplete });
+          const done = await pollUntilDone(jar, m);
+          assert.deepEqual(done.body, { state: 'complete' }, JSON.stringify(store));
+          const payload = await openCookie('mesh.session', jar.cookies.get('mesh.session'));
+          assert.match(payload, /^1\|[\w-]{43}\|\d+\|$/, 'only the session id in the cookie');
+          assert.equal((await m.auth(jar.request('/'))).userId, 'user-demo-1');
+          // Another instance on the same Redis reads the same session.
+          if (typeof store === 'object') {
+            const other = createMeshAuth(appOptions(idp, { store }));
+            assert.equal((await other.auth(jar.request('/'))).userId, 'user-demo-1');
+            await other.close();
+          }
+        } finally {
+          await m.close();
+        }
+      }
+    } finally {
+      await redis.stop();
     }
   });
 
