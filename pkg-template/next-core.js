@@ -372,6 +372,7 @@ export function defineMeshAuth(ClientCore, ServerRulesClass, redisStore) {
       provider,
       rules,
       s,
+      settings,
       signals,
       freshCore: () => new ClientCore(clientOptions),
       open,

@@ -12,7 +12,9 @@
 //                             cookie is set, as /auth/callback sets it) | { state, error, message } once ended
 //   POST /auth/device/cancel  forgets it here
 
-/** @import { ServerClientCore, ServerRules, ServerSettings, CookieWrite, Endpoints } from './steps.js' */
+import { RedirectLogin, verifySignature } from './redirect.js';
+
+/** @import { ServerClientCore, ServerRules, ServerSettings, CookieWrite, Endpoints, Settings } from './steps.js' */
 /** @import { Signals } from './transfer.js' */
 /** @import { Provider } from './provider.js' */
 /** @import { DeviceLogin } from './index.js' */
@@ -20,7 +22,7 @@
 /**
  * What the device routes use of createMeshAuth's closure.
  * @typedef {{
- *   base: ServerClientCore, provider: Provider, rules: ServerRules, s: ServerSettings, signals: Signals,
+ *   base: ServerClientCore, provider: Provider, rules: ServerRules, s: ServerSettings, settings: Settings, signals: Signals,
  *   freshCore(): ServerClientCore,
  *   open(jar: Jar, name: string): Promise<string | null>,
  *   seal(name: string, plaintext: string): Promise<string>,
@@ -78,6 +80,13 @@ export function deviceRoutes(c) {
     let polled;
     try {
       polled = await c.provider.pollOnce(core, userCode, deviceCode, endpoints, c.signals);
+      if (polled.session) {
+        // An ID token in the answer gets the redirect login's checks (but the
+        // nonce, which the device grant never sends); a refused one ends the login.
+        const jwks = await new RedirectLogin(core, c.settings, c.provider, /** @type {any} */ (null)).jwks(endpoints, c.signals);
+        const check = core.deviceIdTokenCheck(polled.body, jwks);
+        if (check) core.deviceIdToken(check.idToken, await verifySignature(check), Date.now());
+      }
     } catch (e) {
       session.discard();
       await writePending(jar, null);

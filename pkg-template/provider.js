@@ -81,11 +81,11 @@ export class Provider {
 
   /**
    * One poll of the login of `userCode` in `core`, when its poller allows
-   * one (mesh-sdk/next polls once per request): `{ session }` once
-   * approved, else `{ wait }`, the ms before the next. Throws on denial,
-   * expiry or a refusal.
+   * one (mesh-sdk/next polls once per request): `{ session, body }` once
+   * approved (`body`: the token response, for its ID token), else
+   * `{ wait }`, the ms before the next. Throws on denial, expiry or a refusal.
    * @param {ClientCore} core @param {string} userCode @param {string} deviceCode @param {Endpoints} endpoints @param {Signals} signals
-   * @returns {Promise<{ session: Session, wait?: undefined } | { session?: undefined, wait: number }>}
+   * @returns {Promise<{ session: Session, body: unknown, wait?: undefined } | { session?: undefined, wait: number }>}
    */
   async pollOnce(core, userCode, deviceCode, endpoints, signals) {
     const step = core.devicePoll(userCode, Date.now());
@@ -101,7 +101,7 @@ export class Provider {
     const next = answer
       ? core.deviceAnswer(userCode, answer.status, answer.body, answer.retryAfter, Date.now())
       : core.deviceNetworkError(userCode, Date.now());
-    return next.t === 'loggedIn' ? { session: next.session } : { wait: next.ms };
+    return next.t === 'loggedIn' ? { session: next.session, body: answer?.body } : { wait: next.ms };
   }
 
   /**

@@ -6,7 +6,7 @@
 
 import { makeRequest, transfer } from './transfer.js';
 
-/** @import { ClientCore, Settings, Endpoints } from './steps.js' */
+/** @import { ClientCore, Settings, Endpoints, IdTokenCheck } from './steps.js' */
 /** @import { Signals } from './transfer.js' */
 /** @import { Provider } from './provider.js' */
 /** @import { SessionKeeper } from './session.js' */
@@ -79,15 +79,9 @@ export class RedirectLogin {
       ['code_verifier', grant.codeVerifier],
     ];
     const answer = await this.provider.postForm(endpoints.token, params, this.s.timeoutMs, signals, 'authorization code exchange');
-    const jwks = await this.#jwks(endpoints, signals);
+    const jwks = await this.jwks(endpoints, signals);
     const check = core.redirectTokens(answer.status, answer.body, jwks);
-    let verified = false;
-    try {
-      const key = await crypto.subtle.importKey('jwk', check.key, check.importParams, false, ['verify']);
-      verified = await crypto.subtle.verify(check.verifyParams, key, check.signature, check.data);
-    } catch {
-      // A key WebCrypto will not import verifies nothing: the core refuses the token.
-    }
+    const verified = await verifySignature(check);
     /** @type {import('./index.js').Session | undefined} */
     let session;
     const store = async () => {
@@ -98,8 +92,8 @@ export class RedirectLogin {
     return { .../** @type {import('./index.js').Session} */ (session), returnTo: grant.returnTo };
   }
 
-  /** @param {Endpoints} endpoints @param {Signals} signals */
-  async #jwks(endpoints, signals) {
+  /** The provider's JWKS, or undefined. @param {Endpoints} endpoints @param {Signals} signals */
+  async jwks(endpoints, signals) {
     if (!endpoints.jwks) return undefined;
     const request = makeRequest(this.core, 'GET', endpoints.jwks, { Accept: 'application/json' });
     const response = await transfer(this.core, request, [], this.s.timeoutMs, signals, 'JWKS');
@@ -114,5 +108,16 @@ export class RedirectLogin {
     } catch {
       return null;
     }
+  }
+}
+
+/** WebCrypto's verdict on the ID-token signature the core's check names. @param {IdTokenCheck} check */
+export async function verifySignature(check) {
+  try {
+    const key = await crypto.subtle.importKey('jwk', check.key, check.importParams, false, ['verify']);
+    return await crypto.subtle.verify(check.verifyParams, key, check.signature, check.data);
+  } catch {
+    // A key WebCrypto will not import verifies nothing: the core refuses the token.
+    return false;
   }
 }

@@ -151,6 +151,8 @@ export interface ClientCore {
   redirectCallback(url: string, stored: string | null, endpoints: Endpoints, now: number): RedirectCallback;
   redirectTokens(status: number, body: unknown, jwks: unknown): IdTokenCheck;
   redirectFinish(body: unknown, idToken: string, verified: boolean, nonce: string, now: number): Session;
+  deviceIdTokenCheck(body: unknown, jwks: unknown): IdTokenCheck | undefined;
+  deviceIdToken(idToken: string, verified: boolean, now: number): SessionInfo;
   logoutUrl(endpoints: Endpoints, idToken: string | undefined, returnTo: string | undefined): string | undefined;
   idToken(): string | undefined;
   leaseRecord(owner: string, now: number): string;

@@ -237,8 +237,8 @@ test('device login, API key created in /settings, used by an agent through the g
   const userId = await step('signed-in', page, async () => {
     const id = (await page.getByTestId('user-id').textContent()).trim();
     assert.equal(id, op.users.find((u) => u.login === 'demo').id);
-    // A device login brings no ID token: the name falls back to the user id.
-    assert.equal((await page.getByTestId('user-name').textContent()).trim(), id);
+    // The device grant's ID token, checked on the server, names the user.
+    assert.equal((await page.getByTestId('user-name').textContent()).trim(), op.users.find((u) => u.login === 'demo').name);
     assert.equal(await page.getByRole('heading', { level: 1 }).textContent(), 'Your session', 'a signed-in user is not asked to sign in');
     assert.ok(await page.getByTestId('token-expiry').locator('time').getAttribute('datetime'), 'the expiry the server read');
     // The pending login is spent: a reload shows the session, no code.

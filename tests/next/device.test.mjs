@@ -82,6 +82,7 @@ describe('mesh-sdk/next, device login on the server', { timeout: 120_000 }, () =
     assert.ok(devicePolls > before && devicePolls - before <= 3, `polls at the interval only (${devicePolls - before})`);
     const session = await mesh.auth(jar.request('/'));
     assert.equal(session.userId, 'user-demo-1');
+    assert.equal(session.user.name, 'Demo User', 'the device grant\'s ID token, checked, names the user');
     for (const key of ['accessToken', 'refreshToken', 'idToken']) assert.ok(!(key in session), key);
     assert.equal(JSON.parse(Buffer.from((await mesh.getAccessToken(jar.request('/'))).split('.')[1], 'base64url')).sub, 'user-demo-1');
 
@@ -89,6 +90,43 @@ describe('mesh-sdk/next, device login on the server', { timeout: 120_000 }, () =
     const spent = await post(mesh, jar, '/auth/device/poll');
     assert.equal(spent.status, 400);
     assert.equal((await spent.json()).error, 'state_mismatch');
+
+    // The ID token was kept: the logout names the session at the provider.
+    const out = await post(mesh, jar, '/auth/logout');
+    assert.equal(out.status, 302);
+    assert.equal(new URL(out.headers.get('location')).searchParams.get('id_token_hint')?.split('.').length, 3);
+  });
+
+  test("an ID token that does not verify with the provider's key ends the login; nothing is stored", async () => {
+    // A fresh instance (its own JWKS fetch), and the JWKS it reads tampered with: the modulus changed.
+    const m = createMeshAuth(appOptions(idp));
+    const jwksUri = (await (await fetch(`${idp.issuer}/.well-known/openid-configuration`)).json()).jwks_uri;
+    const realFetch = globalThis.fetch;
+    let served = 0;
+    globalThis.fetch = async (input, init) => {
+      const url = typeof input === 'string' ? input : input.url;
+      if (url !== jwksUri) return realFetch(input, init);
+      const jwks = await (await realFetch(input, init)).json();
+      for (const key of jwks.keys) key.n = key.n.slice(0, 40) + (key.n[40] === 'A' ? 'B' : 'A') + key.n.slice(41);
+      served++;
+      return Response.json(jwks);
+    };
+    try {
+      const jar = new Jar();
+      const login = await start(jar, m);
+      await approveDevice({ verificationUriComplete: login.verificationUriComplete });
+      const end = await pollUntilDone(jar, m);
+      assert.ok(served >= 1, 'the tampered JWKS was read');
+      assert.equal(end.status, 400);
+      assert.equal(end.body.state, 'failed');
+      assert.equal(end.body.error, 'invalid_id_token');
+      assert.deepEqual(jar.sessionCookies(), [], 'no session');
+      assert.ok(!jar.cookies.has('mesh.device'));
+      assert.equal(await m.auth(jar.request('/')), null);
+    } finally {
+      globalThis.fetch = realFetch;
+      await m.close();
+    }
   });
 
   test('cancel forgets it; a denied login says so', async () => {
