@@ -12,6 +12,7 @@
 // the tokens off the cookie, which then holds a random session id; Redis
 // adds a lock with expiry and fencing across processes (next-redis.js).
 
+import { deviceRoutes } from './next-device.js';
 import { Provider } from './provider.js';
 import { RedirectLogin } from './redirect.js';
 import { SessionKeeper } from './session.js';
@@ -297,48 +298,59 @@ export function defineMeshAuth(ClientCore, ServerRulesClass, redisStore) {
       return { error: typeof error?.code === 'string' ? error.code : null, message: String(error?.message ?? error) };
     };
 
-    /** GET /auth/login?returnTo=/path: to the provider, the pending login in a sealed cookie. @param {Request} request @param {URL} url */
-    const login = async (request, url) => {
-      const headers = new Headers();
-      const jar = requestJar(request, headers);
+    /** GET /auth/login?returnTo=/path: to the provider, the pending login in a sealed cookie. @param {Jar} jar @param {Headers} headers @param {URL} url */
+    const login = async (jar, headers, url) => {
       const { box, pending } = loginOf(await open(jar, s.loginCookie));
       const redirect = new RedirectLogin(base, settings, provider, /** @type {any} */ (null), pending);
       const returnTo = url.searchParams.get('returnTo') ?? undefined;
       const target = await redirect.authorizeUrl({ redirectUri: s.redirectUri, returnTo, prompt }, signals);
       await writeLogins(jar, box.list);
       headers.set('location', target);
-      headers.set('cache-control', 'no-store');
       return respond(s.redirectStatus, headers);
     };
 
-    /** GET /auth/callback: the core's checks, the code exchange, the ID token, then the session cookie. @param {Request} request */
-    const callback = async (request) => {
-      const headers = new Headers({ 'cache-control': 'no-store' });
-      const jar = requestJar(request, headers);
-      const { box, pending } = loginOf(await open(jar, s.loginCookie));
+    /** A session being signed in: kept (stored, cached, its cookie set) once its login completes, else discarded. */
+    const newSession = async () => {
       const store = await storeOf();
       const sid = rules.sessionId(crypto.getRandomValues(new Uint8Array(s.sessionIdBytes)));
       const entry = new Entry(sid, Date.now(), store);
-      const redirect = new RedirectLogin(entry.core, settings, provider, entry.keeper, pending);
+      const keeper = entry.keeper;
+      return {
+        entry,
+        core: entry.core,
+        discard: () => keeper.dispose(),
+        /** The core's new tokens into the store, under the session's lock (the redirect login does this itself). */
+        adopt: () => (keeper.tabs ? keeper.tabs.withLock(() => keeper.adopted()) : keeper.adopted()),
+        /** @param {Jar} jar */
+        keep: async (jar) => {
+          entries.set(sid, entry);
+          await writeSession(jar, entry);
+        },
+      };
+    };
+
+    /** GET /auth/callback: the core's checks, the code exchange, the ID token, then the session cookie. @param {Jar} jar @param {Headers} headers @param {Request} request */
+    const callback = async (jar, headers, request) => {
+      const { box, pending } = loginOf(await open(jar, s.loginCookie));
+      const fresh = await newSession();
+      const redirect = new RedirectLogin(fresh.core, settings, provider, fresh.entry.keeper, pending);
       let session;
       try {
-        session = await redirect.handleCallback(request.url, entry.keeper.signals());
+        session = await redirect.handleCallback(request.url, fresh.entry.keeper.signals());
       } catch (e) {
-        entry.keeper.dispose();
+        fresh.discard();
         if (box.changed) await writeLogins(jar, box.list);
-        return respond(s.refusedStatus, headers, errorBody(e));
+        // A provider that could not be reached is a 502; a refused callback a 400.
+        return respond(rules.failureStatus(/** @type {any} */ (e)?.code), headers, errorBody(e));
       }
       if (box.changed) await writeLogins(jar, box.list);
-      entries.set(sid, entry);
-      await writeSession(jar, entry);
+      await fresh.keep(jar);
       headers.set('location', rules.returnUrl(session.returnTo ?? undefined));
       return respond(s.redirectStatus, headers);
     };
 
-    /** GET /auth/logout?returnTo=/path: revokes, forgets, and on to the provider's logout where it has one. @param {Request} request @param {URL} url */
-    const logout = async (request, url) => {
-      const headers = new Headers({ 'cache-control': 'no-store' });
-      const jar = requestJar(request, headers);
+    /** POST /auth/logout?returnTo=/path: revokes, forgets, and on to the provider's logout where it has one. @param {Jar} jar @param {Headers} headers @param {URL} url */
+    const logout = async (jar, headers, url) => {
       const found = await current(jar);
       const back = rules.returnUrl(url.searchParams.get('returnTo') ?? undefined);
       let target = back;
@@ -355,26 +367,55 @@ export function defineMeshAuth(ClientCore, ServerRulesClass, redisStore) {
       return respond(s.redirectStatus, headers);
     };
 
-    /** @param {Request} request @param {URL} url */
-    const route = (request, url) => {
-      switch (rules.route(url.pathname)) {
-        case 'login':
-          return login(request, url);
-        case 'callback':
-          return callback(request);
-        case 'logout':
-          return logout(request, url);
-        default:
-          return respond(404, new Headers());
-      }
-    };
+    const device = deviceRoutes({
+      base,
+      provider,
+      rules,
+      s,
+      settings,
+      signals,
+      freshCore: () => new ClientCore(clientOptions),
+      open,
+      seal,
+      respond,
+      errorBody,
+      newSession,
+    });
 
-    /** The handlers; a provider that cannot be reached is a coded answer, not a crash. @param {Request} request */
-    const GET = async (request) => {
+    /**
+     * The handlers, GET and POST: the core says which route serves the
+     * request, and refuses a wrong method or a POST from another origin. A
+     * provider that cannot be reached is a coded answer, not a crash.
+     * @param {Request} request
+     */
+    const handle = async (request) => {
+      const headers = new Headers({ 'cache-control': 'no-store' });
       try {
-        return await route(request, new URL(request.url));
+        const url = new URL(request.url);
+        const step = rules.dispatch(request.method, url.pathname, request.headers.get('origin') ?? undefined);
+        if (step.t === 'refuse') {
+          if (step.allow) headers.set('allow', step.allow);
+          return respond(step.status, headers, step.error ? errorBody(step.error) : undefined);
+        }
+        const jar = requestJar(request, headers);
+        const post = request.method.toUpperCase() === 'POST';
+        switch (step.route) {
+          case 'login':
+            return await login(jar, headers, url);
+          case 'callback':
+            return await callback(jar, headers, request);
+          case 'logout':
+            return await logout(jar, headers, url);
+          case 'device':
+            return await (post ? device.start(jar, headers) : device.read(jar, headers));
+          case 'devicePoll':
+            return await device.poll(jar, headers);
+          case 'deviceCancel':
+            return await device.cancel(jar, headers);
+        }
+        return respond(404, headers);
       } catch (e) {
-        return respond(s.failedStatus, new Headers({ 'cache-control': 'no-store' }), errorBody(e));
+        return respond(s.failedStatus, headers, errorBody(e));
       }
     };
 
@@ -433,7 +474,7 @@ export function defineMeshAuth(ClientCore, ServerRulesClass, redisStore) {
     };
 
     return {
-      handlers: { GET },
+      handlers: { GET: handle, POST: handle },
       auth,
       getAccessToken,
       middleware,

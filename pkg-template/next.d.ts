@@ -41,9 +41,41 @@ export interface MeshServerSession extends SessionInfo {
   readonly sessionExpiresAt: number;
 }
 
+/** The device login the server started, as `GET`/`POST /auth/device` answer it (`{ login }`); no device code in it. */
+export interface MeshDeviceLogin {
+  readonly userCode: string;
+  readonly verificationUri: string;
+  /** The URI with the code in it (for a QR code); `verificationUri` when the provider has none. */
+  readonly verificationUriComplete: string;
+  /** Seconds the code lives from its start. */
+  readonly expiresIn: number;
+  /** Seconds between polls, as the provider asked. */
+  readonly interval: number;
+  /** Unix seconds. */
+  readonly expiresAt: number;
+}
+
+/**
+ * What `POST /auth/device/poll` answers. `pending`: poll again after
+ * `retryAfterMs` (a poll before then sends nothing to the provider).
+ * `complete`: the session cookie is set. `expired`, `denied`, `failed`: the
+ * login ended (`error` is the MeshError code); start again.
+ */
+export type MeshDevicePoll =
+  | { state: 'pending'; retryAfterMs: number }
+  | { state: 'complete' }
+  | { state: 'expired' | 'denied' | 'failed'; error: string | null; message: string };
+
 export interface MeshAuth {
-  /** `export const { GET } = handlers` in `app/auth/[...mesh]/route.js`: `/auth/login?returnTo=`, `/auth/callback`, `/auth/logout?returnTo=`. */
-  readonly handlers: { GET(request: Request): Promise<Response> };
+  /**
+   * `export const { GET, POST } = handlers` in `app/auth/[...mesh]/route.js`:
+   * `GET /auth/login?returnTo=`, `GET /auth/callback`, `POST /auth/logout?returnTo=`,
+   * and the device login run by the server: `GET /auth/device` (`{ login }`, the pending one or `null`),
+   * `POST /auth/device` (starts one: `{ login }`, a {@link MeshDeviceLogin}), `POST /auth/device/poll`
+   * (a {@link MeshDevicePoll}), `POST /auth/device/cancel`. Every POST must carry the app's own
+   * `Origin` (403 otherwise); a method a route does not serve is a 405.
+   */
+  readonly handlers: { GET(request: Request): Promise<Response>; POST(request: Request): Promise<Response> };
   /** The session, or `null` when signed out. Without `request`: Next.js's `cookies()`. */
   auth(request?: Request): Promise<MeshServerSession | null>;
   /**

@@ -95,34 +95,44 @@ export class Provider {
   }
 
   /**
+   * One poll of the login of `userCode` in `core`, when its poller allows
+   * one (mesh-sdk/next polls once per request): `{ session, body }` once
+   * approved (`body`: the token response, for its ID token), else
+   * `{ wait }`, the ms before the next. Throws on denial, expiry or a refusal.
+   * @param {ClientCore} core @param {string} userCode @param {string} deviceCode @param {Endpoints} endpoints @param {Signals} signals
+   * @returns {Promise<{ session: Session, body: unknown, wait?: undefined } | { session?: undefined, wait: number }>}
+   */
+  async pollOnce(core, userCode, deviceCode, endpoints, signals) {
+    const step = core.devicePoll(userCode, Date.now());
+    if (step.t === 'pollAfter') return { wait: step.ms };
+    /** @type {[string, string][]} */
+    const params = [...this.baseParams(), ['grant_type', DEVICE_GRANT], ['device_code', deviceCode]];
+    let answer;
+    try {
+      answer = await this.postForm(endpoints.token, params, this.s.timeoutMs, signals, 'device token request');
+    } catch (e) {
+      if (stopped(e)) throw e;
+    }
+    const next = answer
+      ? core.deviceAnswer(userCode, answer.status, answer.body, answer.retryAfter, Date.now())
+      : core.deviceNetworkError(userCode, Date.now());
+    return next.t === 'loggedIn' ? { session: next.session, body: answer?.body } : { wait: next.ms };
+  }
+
+  /**
    * Polls the token endpoint until the core says the user approved.
    * @param {string} userCode @param {string} deviceCode @param {Signals} signals @returns {Promise<Session>}
    */
   async poll(userCode, deviceCode, signals) {
     const core = this.core;
     const endpoints = await this.endpoints(signals);
-    /** @type {[string, string][]} */
-    const params = [...this.baseParams(), ['grant_type', DEVICE_GRANT], ['device_code', deviceCode]];
     // Each round sleeps at least the interval (>= 1 s) until the code's
     // expiry, so the poller bounds the loop; the cap is a backstop.
     for (let round = 0; round < 100000; round++) {
       check(core, signals);
-      const step = core.devicePoll(userCode, Date.now());
-      let wait = step.t === 'pollAfter' ? step.ms : 0;
-      if (step.t === 'sendPoll') {
-        let answer;
-        try {
-          answer = await this.postForm(endpoints.token, params, this.s.timeoutMs, signals, 'device token request');
-        } catch (e) {
-          if (stopped(e)) throw e;
-        }
-        const next = answer
-          ? core.deviceAnswer(userCode, answer.status, answer.body, answer.retryAfter, Date.now())
-          : core.deviceNetworkError(userCode, Date.now());
-        if (next.t === 'loggedIn') return next.session;
-        wait = next.ms;
-      }
-      await sleep(core, wait, signals);
+      const polled = await this.pollOnce(core, userCode, deviceCode, endpoints, signals);
+      if (polled.session) return polled.session;
+      await sleep(core, polled.wait, signals);
     }
     throw core.failure('poll_limit');
   }

@@ -9,7 +9,7 @@
 
 import { describe, makeRequest, transfer } from './transfer.js';
 
-/** @import { ClientCore, ServerClientCore, Settings, Endpoints, RedirectCore, LoadRedirectCore } from './steps.js' */
+/** @import { ClientCore, ServerClientCore, Settings, Endpoints, RedirectCore, LoadRedirectCore, IdTokenCheck } from './steps.js' */
 /** @import { Signals } from './transfer.js' */
 /** @import { Provider } from './provider.js' */
 /** @import { SessionKeeper } from './session.js' */
@@ -100,15 +100,9 @@ export class RedirectLogin {
       ['code_verifier', grant.codeVerifier],
     ];
     const answer = await this.provider.postForm(endpoints.token, params, this.s.timeoutMs, signals, 'authorization code exchange');
-    const jwks = await this.#jwks(endpoints, signals);
+    const jwks = await this.jwks(endpoints, signals);
     const check = rules.redirectTokens(answer.status, answer.body, jwks);
-    let verified = false;
-    try {
-      const key = await crypto.subtle.importKey('jwk', check.key, check.importParams, false, ['verify']);
-      verified = await crypto.subtle.verify(check.verifyParams, key, check.signature, check.data);
-    } catch {
-      // A key WebCrypto will not import verifies nothing: the core refuses the token.
-    }
+    const verified = await verifySignature(check);
     /** @type {import('./index.js').Session | undefined} */
     let session;
     const store = async () => {
@@ -122,8 +116,8 @@ export class RedirectLogin {
     return { .../** @type {import('./index.js').Session} */ (session), returnTo: grant.returnTo };
   }
 
-  /** @param {Endpoints} endpoints @param {Signals} signals */
-  async #jwks(endpoints, signals) {
+  /** The provider's JWKS, or undefined. @param {Endpoints} endpoints @param {Signals} signals */
+  async jwks(endpoints, signals) {
     if (!endpoints.jwks) return undefined;
     const request = makeRequest(this.core, 'GET', endpoints.jwks, { Accept: 'application/json' });
     const response = await transfer(this.core, request, [], this.s.timeoutMs, signals, 'JWKS');
@@ -135,4 +129,15 @@ export class RedirectLogin {
     return this.provider.logoutUrl(idToken, returnTo, signals);
   }
 
+}
+
+/** WebCrypto's verdict on the ID-token signature the core's check names. @param {IdTokenCheck} check */
+export async function verifySignature(check) {
+  try {
+    const key = await crypto.subtle.importKey('jwk', check.key, check.importParams, false, ['verify']);
+    return await crypto.subtle.verify(check.verifyParams, key, check.signature, check.data);
+  } catch {
+    // A key WebCrypto will not import verifies nothing: the core refuses the token.
+    return false;
+  }
 }

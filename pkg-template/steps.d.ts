@@ -54,6 +54,7 @@ export type FailureName =
   | 'disposed' | 'aborted' | 'timeout' | 'request' | 'storage' | 'storage_value' | 'storage_option'
   | 'storage_type' | 'storage_adapter' | 'storage_unavailable' | 'message' | 'key_name' | 'key_id'
   | 'no_device_endpoint' | 'api_key_mode' | 'no_token' | 'refresh_retries' | 'request_retries' | 'poll_limit'
+  | 'foreign_origin' | 'method' | 'no_device_login'
   | 'signed_out' | 'lock_wait' | 'store_option';
 
 export interface Endpoints {
@@ -137,6 +138,7 @@ export interface ClientCore {
   deviceNetworkError(userCode: string, now: number): PollAnswer;
   deviceEnd(userCode: string, aborted: boolean): void;
   devicePending(userCode: string): string | undefined;
+  devicePolled(userCode: string): string | undefined;
   deviceRestore(stored: string | undefined, now: number): DeviceLogin | undefined;
   deviceCancel(login: unknown): string | undefined;
   failure(name: FailureName, subject?: string, detail?: string): MeshError;
@@ -145,6 +147,7 @@ export interface ClientCore {
   checkKeyName(name: unknown): KeyNameCheck | undefined;
   discovered(status: number, body: unknown): Endpoints;
   redirectSession(body: unknown, idToken: string, now: number): Session;
+  keepIdToken(idToken: string): SessionInfo;
   logoutUrl(endpoints: Endpoints, idToken: string | undefined, returnTo: string | undefined): string | undefined;
   idToken(): string | undefined;
   leaseRecord(owner: string, now: number): string;
@@ -165,6 +168,10 @@ export interface RedirectCore {
   redirectCallback(url: string, stored: string | null, endpoints: Endpoints, now: number): RedirectCallback;
   redirectTokens(status: number, body: unknown, jwks: unknown): IdTokenCheck;
   redirectFinish(idToken: string, verified: boolean, nonce: string, now: number): void;
+  /** A device login's token response: the check of its ID token, or `undefined` without one. */
+  deviceIdTokenCheck(body: unknown, jwks: unknown): IdTokenCheck | undefined;
+  /** Throws `invalid_id_token` unless the signature verified and the claims hold (no nonce: the device grant sends none). */
+  deviceIdToken(idToken: string, verified: boolean, now: number): void;
 }
 
 export type RedirectCoreClass = new (settings: Settings) => RedirectCore;
@@ -201,6 +208,10 @@ export interface SessionPayload {
 export interface ServerSettings {
   sessionCookie: string;
   loginCookie: string;
+  /** The pending device login's cookie. */
+  deviceCookie: string;
+  /** The device routes' answers. */
+  deviceStates: { pending: 'pending'; complete: 'complete'; cancelled: 'cancelled' };
   keyInfo: string;
   redirectUri: string;
   ivBytes: number;
@@ -221,6 +232,10 @@ export interface ServerSettings {
   scripts: { acquire: string; write: string; remove: string; release: string };
 }
 
+export type RouteName = 'login' | 'callback' | 'logout' | 'device' | 'devicePoll' | 'deviceCancel';
+
+export type DispatchStep = { t: 'serve'; route: RouteName } | { t: 'refuse'; status: number; error: MeshError | null; allow?: string };
+
 export type GuardStep = { t: 'pass' } | { t: 'login'; status: number; url: string } | { t: 'unauthorized'; status: number; error: MeshError };
 
 /** The wasm-bindgen class over `client::server_session`. */
@@ -235,7 +250,9 @@ export interface ServerRules {
   openSession(plaintext: string, now: number): SessionPayload | null;
   sessionTtlMs(createdAt: number, now: number): number;
   redisKeys(sid: string): { session: string; lock: string; fence: string };
-  route(path: string): 'login' | 'callback' | 'logout' | undefined;
+  dispatch(method: string, path: string, origin: string | undefined): DispatchStep;
+  failureStatus(code: string | undefined): number;
+  deviceEnd(code: string | undefined): { state: 'expired' | 'denied' | 'failed'; status: number };
   returnUrl(returnTo: string | undefined): string;
   guard(path: string, search: string, signedIn: boolean): GuardStep;
   /** Whether a `store.redis` URL's protocol asks for TLS; throws `invalid_config` for another scheme. */

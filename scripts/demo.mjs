@@ -130,16 +130,16 @@ const issuer = `http://${host}:${ports.provider}`;
 const gatewayUrl = `http://${host}:${ports.gateway}`;
 const webUrl = `http://${host}:${ports.web}`;
 
-// The web app's "Sign in" (authorization code + PKCE) returns to
-// /login/callback, and its sign-out through the provider to /login; the
-// app answers on both loopback names.
-const appOrigins = [webUrl, `http://localhost:${ports.web}`];
+// The web app signs in on its server (mesh-sdk/next): "Sign in" returns to
+// /auth/callback, its sign-out through the provider to /login?signedOut=1.
+// The app's URL (MESH_APP_URL) is the origin its POSTs must come from, so
+// open it as printed (127.0.0.1, not localhost).
 provider = await startProvider({
   port: ports.provider,
   audience: gatewayUrl,
   idTokenClaims: true,
-  redirectUris: appOrigins.map((o) => `${o}/login/callback`),
-  postLogoutRedirectUris: appOrigins.map((o) => `${o}/login`),
+  redirectUris: [`${webUrl}/auth/callback`],
+  postLogoutRedirectUris: [`${webUrl}/login?signedOut=1`],
 });
 origin = await startOrigin({ port: ports.origin, log: true });
 
@@ -164,6 +164,10 @@ run('web', 'npm', ['--prefix', 'www', 'run', 'start', '--', '-H', host, '-p', St
     MESH_CLIENT_ID: 'mesh-demo',
     MESH_AUDIENCE: gatewayUrl,
     MESH_API_URL: gatewayUrl,
+    MESH_APP_URL: webUrl,
+    // The session cookie's key. www has a development default; a real
+    // deployment sets its own (openssl rand -base64 32).
+    ...(process.env.MESH_SECRET ? { MESH_SECRET: process.env.MESH_SECRET } : {}),
   },
   quiet: true,
 });

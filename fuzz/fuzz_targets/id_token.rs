@@ -6,7 +6,7 @@
 
 use libfuzzer_sys::fuzz_target;
 use mesh_sdk::client::id_token::{
-    check_claims, choose_key, split_id_token, IdTokenAlg, IdTokenClaims, IdTokenHeader, JwkInfo, ID_TOKEN_LEEWAY_SECS,
+    check_claims, choose_key, split_id_token, IdTokenAlg, IdTokenClaims, IdTokenHeader, JwkInfo, Nonce, ID_TOKEN_LEEWAY_SECS,
     MAX_IAT_AHEAD_SECS,
 };
 use mesh_sdk::ErrorKind;
@@ -58,23 +58,25 @@ fuzz_target!(|data: &[u8]| {
 
     // The claims: accepted exactly when every check of 3.1.3.7 holds.
     if let Ok(claims) = serde_json::from_str::<IdTokenClaims>(claims_json) {
-        let holds = claims.iss.as_deref().map(|i| i.trim_end_matches('/')) == Some(ISS)
+        let but_nonce = claims.iss.as_deref().map(|i| i.trim_end_matches('/')) == Some(ISS)
             && claims.aud.iter().any(|a| a == "app")
             && claims.azp.as_deref().map_or(claims.aud.len() == 1, |a| a == "app")
             && claims.exp.is_some_and(|e| NOW_SECS < e.saturating_add(ID_TOKEN_LEEWAY_SECS))
             && claims.iat.is_some_and(|i| i <= NOW_SECS + MAX_IAT_AHEAD_SECS)
-            && claims.nonce.as_deref() == Some("n1")
             && claims.sub.as_deref().is_some_and(|s| !s.is_empty());
-        match check_claims(&claims, ISS, "app", "n1", NOW_MS) {
-            Ok(user) => {
-                assert!(holds);
-                assert_eq!(Some(user.sub.as_str()), claims.sub.as_deref());
-                assert_eq!(user.name, claims.name);
-            }
-            Err(e) => {
-                assert!(!holds);
-                assert_eq!(e.kind(), ErrorKind::InvalidIdToken);
-                assert!(e.to_string().starts_with("the ID token was refused: "));
+        // The code flow checks the nonce too; the device grant (none sent) everything else.
+        for (nonce, holds) in [(Nonce::Sent("n1"), but_nonce && claims.nonce.as_deref() == Some("n1")), (Nonce::NoneSent, but_nonce)] {
+            match check_claims(&claims, ISS, "app", nonce, NOW_MS) {
+                Ok(user) => {
+                    assert!(holds);
+                    assert_eq!(Some(user.sub.as_str()), claims.sub.as_deref());
+                    assert_eq!(user.name, claims.name);
+                }
+                Err(e) => {
+                    assert!(!holds);
+                    assert_eq!(e.kind(), ErrorKind::InvalidIdToken);
+                    assert!(e.to_string().starts_with("the ID token was refused: "));
+                }
             }
         }
     }

@@ -102,6 +102,17 @@ pub enum DeviceStep {
     Fail(Error),
 }
 
+/// Where a poller stands between two polls, kept with a pending login
+/// whose polls come from separate requests (`mesh-sdk/next`'s device
+/// routes): the interval (grown by `slow_down`), when the next poll may
+/// go, and the transient failures so far.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct PollState {
+    pub interval_ms: i64,
+    pub next_poll_at_ms: i64,
+    pub failures: u32,
+}
+
 /// Poll state for one device login.
 #[derive(Debug, Clone)]
 pub struct DevicePoller {
@@ -124,6 +135,21 @@ impl DevicePoller {
             outstanding: false,
             transient_failures: 0,
         })
+    }
+
+    /// Resumes polling where `state` left it. The interval never falls
+    /// below the authorization's, nor the next poll before the first may go.
+    pub fn resume(auth: &DeviceAuthorization, started_at_ms: i64, state: PollState) -> Result<Self, Error> {
+        let mut poller = DevicePoller::new(auth, started_at_ms)?;
+        poller.interval_ms = state.interval_ms.clamp(poller.interval_ms, 3600 * 1000);
+        poller.next_poll_at_ms = state.next_poll_at_ms.max(poller.next_poll_at_ms);
+        poller.transient_failures = state.failures.min(MAX_TRANSIENT_FAILURES + 1);
+        Ok(poller)
+    }
+
+    /// Where it stands, to resume it later.
+    pub fn state(&self) -> PollState {
+        PollState { interval_ms: self.interval_ms, next_poll_at_ms: self.next_poll_at_ms, failures: self.transient_failures }
     }
 
     /// The current interval (grows with `slow_down`).
@@ -234,6 +260,8 @@ struct PendingLogin {
     authorization: DeviceAuthorization,
     started_at_ms: i64,
     poller: Option<DevicePoller>,
+    /// Where polling stood when the login was restored (its poller resumes there).
+    saved: Option<PollState>,
 }
 
 /// The most device logins kept at once (each restart adds one).
@@ -245,7 +273,7 @@ impl DeviceLogins {
         if self.pending.len() >= MAX_PENDING {
             self.pending.remove(0);
         }
-        self.pending.push(PendingLogin { authorization, started_at_ms: now_ms, poller: None });
+        self.pending.push(PendingLogin { authorization, started_at_ms: now_ms, poller: None, saved: None });
     }
 
     fn find(&mut self, user_code: &str) -> Result<&mut PendingLogin, Error> {
@@ -261,7 +289,10 @@ impl DeviceLogins {
         if p.poller.is_some() {
             return Err(Error::config("login", "is already being completed: await the first completeDeviceLogin()"));
         }
-        p.poller = Some(DevicePoller::new(&p.authorization, p.started_at_ms)?);
+        p.poller = Some(match p.saved {
+            Some(state) => DevicePoller::resume(&p.authorization, p.started_at_ms, state)?,
+            None => DevicePoller::new(&p.authorization, p.started_at_ms)?,
+        });
         Ok(&p.authorization.device_code)
     }
 
@@ -270,17 +301,22 @@ impl DeviceLogins {
         self.find(user_code)?.poller.as_mut().ok_or_else(|| Error::config("login", "is not being completed"))
     }
 
-    /// A login this client started or restored: its authorization and when
-    /// it started (to persist it, see `pending_login`).
-    pub fn started(&self, user_code: &str) -> Option<(&DeviceAuthorization, i64)> {
-        self.pending.iter().find(|p| p.authorization.user_code == user_code).map(|p| (&p.authorization, p.started_at_ms))
+    /// A login this client started or restored: its authorization, when
+    /// it started and where its polling stands (to persist it, see
+    /// `pending_login`).
+    pub fn started(&self, user_code: &str) -> Option<(&DeviceAuthorization, i64, Option<PollState>)> {
+        let p = self.pending.iter().find(|p| p.authorization.user_code == user_code)?;
+        Some((&p.authorization, p.started_at_ms, p.poller.as_ref().map(DevicePoller::state).or(p.saved)))
     }
 
     /// A login persisted before a reload, known again (once: a login
-    /// already known is left as it is).
-    pub fn restore(&mut self, authorization: DeviceAuthorization, started_at_ms: i64) {
+    /// already known is left as it is), its polling resumed from `saved`.
+    pub fn restore(&mut self, authorization: DeviceAuthorization, started_at_ms: i64, saved: Option<PollState>) {
         if self.started(&authorization.user_code).is_none() {
             self.add(authorization, started_at_ms);
+            if let Some(p) = self.pending.last_mut() {
+                p.saved = saved;
+            }
         }
     }
 
@@ -389,6 +425,45 @@ mod tests {
         ] {
             assert_eq!(DevicePoller::new(&a, T0).unwrap_err().code(), "invalid_response");
         }
+    }
+
+    #[test]
+    fn a_resumed_poller_keeps_its_interval_slow_down_and_schedule() {
+        let a = auth(600, Some(2));
+        let mut p = DevicePoller::new(&a, T0).unwrap();
+        let t1 = poll_when_allowed(&mut p, T0);
+        assert_eq!(p.on_response(err("slow_down"), t1), DeviceStep::Wait { ms: 7_000 });
+        let saved = p.state();
+        assert_eq!(saved, PollState { interval_ms: 7_000, next_poll_at_ms: t1 + 7_000, failures: 0 });
+        // Another request, later: the schedule and the grown interval hold.
+        let mut q = DevicePoller::resume(&a, T0, saved).unwrap();
+        assert_eq!(q.poll(t1 + 1_000), PollStep::Wait { ms: 6_000 }, "no poll before the saved time");
+        assert_eq!(q.poll(t1 + 7_000), PollStep::Send);
+        assert_eq!(q.on_response(err("authorization_pending"), t1 + 7_000), DeviceStep::Wait { ms: 7_000 }, "slow_down still counts");
+        // A saved state never makes polling faster than the authorization allows.
+        let fast = PollState { interval_ms: 1, next_poll_at_ms: T0, failures: 0 };
+        let mut r = DevicePoller::resume(&a, T0, fast).unwrap();
+        assert_eq!(r.interval_ms(), 2_000);
+        assert_eq!(r.poll(T0), PollStep::Wait { ms: 2_000 });
+        // Nor past the code's expiry.
+        let mut late = DevicePoller::resume(&a, T0, saved).unwrap();
+        assert!(matches!(late.poll(T0 + 600_000), PollStep::Fail(e) if e.code() == "device_code_expired"));
+        // Transient failures add up across requests.
+        let worn = PollState { interval_ms: 2_000, next_poll_at_ms: T0 + 2_000, failures: MAX_TRANSIENT_FAILURES };
+        let mut w = DevicePoller::resume(&a, T0, worn).unwrap();
+        assert_eq!(w.poll(T0 + 2_000), PollStep::Send);
+        assert!(matches!(w.on_network_error(T0 + 2_000), DeviceStep::Fail(_)));
+    }
+
+    #[test]
+    fn restored_logins_resume_from_their_saved_state() {
+        let mut logins = DeviceLogins::default();
+        let saved = PollState { interval_ms: 10_000, next_poll_at_ms: T0 + 20_000, failures: 1 };
+        logins.restore(auth(600, Some(5)), T0, Some(saved));
+        assert_eq!(logins.started("ABCD-EFGH").unwrap().2, Some(saved));
+        logins.begin("ABCD-EFGH").unwrap();
+        assert_eq!(logins.poller("ABCD-EFGH").unwrap().poll(T0 + 19_000), PollStep::Wait { ms: 1_000 });
+        assert_eq!(logins.started("ABCD-EFGH").unwrap().2, Some(saved), "the running poller's state");
     }
 
     #[test]

@@ -173,9 +173,20 @@ pub fn signature_verdict(verified: bool) -> Result<()> {
     }
 }
 
+/// The nonce an ID token must carry.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Nonce<'a> {
+    /// The login's (authorization code): the token must carry exactly it.
+    Sent(&'a str),
+    /// The device authorization grant (RFC 8628) has no authorization
+    /// request, so no nonce was sent and none is checked; every other
+    /// claim is.
+    NoneSent,
+}
+
 /// Checks the claims of a token whose signature verified, and returns the
 /// user. `issuer` is the client's (normalized, no trailing slash).
-pub fn check_claims(claims: &IdTokenClaims, issuer: &str, client_id: &str, nonce: &str, now_ms: i64) -> Result<User> {
+pub fn check_claims(claims: &IdTokenClaims, issuer: &str, client_id: &str, nonce: Nonce<'_>, now_ms: i64) -> Result<User> {
     let now = now_ms.div_euclid(1000);
     if claims.iss.as_deref().map(|i| i.trim_end_matches('/')) != Some(issuer.trim_end_matches('/')) {
         return Err(invalid("iss is not the issuer"));
@@ -198,8 +209,10 @@ pub fn check_claims(claims: &IdTokenClaims, issuer: &str, client_id: &str, nonce
         Some(iat) if iat <= now.saturating_add(MAX_IAT_AHEAD_SECS) => {}
         _ => return Err(invalid("iat is missing or in the future")),
     }
-    if nonce.is_empty() || claims.nonce.as_deref() != Some(nonce) {
-        return Err(invalid("nonce is not the login's"));
+    if let Nonce::Sent(nonce) = nonce {
+        if nonce.is_empty() || claims.nonce.as_deref() != Some(nonce) {
+            return Err(invalid("nonce is not the login's"));
+        }
     }
     let sub = claims.sub.clone().filter(|s| !s.is_empty()).ok_or_else(|| invalid("sub is missing"))?;
     Ok(User { sub, name: claims.name.clone(), email: claims.email.clone(), picture: claims.picture.clone() })

@@ -14,14 +14,14 @@ fn claims() -> IdTokenClaims {
 }
 
 fn refused(c: &IdTokenClaims) -> String {
-    let e = check_claims(c, ISS, "app", "n1", T0).unwrap_err();
+    let e = check_claims(c, ISS, "app", Nonce::Sent("n1"), T0).unwrap_err();
     assert_eq!(e.code(), "invalid_id_token");
     e.message().to_owned()
 }
 
 #[test]
 fn a_valid_token_names_its_user() {
-    let user = check_claims(&claims(), ISS, "app", "n1", T0).unwrap();
+    let user = check_claims(&claims(), ISS, "app", Nonce::Sent("n1"), T0).unwrap();
     assert_eq!(user, User { sub: "u1".into(), name: Some("Ada".into()), email: Some("ada@example.com".into()), picture: None });
     let c: IdTokenClaims = serde_json::from_str(r#"{"aud":["app","api"],"azp":"app","exp":"5"}"#).unwrap();
     assert_eq!((c.aud, c.azp.as_deref(), c.exp), (vec!["app".to_owned(), "api".to_owned()], Some("app"), Some(5)));
@@ -35,15 +35,15 @@ fn each_claim_check_can_refuse() {
     assert!(refused(&IdTokenClaims { aud: vec![], ..claims() }).contains("aud"));
     assert!(refused(&IdTokenClaims { aud: vec!["app".into(), "other".into()], ..claims() }).contains("azp"), "several audiences need azp");
     assert!(refused(&IdTokenClaims { aud: vec!["app".into(), "other".into()], azp: Some("other".into()), ..claims() }).contains("azp"));
-    assert!(check_claims(&IdTokenClaims { aud: vec!["app".into(), "api".into()], azp: Some("app".into()), ..claims() }, ISS, "app", "n1", T0).is_ok());
+    assert!(check_claims(&IdTokenClaims { aud: vec!["app".into(), "api".into()], azp: Some("app".into()), ..claims() }, ISS, "app", Nonce::Sent("n1"), T0).is_ok());
     assert!(refused(&IdTokenClaims { exp: Some(NOW - ID_TOKEN_LEEWAY_SECS), ..claims() }).contains("exp"));
-    assert!(check_claims(&IdTokenClaims { exp: Some(NOW - ID_TOKEN_LEEWAY_SECS + 1), ..claims() }, ISS, "app", "n1", T0).is_ok(), "within leeway");
+    assert!(check_claims(&IdTokenClaims { exp: Some(NOW - ID_TOKEN_LEEWAY_SECS + 1), ..claims() }, ISS, "app", Nonce::Sent("n1"), T0).is_ok(), "within leeway");
     assert!(refused(&IdTokenClaims { exp: None, ..claims() }).contains("exp"));
     assert!(refused(&IdTokenClaims { iat: Some(NOW + MAX_IAT_AHEAD_SECS + 1), ..claims() }).contains("iat"));
     assert!(refused(&IdTokenClaims { iat: None, ..claims() }).contains("iat"));
     assert!(refused(&IdTokenClaims { nonce: Some("n2".into()), ..claims() }).contains("nonce"));
     assert!(refused(&IdTokenClaims { nonce: None, ..claims() }).contains("nonce"));
-    assert!(check_claims(&IdTokenClaims { nonce: Some(String::new()), ..claims() }, ISS, "app", "", T0).is_err(), "an empty nonce never matches");
+    assert!(check_claims(&IdTokenClaims { nonce: Some(String::new()), ..claims() }, ISS, "app", Nonce::Sent(""), T0).is_err(), "an empty nonce never matches");
     assert!(refused(&IdTokenClaims { sub: Some(String::new()), ..claims() }).contains("sub"));
 }
 
@@ -97,4 +97,19 @@ fn the_token_is_split_into_its_three_parts() {
     for bad in ["", "a.b", "a.b.c.d", "!!.e30.AQ", unsigned.as_str()] {
         assert_eq!(split_id_token(bad).unwrap_err().code(), "invalid_id_token", "{bad}");
     }
+}
+
+#[test]
+fn the_device_grant_checks_every_claim_but_the_nonce() {
+    let device = |c: &IdTokenClaims| check_claims(c, ISS, "app", Nonce::NoneSent, T0);
+    assert_eq!(device(&IdTokenClaims { nonce: None, ..claims() }).unwrap().sub, "u1");
+    for bad in [
+        IdTokenClaims { iss: Some("http://evil".into()), nonce: None, ..claims() },
+        IdTokenClaims { aud: vec!["other".into()], nonce: None, ..claims() },
+        IdTokenClaims { exp: Some(NOW - ID_TOKEN_LEEWAY_SECS - 1), nonce: None, ..claims() },
+        IdTokenClaims { sub: None, nonce: None, ..claims() },
+    ] {
+        assert!(device(&bad).is_err(), "{bad:?}");
+    }
+    assert!(check_claims(&IdTokenClaims { nonce: None, ..claims() }, ISS, "app", Nonce::Sent("n1"), T0).is_err(), "the code flow still needs its nonce");
 }

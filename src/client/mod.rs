@@ -72,7 +72,7 @@ pub mod token;
 pub mod validation;
 
 pub use config::{AuthMode, ClientConfig, OptionValue, RawOptions};
-pub use device::{DeviceAuthorization, DevicePoller, DeviceStep, PollStep};
+pub use device::{DeviceAuthorization, DevicePoller, DeviceStep, PollState, PollStep};
 pub use env::{EnvVars, SessionInput};
 pub use oauth::{is_unsent_network_error, retry_after_ms, OAuthErrorBody, TokenAnswer, TokenReply};
 pub use refresh::{Ready, RefreshOutcome, RefreshPolicy, SendStep, Session, TokenStep};

@@ -14,7 +14,7 @@
 //! own storage, like the session's tokens, and never in the login object the
 //! app sees.
 
-use super::device::DeviceAuthorization;
+use super::device::{DeviceAuthorization, PollState};
 
 /// The current record version.
 pub const PENDING_LOGIN_VERSION: u32 = 1;
@@ -34,6 +34,9 @@ pub struct PendingLogin {
     pub client_id: String,
     pub started_at_ms: i64,
     pub authorization: DeviceAuthorization,
+    /// Where polling stood (`mesh-sdk/next` polls once per request); `None`
+    /// before the first poll, and in the browser's record.
+    pub poll: Option<PollState>,
 }
 
 /// Why a record read back is not resumed (the binding then removes it).
@@ -84,6 +87,7 @@ mod tests {
                 expires_in: 600,
                 interval: Some(5),
             },
+            poll: None,
         }
     }
 

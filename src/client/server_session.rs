@@ -22,6 +22,19 @@
 //!   [`super::storage::StoredSession`], the browser's format.
 //! - [`LOGIN_COOKIE`]: the pending redirect logins
 //!   ([`super::redirect::PendingRedirect`] list), for [`LOGIN_TTL_SECS`].
+//! - [`DEVICE_COOKIE`]: the pending device login started by the server
+//!   ([`super::pending_login::PendingLogin`], with where its polling
+//!   stands), for [`LOGIN_TTL_SECS`]; the device code never reaches the
+//!   browser's JavaScript.
+//!
+//! ## The routes
+//! `GET /auth/login`, `GET /auth/callback`, `POST /auth/logout`, and the
+//! device login: `GET /auth/device` (the pending login, for a reloaded
+//! page), `POST /auth/device` (start), `POST /auth/device/poll` (at most
+//! one token request, when the poller allows it) and `POST
+//! /auth/device/cancel`. Every POST must carry the app's own `Origin`
+//! ([`dispatch`]): a cross-site form or `<img>` can neither sign a user out
+//! nor drive a login.
 //!
 //! A sealed value longer than [`CHUNK_CHARS`] is written as `name.0`,
 //! `name.1`, … (browsers drop cookies over 4096 bytes).
@@ -35,6 +48,8 @@ use super::token::{base64url_decode, TokenSet};
 pub const SESSION_COOKIE: &str = "mesh.session";
 /// The pending-login cookie's name.
 pub const LOGIN_COOKIE: &str = "mesh.login";
+/// The pending device login's cookie.
+pub const DEVICE_COOKIE: &str = "mesh.device";
 /// Characters of a sealed value per cookie: with the name and attributes a
 /// `Set-Cookie` stays under the 4096 bytes every browser keeps.
 pub const CHUNK_CHARS: usize = 3800;
@@ -69,6 +84,10 @@ pub const REFUSED_STATUS: u16 = 400;
 /// A handler that could not reach the provider (discovery, the token
 /// endpoint): the provider failed, not the request.
 pub const UPSTREAM_FAILED_STATUS: u16 = 502;
+/// A POST from another origin (CSRF).
+pub const FOREIGN_ORIGIN_STATUS: u16 = 403;
+/// A handler path asked with a method it does not serve.
+pub const METHOD_NOT_ALLOWED_STATUS: u16 = 405;
 /// The middleware's redirect to the login.
 pub const LOGIN_REDIRECT_STATUS: u16 = 307;
 /// The handlers' redirects (to the provider, back to the app): a GET follows.
@@ -114,6 +133,10 @@ pub enum Route {
     Login,
     Callback,
     Logout,
+    /// `GET`: the pending device login; `POST`: start one.
+    Device,
+    DevicePoll,
+    DeviceCancel,
 }
 
 impl Route {
@@ -122,6 +145,19 @@ impl Route {
             Route::Login => "login",
             Route::Callback => "callback",
             Route::Logout => "logout",
+            Route::Device => "device",
+            Route::DevicePoll => "devicePoll",
+            Route::DeviceCancel => "deviceCancel",
+        }
+    }
+
+    /// The methods it serves. A state change is POST only: a GET can be
+    /// sent cross-site by any `<img>` or link.
+    pub fn methods(self) -> &'static [&'static str] {
+        match self {
+            Route::Login | Route::Callback => &["GET"],
+            Route::Device => &["GET", "POST"],
+            Route::Logout | Route::DevicePoll | Route::DeviceCancel => &["POST"],
         }
     }
 }
@@ -132,7 +168,79 @@ pub fn route(path: &str) -> Option<Route> {
         "/login" => Some(Route::Login),
         "/callback" => Some(Route::Callback),
         "/logout" => Some(Route::Logout),
+        "/device" => Some(Route::Device),
+        "/device/poll" => Some(Route::DevicePoll),
+        "/device/cancel" => Some(Route::DeviceCancel),
         _ => None,
+    }
+}
+
+/// What the handlers do with a request.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Dispatch {
+    Serve(Route),
+    NotFound,
+    /// With the `Allow` header's value.
+    MethodNotAllowed(String),
+    /// A POST without the app's `Origin`.
+    ForeignOrigin,
+}
+
+/// The origin (`scheme://host[:port]`) of the checked base URL.
+pub fn origin_of(base: &str) -> &str {
+    let after_scheme = base.find("://").map_or(0, |i| i + 3);
+    let end = base[after_scheme..].find('/').map_or(base.len(), |i| after_scheme + i);
+    &base[..end]
+}
+
+/// The handlers' decision for a `method` request to `path` carrying the
+/// `Origin` header `origin`. A POST must come from the app's own origin
+/// (browsers send `Origin` with every POST); one without the header is
+/// refused too, as Next.js's server actions do not, because these routes
+/// set and end sessions.
+pub fn dispatch(base: &str, method: &str, path: &str, origin: Option<&str>) -> Dispatch {
+    let Some(route) = route(path) else { return Dispatch::NotFound };
+    let method = method.to_ascii_uppercase();
+    if !route.methods().contains(&method.as_str()) {
+        return Dispatch::MethodNotAllowed(route.methods().join(", "));
+    }
+    if method == "POST" && !origin.is_some_and(|o| o.eq_ignore_ascii_case(origin_of(base))) {
+        return Dispatch::ForeignOrigin;
+    }
+    Dispatch::Serve(route)
+}
+
+/// The status of a callback or device login that failed with error `code`:
+/// the provider could not be reached (502), or the request was refused (400).
+pub fn failure_status(code: &str) -> u16 {
+    match code {
+        "network" | "timeout" => UPSTREAM_FAILED_STATUS,
+        _ => REFUSED_STATUS,
+    }
+}
+
+/// The states the device routes answer (`{ state, ... }`).
+pub mod device_state {
+    /// Not approved yet: poll again after `retryAfterMs`.
+    pub const PENDING: &str = "pending";
+    /// Approved: the session cookie is set.
+    pub const COMPLETE: &str = "complete";
+    /// Forgotten here (RFC 8628 has no way to withdraw a code at the provider).
+    pub const CANCELLED: &str = "cancelled";
+    pub const EXPIRED: &str = "expired";
+    pub const DENIED: &str = "denied";
+    /// Refused for another reason, or the provider kept failing.
+    pub const FAILED: &str = "failed";
+}
+
+/// What `POST /auth/device/poll` answers when the login ended with error
+/// `code`: its state and status. An expired or denied login is an answer
+/// (200), not a failed request.
+pub fn device_end(code: &str) -> (&'static str, u16) {
+    match code {
+        "device_code_expired" => (device_state::EXPIRED, 200),
+        "access_denied" => (device_state::DENIED, 200),
+        _ => (device_state::FAILED, failure_status(code)),
     }
 }
 

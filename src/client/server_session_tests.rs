@@ -39,6 +39,9 @@ fn routes_and_urls() {
     assert_eq!(route("/auth/logout"), Some(Route::Logout));
     assert_eq!(route("/auth/other"), None);
     assert_eq!(route("/authx/login"), None);
+    assert_eq!(route("/auth/device"), Some(Route::Device));
+    assert_eq!(route("/auth/device/poll"), Some(Route::DevicePoll));
+    assert_eq!(route("/auth/device/cancel/"), Some(Route::DeviceCancel));
     assert_eq!(redirect_uri("http://a:3000"), "http://a:3000/auth/callback");
     assert_eq!(return_url("http://a", Some("/settings?x=1")), "http://a/settings?x=1");
     for open in ["//evil.example", "https://evil.example", "/\\evil.example", "settings"] {
@@ -166,4 +169,34 @@ fn redis_connection_rules_are_bounded_and_coded() {
     for (e, message) in cases {
         assert_eq!((e.code(), e.message()), ("storage", message));
     }
+}
+
+#[test]
+fn state_changes_are_post_only_and_from_the_apps_origin() {
+    let base = "http://localhost:3000";
+    let own = Some("http://localhost:3000");
+    assert_eq!(dispatch(base, "GET", "/auth/login", None), Dispatch::Serve(Route::Login));
+    assert_eq!(dispatch(base, "GET", "/auth/device", None), Dispatch::Serve(Route::Device), "reading the pending login");
+    assert_eq!(dispatch(base, "GET", "/auth/logout", own), Dispatch::MethodNotAllowed("POST".into()), "an <img> cannot sign out");
+    assert_eq!(dispatch(base, "POST", "/auth/login", own), Dispatch::MethodNotAllowed("GET".into()));
+    assert_eq!(dispatch(base, "post", "/auth/logout", own), Dispatch::Serve(Route::Logout));
+    assert_eq!(dispatch(base, "POST", "/auth/device/poll", own), Dispatch::Serve(Route::DevicePoll));
+    for origin in [None, Some("http://evil.example"), Some("http://localhost:3001"), Some("https://localhost:3000"), Some("null")] {
+        for path in ["/auth/logout", "/auth/device", "/auth/device/poll", "/auth/device/cancel"] {
+            assert_eq!(dispatch(base, "POST", path, origin), Dispatch::ForeignOrigin, "{path} from {origin:?}");
+        }
+    }
+    assert_eq!(dispatch("https://app.example/sub", "POST", "/auth/logout", Some("https://app.example")), Dispatch::Serve(Route::Logout));
+    assert_eq!(dispatch(base, "GET", "/auth/nope", None), Dispatch::NotFound);
+}
+
+#[test]
+fn failures_and_device_states() {
+    assert_eq!(failure_status("network"), UPSTREAM_FAILED_STATUS);
+    assert_eq!(failure_status("timeout"), UPSTREAM_FAILED_STATUS);
+    assert_eq!(failure_status("state_mismatch"), REFUSED_STATUS);
+    assert_eq!(device_end("device_code_expired"), ("expired", 200));
+    assert_eq!(device_end("access_denied"), ("denied", 200));
+    assert_eq!(device_end("http_error"), ("failed", REFUSED_STATUS));
+    assert_eq!(device_end("network"), ("failed", UPSTREAM_FAILED_STATUS), "the provider kept failing");
 }

@@ -14,7 +14,7 @@ import { createMeshAuth } from '../../pkg/next.js';
 import { RedisConnection } from '../../pkg/next-redis.js';
 import { ServerRules } from '../../pkg/wasm/server/mesh_sdk.js';
 import { freePort, sleep } from '../support/http.mjs';
-import { BASE, Jar, SECRET, appOptions, openCookie, signIn, startIdp, startRedis } from './support.mjs';
+import { BASE, Jar, SECRET, appOptions, openCookie, post, signIn, startIdp, startRedis } from './support.mjs';
 
 const run = promisify(execFile);
 const WORKER = fileURLToPath(new URL('./fixtures/refresh-worker.mjs', import.meta.url));
@@ -80,7 +80,7 @@ describe('mesh-sdk/next, server stores', { timeout: 150_000 }, () => {
       const second = await mesh.getAccessToken(jar.request('/'), headers);
       assert.notEqual(first, second);
       assert.deepEqual(headers.getSetCookie(), [], 'a refresh does not touch the cookie');
-      await mesh.handlers.GET(jar.request('/auth/logout')).then((r) => jar.apply(r.headers));
+      await post(mesh, jar, '/auth/logout');
       assert.equal(await mesh.auth(new Jar([['mesh.session', 'x']]).request('/')), null);
     } finally {
       await mesh.close();
@@ -145,7 +145,7 @@ describe('mesh-sdk/next, server stores', { timeout: 150_000 }, () => {
       // Logout in one process is seen by another.
       const other = createMeshAuth(options);
       assert.ok(await other.auth(jar.request('/')));
-      await mesh.handlers.GET(jar.request('/auth/logout')).then((r) => r.body?.cancel());
+      await mesh.handlers.POST(jar.request('/auth/logout', { method: 'POST', headers: { origin: BASE } })).then((r) => r.body?.cancel());
       assert.equal(await other.auth(jar.request('/')), null);
       await other.close();
     }).finally(() => conn.close());

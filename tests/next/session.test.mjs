@@ -6,7 +6,7 @@ import assert from 'node:assert/strict';
 import { after, before, describe, test } from 'node:test';
 import { createMeshAuth } from '../../pkg/next.js';
 import { sleep } from '../support/http.mjs';
-import { BASE, Jar, appOptions, get, openCookie, sealCookie, signIn, startIdp, startLogin } from './support.mjs';
+import { BASE, Jar, appOptions, get, openCookie, post, sealCookie, signIn, startIdp, startLogin } from './support.mjs';
 
 let idp;
 let grants;
@@ -59,13 +59,30 @@ describe('mesh-sdk/next, cookie store', { timeout: 80_000 }, () => {
     // The middleware lets the signed-in user through.
     assert.equal(await mesh.middleware(jar.request('/settings')), undefined);
 
-    const out = await get(mesh, jar, '/auth/logout?returnTo=/bye');
+    const out = await post(mesh, jar, '/auth/logout?returnTo=/bye');
     assert.equal(out.status, 302);
     const end = new URL(out.headers.get('location'));
     assert.equal(end.searchParams.get('post_logout_redirect_uri'), `${BASE}/bye`);
     assert.equal(end.searchParams.get('id_token_hint').split('.').length, 3);
     assert.deepEqual(jar.sessionCookies(), []);
     assert.equal(await mesh.auth(jar.request('/')), null);
+  });
+
+  test('a token endpoint that cannot be reached at the callback: 502, not a refusal', async () => {
+    const { idp: gone } = await startIdp();
+    const m = createMeshAuth(appOptions(gone, { timeoutMs: 2000 }));
+    try {
+      const jar = new Jar();
+      const callback = await startLogin(m, jar, gone);
+      await gone.close();
+      const res = await get(m, jar, callback.slice(BASE.length));
+      assert.equal(res.status, 502);
+      assert.equal((await res.json()).error, 'network');
+      assert.deepEqual(jar.sessionCookies(), []);
+    } finally {
+      await m.close();
+      await gone.close().catch(() => {});
+    }
   });
 
   test('a provider that cannot be reached: a coded 502 from the login, no cookie, no crash', async () => {

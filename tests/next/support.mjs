@@ -21,7 +21,7 @@ export const APP_CLIENT = {
   client_secret: APP_SECRET,
   client_name: 'Mesh Next.js app',
   token_endpoint_auth_method: 'client_secret_post',
-  grant_types: ['authorization_code', 'refresh_token'],
+  grant_types: ['authorization_code', 'refresh_token', 'urn:ietf:params:oauth:grant-type:device_code'],
   response_types: ['code'],
   redirect_uris: [`${BASE}/auth/callback`],
   post_logout_redirect_uris: [`${BASE}/`, `${BASE}/bye`],
@@ -85,6 +85,14 @@ export class Jar {
 /** `handlers.GET` as the browser calls it; the jar takes the response's cookies. */
 export async function get(mesh, jar, path) {
   const res = await mesh.handlers.GET(jar.request(path));
+  jar.apply(res.headers);
+  return res;
+}
+
+/** `handlers.POST` as the app's own page calls it (its `Origin`, or `origin`); the jar takes the response's cookies. */
+export async function post(mesh, jar, path, origin = BASE) {
+  const headers = origin === null ? {} : { origin };
+  const res = await mesh.handlers.POST(jar.request(path, { method: 'POST', headers }));
   jar.apply(res.headers);
   return res;
 }

@@ -105,8 +105,9 @@ test('the packed tarball works in a Next.js app (build, start, server and client
 
   await t.test("the README's mesh-sdk/next example: middleware (edge), login, auth() in a server component, getAccessToken() in a route handler", async () => {
     const cookies = new Map();
-    const go = async (path) => {
-      const res = await fetch(new URL(path, base), { headers: { cookie: [...cookies].map(([k, v]) => `${k}=${v}`).join('; ') }, redirect: 'manual', signal: AbortSignal.timeout(30_000) });
+    const go = async (path, method = 'GET') => {
+      const headers = { cookie: [...cookies].map(([k, v]) => `${k}=${v}`).join('; '), ...(method === 'POST' ? { origin: base } : {}) };
+      const res = await fetch(new URL(path, base), { method, headers, redirect: 'manual', signal: AbortSignal.timeout(30_000) });
       for (const c of res.headers.getSetCookie()) {
         const [pair] = c.split(';');
         const i = pair.indexOf('=');
@@ -130,7 +131,7 @@ test('the packed tarball works in a Next.js app (build, start, server and client
     assert.equal(back.headers.get('location'), `${base}/settings`);
     const settings = await go('/settings');
     assert.equal(settings.status, 200);
-    assert.match(await settings.text(), /Demo User(<!-- -->)? <a href="\/auth\/logout">Sign out/);
+    assert.match(await settings.text(), /<form [^>]*action="\/auth\/logout"[^>]*>Demo User(<!-- -->)? <button>Sign out/);
     // The route handler called the API with the user's access token.
     const keys = await go('/api/keys');
     assert.equal(keys.status, 200, proc.out.text);
@@ -138,7 +139,8 @@ test('the packed tarball works in a Next.js app (build, start, server and client
     assert.equal(seen.url, '/api/v1/keys');
     const token = seen.headers.authorization.replace(/^Bearer /, '');
     assert.equal(JSON.parse(Buffer.from(token.split('.')[1], 'base64url')).sub, 'user-demo-1');
-    assert.equal((await go('/auth/logout')).status, 302);
+    assert.equal((await go('/auth/logout')).status, 405, 'a GET cannot sign out');
+    assert.equal((await go('/auth/logout', 'POST')).status, 302);
     assert.equal((await go('/settings')).status, 307, 'signed out again');
   });
 

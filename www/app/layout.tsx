@@ -4,9 +4,8 @@ import { connection } from 'next/server';
 import type { ReactNode } from 'react';
 import { NavLink } from '@/components/NavLink';
 import { SessionBadge } from '@/components/SessionBadge';
-import { SessionNavLabel } from '@/components/SessionNavLabel';
+import { currentSession } from '@/lib/auth';
 import { readMeshConfig } from '@/lib/config';
-import { MeshProvider } from '@/lib/mesh';
 import './globals.css';
 
 export const metadata: Metadata = {
@@ -21,13 +20,15 @@ export default async function RootLayout({ children }: { children: ReactNode }) 
   // environment now, not from the build (see lib/config.ts).
   await connection();
   const config = readMeshConfig();
+  // The session as the server sees it (mesh-sdk/next's auth()): no token in it.
+  const session = await currentSession();
   return (
     <html lang="en">
       <body>
         <a className="skip-link" href="#main">
           Skip to content
         </a>
-        <MeshProvider config={config}>
+        <>
           <header className="site-header">
             <nav aria-label="Main" className="nav">
               <Link href="/" className="brand">
@@ -35,21 +36,19 @@ export default async function RootLayout({ children }: { children: ReactNode }) 
               </Link>
               <ul>
                 <li>
-                  <NavLink href="/login">
-                    <SessionNavLabel />
-                  </NavLink>
+                  <NavLink href="/login">{session ? 'Your session' : 'Sign in'}</NavLink>
                 </li>
                 <li>
                   <NavLink href="/settings">API keys</NavLink>
                 </li>
               </ul>
-              <SessionBadge />
+              <SessionBadge userName={session ? (session.userName ?? 'Signed in') : null} />
             </nav>
           </header>
           <main id="main" className="main">
             {children}
           </main>
-        </MeshProvider>
+        </>
         <footer className="site-footer">
           <p>
             Issuer <code>{config.issuer}</code> · API <code>{config.apiUrl}</code>

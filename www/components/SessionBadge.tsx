@@ -1,15 +1,9 @@
-'use client';
-import { useMesh } from '@/lib/mesh';
-
-export function SessionBadge() {
-  const { client, session } = useMesh();
-  if (client.status === 'error' || session.status === 'unknown') return null;
-  if (session.status !== 'signedIn') {
-    return <span className="badge badge-muted">Signed out</span>;
-  }
+// Who is signed in, as the server read it (the layout's auth()).
+export function SessionBadge({ userName }: { userName: string | null }) {
+  if (userName === null) return <span className="badge badge-muted">Signed out</span>;
   return (
     <span className="badge badge-ok" title="Signed in">
-      <span aria-hidden="true">●</span> {session.userName ?? 'Signed in'}
+      <span aria-hidden="true">●</span> {userName}
     </span>
   );
 }

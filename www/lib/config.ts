@@ -42,3 +42,8 @@ export function readMeshConfig(): MeshConfig {
   }
   return config;
 }
+
+/** The app's own URL as the browser reaches it (the redirect URI and the Origin POSTs must carry). */
+export function readAppUrl(): string {
+  return process.env.MESH_APP_URL?.trim() || 'http://127.0.0.1:3000';
+}

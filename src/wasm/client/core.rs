@@ -429,6 +429,14 @@ impl ClientCore {
         Ok(session)
     }
 
+    /// A device login's ID token, once `RedirectCore.deviceIdToken` has
+    /// accepted it: kept for the user's claims and logout's `id_token_hint`.
+    #[wasm_bindgen(js_name = keepIdToken)]
+    pub fn keep_id_token(&mut self, id_token: &str) -> JsValue {
+        self.id_token = Some(id_token.to_owned());
+        self.session_info()
+    }
+
     /// The RP-initiated logout URL, or `undefined` without an `end_session_endpoint`.
     #[wasm_bindgen(js_name = logoutUrl)]
     pub fn logout_url(&self, endpoints: JsValue, id_token: Option<String>, return_to: Option<String>) -> Option<String> {

@@ -29,6 +29,20 @@ fn login_js(a: &DeviceAuthorization, started_ms: i64) -> JsValue {
 }
 
 impl ClientCore {
+    fn pending_record(&self, user_code: &str, with_poll: bool) -> Option<String> {
+        let (authorization, started_at_ms, poll) = self.logins.started(user_code)?;
+        let poll = if with_poll { poll } else { None };
+        let pending = PendingLogin {
+            v: PENDING_LOGIN_VERSION,
+            issuer: self.config.issuer_normalized().to_string(),
+            client_id: self.client_id().to_string(),
+            started_at_ms,
+            authorization: authorization.clone(),
+            poll,
+        };
+        js_sys::JSON::stringify(&records::pending_login_js(&pending)).ok()?.as_string()
+    }
+
     fn device_step(&mut self, user_code: &str, step: DeviceStep) -> Result<JsValue, Error> {
         match step {
             DeviceStep::Wait { ms } => Ok(wait("pollAfter", ms)),
@@ -79,18 +93,18 @@ impl ClientCore {
     }
 
     /// The record that lets the login of `userCode` survive a reload (JSON
-    /// text for `settings().deviceLoginKey`), or `undefined` if unknown.
+    /// text for `settings().deviceLoginKey`), or `undefined` if unknown. It
+    /// is the same record from start to end (the tab forgets it by value).
     #[wasm_bindgen(js_name = devicePending)]
     pub fn device_pending(&self, user_code: &str) -> Option<String> {
-        let (authorization, started_at_ms) = self.logins.started(user_code)?;
-        let pending = PendingLogin {
-            v: PENDING_LOGIN_VERSION,
-            issuer: self.config.issuer_normalized().to_string(),
-            client_id: self.client_id().to_string(),
-            started_at_ms,
-            authorization: authorization.clone(),
-        };
-        js_sys::JSON::stringify(&records::pending_login_js(&pending)).ok()?.as_string()
+        self.pending_record(user_code, false)
+    }
+
+    /// The record with where polling stands (`mesh-sdk/next` polls once
+    /// per request and resumes the poller from it).
+    #[wasm_bindgen(js_name = devicePolled)]
+    pub fn device_polled(&self, user_code: &str) -> Option<String> {
+        self.pending_record(user_code, true)
     }
 
     /// A record `devicePending` wrote, read back after a reload: the login
@@ -104,7 +118,7 @@ impl ClientCore {
             return JsValue::UNDEFINED;
         }
         let login = login_js(&pending.authorization, pending.started_at_ms);
-        self.logins.restore(pending.authorization, pending.started_at_ms);
+        self.logins.restore(pending.authorization, pending.started_at_ms, pending.poll);
         login
     }
 

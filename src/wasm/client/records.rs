@@ -7,7 +7,7 @@ use wasm_bindgen::prelude::*;
 
 use super::convert::{get, parse_json, seconds_prop, set, string_prop};
 use crate::client::pending_login::PendingLogin;
-use crate::client::{decode_jwt_payload, retry_after_ms, DeviceAuthorization, JwtClaims, OAuthErrorBody, StoredSession, TokenAnswer, TokenReply, TokenResponse};
+use crate::client::{decode_jwt_payload, retry_after_ms, DeviceAuthorization, JwtClaims, OAuthErrorBody, PollState, StoredSession, TokenAnswer, TokenReply, TokenResponse};
 use crate::secret::{AccessToken, DeviceCode, RefreshToken};
 
 /// A token response (RFC 6749 §5.1); `None` without a string `access_token`
@@ -98,6 +98,12 @@ pub fn pending_login(v: &JsValue) -> Option<PendingLogin> {
         client_id: string_prop(v, "clientId")?,
         started_at_ms: int("startedAt")?,
         authorization: device_authorization(v)?,
+        poll: match (int("pollIntervalMs"), int("nextPollAt")) {
+            (Some(interval_ms), Some(next_poll_at_ms)) => {
+                Some(PollState { interval_ms, next_poll_at_ms, failures: int("pollFailures").unwrap_or(0).clamp(0, u32::MAX as i64) as u32 })
+            }
+            _ => None,
+        },
     })
 }
 
@@ -118,6 +124,11 @@ pub fn pending_login_js(p: &PendingLogin) -> JsValue {
     set(&o, "expires_in", &JsValue::from_f64(a.expires_in as f64));
     if let Some(i) = a.interval {
         set(&o, "interval", &JsValue::from_f64(i as f64));
+    }
+    if let Some(poll) = p.poll {
+        set(&o, "pollIntervalMs", &JsValue::from_f64(poll.interval_ms as f64));
+        set(&o, "nextPollAt", &JsValue::from_f64(poll.next_poll_at_ms as f64));
+        set(&o, "pollFailures", &JsValue::from_f64(poll.failures as f64));
     }
     o.into()
 }

@@ -12,7 +12,7 @@ use wasm_bindgen::prelude::*;
 
 use super::convert::{extra_params, get, opt_string, or_null, parse_json, set, string_prop};
 use super::records::token_answer;
-use crate::client::id_token::{check_claims, IdTokenAlg, choose_key, signature_verdict, split_id_token, IdTokenClaims, IdTokenHeader, JwkInfo};
+use crate::client::id_token::{check_claims, IdTokenAlg, choose_key, signature_verdict, split_id_token, IdTokenClaims, IdTokenHeader, JwkInfo, Nonce};
 use crate::client::oauth::TokenReply;
 use crate::client::redirect::{self, AuthorizeOptions, PendingRedirect, RANDOM_BYTES};
 use crate::client::token::decode_jwt_payload;
@@ -164,64 +164,100 @@ impl RedirectCore {
             return Err(redirect::code_exchange_error(status, answer.oauth_error()).into());
         }
         let id_token = string_prop(&body, "id_token").ok_or_else(|| Error::new(ErrorKind::InvalidIdToken, "the ID token was refused: the token response has none"))?;
-        let parts = split_id_token(&id_token)?;
-        let header = parse_json(&parts.header_json).filter(JsValue::is_object).ok_or_else(|| Error::new(ErrorKind::InvalidIdToken, "the ID token was refused: its header is not JSON"))?;
-        let crit = (!get(&header, "crit").is_undefined()).then_some(serde::de::IgnoredAny);
-        let header = IdTokenHeader { alg: string_prop(&header, "alg"), kid: string_prop(&header, "kid"), crit };
-        let keys = get(&jwks, "keys");
-        let keys: Vec<JsValue> = if Array::is_array(&keys) { Array::from(&keys).iter().collect() } else { Vec::new() };
-        let infos: Vec<JwkInfo> = keys
-            .iter()
-            .map(|k| JwkInfo { kty: string_prop(k, "kty").unwrap_or_default(), kid: string_prop(k, "kid"), alg: string_prop(k, "alg"), use_: string_prop(k, "use"), crv: string_prop(k, "crv") })
-            .collect();
-        let (alg, index) = choose_key(&header, &infos, parts.signature.len())?;
-        let o = Object::new();
-        set(&o, "idToken", &JsValue::from_str(&id_token));
-        set(&o, "alg", &JsValue::from_str(alg.name()));
-        let (import, verify) = (Object::new(), Object::new());
-        let (name, param, value) = match alg {
-            IdTokenAlg::Rs256 => ("RSASSA-PKCS1-v1_5", "hash", JsValue::from_str("SHA-256")),
-            IdTokenAlg::Ps256 => ("RSA-PSS", "hash", JsValue::from_str("SHA-256")),
-            IdTokenAlg::Es256 => ("ECDSA", "namedCurve", JsValue::from_str("P-256")),
-        };
-        set(&import, "name", &JsValue::from_str(name));
-        set(&import, param, &value);
-        set(&verify, "name", &JsValue::from_str(name));
-        match alg {
-            IdTokenAlg::Rs256 => {}
-            IdTokenAlg::Ps256 => set(&verify, "saltLength", &JsValue::from_f64(32.0)),
-            IdTokenAlg::Es256 => set(&verify, "hash", &JsValue::from_str("SHA-256")),
-        }
-        set(&o, "importParams", &import);
-        set(&o, "verifyParams", &verify);
-        set(&o, "key", &keys[index]);
-        set(&o, "data", &Uint8Array::from(parts.signing_input.as_bytes()));
-        set(&o, "signature", &Uint8Array::from(parts.signature.as_slice()));
-        Ok(o.into())
+        Ok(id_token_check(&id_token, &jwks)?)
     }
 
+    /// A device login's token response (`body`): the check of its ID token
+    /// as `redirectTokens` gives it, or `undefined` when it has none.
+    #[wasm_bindgen(js_name = deviceIdTokenCheck)]
+    pub fn device_id_token_check(&self, body: JsValue, jwks: JsValue) -> Result<JsValue, JsValue> {
+        match string_prop(&body, "id_token") {
+            Some(id_token) => Ok(id_token_check(&id_token, &jwks)?),
+            None => Ok(JsValue::UNDEFINED),
+        }
+    }
+
+    /// The verdict on a device login's ID token (OIDC Core 3.1.3.7 but the
+    /// nonce: the device grant sends none); throws `invalid_id_token`.
+    /// `ClientCore.keepIdToken` then keeps it for the user's claims and the
+    /// logout's `id_token_hint`.
+    #[wasm_bindgen(js_name = deviceIdToken)]
+    pub fn device_id_token(&self, id_token: &str, verified: bool, now: f64) -> Result<(), JsValue> {
+        signature_verdict(verified)?;
+        check_claims(&id_token_claims(id_token)?, &self.issuer, &self.client_id, Nonce::NoneSent, now as i64)?;
+        Ok(())
+    }
+}
+
+/// How to check `id_token`'s signature with WebCrypto: the key of `jwks`
+/// its header names, the parameters, the signed data and the signature.
+fn id_token_check(id_token: &str, jwks: &JsValue) -> Result<JsValue, Error> {
+    let parts = split_id_token(id_token)?;
+    let header = parse_json(&parts.header_json).filter(JsValue::is_object).ok_or_else(|| Error::new(ErrorKind::InvalidIdToken, "the ID token was refused: its header is not JSON"))?;
+    let crit = (!get(&header, "crit").is_undefined()).then_some(serde::de::IgnoredAny);
+    let header = IdTokenHeader { alg: string_prop(&header, "alg"), kid: string_prop(&header, "kid"), crit };
+    let keys = get(jwks, "keys");
+    let keys: Vec<JsValue> = if Array::is_array(&keys) { Array::from(&keys).iter().collect() } else { Vec::new() };
+    let infos: Vec<JwkInfo> = keys
+        .iter()
+        .map(|k| JwkInfo { kty: string_prop(k, "kty").unwrap_or_default(), kid: string_prop(k, "kid"), alg: string_prop(k, "alg"), use_: string_prop(k, "use"), crv: string_prop(k, "crv") })
+        .collect();
+    let (alg, index) = choose_key(&header, &infos, parts.signature.len())?;
+    let o = Object::new();
+    set(&o, "idToken", &JsValue::from_str(id_token));
+    set(&o, "alg", &JsValue::from_str(alg.name()));
+    let (import, verify) = (Object::new(), Object::new());
+    let (name, param, value) = match alg {
+        IdTokenAlg::Rs256 => ("RSASSA-PKCS1-v1_5", "hash", JsValue::from_str("SHA-256")),
+        IdTokenAlg::Ps256 => ("RSA-PSS", "hash", JsValue::from_str("SHA-256")),
+        IdTokenAlg::Es256 => ("ECDSA", "namedCurve", JsValue::from_str("P-256")),
+    };
+    set(&import, "name", &JsValue::from_str(name));
+    set(&import, param, &value);
+    set(&verify, "name", &JsValue::from_str(name));
+    match alg {
+        IdTokenAlg::Rs256 => {}
+        IdTokenAlg::Ps256 => set(&verify, "saltLength", &JsValue::from_f64(32.0)),
+        IdTokenAlg::Es256 => set(&verify, "hash", &JsValue::from_str("SHA-256")),
+    }
+    set(&o, "importParams", &import);
+    set(&o, "verifyParams", &verify);
+    set(&o, "key", &keys[index]);
+    set(&o, "data", &Uint8Array::from(parts.signing_input.as_bytes()));
+    set(&o, "signature", &Uint8Array::from(parts.signature.as_slice()));
+    Ok(o.into())
+}
+
+/// The claims of an ID token's payload.
+fn id_token_claims(id_token: &str) -> Result<IdTokenClaims, Error> {
+    let payload = decode_jwt_payload(id_token).and_then(|p| parse_json(&p)).filter(JsValue::is_object);
+    let payload = payload.ok_or_else(|| Error::new(ErrorKind::InvalidIdToken, "the ID token was refused: its payload is not JSON"))?;
+    let seconds = |k: &str| get(&payload, k).as_f64().map(|n| n as i64);
+    let aud = get(&payload, "aud");
+    let aud = if Array::is_array(&aud) { Array::from(&aud).iter().filter_map(|a| a.as_string()).collect() } else { aud.as_string().into_iter().collect() };
+    Ok(IdTokenClaims {
+        iss: string_prop(&payload, "iss"),
+        sub: string_prop(&payload, "sub"),
+        aud,
+        azp: string_prop(&payload, "azp"),
+        exp: seconds("exp"),
+        iat: seconds("iat"),
+        nonce: string_prop(&payload, "nonce"),
+        ..Default::default()
+    })
+}
+
+#[wasm_bindgen]
+impl RedirectCore {
+    /// The verdict of WebCrypto's `verify` and the claims: the session,
+    /// signed in (the tokens of `body`, the answer `redirectTokens` took).
     /// The verdict of WebCrypto's `verify` and the ID token's claims; throws
     /// why the login is refused. `ClientCore.redirectSession` then takes the
     /// tokens.
     #[wasm_bindgen(js_name = redirectFinish)]
     pub fn redirect_finish(&self, id_token: &str, verified: bool, nonce: &str, now: f64) -> Result<(), JsValue> {
         signature_verdict(verified)?;
-        let payload = decode_jwt_payload(id_token).and_then(|p| parse_json(&p)).filter(JsValue::is_object);
-        let payload = payload.ok_or_else(|| Error::new(ErrorKind::InvalidIdToken, "the ID token was refused: its payload is not JSON"))?;
-        let seconds = |k: &str| get(&payload, k).as_f64().map(|n| n as i64);
-        let aud = get(&payload, "aud");
-        let aud = if Array::is_array(&aud) { Array::from(&aud).iter().filter_map(|a| a.as_string()).collect() } else { aud.as_string().into_iter().collect() };
-        let claims = IdTokenClaims {
-            iss: string_prop(&payload, "iss"),
-            sub: string_prop(&payload, "sub"),
-            aud,
-            azp: string_prop(&payload, "azp"),
-            exp: seconds("exp"),
-            iat: seconds("iat"),
-            nonce: string_prop(&payload, "nonce"),
-            ..Default::default()
-        };
-        check_claims(&claims, &self.issuer, &self.client_id, nonce, now as i64)?;
+        check_claims(&id_token_claims(id_token)?, &self.issuer, &self.client_id, Nonce::Sent(nonce), now as i64)?;
         Ok(())
     }
 }

@@ -8,7 +8,7 @@ use wasm_bindgen::prelude::*;
 
 use super::convert::{get, opt_string, or_null, secs, set};
 use super::core::ClientCore;
-use crate::client::server_session::{self as rules, redis, Guard, SessionPayload};
+use crate::client::server_session::{self as rules, device_state, redis, Dispatch, Guard, SessionPayload};
 use crate::client::failure::failure;
 use crate::error::Error;
 use crate::wasm::error::to_js_error;
@@ -55,6 +55,7 @@ impl ServerRules {
         let o = Object::new();
         text(&o, "sessionCookie", rules::SESSION_COOKIE);
         text(&o, "loginCookie", rules::LOGIN_COOKIE);
+        text(&o, "deviceCookie", rules::DEVICE_COOKIE);
         text(&o, "keyInfo", rules::KEY_INFO);
         text(&o, "redirectUri", &rules::redirect_uri(&self.base));
         num(&o, "ivBytes", rules::IV_BYTES as f64);
@@ -70,6 +71,11 @@ impl ServerRules {
         num(&o, "redisConnectTimeoutMs", redis::CONNECT_TIMEOUT_MS as f64);
         num(&o, "redisCommandTimeoutMs", redis::command_timeout_ms(self.timeout_ms) as f64);
         set(&o, "redisReconnectDelaysMs", &redis::RECONNECT_DELAYS_MS.iter().map(|&ms| JsValue::from_f64(ms as f64)).collect::<Array>());
+        let states = Object::new();
+        for (k, v) in [("pending", device_state::PENDING), ("complete", device_state::COMPLETE), ("cancelled", device_state::CANCELLED)] {
+            text(&states, k, v);
+        }
+        set(&o, "deviceStates", &states);
         let scripts = Object::new();
         for (k, v) in [("acquire", redis::ACQUIRE), ("write", redis::WRITE), ("remove", redis::REMOVE), ("release", redis::RELEASE)] {
             text(&scripts, k, v);
@@ -179,9 +185,46 @@ impl ServerRules {
         SessionPayload { sid: String::new(), created_at: created_at as i64, record: None }.ttl_ms(now as i64) as f64
     }
 
-    /// The handler of a pathname: `login`, `callback`, `logout` or `undefined`.
-    pub fn route(&self, path: &str) -> Option<String> {
-        rules::route(path).map(|r| r.name().to_owned())
+    /// The handler of a request: `{ t: 'serve', route }` (`login`,
+    /// `callback`, `logout`, `device`, `devicePoll`, `deviceCancel`) or
+    /// `{ t: 'refuse', status, error, allow? }`.
+    pub fn dispatch(&self, method: &str, path: &str, origin: Option<String>) -> JsValue {
+        let o = Object::new();
+        let refuse = |status: u16, error: Option<crate::error::Error>| {
+            text(&o, "t", "refuse");
+            num(&o, "status", status as f64);
+            set(&o, "error", &or_null(error.as_ref().map(to_js_error)));
+        };
+        match rules::dispatch(&self.base, method, path, origin.as_deref()) {
+            Dispatch::Serve(route) => {
+                text(&o, "t", "serve");
+                text(&o, "route", route.name());
+            }
+            Dispatch::NotFound => refuse(404, None),
+            Dispatch::MethodNotAllowed(allow) => {
+                refuse(rules::METHOD_NOT_ALLOWED_STATUS, Some(failure("method", "", &allow)));
+                text(&o, "allow", &allow);
+            }
+            Dispatch::ForeignOrigin => refuse(rules::FOREIGN_ORIGIN_STATUS, Some(failure("foreign_origin", "", ""))),
+        }
+        o.into()
+    }
+
+    /// The status of a callback or device login that failed with `code`.
+    #[wasm_bindgen(js_name = failureStatus)]
+    pub fn failure_status(&self, code: Option<String>) -> u16 {
+        rules::failure_status(code.as_deref().unwrap_or(""))
+    }
+
+    /// A device login that ended with `code`: `{ state, status }`
+    /// (`expired`, `denied` or `failed`).
+    #[wasm_bindgen(js_name = deviceEnd)]
+    pub fn device_end(&self, code: Option<String>) -> JsValue {
+        let (state, status) = rules::device_end(code.as_deref().unwrap_or(""));
+        let o = Object::new();
+        text(&o, "state", state);
+        num(&o, "status", status as f64);
+        o.into()
     }
 
     /// Where to send the browser after a login or logout.

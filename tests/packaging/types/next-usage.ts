@@ -1,7 +1,7 @@
 // Type-checked by tests/packaging/types.test.mjs against the packed
 // mesh-sdk/next types, in both module resolutions: the README's example as
 // users write it, plus wrong usage that must not compile.
-import { createMeshAuth, isMeshError, type MeshAuth, type MeshServerSession } from 'mesh-sdk/next';
+import { createMeshAuth, isMeshError, type MeshAuth, type MeshDeviceLogin, type MeshDevicePoll, type MeshServerSession } from 'mesh-sdk/next';
 
 export const mesh: MeshAuth = createMeshAuth({
   issuer: 'https://auth.example.com',
@@ -13,7 +13,20 @@ export const mesh: MeshAuth = createMeshAuth({
   store: { redis: 'redis://127.0.0.1:6379' },
   protect: ['/settings', '/api/keys'],
 });
-export const { GET } = mesh.handlers;
+export const { GET, POST } = mesh.handlers;
+
+// A page's device login against the server's routes.
+export async function deviceLogin(): Promise<string> {
+  const { login }: { login: MeshDeviceLogin } = await (await fetch('/auth/device', { method: 'POST' })).json();
+  const code: string = login.userCode;
+  const qr: string = login.verificationUriComplete;
+  // @ts-expect-error the device code never reaches the page
+  void login.deviceCode;
+  const poll: MeshDevicePoll = await (await fetch('/auth/device/poll', { method: 'POST' })).json();
+  if (poll.state === 'pending') return `${code} ${qr} again in ${poll.retryAfterMs} ms`;
+  if (poll.state === 'complete') return 'signed in';
+  return `${poll.state}: ${poll.error ?? ''} ${poll.message}`;
+}
 
 export async function page(request: Request): Promise<string> {
   const session: MeshServerSession | null = await mesh.auth();

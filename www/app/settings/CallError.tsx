@@ -2,11 +2,9 @@
 import Link from 'next/link';
 import { Status } from '@/components/Status';
 import { errorKind, errorMessage } from '@/lib/errors';
-import { useMesh } from '@/lib/mesh';
 
 /** An inline error that says what to do next. */
 export function CallError({ error, action, onRetry }: { error: unknown; action: string; onRetry?: () => void }) {
-  const { config } = useMesh();
   const kind = errorKind(error);
   return (
     <Status tone="error">
@@ -16,8 +14,8 @@ export function CallError({ error, action, onRetry }: { error: unknown; action: 
         </>
       ) : kind === 'network' ? (
         <>
-          Could not {action}: the API at <code>{config.apiUrl}</code> did not answer. Check your connection and that the
-          gateway is running.
+          Could not {action}: the API did not answer ({errorMessage(error)}). Check your connection and that the gateway is
+          running.
         </>
       ) : (
         <>

@@ -4,7 +4,6 @@ import type { FormEvent, ReactNode } from 'react';
 import { Status } from '@/components/Status';
 import { errorCode } from '@/lib/errors';
 import { parseScopes } from '@/lib/keys';
-import type { KeyNameCheck } from 'mesh-sdk';
 import { CallError } from './CallError';
 
 /** What a new key carries besides its name; the gateway checks it (400 or 403 with why). */
@@ -14,20 +13,11 @@ export interface KeyOptions {
 }
 
 /**
- * The SDK's check (the gateway's own rule: characters are code points, so
- * an emoji counts once), in this page's words.
+ * Only the empty name is caught here; the name's rule (characters are code
+ * points, so an emoji counts once) is the gateway's, and its 400 says why.
  */
-function nameProblem(check: KeyNameCheck | null): string | undefined {
-  switch (check?.problem) {
-    case undefined:
-      return undefined;
-    case 'empty':
-      return 'Give the key a name, such as the agent or machine that will use it.';
-    case 'too_long':
-      return `Use at most ${check.max} characters (this one has ${check.length}).`;
-    case 'control_character':
-      return 'Use letters, digits, spaces and punctuation only.';
-  }
+function nameProblem(name: string): string | undefined {
+  return name.trim() === '' ? 'Give the key a name, such as the agent or machine that will use it.' : undefined;
 }
 
 function validateExpiry(raw: string): string | undefined {
@@ -40,11 +30,9 @@ function validateExpiry(raw: string): string | undefined {
 
 export function CreateKeyForm({
   disabled,
-  checkName,
   onCreate,
 }: {
   disabled: boolean;
-  checkName: (name: string) => KeyNameCheck | null;
   onCreate: (name: string, options: KeyOptions) => Promise<void>;
 }) {
   const [name, setName] = useState('');
@@ -58,7 +46,7 @@ export function CreateKeyForm({
 
   async function submit(event: FormEvent) {
     event.preventDefault();
-    const problem = nameProblem(checkName(name)) ?? validateExpiry(expires);
+    const problem = nameProblem(name) ?? validateExpiry(expires);
     setInvalid(problem);
     setError(null);
     if (problem) {
@@ -97,7 +85,7 @@ export function CreateKeyForm({
             value={name}
             onChange={(e) => {
               setName(e.target.value);
-              if (invalid) setInvalid(nameProblem(checkName(e.target.value)));
+              if (invalid) setInvalid(nameProblem(e.target.value));
             }}
             aria-invalid={invalid ? true : undefined}
             aria-describedby={`${id}-hint${invalid ? ` ${id}-error` : ''}`}

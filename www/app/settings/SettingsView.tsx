@@ -1,11 +1,10 @@
 'use client';
-import Link from 'next/link';
 import { useCallback, useEffect, useId, useRef, useState } from 'react';
 import type { ReactNode, Ref } from 'react';
 import { Status } from '@/components/Status';
 import { toKeys, toNewKey } from '@/lib/keys';
 import type { ApiKey, NewKey } from '@/lib/keys';
-import { useMesh } from '@/lib/mesh';
+import { keysApi } from '@/lib/keys-api';
 import { CallError } from './CallError';
 import { CreateKeyForm } from './CreateKeyForm';
 import { UnshownKeyPanel } from './UnshownKeyPanel';
@@ -28,13 +27,13 @@ const GRACE_CHOICES: { label: string; seconds: number }[] = [
   { label: 'Keep the old key for 24 hours', seconds: 86400 },
 ];
 
+/** The signed-in user's keys, through the app's route handlers (the server holds the token). */
 export function SettingsView() {
-  const { client, session } = useMesh();
   const [load, setLoad] = useState<Load>({ state: 'loading' });
   const [created, setCreated] = useState<NewKey | null>(null);
   const [announcement, setAnnouncement] = useState('');
   const keysHeadingRef = useRef<HTMLHeadingElement>(null);
-  const api = client.status === 'ready' ? client.client : undefined;
+  const api = keysApi;
   // A creation the last page load did not see end, read once per load.
   const [unfinished, setUnfinished] = useState(() => (typeof window === 'undefined' ? null : unfinishedCreation()));
   const unshown = unfinished && load.state === 'ready' ? unshownKey(unfinished, load.keys) : null;
@@ -52,10 +51,9 @@ export function SettingsView() {
 
   const refresh = useCallback(
     async (signal?: AbortSignal) => {
-      if (!api) return;
       setLoad((prev) => (prev.state === 'ready' ? prev : { state: 'loading' }));
       try {
-        const keys = toKeys(await api.keys.list());
+        const keys = toKeys(await api.list());
         if (!signal?.aborted) setLoad({ state: 'ready', keys });
       } catch (error) {
         if (!signal?.aborted) setLoad({ state: 'error', error });
@@ -65,27 +63,10 @@ export function SettingsView() {
   );
 
   useEffect(() => {
-    if (!api || session.status === 'unknown') return;
     const controller = new AbortController();
     void refresh(controller.signal);
     return () => controller.abort();
-  }, [api, session.status, refresh]);
-
-  if (client.status === 'error') {
-    return <Status tone="error">The mesh-sdk client failed to load: {client.message}. Reload the page to try again.</Status>;
-  }
-
-  if (session.status === 'signedOut') {
-    return (
-      <section className="panel">
-        <h2>Sign in to manage API keys</h2>
-        <p>{session.notice ?? 'API keys belong to a signed-in user.'}</p>
-        <Link href="/login" className="button primary">
-          Sign in
-        </Link>
-      </section>
-    );
-  }
+  }, [refresh]);
 
   return (
     <>
@@ -97,7 +78,7 @@ export function SettingsView() {
           apiKey={unshown}
           onKeep={dismissUnshown}
           onRevoke={async () => {
-            await api!.keys.revoke(unshown.id);
+            await api.revoke(unshown.id);
             setAnnouncement(`Key ${unshown.name} revoked.`);
             dismissUnshown();
             void refresh();
@@ -114,13 +95,12 @@ export function SettingsView() {
         />
       ) : null}
       <CreateKeyForm
-        disabled={!api}
-        checkName={(name) => api?.keys.checkName(name) ?? null}
+        disabled={false}
         onCreate={async (name, options) => {
           noteCreating(name);
           let result;
           try {
-            result = toNewKey(await api!.keys.create(name, options));
+            result = toNewKey(await api.create(name, options));
           } catch (err) {
             // An answer means no key; without one, the list tells (after a reload too).
             if (typeof (err as { status?: unknown })?.status === 'number') creationSettled();
@@ -152,7 +132,7 @@ export function SettingsView() {
           load={load}
           onRetry={() => void refresh()}
           onRevoke={async (key) => {
-            await api!.keys.revoke(key.id);
+            await api.revoke(key.id);
             setAnnouncement(`Key ${key.name} revoked.`);
             if (created?.id === key.id) setCreated(null);
             // The row, and the button that had focus, go away.
@@ -161,7 +141,7 @@ export function SettingsView() {
             void refresh();
           }}
           onRotate={async (key, gracePeriodSeconds) => {
-            const result = toNewKey(await api!.keys.rotate(key.id, { gracePeriodSeconds }));
+            const result = toNewKey(await api.rotate(key.id, { gracePeriodSeconds }));
             setCreated(result);
             setAnnouncement(`Key ${key.name} rotated. Copy the new key now: it is shown only once.`);
             void refresh();

@@ -1,0 +1,9 @@
+// Rotates one of the signed-in user's API keys.
+import { callKeys } from '@/lib/gateway';
+
+export const dynamic = 'force-dynamic';
+
+export async function POST(request: Request, { params }: { params: Promise<{ id: string }> }): Promise<Response> {
+  const { id } = await params;
+  return callKeys('POST', `/${encodeURIComponent(id)}/rotate`, await request.text());
+}
