@@ -473,9 +473,16 @@ export function defineMeshAuth(ClientCore, ServerRulesClass, redisStore) {
       return Response.json(errorBody(step.error), { status: step.status });
     };
 
+    /** A 403 for a state-changing request from another origin, else null (the core's CSRF rule). @param {Request} request */
+    const checkOrigin = (request) => {
+      const step = rules.checkOrigin(request.method, request.headers.get('origin') ?? undefined);
+      return step ? respond(step.status, new Headers({ 'cache-control': 'no-store' }), errorBody(step.error)) : null;
+    };
+
     return {
       handlers: { GET: handle, POST: handle },
       auth,
+      checkOrigin,
       getAccessToken,
       middleware,
       close: async () => {

@@ -87,6 +87,12 @@ export interface MeshAuth {
   getAccessToken(request?: Request, headers?: Headers): Promise<string>;
   /** `undefined` to go on, or the redirect to the login / the 401. Runs in the edge runtime. */
   middleware(request: Request): Promise<Response | undefined>;
+  /**
+   * CSRF for your own route handlers that act on the session: a 403 `Response`
+   * (code `foreign_origin`) for a request other than GET, HEAD or OPTIONS whose
+   * `Origin` is not `baseUrl`'s, else `null`. `if (refused) return refused;`
+   */
+  checkOrigin(request: Request): Response | null;
   /** Ends this instance: its store's connection, its cached sessions. */
   close(): Promise<void>;
 }

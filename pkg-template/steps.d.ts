@@ -251,6 +251,7 @@ export interface ServerRules {
   sessionTtlMs(createdAt: number, now: number): number;
   redisKeys(sid: string): { session: string; lock: string; fence: string };
   dispatch(method: string, path: string, origin: string | undefined): DispatchStep;
+  checkOrigin(method: string, origin: string | undefined): { t: 'refuse'; status: number; error: MeshError } | null;
   failureStatus(code: string | undefined): number;
   deviceEnd(code: string | undefined): { state: 'expired' | 'denied' | 'failed'; status: number };
   returnUrl(returnTo: string | undefined): string;

@@ -204,10 +204,18 @@ pub fn dispatch(base: &str, method: &str, path: &str, origin: Option<&str>) -> D
     if !route.methods().contains(&method.as_str()) {
         return Dispatch::MethodNotAllowed(route.methods().join(", "));
     }
-    if method == "POST" && !origin.is_some_and(|o| o.eq_ignore_ascii_case(origin_of(base))) {
+    if !origin_allowed(base, &method, origin) {
         return Dispatch::ForeignOrigin;
     }
     Dispatch::Serve(route)
+}
+
+/// Whether a request may act on the session cookie's say-so (CSRF): a safe
+/// method (GET, HEAD, OPTIONS) always, any other only from the app's own
+/// `Origin`. Browsers send `Origin` on every such request; one from another
+/// site, or none, is refused.
+pub fn origin_allowed(base: &str, method: &str, origin: Option<&str>) -> bool {
+    matches!(method.to_ascii_uppercase().as_str(), "GET" | "HEAD" | "OPTIONS") || origin.is_some_and(|o| o.eq_ignore_ascii_case(origin_of(base)))
 }
 
 /// The status of a callback or device login that failed with error `code`:

@@ -200,3 +200,19 @@ fn failures_and_device_states() {
     assert_eq!(device_end("http_error"), ("failed", REFUSED_STATUS));
     assert_eq!(device_end("network"), ("failed", UPSTREAM_FAILED_STATUS), "the provider kept failing");
 }
+
+#[test]
+fn route_handlers_of_the_app_refuse_foreign_state_changes() {
+    let base = "https://app.example/sub";
+    for method in ["GET", "head", "OPTIONS"] {
+        assert!(origin_allowed(base, method, None), "{method} changes nothing");
+        assert!(origin_allowed(base, method, Some("https://evil.example")), "{method} changes nothing");
+    }
+    for method in ["POST", "put", "PATCH", "DELETE"] {
+        assert!(origin_allowed(base, method, Some("https://app.example")), "{method} from the app");
+        assert!(origin_allowed(base, method, Some("HTTPS://APP.EXAMPLE")), "origins compare without case");
+        for origin in [None, Some("https://evil.example"), Some("https://app.example.evil.example"), Some("http://app.example"), Some("null")] {
+            assert!(!origin_allowed(base, method, origin), "{method} from {origin:?}");
+        }
+    }
+}

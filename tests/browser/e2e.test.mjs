@@ -279,6 +279,23 @@ test('device login, API key created in /settings, used by an agent through the g
     return value;
   });
 
+  // 4b. CSRF: the signed-in user's cookies on a request from another site
+  // (as a page elsewhere would send them, were SameSite not there) are refused
+  // before the session's token is used; the same request from the app works.
+  await step('cross-site', page, async () => {
+    const cookie = (await bounded(context.cookies(app.url), 'reading the cookies')).map((c) => `${c.name}=${c.value}`).join('; ');
+    const call = (method, path, origin, body) =>
+      fetch(`${app.url}${path}`, { method, headers: { cookie, origin, 'content-type': 'application/json' }, body, signal: AbortSignal.timeout(15_000) });
+    for (const [method, path, body] of [['POST', '/api/keys', JSON.stringify({ name: 'csrf' })], ['DELETE', '/api/keys/any', undefined]]) {
+      const res = await call(method, path, 'http://evil.example', body);
+      assert.equal(res.status, 403, `${method} ${path} from another site`);
+      assert.equal((await res.json()).error, 'forbidden');
+    }
+    const listed = await call('GET', '/api/keys', 'http://evil.example');
+    assert.equal(listed.status, 200, 'a GET changes nothing (and CORS keeps its answer from the other site)');
+    assert.ok(!JSON.stringify(await listed.json()).includes('"csrf"'), 'no key was created');
+  });
+
   // 5. An agent uses the key: the origin sees the signed-in user, not the key.
   await step('agent-call', page, async () => {
     const { status, seen } = await agentCall(key);

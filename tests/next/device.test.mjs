@@ -219,6 +219,22 @@ describe('mesh-sdk/next, device login on the server', { timeout: 120_000 }, () =
     assert.equal(viaGet.headers.get('allow'), 'POST');
   });
 
+  test("checkOrigin: the app's own route handlers refuse a cross-site state change", async () => {
+    const request = (method, origin) => new Request(`${BASE}/api/keys`, { method, headers: origin ? { origin } : {} });
+    for (const method of ['GET', 'HEAD', 'OPTIONS']) {
+      assert.equal(mesh.checkOrigin(request(method, 'http://evil.example')), null, `${method} changes nothing`);
+    }
+    for (const method of ['POST', 'PUT', 'PATCH', 'DELETE']) {
+      assert.equal(mesh.checkOrigin(request(method, new URL(BASE).origin)), null, `${method} from the app`);
+      for (const origin of ['http://evil.example', 'null', null]) {
+        const refused = mesh.checkOrigin(request(method, origin));
+        assert.ok(refused, `${method} from ${origin}`);
+        assert.equal(refused.status, 403);
+        assert.equal((await refused.json()).error, 'forbidden');
+      }
+    }
+  });
+
   test('a tampered, swapped or forged pending cookie is refused', async () => {
     const jar = new Jar();
     await start(jar);

@@ -105,8 +105,8 @@ test('the packed tarball works in a Next.js app (build, start, server and client
 
   await t.test("the README's mesh-sdk/next example: middleware (edge), login, auth() in a server component, getAccessToken() in a route handler", async () => {
     const cookies = new Map();
-    const go = async (path, method = 'GET') => {
-      const headers = { cookie: [...cookies].map(([k, v]) => `${k}=${v}`).join('; '), ...(method === 'POST' ? { origin: base } : {}) };
+    const go = async (path, method = 'GET', origin = base) => {
+      const headers = { cookie: [...cookies].map(([k, v]) => `${k}=${v}`).join('; '), ...(method === 'POST' ? { origin } : {}) };
       const res = await fetch(new URL(path, base), { method, headers, redirect: 'manual', signal: AbortSignal.timeout(30_000) });
       for (const c of res.headers.getSetCookie()) {
         const [pair] = c.split(';');
@@ -139,6 +139,15 @@ test('the packed tarball works in a Next.js app (build, start, server and client
     assert.equal(seen.url, '/api/v1/keys');
     const token = seen.headers.authorization.replace(/^Bearer /, '');
     assert.equal(JSON.parse(Buffer.from(token.split('.')[1], 'base64url')).sub, 'user-demo-1');
+    // The README's POST handler: from the app it calls the API; from another site, a 403 first.
+    const created = await go('/api/keys', 'POST');
+    assert.equal(created.status, 200, proc.out.text);
+    assert.equal((await created.json()).method, 'POST');
+    const reached = origin.requests.length;
+    const forged = await go('/api/keys', 'POST', 'http://evil.example');
+    assert.equal(forged.status, 403);
+    assert.equal((await forged.json()).error, 'forbidden');
+    assert.equal(origin.requests.length, reached, 'the refused request never reached the API');
     assert.equal((await go('/auth/logout')).status, 405, 'a GET cannot sign out');
     assert.equal((await go('/auth/logout', 'POST')).status, 302);
     assert.equal((await go('/settings')).status, 307, 'signed out again');

@@ -210,6 +210,21 @@ impl ServerRules {
         o.into()
     }
 
+    /// `null`, or `{ t: 'refuse', status, error }` for a state-changing
+    /// request (not GET, HEAD, OPTIONS) from another origin: the check an
+    /// app's own route handlers make before acting on the session cookie.
+    #[wasm_bindgen(js_name = checkOrigin)]
+    pub fn check_origin(&self, method: &str, origin: Option<String>) -> JsValue {
+        if rules::origin_allowed(&self.base, method, origin.as_deref()) {
+            return JsValue::NULL;
+        }
+        let o = Object::new();
+        text(&o, "t", "refuse");
+        num(&o, "status", rules::FOREIGN_ORIGIN_STATUS as f64);
+        set(&o, "error", &to_js_error(&failure("foreign_origin", "", "")));
+        o.into()
+    }
+
     /// The status of a callback or device login that failed with `code`.
     #[wasm_bindgen(js_name = failureStatus)]
     pub fn failure_status(&self, code: Option<String>) -> u16 {

@@ -1,4 +1,5 @@
 // The signed-in user's API keys: list and create, through the gateway with the server-held token.
+import { meshAuth } from '@/lib/auth';
 import { callKeys } from '@/lib/gateway';
 
 export const dynamic = 'force-dynamic';
@@ -8,5 +9,6 @@ export function GET(): Promise<Response> {
 }
 
 export async function POST(request: Request): Promise<Response> {
-  return callKeys('POST', '', await request.text());
+  // A cross-site request gets a 403 before the session's token is used.
+  return meshAuth().checkOrigin(request) ?? callKeys('POST', '', await request.text());
 }

@@ -1,9 +1,10 @@
 // Revokes one of the signed-in user's API keys.
+import { meshAuth } from '@/lib/auth';
 import { callKeys } from '@/lib/gateway';
 
 export const dynamic = 'force-dynamic';
 
-export async function DELETE(_request: Request, { params }: { params: Promise<{ id: string }> }): Promise<Response> {
+export async function DELETE(request: Request, { params }: { params: Promise<{ id: string }> }): Promise<Response> {
   const { id } = await params;
-  return callKeys('DELETE', `/${encodeURIComponent(id)}`);
+  return meshAuth().checkOrigin(request) ?? callKeys('DELETE', `/${encodeURIComponent(id)}`);
 }
