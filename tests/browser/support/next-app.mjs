@@ -51,16 +51,17 @@ export async function buildWww({ timeoutMs = 8 * 60_000 } = {}) {
 }
 
 /**
- * `next start -H 127.0.0.1 -p <port>` of the built app.
- * @param {{ port: number, env?: Record<string,string>, readyTimeoutMs?: number }} o
+ * `next start -H 127.0.0.1 -p <port>` of the built app, or `next dev`
+ * (Turbopack, its own `.next/dev`) with `dev: true`.
+ * @param {{ port: number, env?: Record<string,string>, readyTimeoutMs?: number, dev?: boolean }} o
  */
-export async function startWww({ port, env = {}, readyTimeoutMs = 60_000 }) {
+export async function startWww({ port, env = {}, readyTimeoutMs = 60_000, dev = false }) {
   const next = path.join(WWW, 'node_modules/next/dist/bin/next');
-  const child = spawn(process.execPath, [next, 'start', '-H', '127.0.0.1', '-p', String(port)], {
+  const child = spawn(process.execPath, [next, dev ? 'dev' : 'start', '-H', '127.0.0.1', '-p', String(port)], {
     cwd: WWW,
     detached: true, // its own process group: stop() reaches every worker it forks
     stdio: ['ignore', 'pipe', 'pipe'],
-    env: { ...process.env, NEXT_TELEMETRY_DISABLED: '1', NODE_ENV: 'production', ...env },
+    env: { ...process.env, NEXT_TELEMETRY_DISABLED: '1', NODE_ENV: dev ? 'development' : 'production', ...env },
   });
   live.add(child);
   let out = '';
@@ -87,8 +88,8 @@ export async function startWww({ port, env = {}, readyTimeoutMs = 60_000 }) {
   const deadline = Date.now() + readyTimeoutMs;
   try {
     for (;;) {
-      if (exited) throw new Error(`next start exited (${exited.code ?? exited.signal}) before it was ready:\n${out}`);
-      if (Date.now() > deadline) throw new Error(`next start not ready within ${readyTimeoutMs} ms:\n${out}`);
+      if (exited) throw new Error(`next ${dev ? 'dev' : 'start'} exited (${exited.code ?? exited.signal}) before it was ready:\n${out}`);
+      if (Date.now() > deadline) throw new Error(`next ${dev ? 'dev' : 'start'} not ready within ${readyTimeoutMs} ms:\n${out}`);
       try {
         const res = await fetch(`${url}/api/health`, { signal: AbortSignal.timeout(5000) });
         if (res.ok) break;
