@@ -6,6 +6,7 @@
 // of an app (/account, /callback, /), through sign-in and sign-out.
 // The attacks on each rule are tested cheaper: src/client/redirect_tests.rs,
 // src/client/id_token_tests.rs and tests/client/redirect-login.test.mjs.
+// A failed load of the redirect login's wasm module is tried here (a blocked request).
 
 import assert from 'node:assert/strict';
 import { readFileSync } from 'node:fs';
@@ -55,14 +56,20 @@ after(async () => {
   }
 });
 
+/** The fixture page as the mesh-spa app, its client ready. @param {import('playwright-core').BrowserContext} context */
+async function fixturePage(context) {
+  const page = await bounded(context.newPage(), 'newPage');
+  const q = new URLSearchParams({ issuer: op.issuer, clientId: 'mesh-spa', audience: op.audience });
+  await page.goto(`${callback}?${q}`);
+  await page.waitForFunction(() => window.meshReady, null, { timeout: 20_000 });
+  assert.equal(await page.evaluate(() => window.meshReady), 'ok');
+  return page;
+}
+
 test('sign in with the redirect, see the user, get the logout URL', { timeout: 90_000 }, async () => {
   const context = await bounded(browser.newContext(), 'newContext');
   try {
-    const page = await bounded(context.newPage(), 'newPage');
-    const q = new URLSearchParams({ issuer: op.issuer, clientId: 'mesh-spa', audience: op.audience });
-    await page.goto(`${callback}?${q}`);
-    await page.waitForFunction(() => window.meshReady, null, { timeout: 20_000 });
-    assert.equal(await page.evaluate(() => window.meshReady), 'ok');
+    const page = await fixturePage(context);
     await Promise.all([page.waitForURL(`${op.issuer}/**`, { timeout: 20_000 }), page.evaluate(() => window.login('/fixtures/redirect.html?after=1'))]);
     await page.fill('input[name=login]', 'demo');
     await page.fill('input[name=password]', 'demo');
@@ -147,6 +154,46 @@ test('the package README\'s redirect example, as written, signs in and out', { t
     await page.waitForURL(`${web.origin}/`, { timeout: 20_000 });
     await page.goto(`${web.origin}/account`);
     assert.deepEqual(await state(), { signedOut: 'not_logged_in' });
+  } finally {
+    await closeQuietly(context, 'the browser context');
+  }
+});
+
+test('a failed load of the redirect module rejects with network, stores nothing, and the next call loads it', { timeout: 90_000 }, async () => {
+  const discovery = await (await fetch(`${op.issuer}/.well-known/openid-configuration`)).json();
+  const context = await bounded(browser.newContext(), 'newContext');
+  try {
+    const page = await fixturePage(context);
+    const module = '**/pkg/wasm/redirect/mesh_sdk_bg.wasm';
+    let blocked = 0;
+    await page.route(module, (route) => {
+      blocked += 1;
+      return route.abort('connectionrefused');
+    });
+    const authorize = () => page.evaluate(async (redirectUri) => {
+      const { MeshError } = await import('/pkg/browser.js');
+      const stored = () => Object.keys(sessionStorage).filter((k) => k !== 'fixture').sort();
+      try {
+        const url = await window.client.authorizeUrl({ redirectUri });
+        return { url, stored: stored() };
+      } catch (e) {
+        return { code: e?.code ?? null, isMeshError: e instanceof MeshError, message: String(e?.message ?? e), stored: stored() };
+      }
+    }, callback);
+
+    const failed = await authorize();
+    assert.equal(blocked, 1, 'the redirect module was requested and blocked');
+    assert.equal(failed.url, undefined, 'no authorization URL without the redirect module');
+    assert.equal(failed.code, 'network', failed.message);
+    assert.equal(failed.isMeshError, true);
+    assert.deepEqual(failed.stored, [], 'no pending login kept for a login that never started');
+
+    await page.unroute(module);
+    const next = await authorize();
+    assert.equal(next.code, undefined, next.message);
+    assert.equal(next.url.split('?')[0], discovery.authorization_endpoint);
+    assert.equal(new URL(next.url).searchParams.get('client_id'), 'mesh-spa');
+    assert.equal(next.stored.length, 1, 'the pending login is kept in sessionStorage once the module loaded');
   } finally {
     await closeQuietly(context, 'the browser context');
   }
