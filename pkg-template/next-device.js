@@ -12,7 +12,7 @@
 //                             cookie is set, as /auth/callback sets it) | { state, error, message } once ended
 //   POST /auth/device/cancel  forgets it here
 
-import { RedirectLogin, verifySignature } from './redirect.js';
+import { verifySignature } from './redirect.js';
 
 /** @import { ServerClientCore, ServerRules, ServerSettings, CookieWrite, Endpoints, Settings } from './steps.js' */
 /** @import { Signals } from './transfer.js' */
@@ -83,7 +83,7 @@ export function deviceRoutes(c) {
       if (polled.session) {
         // An ID token in the answer gets the redirect login's checks (but the
         // nonce, which the device grant never sends); a refused one ends the login.
-        const jwks = await new RedirectLogin(core, c.settings, c.provider, /** @type {any} */ (null)).jwks(endpoints, c.signals);
+        const jwks = await c.provider.jwks(endpoints, c.signals);
         const idTokens = core.redirectCore();
         const check = idTokens.deviceIdTokenCheck(polled.body, jwks);
         if (check) {

@@ -69,6 +69,14 @@ export class Provider {
     return answer.status >= 200 && answer.status < 300;
   }
 
+  /** The provider's JWKS, or undefined. @param {Endpoints} endpoints @param {Signals} signals */
+  async jwks(endpoints, signals) {
+    if (!endpoints.jwks) return undefined;
+    const request = makeRequest(this.core, 'GET', endpoints.jwks, { Accept: 'application/json' });
+    const response = await transfer(this.core, request, [], this.s.timeoutMs, signals, 'JWKS');
+    return response.ok ? await response.json() : (response.stop(), undefined);
+  }
+
   /** The RP-initiated logout URL for the ID token `idToken`, or null. @param {string | undefined} idToken @param {unknown} returnTo @param {Signals} signals */
   async logoutUrl(idToken, returnTo, signals) {
     try {

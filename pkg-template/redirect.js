@@ -7,7 +7,7 @@
 // its own, loaded on the first redirect-login call (so that a page which
 // never signs in with the redirect does not download it).
 
-import { describe, makeRequest, transfer } from './transfer.js';
+import { describe } from './transfer.js';
 
 /** @import { ClientCore, ServerClientCore, Settings, Endpoints, RedirectCore, LoadRedirectCore, IdTokenCheck } from './steps.js' */
 /** @import { Signals } from './transfer.js' */
@@ -100,7 +100,7 @@ export class RedirectLogin {
       ['code_verifier', grant.codeVerifier],
     ];
     const answer = await this.provider.postForm(endpoints.token, params, this.s.timeoutMs, signals, 'authorization code exchange');
-    const jwks = await this.jwks(endpoints, signals);
+    const jwks = await this.provider.jwks(endpoints, signals);
     const check = rules.redirectTokens(answer.status, answer.body, jwks);
     const verified = await verifySignature(check);
     /** @type {import('./index.js').Session | undefined} */
@@ -114,14 +114,6 @@ export class RedirectLogin {
     };
     await (this.keeper.tabs ? this.keeper.tabs.withLock(store) : store());
     return { .../** @type {import('./index.js').Session} */ (session), returnTo: grant.returnTo };
-  }
-
-  /** The provider's JWKS, or undefined. @param {Endpoints} endpoints @param {Signals} signals */
-  async jwks(endpoints, signals) {
-    if (!endpoints.jwks) return undefined;
-    const request = makeRequest(this.core, 'GET', endpoints.jwks, { Accept: 'application/json' });
-    const response = await transfer(this.core, request, [], this.s.timeoutMs, signals, 'JWKS');
-    return response.ok ? await response.json() : (response.stop(), undefined);
   }
 
   /** The RP-initiated logout URL for the ID token `idToken`, or null. @param {string | undefined} idToken @param {unknown} returnTo @param {Signals} signals */
