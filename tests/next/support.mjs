@@ -5,7 +5,6 @@
 import assert from 'node:assert/strict';
 import { spawn } from 'node:child_process';
 import { webcrypto } from 'node:crypto';
-import { connect } from 'node:net';
 import { startProvider } from '../../scripts/servers/provider.mjs';
 import { freePort, sleep } from '../support/http.mjs';
 import { providerLogin as providerSignIn } from '../support/provider-login.mjs';
@@ -135,22 +134,41 @@ export async function sealCookie(name, text, secret = SECRET) {
   return Buffer.concat([iv, Buffer.from(ct)]).toString('base64url');
 }
 
-/** A real redis-server on a free loopback port, nothing persisted; `stop()` ends it by its pid. */
+/**
+ * A real redis-server on a free loopback port, nothing persisted; `stop()` ends it by its pid.
+ * Ready means this child logged that it accepts connections: a port that merely
+ * answers may belong to another suite's server that took it while a test had
+ * Redis down, and then this child could not bind and is gone.
+ */
 export async function startRedis({ port = 0, args = [] } = {}) {
   port ||= await freePort();
-  const child = spawn('redis-server', ['--port', String(port), '--bind', '127.0.0.1', '--save', '', '--appendonly', 'no', ...args], { stdio: 'ignore', detached: true });
+  const child = spawn('redis-server', ['--port', String(port), '--bind', '127.0.0.1', '--save', '', '--appendonly', 'no', ...args], { stdio: ['ignore', 'pipe', 'pipe'], detached: true });
   live.add(child);
-  const exited = new Promise((resolve) => child.once('exit', resolve));
-  for (let i = 0; i < 100; i++) {
-    const up = await new Promise((resolve) => {
-      const s = connect({ host: '127.0.0.1', port }, () => {
-        s.end();
-        resolve(true);
-      });
-      s.once('error', () => resolve(false));
-    });
-    if (up) break;
-    await sleep(50);
+  let log = '';
+  let ending = false;
+  const exited = new Promise((resolve) => child.once('exit', (code, signal) => {
+    // Said where CI shows it: a server that dies under a test is otherwise
+    // only seen as the next test's ECONNREFUSED.
+    if (!ending) process.stderr.write(`redis-server on port ${port} exited by itself (${signal ?? code}):\n${log}\n`);
+    live.delete(child);
+    resolve();
+  }));
+  const ready = new Promise((resolve) => {
+    const read = (chunk) => {
+      log = (log + chunk).slice(-4000);
+      if (log.includes('Ready to accept connections')) resolve('ready');
+    };
+    child.stdout.on('data', read);
+    child.stderr.on('data', read);
+  });
+  let timer;
+  const late = new Promise((resolve) => { timer = setTimeout(resolve, 15_000, 'timeout'); });
+  const outcome = await Promise.race([ready, exited.then(() => 'exited'), late]);
+  clearTimeout(timer);
+  if (outcome !== 'ready') {
+    ending = true;
+    killGroup(child, 'SIGKILL');
+    throw new Error(`redis-server on port ${port} did not start (${outcome}):\n${log}`);
   }
   return {
     url: `redis://127.0.0.1:${port}`,
@@ -158,12 +176,13 @@ export async function startRedis({ port = 0, args = [] } = {}) {
     child,
     /** The process this server (and no other) runs as: to stop it mid-command or kill it. */
     signal(name) {
+      ending ||= name === 'SIGKILL' || name === 'SIGTERM';
       child.kill(name);
     },
     async stop() {
-      killGroup(child, 'SIGTERM');
+      ending = true;
+      if (child.exitCode === null && child.signalCode === null) killGroup(child, 'SIGTERM');
       await Promise.race([exited, sleep(3000)]);
-      live.delete(child);
     },
   };
 }
