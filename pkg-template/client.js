@@ -84,7 +84,7 @@ export function defineMeshClient(ClientCore, loadRedirect) {
         ({ RedirectLogin }) => new RedirectLogin(this.#core, this.#s, this.#provider, this.#keeper, undefined, loadRedirect),
         (e) => {
           this.#redirect = null;
-          throw this.#core.networkFailure('loading the redirect login', describe(e)).error;
+          throw this.#core.failure('redirect_load', '', describe(e));
         },
       );
       return this.#redirect;

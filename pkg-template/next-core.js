@@ -107,9 +107,21 @@ export function defineMeshAuth(ClientCore, ServerRulesClass, redisStore) {
     else if (serverStore) throw base.failure('store_option');
     /** @type {Promise<ServerStore> | null} */
     let storePromise = null;
-    // Connected on first use, not at import.
+    // Made on first use, not at import. A store that could not be made is
+    // made again by the next request (a Redis down at first use and back
+    // later is found; the connection's own attempts bound each try).
     /** @returns {Promise<ServerStore | null>} */
-    const storeOf = async () => (makeStore ? (storePromise ??= makeStore()) : null);
+    const storeOf = async () => {
+      if (!makeStore) return null;
+      if (!storePromise) {
+        const made = makeStore();
+        storePromise = made;
+        made.catch(() => {
+          if (storePromise === made) storePromise = null;
+        });
+      }
+      return storePromise;
+    };
 
     /** @type {Promise<CryptoKey> | null} */
     let keyPromise = null;

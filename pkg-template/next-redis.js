@@ -17,49 +17,51 @@ import { connect as tlsConnect } from 'node:tls';
 /** A Redis error reply. */
 class RedisReplyError extends Error {}
 
+/** Bytes that are not a RESP reply: the replies are out of step with the commands. */
+class RespDesync extends Error {}
+
+/** @param {string} line @returns {number | null} */
+const integer = (line) => (/^-?\d+$/.test(line) ? Number(line) : null);
+
 /**
- * One reply from `buf` at `at`: `[value, next offset]`, or null while incomplete.
- * @param {Buffer} buf @param {number} at @returns {[RespValue | RedisReplyError, number] | null}
+ * One reply from `buf` at `at`: `[value, next offset]`, or null while
+ * incomplete. An array holding an error reply is that error, read to its end.
+ * @param {Buffer} buf @param {number} at @returns {[RespValue | RedisReplyError | RespDesync, number] | null}
  */
 function parseReply(buf, at) {
   const end = buf.indexOf('\r\n', at);
   if (end < 0) return null;
   const line = buf.toString('utf8', at + 1, end);
-  switch (String.fromCharCode(buf[at])) {
-    case '+':
-      return [line, end + 2];
-    case '-':
-      return [new RedisReplyError(line), end + 2];
-    case ':':
-      return [Number(line), end + 2];
-    case '$': {
-      const n = Number(line);
-      if (n < 0) return [null, end + 2];
-      if (buf.length < end + 4 + n) return null;
-      return [buf.toString('utf8', end + 2, end + 2 + n), end + 4 + n];
-    }
-    case '*': {
-      const n = Number(line);
-      if (n < 0) return [null, end + 2];
-      /** @type {RespValue[]} */
-      const items = [];
-      let next = end + 2;
-      for (let i = 0; i < n; i++) {
-        const item = parseReply(buf, next);
-        if (!item) return null;
-        if (item[0] instanceof RedisReplyError) return [item[0], item[1]];
-        items.push(item[0]);
-        next = item[1];
-      }
-      return [items, next];
-    }
-    default:
-      return [new RedisReplyError(`unexpected reply type ${buf[at]}`), buf.length];
+  const type = String.fromCharCode(buf[at]);
+  const desync = () => /** @type {[RespDesync, number]} */ ([new RespDesync(JSON.stringify(type + line.slice(0, 40))), buf.length]);
+  if (type === '+') return [line, end + 2];
+  if (type === '-') return [new RedisReplyError(line), end + 2];
+  const n = integer(line);
+  if (n === null || !':$*'.includes(type)) return desync();
+  if (type === ':') return [n, end + 2];
+  if (n < 0) return [null, end + 2];
+  if (type === '$') {
+    if (buf.length < end + 4 + n) return null;
+    if (buf[end + 2 + n] !== 13 || buf[end + 3 + n] !== 10) return desync();
+    return [buf.toString('utf8', end + 2, end + 2 + n), end + 4 + n];
   }
+  /** @type {RespValue[]} */
+  const items = [];
+  /** @type {RedisReplyError | null} */
+  let error = null;
+  let next = end + 2;
+  for (let i = 0; i < n; i++) {
+    const item = parseReply(buf, next);
+    if (!item || item[0] instanceof RespDesync) return item;
+    if (item[0] instanceof RedisReplyError) error ??= item[0];
+    else items.push(item[0]);
+    next = item[1];
+  }
+  return [error ?? items, next];
 }
 
 /** @typedef {Pick<ServerSettings, 'redisDefaultPort' | 'redisConnectTimeoutMs' | 'redisCommandTimeoutMs' | 'redisReconnectDelaysMs'>} RedisSettings */
-/** @typedef {Pick<ServerRules, 'redisTls' | 'redisFailure'>} RedisRules */
+/** @typedef {Pick<ServerRules, 'redisTls' | 'redisFailure' | 'redisErrorReply'>} RedisRules */
 
 /**
  * One connection to Redis; commands are pipelined and answered in order. A
@@ -180,10 +182,19 @@ export class RedisConnection {
       if (!reply) break;
       at = reply[1];
       const waiter = this.waiting.shift();
-      if (!waiter) continue;
+      // Bytes that are not RESP, or a reply no command asked for: what
+      // follows cannot be matched to its command, so the connection goes.
+      if (!waiter || reply[0] instanceof RespDesync) {
+        if (waiter) this.waiting.unshift(waiter);
+        return this.#drop(this.rules.redisFailure('protocol', reply[0] instanceof RespDesync ? reply[0].message : 'a reply to no command'));
+      }
       clearTimeout(waiter.timer);
-      if (reply[0] instanceof RedisReplyError) waiter.reject(this.rules.redisFailure('reply', reply[0].message));
-      else waiter.resolve(reply[0]);
+      if (reply[0] instanceof RedisReplyError) {
+        // The core says which error replies mean this connection must go.
+        const { error, reconnect } = this.rules.redisErrorReply(reply[0].message);
+        waiter.reject(error);
+        if (reconnect) return this.#drop(this.rules.redisFailure('closed'));
+      } else waiter.resolve(reply[0]);
     }
     this.buffer = this.buffer.subarray(at);
   }

@@ -44,7 +44,7 @@ export class RedirectLogin {
       .then((RedirectCore) => new RedirectCore(this.s))
       .catch((e) => {
         this.loaded = null;
-        throw core.networkFailure('loading the redirect login', describe(e)).error;
+        throw core.failure('redirect_load', '', describe(e));
       });
     return this.loaded;
   }

@@ -55,7 +55,7 @@ export type FailureName =
   | 'storage_type' | 'storage_adapter' | 'storage_unavailable' | 'message' | 'key_name' | 'key_id'
   | 'no_device_endpoint' | 'api_key_mode' | 'no_token' | 'refresh_retries' | 'request_retries' | 'poll_limit'
   | 'foreign_origin' | 'method' | 'no_device_login'
-  | 'signed_out' | 'lock_wait' | 'store_option';
+  | 'signed_out' | 'lock_wait' | 'store_option' | 'redirect_load';
 
 export interface Endpoints {
   token: string;
@@ -258,7 +258,9 @@ export interface ServerRules {
   guard(path: string, search: string, signedIn: boolean): GuardStep;
   /** Whether a `store.redis` URL's protocol asks for TLS; throws `invalid_config` for another scheme. */
   redisTls(protocol: string): boolean;
-  redisFailure(name: 'closed' | 'unreachable' | 'timeout' | 'reply', detail?: string): MeshError;
+  redisFailure(name: 'closed' | 'unreachable' | 'timeout' | 'reply' | 'protocol', detail?: string): MeshError;
+  /** An error reply (its line after `-`): the command's error, and whether the connection must be dropped. */
+  redisErrorReply(reply: string): { error: MeshError; reconnect: boolean };
 }
 
 export type ServerRulesClass = new (options: unknown, serverStore: boolean, timeoutMs: number) => ServerRules;

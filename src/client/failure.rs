@@ -58,6 +58,8 @@ pub fn failure(name: &str, subject: &str, detail: &str) -> Error {
         "signed_out" => Error::new(ErrorKind::LoginRequired, "not signed in: there is no session"),
         "lock_wait" => Error::new(ErrorKind::RefreshFailed, "the session's refresh lock was not freed in time"),
         "poll_limit" => Error::new(ErrorKind::DeviceCodeExpired, "the device login gave up after too many polls"),
+        // The browser's redirect login (its JavaScript, then its wasm) did not load: try again later.
+        "redirect_load" => Error::new(ErrorKind::Network, text(&["loading the redirect login failed: ", detail])),
         _ => Error::new(ErrorKind::Http, text(&["unknown failure `", name, "`"])),
     }
 }
@@ -107,6 +109,7 @@ mod tests {
             (failure("api_key_mode", "logout()", ""), "invalid_config", "logout() is not available in API-key mode"),
             (failure("request_retries", "", ""), "http_error", "the request was retried too often"),
             (failure("poll_limit", "", ""), "device_code_expired", "the device login gave up after too many polls"),
+            (failure("redirect_load", "", "Failed to fetch"), "network", "loading the redirect login failed: Failed to fetch"),
             (failure("signed_out", "", ""), "login_required", "not signed in: there is no session"),
             (failure("lock_wait", "", ""), "refresh_failed", "the session's refresh lock was not freed in time"),
             (failure("nonsense", "", ""), "http_error", "unknown failure `nonsense`"),

@@ -534,16 +534,29 @@ pub mod redis {
     /// closed with the command unanswered: it may or may not have run),
     /// `unreachable` (every attempt failed; `detail`: the address and the
     /// last cause), `timeout` (`detail`: the milliseconds waited) and
-    /// `reply` (`detail`: Redis's error reply).
+    /// `reply` (`detail`: Redis's error reply) and `protocol` (`detail`:
+    /// what could not be read; the connection was dropped).
     pub fn failure(name: &str, detail: &str) -> Error {
         let message = match name {
             "closed" => return Error::new(ErrorKind::Storage, "the Redis connection closed before the command was answered"),
             "unreachable" => ["Redis could not be reached: ", detail].concat(),
             "timeout" => ["Redis did not answer within ", detail, " ms"].concat(),
             "reply" => ["Redis refused the command: ", detail].concat(),
+            "protocol" => ["Redis sent a reply that is not RESP (", detail, "): the connection was dropped"].concat(),
             _ => ["Redis failed: ", name, " ", detail].concat(),
         };
         Error::new(ErrorKind::Storage, message)
+    }
+    /// An error reply (`reply`: its line after `-`): the command's error,
+    /// and whether its connection is dropped, so that the next command
+    /// connects again. Only a reply that says the connection reaches a
+    /// replica (`READONLY`, `MASTERDOWN`: after a failover the address may
+    /// lead to the new primary) drops it. Any other (`ERR`, `WRONGTYPE`,
+    /// `NOSCRIPT`, `LOADING`: the server is starting and will answer later)
+    /// fails that command only: the replies are still in step.
+    pub fn error_reply(reply: &str) -> (Error, bool) {
+        let kind = reply.split(' ').next().unwrap_or("");
+        (failure("reply", reply), matches!(kind, "READONLY" | "MASTERDOWN"))
     }
     /// KEYS: lock, fence; ARGV: lock ttl ms, session ttl ms. The new fencing
     /// token, or 0 while another holds the lock.

@@ -165,9 +165,28 @@ fn redis_connection_rules_are_bounded_and_coded() {
         (redis::failure("unreachable", "127.0.0.1:6379, 5 attempts: ECONNREFUSED"), "Redis could not be reached: 127.0.0.1:6379, 5 attempts: ECONNREFUSED"),
         (redis::failure("timeout", "10000"), "Redis did not answer within 10000 ms"),
         (redis::failure("reply", "NOAUTH Authentication required."), "Redis refused the command: NOAUTH Authentication required."),
+        (redis::failure("protocol", "type byte 63"), "Redis sent a reply that is not RESP (type byte 63): the connection was dropped"),
     ];
     for (e, message) in cases {
         assert_eq!((e.code(), e.message()), ("storage", message));
+    }
+}
+
+#[test]
+fn redis_error_replies_fail_their_command_and_drop_a_replicas_connection() {
+    for (reply, drops) in [
+        ("ERR unknown command 'NOSUCH', with args beginning with: ", false),
+        ("WRONGTYPE Operation against a key holding the wrong kind of value", false),
+        ("LOADING Redis is loading the dataset in memory", false),
+        ("NOSCRIPT No matching script.", false),
+        ("READONLY You can't write against a read only replica.", true),
+        ("MASTERDOWN Link with MASTER is down and replica-serve-stale-data is set to 'no'.", true),
+        ("READONLYX not the word", false),
+        ("", false),
+    ] {
+        let (e, drop) = redis::error_reply(reply);
+        assert_eq!(drop, drops, "{reply}");
+        assert_eq!((e.code(), e.message()), ("storage", ["Redis refused the command: ", reply].concat().as_str()));
     }
 }
 

@@ -10,11 +10,12 @@ import { join } from 'node:path';
 import { after, before, describe, test } from 'node:test';
 import { fileURLToPath } from 'node:url';
 import { promisify } from 'node:util';
+import { defineMeshAuth } from '../../pkg/next-core.js';
 import { createMeshAuth } from '../../pkg/next.js';
-import { RedisConnection } from '../../pkg/next-redis.js';
-import { ServerRules } from '../../pkg/wasm/server/mesh_sdk.js';
+import { RedisConnection, redisStore } from '../../pkg/next-redis.js';
+import { ClientCore, ServerRules } from '../../pkg/server-wasm.js';
 import { freePort, sleep } from '../support/http.mjs';
-import { BASE, Jar, SECRET, appOptions, openCookie, post, signIn, startIdp, startRedis } from './support.mjs';
+import { BASE, Jar, SECRET, appOptions, get, openCookie, post, signIn, startIdp, startLogin, startRedis } from './support.mjs';
 
 const run = promisify(execFile);
 const WORKER = fileURLToPath(new URL('./fixtures/refresh-worker.mjs', import.meta.url));
@@ -231,6 +232,44 @@ describe('mesh-sdk/next, server stores', { timeout: 150_000 }, () => {
     } finally {
       await mesh.close();
       await own.stop();
+    }
+  });
+
+  test('Redis down when the store is first made, started later on the same port: the next requests make it again and work', async () => {
+    const port = await freePort();
+    const url = `redis://127.0.0.1:${port}`;
+    // The package's store, made at once and checked by a first command (as a
+    // store that connects when made does): its first making fails.
+    let made = 0;
+    const connecting = async (storeUrl, context) => {
+      made += 1;
+      const store = await redisStore(storeUrl, context);
+      await store.get('probe');
+      return store;
+    };
+    const meshes = [createMeshAuth(appOptions(idp, { store: { redis: url } })), defineMeshAuth(ClientCore, ServerRules, connecting)(appOptions(idp, { store: { redis: url } }))];
+    let own;
+    try {
+      for (const mesh of meshes) {
+        const jar = new Jar();
+        const callback = await startLogin(mesh, jar, idp);
+        const res = await get(mesh, jar, callback.slice(BASE.length));
+        const body = await res.json();
+        assert.equal(body.error, 'storage', JSON.stringify(body));
+        assert.match(body.message, /Redis could not be reached: 127\.0\.0\.1:\d+, 5 attempts: ECONNREFUSED/);
+      }
+      assert.equal(made, 1);
+      own = await startRedis({ port });
+      for (const mesh of meshes) {
+        const jar = new Jar();
+        await signIn(mesh, jar, idp);
+        assert.equal((await mesh.auth(jar.request('/'))).user.name, 'Demo User');
+        assert.ok(await mesh.getAccessToken(jar.request('/')));
+      }
+      assert.equal(made, 2, 'made again once, then kept');
+    } finally {
+      for (const mesh of meshes) await mesh.close();
+      await own?.stop();
     }
   });
 });

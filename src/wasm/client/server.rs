@@ -30,6 +30,20 @@ fn num(o: &Object, key: &str, value: f64) {
     set(o, key, &JsValue::from_f64(value));
 }
 
+/// `{ t: 'refuse', status, error }`: every refusal the layer answers as is.
+fn refusal(status: u16, error: Option<Error>) -> Object {
+    let o = Object::new();
+    text(&o, "t", "refuse");
+    num(&o, "status", status as f64);
+    set(&o, "error", &or_null(error.as_ref().map(to_js_error)));
+    o
+}
+
+/// The refusal of a state-changing request from another origin (CSRF).
+fn foreign_origin() -> Object {
+    refusal(rules::FOREIGN_ORIGIN_STATUS, Some(failure("foreign_origin", "", "")))
+}
+
 #[wasm_bindgen]
 impl ServerRules {
     /// Checks `createMeshAuth`'s own options (`baseUrl`, `secret`,
@@ -95,6 +109,17 @@ impl ServerRules {
     #[wasm_bindgen(js_name = redisFailure)]
     pub fn redis_failure(&self, name: &str, detail: Option<String>) -> JsValue {
         redis::failure(name, detail.as_deref().unwrap_or("")).into()
+    }
+
+    /// An error reply (its line after `-`): `{ error, reconnect }`,
+    /// `reconnect` when the connection must be dropped.
+    #[wasm_bindgen(js_name = redisErrorReply)]
+    pub fn redis_error_reply(&self, reply: &str) -> JsValue {
+        let (error, reconnect) = redis::error_reply(reply);
+        let o = Object::new();
+        set(&o, "error", &error.into());
+        set(&o, "reconnect", &JsValue::from_bool(reconnect));
+        o.into()
     }
 
     /// The sealed value of cookie `name` in a `Cookie` header, or `undefined`.
@@ -189,40 +214,34 @@ impl ServerRules {
     /// `callback`, `logout`, `device`, `devicePoll`, `deviceCancel`) or
     /// `{ t: 'refuse', status, error, allow? }`.
     pub fn dispatch(&self, method: &str, path: &str, origin: Option<String>) -> JsValue {
-        let o = Object::new();
-        let refuse = |status: u16, error: Option<crate::error::Error>| {
-            text(&o, "t", "refuse");
-            num(&o, "status", status as f64);
-            set(&o, "error", &or_null(error.as_ref().map(to_js_error)));
-        };
-        match rules::dispatch(&self.base, method, path, origin.as_deref()) {
+        let o = match rules::dispatch(&self.base, method, path, origin.as_deref()) {
             Dispatch::Serve(route) => {
+                let o = Object::new();
                 text(&o, "t", "serve");
                 text(&o, "route", route.name());
+                o
             }
-            Dispatch::NotFound => refuse(404, None),
+            Dispatch::NotFound => refusal(404, None),
             Dispatch::MethodNotAllowed(allow) => {
-                refuse(rules::METHOD_NOT_ALLOWED_STATUS, Some(failure("method", "", &allow)));
+                let o = refusal(rules::METHOD_NOT_ALLOWED_STATUS, Some(failure("method", "", &allow)));
                 text(&o, "allow", &allow);
+                o
             }
-            Dispatch::ForeignOrigin => refuse(rules::FOREIGN_ORIGIN_STATUS, Some(failure("foreign_origin", "", ""))),
-        }
+            Dispatch::ForeignOrigin => foreign_origin(),
+        };
         o.into()
     }
 
     /// `null`, or `{ t: 'refuse', status, error }` for a state-changing
     /// request (not GET, HEAD, OPTIONS) from another origin: the check an
-    /// app's own route handlers make before acting on the session cookie.
+    /// app's own route handlers make before acting on the session cookie,
+    /// refused as `dispatch` refuses one to the auth routes.
     #[wasm_bindgen(js_name = checkOrigin)]
     pub fn check_origin(&self, method: &str, origin: Option<String>) -> JsValue {
         if rules::origin_allowed(&self.base, method, origin.as_deref()) {
             return JsValue::NULL;
         }
-        let o = Object::new();
-        text(&o, "t", "refuse");
-        num(&o, "status", rules::FOREIGN_ORIGIN_STATUS as f64);
-        set(&o, "error", &to_js_error(&failure("foreign_origin", "", "")));
-        o.into()
+        foreign_origin().into()
     }
 
     /// The status of a callback or device login that failed with `code`.
