@@ -6,12 +6,13 @@
 import { PendingLogins } from './pending.js';
 import { Provider } from './provider.js';
 import { SessionKeeper } from './session.js';
-import { describe, isObject, makeRequest, sleep, transfer } from './transfer.js';
+import { bearer, sendApiCall } from './api-call.js';
+import { describe, isObject, makeRequest } from './transfer.js';
 
 /** @import { ClientCore, ClientCoreClass, CallRecord, TokenReady, LoadRedirectCore } from './steps.js' */
 /** @import { Transfer } from './transfer.js' */
 /** @import { MeshClientOptions, MeshClientEvents, MeshKeys, CreateApiKeyOptions, RotateApiKeyOptions } from './index.js' */
-/** @typedef {{ header: string, value: string, credential: Partial<CallRecord> }} Auth */
+/** @import { Auth } from './api-call.js' */
 
 
 /**
@@ -227,72 +228,13 @@ export function defineMeshClient(ClientCore, loadRedirect) {
     /** The credential header, and what the core records of it. @param {TokenReady} [ready] @returns {Promise<Auth>} */
     async #auth(ready) {
       if (this.#s.apiKeyMode) return { header: 'X-API-Key', value: this.#s.apiKey ?? '', credential: {} };
-      ready ??= await this.#keeper.accessToken();
-      const credential = { generation: ready.generation, received: ready.received ?? Date.now(), expires: ready.expires ?? null };
-      return { header: 'Authorization', value: `Bearer ${ready.token}`, credential };
+      return bearer(ready ?? (await this.#keeper.accessToken()));
     }
 
-    /**
-     * Sends `request` with the credential, following the core's request
-     * policy: respond, refresh once and retry once, retry an idempotent
-     * request after a transient failure, or fail with context.
-     * @param {Request} request @param {string} path @param {AbortSignal} [signal] @returns {Promise<[Transfer, CallRecord]>}
-     */
-    async #send(request, path, signal) {
-      const keeper = this.#keeper;
-      const core = this.#core;
-      keeper.alive();
-      const signals = keeper.signals(signal);
-      let auth = await this.#auth();
-      const now = Date.now();
-      /** @type {CallRecord} */
-      const call = { method: request.method, path, started: now, sent: now, auth: 0, transient: 0 };
-      // At most one auth retry plus `maxRequestRetries` transient ones; the cap is a backstop.
-      for (let attempt = 0; attempt < 16; attempt++) {
-        call.sent = Date.now();
-        Object.assign(call, auth.credential);
-        let response;
-        let error;
-        try {
-          response = await transfer(core, request, [[auth.header, auth.value]], this.#s.timeoutMs, signals, 'API request');
-        } catch (e) {
-          if (/** @type {any} */ (e)?.code === 'disposed') throw e;
-          error = /** @type {any} */ (e);
-        }
-        const outcome = response ? response.status : ['timeout', 'aborted'].includes(error?.code) ? error.code : 'network';
-        const step = core.decide(call, outcome, response?.header('retry-after'), Date.now(), Math.random());
-        if (step.t === 'respond') {
-          if (error || !response) throw error;
-          return [response, call];
-        }
-        response?.stop();
-        switch (step.t) {
-          case 'refreshAndRetry':
-            auth = await this.#auth(await keeper.forceRefresh(step.stale));
-            call.auth++;
-            break;
-          case 'retryWithCurrent':
-            auth = await this.#auth();
-            call.auth++;
-            break;
-          case 'retryAfter':
-            await sleep(core, step.ms, signals);
-            if (!this.#s.apiKeyMode) auth = await this.#auth();
-            call.transient++;
-            break;
-          default: {
-            const failed = step.error;
-            if (error) failed.cause = error;
-            if (failed.code === 'unauthorized') {
-              const ctx = failed.context;
-              const payload = ctx ? { method: ctx.method, path: ctx.path, status: ctx.status ?? null } : {};
-              keeper.emit('unauthorized', { ...payload, error: failed });
-            }
-            throw failed;
-          }
-        }
-      }
-      throw core.failure('request_retries');
+    /** Sends `request` with the credential, by the core's request policy (api-call.js). @param {Request} request @param {string} path @param {AbortSignal} [signal] @returns {Promise<[Transfer, CallRecord]>} */
+    #send(request, path, signal) {
+      this.#keeper.alive();
+      return sendApiCall(this.#core, this.#keeper, this.#s.timeoutMs, request, path, this.#keeper.signals(signal), (ready) => this.#auth(ready));
     }
 
     /** `fetch` on the API with the credential attached: the real Response. @param {RequestInfo | URL} input @param {RequestInit} [init] */

@@ -12,13 +12,14 @@
 // the tokens off the cookie, which then holds a random session id; Redis
 // adds a lock with expiry and fencing across processes (next-redis.js).
 
+import { bearer, sendApiCall } from './api-call.js';
 import { deviceRoutes } from './next-device.js';
 import { Provider } from './provider.js';
 import { RedirectLogin } from './redirect.js';
 import { SessionKeeper } from './session.js';
 import { isObject } from './transfer.js';
 
-/** @import { ServerClientCore, ServerClientCoreClass, ServerRules, ServerRulesClass, ServerSettings, SessionPayload, CookieWrite, Settings } from './steps.js' */
+/** @import { TokenReady, ServerClientCore, ServerClientCoreClass, ServerRules, ServerRulesClass, ServerSettings, SessionPayload, CookieWrite, Settings } from './steps.js' */
 /** @import { Signals } from './transfer.js' */
 /** @import { MeshAuthOptions, MeshAuth, MeshServerSession, ServerStore } from './next.js' */
 /** @typedef {{ header: string, write(writes: CookieWrite[]): void }} Jar */
@@ -443,20 +444,17 @@ export function defineMeshAuth(ClientCore, ServerRulesClass, redisStore) {
     };
 
     /**
-     * A usable access token (refreshed by the core's policy, once per session
-     * in this process; under the store's lock across processes). A refresh
-     * rewrites the cookie store's cookie: into `headers` with a request, else
-     * through `cookies()`.
-     * @param {Request} [request] @param {Headers} [headers]
+     * The request's session with a usable access token (refreshed by the
+     * core's policy, once per session in this process; under the store's
+     * lock across processes); a session that no longer signs in loses its
+     * cookie. @param {Jar} jar
      */
-    const getAccessToken = async (request, headers) => {
-      const jar = await jarOf(request, headers);
+    const signedIn = async (jar) => {
       const found = await current(jar);
       if (!found) throw base.failure('signed_out');
-      const { entry, payload } = found;
-      let ready;
+      const { entry } = found;
       try {
-        ready = await entry.keeper.accessToken();
+        return { ...found, ready: await entry.keeper.accessToken() };
       } catch (e) {
         if (!entry.core.serverSession(Date.now())) {
           entry.drop();
@@ -464,8 +462,53 @@ export function defineMeshAuth(ClientCore, ServerRulesClass, redisStore) {
         }
         throw e;
       }
+    };
+
+    /** A refresh rewrites the cookie store's cookie. @param {Jar} jar @param {{ entry: Entry, payload: SessionPayload }} found */
+    const keepRecord = async (jar, { entry, payload }) => {
       if (!serverStore && entry.core.storedRecord() !== payload.record) await writeSession(jar, entry);
-      return ready.token;
+    };
+
+    /**
+     * A usable access token. A refresh rewrites the cookie store's cookie:
+     * into `headers` with a request, else through `cookies()`.
+     * @param {Request} [request] @param {Headers} [headers]
+     */
+    const getAccessToken = async (request, headers) => {
+      const jar = await jarOf(request, headers);
+      const found = await signedIn(jar);
+      await keepRecord(jar, found);
+      return found.ready.token;
+    };
+
+    /**
+     * `input` (a path on `apiUrl`, or a URL on its origin) as the signed-in
+     * user, by the client's request policy (a 401 refreshes and retries
+     * once). Always a Response: the API's status, body and content type, or
+     * `{ error, message }` with the core's status for the failure.
+     * @param {string | URL} input @param {RequestInit} [init] @param {{ request?: Request, headers?: Headers }} [options]
+     */
+    const fetchApi = async (input, init, options) => {
+      const { request, headers } = isObject(options) ? options : {};
+      try {
+        const [url, path] = base.resolveUrl(input);
+        const jar = await jarOf(request, headers);
+        const found = await signedIn(jar);
+        const { entry } = found;
+        const call = isObject(init) ? new Request(url, init) : new Request(url);
+        const authOf = async (/** @type {TokenReady | undefined} */ ready) => bearer(ready ?? (await entry.keeper.accessToken()));
+        try {
+          const [answer] = await sendApiCall(entry.core, entry.keeper, settings.timeoutMs, call, path, entry.keeper.signals(init?.signal ?? undefined), authOf);
+          const body = await answer.raw.arrayBuffer();
+          answer.stop();
+          const type = answer.header('content-type');
+          return new Response(body.byteLength ? body : null, { status: answer.status, headers: { 'cache-control': 'no-store', ...(type ? { 'content-type': type } : {}) } });
+        } finally {
+          await keepRecord(jar, found);
+        }
+      } catch (e) {
+        return respond(rules.apiFailureStatus(/** @type {any} */ (e)?.code), new Headers({ 'cache-control': 'no-store' }), errorBody(e));
+      }
     };
 
     /** Protects the `protect` paths: to the login, or 401 under /api. Edge-safe: reads the cookie only. @param {Request} request */
@@ -496,6 +539,7 @@ export function defineMeshAuth(ClientCore, ServerRulesClass, redisStore) {
       auth,
       checkOrigin,
       getAccessToken,
+      fetchApi,
       middleware,
       close: async () => {
         lifetime.abort();

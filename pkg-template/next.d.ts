@@ -16,7 +16,7 @@ export { MeshError, isMeshError } from './browser.js';
  */
 export type MeshAuthStore = 'cookie' | 'memory' | { redis: string } | ServerStore;
 
-export interface MeshAuthOptions extends Pick<MeshOAuthOptions, 'issuer' | 'clientId' | 'audience' | 'scope' | 'timeoutMs' | 'refreshLeewaySeconds' | 'maxRefreshRetries' | 'refreshCooldownMs'> {
+export interface MeshAuthOptions extends Pick<MeshOAuthOptions, 'issuer' | 'clientId' | 'audience' | 'apiUrl' | 'scope' | 'timeoutMs' | 'refreshLeewaySeconds' | 'maxRefreshRetries' | 'refreshCooldownMs'> {
   /** The OpenID Provider (discovery at `/.well-known/openid-configuration`). */
   issuer: string;
   clientId: string;
@@ -85,6 +85,17 @@ export interface MeshAuth {
    * `request` is given, else through `cookies()` (route handlers, server actions).
    */
   getAccessToken(request?: Request, headers?: Headers): Promise<string>;
+  /**
+   * For route handlers that call your API as the signed-in user: `input` (a
+   * path on `apiUrl`, or a URL on its origin; the token goes nowhere else)
+   * with the server-held access token, by the client's request policy (a 401
+   * refreshes the token and retries once). Never throws: the API's answer
+   * (status, body, content type), or `{ error, message }` with the status of
+   * the failure (502: the API or the provider could not be reached; 401: no
+   * usable session; 500: the app's side, such as the store). `request` and
+   * `headers` as for {@link getAccessToken}.
+   */
+  fetchApi(input: string | URL, init?: RequestInit, options?: { request?: Request; headers?: Headers }): Promise<Response>;
   /** `undefined` to go on, or the redirect to the login / the 401. Runs in the edge runtime. */
   middleware(request: Request): Promise<Response | undefined>;
   /**

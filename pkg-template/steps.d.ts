@@ -253,6 +253,7 @@ export interface ServerRules {
   dispatch(method: string, path: string, origin: string | undefined): DispatchStep;
   checkOrigin(method: string, origin: string | undefined): { t: 'refuse'; status: number; error: MeshError } | null;
   failureStatus(code: string | undefined): number;
+  apiFailureStatus(code: string | undefined): number;
   deviceEnd(code: string | undefined): { state: 'expired' | 'denied' | 'failed'; status: number };
   returnUrl(returnTo: string | undefined): string;
   guard(path: string, search: string, signedIn: boolean): GuardStep;

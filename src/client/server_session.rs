@@ -84,6 +84,10 @@ pub const REFUSED_STATUS: u16 = 400;
 /// A handler that could not reach the provider (discovery, the token
 /// endpoint): the provider failed, not the request.
 pub const UPSTREAM_FAILED_STATUS: u16 = 502;
+/// An API route answered for a request without a usable session.
+pub const SIGNED_OUT_STATUS: u16 = 401;
+/// An API route that failed on the app's side.
+pub const APP_FAILED_STATUS: u16 = 500;
 /// A POST from another origin (CSRF).
 pub const FOREIGN_ORIGIN_STATUS: u16 = 403;
 /// A handler path asked with a method it does not serve.
@@ -224,6 +228,21 @@ pub fn failure_status(code: &str) -> u16 {
     match code {
         "network" | "timeout" => UPSTREAM_FAILED_STATUS,
         _ => REFUSED_STATUS,
+    }
+}
+
+/// The status an app's route handler answers when its call to the API, as
+/// the signed-in user (`MeshAuth.fetchApi`), ended with error `code` before
+/// the API answered: the API or the provider could not be reached (502); no
+/// usable session, or the API refused its token twice (401: sign in again);
+/// refused (403); else the app's own failure (500), such as a store that is
+/// down or a URL off the API's origin.
+pub fn api_failure_status(code: &str) -> u16 {
+    match code {
+        "network" | "timeout" => UPSTREAM_FAILED_STATUS,
+        "login_required" | "not_logged_in" | "unauthorized" | "session_ended" | "refresh_failed" => SIGNED_OUT_STATUS,
+        "forbidden" => FOREIGN_ORIGIN_STATUS,
+        _ => APP_FAILED_STATUS,
     }
 }
 

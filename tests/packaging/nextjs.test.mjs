@@ -103,7 +103,7 @@ test('the packed tarball works in a Next.js app (build, start, server and client
     assert.match(html, new RegExp(`server:(<!-- -->)?${expected.replaceAll('.', '\\.')}`));
   });
 
-  await t.test("the README's mesh-sdk/next example: middleware (edge), login, auth() in a server component, getAccessToken() in a route handler", async () => {
+  await t.test("the README's mesh-sdk/next example: middleware (edge), login, auth() in a server component, fetchApi() in a route handler", async () => {
     const cookies = new Map();
     const go = async (path, method = 'GET', origin = base) => {
       const headers = { cookie: [...cookies].map(([k, v]) => `${k}=${v}`).join('; '), ...(method === 'POST' ? { origin } : {}) };
@@ -170,7 +170,7 @@ test('the packed tarball works in a Next.js app (build, start, server and client
     const text = (await bounded(page.textContent('#client-version'), 'reading #client-version')) ?? '';
     assert.ok(text.startsWith(`client:${expected}`), `client component shows "${text}" (${problems.join('; ')})`);
     assert.equal(text, `client:${expected} key:mesh_sk_next_client`);
-    const clientWasm = (await stat(join(dir, 'node_modules/mesh-sdk/wasm/client/mesh_sdk_bg.wasm'))).size;
+    const clientWasm = (await stat(join(dir, 'node_modules/mesh-sdk/wasm/client/mesh_sdk_client_bg.wasm'))).size;
     assert.deepEqual(await Promise.all(wasmSizes), [clientWasm], 'the browser fetched the client build once, not the full one');
   });
 });

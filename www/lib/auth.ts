@@ -20,6 +20,8 @@ export function meshAuth(): MeshAuth {
     issuer: config.issuer,
     clientId: config.clientId,
     audience: config.audience,
+    // fetchApi's paths (lib/gateway.ts); the token goes to this origin only.
+    apiUrl: config.apiUrl,
     baseUrl: readAppUrl(),
     secret: process.env.MESH_SECRET?.trim() || DEV_SECRET,
     // profile: the user's name in the ID token; offline_access: a refresh

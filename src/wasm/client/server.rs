@@ -250,6 +250,12 @@ impl ServerRules {
         rules::failure_status(code.as_deref().unwrap_or(""))
     }
 
+    /// The status of an API call (`fetchApi`) that failed with `code`.
+    #[wasm_bindgen(js_name = apiFailureStatus)]
+    pub fn api_failure_status(&self, code: Option<String>) -> u16 {
+        rules::api_failure_status(code.as_deref().unwrap_or(""))
+    }
+
     /// A device login that ended with `code`: `{ state, status }`
     /// (`expired`, `denied` or `failed`).
     #[wasm_bindgen(js_name = deviceEnd)]
@@ -280,7 +286,7 @@ impl ServerRules {
             }
             Guard::Unauthorized => {
                 text(&o, "t", "unauthorized");
-                num(&o, "status", 401.0);
+                num(&o, "status", rules::SIGNED_OUT_STATUS as f64);
                 set(&o, "error", &to_js_error(&failure("signed_out", "", "")));
             }
         }
