@@ -2,12 +2,12 @@
 // WebAssembly.Modules from another JS context, which the glue's synchronous
 // initSync rejects (instanceof fails across contexts), so init asynchronously.
 // Two modules: the gateway's and MeshClient's core (the browser's module).
-import gatewayWasm from './wasm/gateway/mesh_sdk_bg.wasm?module';
-import clientWasm from './wasm/client/mesh_sdk_bg.wasm?module';
-import redirectWasm from './wasm/redirect/mesh_sdk_bg.wasm?module';
-import initGateway from './wasm/gateway/mesh_sdk.js';
-import initClient, { ClientCore } from './wasm/client/mesh_sdk.js';
-import initRedirect, { RedirectCore } from './wasm/redirect/mesh_sdk.js';
+import gatewayWasm from './wasm/gateway/mesh_sdk_gateway_bg.wasm?module';
+import clientWasm from './wasm/client/mesh_sdk_client_bg.wasm?module';
+import redirectWasm from './wasm/redirect/mesh_sdk_redirect_bg.wasm?module';
+import initGateway from './wasm/gateway/mesh_sdk_gateway.js';
+import initClient, { ClientCore } from './wasm/client/mesh_sdk_client.js';
+import initRedirect, { RedirectCore } from './wasm/redirect/mesh_sdk_redirect.js';
 import { defineMeshClient, loadOnce } from './client.js';
 
 await Promise.all([initGateway({ module_or_path: gatewayWasm }), initClient({ module_or_path: clientWasm })]);
@@ -19,5 +19,5 @@ const loadRedirect = loadOnce(async () => {
 });
 
 export const MeshClient = defineMeshClient(ClientCore, loadRedirect);
-export { createGateway, verifyIdentity, version } from './wasm/gateway/mesh_sdk.js';
+export { createGateway, verifyIdentity, version } from './wasm/gateway/mesh_sdk_gateway.js';
 export { MeshError, isMeshError } from './errors.js';

@@ -2,8 +2,8 @@
 // initialised asynchronously as the package's edge entry does (edge-light.js
 // says why). No Redis here (no sockets): the middleware reads the session
 // cookie only.
-import serverWasm from './wasm/server/mesh_sdk_bg.wasm?module';
-import init, { ClientCore, ServerRules } from './wasm/server/mesh_sdk.js';
+import serverWasm from './wasm/server/mesh_sdk_server_bg.wasm?module';
+import init, { ClientCore, ServerRules } from './wasm/server/mesh_sdk_server.js';
 import { defineMeshAuth } from './next-core.js';
 
 await init({ module_or_path: serverWasm });

@@ -1,7 +1,7 @@
 // Explicit init: the caller supplies the wasm (bytes, a compiled module, a URL
 // or a Response) and awaits `init` before anything else. Until then every
 // export throws a MeshError with code `not_initialized`.
-import glueInit, * as glue from './wasm/client/mesh_sdk.js';
+import glueInit, * as glue from './wasm/client/mesh_sdk_client.js';
 import { defineMeshClient, loadOnce } from './client.js';
 import { guard } from './guard.js';
 
@@ -14,7 +14,7 @@ let redirectSource;
 
 // The redirect login's rules: a module of their own, loaded on first use.
 const loadRedirect = loadOnce(async () => {
-  const glue = await import('./wasm/redirect/mesh_sdk.js');
+  const glue = await import('./wasm/redirect/mesh_sdk_redirect.js');
   await glue.default(redirectSource === undefined ? undefined : { module_or_path: redirectSource });
   return glue.RedirectCore;
 });

@@ -1,12 +1,12 @@
 // workerd (Cloudflare Workers): the bundler hands us compiled WebAssembly.Modules.
 // Two modules: the gateway's (built for speed) and MeshClient's core (built
 // for size, the browser's module); neither carries the other's code.
-import gatewayWasm from './wasm/gateway/mesh_sdk_bg.wasm';
-import clientWasm from './wasm/client/mesh_sdk_bg.wasm';
-import redirectWasm from './wasm/redirect/mesh_sdk_bg.wasm';
-import { initSync as initGateway } from './wasm/gateway/mesh_sdk.js';
-import { ClientCore, initSync as initClient } from './wasm/client/mesh_sdk.js';
-import { RedirectCore, initSync as initRedirect } from './wasm/redirect/mesh_sdk.js';
+import gatewayWasm from './wasm/gateway/mesh_sdk_gateway_bg.wasm';
+import clientWasm from './wasm/client/mesh_sdk_client_bg.wasm';
+import redirectWasm from './wasm/redirect/mesh_sdk_redirect_bg.wasm';
+import { initSync as initGateway } from './wasm/gateway/mesh_sdk_gateway.js';
+import { ClientCore, initSync as initClient } from './wasm/client/mesh_sdk_client.js';
+import { RedirectCore, initSync as initRedirect } from './wasm/redirect/mesh_sdk_redirect.js';
 import { defineMeshClient, loadOnce } from './client.js';
 
 initGateway({ module: gatewayWasm });
@@ -19,9 +19,9 @@ const loadRedirect = loadOnce(async () => {
 });
 
 export const MeshClient = defineMeshClient(ClientCore, loadRedirect);
-export { createGateway, verifyIdentity, version } from './wasm/gateway/mesh_sdk.js';
+export { createGateway, verifyIdentity, version } from './wasm/gateway/mesh_sdk_gateway.js';
 // The gateway's Durable Object classes (MESH_KEYS_STORE=do, MESH_RATE_LIMIT_STORE=do,
 // MESH_SERVICE_TOKEN): a Worker re-exports them so that wrangler can bind them
 // (gateway/worker.js, gateway/wrangler.toml).
-export { KeyShard, RateLimitShard, TokenBroker } from './wasm/gateway/mesh_sdk.js';
+export { KeyShard, RateLimitShard, TokenBroker } from './wasm/gateway/mesh_sdk_gateway.js';
 export { MeshError, isMeshError } from './errors.js';

@@ -17,7 +17,7 @@ cd "$(dirname "$0")/.."
 if [ "${1:-}" = --build ]; then
   scripts/build.sh
 fi
-[ -f pkg/wasm/client/mesh_sdk_bg.wasm ] || { echo "pkg/ is missing: run scripts/build.sh" >&2; exit 1; }
+[ -f pkg/wasm/client/mesh_sdk_client_bg.wasm ] || { echo "pkg/ is missing: run scripts/build.sh" >&2; exit 1; }
 
 echo "# mesh-sdk benchmarks ($(date -u +%Y-%m-%dT%H:%MZ), $(node --version), $(nproc) cores)"
 echo

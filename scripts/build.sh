@@ -40,19 +40,21 @@ features_flags=(--enable-bulk-memory --enable-multivalue --enable-mutable-global
   --enable-nontrapping-float-to-int --enable-reference-types --enable-sign-ext)
 
 build_variant() { # name cargo-features cargo-profile
-  local name=$1 features=$2 profile=$3 out="target/bindgen/$1"
+  # Each variant's files are named after it (mesh_sdk_<variant>_bg.wasm), so
+  # copying the package's wasm files into one folder cannot clash.
+  local name=$1 features=$2 profile=$3 out="target/bindgen/$1" stem="mesh_sdk_$1"
   echo "[build] $name: cargo build ($features, profile $profile)"
   "$cargo" build --quiet --profile "$profile" --target "$target" \
     -Zbuild-std=std,panic_abort -Zbuild-std-features=optimize_for_size \
     --no-default-features --features "$features"
   rm -rf "$out"; mkdir -p "$out"
-  wasm-bindgen --target web --out-dir "$out" --out-name mesh_sdk \
+  wasm-bindgen --target web --out-dir "$out" --out-name "$stem" \
     "target/$target/$profile/mesh_sdk.wasm"
   # Keep the named module for benches/size/breakdown.mjs (what is big).
-  cp "$out/mesh_sdk_bg.wasm" "$out/mesh_sdk_bg.named.wasm"
+  cp "$out/${stem}_bg.wasm" "$out/${stem}_bg.named.wasm"
   if [ $dev = 0 ]; then
     "$wasm_opt" -Oz --converge --strip-producers --strip-target-features \
-      "${features_flags[@]}" "$out/mesh_sdk_bg.wasm" -o "$out/mesh_sdk_bg.wasm"
+      "${features_flags[@]}" "$out/${stem}_bg.wasm" -o "$out/${stem}_bg.wasm"
   fi
 }
 
@@ -74,9 +76,9 @@ next=target/pkg.next
 rm -rf "$next"; mkdir -p "$next/wasm" dist
 cp -R pkg-template/. "$next/"
 for v in client redirect gateway server; do
-  [ -f "target/bindgen/$v/mesh_sdk_bg.wasm" ] || { echo "[build] variant $v was never built" >&2; exit 1; }
+  [ -f "target/bindgen/$v/mesh_sdk_${v}_bg.wasm" ] || { echo "[build] variant $v was never built" >&2; exit 1; }
   mkdir -p "$next/wasm/$v"
-  cp "target/bindgen/$v/mesh_sdk.js" "target/bindgen/$v/mesh_sdk_bg.wasm" "$next/wasm/$v/"
+  cp "target/bindgen/$v/mesh_sdk_$v.js" "target/bindgen/$v/mesh_sdk_${v}_bg.wasm" "$next/wasm/$v/"
   # JavaScript the Rust side imports (#[wasm_bindgen(module)]), next to its glue.
   if [ -d "target/bindgen/$v/snippets" ]; then cp -R "target/bindgen/$v/snippets" "$next/wasm/$v/"; fi
 done
@@ -85,9 +87,9 @@ done
 node -e '
   const fs = require("fs");
   for (const v of ["client", "redirect", "gateway", "server"]) {
-    const dir = process.argv[1] + "/wasm/" + v + "/";
-    const b64 = fs.readFileSync(dir + "mesh_sdk_bg.wasm").toString("base64");
-    fs.writeFileSync(dir + "mesh_sdk_bg.wasm.b64.js", "export default \"" + b64 + "\";\n");
+    const wasm = process.argv[1] + "/wasm/" + v + "/mesh_sdk_" + v + "_bg.wasm";
+    const b64 = fs.readFileSync(wasm).toString("base64");
+    fs.writeFileSync(wasm + ".b64.js", "export default \"" + b64 + "\";\n");
   }
 ' "$next"
 # Swap in the new pkg/ in one step, so a test reading it sees old or new.
@@ -96,4 +98,4 @@ version=$(node -p 'require("./pkg/package.json").version')
 (cd pkg && npm pack --silent --pack-destination ../dist >/dev/null)
 cp "dist/mesh-sdk-$version.tgz" dist/mesh-sdk.tgz
 echo "[build] pkg/ ready; dist/mesh-sdk.tgz"
-ls -l pkg/wasm/*/mesh_sdk_bg.wasm
+ls -l pkg/wasm/*/mesh_sdk_*_bg.wasm

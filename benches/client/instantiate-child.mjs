@@ -1,6 +1,6 @@
 // One measurement in a fresh process (V8 caches compiled wasm per process, so
 // repeating in one process would time cache hits). Prints one JSON line.
-//   node instantiate-child.mjs wasm <path/to/mesh_sdk_bg.wasm> <path/to/mesh_sdk.js>
+//   node instantiate-child.mjs wasm <path/to/mesh_sdk_<variant>_bg.wasm> <path/to/mesh_sdk_<variant>.js>
 //   node instantiate-child.mjs entry <path/to/node.js>
 //   node instantiate-child.mjs import <package name>
 import { readFileSync } from 'node:fs';

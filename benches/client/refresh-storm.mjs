@@ -96,10 +96,10 @@ function measure(childArgs) {
 }
 const startRows = [];
 for (const variant of ['gateway', 'client']) {
-  const wasm = `${root}pkg/wasm/${variant}/mesh_sdk_bg.wasm`;
+  const wasm = `${root}pkg/wasm/${variant}/mesh_sdk_${variant}_bg.wasm`;
   if (!existsSync(wasm)) continue;
   const bytes = readFileSync(wasm);
-  const runs = measure(['wasm', wasm, `${root}pkg/wasm/${variant}/mesh_sdk.js`]);
+  const runs = measure(['wasm', wasm, `${root}pkg/wasm/${variant}/mesh_sdk_${variant}.js`]);
   startRows.push([
     `mesh-sdk wasm/${variant}`,
     `${(bytes.length / 1024).toFixed(1)} KB (${(gzipSync(bytes, { level: 9 }).length / 1024).toFixed(1)} KB gz)`,

@@ -4,7 +4,7 @@
 //
 //   node benches/size/breakdown.mjs [client|full|FILE.wasm] [--top N]
 //
-// The input is target/bindgen/<variant>/mesh_sdk_bg.named.wasm, which
+// The input is target/bindgen/<variant>/mesh_sdk_<variant>_bg.named.wasm, which
 // scripts/build.sh keeps beside the optimised module.
 import { execFileSync } from 'node:child_process';
 import { existsSync, mkdtempSync, readFileSync, rmSync } from 'node:fs';
@@ -18,7 +18,7 @@ const args = process.argv.slice(2);
 const topIdx = args.indexOf('--top');
 const top = topIdx >= 0 ? Number(args[topIdx + 1]) : 30;
 const target = args.find((a, i) => !a.startsWith('--') && (topIdx < 0 || i !== topIdx + 1)) ?? 'client';
-const input = target.endsWith('.wasm') ? resolve(target) : join(repo, `target/bindgen/${target}/mesh_sdk_bg.named.wasm`);
+const input = target.endsWith('.wasm') ? resolve(target) : join(repo, `target/bindgen/${target}/mesh_sdk_${target}_bg.named.wasm`);
 if (!existsSync(input)) {
   console.error(`${input} is missing: run scripts/build.sh (it keeps the named module)`);
   process.exit(1);

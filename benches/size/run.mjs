@@ -105,9 +105,9 @@ for (const [i, a] of anchors.entries()) {
   rows.push({ ...r, name: `${a.name} ${version(a.name)}`, total: r.jsGz, file: `anchor${i}` });
 }
 const mine = await bundle(ours, 'ours');
-const wasmBytes = readFileSync(join(repo, 'pkg/wasm/client/mesh_sdk_bg.wasm'));
-const redirectWasmBytes = readFileSync(join(repo, 'pkg/wasm/redirect/mesh_sdk_bg.wasm'));
-const gatewayWasmBytes = readFileSync(join(repo, 'pkg/wasm/gateway/mesh_sdk_bg.wasm'));
+const wasmBytes = readFileSync(join(repo, 'pkg/wasm/client/mesh_sdk_client_bg.wasm'));
+const redirectWasmBytes = readFileSync(join(repo, 'pkg/wasm/redirect/mesh_sdk_redirect_bg.wasm'));
+const gatewayWasmBytes = readFileSync(join(repo, 'pkg/wasm/gateway/mesh_sdk_gateway_bg.wasm'));
 // wasm-opt drops the name section; a module that still has one is a --dev build.
 for (const [variant, bytes] of [['client', wasmBytes], ['redirect', redirectWasmBytes], ['gateway', gatewayWasmBytes]]) {
   if (WebAssembly.Module.customSections(new WebAssembly.Module(bytes), 'name').length > 0) {
@@ -153,7 +153,7 @@ async function timeIt(label, fn) {
 // A fresh glue module per run (a query string makes a new module record), so
 // each run compiles, instantiates and starts the wasm from bytes, as a page
 // load or a cold isolate does.
-const glueUrl = (variant, i) => `${pathToFileURL(join(repo, `pkg/wasm/${variant}/mesh_sdk.js`)).href}?run=${variant}${i}`;
+const glueUrl = (variant, i) => `${pathToFileURL(join(repo, `pkg/wasm/${variant}/mesh_sdk_${variant}.js`)).href}?run=${variant}${i}`;
 const timings = [];
 for (const [variant, bytes] of [['client', wasmBytes], ['redirect', redirectWasmBytes], ['gateway', gatewayWasmBytes]]) {
   timings.push(await timeIt(`mesh-sdk ${variant} wasm (${kb(bytes.length)} KB): initSync from bytes`, async (i) => {

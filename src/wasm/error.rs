@@ -8,7 +8,7 @@ use wasm_bindgen::prelude::*;
 
 use crate::error::{Error, RequestContext};
 
-// The glue sits at `wasm/<variant>/mesh_sdk.js` in the package, so every
+// The glue sits at `wasm/<variant>/mesh_sdk_<variant>.js` in the package, so every
 // entry and the Rust side construct the one class `errors.js` exports.
 #[wasm_bindgen(raw_module = "../../errors.js")]
 extern "C" {

@@ -164,7 +164,7 @@ test('a failed load of the redirect module rejects with network, stores nothing,
   const context = await bounded(browser.newContext(), 'newContext');
   try {
     const page = await fixturePage(context);
-    const module = '**/pkg/wasm/redirect/mesh_sdk_bg.wasm';
+    const module = '**/pkg/wasm/redirect/mesh_sdk_redirect_bg.wasm';
     let blocked = 0;
     await page.route(module, (route) => {
       blocked += 1;

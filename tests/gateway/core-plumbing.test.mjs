@@ -8,7 +8,7 @@ import assert from 'node:assert/strict';
 import { createHmac, randomBytes } from 'node:crypto';
 import { after, before, test } from 'node:test';
 import { createGateway } from '../../pkg/node.js';
-import { GatewayBinding } from '../../pkg/wasm/gateway/mesh_sdk.js';
+import { GatewayBinding } from '../../pkg/wasm/gateway/mesh_sdk_gateway.js';
 
 const env = {
   MESH_UPSTREAM_URL: 'http://127.0.0.1:9/origin',

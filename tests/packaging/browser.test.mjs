@@ -39,7 +39,7 @@ try { new slim.MeshClient({ apiUrl: location.origin, apiKey: 'mesh_sk_slim' }); 
 catch (e) { out.classBefore = e.code; }
 try { slim.MeshClient.fromEnv({}, {}); out.staticBefore = 'no error'; }
 catch (e) { out.staticBefore = e.code; }
-await init(new URL('/node_modules/mesh-sdk/wasm/client/mesh_sdk_bg.wasm', location.href), new URL('/assets/redirect.wasm', location.href));
+await init(new URL('/node_modules/mesh-sdk/wasm/client/mesh_sdk_client_bg.wasm', location.href), new URL('/assets/redirect.wasm', location.href));
 out.after = slim.version();
 const client = new slim.MeshClient({ apiUrl: location.origin, apiKey: 'mesh_sk_slim' });
 out.classAfter = client instanceof slim.MeshClient;
@@ -75,7 +75,7 @@ test('the packed tarball works in a <script type="module"> page in Chromium', as
   });
   // The slim page's redirect module, where its init says; the provider's discovery document.
   await mkdir(join(dir, 'assets'));
-  await copyFile(join(dir, 'node_modules/mesh-sdk/wasm/redirect/mesh_sdk_bg.wasm'), join(dir, 'assets/redirect.wasm'));
+  await copyFile(join(dir, 'node_modules/mesh-sdk/wasm/redirect/mesh_sdk_redirect_bg.wasm'), join(dir, 'assets/redirect.wasm'));
   await mkdir(join(dir, '.well-known'));
   const discovery = { issuer: server.url, authorization_endpoint: `${server.url}/authorize`, token_endpoint: `${server.url}/token` };
   await writeFile(join(dir, '.well-known/openid-configuration'), JSON.stringify(discovery));
@@ -101,7 +101,7 @@ test('the packed tarball works in a <script type="module"> page in Chromium', as
     const out = await load('/');
     assert.equal(out.error, undefined, out.error);
     assert.equal(out.version, expected);
-    assert.ok(server.requests.some((r) => r.url.endsWith('/wasm/client/mesh_sdk_bg.wasm')), 'the client build was loaded');
+    assert.ok(server.requests.some((r) => r.url.endsWith('/wasm/client/mesh_sdk_client_bg.wasm')), 'the client build was loaded');
     assert.ok(!server.requests.some((r) => r.url.includes('/wasm/gateway/')), 'the browser never loads the gateway build');
     assert.ok(!server.requests.some((r) => r.url.includes('/wasm/redirect/')), 'a page without the redirect login never loads its module');
     assert.ok(out.exports.includes('MeshClient'));
@@ -124,6 +124,6 @@ test('the packed tarball works in a <script type="module"> page in Chromium', as
       authorize: `${server.url}/authorize`,
     });
     assert.ok(server.requests.some((r) => r.url === '/assets/redirect.wasm'), 'the redirect module came from init\'s second argument');
-    assert.ok(!server.requests.some((r) => r.url.includes('/wasm/redirect/mesh_sdk_bg.wasm')), 'and not from beside its glue');
+    assert.ok(!server.requests.some((r) => r.url.includes('/wasm/redirect/mesh_sdk_redirect_bg.wasm')), 'and not from beside its glue');
   });
 });

@@ -22,6 +22,7 @@ import {
 import { bounded } from '../browser/support/chromium.mjs';
 import { APP_CLIENT, APP_SECRET } from '../next/support.mjs';
 import { startProvider } from '../../scripts/servers/provider.mjs';
+import { approveDevice } from '../support/approve.mjs';
 import { providerLogin } from '../support/provider-login.mjs';
 
 const run = promisify(execFile);
@@ -42,6 +43,15 @@ test('the packed tarball works in a Next.js app (build, start, server and client
     await mkdir(join(dir, dirname(path)), { recursive: true });
     await writeFile(join(dir, path), block.replace(/^```jsx?\n/, '').replace(/```$/, ''));
   }
+
+  // The same handlers in the edge runtime (the edge-light entry), under /edge: the server-run device login there.
+  await mkdir(join(dir, 'app/edge/auth/[...mesh]'), { recursive: true });
+  await writeFile(join(dir, 'app/edge/auth/[...mesh]/route.js'), `import { handlers } from '../../../../lib/auth.js';
+export const runtime = 'edge';
+const at = (request) => new Request(request.url.replace('/edge/auth/', '/auth/'), { method: request.method, headers: request.headers });
+export const GET = (request) => handlers.GET(at(request));
+export const POST = (request) => handlers.POST(at(request));
+`);
 
   const port = await freePort();
   const base = `http://127.0.0.1:${port}`;
@@ -93,7 +103,7 @@ test('the packed tarball works in a Next.js app (build, start, server and client
     // the Node entry with its inlined base64.
     const manifest = JSON.parse(await readFile(join(dir, '.next/server/middleware-manifest.json'), 'utf8'));
     const wasm = manifest.functions?.['/api/edge/route']?.wasm ?? [];
-    assert.ok(wasm.some((w) => /mesh_sdk_bg/.test(w.filePath)), JSON.stringify(wasm));
+    assert.ok(wasm.some((w) => /mesh_sdk_(client|gateway|redirect)_bg/.test(w.filePath)), JSON.stringify(wasm));
   });
 
   await t.test('server component renders with mesh-sdk', async () => {
@@ -151,6 +161,33 @@ test('the packed tarball works in a Next.js app (build, start, server and client
     assert.equal((await go('/auth/logout')).status, 405, 'a GET cannot sign out');
     assert.equal((await go('/auth/logout', 'POST')).status, 302);
     assert.equal((await go('/settings')).status, 307, 'signed out again');
+  });
+
+  await t.test('the device login routes run in the edge runtime, and their session works in the Node runtime', async () => {
+    const manifest = JSON.parse(await readFile(join(dir, '.next/server/middleware-manifest.json'), 'utf8'));
+    assert.ok(manifest.functions?.['/edge/auth/[...mesh]/route'], `an edge function: ${Object.keys(manifest.functions ?? {})}`);
+    let cookie = '';
+    const send = async (path, method = 'POST') => {
+      const res = await fetch(`${base}${path}`, { method, headers: { origin: base, cookie }, redirect: 'manual', signal: AbortSignal.timeout(30_000) });
+      const set = res.headers.getSetCookie().map((c) => c.split(';')[0]);
+      if (set.length) cookie = [...new Map([...cookie.split('; ').filter(Boolean), ...set].map((p) => [p.split('=')[0], p])).values()].filter((p) => !p.endsWith('=')).join('; ');
+      return res;
+    };
+    const started = await send('/edge/auth/device');
+    assert.equal(started.status, 200, proc.out.text);
+    const { login } = await started.json();
+    assert.match(login.userCode, /\S/);
+    assert.match(cookie, /mesh\.device=/);
+    await approveDevice({ verificationUriComplete: login.verificationUriComplete });
+    let state;
+    for (let i = 0; i < 20 && state?.state !== 'complete'; i++) {
+      await new Promise((r) => setTimeout(r, state?.retryAfterMs ?? 0));
+      state = await (await send('/edge/auth/device/poll')).json();
+    }
+    assert.deepEqual(state, { state: 'complete' }, proc.out.text);
+    const settings = await send('/settings', 'GET');
+    assert.equal(settings.status, 200, proc.out.text);
+    assert.match(await settings.text(), /Demo User/);
   });
 
   await t.test('client component runs the browser entry in Chromium', async () => {

@@ -146,10 +146,21 @@ test('the packed tarball works in a fresh Node project', async (t) => {
 test('the server build is initialised by server-wasm.js alone', async () => {
   const pkgDir = fileURLToPath(new URL('../../pkg/', import.meta.url));
   const modules = ['.', 'bin'].flatMap((dir) => readdirSync(join(pkgDir, dir)).filter((f) => f.endsWith('.js')).map((f) => join(dir, f)));
-  const initialising = modules.filter((f) => readFileSync(join(pkgDir, f), 'utf8').includes('wasm/server/mesh_sdk_bg.wasm'));
+  const initialising = modules.filter((f) => readFileSync(join(pkgDir, f), 'utf8').includes('wasm/server/mesh_sdk_server_bg.wasm'));
   assert.deepEqual(initialising.sort(), ['next-edge.js', 'server-wasm.js'], 'next-edge.js loads it asynchronously (edge runtime); every Node module goes through server-wasm.js');
   const script = `const { terminalLoginPlan, ServerRules } = await import(${JSON.stringify(join(pkgDir, 'server-wasm.js'))});
 console.log(JSON.stringify({ flow: terminalLoginPlan({ platform: 'linux', env: { MESH_HEADLESS: 'true' } }).flow, rules: typeof ServerRules }));`;
   const { stdout } = await promisify(execFile)(process.execPath, ['--input-type=module', '-e', script]);
   assert.deepEqual(JSON.parse(stdout), { flow: 'device', rules: 'function' });
+});
+
+// A bundler, or a user, that copies the package's wasm files into one folder
+// must not have one build overwrite another: each file is named after its build.
+test('every wasm file of the package has a name of its own', () => {
+  const pkgDir = fileURLToPath(new URL('../../pkg/', import.meta.url));
+  const files = readdirSync(join(pkgDir, 'wasm'), { recursive: true }).map(String).filter((f) => /\.wasm(\.b64\.js)?$/.test(f));
+  const names = files.map((f) => f.split('/').pop());
+  assert.ok(files.length >= 8, files.join(', '));
+  assert.equal(new Set(names).size, names.length, `clashing names: ${files.join(', ')}`);
+  for (const f of files) assert.match(f, /^(\w+)\/mesh_sdk_\1_bg\.wasm/, f);
 });

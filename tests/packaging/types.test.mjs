@@ -127,13 +127,13 @@ test('the hand-written types check a typed usage file', async (t) => {
     const stepsModule = steps.getTypeChecker().getSymbolAtLocation(steps.getSourceFile(join(pkgDir, 'steps.d.ts')));
     const stepTypes = steps.getTypeChecker().getExportsOfModule(stepsModule);
     const membersOf = (name) => steps.getTypeChecker().getDeclaredTypeOfSymbol(stepTypes.find((s) => s.name === name)).getProperties().map((p) => p.name);
-    const glue = await import(pathToFileURL(join(pkgDir, 'wasm/client/mesh_sdk.js')).href);
+    const glue = await import(pathToFileURL(join(pkgDir, 'wasm/client/mesh_sdk_client.js')).href);
     assert.deepEqual(publicNames(membersOf('ClientCore')), publicNames(Object.getOwnPropertyNames(glue.ClientCore.prototype)));
     // The server build's ClientCore has mesh-sdk/next's methods too.
-    const server = await import(pathToFileURL(join(pkgDir, 'wasm/server/mesh_sdk.js')).href);
+    const server = await import(pathToFileURL(join(pkgDir, 'wasm/server/mesh_sdk_server.js')).href);
     assert.deepEqual(publicNames(membersOf('ServerClientCore')), publicNames(Object.getOwnPropertyNames(server.ClientCore.prototype)));
     // The redirect login's rules: the browser's module of their own, and the server build's.
-    const redirect = await import(pathToFileURL(join(pkgDir, 'wasm/redirect/mesh_sdk.js')).href);
+    const redirect = await import(pathToFileURL(join(pkgDir, 'wasm/redirect/mesh_sdk_redirect.js')).href);
     assert.deepEqual(publicNames(membersOf('RedirectCore')), publicNames(Object.getOwnPropertyNames(redirect.RedirectCore.prototype)).filter((n) => n !== 'free'));
     assert.deepEqual(publicNames(membersOf('RedirectCore')), publicNames(Object.getOwnPropertyNames(server.RedirectCore.prototype)).filter((n) => n !== 'free'));
     assert.deepEqual(publicNames(membersOf('ServerRules')), publicNames(Object.getOwnPropertyNames(server.ServerRules.prototype)).filter((n) => n !== 'free'));
