@@ -5,11 +5,12 @@
 // it is parsed once per isolate for each distinct env. See docs/gateway.md.
 //
 // In your own project: `import { createGateway } from 'mesh-sdk/gateway';`
-// (only the gateway's wasm; `from 'mesh-sdk'` works too and also loads
-// MeshClient's). The `workerd` export condition picks the Workers entry.
-import { createGateway } from '../pkg/gateway.js';
+// (only the gateway's wasm, without the Durable Objects). This worker binds
+// the objects (wrangler.toml), so it takes the module that has them, as
+// `mesh-sdk/gateway/durable` in your project.
+import { createGateway } from '../pkg/gateway-durable.js';
 
-// The Durable Object classes the gateway's bindings name (wrangler.toml).
-export { KeyShard, RateLimitShard, TokenBroker } from '../pkg/gateway.js';
+// The Durable Object classes the gateway's bindings name.
+export { KeyShard, RateLimitShard, TokenBroker } from '../pkg/gateway-durable.js';
 
 export default createGateway();

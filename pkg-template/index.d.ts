@@ -76,16 +76,17 @@ export interface GatewayEnv {
    * (client credentials, RFC 6749 §4.4), as JSON text or the object itself.
    * The client secret is the Worker secret it names (`client_secret_var`,
    * default `MESH_SERVICE_CLIENT_SECRET`). Needs the Durable Object binding
-   * `MESH_TOKEN_BROKER` (class `TokenBroker`).
+   * `MESH_TOKEN_BROKER` (class `TokenBroker`), so `createGateway` from
+   * `mesh-sdk/gateway/durable`.
    */
   MESH_SERVICE_TOKEN?: string | { issuer: string; token_endpoint?: string; client_id: string; client_secret_var?: string; scope?: string; audience?: string; auth_method?: 'client_secret_basic' | 'client_secret_post' };
   /** KV namespace of API-key records; required where a route uses `api_key`. */
   MESH_API_KEYS?: KVNamespaceLike;
-  /** Where key records are the truth: `kv` (default) or `do` (Durable Objects, revocation effective at once). */
+  /** Where key records are the truth: `kv` (default) or `do` (Durable Objects, revocation effective at once; `createGateway` from `mesh-sdk/gateway/durable`). */
   MESH_KEYS_STORE?: 'kv' | 'do';
   /** With `MESH_KEYS_STORE=do`: seconds an isolate may reuse a key record, 0-300 (the revocation bound). Default: `0`. */
   MESH_KEYS_CACHE_SECONDS?: string;
-  /** Where keys' rate limits are counted: `isolate` (default, per isolate) or `do` (global, Durable Objects). */
+  /** Where keys' rate limits are counted: `isolate` (default, per isolate) or `do` (global, Durable Objects; `createGateway` from `mesh-sdk/gateway/durable`). */
   MESH_RATE_LIMIT_STORE?: 'isolate' | 'do';
   /** With `MESH_RATE_LIMIT_STORE=do`, a limited key whose counter is unreachable: `closed` (503, default) or `open`. */
   MESH_RATE_LIMIT_UNREACHABLE?: 'closed' | 'open';

@@ -21,7 +21,5 @@ const loadRedirect = loadOnce(async () => {
 export const MeshClient = defineMeshClient(ClientCore, loadRedirect);
 export { createGateway, verifyIdentity, version } from './wasm/gateway/mesh_sdk_gateway.js';
 // The gateway's Durable Object classes (MESH_KEYS_STORE=do, MESH_RATE_LIMIT_STORE=do,
-// MESH_SERVICE_TOKEN): a Worker re-exports them so that wrangler can bind them
-// (gateway/worker.js, gateway/wrangler.toml).
-export { KeyShard, RateLimitShard, TokenBroker } from './wasm/gateway/mesh_sdk_gateway.js';
+// MESH_SERVICE_TOKEN) are in `mesh-sdk/gateway/durable` only (gateway-durable.js).
 export { MeshError, isMeshError } from './errors.js';

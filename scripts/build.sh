@@ -1,13 +1,21 @@
 #!/usr/bin/env bash
 # Builds the npm package into pkg/ (and a tarball into dist/):
-#   1. the crate for wasm32 three times, with Debian's rustc and -Zbuild-std:
+#   1. the crate for wasm32 five times, with Debian's rustc and -Zbuild-std:
 #      - "client":  `ClientCore` (MeshClient's core), no signature crypto,
 #                   optimised for size (profile "release"); the browser's
 #                   only wasm, and MeshClient's on the server too;
 #      - "gateway": the gateway and verifyIdentity without the client's
 #                   binding, its per-request code optimised for speed
-#                   (profile "server"). Node, Next.js server code and workerd
-#                   load both modules (pkg-template/node.js, workerd.js);
+#                   (profile "server"), and without the Durable Objects.
+#                   Node, Next.js server code and workerd load both modules
+#                   (pkg-template/node.js, workerd.js); `mesh-sdk/gateway`
+#                   loads it alone;
+#      - "gateway-durable": the same plus the Durable Objects (feature
+#                   `durable-objects`: the classes TokenBroker, KeyShard,
+#                   RateLimitShard and the isolate's calls to them), loaded
+#                   only by `mesh-sdk/gateway/durable` (gateway-durable.js): a
+#                   Worker that binds no object uploads and compiles the
+#                   smaller module. workerd only (no base64 copy for Node);
 #      - "server":  the client's core plus mesh-sdk/next's ServerRules (cookies,
 #                   routes, the Redis lock), loaded by mesh-sdk/next only;
 #      - "redirect": the redirect login's rules (`RedirectCore`) alone, for
@@ -19,12 +27,13 @@
 #   4. pkg-template/ (entries per runtime, types, README, CLI) + the outputs.
 # Usage: scripts/build.sh [--dev]   (--dev skips wasm-opt for a faster loop)
 #        MESH_BUILD_VARIANTS="gateway" scripts/build.sh   (build one variant only;
-#        the other is kept from the previous build)
+#        the others are kept from the previous build)
 set -euo pipefail
 cd "$(dirname "$0")/.."
 root=$PWD
 dev=0; [ "${1:-}" = --dev ] && dev=1
-variants=${MESH_BUILD_VARIANTS:-client redirect gateway server}
+all_variants="client redirect gateway gateway-durable server"
+variants=${MESH_BUILD_VARIANTS:-$all_variants}
 
 # One build at a time: concurrent builds would overwrite each other's cargo
 # output between cargo and wasm-bindgen, and pkg/ under a running test.
@@ -40,9 +49,10 @@ features_flags=(--enable-bulk-memory --enable-multivalue --enable-mutable-global
   --enable-nontrapping-float-to-int --enable-reference-types --enable-sign-ext)
 
 build_variant() { # name cargo-features cargo-profile
-  # Each variant's files are named after it (mesh_sdk_<variant>_bg.wasm), so
-  # copying the package's wasm files into one folder cannot clash.
-  local name=$1 features=$2 profile=$3 out="target/bindgen/$1" stem="mesh_sdk_$1"
+  # Each variant's files are named after it (mesh_sdk_<variant>_bg.wasm, a
+  # dash as an underscore), so copying the package's wasm files into one
+  # folder cannot clash.
+  local name=$1 features=$2 profile=$3 out="target/bindgen/$1" stem="mesh_sdk_${1//-/_}"
   echo "[build] $name: cargo build ($features, profile $profile)"
   "$cargo" build --quiet --profile "$profile" --target "$target" \
     -Zbuild-std=std,panic_abort -Zbuild-std-features=optimize_for_size \
@@ -65,6 +75,7 @@ for v in $variants; do
     client) build_variant client client release ;;
     redirect) build_variant redirect redirect release ;;
     gateway) build_variant gateway gateway server ;;
+    gateway-durable) build_variant gateway-durable gateway,durable-objects server ;;
     # mesh-sdk/next's server session: the client's core plus ServerRules.
     server) build_variant server client,server server ;;
     *) echo "unknown variant $v" >&2; exit 2 ;;
@@ -75,10 +86,11 @@ echo "[build] assembling pkg/"
 next=target/pkg.next
 rm -rf "$next"; mkdir -p "$next/wasm" dist
 cp -R pkg-template/. "$next/"
-for v in client redirect gateway server; do
-  [ -f "target/bindgen/$v/mesh_sdk_${v}_bg.wasm" ] || { echo "[build] variant $v was never built" >&2; exit 1; }
+for v in $all_variants; do
+  stem="mesh_sdk_${v//-/_}"
+  [ -f "target/bindgen/$v/${stem}_bg.wasm" ] || { echo "[build] variant $v was never built" >&2; exit 1; }
   mkdir -p "$next/wasm/$v"
-  cp "target/bindgen/$v/mesh_sdk_$v.js" "target/bindgen/$v/mesh_sdk_${v}_bg.wasm" "$next/wasm/$v/"
+  cp "target/bindgen/$v/$stem.js" "target/bindgen/$v/${stem}_bg.wasm" "$next/wasm/$v/"
   # JavaScript the Rust side imports (#[wasm_bindgen(module)]), next to its glue.
   if [ -d "target/bindgen/$v/snippets" ]; then cp -R "target/bindgen/$v/snippets" "$next/wasm/$v/"; fi
 done

@@ -62,7 +62,7 @@ if (args.includes('--named') && WORKER === 'mesh') {
   const features = ['--enable-bulk-memory', '--enable-multivalue', '--enable-mutable-globals',
     '--enable-nontrapping-float-to-int', '--enable-reference-types', '--enable-sign-ext'];
   const r = spawnSync(path.join(ROOT, 'node_modules/.bin/wasm-opt'),
-    ['-Oz', '--converge', '-g', ...features, path.join(ROOT, 'target/bindgen/gateway/mesh_sdk_gateway_bg.named.wasm'), '-o', path.join(work, 'named.wasm')],
+    ['-Oz', '--converge', '-g', ...features, path.join(ROOT, 'target/bindgen/gateway-durable/mesh_sdk_gateway_durable_bg.named.wasm'), '-o', path.join(work, 'named.wasm')],
     { encoding: 'utf8', timeout: 300_000 });
   if (r.status !== 0) throw new Error(`wasm-opt failed: ${r.stderr}`);
   copyFileSync(path.join(work, 'named.wasm'), b.wasm[0]);

@@ -6,8 +6,9 @@
 //
 //   node benches/gateway/profile.mjs [--scenario public|RS256|ES256|HS256]
 //        [--distinct] [--requests 4000] [--top 30] [--worker mesh|pass|jose] [--named]
-// --named runs the build's twin with a name section (target/bindgen/gateway/
-// mesh_sdk_gateway_bg.named.wasm, the same optimised code), so wasm frames have names.
+// --named runs the build's twin with a name section (target/bindgen/gateway-durable/
+// mesh_sdk_gateway_durable_bg.named.wasm, the same optimised code: gateway/worker.js
+// binds the Durable Objects), so wasm frames have names.
 // Loopback only; bounded by --requests and a 120 s cap.
 import { copyFileSync, mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import http from 'node:http';
@@ -31,7 +32,7 @@ const work = mkdtempSync(path.join(tmpdir(), 'mesh-prof-'));
 process.on('exit', () => rmSync(work, { recursive: true, force: true }));
 const b = bundle(WORKER, CONFIGS[WORKER], work);
 if (args.includes('--named') && WORKER === 'mesh') {
-  copyFileSync(path.join(ROOT, 'target/bindgen/gateway/mesh_sdk_gateway_bg.named.wasm'), b.wasm[0]);
+  copyFileSync(path.join(ROOT, 'target/bindgen/gateway-durable/mesh_sdk_gateway_durable_bg.named.wasm'), b.wasm[0]);
 }
 
 const fixtures = await startFixtures();

@@ -18,7 +18,7 @@ const args = process.argv.slice(2);
 const topIdx = args.indexOf('--top');
 const top = topIdx >= 0 ? Number(args[topIdx + 1]) : 30;
 const target = args.find((a, i) => !a.startsWith('--') && (topIdx < 0 || i !== topIdx + 1)) ?? 'client';
-const input = target.endsWith('.wasm') ? resolve(target) : join(repo, `target/bindgen/${target}/mesh_sdk_${target}_bg.named.wasm`);
+const input = target.endsWith('.wasm') ? resolve(target) : join(repo, `target/bindgen/${target}/mesh_sdk_${target.replace('-', '_')}_bg.named.wasm`);
 if (!existsSync(input)) {
   console.error(`${input} is missing: run scripts/build.sh (it keeps the named module)`);
   process.exit(1);

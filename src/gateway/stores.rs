@@ -2,7 +2,8 @@
 //! (the default), or in Durable Objects (`MESH_KEYS_STORE=do`,
 //! `MESH_RATE_LIMIT_STORE=do`), and what an isolate may cache or do when an
 //! object cannot be reached. Parsed with the rest of the configuration; the
-//! binding checks the Durable Object bindings with [`Stores::check_bindings`].
+//! binding checks the Durable Object bindings with [`Stores::check_bindings`],
+//! and that its module has the objects with [`Stores::check_build`].
 
 use super::config::ConfigError;
 
@@ -10,6 +11,9 @@ use super::config::ConfigError;
 pub const KEYS_DO_BINDING: &str = "MESH_KEYS_DO";
 /// The Durable Object binding of rate-limit shards (class `RateLimitShard`).
 pub const RATE_LIMITS_BINDING: &str = "MESH_RATE_LIMITS";
+/// The package entry whose gateway module has the Durable Objects (the
+/// classes, and the isolate's calls to them).
+pub const DURABLE_ENTRY: &str = "mesh-sdk/gateway/durable";
 /// The longest record cache `MESH_KEYS_CACHE_SECONDS` allows: the revocation
 /// bound it gives must stay a bound an operator would call short.
 pub const MAX_CACHE_SECS: i64 = 300;
@@ -100,6 +104,28 @@ impl Stores {
         Ok(())
     }
 
+    /// A configuration that needs Durable Objects, on a gateway module built
+    /// without them (`mesh-sdk/gateway`; `built_with_objects` is false): a
+    /// configuration error naming the variable and the entry that has them,
+    /// so the gateway answers 500 `gateway_misconfigured` from the first
+    /// request rather than quietly using another store.
+    pub fn check_build(&self, has_service_token: bool, built_with_objects: bool) -> Result<(), ConfigError> {
+        if built_with_objects {
+            return Ok(());
+        }
+        let needs = |what: &str| format!("{what} needs the gateway's Durable Objects, which this module leaves out: import createGateway (and the classes) from '{DURABLE_ENTRY}'");
+        if self.keys == KeysStore::Do {
+            return Err(err("MESH_KEYS_STORE", &needs("`do`")));
+        }
+        if self.rate_limits == RateLimitStore::Do {
+            return Err(err("MESH_RATE_LIMIT_STORE", &needs("`do`")));
+        }
+        if has_service_token {
+            return Err(err(super::service_token::VARIABLE, &needs("the edge service token")));
+        }
+        Ok(())
+    }
+
     /// How long an unknown key is remembered by an isolate: with `do`, never
     /// longer than a record may be cached, so a key created on another
     /// isolate is known there within the same bound.
@@ -170,5 +196,16 @@ mod tests {
         assert_eq!(s.check_bindings(true, false).unwrap_err().variable, RATE_LIMITS_BINDING);
         assert!(s.check_bindings(true, true).is_ok());
         assert!(Stores::default().check_bindings(false, false).is_ok());
+    }
+
+    #[test]
+    fn a_module_without_objects_refuses_what_needs_them() {
+        let named = |pairs: &[(&str, &str)], service: bool| parse(pairs).unwrap().check_build(service, false).map_err(|e| (e.variable, e.problem.contains(DURABLE_ENTRY)));
+        assert_eq!(named(&[("MESH_KEYS_STORE", "do")], false), Err(("MESH_KEYS_STORE", true)));
+        assert_eq!(named(&[("MESH_RATE_LIMIT_STORE", "do")], false), Err(("MESH_RATE_LIMIT_STORE", true)));
+        assert_eq!(named(&[], true), Err(("MESH_SERVICE_TOKEN", true)));
+        assert_eq!(named(&[("MESH_KEYS_STORE", "kv"), ("MESH_RATE_LIMIT_STORE", "isolate")], false), Ok(()));
+        let all = parse(&[("MESH_KEYS_STORE", "do"), ("MESH_RATE_LIMIT_STORE", "do")]).unwrap();
+        assert!(all.check_build(true, true).is_ok(), "the module with objects takes every store");
     }
 }

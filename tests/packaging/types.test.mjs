@@ -2,7 +2,7 @@
 // hand-written types, with both module resolutions users pick.
 import assert from 'node:assert/strict';
 import { execFile } from 'node:child_process';
-import { copyFile, writeFile } from 'node:fs/promises';
+import { copyFile, readFile, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { test } from 'node:test';
 import { pathToFileURL } from 'node:url';
@@ -137,6 +137,30 @@ test('the hand-written types check a typed usage file', async (t) => {
     assert.deepEqual(publicNames(membersOf('RedirectCore')), publicNames(Object.getOwnPropertyNames(redirect.RedirectCore.prototype)).filter((n) => n !== 'free'));
     assert.deepEqual(publicNames(membersOf('RedirectCore')), publicNames(Object.getOwnPropertyNames(server.RedirectCore.prototype)).filter((n) => n !== 'free'));
     assert.deepEqual(publicNames(membersOf('ServerRules')), publicNames(Object.getOwnPropertyNames(server.ServerRules.prototype)).filter((n) => n !== 'free'));
+    // The gateway entries' types against their modules: the Durable Object
+    // classes and their methods in mesh-sdk/gateway/durable only.
+    // The entries import .wasm (workerd only), so their export lists are read
+    // from their text; the classes' methods from the module's glue.
+    for (const [types, source, wasmGlue] of [
+      ['gateway.d.ts', 'gateway.js', 'wasm/gateway/mesh_sdk_gateway.js'],
+      ['gateway-durable.d.ts', 'gateway-durable.js', 'wasm/gateway-durable/mesh_sdk_gateway_durable.js'],
+    ]) {
+      const entry = ts.createProgram([join(pkgDir, types)], { strict: true, noEmit: true, types: [] });
+      const entryChecker = entry.getTypeChecker();
+      // Re-exports (`export { x } from './index.js'`) are aliases: check what they name.
+      const entrySymbols = entryChecker.getExportsOfModule(entryChecker.getSymbolAtLocation(entry.getSourceFile(join(pkgDir, types))))
+        .map((s) => (s.flags & ts.SymbolFlags.Alias ? Object.assign(entryChecker.getAliasedSymbol(s), { exportName: s.name }) : s));
+      const exportedNames = [...(await readFile(join(pkgDir, source), 'utf8')).matchAll(/^export \{([^}]*)\}/gm)]
+        .flatMap((m) => m[1].split(',').map((n) => n.trim()));
+      const values = entrySymbols.filter((s) => s.flags & (ts.SymbolFlags.Function | ts.SymbolFlags.Class)).map((s) => s.exportName ?? s.name);
+      assert.deepEqual(values.sort(), exportedNames.sort(), `${types} against ${source}`);
+      const moduleExports = await import(pathToFileURL(join(pkgDir, wasmGlue)).href);
+      const classes = entrySymbols.filter((s) => s.flags & ts.SymbolFlags.Class && s.name in moduleExports);
+      for (const s of classes) {
+        const declared = entryChecker.getDeclaredTypeOfSymbol(s).getProperties().map((p) => p.name);
+        assert.deepEqual(publicNames(declared), publicNames(Object.getOwnPropertyNames(moduleExports[s.name].prototype)).filter((n) => n !== 'free'), `${types}: ${s.name}`);
+      }
+    }
     const keys = checker.getDeclaredTypeOfSymbol(exported.get('MeshKeys')).getProperties().map((p) => p.name);
     // `client.keys` is a plain object, typed as the interface MeshKeys.
     const client = new runtime.MeshClient({ apiUrl: 'http://127.0.0.1:9', apiKey: 'mesh_sk_types_probe' });

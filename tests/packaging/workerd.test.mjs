@@ -1,5 +1,5 @@
 // The packed tarball in a Worker: a tiny worker imports `mesh-sdk` (and
-// `mesh-sdk/worker`, `mesh-sdk/gateway`) by package name, wrangler bundles it as it would for
+// `mesh-sdk/worker`, `mesh-sdk/gateway`, `mesh-sdk/gateway/durable`) by package name, wrangler bundles it as it would for
 // deploy (conditions workerd, worker, browser), and real workerd runs it
 // offline on 127.0.0.1. The worker makes real calls to a local origin.
 import assert from 'node:assert/strict';
@@ -14,6 +14,7 @@ const worker = `
 import * as sdk from 'mesh-sdk';
 import * as viaSubpath from 'mesh-sdk/worker';
 import * as gatewayOnly from 'mesh-sdk/gateway';
+import * as durable from 'mesh-sdk/gateway/durable';
 
 export default {
   async fetch(request, env, ctx) {
@@ -27,6 +28,9 @@ export default {
       gatewayExports: Object.keys(gatewayOnly).sort(),
       // The gateway-only entry shares the main entry's gateway module.
       sameGateway: gatewayOnly.createGateway === sdk.createGateway,
+      durableExports: Object.keys(durable).sort(),
+      // The durable entry is a module of its own (the objects' code).
+      durableShared: durable.createGateway === sdk.createGateway,
     };
     if (!origin) return Response.json(out); // the readiness probe
 
@@ -42,6 +46,14 @@ export default {
     const inbound = new Request(new URL('/health?from=gateway', url), { headers: { 'X-User-Id': 'spoofed' } });
     const res = await gateway.fetch(inbound, gatewayEnv, ctx);
     out.gateway = { status: res.status, body: await res.text() };
+
+    // A configuration that needs the Durable Objects: the module without
+    // them refuses it by name; the durable one goes on to ask for the binding.
+    const needsObjects = { ...gatewayEnv, MESH_KEYS_STORE: 'do' };
+    const refused = await gatewayOnly.createGateway().fetch(new Request(new URL('/health', url)), needsObjects, ctx);
+    out.refused = { status: refused.status, body: await refused.json() };
+    const asked = await durable.createGateway().fetch(new Request(new URL('/health', url)), needsObjects, ctx);
+    out.asked = { status: asked.status, body: await asked.json() };
     return Response.json(out);
   },
 };
@@ -75,8 +87,24 @@ test('the packed tarball runs in workerd (wrangler dev, offline)', async (t) => 
   assert.equal(out.version, await packageVersion());
   assert.equal(out.sameModule, true, "'mesh-sdk' and 'mesh-sdk/worker' are one module");
   assert.ok(out.exports.includes('isMeshError'));
-  assert.deepEqual(out.gatewayExports, ['KeyShard', 'MeshError', 'RateLimitShard', 'TokenBroker', 'createGateway', 'isMeshError', 'verifyIdentity', 'version']);
+  assert.deepEqual(out.gatewayExports, ['MeshError', 'createGateway', 'isMeshError', 'verifyIdentity', 'version']);
   assert.equal(out.sameGateway, true, "'mesh-sdk/gateway' and 'mesh-sdk' share one gateway module");
+  assert.deepEqual(out.durableExports, ['KeyShard', 'MeshError', 'RateLimitShard', 'TokenBroker', 'createGateway', 'isMeshError', 'verifyIdentity', 'version']);
+  assert.equal(out.durableShared, false, "'mesh-sdk/gateway/durable' loads the module with the objects");
+  assert.equal(out.exports.includes('KeyShard'), false, "'mesh-sdk' leaves the objects out");
+  // MESH_KEYS_STORE=do on the module without objects: refused, and the log
+  // names the variable and the entry to use; the durable module takes the
+  // store and asks for its binding instead.
+  assert.deepEqual([out.refused.status, out.refused.body.error], [500, 'gateway_misconfigured'], JSON.stringify(out.refused));
+  assert.deepEqual([out.asked.status, out.asked.body.error], [500, 'gateway_misconfigured'], JSON.stringify(out.asked));
+  // Each logs its problem (a JSON line; once when configuring, and per request).
+  const problems = () => new Set(proc.out.text.split('\n').filter((l) => l.includes('"gateway_misconfigured"'))
+    .map((l) => JSON.parse(l.slice(l.indexOf('{'))).problem));
+  for (const until = Date.now() + 10_000; problems().size < 2 && Date.now() < until;) await new Promise((r) => setTimeout(r, 200));
+  const [refusedProblem, askedProblem, ...others] = problems();
+  assert.deepEqual(others, [], proc.out.text);
+  assert.match(refusedProblem, /^MESH_KEYS_STORE: .*'mesh-sdk\/gateway\/durable'/, proc.out.text);
+  assert.match(askedProblem, /^MESH_KEYS_DO: /, proc.out.text);
 
   assert.equal(out.client.status, 200);
   assert.equal(out.client.echo.headers['x-api-key'], 'mesh_sk_from_workerd');

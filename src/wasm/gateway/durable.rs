@@ -1,3 +1,4 @@
+#![cfg_attr(not(feature = "durable-objects"), allow(dead_code))]
 //! Raw bindings of Durable Objects, both sides: the namespace and stub a
 //! gateway isolate calls (`env.MESH_TOKEN_BROKER`, `env.MESH_KEYS_DO`,
 //! `env.MESH_RATE_LIMITS`), and the state and storage an object holds

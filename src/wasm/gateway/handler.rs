@@ -208,6 +208,7 @@ impl Gateway {
         // The token cache's hash key: secret, per isolate and configuration.
         let seed = random::<32>().map_err(|e| ConfigError { variable: "crypto.getRandomValues", problem: describe_js(&e) });
         let configured = GatewayConfig::from_env(lookup, kv.is_some()).and_then(|cfg| {
+            cfg.stores.check_build(cfg.service_token.is_some(), cfg!(feature = "durable-objects"))?;
             cfg.stores.check_bindings(keys_do.is_some(), limits.is_some())?;
             service_token::check_binding(&cfg, broker.is_some())?;
             Ok(Rc::new(Configured::new(cfg, kv, (keys_do, limits, broker), seed?)))

@@ -9,13 +9,30 @@ mod identity;
 mod js;
 mod jwks_fetch;
 mod keys_api;
-mod keys_do;
 mod kv;
-mod objects;
 mod response;
-mod service_token;
-mod token_broker;
 mod webcrypto;
+
+// The Durable Objects (feature `durable-objects`, module "gateway-durable"):
+// the classes and the isolate's calls to them. Without them, `no_objects`
+// stands in for the calls, which the core's `Stores::check_build` keeps
+// from ever being reached.
+#[cfg(feature = "durable-objects")]
+mod keys_do;
+#[cfg(feature = "durable-objects")]
+mod objects;
+#[cfg(feature = "durable-objects")]
+mod service_token;
+#[cfg(feature = "durable-objects")]
+mod token_broker;
+#[cfg(not(feature = "durable-objects"))]
+mod no_objects;
+#[cfg(not(feature = "durable-objects"))]
+use no_objects as keys_do;
+#[cfg(not(feature = "durable-objects"))]
+use no_objects as objects;
+#[cfg(not(feature = "durable-objects"))]
+use no_objects as service_token;
 
 use std::rc::Rc;
 
@@ -23,7 +40,9 @@ use js_sys::Object;
 use wasm_bindgen::prelude::*;
 
 pub use identity::verify_identity;
+#[cfg(feature = "durable-objects")]
 pub use objects::{KeyShard, RateLimitShard};
+#[cfg(feature = "durable-objects")]
 pub use token_broker::TokenBroker;
 
 /// Creates the gateway: `export default createGateway()` in a Worker (its

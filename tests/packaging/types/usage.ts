@@ -23,6 +23,8 @@ import {
   type VerifiedIdentity,
 } from 'mesh-sdk';
 import init, { MeshClient as SlimClient, version as slimVersion } from 'mesh-sdk/slim';
+import * as gatewayOnly from 'mesh-sdk/gateway';
+import { createGateway as createDurableGateway, KeyShard, RateLimitShard, TokenBroker } from 'mesh-sdk/gateway/durable';
 
 const v: string = version();
 
@@ -134,6 +136,12 @@ export function statusOf(e: unknown): number | undefined {
 }
 
 export const gateway = createGateway({ MESH_API_KEY_PREFIX: 'mesh_sk_' });
+// A Worker that binds the Durable Objects re-exports their classes from the
+// durable entry; `mesh-sdk/gateway` has none.
+export const durableGateway = createDurableGateway({ MESH_KEYS_STORE: 'do' });
+export const objectClasses = [KeyShard, RateLimitShard, TokenBroker];
+// @ts-expect-error mesh-sdk/gateway leaves the Durable Objects out
+export const noShard = gatewayOnly.KeyShard;
 export default {
   fetch(request: Request, env: GatewayEnv): Promise<Response> {
     return gateway.fetch(request, env);
