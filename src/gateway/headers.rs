@@ -116,7 +116,7 @@ pub fn identity_headers(identity: &Identity) -> Option<Vec<(&str, &str)>> {
 /// `(timestamp, signature)` from [`super::identity::sign`] when
 /// `MESH_IDENTITY_SECRET` is set, with the list of the names it covers.
 pub fn identity_lines(headers: &[(&str, &str)], signature: Option<(i64, &str)>) -> String {
-    let mut out = String::with_capacity(160);
+    let mut out = String::with_capacity(IDENTITY_LINES_CAPACITY);
     let mut put = |name: &str, value: &str| push_line(&mut out, name, value);
     for (name, value) in headers {
         put(name, value);
@@ -129,6 +129,12 @@ pub fn identity_lines(headers: &[(&str, &str)], signature: Option<(i64, &str)>) 
     }
     out
 }
+
+/// What a forwarded request's header lines are made with room for: the
+/// identity (signed), its scopes and the proxy headers
+/// ([`super::forwarded::push_lines`]) of a typical request, so the string
+/// is not grown on the way.
+pub const IDENTITY_LINES_CAPACITY: usize = 384;
 
 /// Appends one header to a `name\nvalue\n...` string.
 pub fn push_line(out: &mut String, name: &str, value: &str) {

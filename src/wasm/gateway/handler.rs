@@ -39,7 +39,7 @@ use crate::gateway::stores::{KeysStore, RateLimitStore, KEYS_DO_BINDING, RATE_LI
 use crate::gateway::cors::{self, allowed_origin};
 use crate::gateway::forwarded;
 use crate::gateway::resource;
-use crate::gateway::headers::{authorization_carries_api_key, push_line, stripped_names, AuthMethod, Identity, IDENTITY_PREFIX};
+use crate::gateway::headers::{authorization_carries_api_key, push_line, stripped_names, AuthMethod, Identity, IDENTITY_LINES_CAPACITY, IDENTITY_PREFIX};
 use crate::gateway::identity::injected;
 use crate::gateway::jwks::{Jwk, MAX_WAITS, WAIT_STEP_MS};
 use crate::gateway::jwt::{Reason, Rejection};
@@ -468,7 +468,8 @@ impl Configured {
         let carries_key = headers.authorization.is_some_and(|v| authorization_carries_api_key(v, &self.cfg.api_key_prefix));
         let upstream = &self.upstream[(auth == AuthMode::ApiKey || carries_key || inject.is_some()) as usize];
         let mut lines = match &verified {
-            None => String::new(),
+            // Room for the proxy headers: no regrowth on the way.
+            None => String::with_capacity(IDENTITY_LINES_CAPACITY),
             Some((identity, grants)) => match injected(&self.cfg, (method, path, query), identity, Some(grants), now_secs()) {
                 Some(lines) => lines,
                 None => return Pass::Done(Err(JsValue::from_str("an identity header value is not header-safe"))),
