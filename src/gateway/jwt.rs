@@ -21,6 +21,7 @@
 //!    `sub` that is a safe header value.
 
 use std::fmt;
+use std::rc::Rc;
 
 use base64::engine::general_purpose::URL_SAFE_NO_PAD;
 use base64::Engine;
@@ -439,8 +440,9 @@ pub struct Claims {
     pub exp: i64,
     pub nbf: Option<i64>,
     /// Issuer, scopes and the configured claims' values: what route rules
-    /// and forwarded claims read, cached with the token.
-    pub grants: Grants,
+    /// and forwarded claims read, cached with the token. Shared: a cache hit
+    /// hands out the cached grants, not a copy.
+    pub grants: Rc<Grants>,
 }
 
 /// A token whose signature and claims passed, with the `kid` it named.
@@ -516,7 +518,8 @@ fn decode_checked(token: &str, key: &DecodingKey, validation: &Validation, kid: 
         Err(e) => return Err(with_kid(&kid)(reason_of(&e))),
     };
     if !rules.claim_paths.is_empty() {
-        claims.grants.claims = configured_claims(token, &rules.claim_paths);
+        // Not shared yet: no copy is made.
+        Rc::make_mut(&mut claims.grants).claims = configured_claims(token, &rules.claim_paths);
     }
     Ok(Verified { claims, kid })
 }
@@ -569,7 +572,7 @@ fn post_check(payload: Payload, kid: &Option<String>, skew: i64, now: i64) -> Re
         _ => return Err(reject(Reason::MissingClaim)),
     };
     let grants = Grants { issuer: Some(issuer), scopes: scopes_of(scope.as_ref(), scp.as_ref()), claims: Vec::new() };
-    Ok(Claims { sub, exp, nbf, grants })
+    Ok(Claims { sub, exp, nbf, grants: Rc::new(grants) })
 }
 
 #[cfg(test)]
@@ -698,7 +701,7 @@ pub(crate) mod tests {
     fn a_good_token_verifies() {
         let c = verify(&mint(&claims_json("")), NOW).unwrap();
         let grants = Grants { issuer: Some("https://issuer.example".into()), ..Grants::default() };
-        assert_eq!(c, Claims { sub: "user-1".into(), exp: NOW + 600, nbf: None, grants });
+        assert_eq!(c, Claims { sub: "user-1".into(), exp: NOW + 600, nbf: None, grants: grants.into() });
         let arr = mint(&claims_json("").replace(r#""aud":"api""#, r#""aud":["x","other"]"#));
         assert!(verify(&arr, NOW).is_ok());
     }

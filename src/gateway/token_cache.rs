@@ -142,7 +142,10 @@ impl TokenCache {
 
 #[cfg(test)]
 mod tests {
+    use std::rc::Rc;
+
     use super::*;
+    use crate::gateway::authorize::Grants;
 
     fn token_hash(token: &str) -> TokenHash {
         TokenHasher::new([7; 32]).hash(token)
@@ -178,6 +181,18 @@ mod tests {
         assert_eq!((e.reason, e.expired_secs, e.kid.as_deref()), (Reason::Expired, Some(30), Some("k")));
         assert_eq!(c.get(&h, 130, 30), None, "expired entries are dropped");
         assert_eq!(c.get(&token_hash("t2"), 50, 30), None);
+    }
+
+    #[test]
+    fn hits_share_the_cached_grants() {
+        let mut c = TokenCache::new(10);
+        let h = token_hash("t");
+        let grants = Rc::new(Grants { scopes: vec!["read".into()], ..Grants::default() });
+        c.insert(h, Claims { sub: "u".into(), exp: 1000, nbf: None, grants: grants.clone() }, None);
+        for _ in 0..2 {
+            let hit = c.get(&h, 0, 0).unwrap().unwrap();
+            assert!(Rc::ptr_eq(&hit.grants, &grants), "a hit hands out the cached grants, not a copy");
+        }
     }
 
     #[test]

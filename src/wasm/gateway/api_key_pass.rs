@@ -3,6 +3,8 @@
 //! asked of its store), the global rate limit with `MESH_RATE_LIMIT_STORE=do`,
 //! then expiry, the isolate's count and the last-use write-back.
 
+use std::rc::Rc;
+
 use serde_json::json;
 
 use crate::gateway::api_keys;
@@ -24,7 +26,7 @@ impl Configured {
     /// An API key by its hash: the negative cache, else its record (cached
     /// with `do`, else from its store); then its expiry and rate limit. What
     /// it grants is its scopes.
-    pub(super) fn verify_api_key<'l>(&self, key: &str, call: &Call, rid: &Rid<'_>, fed: &mut Fed) -> Result<(Identity, Grants), Failure<'l>> {
+    pub(super) fn verify_api_key<'l>(&self, key: &str, call: &Call, rid: &Rid<'_>, fed: &mut Fed) -> Result<(Identity, Rc<Grants>), Failure<'l>> {
         let unknown = || Failure::Reject(Reason::UnknownApiKey.into());
         let Some(store) = &self.keys else { return Err(Failure::Unavailable) };
         if !api_keys::well_formed(key, &self.cfg.api_key_prefix) {
@@ -79,7 +81,7 @@ impl Configured {
                 if touch {
                     keys_api::touch_later(store, hash, now, &call.ctx, rid);
                 }
-                Ok((identity, Grants::from_scopes(&record.scopes)))
+                Ok((identity, Rc::new(Grants::from_scopes(&record.scopes))))
             }
         }
     }

@@ -456,7 +456,7 @@ impl Configured {
         };
         if let Some(op) = keys_op {
             // The keys API's caller is a verified JWT: its scopes bound a new key's.
-            let (owner, scopes) = verified.map(|(i, g)| (i.user_id, g.scopes)).unwrap_or_default();
+            let (owner, scopes) = verified.map(|(i, g)| (i.user_id, Rc::unwrap_or_clone(g).scopes)).unwrap_or_default();
             return Pass::Need(Need::KeysApi { op, owner, scopes, cors });
         }
         if let (Some((rules, _)), Some((_, grants))) = (rules.filter(|(r, _)| r.authorizes()), &verified) {
@@ -470,7 +470,7 @@ impl Configured {
         let mut lines = match &verified {
             // Room for the proxy headers: no regrowth on the way.
             None => String::with_capacity(IDENTITY_LINES_CAPACITY),
-            Some((identity, grants)) => match injected(&self.cfg, (method, path, query), identity, Some(grants), now_secs()) {
+            Some((identity, grants)) => match injected(&self.cfg, (method, path, query), identity, Some(&**grants), now_secs()) {
                 Some(lines) => lines,
                 None => return Pass::Done(Err(JsValue::from_str("an identity header value is not header-safe"))),
             },
@@ -517,7 +517,7 @@ impl Configured {
 
     /// One step of the core's JWT loop, its need as this pass's; done, who
     /// the token names and what it grants.
-    fn verify_jwt<'l>(&self, token: &'l str, fed: &mut Fed) -> Result<(Identity, Grants), Failure<'l>> {
+    fn verify_jwt<'l>(&self, token: &'l str, fed: &mut Fed) -> Result<(Identity, Rc<Grants>), Failure<'l>> {
         let mut jwt = self.jwt.borrow_mut();
         let issuer = pick_issuer(&jwt, token).map_err(Failure::Reject)?;
         let verifier = &mut jwt[issuer];
