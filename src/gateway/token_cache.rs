@@ -3,11 +3,13 @@
 //! memory: an entry is a 16-byte key plus `sub` (<= 255 B) and `kid`
 //! (<= 256 B).
 //!
-//! The key is two SipHash-2-4 runs under independent secret keys drawn per
-//! isolate: a keyed PRF, so a caller who cannot read the isolate's memory
-//! cannot aim a forged token at a cached one (each guess succeeds with
-//! probability 2^-128 per cached entry). It replaced SHA-256, which took
-//! most of a cache hit's CPU in wasm (about 5x the cost per byte).
+//! The key is SipHash-2-4 with its 128-bit output (the `siphasher` crate)
+//! under a secret key drawn per isolate: a keyed PRF, so a caller who cannot
+//! read the isolate's memory cannot aim a forged token at a cached one (each
+//! guess succeeds with probability 2^-128 per cached entry). One run over
+//! the token gives all 128 bits; it replaced two 64-bit runs under two keys,
+//! and before them SHA-256, which took most of a cache hit's CPU in wasm
+//! (about 5x the cost per byte).
 //!
 //! A hit skips the signature and claim parsing, never the rules that change
 //! with time: every hit re-checks `exp` and `nbf` against `now`. Route rules
@@ -15,35 +17,36 @@
 //! whose `kid` leaves the JWKS are dropped by [`TokenCache::drop_kids`].
 
 use std::collections::{HashMap, VecDeque};
-#[allow(deprecated)] // SipHasher is deprecated only in favour of unstable names; SipHash-2-4 is what it computes
-use std::hash::{BuildHasherDefault, Hasher, SipHasher};
+use std::fmt;
+use std::hash::{BuildHasherDefault, Hasher};
+
+use siphasher::sip128::SipHasher24;
 
 use super::jwt::{check_times, Claims, Reason, Rejection};
 
 pub type TokenHash = [u8; 16];
 
-/// The keyed hash of tokens: four 64-bit secret keys (two SipHash keys).
-#[derive(Debug, Clone)]
-pub struct TokenHasher([u64; 4]);
+/// The keyed hash of tokens: SipHash-2-4-128 under a 128-bit secret key.
+/// Its `Debug` shows no key.
+#[derive(Clone)]
+pub struct TokenHasher(SipHasher24);
 
 impl TokenHasher {
-    /// From 32 secret random bytes (drawn once per isolate by the binding).
+    /// From 32 secret random bytes (drawn once per isolate by the binding);
+    /// the first 16 are the key.
     pub fn new(seed: [u8; 32]) -> Self {
-        let k = |i: usize| u64::from_le_bytes(seed[i * 8..i * 8 + 8].try_into().expect("8 bytes"));
-        TokenHasher([k(0), k(1), k(2), k(3)])
+        let key: &[u8; 16] = seed.first_chunk().expect("16 of 32 bytes");
+        TokenHasher(SipHasher24::new_with_key(key))
     }
 
     pub fn hash(&self, token: &str) -> TokenHash {
-        #[allow(deprecated)]
-        let run = |k0, k1| {
-            let mut h = SipHasher::new_with_keys(k0, k1);
-            h.write(token.as_bytes());
-            h.finish().to_le_bytes()
-        };
-        let mut out = [0u8; 16];
-        out[..8].copy_from_slice(&run(self.0[0], self.0[1]));
-        out[8..].copy_from_slice(&run(self.0[2], self.0[3]));
-        out
+        self.0.hash(token.as_bytes()).as_bytes()
+    }
+}
+
+impl fmt::Debug for TokenHasher {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str("TokenHasher(<secret key>)")
     }
 }
 
@@ -155,15 +158,33 @@ mod tests {
     fn the_hash_depends_on_the_secret_and_every_byte() {
         let a = TokenHasher::new([1; 32]);
         let mut seed = [1; 32];
-        seed[31] = 2;
+        seed[15] = 2;
         let b = TokenHasher::new(seed);
         assert_eq!(a.hash("header.payload.sig"), a.hash("header.payload.sig"));
         assert_ne!(a.hash("header.payload.sig"), b.hash("header.payload.sig"), "another isolate's key gives another hash");
         assert_ne!(a.hash("header.payload.sig"), a.hash("header.payload.sih"));
         assert_ne!(a.hash(""), a.hash("\0"));
-        // Both halves are keyed: the second half changes with the second key pair alone.
-        assert_eq!(a.hash("t")[..8], b.hash("t")[..8]);
-        assert_ne!(a.hash("t")[8..], b.hash("t")[8..]);
+        // Every byte of the 16-byte key counts, and both halves of the output depend on it.
+        for i in 0..16 {
+            let mut seed = [1; 32];
+            seed[i] ^= 0x80;
+            let (x, y) = (a.hash("t"), TokenHasher::new(seed).hash("t"));
+            assert!(x[..8] != y[..8] && x[8..] != y[8..], "key byte {i}");
+        }
+        assert!(!format!("{a:?}").contains("1"), "no key in Debug");
+    }
+
+    #[test]
+    fn the_hash_is_siphash_2_4_128() {
+        // The reference implementation's vectors (vectors_sip128 in
+        // veorq/SipHash): key 00..0f, messages 00..(n-1).
+        let mut seed = [0; 32];
+        seed[..16].iter_mut().enumerate().for_each(|(i, b)| *b = i as u8);
+        let h = TokenHasher::new(seed);
+        let message = |n: u8| (0..n).map(char::from).collect::<String>();
+        assert_eq!(h.hash(""), [0xa3, 0x81, 0x7f, 0x04, 0xba, 0x25, 0xa8, 0xe6, 0x6d, 0xf6, 0x72, 0x14, 0xc7, 0x55, 0x02, 0x93]);
+        assert_eq!(h.hash(&message(7)), [0xa1, 0xf1, 0xeb, 0xbe, 0xd8, 0xdb, 0xc1, 0x53, 0xc0, 0xb8, 0x4a, 0xa6, 0x1f, 0xf0, 0x82, 0x39]);
+        assert_eq!(h.hash(&message(8)), [0x3b, 0x62, 0xa9, 0xba, 0x62, 0x58, 0xf5, 0x61, 0x0f, 0x83, 0xe2, 0x64, 0xf3, 0x14, 0x97, 0xb4]);
     }
 
     fn claims(exp: i64) -> Claims {
