@@ -45,14 +45,14 @@ fuzz_target!(|data: &[u8]| {
             let signed = Signed { method, path, query, headers: &pairs, timestamp: v.timestamp };
             let expected = hmac_sha256(SECRET.as_bytes(), &canonical_message(&signed));
             assert_eq!(unhex(sig_header).as_deref(), Some(&expected[..]));
-            assert_eq!(v.identity.user_id, user_id);
+            assert_eq!(&*v.identity.user_id, user_id);
         }
         Err(e) => assert_code(e.code()),
     }
 
     // Signed by the gateway, then checked by the origin `offset` seconds later.
     let identity = Identity {
-        user_id: user_id.to_string(),
+        user_id: user_id.into(),
         method: AuthMethod::parse(auth_method).unwrap_or(AuthMethod::Jwt),
         api_key_id: (!api_key_id.is_empty()).then(|| api_key_id.to_string()),
     };

@@ -101,7 +101,7 @@ fn check_outcome(token: &str, outcome: &Result<Verified, Rejection>) {
             // read back just the claims the gateway uses.
             let v: Seen = serde_json::from_slice(payload).expect("accepted claims parse as JSON");
             assert_eq!(v.iss, Some(Value::from(ISSUER)));
-            assert_eq!(v.sub, Some(Value::from(c.sub.as_str())));
+            assert_eq!(v.sub, Some(Value::from(&*c.sub)));
             let exp = v.exp.and_then(|e| e.as_f64()).expect("exp is a number");
             assert_eq!(exp.floor() as i64, c.exp);
         }

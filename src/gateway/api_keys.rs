@@ -113,7 +113,7 @@ pub fn public_view(r: &KeyRecord) -> serde_json::Value {
 /// for a corrupt record or an owner that cannot travel as a header value.
 pub fn record_identity(text: &str) -> Option<(KeyRecord, Identity)> {
     let r: KeyRecord = serde_json::from_str(text).ok()?;
-    let identity = Identity { user_id: r.owner.clone(), method: AuthMethod::ApiKey, api_key_id: Some(r.id.clone()) };
+    let identity = Identity { user_id: r.owner.as_str().into(), method: AuthMethod::ApiKey, api_key_id: Some(r.id.clone()) };
     is_safe_header_value(&r.owner).then_some((r, identity))
 }
 

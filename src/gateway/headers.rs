@@ -5,6 +5,8 @@
 //! forwarding. API keys never reach the origin; a verified JWT does (origins
 //! may call other services on the user's behalf), see [`stripped_names`].
 
+use std::rc::Rc;
+
 pub const USER_ID: &str = "x-user-id";
 pub const AUTH_METHOD: &str = "x-auth-method";
 pub const API_KEY_ID: &str = "x-api-key-id";
@@ -68,7 +70,8 @@ pub fn bearer_token(value: &str) -> Option<&str> {
 /// Who the gateway vouches for, injected as headers.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Identity {
-    pub user_id: String,
+    /// Shared with the verified token's cached `sub`: a cache hit copies no string.
+    pub user_id: Rc<str>,
     pub method: AuthMethod,
     /// The API key's id (`x-api-key-id`) for key-authenticated requests.
     pub api_key_id: Option<String>,
@@ -103,7 +106,7 @@ impl AuthMethod {
 /// with a mangled identity.
 pub fn identity_headers(identity: &Identity) -> Option<Vec<(&str, &str)>> {
     let mut out = Vec::with_capacity(3);
-    out.push((USER_ID, identity.user_id.as_str()));
+    out.push((USER_ID, &*identity.user_id));
     out.push((AUTH_METHOD, identity.method.name()));
     if let Some(id) = &identity.api_key_id {
         out.push((API_KEY_ID, id.as_str()));

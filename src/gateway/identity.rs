@@ -196,7 +196,7 @@ pub fn verify<'h>(
         return Err(IdentityError::Stale);
     }
     let identity = Identity {
-        user_id: value(USER_ID).ok_or(IdentityError::Missing)?.to_string(),
+        user_id: value(USER_ID).ok_or(IdentityError::Missing)?.into(),
         method: value(AUTH_METHOD).and_then(AuthMethod::parse).ok_or(IdentityError::Missing)?,
         api_key_id: value(API_KEY_ID).filter(|s| !s.is_empty()).map(String::from),
     };

@@ -436,7 +436,8 @@ pub fn issuer_of(token: &str) -> Option<String> {
 /// What a verified token says, as far as the gateway needs it.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Claims {
-    pub sub: String,
+    /// Shared: a cache hit hands out the cached `sub`, not a copy.
+    pub sub: Rc<str>,
     pub exp: i64,
     pub nbf: Option<i64>,
     /// Issuer, scopes and the configured claims' values: what route rules
@@ -572,7 +573,7 @@ fn post_check(payload: Payload, kid: &Option<String>, skew: i64, now: i64) -> Re
         _ => return Err(reject(Reason::MissingClaim)),
     };
     let grants = Grants { issuer: Some(issuer), scopes: scopes_of(scope.as_ref(), scp.as_ref()), claims: Vec::new() };
-    Ok(Claims { sub, exp, nbf, grants: Rc::new(grants) })
+    Ok(Claims { sub: sub.into(), exp, nbf, grants: Rc::new(grants) })
 }
 
 #[cfg(test)]
@@ -639,7 +640,7 @@ pub(crate) mod tests {
     fn a_webcrypto_verdict_is_the_only_way_to_the_claims_of_an_asymmetric_token() {
         let t = es256("e1", &claims_json(""));
         let v = attested(&t, true).unwrap();
-        assert_eq!((v.claims.sub.as_str(), v.kid.as_deref()), ("user-1", Some("e1")));
+        assert_eq!((&*v.claims.sub, v.kid.as_deref()), ("user-1", Some("e1")));
         // No verdict of true, no proof: the claims are never decoded.
         let e = attested(&t, false).unwrap_err();
         assert_eq!((e.reason, e.kid.as_deref()), (Reason::BadSignature, Some("e1")));
@@ -679,7 +680,7 @@ pub(crate) mod tests {
             format!("{input}.{}", b64url_encode(&signer.try_sign(input.as_bytes()).unwrap()))
         };
         let c = verify(&sign(SECRET), NOW).unwrap();
-        assert_eq!(c.sub, "user-1");
+        assert_eq!(&*c.sub, "user-1");
         assert_eq!(reason(&sign("another-secret-another-secret-!!")), Reason::BadSignature);
     }
 

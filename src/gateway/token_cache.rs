@@ -205,14 +205,14 @@ mod tests {
     }
 
     #[test]
-    fn hits_share_the_cached_grants() {
+    fn hits_share_the_cached_sub_and_grants() {
         let mut c = TokenCache::new(10);
         let h = token_hash("t");
-        let grants = Rc::new(Grants { scopes: vec!["read".into()], ..Grants::default() });
-        c.insert(h, Claims { sub: "u".into(), exp: 1000, nbf: None, grants: grants.clone() }, None);
+        let (sub, grants): (Rc<str>, _) = ("u".into(), Rc::new(Grants { scopes: vec!["read".into()], ..Grants::default() }));
+        c.insert(h, Claims { sub: sub.clone(), exp: 1000, nbf: None, grants: grants.clone() }, None);
         for _ in 0..2 {
             let hit = c.get(&h, 0, 0).unwrap().unwrap();
-            assert!(Rc::ptr_eq(&hit.grants, &grants), "a hit hands out the cached grants, not a copy");
+            assert!(Rc::ptr_eq(&hit.sub, &sub) && Rc::ptr_eq(&hit.grants, &grants), "a hit hands out the cached values, not copies");
         }
     }
 

@@ -206,7 +206,7 @@ mod tests {
         let mut v = verifier();
         let t = mint(&claims_json(""));
         let JwtStep::Done(Ok(c)) = v.start(&t, NOW) else { panic!() };
-        assert_eq!(c.sub, "user-1");
+        assert_eq!(&*c.sub, "user-1");
         assert_eq!(v.cached_tokens(), 1);
         let JwtStep::Done(Ok(_)) = v.start(&t, NOW + 1) else { panic!() };
         // The cache re-checks expiry on a hit.
@@ -312,7 +312,7 @@ mod tests {
         let t = es256_token();
         let set = || format!(r#"{{"keys":[{}]}}"#, ec_jwk("e1"));
         let (result, steps) = drive(&mut v, &t, NOW, &set, &|p| p.signature == [1; 64]);
-        assert_eq!(result.unwrap().sub, "user-1");
+        assert_eq!(&*result.unwrap().sub, "user-1");
         assert_eq!(steps, ["jwks", "import", "verify"]);
         // The same token again: the loop finishes at its first step.
         let (result, steps) = drive(&mut v, &t, NOW + 5, &|| unreachable!("no fetch"), &|_| unreachable!("no verify"));
