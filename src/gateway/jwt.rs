@@ -514,14 +514,10 @@ pub fn attested_claims(proof: VerifiedSignature<'_>, rules: &JwtRules, now: i64)
 /// jsonwebtoken's `decode` (the header, the signature, the claims), then
 /// the post-check. `kid` is the pre-check's reading of the same header.
 fn decode_checked(token: &str, key: &DecodingKey, validation: &Validation, kid: Option<String>, rules: &JwtRules, now: i64) -> Result<Verified, Rejection> {
-    let mut claims = match jsonwebtoken::decode::<Payload>(token, key, validation) {
-        Ok(data) => post_check(data.claims, &kid, rules.skew, now)?,
+    let claims = match jsonwebtoken::decode::<Payload>(token, key, validation) {
+        Ok(data) => post_check(data.claims, &kid, (rules.skew, now), || configured_claims(token, &rules.claim_paths))?,
         Err(e) => return Err(with_kid(&kid)(reason_of(&e))),
     };
-    if !rules.claim_paths.is_empty() {
-        // Not shared yet: no copy is made.
-        Rc::make_mut(&mut claims.grants).claims = configured_claims(token, &rules.claim_paths);
-    }
     Ok(Verified { claims, kid })
 }
 
@@ -530,6 +526,9 @@ fn decode_checked(token: &str, key: &DecodingKey, validation: &Validation, kid: 
 /// claim names a path: most configurations name none, and their tokens
 /// are then decoded once.
 fn configured_claims(token: &str, paths: &[String]) -> Vec<(String, ClaimValue)> {
+    if paths.is_empty() {
+        return Vec::new();
+    }
     let payload = token.split('.').nth(1).and_then(|p| b64url_decode(p).ok());
     let map: Option<serde_json::Map<String, Value>> = payload.and_then(|p| serde_json::from_slice(&p).ok());
     map.map(|m| claims_at(&m, paths.iter().map(String::as_str))).unwrap_or_default()
@@ -555,7 +554,13 @@ pub fn check_times(exp: i64, nbf: Option<i64>, now: i64, skew: i64) -> Result<()
 /// Step 3, what jsonwebtoken left: the times against `now`, `nbf`'s format
 /// (jsonwebtoken checks it only when it compares it), one `iss` string
 /// (jsonwebtoken also takes a list), `sub`.
-fn post_check(payload: Payload, kid: &Option<String>, skew: i64, now: i64) -> Result<Claims, Rejection> {
+/// `configured`: the configured claims' values, read once the rest passed.
+fn post_check(
+    payload: Payload,
+    kid: &Option<String>,
+    (skew, now): (i64, i64),
+    configured: impl FnOnce() -> Vec<(String, ClaimValue)>,
+) -> Result<Claims, Rejection> {
     let reject = with_kid(kid);
     let [exp, nbf, iss, sub, scope, scp] = payload.0;
     let exp = exp.as_ref().and_then(numeric_date).ok_or_else(|| reject(Reason::MissingClaim))?;
@@ -572,7 +577,7 @@ fn post_check(payload: Payload, kid: &Option<String>, skew: i64, now: i64) -> Re
         Some(Value::String(_)) => return Err(reject(Reason::BadSubject)),
         _ => return Err(reject(Reason::MissingClaim)),
     };
-    let grants = Grants { issuer: Some(issuer), scopes: scopes_of(scope.as_ref(), scp.as_ref()), claims: Vec::new() };
+    let grants = Grants { issuer: Some(issuer), scopes: scopes_of(scope.as_ref(), scp.as_ref()), claims: configured() };
     Ok(Claims { sub: sub.into(), exp, nbf, grants: Rc::new(grants) })
 }
 

@@ -456,7 +456,7 @@ impl Configured {
         };
         if let Some(op) = keys_op {
             // The keys API's caller is a verified JWT: its scopes bound a new key's.
-            let (owner, scopes) = verified.map(|(i, g)| (i.user_id.to_string(), Rc::unwrap_or_clone(g).scopes)).unwrap_or_default();
+            let (owner, scopes) = verified.map(|(i, g)| (i.user_id.to_string(), g.scopes.clone())).unwrap_or_default();
             return Pass::Need(Need::KeysApi { op, owner, scopes, cors });
         }
         if let (Some((rules, _)), Some((_, grants))) = (rules.filter(|(r, _)| r.authorizes()), &verified) {
