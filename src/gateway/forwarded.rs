@@ -59,12 +59,12 @@ pub fn push_lines(out: &mut String, url: &str, client_ip: Option<&str>) {
     out.push_str("forwarded\n");
     if let Some(ip) = ip {
         // RFC 7239 §6: an IPv6 node is a quoted "[...]".
-        let (open, close) = if ip.contains(':') { ("\"[", "]\"") } else { ("", "") };
+        let (open, close) = if ip.as_bytes().contains(&b':') { ("\"[", "]\"") } else { ("", "") };
         ["for=", open, ip, close].iter().for_each(|p| out.push_str(p));
     }
     if let Some((scheme, host)) = at {
         // A `:` (port, IPv6) is not a token character: quote it.
-        let quote = if host.contains(':') { "\"" } else { "" };
+        let quote = if host.as_bytes().contains(&b':') { "\"" } else { "" };
         let sep = if ip.is_some() { ";" } else { "" };
         [sep, "host=", quote, host, quote, ";proto=", scheme].iter().for_each(|p| out.push_str(p));
     }

@@ -99,7 +99,7 @@ pub fn injected(
     now: i64,
 ) -> Option<String> {
     let mut headers = identity_headers(identity)?;
-    let scopes = grants.map(|g| g.scopes.join(" ")).filter(|s| is_safe_header_value(s));
+    let scopes = grants.filter(|g| !g.scopes.is_empty()).map(|g| g.scopes.join(" ")).filter(|s| is_safe_header_value(s));
     if let Some(scopes) = &scopes {
         headers.push((AUTH_SCOPES, scopes));
     }
