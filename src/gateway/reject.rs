@@ -34,8 +34,12 @@ impl Reply {
     }
 }
 
-/// 401 per RFC 6750: `invalid_request` when no credential was sent,
-/// `invalid_token` for everything else, whatever the reason.
+/// 401 per RFC 6750: the body's `error` is `invalid_request` when no
+/// credential was sent, `invalid_token` for everything else, whatever the
+/// reason. The challenge names `invalid_token` only: a request with no
+/// credential at all gets a bare `Bearer` challenge, since §3.1 says it
+/// SHOULD NOT carry an error code (a client that never tried to
+/// authenticate has done nothing wrong yet).
 pub fn unauthorized(rejection: &Rejection) -> Reply {
     challenged(rejection, None)
 }
@@ -43,11 +47,16 @@ pub fn unauthorized(rejection: &Rejection) -> Reply {
 /// [`unauthorized`], naming the route's RFC 9728 metadata URL on `jwt`
 /// routes (`resource_metadata`), where an MCP client learns where to log in.
 pub fn challenged(rejection: &Rejection, resource_metadata: Option<&str>) -> Reply {
-    let error = if rejection.reason == Reason::MissingCredential { "invalid_request" } else { "invalid_token" };
-    let mut challenge = format!("Bearer error=\"{error}\"");
-    if let Some(url) = resource_metadata {
-        challenge += &format!(", resource_metadata=\"{url}\"");
+    let missing = rejection.reason == Reason::MissingCredential;
+    let error = if missing { "invalid_request" } else { "invalid_token" };
+    let mut params = Vec::new();
+    if !missing {
+        params.push(format!("error=\"{error}\""));
     }
+    if let Some(url) = resource_metadata {
+        params.push(format!("resource_metadata=\"{url}\""));
+    }
+    let challenge = if params.is_empty() { "Bearer".to_string() } else { format!("Bearer {}", params.join(", ")) };
     Reply::json(401, json!({ "error": error })).with_header("www-authenticate", challenge)
 }
 
@@ -146,10 +155,13 @@ mod tests {
         assert_eq!(r.body, r#"{"error":"invalid_token"}"#);
         let r = unauthorized(&Reason::MissingCredential.into());
         assert_eq!(r.body, r#"{"error":"invalid_request"}"#);
-        assert!(r.headers.contains(&("www-authenticate", "Bearer error=\"invalid_request\"".into())));
+        assert!(r.headers.contains(&("www-authenticate", "Bearer".into())), "no error code without a credential: {:?}", r.headers);
         assert!(misconfigured().body.contains("gateway misconfigured"));
         let r = challenged(&Reason::MissingCredential.into(), Some("https://gw/.well-known/oauth-protected-resource/mcp/"));
-        let challenge = "Bearer error=\"invalid_request\", resource_metadata=\"https://gw/.well-known/oauth-protected-resource/mcp/\"";
+        let challenge = "Bearer resource_metadata=\"https://gw/.well-known/oauth-protected-resource/mcp/\"";
+        assert!(r.headers.contains(&("www-authenticate", challenge.into())), "{:?}", r.headers);
+        let r = challenged(&Reason::Expired.into(), Some("https://gw/m"));
+        let challenge = "Bearer error=\"invalid_token\", resource_metadata=\"https://gw/m\"";
         assert!(r.headers.contains(&("www-authenticate", challenge.into())), "{:?}", r.headers);
     }
 

@@ -102,6 +102,8 @@ export function assertRejected(r, code = 'invalid_token', msg = '') {
   assert.ok(challenge, `WWW-Authenticate present ${where}`);
   assert.match(challenge, /^Bearer(\s|$)/, `challenge scheme ${where}`);
   if (code === 'invalid_token') assert.match(challenge, /error="invalid_token"/, `challenge error ${where}`);
+  // No credential at all: RFC 6750 §3.1, no error code in the challenge.
+  else if (code === 'invalid_request') assert.doesNotMatch(challenge, /error=/, `challenge without an error code ${where}`);
   else if (/error=/.test(challenge)) assert.match(challenge, new RegExp(`error="${code}"`), `challenge error ${where}`);
   assert.equal(r.seen.length, 0, `the origin saw nothing ${where}`);
 }
