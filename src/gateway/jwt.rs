@@ -13,7 +13,7 @@
 //!    waits for WebCrypto passes here twice, and each of its header reads
 //!    cost more than this whole pre-check.
 //! 2. The signature, over the exact bytes received, then the claims, in one
-//!    `jsonwebtoken::decode`: [`decode_hs256`] (HMAC through the gateway's
+//!    `jsonwebtoken::jws::decode`: [`decode_hs256`] (HMAC through the gateway's
 //!    `CryptoProvider`, [`super::crypto_provider`]), or [`attested_claims`]
 //!    for RS256/ES256, whose signature WebCrypto verified in the binding.
 //! 3. Then what jsonwebtoken leaves to us: claim names unique, `exp`/`nbf`
@@ -511,10 +511,22 @@ pub fn attested_claims(proof: VerifiedSignature<'_>, rules: &JwtRules, now: i64)
     decode_checked(proof.token, &proof.key, validation, proof.kid, rules, now)
 }
 
-/// jsonwebtoken's `decode` (the header, the signature, the claims), then
+/// jsonwebtoken's JWS `decode` (the header, the signature, the claims), then
 /// the post-check. `kid` is the pre-check's reading of the same header.
+///
+/// `jws::decode`, not the compact `decode`: the two check the same things,
+/// but the compact one decodes the whole header twice (once to pick the
+/// verifier, once beside the signature), and jsonwebtoken's `Header`, with
+/// its flattened extras, is the dearest part of a distinct token's checks.
+/// The three segments are copied into the `Jws` it takes; `parse` already
+/// split the token into exactly three.
 fn decode_checked(token: &str, key: &DecodingKey, validation: &Validation, kid: Option<String>, rules: &JwtRules, now: i64) -> Result<Verified, Rejection> {
-    let claims = match jsonwebtoken::decode::<Payload>(token, key, validation) {
+    let mut parts = token.splitn(3, '.').map(str::to_owned);
+    let (Some(protected), Some(payload), Some(signature)) = (parts.next(), parts.next(), parts.next()) else {
+        return Err(with_kid(&kid)(Reason::Malformed));
+    };
+    let jws = jsonwebtoken::jws::Jws { protected, payload, signature, _pd: std::marker::PhantomData };
+    let claims = match jsonwebtoken::jws::decode::<Payload>(&jws, key, validation) {
         Ok(data) => post_check(data.claims, &kid, (rules.skew, now), || configured_claims(token, &rules.claim_paths))?,
         Err(e) => return Err(with_kid(&kid)(reason_of(&e))),
     };
