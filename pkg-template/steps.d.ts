@@ -103,6 +103,12 @@ export interface Settings {
   redirectLoginKey: string;
   apiKeyMode: boolean;
   timeoutMs: number;
+  /** How long a tab waits for the cross-tab lock before refreshing without it. */
+  lockWaitMs: number;
+  /** How long a lock holder that stored new tokens keeps the lock. */
+  storageSettleMs: number;
+  /** How long a tab lets racing lease writes land before reading back who won. */
+  leaseSettleMs: number;
 }
 
 /** The wasm-bindgen class over the sans-IO core. */
@@ -152,7 +158,7 @@ export interface ClientCore {
   idToken(): string | undefined;
   leaseRecord(owner: string, now: number): string;
   leaseOwner(value: string): string;
-  leaseTaken(value: string | undefined, me: string, now: number): boolean;
+  leaseWaitMs(value: string | undefined, me: string, now: number, random: number): number;
   validateFailure(code: string, status?: number): 'invalid' | 'local' | 'rethrow';
   serverValidation(body: unknown): ValidationResult;
   localValidation(now: number): ValidationResult;

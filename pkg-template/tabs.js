@@ -3,17 +3,13 @@
 // (or, without Web Locks, the core's localStorage lease: src/client/lease.rs),
 // news over BroadcastChannel `<key>` (`tokens`, `ended`; never a token) or
 // `storage` events, and a re-read when a sleeping tab wakes. Waiting for the
-// lock is bounded (`3 * timeoutMs`): past that the tab goes on without it.
+// lock is bounded (the core's `lockWaitMs`): past that the tab goes on
+// without it. Every delay here is the core's (src/client/lease.rs).
 
 import { isObject, sleep, timerMs } from './transfer.js';
 
 /** @import { SessionKeeper } from './session.js' */
 /** @import { SessionEndReason } from './index.js' */
-
-// Chromium hands a localStorage write to other tabs' processes apart from the
-// Web Lock: the next holder could read the old value (holding the spent
-// refresh token), so a holder that stored new tokens keeps the lock a little longer.
-const STORAGE_SETTLE_MS = 50;
 
 export class Tabs {
   /** @param {SessionKeeper} keeper */
@@ -109,15 +105,16 @@ export class Tabs {
     this.post('ended', reason);
   }
 
+  /** A holder that stored new tokens keeps the lock a little longer (why: the core's STORAGE_SETTLE_MS). */
   async settleAfterWrite() {
     if (!this.wrote) return;
     this.wrote = false;
-    await sleep(this.keeper.core, STORAGE_SETTLE_MS, this.keeper.signals()).catch(() => {});
+    await sleep(this.keeper.core, this.keeper.s.storageSettleMs, this.keeper.signals()).catch(() => {});
   }
 
   /** Runs `task` holding the cross-tab lock. @param {() => Promise<void>} task @returns {Promise<void>} */
   async withLock(task) {
-    const waitMs = this.keeper.s.timeoutMs * 3;
+    const waitMs = this.keeper.s.lockWaitMs;
     const locks = /** @type {any} */ (globalThis).navigator?.locks;
     if (!isObject(locks)) return this.withLease(waitMs, task);
     // Bounded wait: past it, go on without the lock (the refresh re-reads
@@ -170,15 +167,16 @@ export class Tabs {
     const giveUpAt = Date.now() + waitMs;
     const read = () => k.storage.read(key).catch(() => undefined);
     let held = false;
-    // Bounded by giveUpAt; every round sleeps at least 50 ms.
+    // Bounded by giveUpAt; every round sleeps.
     while (Date.now() < giveUpAt) {
-      if (core.leaseTaken(await read(), me, Date.now())) {
-        await sleep(core, 50 + Math.floor(Math.random() * 100), signals);
+      const wait = core.leaseWaitMs(await read(), me, Date.now(), Math.random());
+      if (wait > 0) {
+        await sleep(core, wait, signals);
         continue;
       }
       await k.storage.write(key, core.leaseRecord(me, Date.now())).catch(() => {});
       // Let racing tabs' writes land, then see who won.
-      await sleep(core, 100, signals);
+      await sleep(core, k.s.leaseSettleMs, signals);
       const value = await read();
       if (value !== undefined && core.leaseOwner(value) === me) {
         held = true;

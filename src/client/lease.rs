@@ -1,10 +1,48 @@
-//! The cross-tab lease: where Web Locks are missing, the tab that refreshes
-//! holds `<storage key>:lock` = `owner|until` in localStorage. A crashed
-//! holder's lease lapses at `until`; a value of another shape holds nothing.
-//! A tab writes its lease, lets racing writes settle, reads it back, and
-//! gives it back on `pagehide` (`pkg-template/tabs.js`). It is not atomic:
-//! two tabs whose writes cross within the settle delay could both hold it
-//! (the holder's re-read of the session under it narrows that).
+//! The cross-tab lock's rules (`pkg-template/tabs.js` runs them): how long a
+//! tab waits for it, and the lease that stands in for it where Web Locks are
+//! missing. The tab that refreshes then holds `<storage key>:lock` =
+//! `owner|until` in localStorage. A crashed holder's lease lapses at
+//! `until`; a value of another shape holds nothing. A tab writes its lease,
+//! lets racing writes settle ([`LEASE_SETTLE_MS`]), reads it back, and gives
+//! it back on `pagehide`. It is not atomic: two tabs whose writes cross
+//! within the settle delay could both hold it (the holder's re-read of the
+//! session under it narrows that).
+
+/// A tab waits this many refresh budgets (`timeoutMs`) for the lock, then
+/// refreshes without it (re-reading storage first) instead of failing: a
+/// holder's refresh ends within one budget, its storing soon after.
+const LOCK_WAIT_BUDGETS: i64 = 3;
+
+/// After storing new tokens a holder keeps the lock this long: Chromium
+/// hands a localStorage write to other tabs' processes apart from the Web
+/// Lock, so the next holder could otherwise read the old value, with the
+/// refresh token just spent.
+pub const STORAGE_SETTLE_MS: i64 = 50;
+
+/// After writing its lease, a tab waits this long for racing tabs' writes
+/// to land before it reads back who won.
+pub const LEASE_SETTLE_MS: i64 = 100;
+
+/// While another tab holds the lease, a tab looks again after this long
+/// plus up to [`LEASE_POLL_JITTER_MS`], so waiting tabs do not write in step.
+const LEASE_POLL_MS: i64 = 50;
+const LEASE_POLL_JITTER_MS: f64 = 100.0;
+
+/// How long a tab waits for the lock before going on without it.
+pub fn lock_wait_ms(timeout_ms: i64) -> i64 {
+    timeout_ms.saturating_mul(LOCK_WAIT_BUDGETS)
+}
+
+/// How long to wait before trying the lease again: 0 when it is free (no
+/// lease, a lapsed one, this tab's own, or a value of another shape), else a
+/// poll delay with `random` (in [0, 1)) as its jitter.
+pub fn lease_wait_ms(value: Option<&str>, me: &str, now_ms: i64, random: f64) -> i64 {
+    if !lease_taken(value, me, now_ms) {
+        return 0;
+    }
+    let jitter = if random.is_finite() { random.clamp(0.0, 1.0) } else { 0.0 };
+    LEASE_POLL_MS + (jitter * LEASE_POLL_JITTER_MS).min(LEASE_POLL_JITTER_MS - 1.0) as i64
+}
 
 /// The lease's storage key beside the session's.
 pub fn lease_key(storage_key: &str) -> String {
@@ -29,7 +67,7 @@ pub fn lease_owner(value: &str) -> &str {
 }
 
 /// True when another tab than `me` holds a lease that has not lapsed.
-pub fn lease_taken(value: Option<&str>, me: &str, now_ms: i64) -> bool {
+fn lease_taken(value: Option<&str>, me: &str, now_ms: i64) -> bool {
     let Some(value) = value else { return false };
     let Some((owner, until)) = value.split_once('|') else { return false };
     let until = until.strip_prefix('+').unwrap_or(until);
@@ -63,5 +101,28 @@ mod tests {
             assert!(!lease_taken(value, "7", 0), "{value:?}");
         }
         assert!(lease_taken(Some("42|+5"), "7", 0));
+    }
+
+    #[test]
+    fn a_taken_lease_is_polled_after_50_to_149_ms_a_free_one_at_once() {
+        let value = lease_record("42", NOW, 10_000);
+        assert_eq!(lease_wait_ms(Some(&value), "7", NOW, 0.0), 50);
+        assert_eq!(lease_wait_ms(Some(&value), "7", NOW, 0.5), 100);
+        assert_eq!(lease_wait_ms(Some(&value), "7", NOW, 0.999_999), 149);
+        // A jitter out of range (a broken random source) stays in bounds.
+        for random in [-1.0, 1.0, 7.0, f64::NAN, f64::INFINITY] {
+            let ms = lease_wait_ms(Some(&value), "7", NOW, random);
+            assert!((50..150).contains(&ms), "{random}: {ms}");
+        }
+        assert_eq!(lease_wait_ms(Some(&value), "42", NOW, 0.5), 0, "its own lease");
+        assert_eq!(lease_wait_ms(Some(&value), "7", NOW + 15_000, 0.5), 0, "lapsed");
+        assert_eq!(lease_wait_ms(None, "7", NOW, 0.5), 0);
+        assert_eq!(lease_wait_ms(Some("junk"), "7", NOW, 0.5), 0);
+    }
+
+    #[test]
+    fn the_lock_is_awaited_three_refresh_budgets() {
+        assert_eq!(lock_wait_ms(10_000), 30_000);
+        assert_eq!(lock_wait_ms(i64::MAX), i64::MAX);
     }
 }

@@ -13,7 +13,7 @@ use super::options;
 use super::records::{self, claims_of, token_answer};
 use crate::client::storage::storage_error;
 use crate::client::device::DeviceLogins;
-use crate::client::lease::lease_key;
+use crate::client::lease::{lease_key, lock_wait_ms, LEASE_SETTLE_MS, STORAGE_SETTLE_MS};
 use crate::client::pending_login::pending_login_key;
 use crate::client::request::{http_error, resolve_api_url};
 use crate::client::{
@@ -171,7 +171,11 @@ impl ClientCore {
         text("deviceLoginKey", Some(&pending_login_key(&self.storage_key)));
         text("redirectLoginKey", Some(&crate::client::redirect::pending_redirect_key(&self.storage_key)));
         set(&o, "apiKeyMode", &JsValue::from_bool(c.mode() == AuthMode::ApiKey));
-        set(&o, "timeoutMs", &JsValue::from_f64(c.timeout_ms.clamp(1, u32::MAX as i64) as f64));
+        let ms = |k: &str, v: i64| set(&o, k, &JsValue::from_f64(v.clamp(1, u32::MAX as i64) as f64));
+        ms("timeoutMs", c.timeout_ms);
+        ms("lockWaitMs", lock_wait_ms(c.timeout_ms));
+        ms("storageSettleMs", STORAGE_SETTLE_MS);
+        ms("leaseSettleMs", LEASE_SETTLE_MS);
         o.into()
     }
 

@@ -10,7 +10,7 @@ use super::convert::{get, set, string_prop};
 use super::core::{session_info, ClientCore};
 use crate::client::discovery::{endpoints, DiscoveryDocument};
 use crate::client::failure::{check_listener, failure, network_failure};
-use crate::client::lease::{lease_owner, lease_record, lease_taken};
+use crate::client::lease::{lease_owner, lease_record, lease_wait_ms};
 use crate::client::validation::{on_validate_failure, server_verdict, ValidateFailure};
 use crate::client::AuthMode;
 use crate::key_name::{check_key_name, KeyNameProblem, MAX_KEY_NAME_CHARS};
@@ -96,10 +96,11 @@ impl ClientCore {
         lease_owner(value).to_string()
     }
 
-    /// True while another tab than `me` holds an unexpired lease.
-    #[wasm_bindgen(js_name = leaseTaken)]
-    pub fn lease_taken(&self, value: Option<String>, me: &str, now: f64) -> bool {
-        lease_taken(value.as_deref(), me, now as i64)
+    /// How long to wait before trying the lease again (0: it is free);
+    /// `random` in [0, 1) is the poll's jitter.
+    #[wasm_bindgen(js_name = leaseWaitMs)]
+    pub fn lease_wait_ms(&self, value: Option<String>, me: &str, now: f64, random: f64) -> f64 {
+        lease_wait_ms(value.as_deref(), me, now as i64, random) as f64
     }
 
     /// After `GET /auth/validate` failed: `invalid`, `local` or `rethrow`.
