@@ -38,10 +38,10 @@ export async function sendApiCall(core, keeper, timeoutMs, request, path, signal
     try {
       response = await transfer(core, request, [[auth.header, auth.value]], timeoutMs, signals, 'API request');
     } catch (e) {
-      if (/** @type {any} */ (e)?.code === 'disposed') throw e;
       error = /** @type {any} */ (e);
     }
-    const outcome = response ? response.status : ['timeout', 'aborted'].includes(error?.code) ? error.code : 'network';
+    // No response: the core reads the error's code (a disposal is handed back as it is).
+    const outcome = response ? response.status : error?.code;
     const step = core.decide(call, outcome, response?.header('retry-after'), Date.now(), Math.random());
     if (step.t === 'respond') {
       if (error || !response) throw error;
@@ -65,10 +65,10 @@ export async function sendApiCall(core, keeper, timeoutMs, request, path, signal
       default: {
         const failed = step.error;
         if (error) failed.cause = error;
-        if (failed.code === 'unauthorized') {
+        if (step.event) {
           const ctx = failed.context;
           const payload = ctx ? { method: ctx.method, path: ctx.path, status: ctx.status ?? null } : {};
-          keeper.emit('unauthorized', { ...payload, error: failed });
+          keeper.emit(step.event, { ...payload, error: failed });
         }
         throw failed;
       }

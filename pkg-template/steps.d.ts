@@ -30,7 +30,8 @@ export type CallStep =
   | { t: 'refreshAndRetry'; stale: number }
   | { t: 'retryWithCurrent' }
   | { t: 'retryAfter'; ms: number }
-  | { t: 'requestFailed'; error: MeshError };
+  /** `event`: the event to emit before rejecting (a 401 after the refresh). */
+  | { t: 'requestFailed'; error: MeshError; event?: 'unauthorized' };
 
 /** The device login's poll loop. */
 export type PollStep = { t: 'sendPoll' } | { t: 'pollAfter'; ms: number };
@@ -134,7 +135,7 @@ export interface ClientCore {
   fromEnv(env: unknown): boolean;
   exportEnv(): Record<string, string> | null;
   resolveUrl(input: unknown): [string, string];
-  decide(call: CallRecord, outcome: number | string, retryAfter: string | undefined, now: number, jitter: number): CallStep;
+  decide(call: CallRecord, outcome: number | string | undefined, retryAfter: string | undefined, now: number, jitter: number): CallStep;
   httpError(call: CallRecord, status: number, now: number): MeshError;
   deviceExtraParams(options: unknown): [string, string][];
   deviceStarted(status: number, body: unknown, now: number): DeviceLogin;

@@ -12,6 +12,13 @@ pub const EVENTS: [&str; 4] = ["refreshed", "refreshFailed", "sessionEnded", "un
 /// `join` at run time costs the browser build a kilobyte).
 const EVENT_LIST: &str = "must be one of refreshed, refreshFailed, sessionEnded, unauthorized";
 
+/// The event a call that failed with `error` emits before it rejects: an
+/// API call refused with 401 after its refresh (`unauthorized`), so an app
+/// can send the user to log in without wrapping every call.
+pub fn failure_event(error: &Error) -> Option<&'static str> {
+    (error.kind() == ErrorKind::Unauthorized).then_some("unauthorized")
+}
+
 /// `on(name, handler)`'s check: `name` must be one of [`EVENTS`] and the
 /// handler a function.
 pub fn check_listener(name: &str, handler_is_function: bool) -> Result<(), Error> {
@@ -86,6 +93,15 @@ pub fn network_failure(what: &str, detail: &str, cause: Option<&str>, cause_code
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn only_an_unauthorized_failure_emits_an_event_and_it_is_one_of_the_events() {
+        let event = failure_event(&Error::new(ErrorKind::Unauthorized, "401"));
+        assert!(event.is_some_and(|e| EVENTS.contains(&e)), "{event:?}");
+        for kind in [ErrorKind::Network, ErrorKind::Timeout, ErrorKind::Forbidden, ErrorKind::Disposed] {
+            assert_eq!(failure_event(&Error::new(kind, "x")), None, "{kind:?}");
+        }
+    }
 
     #[test]
     fn listeners_are_checked_against_the_event_names() {

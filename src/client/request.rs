@@ -121,6 +121,22 @@ pub enum Response {
     Timeout,
     /// The caller's `AbortSignal` fired.
     Aborted,
+    /// The client was disposed during the attempt: nothing is left to retry for.
+    Disposed,
+}
+
+impl Response {
+    /// An attempt that got no response, by the code of the error its
+    /// transfer raised (`None`: not a crate error, such as a `TypeError`
+    /// from `fetch`).
+    pub fn failed_with(code: Option<&str>) -> Response {
+        match code {
+            Some(c) if c == ErrorKind::Timeout.code() => Response::Timeout,
+            Some(c) if c == ErrorKind::Aborted.code() => Response::Aborted,
+            Some(c) if c == ErrorKind::Disposed.code() => Response::Disposed,
+            _ => Response::NetworkError,
+        }
+    }
 }
 
 /// What the binding does next.
@@ -154,6 +170,8 @@ pub fn decide(req: &SentRequest, response: Response, current_generation: u64, po
         }
         Response::Timeout => fail(req, ErrorKind::Timeout, "the request timed out", None, now_ms),
         Response::Aborted => fail(req, ErrorKind::Aborted, "the request was aborted", None, now_ms),
+        // The disposal's own error reaches the caller, unwrapped.
+        Response::Disposed => Decision::Return,
     }
 }
 
@@ -381,9 +399,21 @@ mod tests {
     }
 
     #[test]
+    fn a_failed_transfer_is_read_by_its_error_code() {
+        assert_eq!(Response::failed_with(Some("timeout")), Response::Timeout);
+        assert_eq!(Response::failed_with(Some("aborted")), Response::Aborted);
+        assert_eq!(Response::failed_with(Some("disposed")), Response::Disposed);
+        // Anything else, a fetch TypeError included, is a network error (retried when safe).
+        for code in [None, Some("network"), Some("storage"), Some(""), Some("TIMEOUT")] {
+            assert_eq!(Response::failed_with(code), Response::NetworkError, "{code:?}");
+        }
+    }
+
+    #[test]
     fn timeouts_and_aborts_fail_with_their_codes() {
         assert!(matches!(run(&bearer("GET", 1), Response::Timeout, 1), Decision::Fail(e) if e.code() == "timeout"));
         assert!(matches!(run(&bearer("GET", 1), Response::Aborted, 1), Decision::Fail(e) if e.code() == "aborted"));
+        assert_eq!(run(&bearer("GET", 1), Response::Disposed, 1), Decision::Return);
     }
 
     #[test]

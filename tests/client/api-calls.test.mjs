@@ -227,6 +227,26 @@ describe('API calls', () => {
     }
   });
 
+  test('dispose() during a call: the GET rejects with disposed at once and is not retried', T, async () => {
+    const { client } = await signedIn({ timeoutMs: 20_000 });
+    try {
+      stack.api.failNext(1, 'hang', { path: '/auth/validate' });
+      const started = Date.now();
+      const pending = client.fetch('/auth/validate').then(() => null, (e) => e);
+      await waitUntil(() => stack.api.count('/auth/validate') === 1);
+      client.dispose();
+      const err = await pending;
+      assert.equal(err?.code, 'disposed', `${err?.code}: ${err?.message}`);
+      // Long before the 20 s timeout; a GET that failed otherwise would be retried.
+      assert.ok(Date.now() - started < 10_000, `took ${Date.now() - started} ms`);
+      await new Promise((r) => setTimeout(r, 300));
+      assert.equal(stack.api.count('/auth/validate'), 1, 'a disposed client sends nothing more');
+    } finally {
+      stack.api.clearFaults();
+      client.dispose();
+    }
+  });
+
   test('without AbortSignal.any (older runtimes): a caller\'s signal and the timeout still end a hung call, and no listener is left behind', T, async () => {
     const { client } = await signedIn({ timeoutMs: 1500 });
     const any = Object.getOwnPropertyDescriptor(AbortSignal, 'any');

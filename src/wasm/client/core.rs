@@ -11,6 +11,7 @@ use wasm_bindgen::prelude::*;
 use super::convert::{get, opt_string, option_value, or_null, parse_json, secs, set, string_prop};
 use super::options;
 use super::records::{self, claims_of, token_answer};
+use crate::client::failure::failure_event;
 use crate::client::storage::storage_error;
 use crate::client::device::DeviceLogins;
 use crate::client::lease::{lease_key, lock_wait_ms, LEASE_SETTLE_MS, STORAGE_SETTLE_MS};
@@ -393,11 +394,7 @@ impl ClientCore {
         let sent = sent_request(call);
         let response = match outcome.as_f64() {
             Some(status) => Response::Status { status: status as u16, retry_after_ms: retry_after.and_then(|h| retry_after_ms(&h, now)) },
-            None => match outcome.as_string().as_deref() {
-                Some("timeout") => Response::Timeout,
-                Some("aborted") => Response::Aborted,
-                _ => Response::NetworkError,
-            },
+            None => Response::failed_with(outcome.as_string().as_deref()),
         };
         match decide(&sent, response, self.session.generation(), &self.policy, now, jitter) {
             Decision::Return => step_of("respond").into(),
@@ -408,7 +405,14 @@ impl ClientCore {
             }
             Decision::RetryWithCurrentToken => step_of("retryWithCurrent").into(),
             Decision::RetryAfter { ms } => wait("retryAfter", ms),
-            Decision::Fail(e) => with_error("requestFailed", e),
+            Decision::Fail(e) => {
+                let event = failure_event(&e);
+                let step = with_error("requestFailed", e);
+                if let Some(event) = event {
+                    set(step.unchecked_ref(), "event", &JsValue::from_str(event));
+                }
+                step
+            }
         }
     }
 
