@@ -453,7 +453,7 @@ pub struct Verified {
     pub kid: Option<String>,
 }
 
-/// Steps 2 and 3 for HS256: `jsonwebtoken::decode` checks the HMAC with the
+/// Steps 2 and 3 for HS256: `jsonwebtoken::jws::decode` checks the HMAC with the
 /// configured secret over the exact signed bytes (the gateway's provider,
 /// constant-time) before the claims.
 pub fn decode_hs256(token: &str, kid: Option<String>, rules: &JwtRules, now: i64) -> Result<Verified, Rejection> {
@@ -500,7 +500,7 @@ impl<'t> ParsedJwt<'t> {
 /// Steps 2 and 3 for a token whose signature WebCrypto verified: the one
 /// place a token is decoded without its signature being checked in Rust.
 ///
-/// Safe because the key handed to `jsonwebtoken::decode` is the proof
+/// Safe because the key handed to `jsonwebtoken::jws::decode` is the proof
 /// itself: the gateway's provider accepts with it exactly the signature and
 /// signed bytes WebCrypto verified (nothing else, not another token), and a
 /// proof exists only after a verdict of `true` ([`ParsedJwt::verdict`]). The
