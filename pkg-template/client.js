@@ -7,7 +7,7 @@ import { PendingLogins } from './pending.js';
 import { Provider } from './provider.js';
 import { SessionKeeper } from './session.js';
 import { bearer, sendApiCall } from './api-call.js';
-import { describe, isObject, makeRequest } from './transfer.js';
+import { codeOf, describe, isObject, makeRequest } from './transfer.js';
 
 /** @import { ClientCore, ClientCoreClass, CallRecord, TokenReady, LoadRedirectCore } from './steps.js' */
 /** @import { Transfer } from './transfer.js' */
@@ -196,10 +196,8 @@ export function defineMeshClient(ClientCore, loadRedirect) {
       try {
         session = await this.#provider.poll(userCode, deviceCode, this.#keeper.signals(signalOf(options)));
       } catch (e) {
-        // An aborted login may be completed again (and resumed after a reload); any other end is final.
-        const aborted = /** @type {any} */ (e)?.code === 'aborted';
-        this.#core.deviceEnd(userCode, aborted);
-        if (!aborted) this.#pending.forget(record);
+        // The core keeps an aborted login to complete again (and resume after a reload); any other end is final.
+        if (!this.#core.deviceEnd(userCode, codeOf(e))) this.#pending.forget(record);
         throw e;
       }
       this.#pending.forget(record);

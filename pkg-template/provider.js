@@ -2,7 +2,7 @@
 // form POSTs to them, token revocation (RFC 7009) and the device login's
 // requests and poll loop (RFC 8628).
 
-import { check, makeRequest, sleep, stopped, transfer } from './transfer.js';
+import { check, codeOf, makeRequest, sleep, transfer } from './transfer.js';
 
 /** @import { ClientCore, Settings, Endpoints } from './steps.js' */
 /** @import { Signals } from './transfer.js' */
@@ -119,11 +119,11 @@ export class Provider {
     try {
       answer = await this.postForm(endpoints.token, params, this.s.timeoutMs, signals, 'device token request');
     } catch (e) {
-      if (stopped(e)) throw e;
+      const next = core.deviceNetworkError(userCode, codeOf(e), Date.now());
+      if (next.t === 'stopped') throw e;
+      return { wait: next.ms };
     }
-    const next = answer
-      ? core.deviceAnswer(userCode, answer.status, answer.body, answer.retryAfter, Date.now())
-      : core.deviceNetworkError(userCode, Date.now());
+    const next = core.deviceAnswer(userCode, answer.status, answer.body, answer.retryAfter, Date.now());
     return next.t === 'loggedIn' ? { session: next.session, body: answer?.body } : { wait: next.ms };
   }
 

@@ -8,7 +8,7 @@
 
 import { makeStorage } from './storage.js';
 import { Tabs } from './tabs.js';
-import { check, describe, neverSent, sleep, stopped } from './transfer.js';
+import { check, codeOf, describe, neverSent, sleep } from './transfer.js';
 
 /** @import { ClientCore, Settings, TokenStep, TokenReady, RefreshStep } from './steps.js' */
 /** @import { Provider } from './provider.js' */
@@ -239,20 +239,17 @@ export class SessionKeeper {
       endpoints = await this.provider.endpoints(signals);
     } catch (e) {
       // Discovery failed: the refresh token was never sent.
-      if (!stopped(e)) return core.onNetworkError(false, Date.now(), Math.random());
-      core.abandonRefresh(false);
-      throw e;
+      const step = core.onRefreshError(codeOf(e), false, Date.now(), Math.random());
+      if (step.t === 'abandoned') throw e;
+      return step;
     }
     let answer;
     try {
       answer = await this.provider.refresh(endpoints, refreshToken, core.attemptTimeout(Date.now()), signals);
     } catch (e) {
-      if (stopped(e)) {
-        core.abandonRefresh(!neverSent(e));
-        throw e;
-      }
-      if (/** @type {any} */ (e)?.code === 'timeout') return core.onTimeout(Date.now(), Math.random());
-      return core.onNetworkError(!neverSent(e), Date.now(), Math.random());
+      const step = core.onRefreshError(codeOf(e), !neverSent(e), Date.now(), Math.random());
+      if (step.t === 'abandoned') throw e;
+      return step;
     }
     return core.onTokenResponse(answer.status, answer.body, answer.retryAfter, Date.now(), Math.random());
   }

@@ -122,8 +122,7 @@ export interface ClientCore {
   beforeSend(stored: string | undefined, now: number): SendStep;
   attemptTimeout(now: number): number;
   onTokenResponse(status: number, body: unknown, retryAfter: string | undefined, now: number, jitter: number): RefreshStep;
-  onNetworkError(maybeSent: boolean, now: number, jitter: number): RefreshStep;
-  onTimeout(now: number, jitter: number): RefreshStep;
+  onRefreshError(code: string | undefined, maybeSent: boolean, now: number, jitter: number): RefreshStep | { t: 'abandoned' };
   abandonRefresh(maybeSent: boolean): void;
   loadStored(generation: number, stored: string | undefined, failure: string | undefined): void;
   adoptStored(stored: string | undefined, now: number): boolean;
@@ -142,8 +141,8 @@ export interface ClientCore {
   deviceBegin(login: unknown): [string, string];
   devicePoll(userCode: string, now: number): PollStep;
   deviceAnswer(userCode: string, status: number, body: unknown, retryAfter: string | undefined, now: number): PollAnswer;
-  deviceNetworkError(userCode: string, now: number): PollAnswer;
-  deviceEnd(userCode: string, aborted: boolean): void;
+  deviceNetworkError(userCode: string, code: string | undefined, now: number): { t: 'pollAfter'; ms: number } | { t: 'stopped' };
+  deviceEnd(userCode: string, code: string | undefined): boolean;
   devicePending(userCode: string): string | undefined;
   devicePolled(userCode: string): string | undefined;
   deviceRestore(stored: string | undefined, now: number): DeviceLogin | undefined;

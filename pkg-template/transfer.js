@@ -36,8 +36,11 @@ export function parseJson(text) {
   }
 }
 
-/** True when the client's lifetime or the caller's signal ended the work: never retried. @param {any} error */
-export const stopped = (error) => error?.code === 'disposed' || error?.code === 'aborted';
+/** The `code` of an error the core reads (a MeshError's), else undefined. @param {unknown} error @returns {string | undefined} */
+export const codeOf = (error) => {
+  const code = isObject(error) ? /** @type {any} */ (error).code : undefined;
+  return typeof code === 'string' ? code : undefined;
+};
 
 /** True when `error` is a network failure the core judged unsent. @param {unknown} error */
 export const neverSent = (error) => isObject(error) && unsent.has(error);

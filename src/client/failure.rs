@@ -5,6 +5,36 @@
 use crate::error::{Error, ErrorKind};
 
 use super::oauth::is_unsent_network_error;
+use super::refresh::{RefreshOutcome, Session};
+use super::request::Response;
+
+/// True when a transfer failed because the client was disposed or the
+/// caller aborted (by its error's `code`): the work ends there, never retried.
+pub fn stops(code: Option<&str>) -> bool {
+    matches!(Response::failed_with(code), Response::Aborted | Response::Disposed)
+}
+
+/// A device login whose polling ended with `code` may be completed again
+/// only when the caller aborted it; any other end is final.
+pub fn resumable(code: Option<&str>) -> bool {
+    Response::failed_with(code) == Response::Aborted
+}
+
+/// A refresh attempt (discovery, then the token request) that got no
+/// answer, by its error's `code`. `maybe_sent`: the refresh token may have
+/// reached the server (false for a failed discovery, or a network error
+/// judged unsent). `None`: the attempt was stopped (dispose, abort) and is
+/// abandoned; rethrow its error.
+pub fn refresh_failed(session: &mut Session, code: Option<&str>, maybe_sent: bool, now_ms: i64, jitter: f64) -> Option<RefreshOutcome> {
+    match Response::failed_with(code) {
+        Response::Aborted | Response::Disposed => {
+            session.abandon_refresh(maybe_sent);
+            None
+        }
+        Response::Timeout if maybe_sent => Some(session.on_timeout(now_ms, jitter)),
+        _ => Some(session.on_network_error(maybe_sent, now_ms, jitter)),
+    }
+}
 
 /// The events a `MeshClient` emits, in the order the docs list them.
 pub const EVENTS: [&str; 4] = ["refreshed", "refreshFailed", "sessionEnded", "unauthorized"];
@@ -93,6 +123,59 @@ pub fn network_failure(what: &str, detail: &str, cause: Option<&str>, cause_code
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn a_stopped_refresh_is_abandoned_and_spends_its_token_only_if_it_may_have_been_sent() {
+        use crate::client::refresh::tests::{session_with, start, T0};
+        use crate::client::refresh::TokenStep;
+        for (code, maybe_sent) in [(Some("aborted"), false), (Some("disposed"), false), (Some("aborted"), true)] {
+            let mut s = session_with("a1", "r1", 300);
+            let _ = start(&mut s, T0 + 300_000);
+            assert!(refresh_failed(&mut s, code, maybe_sent, T0 + 300_000, 0.0).is_none(), "{code:?}");
+            assert!(!s.is_refreshing(), "{code:?}: the lock is released");
+            if maybe_sent {
+                assert!(matches!(s.get_token(T0 + 300_001), TokenStep::Ended(_)), "a maybe-sent token counts as spent");
+            } else {
+                assert_eq!(start(&mut s, T0 + 300_001).secret(), "r1", "{code:?}: no cooldown, the same token");
+            }
+        }
+    }
+
+    #[test]
+    fn a_refresh_without_answer_retries_a_token_that_cannot_have_been_spent() {
+        use crate::client::refresh::tests::{session_with, start, T0};
+        // A timeout, a network error or a failed discovery before the token
+        // was sent: retried with the same token after a backoff.
+        for (code, maybe_sent) in [(Some("timeout"), false), (None, false), (Some("network"), false)] {
+            let mut s = session_with("a1", "r1", 300);
+            let _ = start(&mut s, T0 + 300_000);
+            let outcome = refresh_failed(&mut s, code, maybe_sent, T0 + 300_000, 0.0);
+            assert!(matches!(outcome, Some(RefreshOutcome::RetryIn { .. })), "{code:?}: {outcome:?}");
+        }
+        // A timed-out token request may have arrived: the token is not
+        // re-sent (the session's spend rule), and the failure's cause is the timeout.
+        let mut s = session_with("a1", "r1", 300);
+        let _ = start(&mut s, T0 + 300_000);
+        match refresh_failed(&mut s, Some("timeout"), true, T0 + 300_000, 0.0) {
+            Some(RefreshOutcome::Failed { error, .. }) => {
+                assert_eq!(error.code(), "refresh_failed");
+                assert!(format!("{error:?}").contains("the token request timed out"), "{error:?}");
+            }
+            other => panic!("{other:?}"),
+        }
+    }
+
+    #[test]
+    fn only_an_abort_leaves_a_device_login_resumable_and_stops_are_aborts_and_disposals() {
+        assert!(resumable(Some("aborted")));
+        for code in [Some("disposed"), Some("timeout"), Some("network"), Some("device_code_expired"), None] {
+            assert!(!resumable(code), "{code:?}");
+        }
+        assert!(stops(Some("aborted")) && stops(Some("disposed")));
+        for code in [Some("timeout"), Some("network"), None] {
+            assert!(!stops(code), "{code:?}");
+        }
+    }
 
     #[test]
     fn only_an_unauthorized_failure_emits_an_event_and_it_is_one_of_the_events() {

@@ -593,12 +593,12 @@ impl Session {
 }
 
 #[cfg(test)]
-mod tests {
+pub(crate) mod tests {
     use super::*;
     use crate::client::oauth::OAuthErrorBody;
     use crate::client::token::{JwtClaims, TokenResponse};
 
-    const T0: i64 = 1_700_000_000_000;
+    pub(crate) const T0: i64 = 1_700_000_000_000;
 
     fn tokens(access: &str, refresh: Option<&str>, lifetime_s: i64, at: i64) -> TokenSet {
         let resp = TokenResponse {
@@ -611,7 +611,7 @@ mod tests {
         TokenSet::from_response(resp, None, None, at).unwrap()
     }
 
-    fn session_with(access: &str, refresh: &str, lifetime_s: i64) -> Session {
+    pub(crate) fn session_with(access: &str, refresh: &str, lifetime_s: i64) -> Session {
         let mut s = Session::new(RefreshPolicy::default());
         s.set_session(tokens(access, Some(refresh), lifetime_s, T0));
         s
@@ -638,7 +638,7 @@ mod tests {
         TokenAnswer { retry_after_ms, ..TokenAnswer::new(status, TokenReply::Unparseable) }
     }
 
-    fn start(s: &mut Session, now: i64) -> RefreshToken {
+    pub(crate) fn start(s: &mut Session, now: i64) -> RefreshToken {
         match s.get_token(now) {
             TokenStep::StartRefresh { refresh_token } => refresh_token,
             other => panic!("expected StartRefresh, got {other:?}"),

@@ -11,7 +11,7 @@ use wasm_bindgen::prelude::*;
 use super::convert::{get, opt_string, option_value, or_null, parse_json, secs, set, string_prop};
 use super::options;
 use super::records::{self, claims_of, token_answer};
-use crate::client::failure::failure_event;
+use crate::client::failure::{failure_event, refresh_failed};
 use crate::client::storage::storage_error;
 use crate::client::device::DeviceLogins;
 use crate::client::lease::{lease_key, lock_wait_ms, LEASE_SETTLE_MS, STORAGE_SETTLE_MS};
@@ -246,14 +246,14 @@ impl ClientCore {
 
     /// The refresh got no answer; `maybe_sent` unless the request surely
     /// never left (connection refused, DNS).
-    #[wasm_bindgen(js_name = onNetworkError)]
-    pub fn on_network_error(&mut self, maybe_sent: bool, now: f64, jitter: f64) -> JsValue {
-        outcome(self.session.on_network_error(maybe_sent, now as i64, jitter))
-    }
-
-    #[wasm_bindgen(js_name = onTimeout)]
-    pub fn on_timeout(&mut self, now: f64, jitter: f64) -> JsValue {
-        outcome(self.session.on_timeout(now as i64, jitter))
+    /// A refresh attempt got no answer: the step, by the error's `code`
+    /// (`failure::refresh_failed`), or `abandoned` when it was stopped.
+    #[wasm_bindgen(js_name = onRefreshError)]
+    pub fn on_refresh_error(&mut self, code: Option<String>, maybe_sent: bool, now: f64, jitter: f64) -> JsValue {
+        match refresh_failed(&mut self.session, code.as_deref(), maybe_sent, now as i64, jitter) {
+            Some(o) => outcome(o),
+            None => step_of("abandoned").into(),
+        }
     }
 
     /// The refresh was given up without an answer (dispose, abort).

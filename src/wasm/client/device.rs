@@ -9,6 +9,7 @@ use super::convert::{extra_params, get, set, string_prop};
 use super::core::{session_with_tokens, step_of, wait, ClientCore};
 use super::records::token_answer;
 use super::records;
+use crate::client::failure::{resumable, stops};
 use crate::client::oauth::token_endpoint_error;
 use crate::client::redirect::check_extra_params;
 use crate::client::pending_login::{PendingLogin, PENDING_LOGIN_VERSION};
@@ -164,19 +165,25 @@ impl ClientCore {
         Ok(self.device_step(user_code, step)?)
     }
 
-    /// A poll got no answer.
+    /// A poll got no answer: by its error's `code`, `stopped` (dispose,
+    /// abort: rethrow it) or the next step.
     #[wasm_bindgen(js_name = deviceNetworkError)]
-    pub fn device_network_error(&mut self, user_code: &str, now: f64) -> Result<JsValue, JsValue> {
+    pub fn device_network_error(&mut self, user_code: &str, code: Option<String>, now: f64) -> Result<JsValue, JsValue> {
+        if stops(code.as_deref()) {
+            return Ok(step_of("stopped").into());
+        }
         let poller = self.logins.poller(user_code)?;
         let step = poller.on_network_error(now as i64);
         Ok(self.device_step(user_code, step)?)
     }
 
-    /// Polling stopped without tokens. An aborted login may be completed
-    /// again; any other end is final.
+    /// Polling stopped without tokens, with the error's `code`: whether the
+    /// login is kept to complete again (only an aborted one).
     #[wasm_bindgen(js_name = deviceEnd)]
-    pub fn device_end(&mut self, user_code: &str, aborted: bool) {
-        self.logins.end(user_code, aborted);
+    pub fn device_end(&mut self, user_code: &str, code: Option<String>) -> bool {
+        let kept = resumable(code.as_deref());
+        self.logins.end(user_code, kept);
+        kept
     }
 }
 
