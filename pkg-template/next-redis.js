@@ -12,56 +12,10 @@ import { connect as tlsConnect } from 'node:tls';
 /** @import { ServerStore } from './next.js' */
 /** @import { StoreContext } from './next-core.js' */
 /** @import { ServerRules, ServerSettings } from './steps.js' */
-/** @typedef {string | number | null | unknown[]} RespValue */
-
-/** A Redis error reply. */
-class RedisReplyError extends Error {}
-
-/** Bytes that are not a RESP reply: the replies are out of step with the commands. */
-class RespDesync extends Error {}
-
-/** @param {string} line @returns {number | null} */
-const integer = (line) => (/^-?\d+$/.test(line) ? Number(line) : null);
-
-/**
- * One reply from `buf` at `at`: `[value, next offset]`, or null while
- * incomplete. An array holding an error reply is that error, read to its end.
- * @param {Buffer} buf @param {number} at @returns {[RespValue | RedisReplyError | RespDesync, number] | null}
- */
-function parseReply(buf, at) {
-  const end = buf.indexOf('\r\n', at);
-  if (end < 0) return null;
-  const line = buf.toString('utf8', at + 1, end);
-  const type = String.fromCharCode(buf[at]);
-  const desync = () => /** @type {[RespDesync, number]} */ ([new RespDesync(JSON.stringify(type + line.slice(0, 40))), buf.length]);
-  if (type === '+') return [line, end + 2];
-  if (type === '-') return [new RedisReplyError(line), end + 2];
-  const n = integer(line);
-  if (n === null || !':$*'.includes(type)) return desync();
-  if (type === ':') return [n, end + 2];
-  if (n < 0) return [null, end + 2];
-  if (type === '$') {
-    if (buf.length < end + 4 + n) return null;
-    if (buf[end + 2 + n] !== 13 || buf[end + 3 + n] !== 10) return desync();
-    return [buf.toString('utf8', end + 2, end + 2 + n), end + 4 + n];
-  }
-  /** @type {RespValue[]} */
-  const items = [];
-  /** @type {RedisReplyError | null} */
-  let error = null;
-  let next = end + 2;
-  for (let i = 0; i < n; i++) {
-    const item = parseReply(buf, next);
-    if (!item || item[0] instanceof RespDesync) return item;
-    if (item[0] instanceof RedisReplyError) error ??= item[0];
-    else items.push(item[0]);
-    next = item[1];
-  }
-  return [error ?? items, next];
-}
+/** @import { RespValue } from './steps.js' */
 
 /** @typedef {Pick<ServerSettings, 'redisDefaultPort' | 'redisConnectTimeoutMs' | 'redisCommandTimeoutMs' | 'redisReconnectDelaysMs'>} RedisSettings */
-/** @typedef {Pick<ServerRules, 'redisTls' | 'redisFailure' | 'redisErrorReply'>} RedisRules */
+/** @typedef {Pick<ServerRules, 'redisTls' | 'redisFailure' | 'redisErrorReply' | 'redisReplies' | 'redisCommand'>} RedisRules */
 
 /**
  * One connection to Redis; commands are pipelined and answered in order. A
@@ -176,35 +130,30 @@ export class RedisConnection {
   /** @param {Buffer} chunk */
   #receive(chunk) {
     this.buffer = this.buffer.length ? Buffer.concat([this.buffer, chunk]) : chunk;
-    let at = 0;
-    for (;;) {
-      const reply = at < this.buffer.length ? parseReply(this.buffer, at) : null;
-      if (!reply) break;
-      at = reply[1];
+    // The core reads the replies (src/client/resp.rs); the rest waits for more bytes.
+    const { used, replies, desync } = this.rules.redisReplies(this.buffer);
+    this.buffer = this.buffer.subarray(used);
+    for (const reply of replies) {
       const waiter = this.waiting.shift();
-      // Bytes that are not RESP, or a reply no command asked for: what
-      // follows cannot be matched to its command, so the connection goes.
-      if (!waiter || reply[0] instanceof RespDesync) {
-        if (waiter) this.waiting.unshift(waiter);
-        return this.#drop(this.rules.redisFailure('protocol', reply[0] instanceof RespDesync ? reply[0].message : 'a reply to no command'));
-      }
+      // A reply no command asked for, or (below) bytes that are not RESP:
+      // what follows cannot be matched to its command, so the connection goes.
+      if (!waiter) return this.#drop(this.rules.redisFailure('protocol', 'a reply to no command'));
       clearTimeout(waiter.timer);
-      if (reply[0] instanceof RedisReplyError) {
+      if ('error' in reply) {
         // The core says which error replies mean this connection must go.
-        const { error, reconnect } = this.rules.redisErrorReply(reply[0].message);
+        const { error, reconnect } = this.rules.redisErrorReply(reply.error);
         waiter.reject(error);
         if (reconnect) return this.#drop(this.rules.redisFailure('closed'));
-      } else waiter.resolve(reply[0]);
+      } else waiter.resolve(reply.value);
     }
-    this.buffer = this.buffer.subarray(at);
+    if (desync !== undefined) this.#drop(this.rules.redisFailure('protocol', desync));
   }
 
   /** Writes one command on the open connection; its answer, within the core's bound. @param {string[]} args @returns {Promise<RespValue>} */
   #send(args) {
     const socket = this.socket;
     if (!socket) return Promise.reject(this.rules.redisFailure('closed'));
-    let out = `*${args.length}\r\n`;
-    for (const a of args) out += `$${Buffer.byteLength(a)}\r\n${a}\r\n`;
+    const out = this.rules.redisCommand(args);
     const ms = this.settings.redisCommandTimeoutMs;
     return new Promise((resolve, reject) => {
       // Unanswered in time: the connection goes, since a late reply would answer the next command.

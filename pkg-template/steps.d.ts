@@ -211,6 +211,9 @@ export interface SessionPayload {
   expiresAt: number;
 }
 
+/** A Redis reply's value. */
+export type RespValue = string | number | null | RespValue[];
+
 export interface ServerSettings {
   sessionCookie: string;
   loginCookie: string;
@@ -268,6 +271,10 @@ export interface ServerRules {
   redisFailure(name: 'closed' | 'unreachable' | 'timeout' | 'reply' | 'protocol', detail?: string): MeshError;
   /** An error reply (its line after `-`): the command's error, and whether the connection must be dropped. */
   redisErrorReply(reply: string): { error: MeshError; reconnect: boolean };
+  /** The complete RESP replies at the start of `bytes`; `desync` quotes bytes that are not RESP. */
+  redisReplies(bytes: Uint8Array): { used: number; replies: ({ value: RespValue } | { error: string })[]; desync?: string };
+  /** The command as RESP, to write. */
+  redisCommand(args: string[]): string;
 }
 
 export type ServerRulesClass = new (options: unknown, serverStore: boolean, timeoutMs: number) => ServerRules;

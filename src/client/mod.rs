@@ -65,6 +65,7 @@ pub mod pending_login;
 pub mod redirect;
 pub mod refresh;
 pub mod request;
+pub mod resp;
 pub mod server_session;
 pub mod storage;
 pub mod terminal;

@@ -10,6 +10,7 @@ use super::convert::{get, opt_string, or_null, secs, set};
 use super::core::ClientCore;
 use crate::client::server_session::{self as rules, device_state, redis, Dispatch, Guard, SessionPayload};
 use crate::client::failure::failure;
+use crate::client::resp::{self, Reply};
 use crate::error::Error;
 use crate::wasm::error::to_js_error;
 
@@ -20,6 +21,16 @@ pub struct ServerRules {
     protect: Vec<String>,
     server_store: bool,
     timeout_ms: i64,
+}
+
+/// A reply as JavaScript: a string, a number, null or an array of them.
+fn resp_value(reply: &Reply) -> JsValue {
+    match reply {
+        Reply::Text(s) | Reply::Error(s) => JsValue::from_str(s),
+        Reply::Integer(n) => JsValue::from_f64(*n as f64),
+        Reply::Null => JsValue::NULL,
+        Reply::Array(items) => items.iter().map(resp_value).collect::<Array>().into(),
+    }
 }
 
 fn text(o: &Object, key: &str, value: &str) {
@@ -109,6 +120,37 @@ impl ServerRules {
     #[wasm_bindgen(js_name = redisFailure)]
     pub fn redis_failure(&self, name: &str, detail: Option<String>) -> JsValue {
         redis::failure(name, detail.as_deref().unwrap_or("")).into()
+    }
+
+    /// The complete RESP replies at the start of `bytes` (`client::resp`):
+    /// `{ used, replies, desync? }`, each reply `{ value }` or `{ error }`
+    /// (an error reply's line); `desync` quotes bytes that are not RESP.
+    #[wasm_bindgen(js_name = redisReplies)]
+    pub fn redis_replies(&self, bytes: &[u8]) -> JsValue {
+        let parsed = resp::parse(bytes);
+        let replies = Array::new();
+        for reply in &parsed.replies {
+            let o = Object::new();
+            match reply {
+                Reply::Error(line) => text(&o, "error", line),
+                value => set(&o, "value", &resp_value(value)),
+            }
+            replies.push(&o);
+        }
+        let o = Object::new();
+        num(&o, "used", parsed.used as f64);
+        set(&o, "replies", &replies);
+        if let Some(quote) = parsed.desync {
+            text(&o, "desync", &quote);
+        }
+        o.into()
+    }
+
+    /// The command `args` as RESP bytes to write.
+    #[wasm_bindgen(js_name = redisCommand)]
+    pub fn redis_command(&self, args: Vec<String>) -> String {
+        let args: Vec<&str> = args.iter().map(String::as_str).collect();
+        resp::command(&args)
     }
 
     /// An error reply (its line after `-`): `{ error, reconnect }`,
