@@ -139,6 +139,19 @@ pub enum JwksError {
     NoUsableKeys,
 }
 
+impl JwksError {
+    /// What the log says about it. (Not `Debug`: the wasm builds print
+    /// nothing for it, `-Zfmt-debug=none` in .cargo/config.toml.)
+    pub fn detail(&self) -> &'static str {
+        match self {
+            JwksError::TooLarge => "the body is larger than 64 KiB",
+            JwksError::NotJson => "the body is not JSON with a `keys` array",
+            JwksError::BadDiscovery(why) => why,
+            JwksError::NoUsableKeys => "no key the gateway can use (RS256, PS256, ES256 or EdDSA, for signatures)",
+        }
+    }
+}
+
 #[derive(Debug)]
 pub struct JwksCache {
     policy: JwksPolicy,
@@ -378,6 +391,16 @@ pub(crate) mod tests {
 
     fn cache() -> JwksCache {
         JwksCache::new(&JwksSource::Url("https://i/jwks".into()), "https://i", JwksPolicy::default())
+    }
+
+    #[test]
+    fn every_refusal_says_why_in_the_log() {
+        assert!(MAX_BODY_BYTES == 64 * 1024, "TooLarge's detail names 64 KiB");
+        for e in [JwksError::TooLarge, JwksError::NotJson, JwksError::BadDiscovery("no http(s) jwks_uri"), JwksError::NoUsableKeys] {
+            assert!(e.detail().len() > 10, "{e:?}");
+        }
+        assert_eq!(JwksError::BadDiscovery("no http(s) jwks_uri").detail(), "no http(s) jwks_uri");
+        assert_eq!(parse_jwks(b"[]").map_err(|e| e.detail()), Err("the body is not JSON with a `keys` array"));
     }
 
     #[test]

@@ -169,5 +169,26 @@ describe('JWKS from discovery, size cap', { concurrency: 1 }, () => {
     // The keys it had still work.
     assertForwarded(await gw.call(CHAT, { token: await gw.token({ sub: 'still' }) }), { userId: 'still', authMethod: 'jwt' });
   });
+
+  test('a key set that is not JSON is refused, the old keys stay, and the log says why', async () => {
+    gw.jwks.setMode('garbage');
+    const k = await makeKeyPair('RS256');
+    const wait = gw.jwks.lastFetchAt + COOLDOWN_MS - Date.now();
+    if (wait > 0) await sleep(wait);
+    const logsBefore = gw.gateway.jsonLogs().length;
+    const fetched = gw.jwks.count;
+    const r = await gw.call(CHAT, { token: await mint({ key: k, payload: gw.claims() }) });
+    assert.ok(gw.jwks.count > fetched, 'the gateway did refetch for the new kid');
+    assert.ok(r.status === 503 || r.status === 401, `garbage JWKS: ${r.status} ${r.text}`);
+    assert.equal(r.seen.length, 0);
+    let failed;
+    for (let i = 0; i < 60 && !failed; i++) {
+      failed = gw.gateway.jsonLogs().slice(logsBefore).find((l) => l.event === 'jwks_fetch_failed');
+      if (!failed) await sleep(50);
+    }
+    assert.equal(failed?.step, 'jwks', JSON.stringify(failed));
+    assert.equal(failed.detail, 'the body is not JSON with a `keys` array');
+    assertForwarded(await gw.call(CHAT, { token: await gw.token({ sub: 'kept' }) }), { userId: 'kept', authMethod: 'jwt' });
+  });
 });
 });

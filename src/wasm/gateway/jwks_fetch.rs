@@ -46,7 +46,7 @@ pub(super) async fn refresh(jwt: &RefCell<Vec<JwtVerifier>>, crypto: &RefCell<We
                 };
                 match result {
                     Ok(url) => url,
-                    Err(e) => return log_failure("discovery", format!("{e:?}")),
+                    Err(e) => return log_failure("discovery", e.detail().to_owned()),
                 }
             }
         },
@@ -65,7 +65,7 @@ pub(super) async fn refresh(jwt: &RefCell<Vec<JwtVerifier>>, crypto: &RefCell<We
                     let detail = json!({ "keys": keys.len(), "kids_dropped": gone });
                     console_log(&event_log("info", "jwks_refreshed", rid.get(), detail));
                 }
-                Err(e) => log_failure("jwks", format!("{e:?}")),
+                Err(e) => log_failure("jwks", e.detail().to_owned()),
             }
         }
     }
