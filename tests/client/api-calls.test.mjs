@@ -3,6 +3,7 @@
 import assert from 'node:assert/strict';
 import { after, before, describe, test } from 'node:test';
 import { MeshClient } from '../../pkg/node.js';
+import { freePort } from '../support/http.mjs';
 import {
   errorTexts, jwtPayload, rawDeviceLogin, recordEvents, startStack,
 } from '../support/stack.mjs';
@@ -375,15 +376,4 @@ async function waitUntil(predicate, timeoutMs = 10_000) {
     if (Date.now() > end) throw new Error('timed out waiting');
     await new Promise((r) => setTimeout(r, 20));
   }
-}
-
-async function freePort() {
-  const { createServer } = await import('node:net');
-  return new Promise((resolve) => {
-    const srv = createServer();
-    srv.listen(0, '127.0.0.1', () => {
-      const { port } = srv.address();
-      srv.close(() => resolve(port));
-    });
-  });
 }

@@ -5,7 +5,6 @@ import { execFile, spawn } from 'node:child_process';
 import { existsSync, rmSync } from 'node:fs';
 import { cp, mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
 import { createServer } from 'node:http';
-import { createServer as createNetServer } from 'node:net';
 import { tmpdir } from 'node:os';
 import { dirname, join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -66,18 +65,7 @@ export async function nodeJson(cwd, file, env = {}) {
   return { ...JSON.parse(stdout), stderr };
 }
 
-/** A port that was free a moment ago, on 127.0.0.1. */
-export function freePort() {
-  return new Promise((resolvePort, reject) => {
-    const srv = createNetServer();
-    srv.unref();
-    srv.on('error', reject);
-    srv.listen(0, '127.0.0.1', () => {
-      const { port } = srv.address();
-      srv.close(() => resolvePort(port));
-    });
-  });
-}
+export { freePort } from '../support/http.mjs';
 
 /**
  * An HTTP server on 127.0.0.1 that records every request and answers with

@@ -50,14 +50,27 @@ export function request(base, path, { method = 'GET', headers = [], body, timeou
   });
 }
 
-/** A free TCP port on 127.0.0.1 (closed again before it is returned). */
+/**
+ * A TCP port on 127.0.0.1 that was free a moment ago (closed again before it
+ * is returned). Picked at random below Linux's ephemeral range (32768-60999):
+ * a port-0 bind elsewhere (a suite running beside this one, wrangler's own
+ * sockets) cannot take it between this probe and the caller's bind, which a
+ * caller with a fixed port (a URL already handed out) cannot retry.
+ */
 export async function freePort() {
   const net = await import('node:net');
-  return new Promise((resolve, reject) => {
+  const probe = (port) => new Promise((resolve) => {
     const s = net.createServer();
-    s.once('error', reject);
-    s.listen(0, '127.0.0.1', () => { const { port } = s.address(); s.close(() => resolve(port)); });
+    s.once('error', () => resolve(null));
+    s.listen(port, '127.0.0.1', () => { const got = s.address().port; s.close(() => resolve(got)); });
   });
+  for (let i = 0; i < 50; i++) {
+    const port = await probe(20000 + Math.floor(Math.random() * 12000));
+    if (port) return port;
+  }
+  const port = await probe(0);
+  if (!port) throw new Error('no free port on 127.0.0.1');
+  return port;
 }
 
 export const sleep = (ms) => new Promise((r) => setTimeout(r, ms));
