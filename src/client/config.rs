@@ -252,6 +252,11 @@ impl ClientConfig {
                 })?;
                 check_url("apiUrl", url)?;
                 check_api_key(self.api_key.as_ref().map(ApiKey::secret).unwrap_or(""))?;
+                // Unused in this mode, but a given URL is still a URL: a typo
+                // here is refused now, not when the app switches to OAuth.
+                if let Some(url) = &self.issuer {
+                    check_url("issuer", url)?;
+                }
             }
             AuthMode::OAuth => {
                 check_url("issuer", required("issuer", &self.issuer)?)?;
@@ -439,6 +444,22 @@ mod tests {
         assert_eq!(c.mode(), AuthMode::ApiKey);
         let c = ClientConfig { api_url: None, ..c };
         assert!(err_msg(&c).contains("`apiUrl`"));
+    }
+
+    #[test]
+    fn an_issuer_given_in_api_key_mode_is_still_checked() {
+        // Found by the client_config fuzz target: the issuer was not looked
+        // at in API-key mode, so any text passed as one.
+        let c = ClientConfig {
+            api_url: Some("https://api.example.com".into()),
+            api_key: Some(ApiKey::new("mesh_sk_0123456789abcdef")),
+            issuer: Some("ht2tp://127.0.0.1:9400".into()),
+            ..ClientConfig::default()
+        };
+        assert!(err_msg(&c).contains("`issuer`"));
+        let c = ClientConfig { issuer: Some("https://id.example.com".into()), ..c };
+        c.validate().unwrap();
+        assert_eq!(c.mode(), AuthMode::ApiKey);
     }
 
     #[test]
