@@ -9,7 +9,6 @@ import { check, codeOf, makeRequest, sleep, transfer } from './transfer.js';
 /** @import { Session } from './index.js' */
 
 const FORM = 'application/x-www-form-urlencoded';
-const DEVICE_GRANT = 'urn:ietf:params:oauth:grant-type:device_code';
 
 export class Provider {
   /** @param {ClientCore} core @param {Settings} settings */
@@ -23,19 +22,11 @@ export class Provider {
   /** The endpoints, discovered once per client; a failed discovery is tried again next time. @param {Signals} signals */
   async endpoints(signals) {
     if (this.found) return this.found;
-    const request = makeRequest(this.core, 'GET', `${this.s.issuer}/.well-known/openid-configuration`, { Accept: 'application/json' });
+    const request = makeRequest(this.core, 'GET', this.s.discoveryUrl, { Accept: 'application/json' });
     const response = await transfer(this.core, request, [], this.s.timeoutMs, signals, 'OIDC discovery');
     const body = response.ok ? await response.json() : (response.stop(), undefined);
     this.found = this.core.discovered(response.status, body);
     return this.found;
-  }
-
-  /** `client_id`, and the API as `audience` (Auth0) and `resource` (RFC 8707, as oidc-provider wants it). */
-  baseParams() {
-    /** @type {[string, string][]} */
-    const params = [['client_id', this.s.clientId ?? '']];
-    if (this.s.audience) params.push(['audience', this.s.audience], ['resource', this.s.audience]);
-    return params;
   }
 
   /**
@@ -55,18 +46,15 @@ export class Provider {
    * @param {Endpoints} endpoints @param {string} refreshToken @param {number} timeoutMs @param {Signals} signals
    */
   refresh(endpoints, refreshToken, timeoutMs, signals) {
-    const params = [...this.baseParams(), ['grant_type', 'refresh_token'], ['refresh_token', refreshToken]];
-    return this.postForm(endpoints.token, /** @type {[string, string][]} */ (params), timeoutMs, signals, 'token request');
+    return this.postForm(endpoints.token, this.core.refreshForm(refreshToken), timeoutMs, signals, 'token request');
   }
 
   /** Revokes `refreshToken` where the provider advertises a revocation endpoint. @param {string} refreshToken @param {Signals} signals */
   async revoke(refreshToken, signals) {
     const endpoints = await this.endpoints(signals);
     if (!endpoints.revocation) return false;
-    /** @type {[string, string][]} */
-    const params = [['client_id', this.s.clientId ?? ''], ['token', refreshToken], ['token_type_hint', 'refresh_token']];
-    const answer = await this.postForm(endpoints.revocation, params, this.s.timeoutMs, signals, 'token revocation');
-    return answer.status >= 200 && answer.status < 300;
+    const answer = await this.postForm(endpoints.revocation, this.core.revocationForm(refreshToken), this.s.timeoutMs, signals, 'token revocation');
+    return this.core.revoked(answer.status);
   }
 
   /** The provider's JWKS, or undefined. @param {Endpoints} endpoints @param {Signals} signals */
@@ -92,12 +80,9 @@ export class Provider {
    * @param {Signals} signals @param {import('./index.js').DeviceLoginOptions} [options]
    */
   async startDeviceLogin(signals, options) {
-    const extra = this.core.deviceExtraParams(options);
+    const params = this.core.deviceForm(options);
     const endpoints = await this.endpoints(signals);
     if (!endpoints.device) throw this.core.failure('no_device_endpoint');
-    const params = this.baseParams();
-    if (this.s.scope) params.push(['scope', this.s.scope]);
-    params.push(...extra);
     const answer = await this.postForm(endpoints.device, params, this.s.timeoutMs, signals, 'device authorization request');
     return this.core.deviceStarted(answer.status, answer.body, Date.now());
   }
@@ -113,11 +98,9 @@ export class Provider {
   async pollOnce(core, userCode, deviceCode, endpoints, signals) {
     const step = core.devicePoll(userCode, Date.now());
     if (step.t === 'pollAfter') return { wait: step.ms };
-    /** @type {[string, string][]} */
-    const params = [...this.baseParams(), ['grant_type', DEVICE_GRANT], ['device_code', deviceCode]];
     let answer;
     try {
-      answer = await this.postForm(endpoints.token, params, this.s.timeoutMs, signals, 'device token request');
+      answer = await this.postForm(endpoints.token, core.devicePollForm(deviceCode), this.s.timeoutMs, signals, 'device token request');
     } catch (e) {
       const next = core.deviceNetworkError(userCode, codeOf(e), Date.now());
       if (next.t === 'stopped') throw e;

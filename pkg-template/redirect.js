@@ -91,15 +91,7 @@ export class RedirectLogin {
     this.#write(checked.remaining);
     if (!checked.grant) throw checked.error;
     const grant = checked.grant;
-    /** @type {[string, string][]} */
-    const params = [
-      ...this.provider.baseParams(),
-      ['grant_type', 'authorization_code'],
-      ['code', grant.code],
-      ['redirect_uri', grant.redirectUri],
-      ['code_verifier', grant.codeVerifier],
-    ];
-    const answer = await this.provider.postForm(endpoints.token, params, this.s.timeoutMs, signals, 'authorization code exchange');
+    const answer = await this.provider.postForm(endpoints.token, grant.form, this.s.timeoutMs, signals, 'authorization code exchange');
     const jwks = await this.provider.jwks(endpoints, signals);
     const check = rules.redirectTokens(answer.status, answer.body, jwks);
     const verified = await verifySignature(check);

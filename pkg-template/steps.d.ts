@@ -72,7 +72,8 @@ export interface Endpoints {
 /** `redirectCallback`'s answer: write `remaining` back first, then throw `error` or exchange `grant`. */
 export interface RedirectCallback {
   remaining: string | null;
-  grant?: { code: string; codeVerifier: string; redirectUri: string; nonce: string; returnTo: string | null };
+  /** `form`: the code exchange's token request (client, code, redirect URI, PKCE verifier). */
+  grant?: { form: [string, string][]; nonce: string; returnTo: string | null };
   error?: MeshError;
 }
 
@@ -89,6 +90,8 @@ export interface IdTokenCheck {
 
 export interface Settings {
   issuer: string;
+  /** The issuer's OpenID discovery document. */
+  discoveryUrl: string;
   clientId: string | null;
   audience: string | null;
   scope: string | null;
@@ -136,7 +139,16 @@ export interface ClientCore {
   resolveUrl(input: unknown): [string, string];
   decide(call: CallRecord, outcome: number | string | undefined, retryAfter: string | undefined, now: number, jitter: number): CallStep;
   httpError(call: CallRecord, status: number, now: number): MeshError;
-  deviceExtraParams(options: unknown): [string, string][];
+  /** The device authorization request's form; throws `invalid_config` for a bad `extraParams`. */
+  deviceForm(options: unknown): [string, string][];
+  /** The device code grant's form (RFC 8628 §3.4). */
+  devicePollForm(deviceCode: string): [string, string][];
+  /** The refresh grant's form. */
+  refreshForm(refreshToken: string): [string, string][];
+  /** The revocation request's form (RFC 7009). */
+  revocationForm(refreshToken: string): [string, string][];
+  /** Whether the revocation endpoint's status says revoked. */
+  revoked(status: number): boolean;
   deviceStarted(status: number, body: unknown, now: number): DeviceLogin;
   deviceBegin(login: unknown): [string, string];
   devicePoll(userCode: string, now: number): PollStep;

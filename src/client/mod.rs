@@ -14,6 +14,7 @@
 //! - [`storage`]: the persisted session format and its key.
 //! - [`env`](mod@env): `setSession` input and `MESH_*` environment import/export.
 //! - [`discovery`]: the OIDC discovery document's checks and endpoints.
+//! - [`grant`]: the discovery URL and the form of every POST to the provider.
 //! - [`failure`]: the codes and messages of failures the binding observes
 //!   (timeouts, network errors and whether they were sent, storage), and the
 //!   event names.
@@ -58,6 +59,7 @@ pub mod device;
 pub mod discovery;
 pub mod env;
 pub mod failure;
+pub mod grant;
 pub mod id_token;
 pub mod lease;
 pub mod oauth;

@@ -114,6 +114,6 @@ fn the_device_flow_carries_the_extended_params_too() {
     let p = plan_login(&f).unwrap();
     assert_eq!((p.flow, p.extended, p.prompt), (LoginFlow::Device, true, None));
     assert_eq!(p.params, vec![("session_duration".to_owned(), "30d".to_owned())]);
-    // They pass the device authorization request's check (the binding's deviceExtraParams).
+    // They pass the device authorization request's check (the binding's deviceForm).
     assert!(crate::client::redirect::check_extra_params(&p.params).is_ok());
 }

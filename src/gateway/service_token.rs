@@ -12,6 +12,7 @@ use base64::Engine;
 use serde_json::json;
 use sha2::{Digest, Sha256};
 
+use crate::client::grant::{discovery_url, API_PARAMS};
 use crate::client::oauth::{retry_after_ms, OAuthErrorBody, TokenAnswer, TokenReply};
 use crate::client::token::{decode_jwt_payload, JwtClaims, TokenResponse};
 
@@ -155,7 +156,7 @@ impl ServiceTokenConfig {
 
     /// The discovery document's URL, when the token endpoint is not configured.
     pub fn discovery_url(&self) -> Option<String> {
-        self.token_endpoint.is_none().then(|| format!("{}/.well-known/openid-configuration", self.issuer))
+        self.token_endpoint.is_none().then(|| discovery_url(&self.issuer))
     }
 
     /// The token request to `endpoint`: headers and the form body.
@@ -165,7 +166,7 @@ impl ServiceTokenConfig {
             form.push(("scope", s));
         }
         if let Some(a) = &self.audience {
-            form.extend([("audience", a.as_str()), ("resource", a.as_str())]);
+            form.extend(API_PARAMS.map(|name| (name, a.as_str())));
         }
         let mut headers = vec![
             ("content-type", "application/x-www-form-urlencoded".to_string()),

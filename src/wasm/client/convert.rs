@@ -1,7 +1,7 @@
 //! Small conversions between JavaScript values and Rust, through `Reflect`
 //! (no serde for a handful of fields: it keeps the browser build small).
 
-use js_sys::{Object, Reflect};
+use js_sys::{Array, Object, Reflect};
 use wasm_bindgen::prelude::*;
 
 use crate::client::OptionValue;
@@ -86,6 +86,12 @@ pub fn parse_json(text: &str) -> Option<JsValue> {
 }
 
 /// `options.extraParams`: an object of string values (the core checks the names).
+/// A form (`client::grant::Form`) as `[[name, value], …]`, for
+/// `URLSearchParams`.
+pub fn form_js(form: &[(&str, &str)]) -> Array {
+    form.iter().map(|(name, value)| Array::of2(&JsValue::from_str(name), &JsValue::from_str(value))).collect()
+}
+
 pub fn extra_params(value: &JsValue) -> Result<Vec<(String, String)>, Error> {
     if value.is_undefined() || value.is_null() {
         return Ok(Vec::new());

@@ -8,10 +8,11 @@
 use js_sys::{Array, Object};
 use wasm_bindgen::prelude::*;
 
-use super::convert::{get, opt_string, option_value, or_null, parse_json, secs, set, string_prop};
+use super::convert::{form_js, get, opt_string, option_value, or_null, parse_json, secs, set, string_prop};
 use super::options;
 use super::records::{self, claims_of, token_answer};
 use crate::client::failure::{failure_event, refresh_failed};
+use crate::client::grant;
 use crate::client::storage::storage_error;
 use crate::client::device::DeviceLogins;
 use crate::client::lease::{lease_key, lock_wait_ms, LEASE_SETTLE_MS, STORAGE_SETTLE_MS};
@@ -38,6 +39,11 @@ pub struct ClientCore {
 impl ClientCore {
     pub(super) fn client_id(&self) -> &str {
         self.config.client_id.as_deref().unwrap_or("")
+    }
+
+    /// The client as its requests to the provider name it.
+    pub(super) fn grant_client(&self) -> grant::Client<'_> {
+        grant::Client { client_id: self.client_id(), audience: self.config.audience.as_deref() }
     }
 
     /// The stored session, validated against this client's issuer and client id.
@@ -162,6 +168,7 @@ impl ClientCore {
         let o = Object::new();
         let text = |k: &str, v: Option<&str>| set(&o, k, &or_null(v.map(JsValue::from_str)));
         text("issuer", Some(c.issuer_normalized()));
+        text("discoveryUrl", Some(&grant::discovery_url(c.issuer_normalized())));
         text("clientId", c.client_id.as_deref());
         text("audience", c.audience.as_deref());
         text("scope", c.scope.as_deref());
@@ -182,6 +189,23 @@ impl ClientCore {
 
     pub fn generation(&self) -> f64 {
         self.session.generation() as f64
+    }
+
+    /// The refresh grant's form for `refreshToken`.
+    #[wasm_bindgen(js_name = refreshForm)]
+    pub fn refresh_form(&self, refresh_token: &str) -> Array {
+        form_js(&self.grant_client().token_form(grant::Grant::Refresh { refresh_token }))
+    }
+
+    /// The revocation request's form for `refreshToken` (RFC 7009).
+    #[wasm_bindgen(js_name = revocationForm)]
+    pub fn revocation_form(&self, refresh_token: &str) -> Array {
+        form_js(&self.grant_client().revocation_form(refresh_token))
+    }
+
+    /// Whether the revocation endpoint's `status` says the token is revoked.
+    pub fn revoked(&self, status: u16) -> bool {
+        grant::revoked(status)
     }
 
     /// `getAccessToken`'s step (`TokenStep` in `steps.d.ts`).

@@ -5,11 +5,12 @@
 use js_sys::{Array, Object};
 use wasm_bindgen::prelude::*;
 
-use super::convert::{extra_params, get, set, string_prop};
+use super::convert::{extra_params, form_js, get, set, string_prop};
 use super::core::{session_with_tokens, step_of, wait, ClientCore};
 use super::records::token_answer;
 use super::records;
 use crate::client::failure::{resumable, stops};
+use crate::client::grant::Grant;
 use crate::client::oauth::token_endpoint_error;
 use crate::client::redirect::check_extra_params;
 use crate::client::pending_login::{PendingLogin, PENDING_LOGIN_VERSION};
@@ -83,14 +84,20 @@ impl ClientCore {
         Ok(login.into())
     }
 
-    /// `startDeviceLogin`'s `options.extraParams` for the device authorization
-    /// request, as `[[name, value], …]`; throws `invalid_config` for a name
-    /// the login sets itself (`client::redirect::check_extra_params`).
-    #[wasm_bindgen(js_name = deviceExtraParams)]
-    pub fn device_extra_params(&self, options: JsValue) -> Result<Array, JsValue> {
+    /// The device authorization request's form, with `startDeviceLogin`'s
+    /// `options.extraParams` last; throws `invalid_config` for a name the
+    /// login sets itself (`client::redirect::check_extra_params`).
+    #[wasm_bindgen(js_name = deviceForm)]
+    pub fn device_form(&self, options: JsValue) -> Result<Array, JsValue> {
         let extra = extra_params(&get(&options, "extraParams"))?;
         check_extra_params(&extra)?;
-        Ok(extra.into_iter().map(|(name, value)| Array::of2(&JsValue::from(name), &JsValue::from(value))).collect())
+        Ok(form_js(&self.grant_client().device_authorization_form(self.config.scope.as_deref(), &extra)))
+    }
+
+    /// The token request that polls for the login's tokens (RFC 8628 §3.4).
+    #[wasm_bindgen(js_name = devicePollForm)]
+    pub fn device_poll_form(&self, device_code: &str) -> Array {
+        form_js(&self.grant_client().token_form(Grant::DeviceCode { device_code }))
     }
 
     /// The record that lets the login of `userCode` survive a reload (JSON

@@ -10,7 +10,8 @@
 use js_sys::{Array, Object, Uint8Array};
 use wasm_bindgen::prelude::*;
 
-use super::convert::{extra_params, get, opt_string, or_null, parse_json, set, string_prop};
+use super::convert::{extra_params, form_js, get, opt_string, or_null, parse_json, set, string_prop};
+use crate::client::grant::{self, Grant};
 use super::records::token_answer;
 use crate::client::id_token::{check_claims, IdTokenAlg, choose_key, signature_verdict, split_id_token, IdTokenClaims, IdTokenHeader, JwkInfo, Nonce};
 use crate::client::oauth::TokenReply;
@@ -142,9 +143,9 @@ impl RedirectCore {
         match redirect::check_callback(&params, pending, issuer, iss_required) {
             Ok(grant) => {
                 let g = Object::new();
-                set(&g, "code", &JsValue::from_str(&grant.code));
-                set(&g, "codeVerifier", &JsValue::from_str(&grant.pending.code_verifier));
-                set(&g, "redirectUri", &JsValue::from_str(&grant.pending.redirect_uri));
+                let client = grant::Client { client_id: &self.client_id, audience: self.audience.as_deref() };
+                let exchange = Grant::AuthorizationCode { code: &grant.code, redirect_uri: &grant.pending.redirect_uri, code_verifier: &grant.pending.code_verifier };
+                set(&g, "form", &form_js(&client.token_form(exchange)));
                 set(&g, "nonce", &JsValue::from_str(&grant.pending.nonce));
                 set(&g, "returnTo", &or_null(grant.pending.return_to.as_deref().and_then(redirect::same_origin_path).map(|r| JsValue::from_str(&r))));
                 set(&o, "grant", &g);
