@@ -86,14 +86,15 @@ export function defineMeshAuth(ClientCore, ServerRulesClass, redisStore) {
   /** @param {MeshAuthOptions} options @returns {MeshAuth} */
   return function createMeshAuth(options) {
     const o = /** @type {any} */ (isObject(options) ? options : {});
-    const { secret, clientSecret, store: storeOption, protect, prompt, baseUrl, ...clientOptions } = o;
+    // `clientSecret` stays in the options: the core's forms carry it.
+    const { secret, store: storeOption, protect, prompt, baseUrl, ...clientOptions } = o;
     const base = new ClientCore(clientOptions);
     /** @type {Settings} */
     const settings = base.settings();
     const serverStore = storeOption !== undefined && storeOption !== 'cookie';
     const rules = new ServerRulesClass({ baseUrl, secret, protect }, serverStore, settings.timeoutMs);
     const s = rules.settings();
-    const provider = typeof clientSecret === 'string' ? new ConfidentialProvider(base, settings, clientSecret) : new Provider(base, settings);
+    const provider = new Provider(base, settings);
     const lifetime = new AbortController();
     /** @type {Signals} */
     const signals = [lifetime.signal, undefined];
@@ -551,18 +552,4 @@ export function defineMeshAuth(ClientCore, ServerRulesClass, redisStore) {
       },
     };
   };
-}
-
-/** A confidential client (`clientSecret`): `client_secret_post` on every request to the provider. */
-class ConfidentialProvider extends Provider {
-  /** @param {ServerClientCore} core @param {Settings} settings @param {string} secret */
-  constructor(core, settings, secret) {
-    super(core, settings);
-    this.secret = secret;
-  }
-
-  /** @param {string} url @param {[string, string][]} params @param {number} timeoutMs @param {Signals} signals @param {string} what */
-  postForm(url, params, timeoutMs, signals, what) {
-    return super.postForm(url, [...params, ['client_secret', this.secret]], timeoutMs, signals, what);
-  }
 }

@@ -19,6 +19,12 @@ macro_rules! secret_type {
             }
         }
 
+        impl From<String> for $name {
+            fn from(value: String) -> Self {
+                $name(value)
+            }
+        }
+
         impl fmt::Debug for $name {
             fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
                 write!(f, concat!(stringify!($name), "([redacted])"))
@@ -42,6 +48,10 @@ secret_type!(
 secret_type!(
     /// An RFC 8628 device code.
     DeviceCode
+);
+secret_type!(
+    /// A confidential client's secret (mesh-sdk/next's `clientSecret`).
+    ClientSecret
 );
 
 #[cfg(test)]

@@ -21,6 +21,7 @@ fuzz_target!(|data: &[u8]| {
             assert!((0..=10).contains(&c.max_refresh_retries) && (0..=10).contains(&c.max_request_retries));
             assert!((0..=3_600_000).contains(&c.refresh_cooldown_ms));
             assert!(!c.issuer_normalized().ends_with('/'));
+            assert!(c.client_secret.as_ref().is_none_or(|s| !s.secret().is_empty() && !s.secret().chars().any(char::is_control)));
             match c.mode() {
                 AuthMode::ApiKey => {
                     let key = c.api_key.as_ref().unwrap().secret();
@@ -44,16 +45,19 @@ fuzz_target!(|data: &[u8]| {
             assert_eq!(e.kind(), ErrorKind::InvalidConfig);
             assert!(e.message().starts_with("option `"), "{}", e.message());
             if let Ok(v) = serde_json::from_slice::<serde_json::Value>(data) {
-                if let Some(key) = v.get("apiKey").and_then(|k| k.as_str()) {
-                    let others: Vec<String> = v
-                        .as_object()
-                        .into_iter()
-                        .flatten()
-                        .filter(|(k, _)| *k != "apiKey")
-                        .map(|(_, v)| v.to_string())
-                        .collect();
-                    let others: Vec<&str> = others.iter().map(String::as_str).collect();
-                    assert_not_leaked(e.message(), key, &others);
+                // Neither secret is quoted (unless another option holds the same text).
+                for secret_option in ["apiKey", "clientSecret"] {
+                    if let Some(key) = v.get(secret_option).and_then(|k| k.as_str()) {
+                        let others: Vec<String> = v
+                            .as_object()
+                            .into_iter()
+                            .flatten()
+                            .filter(|(k, _)| *k != secret_option)
+                            .map(|(_, v)| v.to_string())
+                            .collect();
+                        let others: Vec<&str> = others.iter().map(String::as_str).collect();
+                        assert_not_leaked(e.message(), key, &others);
+                    }
                 }
             }
         }

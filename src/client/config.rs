@@ -4,7 +4,7 @@
 use serde::Deserialize;
 
 use crate::error::{Error, Result};
-use crate::secret::ApiKey;
+use crate::secret::{ApiKey, ClientSecret};
 
 /// Default proactive-refresh leeway.
 pub const DEFAULT_REFRESH_LEEWAY_SECS: i64 = 60;
@@ -39,8 +39,13 @@ pub struct ClientConfig {
     /// Base URL of the API (or the gateway in front of it).
     pub api_url: Option<String>,
     /// API-key mode: sends `X-API-Key` and loads no OAuth state.
-    #[serde(deserialize_with = "de_api_key")]
+    #[serde(deserialize_with = "de_secret")]
     pub api_key: Option<ApiKey>,
+    /// A confidential client's secret, sent in the form of every request to
+    /// the provider (`client_secret_post`, RFC 6749 §2.3.1). Server code
+    /// only: the server build reads the option, the browser's does not.
+    #[serde(deserialize_with = "de_secret")]
+    pub client_secret: Option<ClientSecret>,
     /// Refresh proactively when less than this remains (capped at half the
     /// token's lifetime, see [`crate::client::token::TokenSet::refresh_due_at_ms`]).
     #[serde(rename = "refreshLeewaySeconds")]
@@ -71,6 +76,7 @@ impl Default for ClientConfig {
             scope: Some(DEFAULT_SCOPE.to_string()),
             api_url: None,
             api_key: None,
+            client_secret: None,
             refresh_leeway_secs: DEFAULT_REFRESH_LEEWAY_SECS,
             timeout_ms: DEFAULT_TIMEOUT_MS,
             treat_404_as_unauthorized: false,
@@ -85,8 +91,8 @@ impl Default for ClientConfig {
 /// The gateway's default `MESH_KEYS_PATH`.
 pub const DEFAULT_KEYS_PATH: &str = "/api/v1/keys";
 
-fn de_api_key<'de, D: serde::Deserializer<'de>>(d: D) -> Result<Option<ApiKey>, D::Error> {
-    Ok(Option::<String>::deserialize(d)?.map(ApiKey::new))
+fn de_secret<'de, D: serde::Deserializer<'de>, S: From<String>>(d: D) -> Result<Option<S>, D::Error> {
+    Ok(Option::<String>::deserialize(d)?.map(S::from))
 }
 
 /// A JavaScript option value of any type, kept loose so that a wrong type
@@ -166,6 +172,7 @@ pub struct RawOptions {
     pub scope: Option<OptionValue>,
     pub api_url: Option<OptionValue>,
     pub api_key: Option<OptionValue>,
+    pub client_secret: Option<OptionValue>,
     pub refresh_leeway_seconds: Option<OptionValue>,
     pub timeout_ms: Option<OptionValue>,
     #[serde(rename = "treat404AsUnauthorized")]
@@ -231,6 +238,7 @@ impl ClientConfig {
             scope: opt_string("scope", &raw.scope)?.or(d.scope.clone()),
             api_url: opt_string("apiUrl", &raw.api_url)?,
             api_key: opt_string("apiKey", &raw.api_key)?.map(ApiKey::new),
+            client_secret: opt_string("clientSecret", &raw.client_secret)?.map(ClientSecret::new),
             refresh_leeway_secs: opt_integer("refreshLeewaySeconds", &raw.refresh_leeway_seconds)?.unwrap_or(d.refresh_leeway_secs),
             timeout_ms: opt_integer("timeoutMs", &raw.timeout_ms)?.unwrap_or(d.timeout_ms),
             treat_404_as_unauthorized: opt_bool("treat404AsUnauthorized", &raw.treat_404_as_unauthorized)?.unwrap_or(false),
@@ -268,6 +276,9 @@ impl ClientConfig {
         }
         if let Some(a) = &self.audience {
             check_text("audience", a)?;
+        }
+        if let Some(secret) = &self.client_secret {
+            check_client_secret(secret.secret())?;
         }
         if let Some(s) = &self.scope {
             check_text("scope", s)?;
@@ -344,6 +355,17 @@ fn check_api_key(key: &str) -> Result<()> {
     }
     if key.starts_with("eyJ") && key.matches('.').count() == 2 {
         return Err(Error::config("apiKey", "looks like a JWT access token, not an API key"));
+    }
+    Ok(())
+}
+
+/// Never quoted in the message: it is a secret.
+fn check_client_secret(secret: &str) -> Result<()> {
+    if secret.is_empty() {
+        return Err(Error::config("clientSecret", "must not be empty (leave it out for a public client)"));
+    }
+    if secret.chars().any(char::is_control) {
+        return Err(Error::config("clientSecret", "must not contain control characters"));
     }
     Ok(())
 }
@@ -460,6 +482,26 @@ mod tests {
         let c = ClientConfig { issuer: Some("https://id.example.com".into()), ..c };
         c.validate().unwrap();
         assert_eq!(c.mode(), AuthMode::ApiKey);
+    }
+
+    #[test]
+    fn a_client_secret_is_checked_and_never_quoted() {
+        let raw = |secret: OptionValue| RawOptions {
+            issuer: Some(OptionValue::Str("http://127.0.0.1:9400".into())),
+            client_id: Some(OptionValue::Str("app".into())),
+            client_secret: Some(secret),
+            ..RawOptions::default()
+        };
+        let c = ClientConfig::from_options(&raw(OptionValue::Str("s3cret-value".into()))).unwrap();
+        assert_eq!(c.client_secret.as_ref().map(ClientSecret::secret), Some("s3cret-value"));
+        assert!(!format!("{c:?}").contains("s3cret-value"));
+        for bad in [OptionValue::Str(String::new()), OptionValue::Str("s3cret\nvalue".into()), OptionValue::Num(7.0), OptionValue::Bool(true)] {
+            let e = ClientConfig::from_options(&raw(bad)).unwrap_err();
+            assert!(e.code() == "invalid_config" && e.to_string().contains("`clientSecret`"), "{e}");
+            assert!(!e.to_string().contains("s3cret"), "{e}");
+        }
+        // Absent or null: a public client.
+        assert!(ClientConfig::from_options(&raw(OptionValue::Null)).unwrap().client_secret.is_none());
     }
 
     #[test]

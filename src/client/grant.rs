@@ -17,8 +17,11 @@ pub const API_PARAMS: [&str; 2] = ["audience", "resource"];
 /// The client as every request to the provider names it.
 pub struct Client<'a> {
     pub client_id: &'a str,
-    /// The API the tokens are for.
+    /// The API a token is for.
     pub audience: Option<&'a str>,
+    /// A confidential client's secret: `client_secret_post` (RFC 6749
+    /// §2.3.1) on every request, after the request's own parameters.
+    pub secret: Option<&'a str>,
 }
 
 /// A grant at the token endpoint.
@@ -57,6 +60,13 @@ impl<'a> Client<'a> {
                 ("code_verifier", code_verifier),
             ]),
         }
+        self.authenticated(form)
+    }
+
+    fn authenticated(&self, mut form: Form<'a>) -> Form<'a> {
+        if let Some(s) = self.secret {
+            form.push(("client_secret", s));
+        }
         form
     }
 
@@ -69,13 +79,13 @@ impl<'a> Client<'a> {
             form.push(("scope", s));
         }
         form.extend(extra.iter().map(|(name, value)| (name.as_str(), value.as_str())));
-        form
+        self.authenticated(form)
     }
 
     /// Revokes a refresh token (RFC 7009 §2.1); a public client names
     /// itself with `client_id`.
     pub fn revocation_form(&self, refresh_token: &'a str) -> Form<'a> {
-        vec![("client_id", self.client_id), ("token", refresh_token), ("token_type_hint", "refresh_token")]
+        self.authenticated(vec![("client_id", self.client_id), ("token", refresh_token), ("token_type_hint", "refresh_token")])
     }
 }
 
@@ -96,8 +106,9 @@ mod tests {
         form.iter().map(|(n, _)| *n).collect()
     }
 
-    const PUBLIC: Client<'static> = Client { client_id: "mesh-cli", audience: None };
-    const WITH_API: Client<'static> = Client { client_id: "mesh-cli", audience: Some("https://api.example.com") };
+    const PUBLIC: Client<'static> = Client { client_id: "mesh-cli", audience: None, secret: None };
+    const WITH_API: Client<'static> = Client { client_id: "mesh-cli", audience: Some("https://api.example.com"), secret: None };
+    const CONFIDENTIAL: Client<'static> = Client { client_id: "app", audience: None, secret: Some("s3cret") };
 
     #[test]
     fn the_discovery_url_is_the_issuers_well_known_document() {
@@ -144,6 +155,23 @@ mod tests {
     fn revocation_names_the_token_type_and_not_the_api() {
         let form = WITH_API.revocation_form("rt-9");
         assert_eq!(form, [("client_id", "mesh-cli"), ("token", "rt-9"), ("token_type_hint", "refresh_token")]);
+    }
+
+    #[test]
+    fn a_confidential_client_sends_its_secret_last_in_every_form() {
+        let extra = [("prompt".to_string(), "consent".to_string())];
+        for form in [
+            CONFIDENTIAL.token_form(Grant::Refresh { refresh_token: "rt" }),
+            CONFIDENTIAL.token_form(Grant::DeviceCode { device_code: "dc" }),
+            CONFIDENTIAL.token_form(Grant::AuthorizationCode { code: "c", redirect_uri: "https://app/cb", code_verifier: "v" }),
+            CONFIDENTIAL.device_authorization_form(Some("openid"), &extra),
+            CONFIDENTIAL.revocation_form("rt"),
+        ] {
+            assert_eq!(form[0], ("client_id", "app"));
+            assert_eq!(form.last(), Some(&("client_secret", "s3cret")));
+            assert_eq!(form.iter().filter(|(n, _)| *n == "client_secret").count(), 1);
+        }
+        assert!(!PUBLIC.revocation_form("rt").iter().any(|(n, _)| *n == "client_secret"));
     }
 
     #[test]

@@ -104,6 +104,11 @@ describe('mesh-sdk/next, cookie store', { timeout: 80_000 }, () => {
     refused({ baseUrl: 'app.example.com' }, 'baseUrl');
     refused({ store: 'disk' }, 'store');
     refused({ protect: ['settings'] }, 'protect');
+    // Once a non-string or empty secret silently made a public client (or
+    // sent an empty secret); the message never quotes the secret.
+    refused({ clientSecret: 42 }, 'clientSecret');
+    refused({ clientSecret: '' }, 'clientSecret');
+    assert.throws(() => createMeshAuth(appOptions(idp, { clientSecret: 'a-secret\u0000value' })), (e) => e.code === 'invalid_config' && !e.message.includes('a-secret'));
   });
 
   test('the middleware: to the login for pages, 401 under /api, through elsewhere', async () => {

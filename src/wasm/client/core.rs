@@ -43,7 +43,8 @@ impl ClientCore {
 
     /// The client as its requests to the provider name it.
     pub(super) fn grant_client(&self) -> grant::Client<'_> {
-        grant::Client { client_id: self.client_id(), audience: self.config.audience.as_deref() }
+        let secret = self.config.client_secret.as_ref().map(|s| s.secret());
+        grant::Client { client_id: self.client_id(), audience: self.config.audience.as_deref(), secret }
     }
 
     /// The stored session, validated against this client's issuer and client id.

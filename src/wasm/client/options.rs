@@ -29,6 +29,8 @@ pub fn parse(options: &JsValue) -> Result<Options, Error> {
         scope: field("scope"),
         api_url: field("apiUrl"),
         api_key: field("apiKey"),
+        // mesh-sdk/next's confidential client; a browser keeps no secret.
+        client_secret: if cfg!(feature = "server") { field("clientSecret") } else { None },
         refresh_leeway_seconds: field("refreshLeewaySeconds"),
         timeout_ms: field("timeoutMs"),
         treat_404_as_unauthorized: field("treat404AsUnauthorized"),

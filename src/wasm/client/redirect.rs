@@ -18,6 +18,7 @@ use crate::client::oauth::TokenReply;
 use crate::client::redirect::{self, AuthorizeOptions, PendingRedirect, RANDOM_BYTES};
 use crate::client::token::decode_jwt_payload;
 use crate::error::{Error, ErrorKind};
+use crate::secret::ClientSecret;
 use crate::wasm::error::to_js_error;
 
 /// What the redirect login needs of the client's configuration.
@@ -27,6 +28,8 @@ pub struct RedirectCore {
     client_id: String,
     audience: Option<String>,
     scope: Option<String>,
+    /// The server's confidential client; never in the browser's module.
+    client_secret: Option<ClientSecret>,
 }
 
 #[cfg(feature = "client")]
@@ -37,6 +40,7 @@ impl RedirectCore {
             client_id: config.client_id.clone().unwrap_or_default(),
             audience: config.audience.clone(),
             scope: config.scope.clone(),
+            client_secret: config.client_secret.clone(),
         }
     }
 }
@@ -92,7 +96,7 @@ impl RedirectCore {
     #[wasm_bindgen(constructor)]
     pub fn new(settings: JsValue) -> RedirectCore {
         let text = |k: &str| string_prop(&settings, k);
-        RedirectCore { issuer: text("issuer").unwrap_or_default(), client_id: text("clientId").unwrap_or_default(), audience: text("audience"), scope: text("scope") }
+        RedirectCore { issuer: text("issuer").unwrap_or_default(), client_id: text("clientId").unwrap_or_default(), audience: text("audience"), scope: text("scope"), client_secret: None }
     }
 
     /// The number of random bytes `redirectStart` takes.
@@ -143,7 +147,8 @@ impl RedirectCore {
         match redirect::check_callback(&params, pending, issuer, iss_required) {
             Ok(grant) => {
                 let g = Object::new();
-                let client = grant::Client { client_id: &self.client_id, audience: self.audience.as_deref() };
+                let secret = self.client_secret.as_ref().map(ClientSecret::secret);
+                let client = grant::Client { client_id: &self.client_id, audience: self.audience.as_deref(), secret };
                 let exchange = Grant::AuthorizationCode { code: &grant.code, redirect_uri: &grant.pending.redirect_uri, code_verifier: &grant.pending.code_verifier };
                 set(&g, "form", &form_js(&client.token_form(exchange)));
                 set(&g, "nonce", &JsValue::from_str(&grant.pending.nonce));
