@@ -10,12 +10,12 @@ import { sleep, transfer } from './transfer.js';
 /** @import { ClientCore, CallRecord, TokenReady } from './steps.js' */
 /** @import { Signals, Transfer } from './transfer.js' */
 /** @import { SessionKeeper } from './session.js' */
-/** @typedef {{ header: string, value: string, credential: Partial<CallRecord> }} Auth */
+/** @typedef {{ header: [string, string], credential: Partial<CallRecord> }} Auth */
 
-/** The `Authorization` of access token `ready`, and what the core records of it. @param {TokenReady} ready @returns {Auth} */
+/** The credential header of access token `ready` (the core's), and what the core records of it. @param {TokenReady} ready @returns {Auth} */
 export function bearer(ready) {
   const credential = { generation: ready.generation, received: ready.received ?? Date.now(), expires: ready.expires ?? null };
-  return { header: 'Authorization', value: `Bearer ${ready.token}`, credential };
+  return { header: ready.header, credential };
 }
 
 /**
@@ -36,7 +36,7 @@ export async function sendApiCall(core, keeper, timeoutMs, request, path, signal
     let response;
     let error;
     try {
-      response = await transfer(core, request, [[auth.header, auth.value]], timeoutMs, signals, 'API request');
+      response = await transfer(core, request, [auth.header], timeoutMs, signals, 'API request');
     } catch (e) {
       error = /** @type {any} */ (e);
     }

@@ -225,7 +225,7 @@ export function defineMeshClient(ClientCore, loadRedirect) {
 
     /** The credential header, and what the core records of it. @param {TokenReady} [ready] @returns {Promise<Auth>} */
     async #auth(ready) {
-      if (this.#s.apiKeyMode) return { header: 'X-API-Key', value: this.#s.apiKey ?? '', credential: {} };
+      if (this.#s.apiKeyHeader) return { header: this.#s.apiKeyHeader, credential: {} };
       return bearer(ready ?? (await this.#keeper.accessToken()));
     }
 

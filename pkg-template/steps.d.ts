@@ -6,7 +6,8 @@ import type { MeshError } from './errors.js';
 import type { DeviceLogin, KeyNameCheck, Session, SessionInfo, ValidationResult } from './browser.js';
 
 /** `getToken`/`forceRefresh`: a usable token, or what to do for one. */
-export type TokenReady = { t: 'ready'; token: string; generation: number; received?: number; expires?: number | null };
+/** `header`: the API call's credential header, name and value. */
+export type TokenReady = { t: 'ready'; token: string; header: [string, string]; generation: number; received?: number; expires?: number | null };
 export type TokenStep =
   | TokenReady
   | { t: 'joinRefresh' }
@@ -95,7 +96,8 @@ export interface Settings {
   clientId: string | null;
   audience: string | null;
   scope: string | null;
-  apiKey: string | null;
+  /** API-key mode's credential header, name and value. */
+  apiKeyHeader: [string, string] | null;
   storageKey: string;
   /** Where `keys.*` calls go (the gateway's `MESH_KEYS_PATH`). */
   keysPath: string;

@@ -35,6 +35,16 @@ impl Default for RequestPolicy {
     }
 }
 
+/// The header an API call carries an API key in; the gateway reads it
+/// (`gateway::headers`) and never forwards it.
+pub const API_KEY_HEADER: &str = "x-api-key";
+
+/// The header an API call carries an access token in, and its value
+/// (RFC 6750 §2.1).
+pub fn bearer_header(access_token: &str) -> (&'static str, String) {
+    ("authorization", ["Bearer ", access_token].concat())
+}
+
 /// How the request was authenticated.
 #[derive(Debug, Clone, Copy, PartialEq)]
 pub enum Credential {
@@ -267,6 +277,12 @@ pub fn http_error(sent: &SentRequest, status: u16, now_ms: i64) -> Error {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn a_token_goes_as_a_bearer_authorization_and_a_key_in_the_header_the_gateway_reads() {
+        assert_eq!(bearer_header("eyJ.a.b"), ("authorization", "Bearer eyJ.a.b".to_string()));
+        assert_eq!(API_KEY_HEADER, "x-api-key");
+    }
 
     #[test]
     fn api_urls_resolve_against_api_url_and_stay_on_its_origin() {

@@ -19,7 +19,8 @@ pub const AUTH_SCOPES: &str = "x-auth-scopes";
 pub const IDENTITY_HEADERS: [&str; 3] = [USER_ID, AUTH_METHOD, API_KEY_ID];
 /// The names of the headers the identity signature covers, in order.
 pub const IDENTITY_SIGNED_HEADERS: &str = "x-mesh-identity-headers";
-pub const API_KEY_HEADER: &str = "x-api-key";
+/// The client sends keys in it (`client::request`).
+pub use crate::client::request::API_KEY_HEADER;
 
 /// The names (lower case) every route drops.
 pub const ALWAYS_STRIPPED: [&str; 5] = [USER_ID, AUTH_METHOD, API_KEY_ID, API_KEY_HEADER, "host"];

@@ -17,7 +17,7 @@ use crate::client::storage::storage_error;
 use crate::client::device::DeviceLogins;
 use crate::client::lease::{lease_key, lock_wait_ms, LEASE_SETTLE_MS, STORAGE_SETTLE_MS};
 use crate::client::pending_login::pending_login_key;
-use crate::client::request::{http_error, resolve_api_url};
+use crate::client::request::{bearer_header, http_error, resolve_api_url, API_KEY_HEADER};
 use crate::client::{
     decide, decode_jwt_payload, retry_after_ms, storage_key, AuthMode, ClientConfig, Credential, Decision, EnvVars, Ready,
     RefreshOutcome, RefreshPolicy, RequestPolicy, Response, SendStep, SentRequest, Session, SessionInput, StoredSession,
@@ -89,6 +89,8 @@ pub(super) fn wait(kind: &str, ms: i64) -> JsValue {
 fn ready(r: Ready, tokens: Option<&TokenSet>) -> JsValue {
     let o = step_of("ready");
     set(&o, "token", &JsValue::from_str(r.token.secret()));
+    let (name, value) = bearer_header(r.token.secret());
+    set(&o, "header", &Array::of2(&JsValue::from_str(name), &JsValue::from_str(&value)));
     set(&o, "generation", &JsValue::from_f64(r.generation as f64));
     if let Some(t) = tokens {
         set(&o, "received", &JsValue::from_f64(t.received_at_ms as f64));
@@ -173,7 +175,8 @@ impl ClientCore {
         text("clientId", c.client_id.as_deref());
         text("audience", c.audience.as_deref());
         text("scope", c.scope.as_deref());
-        text("apiKey", c.api_key.as_ref().map(|k| k.secret()));
+        let key_header = c.api_key.as_ref().map(|k| Array::of2(&JsValue::from_str(API_KEY_HEADER), &JsValue::from_str(k.secret())).into());
+        set(&o, "apiKeyHeader", &or_null(key_header));
         text("storageKey", Some(&self.storage_key));
         text("keysPath", Some(&c.keys_path));
         text("leaseKey", Some(&lease_key(&self.storage_key)));
