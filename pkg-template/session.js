@@ -10,7 +10,7 @@ import { makeStorage } from './storage.js';
 import { Tabs } from './tabs.js';
 import { check, codeOf, describe, neverSent, sleep } from './transfer.js';
 
-/** @import { ClientCore, Settings, TokenStep, TokenReady, RefreshStep } from './steps.js' */
+/** @import { ClientCore, Settings, TokenStep, TokenReady, RefreshStep, SessionEndedStep } from './steps.js' */
 /** @import { Provider } from './provider.js' */
 /** @import { Signals } from './transfer.js' */
 /** @import { MeshError } from './errors.js' */
@@ -161,7 +161,7 @@ export class SessionKeeper {
           await this.inflight;
           break;
         case 'sessionEnded':
-          if (!(await this.sessionEnded('expired', step.error))) throw step.error;
+          if (!(await this.sessionEnded(step))) throw step.error;
           break;
         default:
           throw step.error;
@@ -193,7 +193,7 @@ export class SessionKeeper {
       return;
     }
     if (step.t === 'sessionEnded') {
-      if (await this.sessionEnded('expired', step.error)) return;
+      if (await this.sessionEnded(step)) return;
       throw step.error;
     }
     const signals = this.signals();
@@ -223,7 +223,7 @@ export class SessionKeeper {
           if (outcome.valid) return;
           throw outcome.error;
         default:
-          if (await this.sessionEnded('invalid_grant', outcome.error)) return;
+          if (await this.sessionEnded(outcome)) return;
           throw outcome.error;
       }
     }
@@ -258,9 +258,9 @@ export class SessionKeeper {
    * The core ended the session. A newer session another tab stored is adopted
    * instead (true: ask the core again). Otherwise storage is cleared, other
    * tabs are told, and `sessionEnded` fires (false).
-   * @param {SessionEndReason} reason @param {MeshError} error
+   * @param {SessionEndedStep} step
    */
-  async sessionEnded(reason, error) {
+  async sessionEnded({ reason, error }) {
     if (this.storage.shared && this.core.adoptStored(await this.readShared(), Date.now())) return true;
     this.tabs?.announceEnd(reason);
     await this.storage.remove(this.s.storageKey).catch(() => {});

@@ -3,7 +3,10 @@
 // Each step's `t` names one kind, never shared by two meanings across unions.
 
 import type { MeshError } from './errors.js';
-import type { DeviceLogin, KeyNameCheck, Session, SessionInfo, ValidationResult } from './browser.js';
+import type { DeviceLogin, KeyNameCheck, Session, SessionEndReason, SessionInfo, ValidationResult } from './browser.js';
+
+/** The core ended the session: why, and the error waiting callers get. */
+export type SessionEndedStep = { t: 'sessionEnded'; reason: SessionEndReason; error: MeshError };
 
 /** `getToken`/`forceRefresh`: a usable token, or what to do for one. */
 /** `header`: the API call's credential header, name and value. */
@@ -12,18 +15,18 @@ export type TokenStep =
   | TokenReady
   | { t: 'joinRefresh' }
   | { t: 'startRefresh' }
-  | { t: 'sessionEnded'; error: MeshError }
+  | SessionEndedStep
   | { t: 'tokenError'; error: MeshError };
 
 /** `beforeSend`: send the refresh, or another tab's stored tokens were adopted. */
-export type SendStep = { t: 'sendRefresh'; refreshToken: string } | { t: 'adoptedStored' } | { t: 'sessionEnded'; error: MeshError };
+export type SendStep = { t: 'sendRefresh'; refreshToken: string } | { t: 'adoptedStored' } | SessionEndedStep;
 
 /** After one refresh attempt. */
 export type RefreshStep =
   | { t: 'retryRefresh'; ms: number }
   | { t: 'refreshed' }
   | { t: 'refreshFailed'; error: MeshError; valid: boolean }
-  | { t: 'sessionEnded'; error: MeshError };
+  | SessionEndedStep;
 
 /** After one attempt of an API call. */
 export type CallStep =
@@ -134,7 +137,8 @@ export interface ClientCore {
   storedRecord(): string | undefined;
   sessionInfo(): SessionInfo | null;
   clear(): string | undefined;
-  endedElsewhere(): MeshError | undefined;
+  /** Another tab ended the session; `reason` as its message gave it (the core keeps only a known one). */
+  endedElsewhere(reason: unknown): SessionEndedStep | undefined;
   setSession(session: unknown): void;
   fromEnv(env: unknown): boolean;
   exportEnv(): Record<string, string> | null;

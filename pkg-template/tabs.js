@@ -9,7 +9,6 @@
 import { isObject, sleep, timerMs } from './transfer.js';
 
 /** @import { SessionKeeper } from './session.js' */
-/** @import { SessionEndReason } from './index.js' */
 
 export class Tabs {
   /** @param {SessionKeeper} keeper */
@@ -81,9 +80,8 @@ export class Tabs {
 
   /** Another tab logged out or saw the grant die. @param {unknown} [reason] */
   endedElsewhere(reason) {
-    const error = this.keeper.core.endedElsewhere();
-    const why = typeof reason === 'string' && reason ? /** @type {SessionEndReason} */ (reason) : 'ended_elsewhere';
-    if (error !== undefined) this.keeper.emitEnded(why, error);
+    const ended = this.keeper.core.endedElsewhere(reason);
+    if (ended !== undefined) this.keeper.emitEnded(ended.reason, ended.error);
   }
 
   /** @param {'tokens' | 'ended'} type @param {string} [reason] */

@@ -49,6 +49,40 @@ pub fn failure_event(error: &Error) -> Option<&'static str> {
     (error.kind() == ErrorKind::Unauthorized).then_some("unauthorized")
 }
 
+/// Why a session ended (`sessionEnded`'s `reason`, the TypeScript
+/// `SessionEndReason`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum EndReason {
+    /// `logout()`, here or in another tab.
+    Logout,
+    /// The provider refused the refresh token.
+    InvalidGrant,
+    /// The access token expired and could not be refreshed.
+    Expired,
+    /// Another tab ended the session and did not say why.
+    EndedElsewhere,
+}
+
+impl EndReason {
+    const ALL: [EndReason; 4] = [EndReason::Logout, EndReason::InvalidGrant, EndReason::Expired, EndReason::EndedElsewhere];
+
+    pub fn as_str(self) -> &'static str {
+        match self {
+            EndReason::Logout => "logout",
+            EndReason::InvalidGrant => "invalid_grant",
+            EndReason::Expired => "expired",
+            EndReason::EndedElsewhere => "ended_elsewhere",
+        }
+    }
+
+    /// The reason another tab's message gave: one of ours, else
+    /// `ended_elsewhere` (a message from an older or foreign script must not
+    /// put an unknown reason in the app's event).
+    pub fn from_tab(reason: Option<&str>) -> EndReason {
+        EndReason::ALL.into_iter().find(|r| Some(r.as_str()) == reason).unwrap_or(EndReason::EndedElsewhere)
+    }
+}
+
 /// `on(name, handler)`'s check: `name` must be one of [`EVENTS`] and the
 /// handler a function.
 pub fn check_listener(name: &str, handler_is_function: bool) -> Result<(), Error> {
@@ -123,6 +157,16 @@ pub fn network_failure(what: &str, detail: &str, cause: Option<&str>, cause_code
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn another_tabs_reason_is_ours_or_ended_elsewhere() {
+        for r in EndReason::ALL {
+            assert_eq!(EndReason::from_tab(Some(r.as_str())), r);
+        }
+        for odd in [None, Some(""), Some("Logout"), Some("<script>"), Some("expired ")] {
+            assert_eq!(EndReason::from_tab(odd), EndReason::EndedElsewhere, "{odd:?}");
+        }
+    }
 
     #[test]
     fn a_stopped_refresh_is_abandoned_and_spends_its_token_only_if_it_may_have_been_sent() {

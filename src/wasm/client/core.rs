@@ -11,7 +11,7 @@ use wasm_bindgen::prelude::*;
 use super::convert::{form_js, get, opt_string, option_value, or_null, parse_json, secs, set, string_prop};
 use super::options;
 use super::records::{self, claims_of, token_answer};
-use crate::client::failure::{failure_event, refresh_failed};
+use crate::client::failure::{failure_event, refresh_failed, EndReason};
 use crate::client::grant;
 use crate::client::storage::storage_error;
 use crate::client::device::DeviceLogins;
@@ -79,6 +79,13 @@ pub(super) fn with_error(kind: &str, error: Error) -> JsValue {
     o.into()
 }
 
+/// A `sessionEnded` step: the error and why (`EndReason`).
+fn ended(error: Error, reason: EndReason) -> JsValue {
+    let o = with_error("sessionEnded", error);
+    set(o.unchecked_ref(), "reason", &JsValue::from_str(reason.as_str()));
+    o
+}
+
 pub(super) fn wait(kind: &str, ms: i64) -> JsValue {
     let o = step_of(kind);
     set(&o, "ms", &JsValue::from_f64(ms.max(0) as f64));
@@ -142,7 +149,7 @@ fn outcome(o: RefreshOutcome) -> JsValue {
             set(o.unchecked_ref(), "valid", &JsValue::from_bool(still_valid.is_some()));
             o
         }
-        RefreshOutcome::Ended(e) => with_error("sessionEnded", e),
+        RefreshOutcome::Ended(e) => ended(e, EndReason::InvalidGrant),
     }
 }
 
@@ -231,7 +238,7 @@ impl ClientCore {
             TokenStep::Ready(r) | TokenStep::ServeWhileCoolingDown(r) => ready(r, self.session.tokens()),
             TokenStep::JoinInFlight => step_of("joinRefresh").into(),
             TokenStep::StartRefresh { .. } => step_of("startRefresh").into(),
-            TokenStep::Ended(e) => with_error("sessionEnded", e),
+            TokenStep::Ended(e) => ended(e, EndReason::Expired),
             TokenStep::Fail(e) => with_error("tokenError", e),
         }
     }
@@ -253,7 +260,7 @@ impl ClientCore {
                 o.into()
             }
             SendStep::Skip(_) => step_of("adoptedStored").into(),
-            SendStep::Ended(e) => with_error("sessionEnded", e),
+            SendStep::Ended(e) => ended(e, EndReason::Expired),
         }
     }
 
@@ -347,14 +354,16 @@ impl ClientCore {
         self.session.clear().map(|r| r.secret().to_string())
     }
 
-    /// Another tab ended the session: the error to report, or `undefined`
-    /// when there was no session here.
+    /// Another tab ended the session, saying `reason` (or nothing): the
+    /// `sessionEnded` step to report, or `undefined` when there was no
+    /// session here.
     #[wasm_bindgen(js_name = endedElsewhere)]
-    pub fn ended_elsewhere(&mut self) -> JsValue {
+    pub fn ended_elsewhere(&mut self, reason: JsValue) -> JsValue {
         if self.session.tokens().is_none() {
             return JsValue::UNDEFINED;
         }
-        self.session.end(Error::new(ErrorKind::SessionEnded, "the session ended in another tab")).into()
+        let error = self.session.end(Error::new(ErrorKind::SessionEnded, "the session ended in another tab"));
+        ended(error, EndReason::from_tab(reason.as_string().as_deref()))
     }
 
     /// `{ accessToken, refreshToken?, expiresAt? }`: errors name the field
