@@ -284,15 +284,14 @@ export function defineMeshClient(ClientCore, loadRedirect) {
 
     /** @param {string} id */
     async #revokeKey(id) {
-      if (typeof id !== 'string' || id === '') throw this.#core.failure('key_id');
-      await this.#callJson('DELETE', `${this.#s.keysPath}/${encodeURIComponent(id)}`);
+      await this.#callJson('DELETE', this.#core.keyPath(id, false));
     }
 
     /** @param {string} id @param {RotateApiKeyOptions} [options] */
     async #rotateKey(id, options) {
-      if (typeof id !== 'string' || id === '') throw this.#core.failure('key_id');
+      const path = this.#core.keyPath(id, true);
       const { gracePeriodSeconds } = isObject(options) ? options : {};
-      return /** @type {any} */ (await this.#callJson('POST', `${this.#s.keysPath}/${encodeURIComponent(id)}/rotate`, { gracePeriodSeconds }));
+      return /** @type {any} */ (await this.#callJson('POST', path, { gracePeriodSeconds }));
     }
 
     /** `GET /auth/validate`; where it is missing or unreachable, the core's local verdict. */

@@ -5,6 +5,9 @@
 import type { MeshError } from './errors.js';
 import type { DeviceLogin, KeyNameCheck, Session, SessionEndReason, SessionInfo, ValidationResult } from './browser.js';
 
+/** Where the session is kept, unless in memory: `global` names a Web Storage of `globalThis`, else the option is an adapter; `methods` are read, write, remove. */
+export type StorageChoice = { global?: 'localStorage' | 'sessionStorage'; shared: boolean; methods: [string, string, string] };
+
 /** The core ended the session: why, and the error waiting callers get. */
 export type SessionEndedStep = { t: 'sessionEnded'; reason: SessionEndReason; error: MeshError };
 
@@ -169,6 +172,10 @@ export interface ClientCore {
   networkFailure(what: string, detail: string, cause?: string, causeCode?: string): { error: MeshError; unsent: boolean };
   checkListener(name: unknown, handlerIsFunction: boolean): void;
   checkKeyName(name: unknown): KeyNameCheck | undefined;
+  /** The keys API path of key `id` (its rotation's with `rotate`); throws `invalid_config` for an id that is not a non-empty string. */
+  keyPath(id: unknown, rotate: boolean): string;
+  /** The `storage` option read (`undefined`: memory); throws `invalid_config` for a bad one. */
+  storageChoice(option: unknown): StorageChoice | undefined;
   discovered(status: number, body: unknown): Endpoints;
   redirectSession(body: unknown, idToken: string, now: number): Session;
   keepIdToken(idToken: string): SessionInfo;

@@ -1,7 +1,7 @@
-// Where the session is kept: 'memory' (the default: nothing persisted),
-// 'localStorage' / 'sessionStorage' (only when asked for), or an adapter
-// `{ get, set, remove }` whose methods may return promises. A write calls the
-// adapter before it returns, so writes happen in call order.
+// Where the session is kept, as the core reads the `storage` option
+// (`StorageChoice`, src/client/storage.rs): memory, a Web Storage or an
+// adapter. A write calls the adapter before it returns, so writes happen in
+// call order.
 
 import { describe, isObject } from './transfer.js';
 
@@ -18,20 +18,21 @@ import { describe, isObject } from './transfer.js';
 
 /** @param {ClientCore} core @param {unknown} option @returns {Store} */
 export function makeStorage(core, option) {
-  if (option === undefined || option === null || option === 'memory') {
+  const choice = core.storageChoice(option);
+  if (!choice) {
     const none = async () => undefined;
     return { memory: true, shared: false, read: none, write: none, remove: none };
   }
+  const { global, shared, methods } = choice;
   /** @type {any} */
-  let target;
-  let names = ['get', 'set', 'remove'];
-  if (typeof option === 'string') {
-    if (option !== 'localStorage' && option !== 'sessionStorage') throw core.failure('storage_option');
+  let target = option;
+  const complete = () => methods.every((n) => typeof target[n] === 'function');
+  if (global) {
     /** @param {string} why */
-    const unavailable = (why) => core.failure('storage_unavailable', option, why);
+    const unavailable = (why) => core.failure('storage_unavailable', global, why);
     try {
       // Reading `localStorage` throws in sandboxed frames and with cookies off.
-      target = /** @type {any} */ (globalThis)[option];
+      target = /** @type {any} */ (globalThis)[global];
     } catch (e) {
       throw unavailable(describe(e));
     }
@@ -43,15 +44,11 @@ export function makeStorage(core, option) {
       return { memory: false, shared: false, read: fail, write: fail, remove: fail };
     }
     if (!isObject(target)) throw unavailable('this runtime has none');
-    names = ['getItem', 'setItem', 'removeItem'];
-    if (!names.every((n) => typeof target[n] === 'function')) throw unavailable('not a Storage');
-  } else if (isObject(option)) {
-    target = option;
-    if (!names.every((n) => typeof target[n] === 'function')) throw core.failure('storage_adapter');
-  } else {
-    throw core.failure('storage_type');
+    if (!complete()) throw unavailable('not a Storage');
+  } else if (!complete()) {
+    throw core.failure('storage_adapter');
   }
-  const [get, set, remove] = names.map((n) => target[n]);
+  const [get, set, remove] = methods.map((n) => target[n]);
   /** @param {() => unknown} call */
   const settle = (call) => {
     /** @param {unknown} e */
@@ -66,7 +63,7 @@ export function makeStorage(core, option) {
   };
   return {
     memory: false,
-    shared: option === 'localStorage',
+    shared,
     read: (key) =>
       settle(() => get.call(target, key)).then((v) => {
         if (v === undefined || v === null) return undefined;

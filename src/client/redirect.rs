@@ -396,7 +396,7 @@ fn append_query(url: &mut String, params: &[(&str, &str)]) {
 }
 
 /// Percent-encodes all but RFC 3986's unreserved characters.
-pub(super) fn percent_encode(out: &mut String, value: &str) {
+pub(crate) fn percent_encode(out: &mut String, value: &str) {
     const HEX: &[u8; 16] = b"0123456789ABCDEF";
     for b in value.bytes() {
         if b.is_ascii_alphanumeric() || b"-._~".contains(&b) {

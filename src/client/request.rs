@@ -45,6 +45,27 @@ pub fn bearer_header(access_token: &str) -> (&'static str, String) {
     ("authorization", ["Bearer ", access_token].concat())
 }
 
+/// What follows a key's id in the keys API's rotate call; the gateway
+/// routes by it (`gateway::request`).
+pub const KEY_ROTATE_SUFFIX: &str = "/rotate";
+
+/// The path of one key in the keys API: `<keys path>/{id}`, or with
+/// [`KEY_ROTATE_SUFFIX`] for its rotation. The id is percent-encoded, so
+/// one an app read from elsewhere never names another path. `None` when
+/// the id is empty.
+pub fn key_item_path(keys_path: &str, id: &str, rotate: bool) -> Option<String> {
+    if id.is_empty() {
+        return None;
+    }
+    let mut path = String::from(keys_path.trim_end_matches('/'));
+    path.push('/');
+    super::redirect::percent_encode(&mut path, id);
+    if rotate {
+        path.push_str(KEY_ROTATE_SUFFIX);
+    }
+    Some(path)
+}
+
 /// How the request was authenticated.
 #[derive(Debug, Clone, Copy, PartialEq)]
 pub enum Credential {
@@ -277,6 +298,14 @@ pub fn http_error(sent: &SentRequest, status: u16, now_ms: i64) -> Error {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn a_key_item_path_encodes_its_id_under_the_keys_path() {
+        assert_eq!(key_item_path("/api/v1/keys", "key_AB-1", false).as_deref(), Some("/api/v1/keys/key_AB-1"));
+        assert_eq!(key_item_path("/me/keys/", "key_x", true).as_deref(), Some("/me/keys/key_x/rotate"));
+        assert_eq!(key_item_path("/api/v1/keys", "../a/b?c#d", false).as_deref(), Some("/api/v1/keys/..%2Fa%2Fb%3Fc%23d"));
+        assert_eq!(key_item_path("/api/v1/keys", "", true), None);
+    }
 
     #[test]
     fn a_token_goes_as_a_bearer_authorization_and_a_key_in_the_header_the_gateway_reads() {

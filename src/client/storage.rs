@@ -101,6 +101,57 @@ impl StoredSession {
     }
 }
 
+/// The `storage` option's value, as the binding sees it.
+#[derive(Debug, Clone, Copy)]
+pub enum StorageOption<'a> {
+    /// `undefined` or `null`.
+    Absent,
+    Text(&'a str),
+    /// An object: an adapter, if it has the methods.
+    Object,
+    Other,
+}
+
+/// Where a client keeps its session.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum StorageChoice {
+    /// Nothing persisted: the default, so tokens reach storage only when asked.
+    Memory,
+    /// `globalThis[name]`, a Web Storage.
+    Web(&'static str),
+    /// The caller's `{ get, set, remove }`, whose methods may return promises.
+    Adapter,
+}
+
+impl StorageChoice {
+    /// Reads the `storage` option; a bad one is the name of its failure
+    /// ([`super::failure::failure`]).
+    pub fn from_option(option: StorageOption<'_>) -> std::result::Result<StorageChoice, &'static str> {
+        match option {
+            StorageOption::Absent | StorageOption::Text("memory") => Ok(StorageChoice::Memory),
+            StorageOption::Text("localStorage") => Ok(StorageChoice::Web("localStorage")),
+            StorageOption::Text("sessionStorage") => Ok(StorageChoice::Web("sessionStorage")),
+            StorageOption::Text(_) => Err("storage_option"),
+            StorageOption::Object => Ok(StorageChoice::Adapter),
+            StorageOption::Other => Err("storage_type"),
+        }
+    }
+
+    /// The methods the target must have, in the order read, write, remove.
+    pub fn methods(self) -> [&'static str; 3] {
+        match self {
+            StorageChoice::Web(_) => ["getItem", "setItem", "removeItem"],
+            _ => ["get", "set", "remove"],
+        }
+    }
+
+    /// Whether the origin's tabs share it, so a write is seen by the others
+    /// and the refresh needs the cross-tab lock: localStorage only.
+    pub fn shared(self) -> bool {
+        self == StorageChoice::Web("localStorage")
+    }
+}
+
 /// For bindings that got a deserialization error: the uniform storage error.
 pub fn storage_error(problem: &str) -> Error {
     let mut message = String::from("stored session ignored: ");
@@ -111,6 +162,24 @@ pub fn storage_error(problem: &str) -> Error {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn the_storage_option_reads_as_memory_web_storage_or_an_adapter() {
+        use StorageOption::*;
+        assert_eq!(StorageChoice::from_option(Absent).unwrap(), StorageChoice::Memory);
+        assert_eq!(StorageChoice::from_option(Text("memory")).unwrap(), StorageChoice::Memory);
+        let local = StorageChoice::from_option(Text("localStorage")).unwrap();
+        assert_eq!((local.methods()[0], local.shared()), ("getItem", true));
+        let session = StorageChoice::from_option(Text("sessionStorage")).unwrap();
+        assert_eq!((session.methods()[2], session.shared()), ("removeItem", false));
+        let adapter = StorageChoice::from_option(Object).unwrap();
+        assert_eq!((adapter.methods(), adapter.shared()), (["get", "set", "remove"], false));
+        for (option, problem) in [(Text("LocalStorage"), "must be 'memory'"), (Text(""), "must be 'memory'"), (Other, "must be a string")] {
+            let e = super::super::failure::failure(StorageChoice::from_option(option).unwrap_err(), "", "");
+            assert_eq!(e.kind(), ErrorKind::InvalidConfig, "{option:?}");
+            assert!(e.message().contains("storage") && e.message().contains(problem), "{option:?}: {}", e.message());
+        }
+    }
 
     const T0: i64 = 1_700_000_000_000;
     const ISS: &str = "http://127.0.0.1:9400";

@@ -4,6 +4,8 @@
 //! accepts: `Authorization: Bearer` for JWTs (never a query string or
 //! cookie), `X-API-Key` or `Authorization: Bearer` for API keys.
 
+use crate::client::request::KEY_ROTATE_SUFFIX;
+
 use super::config::GatewayConfig;
 use super::headers::bearer_token;
 use super::jwt::{Reason, Rejection};
@@ -111,7 +113,7 @@ fn keys_op(method: &str, path: KeysPath<'_>) -> KeysOp {
         (KeysPath::Collection, _) => KeysOp::MethodNotAllowed("GET, POST"),
         (KeysPath::Item(id), "DELETE") if !id.is_empty() && !id.contains('/') => KeysOp::Revoke(id.to_string()),
         (KeysPath::Item(id), _) if !id.is_empty() && !id.contains('/') => KeysOp::MethodNotAllowed("DELETE"),
-        (KeysPath::Item(item), _) => match item.strip_suffix("/rotate") {
+        (KeysPath::Item(item), _) => match item.strip_suffix(KEY_ROTATE_SUFFIX) {
             Some(id) if !id.is_empty() && !id.contains('/') && method == "POST" => KeysOp::Rotate(id.to_string()),
             Some(id) if !id.is_empty() && !id.contains('/') => KeysOp::MethodNotAllowed("POST"),
             _ => KeysOp::NotFound,

@@ -29,6 +29,8 @@ describe('options are checked at construction', () => {
     ['refreshLeewaySeconds negative', { ...base, refreshLeewaySeconds: -5 }, /refreshLeewaySeconds/],
     ['unknown storage', { ...base, storage: 'cookies' }, /storage/],
     ['storage object without methods', { ...base, storage: { get() {} } }, /storage/],
+    ['storage a number', { ...base, storage: 42 }, /storage.*string or an adapter/],
+    ['storage named in the wrong case', { ...base, storage: 'LocalStorage' }, /storage.*'localStorage'/],
     ['apiKey without apiUrl', { apiKey: 'mesh_sk_abcdefghijklmnop' }, /apiUrl/],
     ['apiKey that is a JWT', { apiUrl: base.apiUrl, apiKey: 'eyJhbGciOiJub25lIn0.eyJzdWIiOiJ4In0.c2lnbmF0dXJl' }, /apiKey/],
   ];
@@ -43,6 +45,14 @@ describe('options are checked at construction', () => {
       });
     });
   }
+  test('a key id that is not a non-empty string is refused before any request', async () => {
+    const client = new MeshClient(base);
+    for (const id of ['', 42, undefined]) {
+      await assert.rejects(client.keys.revoke(/** @type {any} */ (id)), (err) => err.code === 'invalid_config' && /id/.test(err.message));
+      await assert.rejects(client.keys.rotate(/** @type {any} */ (id)), (err) => err.code === 'invalid_config' && /id/.test(err.message));
+    }
+    client.dispose();
+  });
   test('the API key itself is never echoed in the error', () => {
     const key = 'eyJhbGciOiJub25lIn0.eyJzdWIiOiJ4In0.c2lnbmF0dXJl';
     assert.throws(() => new MeshClient({ apiUrl: base.apiUrl, apiKey: key }), (err) => !errorTexts(err).includes(key));

@@ -10,6 +10,8 @@ use super::convert::{get, set, string_prop};
 use super::core::{session_info, ClientCore};
 use crate::client::discovery::{endpoints, DiscoveryDocument};
 use crate::client::failure::{check_listener, failure, network_failure};
+use crate::client::request::key_item_path;
+use crate::client::storage::{StorageChoice, StorageOption};
 use crate::client::lease::{lease_owner, lease_record, lease_wait_ms};
 use crate::client::validation::{on_validate_failure, server_verdict, ValidateFailure};
 use crate::client::AuthMode;
@@ -82,6 +84,40 @@ impl ClientCore {
                 set(&o, key, &JsValue::from_str(&url));
             }
         }
+        Ok(o.into())
+    }
+
+    /// The keys API path of key `id` (its rotation's with `rotate`); throws
+    /// `invalid_config` unless `id` is a non-empty string.
+    #[wasm_bindgen(js_name = keyPath)]
+    pub fn key_path(&self, id: JsValue, rotate: bool) -> Result<String, JsValue> {
+        let id = id.as_string().unwrap_or_default();
+        key_item_path(&self.config.keys_path, &id, rotate).ok_or_else(|| failure("key_id", "", "").into())
+    }
+
+    /// The `storage` option read (`StorageChoice` in steps.d.ts):
+    /// `undefined` for memory, else `{ global, shared, methods }`; throws
+    /// `invalid_config` for a bad one.
+    #[wasm_bindgen(js_name = storageChoice)]
+    pub fn storage_choice(&self, option: JsValue) -> Result<JsValue, JsValue> {
+        let text = option.as_string();
+        let seen = match &text {
+            Some(t) => StorageOption::Text(t),
+            None if option.is_undefined() || option.is_null() => StorageOption::Absent,
+            None if option.is_object() => StorageOption::Object,
+            None => StorageOption::Other,
+        };
+        let choice = StorageChoice::from_option(seen).map_err(|name| self.failure(name, None, None))?;
+        if choice == StorageChoice::Memory {
+            return Ok(JsValue::UNDEFINED);
+        }
+        let o = Object::new();
+        if let StorageChoice::Web(name) = choice {
+            set(&o, "global", &JsValue::from_str(name));
+        }
+        set(&o, "shared", &JsValue::from_bool(choice.shared()));
+        let [read, write, remove] = choice.methods().map(JsValue::from_str);
+        set(&o, "methods", &js_sys::Array::of3(&read, &write, &remove));
         Ok(o.into())
     }
 
