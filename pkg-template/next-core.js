@@ -403,7 +403,7 @@ export function defineMeshAuth(ClientCore, ServerRulesClass, redisStore) {
      * @param {Request} request
      */
     const handle = async (request) => {
-      const headers = new Headers({ 'cache-control': 'no-store' });
+      const headers = new Headers(s.answerHeaders);
       try {
         const url = new URL(request.url);
         const step = rules.dispatch(request.method, url.pathname, request.headers.get('origin') ?? undefined);
@@ -503,12 +503,14 @@ export function defineMeshAuth(ClientCore, ServerRulesClass, redisStore) {
           const body = await answer.raw.arrayBuffer();
           answer.stop();
           const type = answer.header('content-type');
-          return new Response(body.byteLength ? body : null, { status: answer.status, headers: { 'cache-control': 'no-store', ...(type ? { 'content-type': type } : {}) } });
+          const headers = new Headers(s.answerHeaders);
+          if (type) headers.set('content-type', type);
+          return new Response(body.byteLength ? body : null, { status: answer.status, headers });
         } finally {
           await keepRecord(jar, found);
         }
       } catch (e) {
-        return respond(rules.apiFailureStatus(/** @type {any} */ (e)?.code), new Headers({ 'cache-control': 'no-store' }), errorBody(e));
+        return respond(rules.apiFailureStatus(/** @type {any} */ (e)?.code), new Headers(s.answerHeaders), errorBody(e));
       }
     };
 
@@ -525,14 +527,18 @@ export function defineMeshAuth(ClientCore, ServerRulesClass, redisStore) {
       }
       const step = rules.guard(url.pathname, url.search, signedIn);
       if (step.t === 'pass') return undefined;
-      if (step.t === 'login') return new Response(null, { status: step.status, headers: { location: step.url } });
-      return Response.json(errorBody(step.error), { status: step.status });
+      const headers = new Headers(s.answerHeaders);
+      if (step.t === 'login') {
+        headers.set('location', step.url);
+        return new Response(null, { status: step.status, headers });
+      }
+      return respond(step.status, headers, errorBody(step.error));
     };
 
     /** A 403 for a state-changing request from another origin, else null (the core's CSRF rule). @param {Request} request */
     const checkOrigin = (request) => {
       const step = rules.checkOrigin(request.method, request.headers.get('origin') ?? undefined);
-      return step ? respond(step.status, new Headers({ 'cache-control': 'no-store' }), errorBody(step.error)) : null;
+      return step ? respond(step.status, new Headers(s.answerHeaders), errorBody(step.error)) : null;
     };
 
     return {

@@ -255,6 +255,8 @@ export interface ServerSettings {
   redirectStatus: number;
   /** A handler that could not reach the provider. */
   failedStatus: number;
+  /** On every answer mesh-sdk/next makes (`cache-control: no-store`). */
+  answerHeaders: [string, string][];
   lockTtlMs: number;
   lockWaitMs: number;
   lockPollMs: number;

@@ -79,6 +79,10 @@ pub const MAX_CACHED_SESSIONS: usize = 10_000;
 pub const ROUTE_BASE: &str = "/auth";
 /// Under this path a protected request is answered 401, not redirected.
 pub const API_BASE: &str = "/api";
+/// Headers on every answer mesh-sdk/next makes (its handlers, `fetchApi`,
+/// the middleware and the origin check): each carries a session, a login's
+/// state or a user's data, so no cache may keep it.
+pub const ANSWER_HEADERS: [(&str, &str); 1] = [("cache-control", "no-store")];
 /// The status of a refused callback or an unknown handler path.
 pub const REFUSED_STATUS: u16 = 400;
 /// A handler that could not reach the provider (discovery, the token

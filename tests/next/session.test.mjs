@@ -119,6 +119,8 @@ describe('mesh-sdk/next, cookie store', { timeout: 80_000 }, () => {
     const api = await mesh.middleware(jar.request('/api/keys'));
     assert.equal(api.status, 401);
     assert.equal((await api.json()).error, 'login_required');
+    // Neither may be kept by a cache: each answers for one browser's session.
+    for (const answer of [page, api]) assert.equal(answer.headers.get('cache-control'), 'no-store', String(answer.status));
     assert.equal(await mesh.middleware(jar.request('/')), undefined);
     assert.equal(await mesh.middleware(jar.request('/settingsx')), undefined);
   });

@@ -89,6 +89,8 @@ impl ServerRules {
         num(&o, "refusedStatus", rules::REFUSED_STATUS as f64);
         num(&o, "redirectStatus", rules::HANDLER_REDIRECT_STATUS as f64);
         num(&o, "failedStatus", rules::UPSTREAM_FAILED_STATUS as f64);
+        let answer = rules::ANSWER_HEADERS.iter().map(|(k, v)| JsValue::from(Array::of2(&JsValue::from_str(k), &JsValue::from_str(v))));
+        set(&o, "answerHeaders", &answer.collect::<Array>());
         num(&o, "lockTtlMs", redis::lock_ttl_ms(self.timeout_ms) as f64);
         num(&o, "lockWaitMs", redis::lock_wait_ms(self.timeout_ms) as f64);
         num(&o, "lockPollMs", redis::LOCK_POLL_MS as f64);
