@@ -105,7 +105,9 @@ pub enum OptionValue {
     Bool(bool),
     /// `null` (and `undefined` where it reaches serde): treated as absent.
     Null,
-    /// An object, array or anything else.
+    /// An array, each entry as loose as this.
+    List(Vec<OptionValue>),
+    /// An object or anything else.
     Other,
 }
 
@@ -154,8 +156,11 @@ impl<'de> serde::de::Visitor<'de> for OptionValueVisitor {
         Ok(OptionValue::Other)
     }
     fn visit_seq<A: serde::de::SeqAccess<'de>>(self, mut s: A) -> Result<OptionValue, A::Error> {
-        while s.next_element::<serde::de::IgnoredAny>()?.is_some() {}
-        Ok(OptionValue::Other)
+        let mut entries = Vec::new();
+        while let Some(entry) = s.next_element::<OptionValue>()? {
+            entries.push(entry);
+        }
+        Ok(OptionValue::List(entries))
     }
 }
 

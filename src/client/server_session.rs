@@ -41,6 +41,8 @@
 
 use crate::error::{Error, ErrorKind, Result};
 
+use super::config::OptionValue;
+
 use super::redirect::{base64url_encode, percent_encode, same_origin_path, PENDING_REDIRECT_TTL_MS};
 use super::token::{base64url_decode, TokenSet};
 
@@ -472,13 +474,20 @@ fn under(path: &str, prefix: &str) -> bool {
     prefix.is_empty() || path.strip_prefix(prefix).is_some_and(|rest| rest.is_empty() || rest.starts_with('/'))
 }
 
-/// Checks the middleware's `protect` list: paths of the app.
-pub fn check_protect(paths: &[String]) -> Result<()> {
-    if paths.iter().all(|p| p.starts_with('/') && !p.contains(['?', '#'])) {
-        Ok(())
-    } else {
-        Err(Error::config("protect", "must be a list of paths such as ['/settings', '/api/keys']"))
-    }
+/// The middleware's `protect` option: a list of the app's paths (each
+/// from `/`, without query or fragment); absent or `null` protects none.
+pub fn protect_paths(option: &Option<OptionValue>) -> Result<Vec<String>> {
+    let refused = || Error::config("protect", "must be a list of paths such as ['/settings', '/api/keys']");
+    let entries = match option {
+        None | Some(OptionValue::Null) => return Ok(Vec::new()),
+        Some(OptionValue::List(entries)) => entries,
+        Some(_) => return Err(refused()),
+    };
+    let path = |entry: &OptionValue| match entry {
+        OptionValue::Str(p) if p.starts_with('/') && !p.contains(['?', '#']) => Some(p.clone()),
+        _ => None,
+    };
+    entries.iter().map(path).collect::<Option<Vec<String>>>().ok_or_else(refused)
 }
 
 /// The middleware's decision for a request to `path` (with `search`, its

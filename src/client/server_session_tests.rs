@@ -28,8 +28,15 @@ fn options_checked() {
     assert!(check_secret(Some(&"x".repeat(32))).is_ok());
     assert!(check_secret(Some("short")).is_err());
     assert!(check_secret(None).is_err());
-    assert!(check_protect(&["/settings".into(), "/api/keys".into()]).is_ok());
-    assert!(check_protect(&["settings".into()]).is_err());
+    let text = |p: &str| OptionValue::Str(p.into());
+    let list = |paths: Vec<OptionValue>| Some(OptionValue::List(paths));
+    assert_eq!(protect_paths(&list(vec![text("/settings"), text("/api/keys")])).unwrap(), ["/settings", "/api/keys"]);
+    assert_eq!(protect_paths(&None).unwrap(), Vec::<String>::new());
+    assert_eq!(protect_paths(&Some(OptionValue::Null)).unwrap(), Vec::<String>::new());
+    for bad in [list(vec![text("settings")]), list(vec![text("/a?b")]), list(vec![text("/a"), OptionValue::Num(1.0)]), Some(text("/settings")), Some(OptionValue::Other)] {
+        let e = protect_paths(&bad).unwrap_err();
+        assert!(e.message().contains("`protect`"), "{bad:?}: {}", e.message());
+    }
 }
 
 #[test]

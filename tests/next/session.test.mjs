@@ -104,6 +104,10 @@ describe('mesh-sdk/next, cookie store', { timeout: 80_000 }, () => {
     refused({ baseUrl: 'app.example.com' }, 'baseUrl');
     refused({ store: 'disk' }, 'store');
     refused({ protect: ['settings'] }, 'protect');
+    // Read through serde-wasm-bindgen: a wrong type still names its option.
+    for (const protect of ['/settings', 42, { '/settings': true }, ['/settings', 42]]) refused({ protect }, 'protect');
+    refused({ baseUrl: 42 }, 'baseUrl');
+    refused({ secret: ['x'.repeat(40)] }, 'secret');
     // Once a non-string or empty secret silently made a public client (or
     // sent an empty secret); the message never quotes the secret.
     refused({ clientSecret: 42 }, 'clientSecret');

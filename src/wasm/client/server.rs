@@ -4,11 +4,13 @@
 //! holds and looks like, and what a request gets, is decided here.
 
 use js_sys::{Array, Object, Uint8Array};
+use serde::{Deserialize, Serialize};
 use wasm_bindgen::prelude::*;
 
-use super::convert::{get, opt_string, or_null, secs, set};
+use super::convert::{or_null, set};
 use super::core::ClientCore;
 use crate::client::server_session::{self as rules, device_state, redis, Dispatch, Guard, SessionPayload};
+use crate::client::config::{opt_string, OptionValue};
 use crate::client::failure::failure;
 use crate::client::resp::{self, Reply};
 use crate::error::Error;
@@ -21,6 +23,115 @@ pub struct ServerRules {
     protect: Vec<String>,
     server_store: bool,
     timeout_ms: i64,
+}
+
+/// `createMeshAuth`'s own options, read by serde-wasm-bindgen into loose
+/// values, so a wrong type is reported by the option's name (the core's
+/// `opt_string`), never by a serde message that names no field.
+#[derive(Deserialize)]
+#[serde(rename_all = "camelCase")]
+struct ServerOptions {
+    #[serde(default)]
+    base_url: Option<OptionValue>,
+    #[serde(default)]
+    secret: Option<OptionValue>,
+    #[serde(default)]
+    protect: Option<OptionValue>,
+}
+
+/// A JavaScript value as `T` (serde-wasm-bindgen); a value of the wrong
+/// shape is the `invalid_config` of `options`.
+fn from_js<T: for<'de> Deserialize<'de>>(value: JsValue) -> Result<T, Error> {
+    serde_wasm_bindgen::from_value(value).map_err(|e| Error::config("options", &e.to_string()))
+}
+
+/// `value` as JavaScript: structs as plain objects, `None` as `null`.
+fn to_js<T: Serialize>(value: &T) -> JsValue {
+    let out = value.serialize(&serde_wasm_bindgen::Serializer::new().serialize_missing_as_null(true));
+    // Only plain structs, strings and numbers within 2^53 come here.
+    out.unwrap_or(JsValue::NULL)
+}
+
+/// What the layer works with (`ServerSettings` in steps.d.ts).
+#[derive(Serialize)]
+#[serde(rename_all = "camelCase")]
+struct Settings {
+    session_cookie: &'static str,
+    login_cookie: &'static str,
+    device_cookie: &'static str,
+    key_info: &'static str,
+    redirect_uri: String,
+    iv_bytes: usize,
+    session_id_bytes: usize,
+    max_cached: usize,
+    refused_status: u16,
+    redirect_status: u16,
+    failed_status: u16,
+    answer_headers: &'static [(&'static str, &'static str)],
+    lock_ttl_ms: i64,
+    lock_wait_ms: i64,
+    lock_poll_ms: i64,
+    redis_default_port: u16,
+    redis_connect_timeout_ms: i64,
+    redis_command_timeout_ms: i64,
+    redis_reconnect_delays_ms: &'static [i64],
+    device_states: DeviceStates,
+    scripts: Scripts,
+}
+
+#[derive(Serialize)]
+struct DeviceStates {
+    pending: &'static str,
+    complete: &'static str,
+    cancelled: &'static str,
+}
+
+#[derive(Serialize)]
+struct Scripts {
+    acquire: &'static str,
+    write: &'static str,
+    remove: &'static str,
+    release: &'static str,
+}
+
+/// One cookie to set (`cookieWrites`): the `Set-Cookie` header, and the
+/// same as Next's `cookies().set` options.
+#[derive(Serialize)]
+struct CookieWriteJs {
+    name: String,
+    value: String,
+    header: String,
+    options: CookieOptions,
+}
+
+#[derive(Serialize)]
+#[serde(rename_all = "camelCase")]
+struct CookieOptions {
+    path: &'static str,
+    max_age: i64,
+    http_only: bool,
+    same_site: &'static str,
+    secure: bool,
+}
+
+/// An opened session cookie (`openSession`).
+#[derive(Serialize)]
+#[serde(rename_all = "camelCase")]
+struct OpenedSession {
+    sid: String,
+    created_at: i64,
+    record: Option<String>,
+    ttl_ms: i64,
+    /// Unix seconds.
+    expires_at: i64,
+}
+
+/// The Redis keys of one session.
+#[derive(Serialize)]
+struct RedisKeys {
+    session: String,
+    lock: String,
+    fence: String,
 }
 
 /// A reply as JavaScript: a string, a number, null or an array of them.
@@ -61,54 +172,38 @@ impl ServerRules {
     /// `protect`); `serverStore` when the session lives in Redis or memory.
     #[wasm_bindgen(constructor)]
     pub fn new(options: JsValue, server_store: bool, timeout_ms: f64) -> Result<ServerRules, JsValue> {
-        let base = rules::base_url(&opt_string(&options, "baseUrl")?.unwrap_or_default())?;
-        rules::check_secret(opt_string(&options, "secret")?.as_deref())?;
-        let list = get(&options, "protect");
-        let protect: Vec<String> = if list.is_undefined() || list.is_null() {
-            Vec::new()
-        } else if Array::is_array(&list) {
-            Array::from(&list).iter().map(|p| p.as_string().unwrap_or_default()).collect()
-        } else {
-            return Err(Error::config("protect", "must be a list of paths such as ['/settings', '/api/keys']").into());
-        };
-        rules::check_protect(&protect)?;
+        let options: ServerOptions = from_js(options)?;
+        let base = rules::base_url(&opt_string("baseUrl", &options.base_url)?.unwrap_or_default())?;
+        rules::check_secret(opt_string("secret", &options.secret)?.as_deref())?;
+        let protect = rules::protect_paths(&options.protect)?;
         Ok(ServerRules { secure: rules::secure_cookies(&base), base, protect, server_store, timeout_ms: timeout_ms as i64 })
     }
 
     /// The constants the layer works with.
     pub fn settings(&self) -> JsValue {
-        let o = Object::new();
-        text(&o, "sessionCookie", rules::SESSION_COOKIE);
-        text(&o, "loginCookie", rules::LOGIN_COOKIE);
-        text(&o, "deviceCookie", rules::DEVICE_COOKIE);
-        text(&o, "keyInfo", rules::KEY_INFO);
-        text(&o, "redirectUri", &rules::redirect_uri(&self.base));
-        num(&o, "ivBytes", rules::IV_BYTES as f64);
-        num(&o, "sessionIdBytes", rules::SESSION_ID_BYTES as f64);
-        num(&o, "maxCached", rules::MAX_CACHED_SESSIONS as f64);
-        num(&o, "refusedStatus", rules::REFUSED_STATUS as f64);
-        num(&o, "redirectStatus", rules::HANDLER_REDIRECT_STATUS as f64);
-        num(&o, "failedStatus", rules::UPSTREAM_FAILED_STATUS as f64);
-        let answer = rules::ANSWER_HEADERS.iter().map(|(k, v)| JsValue::from(Array::of2(&JsValue::from_str(k), &JsValue::from_str(v))));
-        set(&o, "answerHeaders", &answer.collect::<Array>());
-        num(&o, "lockTtlMs", redis::lock_ttl_ms(self.timeout_ms) as f64);
-        num(&o, "lockWaitMs", redis::lock_wait_ms(self.timeout_ms) as f64);
-        num(&o, "lockPollMs", redis::LOCK_POLL_MS as f64);
-        num(&o, "redisDefaultPort", redis::DEFAULT_PORT as f64);
-        num(&o, "redisConnectTimeoutMs", redis::CONNECT_TIMEOUT_MS as f64);
-        num(&o, "redisCommandTimeoutMs", redis::command_timeout_ms(self.timeout_ms) as f64);
-        set(&o, "redisReconnectDelaysMs", &redis::RECONNECT_DELAYS_MS.iter().map(|&ms| JsValue::from_f64(ms as f64)).collect::<Array>());
-        let states = Object::new();
-        for (k, v) in [("pending", device_state::PENDING), ("complete", device_state::COMPLETE), ("cancelled", device_state::CANCELLED)] {
-            text(&states, k, v);
-        }
-        set(&o, "deviceStates", &states);
-        let scripts = Object::new();
-        for (k, v) in [("acquire", redis::ACQUIRE), ("write", redis::WRITE), ("remove", redis::REMOVE), ("release", redis::RELEASE)] {
-            text(&scripts, k, v);
-        }
-        set(&o, "scripts", &scripts);
-        o.into()
+        to_js(&Settings {
+            session_cookie: rules::SESSION_COOKIE,
+            login_cookie: rules::LOGIN_COOKIE,
+            device_cookie: rules::DEVICE_COOKIE,
+            key_info: rules::KEY_INFO,
+            redirect_uri: rules::redirect_uri(&self.base),
+            iv_bytes: rules::IV_BYTES,
+            session_id_bytes: rules::SESSION_ID_BYTES,
+            max_cached: rules::MAX_CACHED_SESSIONS,
+            refused_status: rules::REFUSED_STATUS,
+            redirect_status: rules::HANDLER_REDIRECT_STATUS,
+            failed_status: rules::UPSTREAM_FAILED_STATUS,
+            answer_headers: &rules::ANSWER_HEADERS,
+            lock_ttl_ms: redis::lock_ttl_ms(self.timeout_ms),
+            lock_wait_ms: redis::lock_wait_ms(self.timeout_ms),
+            lock_poll_ms: redis::LOCK_POLL_MS,
+            redis_default_port: redis::DEFAULT_PORT,
+            redis_connect_timeout_ms: redis::CONNECT_TIMEOUT_MS,
+            redis_command_timeout_ms: redis::command_timeout_ms(self.timeout_ms),
+            redis_reconnect_delays_ms: &redis::RECONNECT_DELAYS_MS,
+            device_states: DeviceStates { pending: device_state::PENDING, complete: device_state::COMPLETE, cancelled: device_state::CANCELLED },
+            scripts: Scripts { acquire: redis::ACQUIRE, write: redis::WRITE, remove: redis::REMOVE, release: redis::RELEASE },
+        })
     }
 
     /// Whether a `store.redis` URL's `protocol` asks for TLS; throws
@@ -193,22 +288,17 @@ impl ServerRules {
             None => rules::LOGIN_TTL_SECS,
         };
         let present: Vec<String> = rules::parse_cookie_header(header).into_iter().map(|(k, _)| k).collect();
-        let out = Array::new();
-        for w in rules::write_cookie(name, sealed.as_deref(), max_age, self.secure, &present)? {
-            let o = Object::new();
-            text(&o, "name", &w.name);
-            text(&o, "value", &w.value);
-            text(&o, "header", &w.header());
-            let options = Object::new();
-            text(&options, "path", "/");
-            num(&options, "maxAge", w.max_age_secs as f64);
-            set(&options, "httpOnly", &JsValue::TRUE);
-            text(&options, "sameSite", "lax");
-            set(&options, "secure", &JsValue::from_bool(w.secure));
-            set(&o, "options", &options);
-            out.push(&o);
-        }
-        Ok(out)
+        let writes = rules::write_cookie(name, sealed.as_deref(), max_age, self.secure, &present)?;
+        let writes: Vec<CookieWriteJs> = writes
+            .into_iter()
+            .map(|w| CookieWriteJs {
+                header: w.header(),
+                options: CookieOptions { path: "/", max_age: w.max_age_secs, http_only: true, same_site: "lax", secure: w.secure },
+                name: w.name,
+                value: w.value,
+            })
+            .collect();
+        Ok(to_js(&writes).unchecked_into())
     }
 
     /// A new session id from 32 random bytes.
@@ -229,23 +319,15 @@ impl ServerRules {
     #[wasm_bindgen(js_name = openSession)]
     pub fn open_session(&self, plaintext: &str, now: f64) -> JsValue {
         let Some(p) = SessionPayload::decode(plaintext, self.server_store, now as i64) else { return JsValue::NULL };
-        let o = Object::new();
-        text(&o, "sid", &p.sid);
-        num(&o, "createdAt", p.created_at as f64);
-        set(&o, "record", &or_null(p.record.as_deref().map(JsValue::from_str)));
-        num(&o, "ttlMs", p.ttl_ms(now as i64) as f64);
-        set(&o, "expiresAt", &secs(p.created_at.saturating_add(rules::SESSION_MAX_MS)));
-        o.into()
+        let ttl_ms = p.ttl_ms(now as i64);
+        let expires_at = p.created_at.saturating_add(rules::SESSION_MAX_MS).div_euclid(1000);
+        to_js(&OpenedSession { sid: p.sid, created_at: p.created_at, record: p.record, ttl_ms, expires_at })
     }
 
     /// The Redis keys of session `sid`: `{ session, lock, fence }`.
     #[wasm_bindgen(js_name = redisKeys)]
     pub fn redis_keys(&self, sid: &str) -> JsValue {
-        let o = Object::new();
-        text(&o, "session", &redis::session_key(sid));
-        text(&o, "lock", &redis::lock_key(sid));
-        text(&o, "fence", &redis::fence_key(sid));
-        o.into()
+        to_js(&RedisKeys { session: redis::session_key(sid), lock: redis::lock_key(sid), fence: redis::fence_key(sid) })
     }
 
     /// What is left of a session that began at `created_at`.
