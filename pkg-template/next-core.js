@@ -300,6 +300,9 @@ export function defineMeshAuth(ClientCore, ServerRulesClass, redisStore) {
       return { box, pending };
     };
 
+    /** A fresh set of the headers every answer of this layer carries (the core's). */
+    const answerHeaders = () => new Headers(s.answerHeaders);
+
     /** @param {number} status @param {Headers} headers @param {unknown} [body] */
     const respond = (status, headers, body) => {
       if (body !== undefined) headers.set('content-type', 'application/json');
@@ -403,7 +406,7 @@ export function defineMeshAuth(ClientCore, ServerRulesClass, redisStore) {
      * @param {Request} request
      */
     const handle = async (request) => {
-      const headers = new Headers(s.answerHeaders);
+      const headers = answerHeaders();
       try {
         const url = new URL(request.url);
         const step = rules.dispatch(request.method, url.pathname, request.headers.get('origin') ?? undefined);
@@ -503,14 +506,14 @@ export function defineMeshAuth(ClientCore, ServerRulesClass, redisStore) {
           const body = await answer.raw.arrayBuffer();
           answer.stop();
           const type = answer.header('content-type');
-          const headers = new Headers(s.answerHeaders);
+          const headers = answerHeaders();
           if (type) headers.set('content-type', type);
           return new Response(body.byteLength ? body : null, { status: answer.status, headers });
         } finally {
           await keepRecord(jar, found);
         }
       } catch (e) {
-        return respond(rules.apiFailureStatus(/** @type {any} */ (e)?.code), new Headers(s.answerHeaders), errorBody(e));
+        return respond(rules.apiFailureStatus(/** @type {any} */ (e)?.code), answerHeaders(), errorBody(e));
       }
     };
 
@@ -527,7 +530,7 @@ export function defineMeshAuth(ClientCore, ServerRulesClass, redisStore) {
       }
       const step = rules.guard(url.pathname, url.search, signedIn);
       if (step.t === 'pass') return undefined;
-      const headers = new Headers(s.answerHeaders);
+      const headers = answerHeaders();
       if (step.t === 'login') {
         headers.set('location', step.url);
         return new Response(null, { status: step.status, headers });
@@ -538,7 +541,7 @@ export function defineMeshAuth(ClientCore, ServerRulesClass, redisStore) {
     /** A 403 for a state-changing request from another origin, else null (the core's CSRF rule). @param {Request} request */
     const checkOrigin = (request) => {
       const step = rules.checkOrigin(request.method, request.headers.get('origin') ?? undefined);
-      return step ? respond(step.status, new Headers(s.answerHeaders), errorBody(step.error)) : null;
+      return step ? respond(step.status, answerHeaders(), errorBody(step.error)) : null;
     };
 
     return {

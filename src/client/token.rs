@@ -154,7 +154,7 @@ impl TokenSet {
     /// The expiry in Unix seconds (rounded down), as `expiresAt` in events,
     /// `setSession` and `MESH_TOKEN_EXPIRES_AT`.
     pub fn expires_at_secs(&self) -> Option<i64> {
-        self.expires_at_ms.map(|ms| ms.div_euclid(1000))
+        self.expires_at_ms.map(unix_secs)
     }
 
     /// Whole seconds since the token was received.
@@ -300,6 +300,12 @@ pub(crate) fn de_opt_seconds<'de, D: Deserializer<'de>>(d: D) -> Result<Option<i
         }
     }
     d.deserialize_any(V)
+}
+
+/// Unix seconds from Unix milliseconds, rounded down (also before 1970): the
+/// one rounding every `expiresAt`/`receivedAt` the SDK reports uses.
+pub fn unix_secs(ms: i64) -> i64 {
+    ms.div_euclid(1000)
 }
 
 #[cfg(test)]

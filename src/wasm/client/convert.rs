@@ -51,7 +51,7 @@ pub fn option_value(obj: &JsValue, key: &str) -> Option<OptionValue> {
 
 /// Seconds (Unix) from milliseconds, as a JS number.
 pub fn secs(ms: i64) -> JsValue {
-    JsValue::from_f64(ms.div_euclid(1000) as f64)
+    JsValue::from_f64(crate::client::token::unix_secs(ms) as f64)
 }
 
 /// `value` when set, else `null`.

@@ -320,7 +320,7 @@ impl ServerRules {
     pub fn open_session(&self, plaintext: &str, now: f64) -> JsValue {
         let Some(p) = SessionPayload::decode(plaintext, self.server_store, now as i64) else { return JsValue::NULL };
         let ttl_ms = p.ttl_ms(now as i64);
-        let expires_at = p.created_at.saturating_add(rules::SESSION_MAX_MS).div_euclid(1000);
+        let expires_at = crate::client::token::unix_secs(p.created_at.saturating_add(rules::SESSION_MAX_MS));
         to_js(&OpenedSession { sid: p.sid, created_at: p.created_at, record: p.record, ttl_ms, expires_at })
     }
 
