@@ -63,6 +63,7 @@ pub mod grant;
 pub mod id_token;
 pub mod lease;
 pub mod oauth;
+pub mod option_names;
 pub mod pending_login;
 pub mod redirect;
 pub mod refresh;

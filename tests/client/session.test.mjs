@@ -32,6 +32,12 @@ describe('options are checked at construction', () => {
     ['storage a number', { ...base, storage: 42 }, /storage.*string or an adapter/],
     ['storage named in the wrong case', { ...base, storage: 'LocalStorage' }, /storage.*'localStorage'/],
     ['apiKey without apiUrl', { apiKey: 'mesh_sk_abcdefghijklmnop' }, /apiUrl/],
+    // A name the client does not read is a typo, not a setting to ignore.
+    ['apiKey spelt apikey', { apiUrl: base.apiUrl, apikey: 'mesh_sk_abcdefghijklmnop' }, /`apikey`.*did you mean `apiKey`/],
+    ['timeoutMs spelt timeOutMs', { ...base, timeOutMs: 5000 }, /`timeOutMs`.*did you mean `timeoutMs`/],
+    ['refreshLeewaySeconds misspelt', { ...base, refreshLeewaySecond: 30 }, /did you mean `refreshLeewaySeconds`/],
+    ['an option of no client', { ...base, retries: 3 }, /`retries`: is not an option of this client/],
+    ['a client secret in MeshClient', { ...base, clientSecret: 's3cret-s3cret' }, /`clientSecret`.*mesh-sdk\/next/],
     ['apiKey that is a JWT', { apiUrl: base.apiUrl, apiKey: 'eyJhbGciOiJub25lIn0.eyJzdWIiOiJ4In0.c2lnbmF0dXJl' }, /apiKey/],
   ];
   for (const [name, options, names] of cases) {

@@ -108,6 +108,9 @@ describe('mesh-sdk/next, cookie store', { timeout: 80_000 }, () => {
     for (const protect of ['/settings', 42, { '/settings': true }, ['/settings', 42]]) refused({ protect }, 'protect');
     refused({ baseUrl: 42 }, 'baseUrl');
     refused({ secret: ['x'.repeat(40)] }, 'secret');
+    // A misspelt option is named with the one meant, its own or the client's.
+    assert.throws(() => createMeshAuth(appOptions(idp, { baseURL: BASE })), (e) => e.code === 'invalid_config' && /`baseURL`.*did you mean `baseUrl`/.test(e.message));
+    assert.throws(() => createMeshAuth(appOptions(idp, { clientID: 'x' })), (e) => e.code === 'invalid_config' && /`clientID`.*did you mean `clientId`/.test(e.message));
     // Once a non-string or empty secret silently made a public client (or
     // sent an empty secret); the message never quotes the secret.
     refused({ clientSecret: 42 }, 'clientSecret');

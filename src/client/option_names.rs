@@ -1,0 +1,138 @@
+//! The names `new MeshClient(options)` reads. A name outside them is a typo
+//! (`apikey`, `timeOutMs`): ignoring it would leave the client running on a
+//! default the caller meant to change, so it is refused, with the nearest
+//! known name where one is close.
+
+use crate::error::{Error, Result};
+
+/// Every option of the client (what [`super::RawOptions`] holds, `storage`
+/// for [`super::storage::StorageChoice`], and `storageKey`), then mesh-sdk/next's
+/// `createMeshAuth` options beyond them: its layer takes those out before the
+/// rest reach the client, and `clientSecret` (a confidential client) is read
+/// by the server build only.
+pub const OPTIONS: [&str; 21] = [
+    "issuer",
+    "clientId",
+    "audience",
+    "scope",
+    "apiUrl",
+    "apiKey",
+    "refreshLeewaySeconds",
+    "timeoutMs",
+    "treat404AsUnauthorized",
+    "maxRefreshRetries",
+    "maxRequestRetries",
+    "refreshCooldownMs",
+    "keysPath",
+    "storage",
+    "storageKey",
+    // createMeshAuth's
+    "clientSecret",
+    "baseUrl",
+    "secret",
+    "store",
+    "protect",
+    "prompt",
+];
+
+/// How many of [`OPTIONS`] are the client's own.
+const CLIENT_OPTIONS: usize = 15;
+
+/// Refuses `name` unless it is an option of the client (or, with `server`,
+/// of `createMeshAuth`), naming the closest known name where there is one
+/// (another case, or at most two edits away).
+pub fn check_option_name(name: &str, server: bool) -> Result<()> {
+    let known = if server { &OPTIONS[..] } else { &OPTIONS[..CLIENT_OPTIONS] };
+    if known.contains(&name) {
+        return Ok(());
+    }
+    if name == "clientSecret" {
+        return Err(Error::config(name, "is for server code (mesh-sdk/next): a MeshClient is a public client and keeps no secret"));
+    }
+    let mut nearest = ("", 3);
+    for k in known {
+        let d = edits(name, k);
+        if d < nearest.1 {
+            nearest = (k, d);
+        }
+    }
+    let problem = if nearest.0.is_empty() || name.len() < 3 {
+        "is not an option of this client".to_string()
+    } else {
+        format!("is not an option; did you mean `{}`?", nearest.0)
+    };
+    Err(Error::config(name, problem))
+}
+
+/// Levenshtein distance over bytes, ignoring ASCII case (option names are
+/// ASCII and under 32 bytes; a longer `b` counts as far).
+fn edits(a: &str, b: &str) -> usize {
+    let b = b.as_bytes();
+    if b.len() >= 32 {
+        return usize::MAX;
+    }
+    let mut row = [0usize; 32];
+    (0..=b.len()).for_each(|j| row[j] = j);
+    for (i, ca) in a.bytes().enumerate() {
+        let mut diagonal = row[0];
+        row[0] = i + 1;
+        for (j, &cb) in b.iter().enumerate() {
+            let next = (diagonal + usize::from(!ca.eq_ignore_ascii_case(&cb))).min(row[j] + 1).min(row[j + 1] + 1);
+            diagonal = row[j + 1];
+            row[j + 1] = next;
+        }
+    }
+    row[b.len()]
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::error::ErrorKind;
+
+    fn check(names: &[&str], server: bool) -> Result<()> {
+        names.iter().try_for_each(|n| check_option_name(n, server))
+    }
+
+    fn refused(names: &[&str], server: bool) -> String {
+        let e = check(names, server).unwrap_err();
+        assert_eq!(e.kind(), ErrorKind::InvalidConfig);
+        e.message().to_string()
+    }
+
+    #[test]
+    fn every_known_name_passes() {
+        assert!(check(&OPTIONS[..CLIENT_OPTIONS], false).is_ok());
+        assert!(check(&OPTIONS, true).is_ok());
+        assert!(check(&[], false).is_ok());
+    }
+
+    #[test]
+    fn a_typo_is_refused_with_the_name_meant() {
+        assert_eq!(refused(&["issuer", "apikey"], false), "option `apikey`: is not an option; did you mean `apiKey`?");
+        assert_eq!(refused(&["timeOutMS"], false), "option `timeOutMS`: is not an option; did you mean `timeoutMs`?");
+        assert_eq!(refused(&["clientID"], false), "option `clientID`: is not an option; did you mean `clientId`?");
+        assert_eq!(refused(&["maxRetries"], false), "option `maxRetries`: is not an option of this client");
+        assert_eq!(refused(&["storag"], false), "option `storag`: is not an option; did you mean `storage`?");
+        // Short names are too near everything to guess.
+        assert_eq!(refused(&["id"], false), "option `id`: is not an option of this client");
+    }
+
+    #[test]
+    fn a_client_secret_is_refused_where_only_server_code_may_hold_one() {
+        assert!(refused(&["clientSecret"], false).contains("mesh-sdk/next"));
+        assert!(check(&["clientSecret", "baseUrl"], true).is_ok());
+        assert!(refused(&["baseUrl"], false).ends_with("is not an option of this client"), "a server option is no client option");
+        assert_eq!(refused(&["baseURL"], true), "option `baseURL`: is not an option; did you mean `baseUrl`?");
+    }
+
+    #[test]
+    fn edit_distance() {
+        assert_eq!(edits("", "abc"), 3);
+        assert_eq!(edits("kitten", "sitting"), 3);
+        assert_eq!(edits("scope", "scope"), 0);
+        assert_eq!(edits("scpoe", "scope"), 2);
+        assert_eq!(edits("APIKEY", "apiKey"), 0, "case is not an edit");
+        assert_eq!(edits("a", &"x".repeat(40)), usize::MAX);
+    }
+}
