@@ -7,6 +7,7 @@
 //! - [`error`]: one error type with stable codes, shared by every part.
 //! - [`key_name`]: what an API key's name may be, for the gateway and the client alike.
 //! - [`secret`]: token and key newtypes with redacted `Debug`.
+//! - [`spelling`]: the known name a misspelt option or variable meant.
 //! - `client` (feature `client`, and `gateway`, which takes its token
 //!   parsing and refresh rules): the sans-IO client core: token expiry math,
 //!   refresh policy and lock, device-flow polling, API-call retry policy.
@@ -24,6 +25,7 @@
 pub mod error;
 pub mod key_name;
 pub mod secret;
+pub mod spelling;
 
 #[cfg(any(feature = "client", feature = "gateway", feature = "redirect"))]
 pub mod client;

@@ -49,40 +49,11 @@ pub fn check_option_name(name: &str, server: bool) -> Result<()> {
     if name == "clientSecret" {
         return Err(Error::config(name, "is for server code (mesh-sdk/next): a MeshClient is a public client and keeps no secret"));
     }
-    let mut nearest = ("", 3);
-    for k in known {
-        let d = edits(name, k);
-        if d < nearest.1 {
-            nearest = (k, d);
-        }
-    }
-    let problem = if nearest.0.is_empty() || name.len() < 3 {
-        "is not an option of this client".to_string()
-    } else {
-        format!("is not an option; did you mean `{}`?", nearest.0)
+    let problem = match crate::spelling::nearest(name, known) {
+        Some(k) => format!("is not an option; did you mean `{k}`?"),
+        None => "is not an option of this client".to_string(),
     };
     Err(Error::config(name, problem))
-}
-
-/// Levenshtein distance over bytes, ignoring ASCII case (option names are
-/// ASCII and under 32 bytes; a longer `b` counts as far).
-fn edits(a: &str, b: &str) -> usize {
-    let b = b.as_bytes();
-    if b.len() >= 32 {
-        return usize::MAX;
-    }
-    let mut row = [0usize; 32];
-    (0..=b.len()).for_each(|j| row[j] = j);
-    for (i, ca) in a.bytes().enumerate() {
-        let mut diagonal = row[0];
-        row[0] = i + 1;
-        for (j, &cb) in b.iter().enumerate() {
-            let next = (diagonal + usize::from(!ca.eq_ignore_ascii_case(&cb))).min(row[j] + 1).min(row[j + 1] + 1);
-            diagonal = row[j + 1];
-            row[j + 1] = next;
-        }
-    }
-    row[b.len()]
 }
 
 #[cfg(test)]
@@ -124,15 +95,5 @@ mod tests {
         assert!(check(&["clientSecret", "baseUrl"], true).is_ok());
         assert!(refused(&["baseUrl"], false).ends_with("is not an option of this client"), "a server option is no client option");
         assert_eq!(refused(&["baseURL"], true), "option `baseURL`: is not an option; did you mean `baseUrl`?");
-    }
-
-    #[test]
-    fn edit_distance() {
-        assert_eq!(edits("", "abc"), 3);
-        assert_eq!(edits("kitten", "sitting"), 3);
-        assert_eq!(edits("scope", "scope"), 0);
-        assert_eq!(edits("scpoe", "scope"), 2);
-        assert_eq!(edits("APIKEY", "apiKey"), 0, "case is not an edit");
-        assert_eq!(edits("a", &"x".repeat(40)), usize::MAX);
     }
 }

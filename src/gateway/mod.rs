@@ -33,6 +33,7 @@ pub mod api_keys;
 pub mod authorize;
 pub mod config;
 pub mod cors;
+pub mod env_names;
 pub mod crypto_provider;
 pub mod forwarded;
 pub mod headers;

@@ -67,7 +67,8 @@ describe('allow-list RS256 only, no HS256 secret, skew 0, custom routes and key 
   before(async () => {
     gw = await startGatewayStack({
       hs256: false,
-      vars: { MESH_JWT_ALGORITHMS: 'RS256', MESH_CLOCK_SKEW_SECONDS: '0', MESH_ROUTES: ROUTES, MESH_API_KEY_PREFIX: 'acme_live_' },
+      // MESH_CORS_ORIGIN: a misspelling of MESH_CORS_ORIGINS, reads as unset.
+      vars: { MESH_JWT_ALGORITHMS: 'RS256', MESH_CLOCK_SKEW_SECONDS: '0', MESH_ROUTES: ROUTES, MESH_API_KEY_PREFIX: 'acme_live_', MESH_CORS_ORIGIN: 'https://app.example' },
     });
   });
   after(async () => { await gw?.stop(); });
@@ -102,6 +103,12 @@ describe('allow-list RS256 only, no HS256 secret, skew 0, custom routes and key 
       assert.equal(r.status, 404, `${p}: ${r.status}`);
       assert.equal(r.seen.length, 0);
     }
+  });
+  test('a misspelt variable is logged with the one meant, once, and the gateway still serves', async () => {
+    assert.equal((await gw.call('/open', { waitLogs: true })).status, 200);
+    // Exactly one: the gateway's own names and the test's bindings are no near misses.
+    const warned = gw.gateway.jsonLogs().filter((l) => l.event === 'env_name_misspelt');
+    assert.deepEqual(warned.map(({ level, name, meant }) => ({ level, name, meant })), [{ level: 'warn', name: 'MESH_CORS_ORIGIN', meant: 'MESH_CORS_ORIGINS' }]);
   });
   test('MESH_API_KEY_PREFIX: issued keys carry it, and work on the agent route', async () => {
     const owner = await gw.token({ sub: 'prefixed' });

@@ -37,6 +37,7 @@ use crate::gateway::config::{ConfigError, GatewayConfig, KEY_STORE_BINDING, VARI
 use crate::gateway::rate_limit::TakeAnswer;
 use crate::gateway::stores::{KeysStore, RateLimitStore, KEYS_DO_BINDING, RATE_LIMITS_BINDING};
 use crate::gateway::cors::{self, allowed_origin};
+use crate::gateway::env_names;
 use crate::gateway::forwarded;
 use crate::gateway::resource;
 use crate::gateway::headers::{authorization_carries_api_key, push_line, stripped_names, AuthMethod, Identity, IDENTITY_LINES_CAPACITY, IDENTITY_PREFIX};
@@ -213,6 +214,11 @@ impl Gateway {
             service_token::check_binding(&cfg, broker.is_some())?;
             Ok(Rc::new(Configured::new(cfg, kv, (keys_do, limits, broker), seed?)))
         });
+        // Once per configuration: a misspelt name reads as unset, and the log says so.
+        let keys: Vec<String> = js_sys::Object::keys(env.unchecked_ref::<js_sys::Object>()).into_iter().filter_map(|k| k.as_string()).collect();
+        for (name, meant) in env_names::misspelt(keys.iter().map(String::as_str), secret_var.as_deref()) {
+            console_log(&event_log("warn", "env_name_misspelt", "", json!({ "name": name, "meant": meant })));
+        }
         match &configured {
             Ok(_) => console_log(&event_log("info", "gateway_configured", "", json!({}))),
             Err(e) => console_log(&event_log("error", "gateway_misconfigured", "", json!({ "problem": e.to_string() }))),

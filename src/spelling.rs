@@ -1,0 +1,63 @@
+//! Near misses of a known name: the client's options and the gateway's
+//! variables name the one a caller most likely meant (`timeOutMs` for
+//! `timeoutMs`, `MESH_ROUTS` for `MESH_ROUTES`) instead of ignoring a typo.
+
+/// The first of `known` within two edits of `name`, case ignored (a name
+/// under three characters is too near everything to guess from).
+pub fn nearest<'a>(name: &str, known: &[&'a str]) -> Option<&'a str> {
+    let mut best = None;
+    let mut best_edits = 3;
+    for k in known {
+        let d = edits(name, k);
+        if d < best_edits {
+            (best, best_edits) = (Some(*k), d);
+        }
+    }
+    best.filter(|_| name.len() >= 3)
+}
+
+/// Levenshtein distance over bytes, ignoring ASCII case (the names are
+/// ASCII and under 32 bytes; a longer `b` counts as far).
+fn edits(a: &str, b: &str) -> usize {
+    let b = b.as_bytes();
+    if b.len() >= 32 {
+        return usize::MAX;
+    }
+    let mut row = [0usize; 32];
+    (0..=b.len()).for_each(|j| row[j] = j);
+    for (i, ca) in a.bytes().enumerate() {
+        let mut diagonal = row[0];
+        row[0] = i + 1;
+        for (j, &cb) in b.iter().enumerate() {
+            let next = (diagonal + usize::from(!ca.eq_ignore_ascii_case(&cb))).min(row[j] + 1).min(row[j + 1] + 1);
+            diagonal = row[j + 1];
+            row[j + 1] = next;
+        }
+    }
+    row[b.len()]
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn edit_distance() {
+        assert_eq!(edits("", "abc"), 3);
+        assert_eq!(edits("kitten", "sitting"), 3);
+        assert_eq!(edits("scope", "scope"), 0);
+        assert_eq!(edits("scpoe", "scope"), 2);
+        assert_eq!(edits("APIKEY", "apiKey"), 0, "case is not an edit");
+        assert_eq!(edits("a", &"x".repeat(40)), usize::MAX);
+    }
+
+    #[test]
+    fn the_nearest_within_two_edits() {
+        let known = ["timeoutMs", "scope", "storage", "storageKey"];
+        assert_eq!(nearest("timeOutMS", &known), Some("timeoutMs"));
+        assert_eq!(nearest("storag", &known), Some("storage"), "the nearer of two");
+        assert_eq!(nearest("storageKy", &known), Some("storageKey"));
+        assert_eq!(nearest("retries", &known), None);
+        assert_eq!(nearest("sc", &["s"]), None, "too short to guess");
+    }
+}
