@@ -124,7 +124,8 @@ export interface MeshCommonOptions {
   keysPath?: string;
   /**
    * Upper bound, in milliseconds, of every request the client makes (token,
-   * discovery, API). Each call also takes its own `AbortSignal`. A whole
+   * discovery, API) and of each call to a storage adapter (one that never
+   * settles fails as `storage`). Each call also takes its own `AbortSignal`. A whole
    * number from 1 to 600000, like every numeric option: a fraction is refused
    * as `invalid_config`, naming the option.
    * @default 60000

@@ -6,7 +6,8 @@ import type { MeshError } from './errors.js';
 import type { DeviceLogin, KeyNameCheck, Session, SessionEndReason, SessionInfo, ValidationResult } from './browser.js';
 
 /** Where the session is kept, unless in memory: `global` names a Web Storage of `globalThis`, else the option is an adapter; `methods` are read, write, remove. */
-export type StorageChoice = { global?: 'localStorage' | 'sessionStorage'; shared: boolean; methods: [string, string, string] };
+/** `deadlineMs`: how long one adapter call may take (an adapter's only). */
+export type StorageChoice = { global?: 'localStorage' | 'sessionStorage'; shared: boolean; methods: [string, string, string]; deadlineMs?: number };
 
 /** The core ended the session: why, and the error waiting callers get. */
 export type SessionEndedStep = { t: 'sessionEnded'; reason: SessionEndReason; error: MeshError };
@@ -59,7 +60,7 @@ export interface CallRecord {
 
 /** The failures the layer names for the core to turn into errors (src/client/failure.rs). */
 export type FailureName =
-  | 'disposed' | 'aborted' | 'timeout' | 'request' | 'storage' | 'storage_value' | 'storage_option'
+  | 'disposed' | 'aborted' | 'timeout' | 'request' | 'storage' | 'storage_timeout' | 'storage_value' | 'storage_option'
   | 'storage_type' | 'storage_adapter' | 'storage_unavailable' | 'message' | 'key_name' | 'key_id'
   | 'no_device_endpoint' | 'api_key_mode' | 'no_token' | 'refresh_retries' | 'request_retries' | 'poll_limit'
   | 'foreign_origin' | 'method' | 'no_device_login'

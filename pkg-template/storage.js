@@ -23,7 +23,7 @@ export function makeStorage(core, option) {
     const none = async () => undefined;
     return { memory: true, shared: false, read: none, write: none, remove: none };
   }
-  const { global, shared, methods } = choice;
+  const { global, shared, methods, deadlineMs } = choice;
   /** @type {any} */
   let target = option;
   const complete = () => methods.every((n) => typeof target[n] === 'function');
@@ -49,28 +49,41 @@ export function makeStorage(core, option) {
     throw core.failure('storage_adapter');
   }
   const [get, set, remove] = methods.map((n) => target[n]);
-  /** @param {() => unknown} call */
-  const settle = (call) => {
+  /**
+   * One call of the target's method `name`, its failure a `storage` error;
+   * an adapter's is bounded by the core's deadline: a call that never
+   * settles must not hang every call of the client.
+   * @param {string} name @param {() => unknown} call
+   */
+  const settle = (name, call) => {
     /** @param {unknown} e */
     const fail = (e) => core.failure('storage', '', describe(e));
+    let settled;
     try {
-      return Promise.resolve(call()).catch((e) => {
+      settled = Promise.resolve(call()).catch((e) => {
         throw fail(e);
       });
     } catch (e) {
       return Promise.reject(fail(e));
     }
+    if (deadlineMs === undefined) return settled;
+    /** @type {ReturnType<typeof setTimeout> | undefined} */
+    let timer;
+    const late = new Promise((_, reject) => {
+      timer = setTimeout(() => reject(core.failure('storage_timeout', name, String(deadlineMs))), deadlineMs);
+    });
+    return Promise.race([settled, late]).finally(() => clearTimeout(timer));
   };
   return {
     memory: false,
     shared,
     read: (key) =>
-      settle(() => get.call(target, key)).then((v) => {
+      settle(methods[0], () => get.call(target, key)).then((v) => {
         if (v === undefined || v === null) return undefined;
         if (typeof v === 'string') return v;
         throw core.failure('storage_value');
       }),
-    write: (key, value) => settle(() => set.call(target, key, value)).then(() => {}),
-    remove: (key) => settle(() => remove.call(target, key)).then(() => {}),
+    write: (key, value) => settle(methods[1], () => set.call(target, key, value)).then(() => {}),
+    remove: (key) => settle(methods[2], () => remove.call(target, key)).then(() => {}),
   };
 }

@@ -145,6 +145,14 @@ impl StorageChoice {
         }
     }
 
+    /// How long one call of its methods may take, in ms: an adapter's may
+    /// never settle (a stalled IndexedDB, an unreachable remote store), so
+    /// it is bounded like a request, by `timeoutMs`, and fails as `storage`.
+    /// A Web Storage is synchronous and memory is no call: `None`.
+    pub fn call_deadline_ms(self, timeout_ms: i64) -> Option<i64> {
+        (self == StorageChoice::Adapter).then_some(timeout_ms)
+    }
+
     /// Whether the origin's tabs share it, so a write is seen by the others
     /// and the refresh needs the cross-tab lock: localStorage only.
     pub fn shared(self) -> bool {
@@ -162,6 +170,13 @@ pub fn storage_error(problem: &str) -> Error {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn only_an_adapters_calls_have_a_deadline() {
+        assert_eq!(StorageChoice::Adapter.call_deadline_ms(1500), Some(1500));
+        assert_eq!(StorageChoice::Web("localStorage").call_deadline_ms(1500), None);
+        assert_eq!(StorageChoice::Memory.call_deadline_ms(1500), None);
+    }
 
     #[test]
     fn the_storage_option_reads_as_memory_web_storage_or_an_adapter() {

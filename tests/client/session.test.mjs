@@ -175,6 +175,27 @@ describe('session storage and lifecycle', () => {
     }
   });
 
+  test('a storage adapter whose calls never settle: a storage error within timeoutMs, and the session goes on in memory', T, async () => {
+    const never = () => new Promise(() => {});
+    const calls = [];
+    const storage = { get: (k) => (calls.push('get'), never()), set: (k) => (calls.push('set'), never()), remove: (k) => (calls.push('remove'), never()) };
+    const client = new MeshClient(stack.clientOptions({ storage, timeoutMs: 800 }));
+    try {
+      const started = Date.now();
+      const err = await client.getAccessToken().then(() => null, (e) => e);
+      assert.equal(err?.code, 'storage', `rejected with ${err?.code}: ${err?.message}`);
+      assert.match(err.message, /get\(\) did not settle within 800 ms/);
+      assert.ok(Date.now() - started < 10_000, 'bounded by timeoutMs, not hanging');
+      // A session set now is used, though its write never settles either.
+      const t = await tokens();
+      await client.setSession({ accessToken: t.access_token, refreshToken: t.refresh_token, expiresAt: t.receivedAt + t.expires_in });
+      assert.equal(await client.getAccessToken(), t.access_token);
+      assert.deepEqual(calls, ['get', 'set']);
+    } finally {
+      client.dispose();
+    }
+  });
+
   test('setSession / exportEnv / fromEnv round trip', T, async () => {
     const t = await tokens();
     const expiresAt = t.receivedAt + t.expires_in;

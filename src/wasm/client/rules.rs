@@ -96,7 +96,7 @@ impl ClientCore {
     }
 
     /// The `storage` option read (`StorageChoice` in steps.d.ts):
-    /// `undefined` for memory, else `{ global, shared, methods }`; throws
+    /// `undefined` for memory, else `{ global, shared, methods, deadlineMs }`; throws
     /// `invalid_config` for a bad one.
     #[wasm_bindgen(js_name = storageChoice)]
     pub fn storage_choice(&self, option: JsValue) -> Result<JsValue, JsValue> {
@@ -116,6 +116,9 @@ impl ClientCore {
             set(&o, "global", &JsValue::from_str(name));
         }
         set(&o, "shared", &JsValue::from_bool(choice.shared()));
+        if let Some(ms) = choice.call_deadline_ms(self.config.timeout_ms) {
+            set(&o, "deadlineMs", &JsValue::from_f64(ms as f64));
+        }
         let [read, write, remove] = choice.methods().map(JsValue::from_str);
         set(&o, "methods", &js_sys::Array::of3(&read, &write, &remove));
         Ok(o.into())
