@@ -275,6 +275,12 @@ test('device login, API key created in /settings, used by an agent through the g
     // The same page on a phone-sized screen.
     await bounded(page.setViewportSize({ width: 390, height: 844 }), 'setViewportSize to a phone');
     await page.screenshot({ path: path.join(SHOTS, 'settings-key-mobile.png'), fullPage: true });
+    // Stacked on a phone, the row's cells lose their column headers: each says what it is.
+    const labels = await bounded(
+      page.$$eval('[data-testid="key-row"] td[data-label]', (cells) => cells.map((c) => getComputedStyle(c, '::before').content)),
+      'reading the stacked cells\' labels',
+    );
+    assert.deepEqual(labels, ['"Key: "', '"Scopes: "', '"Created: "', '"Expires: "', '"Last used: "']);
     await bounded(page.setViewportSize({ width: 1100, height: 800 }), 'setViewportSize back to a desktop');
     return value;
   });

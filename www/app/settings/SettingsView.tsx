@@ -332,21 +332,21 @@ function KeyRow({ apiKey, onRevoke, onRotate }: { apiKey: ApiKey } & KeyActions)
     <>
       <tr data-testid="key-row" data-key-name={apiKey.name}>
         <th scope="row">{apiKey.name}</th>
-        <td className="nowrap">
+        <td className="nowrap" data-label="Key">
           <code>{apiKey.masked}</code>
         </td>
-        <td data-testid="key-scopes">{apiKey.scopes.length ? apiKey.scopes.map((s) => <code key={s}>{s} </code>) : <span className="muted">none</span>}</td>
-        <td className="date">
+        <td data-testid="key-scopes" data-label="Scopes">{apiKey.scopes.length ? apiKey.scopes.map((s) => <code key={s}>{s} </code>) : <span className="muted">none</span>}</td>
+        <td className="date" data-label="Created">
           <time dateTime={apiKey.created?.toISOString()}>{formatDate(apiKey.created)}</time>
         </td>
-        <td className="date" data-testid="key-expires">
+        <td className="date" data-testid="key-expires" data-label="Expires">
           {apiKey.expires ? (
             <time dateTime={apiKey.expires.toISOString()}>{expired ? `Expired ${formatDate(apiKey.expires)}` : formatDate(apiKey.expires)}</time>
           ) : (
             'Never'
           )}
         </td>
-        <td className="date" data-testid="key-last-used">
+        <td className="date" data-testid="key-last-used" data-label="Last used">
           {apiKey.lastUsed ? <time dateTime={apiKey.lastUsed.toISOString()}>{formatDate(apiKey.lastUsed)}</time> : 'Never'}
         </td>
         <td className="row-actions">
