@@ -2,9 +2,10 @@
 //! variables name the one a caller most likely meant (`timeOutMs` for
 //! `timeoutMs`, `MESH_ROUTS` for `MESH_ROUTES`) instead of ignoring a typo.
 
-/// The first of `known` within two edits of `name`, case ignored (a name
-/// under three characters is too near everything to guess from).
-pub fn nearest<'a>(name: &str, known: &[&'a str]) -> Option<&'a str> {
+/// The first of `known` within two edits of `name`, case ignored, and how
+/// many edits away (a name under three characters is too near everything
+/// to guess from).
+pub fn nearest<'a>(name: &str, known: &[&'a str]) -> Option<(usize, &'a str)> {
     let mut best = None;
     let mut best_edits = 3;
     for k in known {
@@ -13,7 +14,7 @@ pub fn nearest<'a>(name: &str, known: &[&'a str]) -> Option<&'a str> {
             (best, best_edits) = (Some(*k), d);
         }
     }
-    best.filter(|_| name.len() >= 3)
+    best.filter(|_| name.len() >= 3).map(|k| (best_edits, k))
 }
 
 /// Levenshtein distance over bytes, ignoring ASCII case (the names are
@@ -54,9 +55,9 @@ mod tests {
     #[test]
     fn the_nearest_within_two_edits() {
         let known = ["timeoutMs", "scope", "storage", "storageKey"];
-        assert_eq!(nearest("timeOutMS", &known), Some("timeoutMs"));
-        assert_eq!(nearest("storag", &known), Some("storage"), "the nearer of two");
-        assert_eq!(nearest("storageKy", &known), Some("storageKey"));
+        assert_eq!(nearest("timeOutMS", &known), Some((0, "timeoutMs")));
+        assert_eq!(nearest("storag", &known), Some((1, "storage")), "the nearer of two");
+        assert_eq!(nearest("storageKy", &known), Some((1, "storageKey")));
         assert_eq!(nearest("retries", &known), None);
         assert_eq!(nearest("sc", &["s"]), None, "too short to guess");
     }

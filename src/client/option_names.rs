@@ -50,7 +50,7 @@ pub fn check_option_name(name: &str, server: bool) -> Result<()> {
         return Err(Error::config(name, "is for server code (mesh-sdk/next): a MeshClient is a public client and keeps no secret"));
     }
     let problem = match crate::spelling::nearest(name, known) {
-        Some(k) => format!("is not an option; did you mean `{k}`?"),
+        Some((_, k)) => format!("is not an option; did you mean `{k}`?"),
         None => "is not an option of this client".to_string(),
     };
     Err(Error::config(name, problem))

@@ -12,23 +12,28 @@ use super::service_token::{BROKER_BINDING, DEFAULT_SECRET_VAR};
 use super::stores::{KEYS_DO_BINDING, RATE_LIMITS_BINDING};
 use crate::spelling::nearest;
 
-/// Every name the gateway looks up in its env: the variables, the secret
-/// the service token reads by default, and the bindings.
-fn known() -> Vec<&'static str> {
-    let bindings = [DEFAULT_SECRET_VAR, KEY_STORE_BINDING, KEYS_DO_BINDING, RATE_LIMITS_BINDING, BROKER_BINDING];
-    VARIABLES.iter().copied().chain(bindings).collect()
-}
+/// The names the gateway looks up in its env beside [`VARIABLES`]: the
+/// secret the service token reads by default, and the bindings.
+const OTHER_NAMES: [&str; 5] = [DEFAULT_SECRET_VAR, KEY_STORE_BINDING, KEYS_DO_BINDING, RATE_LIMITS_BINDING, BROKER_BINDING];
 
 /// The names among `names` (the env's keys) that are near misses of a name
 /// the gateway reads, each with the name it likely meant. `secret_var` is the
 /// service token's secret by the name its configuration gives, read as it is.
 pub fn misspelt<'a>(names: impl IntoIterator<Item = &'a str>, secret_var: Option<&str>) -> Vec<(&'a str, &'static str)> {
-    let known = known();
-    names
-        .into_iter()
-        .filter(|name| !known.contains(name) && secret_var != Some(*name))
-        .filter_map(|name| Some((name, nearest(name, &known)?)))
-        .collect()
+    let mut out = Vec::new();
+    for name in names {
+        if VARIABLES.contains(&name) || OTHER_NAMES.contains(&name) || secret_var == Some(name) {
+            continue;
+        }
+        let near = match (nearest(name, VARIABLES), nearest(name, &OTHER_NAMES)) {
+            (Some(a), Some(b)) => Some(a.min(b)),
+            (a, b) => a.or(b),
+        };
+        if let Some((_, meant)) = near {
+            out.push((name, meant));
+        }
+    }
+    out
 }
 
 #[cfg(test)]
@@ -44,7 +49,7 @@ mod tests {
 
     #[test]
     fn the_gateways_own_names_and_the_workers_others_pass() {
-        assert!(misspelt(known(), None).is_empty());
+        assert!(misspelt(VARIABLES.iter().chain(&OTHER_NAMES).copied(), None).is_empty());
         assert!(misspelt(["APP_ENV", "DATABASE_URL", "MESH_FEATURE_FLAGS", "ASSETS"], None).is_empty());
         // The service token's secret by another name, one edit from the default.
         assert!(misspelt(["MESH_SERVICE_CLIENT_SECRET2"], Some("MESH_SERVICE_CLIENT_SECRET2")).is_empty());
