@@ -305,7 +305,7 @@ export interface Session extends SessionInfo {
   readonly refreshToken: string | null;
 }
 
-/** The input of `setSession`. */
+/** The input of `setSession`: these fields only (another, such as a token response's `expires_in`, is refused as `invalid_config`). */
 export interface SessionInput {
   accessToken: string;
   refreshToken?: string;

@@ -141,10 +141,10 @@ fn non_empty(v: &Option<String>) -> Option<&str> {
 
 /// Seconds, not milliseconds: 2001-09-09 .. 2286-11-20.
 fn check_unix_secs(name: &str, secs: i64) -> Result<()> {
-    if (1_000_000_000..10_000_000_000).contains(&secs) {
-        Ok(())
-    } else {
-        Err(Error::config(name, "must be Unix seconds (10 digits), not milliseconds"))
+    match secs {
+        1_000_000_000..=9_999_999_999 => Ok(()),
+        10_000_000_000.. => Err(Error::config(name, "must be Unix seconds (10 digits), not milliseconds")),
+        _ => Err(Error::config(name, "must be Unix seconds (10 digits): a point in time, not a duration")),
     }
 }
 
@@ -244,6 +244,10 @@ mod tests {
             assert_eq!(e.code(), "invalid_config");
             assert!(e.to_string().contains("MESH_TOKEN_EXPIRES_AT"), "{bad}");
         }
+        // Each wrong magnitude says which mistake it looks like.
+        let problem = |v| vars(Some("at"), None, Some(v), None).to_tokens(NOW).unwrap_err().to_string();
+        assert!(problem("1700000300000").contains("not milliseconds"));
+        assert!(problem("3600").contains("not a duration"));
         let e = vars(Some("a t-secret"), None, None, None).to_tokens(NOW).unwrap_err();
         assert!(e.to_string().contains("MESH_ACCESS_TOKEN") && !e.to_string().contains("secret"));
     }

@@ -38,20 +38,37 @@ pub const OPTIONS: [&str; 21] = [
 /// How many of [`OPTIONS`] are the client's own.
 const CLIENT_OPTIONS: usize = 15;
 
+/// The fields of `setSession`'s input (`SessionInput`).
+pub const SESSION_FIELDS: [&str; 3] = ["accessToken", "refreshToken", "expiresAt"];
+
 /// Refuses `name` unless it is an option of the client (or, with `server`,
 /// of `createMeshAuth`), naming the closest known name where there is one
 /// (another case, or at most two edits away).
 pub fn check_option_name(name: &str, server: bool) -> Result<()> {
     let known = if server { &OPTIONS[..] } else { &OPTIONS[..CLIENT_OPTIONS] };
+    if name == "clientSecret" && !server {
+        return Err(Error::config(name, "is for server code (mesh-sdk/next): a MeshClient is a public client and keeps no secret"));
+    }
+    check_name(name, known, "is not an option of this client")
+}
+
+/// Refuses a field `setSession` does not read: a token response's own names
+/// (`access_token`, `expires_in`) or a relative expiry would otherwise be
+/// dropped, and the session run without the expiry the caller gave.
+pub fn check_session_field(name: &str) -> Result<()> {
+    if matches!(name, "expiresIn" | "expires_in") {
+        return Err(Error::config(name, "is not read: give expiresAt, the expiry in Unix seconds (now + expires_in)"));
+    }
+    check_name(name, &SESSION_FIELDS, "is not a field of a session: accessToken, refreshToken, expiresAt")
+}
+
+fn check_name(name: &str, known: &[&str], unknown: &str) -> Result<()> {
     if known.contains(&name) {
         return Ok(());
     }
-    if name == "clientSecret" {
-        return Err(Error::config(name, "is for server code (mesh-sdk/next): a MeshClient is a public client and keeps no secret"));
-    }
     let problem = match crate::spelling::nearest(name, known) {
-        Some((_, k)) => format!("is not an option; did you mean `{k}`?"),
-        None => "is not an option of this client".to_string(),
+        Some((_, k)) => format!("is not read; did you mean `{k}`?"),
+        None => unknown.to_string(),
     };
     Err(Error::config(name, problem))
 }
@@ -80,11 +97,11 @@ mod tests {
 
     #[test]
     fn a_typo_is_refused_with_the_name_meant() {
-        assert_eq!(refused(&["issuer", "apikey"], false), "option `apikey`: is not an option; did you mean `apiKey`?");
-        assert_eq!(refused(&["timeOutMS"], false), "option `timeOutMS`: is not an option; did you mean `timeoutMs`?");
-        assert_eq!(refused(&["clientID"], false), "option `clientID`: is not an option; did you mean `clientId`?");
+        assert_eq!(refused(&["issuer", "apikey"], false), "option `apikey`: is not read; did you mean `apiKey`?");
+        assert_eq!(refused(&["timeOutMS"], false), "option `timeOutMS`: is not read; did you mean `timeoutMs`?");
+        assert_eq!(refused(&["clientID"], false), "option `clientID`: is not read; did you mean `clientId`?");
         assert_eq!(refused(&["maxRetries"], false), "option `maxRetries`: is not an option of this client");
-        assert_eq!(refused(&["storag"], false), "option `storag`: is not an option; did you mean `storage`?");
+        assert_eq!(refused(&["storag"], false), "option `storag`: is not read; did you mean `storage`?");
         // Short names are too near everything to guess.
         assert_eq!(refused(&["id"], false), "option `id`: is not an option of this client");
     }
@@ -94,6 +111,17 @@ mod tests {
         assert!(refused(&["clientSecret"], false).contains("mesh-sdk/next"));
         assert!(check(&["clientSecret", "baseUrl"], true).is_ok());
         assert!(refused(&["baseUrl"], false).ends_with("is not an option of this client"), "a server option is no client option");
-        assert_eq!(refused(&["baseURL"], true), "option `baseURL`: is not an option; did you mean `baseUrl`?");
+        assert_eq!(refused(&["baseURL"], true), "option `baseURL`: is not read; did you mean `baseUrl`?");
+    }
+
+    #[test]
+    fn a_session_field_it_does_not_read_is_refused() {
+        let msg = |name| check_session_field(name).unwrap_err().message().to_string();
+        assert!(SESSION_FIELDS.iter().all(|f| check_session_field(f).is_ok()));
+        assert_eq!(msg("access_token"), "option `access_token`: is not read; did you mean `accessToken`?");
+        assert_eq!(msg("refreshtoken"), "option `refreshtoken`: is not read; did you mean `refreshToken`?");
+        assert!(msg("expiresIn").contains("give expiresAt"));
+        assert!(msg("expires_in").contains("give expiresAt"));
+        assert!(msg("idToken").ends_with("is not a field of a session: accessToken, refreshToken, expiresAt"));
     }
 }

@@ -249,6 +249,12 @@ describe('session storage and lifecycle', () => {
       assert.throws(() => client.setSession({ accessToken: 'a.b.c', expiresAt: nowSeconds() + 60.5 }), (err) => /expiresAt/.test(err.message) && err.code === 'invalid_config');
       assert.throws(() => client.setSession({ accessToken: '   ' }), (err) => /accessToken/.test(err.message) && err.code === 'invalid_config');
       assert.throws(() => client.setSession('a.b.c'), (err) => /session/.test(err.message));
+      // A field it does not read would be dropped, and the session run without the expiry given.
+      const refused = (input, pattern) => assert.throws(() => client.setSession(input), (err) => err.code === 'invalid_config' && pattern.test(err.message) && !errorTexts(err).includes('a.b.c'));
+      refused({ accessToken: 'a.b.c', expiresIn: 3600 }, /`expiresIn`.*give expiresAt/);
+      refused({ access_token: 'a.b.c', refresh_token: 'r', expires_in: 3600 }, /`access_token`.*did you mean `accessToken`/);
+      refused({ accessToken: 'a.b.c', expiresAt: 3600 }, /expiresAt.*not a duration/);
+      assert.equal(client.getSession(), null, 'nothing refused was kept');
     } finally {
       client.dispose();
     }

@@ -8,11 +8,12 @@
 use js_sys::{Array, Object};
 use wasm_bindgen::prelude::*;
 
-use super::convert::{form_js, get, opt_string, option_value, or_null, parse_json, secs, set, string_prop};
+use super::convert::{check_names, form_js, get, opt_string, option_value, or_null, parse_json, secs, set, string_prop};
 use super::options;
 use super::records::{self, claims_of, token_answer};
 use crate::client::failure::{failure_event, refresh_failed, EndReason};
 use crate::client::grant;
+use crate::client::option_names::check_session_field;
 use crate::client::storage::storage_error;
 use crate::client::device::DeviceLogins;
 use crate::client::lease::{lease_key, lock_wait_ms, LEASE_SETTLE_MS, STORAGE_SETTLE_MS};
@@ -529,6 +530,7 @@ fn tokens_from_js(value: &JsValue) -> Result<TokenSet, Error> {
     if !value.is_object() {
         return Err(Error::config("session", "must be an object { accessToken, refreshToken, expiresAt }"));
     }
+    check_names(value, check_session_field)?;
     let field = |key| option_value(value, key);
     let input = SessionInput { access_token: field("accessToken"), refresh_token: field("refreshToken"), expires_at: field("expiresAt") };
     input.to_tokens(js_sys::Date::now() as i64, |access| claims_of(access).and_then(|c| c.exp))

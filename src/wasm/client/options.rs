@@ -5,7 +5,7 @@
 
 use wasm_bindgen::prelude::*;
 
-use super::convert::{opt_string, option_value};
+use super::convert::{check_names, opt_string, option_value};
 use crate::client::option_names::check_option_name;
 use crate::client::{ClientConfig, RawOptions};
 use crate::error::Error;
@@ -22,14 +22,7 @@ pub fn parse(options: &JsValue) -> Result<Options, Error> {
     let o = options;
     // A name the client does not read is a typo, refused before anything is
     // read (so `apikey` is named, not reported as a missing `issuer`).
-    let names = js_sys::Object::keys(o.unchecked_ref::<js_sys::Object>());
-    for i in 0..names.length() {
-        if let Some(name) = names.get(i).as_string() {
-            check_option_name(&name, cfg!(feature = "server"))?;
-        }
-    }
-    // Each field as it is (`option_value`); the core checks types and values
-    // and names the option in every error.
+    check_names(o, |name| check_option_name(name, cfg!(feature = "server")))?;
     let field = |key| option_value(o, key);
     let c = ClientConfig::from_options(&RawOptions {
         issuer: field("issuer"),
