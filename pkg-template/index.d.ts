@@ -138,7 +138,7 @@ export interface Gateway {
  */
 export function createGateway(options?: GatewayOptions): Gateway;
 
-/** Options of {@link verifyIdentity}. */
+/** Options of {@link verifyIdentity}: these only (another name is refused as `invalid_config`, so a misspelt `replayStore` cannot turn replay checks off). */
 export interface VerifyIdentityOptions {
   /** Reject identities signed further than this from the origin's clock, either way. @default 60 */
   maxAgeSeconds?: number;

@@ -2,6 +2,21 @@
 //! variables name the one a caller most likely meant (`timeOutMs` for
 //! `timeoutMs`, `MESH_ROUTS` for `MESH_ROUTES`) instead of ignoring a typo.
 
+use crate::error::{Error, Result};
+
+/// Refuses `name` unless it is one of `known`, as an `invalid_config` error
+/// naming it and the nearest known name (else saying `unknown`).
+pub fn refuse_unknown(name: &str, known: &[&str], unknown: &str) -> Result<()> {
+    if known.contains(&name) {
+        return Ok(());
+    }
+    let problem = match nearest(name, known) {
+        Some((_, k)) => format!("is not read; did you mean `{k}`?"),
+        None => unknown.to_string(),
+    };
+    Err(Error::config(name, problem))
+}
+
 /// The first of `known` within two edits of `name`, case ignored, and how
 /// many edits away (a name under three characters is too near everything
 /// to guess from).

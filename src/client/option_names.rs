@@ -4,6 +4,7 @@
 //! known name where one is close.
 
 use crate::error::{Error, Result};
+use crate::spelling::refuse_unknown;
 
 /// Every option of the client (what [`super::RawOptions`] holds, `storage`
 /// for [`super::storage::StorageChoice`], and `storageKey`), then mesh-sdk/next's
@@ -49,7 +50,7 @@ pub fn check_option_name(name: &str, server: bool) -> Result<()> {
     if name == "clientSecret" && !server {
         return Err(Error::config(name, "is for server code (mesh-sdk/next): a MeshClient is a public client and keeps no secret"));
     }
-    check_name(name, known, "is not an option of this client")
+    refuse_unknown(name, known, "is not an option of this client")
 }
 
 /// Refuses a field `setSession` does not read: a token response's own names
@@ -59,18 +60,7 @@ pub fn check_session_field(name: &str) -> Result<()> {
     if matches!(name, "expiresIn" | "expires_in") {
         return Err(Error::config(name, "is not read: give expiresAt, the expiry in Unix seconds (now + expires_in)"));
     }
-    check_name(name, &SESSION_FIELDS, "is not a field of a session: accessToken, refreshToken, expiresAt")
-}
-
-fn check_name(name: &str, known: &[&str], unknown: &str) -> Result<()> {
-    if known.contains(&name) {
-        return Ok(());
-    }
-    let problem = match crate::spelling::nearest(name, known) {
-        Some((_, k)) => format!("is not read; did you mean `{k}`?"),
-        None => unknown.to_string(),
-    };
-    Err(Error::config(name, problem))
+    refuse_unknown(name, &SESSION_FIELDS, "is not a field of a session: accessToken, refreshToken, expiresAt")
 }
 
 #[cfg(test)]

@@ -30,6 +30,15 @@ use super::headers::{
 
 pub const VERSION: &str = "mesh-identity-v2";
 pub const DEFAULT_MAX_AGE_SECS: i64 = 60;
+/// The options `verifyIdentity` reads.
+pub const VERIFY_OPTIONS: [&str; 2] = ["maxAgeSeconds", "replayStore"];
+
+/// Refuses an option `verifyIdentity` does not read: a misspelt
+/// `replayStore` would otherwise turn replay protection off without a word.
+pub fn check_verify_option(name: &str) -> crate::error::Result<()> {
+    crate::spelling::refuse_unknown(name, &VERIFY_OPTIONS, "is not an option of verifyIdentity: maxAgeSeconds, replayStore")
+}
+
 /// More signed headers than any configuration sends: a longer list is refused.
 pub const MAX_SIGNED_HEADERS: usize = 32;
 
@@ -206,6 +215,15 @@ pub fn verify<'h>(
 
 #[cfg(test)]
 mod tests {
+    #[test]
+    fn a_verify_option_it_does_not_read_is_refused_naming_the_one_meant() {
+        assert!(VERIFY_OPTIONS.iter().all(|o| check_verify_option(o).is_ok()));
+        let e = check_verify_option("replayStorage").unwrap_err();
+        assert_eq!(e.code(), "invalid_config");
+        assert_eq!(e.message(), "option `replayStorage`: is not read; did you mean `replayStore`?");
+        assert!(check_verify_option("maxAge").unwrap_err().message().ends_with("maxAgeSeconds, replayStore"));
+    }
+
     use super::*;
     use std::collections::HashMap;
 

@@ -29,3 +29,15 @@ pub fn now_ms() -> f64 {
 pub fn now_secs() -> i64 {
     (now_ms() / 1000.0).floor() as i64
 }
+
+/// Runs `check` on each of `obj`'s own enumerable names (the core refuses
+/// one it does not read); the first refusal is the error.
+pub fn check_names(obj: &JsValue, check: impl Fn(&str) -> Result<(), crate::error::Error>) -> Result<(), crate::error::Error> {
+    let names = js_sys::Object::keys(obj.unchecked_ref::<js_sys::Object>());
+    for i in 0..names.length() {
+        if let Some(name) = names.get(i).as_string() {
+            check(&name)?;
+        }
+    }
+    Ok(())
+}

@@ -146,3 +146,16 @@ test('a failed last-use write is logged and the request is not affected', async 
   await waited[0];
   assert.equal(events('last_use_write_failed').length, 1, logs.join('\n'));
 });
+
+test("a misspelt name in createGateway's options is logged like one in the env, and the gateway still serves", async () => {
+  logs = [];
+  // MESH_UPSTREAM_URL from the options, a misspelt MESH_CORS_ORIGINS beside it, and one in the env.
+  const gateway = createGateway({ MESH_UPSTREAM_URL: 'http://127.0.0.1:9/origin', mesh_cors_origin: 'https://app.example' });
+  const res = await gateway.fetch(new Request('http://gw.test/health'), { MESH_ROUTES: env.MESH_ROUTES, MESH_ROUTS: '[]' });
+  assert.equal(res.status, 200);
+  const warned = events('env_name_misspelt').map(({ level, name, meant }) => ({ level, name, meant }));
+  assert.deepEqual(warned, [
+    { level: 'warn', name: 'MESH_ROUTS', meant: 'MESH_ROUTES' },
+    { level: 'warn', name: 'mesh_cors_origin', meant: 'MESH_CORS_ORIGINS' },
+  ]);
+});

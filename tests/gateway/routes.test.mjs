@@ -41,14 +41,14 @@ const ROUTES = [
   { path: '/agent/v1/mcp/messages/', auth: 'api_key', method: 'POST', body: { jsonrpc: '2.0', id: 1, method: 'ping' } },
 ];
 
-async function verifyIdentityOf(seen, { mutate = (x) => x, secret = IDENTITY_SECRET, maxAgeSeconds = 60, replayStore } = {}) {
+async function verifyIdentityOf(seen, { mutate = (x) => x, secret = IDENTITY_SECRET, maxAgeSeconds = 60, replayStore, extra = {} } = {}) {
   const { verifyIdentity } = await import('../../pkg/node.js');
   const headers = new Headers();
   for (const [k, v] of seen.rawHeaders) if (!['host', 'connection', 'content-length', 'transfer-encoding'].includes(k.toLowerCase())) headers.append(k, v);
   const parts = mutate({ method: seen.method, url: `http://origin.test${seen.path}${seen.rawQuery}`, headers });
   const init = { method: parts.method, headers: parts.headers };
   if (!['GET', 'HEAD'].includes(parts.method) && seen.body) init.body = seen.body;
-  return verifyIdentity(new Request(parts.url, init), secret, { maxAgeSeconds, replayStore });
+  return verifyIdentity(new Request(parts.url, init), secret, { maxAgeSeconds, replayStore, ...extra });
 }
 
 describe('spoofed identity headers', () => {
@@ -242,6 +242,8 @@ describe('signed identity (MESH_IDENTITY_SECRET) and verifyIdentity', () => {
     await verifyIdentityOf(seen, { replayStore });
     await assert.rejects(verifyIdentityOf(seen, { replayStore }), (e) => e.code === 'unauthorized' && /identity_replayed/.test(e.message));
     await assert.rejects(verifyIdentityOf(seen, { replayStore: {} }), (e) => e.code === 'invalid_config');
+    // A misspelt store would leave replays unchecked: it is refused, naming the option meant.
+    await assert.rejects(verifyIdentityOf(seen, { extra: { replayStorage: replayStore } }), (e) => e.code === 'invalid_config' && /`replayStorage`.*did you mean `replayStore`/.test(e.message));
   });
   test('verifyIdentity rejects the wrong secret', async () => {
     await assert.rejects(verifyIdentityOf(seen, { secret: 'not-the-secret' }), (e) => e.code === 'unauthorized');

@@ -106,15 +106,3 @@ pub fn extra_params(value: &JsValue) -> Result<Vec<(String, String)>, Error> {
     }
     Ok(out)
 }
-
-/// Runs `check` on each of `obj`'s own enumerable names (the core refuses
-/// one it does not read); the first refusal is the error.
-pub fn check_names(obj: &JsValue, check: impl Fn(&str) -> Result<(), Error>) -> Result<(), Error> {
-    let names = js_sys::Object::keys(obj.unchecked_ref::<js_sys::Object>());
-    for i in 0..names.length() {
-        if let Some(name) = names.get(i).as_string() {
-            check(&name)?;
-        }
-    }
-    Ok(())
-}

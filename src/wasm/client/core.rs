@@ -8,11 +8,12 @@
 use js_sys::{Array, Object};
 use wasm_bindgen::prelude::*;
 
-use super::convert::{check_names, form_js, get, opt_string, option_value, or_null, parse_json, secs, set, string_prop};
+use super::convert::{form_js, get, opt_string, option_value, or_null, parse_json, secs, set, string_prop};
 use super::options;
 use super::records::{self, claims_of, token_answer};
 use crate::client::failure::{failure_event, refresh_failed, EndReason};
 use crate::client::grant;
+use crate::wasm::global::check_names;
 use crate::client::option_names::check_session_field;
 use crate::client::storage::storage_error;
 use crate::client::device::DeviceLogins;

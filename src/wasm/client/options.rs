@@ -5,7 +5,8 @@
 
 use wasm_bindgen::prelude::*;
 
-use super::convert::{check_names, opt_string, option_value};
+use super::convert::{opt_string, option_value};
+use crate::wasm::global::check_names;
 use crate::client::option_names::check_option_name;
 use crate::client::{ClientConfig, RawOptions};
 use crate::error::Error;

@@ -214,8 +214,10 @@ impl Gateway {
             service_token::check_binding(&cfg, broker.is_some())?;
             Ok(Rc::new(Configured::new(cfg, kv, (keys_do, limits, broker), seed?)))
         });
-        // Once per configuration: a misspelt name reads as unset, and the log says so.
-        let keys: Vec<String> = js_sys::Object::keys(env.unchecked_ref::<js_sys::Object>()).into_iter().filter_map(|k| k.as_string()).collect();
+        // Once per configuration: a misspelt name (in the env, or in
+        // createGateway's options) reads as unset, and the log says so.
+        let names = |o: &JsValue| js_sys::Object::keys(o.unchecked_ref::<js_sys::Object>()).into_iter().filter_map(|k| k.as_string());
+        let keys: Vec<String> = names(env).chain(self.options.iter().flat_map(|o| names(o))).collect();
         for (name, meant) in env_names::misspelt(keys.iter().map(String::as_str), secret_var.as_deref()) {
             console_log(&event_log("warn", "env_name_misspelt", "", json!({ "name": name, "meant": meant })));
         }

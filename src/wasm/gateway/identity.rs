@@ -9,9 +9,9 @@ use wasm_bindgen::prelude::*;
 use crate::error::{Error, ErrorKind};
 use crate::gateway::config::GatewaySecret;
 use crate::gateway::headers::{IDENTITY_SIGNATURE, IDENTITY_SIGNED_HEADERS, IDENTITY_TIMESTAMP};
-use crate::gateway::identity::{replay_window_secs, verify, IdentityError, DEFAULT_MAX_AGE_SECS, MAX_SIGNED_HEADERS};
+use crate::gateway::identity::{check_verify_option, replay_window_secs, verify, IdentityError, DEFAULT_MAX_AGE_SECS, MAX_SIGNED_HEADERS};
 use crate::gateway::request::split_url;
-use crate::wasm::global::now_secs;
+use crate::wasm::global::{check_names, now_secs};
 
 use super::js::{get_prop, object};
 
@@ -39,6 +39,13 @@ pub async fn verify_identity(
         .as_string()
         .filter(|s| !s.is_empty())
         .ok_or_else(|| JsValue::from(Error::config("secret", "must be the gateway's MESH_IDENTITY_SECRET")))?;
+    let options = if options.is_null() { JsValue::UNDEFINED } else { options };
+    if !options.is_undefined() {
+        if !options.is_object() {
+            return Err(Error::config("options", "must be an object { maxAgeSeconds, replayStore }").into());
+        }
+        check_names(&options, check_verify_option)?;
+    }
     let max_age = match get_prop(&options, "maxAgeSeconds").as_f64() {
         None if options.is_undefined() || get_prop(&options, "maxAgeSeconds").is_undefined() => DEFAULT_MAX_AGE_SECS,
         Some(n) if n.is_finite() && n >= 0.0 => n.floor() as i64,
