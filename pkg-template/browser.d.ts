@@ -361,7 +361,7 @@ export interface CreatedApiKey extends ApiKey {
   readonly key: string;
 }
 
-/** Options of `client.keys.create`. The gateway checks them (400, or 403 for scopes). */
+/** Options of `client.keys.create`. The gateway checks them (400, or 403 for scopes); another name (a misspelt `expiresAt`) is refused as `invalid_config` before any request. */
 export interface CreateApiKeyOptions {
   /** Scope tokens, each one the signed-in user's token holds (`scope`/`scp`); asking for more fails with `forbidden` (403). */
   scopes?: readonly string[];
@@ -371,7 +371,7 @@ export interface CreateApiKeyOptions {
   rateLimit?: number;
 }
 
-/** Options of `client.keys.rotate`. */
+/** Options of `client.keys.rotate`; another name is refused as `invalid_config` before any request. */
 export interface RotateApiKeyOptions {
   /** How long the old key keeps working, 0-86400 seconds. Default: 0 (it stops at once). */
   gracePeriodSeconds?: number;

@@ -277,6 +277,7 @@ export function defineMeshClient(ClientCore, loadRedirect) {
     async #createKey(name, options) {
       const problem = this.#core.checkKeyName(name);
       if (problem) throw this.#core.failure('key_name', undefined, problem.message);
+      this.#core.checkKeyOptions(options, false);
       const { scopes, expiresAt, rateLimit } = isObject(options) ? options : {};
       const expiry = expiresAt instanceof Date ? expiresAt.toISOString() : expiresAt;
       return /** @type {any} */ (await this.#callJson('POST', this.#s.keysPath, { name, scopes, expiresAt: expiry, rateLimit }));
@@ -290,6 +291,7 @@ export function defineMeshClient(ClientCore, loadRedirect) {
     /** @param {string} id @param {RotateApiKeyOptions} [options] */
     async #rotateKey(id, options) {
       const path = this.#core.keyPath(id, true);
+      this.#core.checkKeyOptions(options, true);
       const { gracePeriodSeconds } = isObject(options) ? options : {};
       return /** @type {any} */ (await this.#callJson('POST', path, { gracePeriodSeconds }));
     }

@@ -175,6 +175,8 @@ export interface ClientCore {
   checkKeyName(name: unknown): KeyNameCheck | undefined;
   /** The keys API path of key `id` (its rotation's with `rotate`); throws `invalid_config` for an id that is not a non-empty string. */
   keyPath(id: unknown, rotate: boolean): string;
+  /** Throws `invalid_config` for an option of `keys.create` (`keys.rotate` with `rotate`) the client does not read. */
+  checkKeyOptions(options: unknown, rotate: boolean): void;
   /** The `storage` option read (`undefined`: memory); throws `invalid_config` for a bad one. */
   storageChoice(option: unknown): StorageChoice | undefined;
   discovered(status: number, body: unknown): Endpoints;

@@ -63,6 +63,21 @@ pub fn check_session_field(name: &str) -> Result<()> {
     refuse_unknown(name, &SESSION_FIELDS, "is not a field of a session: accessToken, refreshToken, expiresAt")
 }
 
+/// The options of `keys.create`, then of `keys.rotate`.
+pub const KEY_OPTIONS: [&str; 3] = ["scopes", "expiresAt", "rateLimit"];
+pub const ROTATE_OPTIONS: [&str; 1] = ["gracePeriodSeconds"];
+
+/// Refuses an option `keys.create` (or, with `rotate`, `keys.rotate`) does
+/// not read: a misspelt `expiresAt` would otherwise make a key that never
+/// expires.
+pub fn check_key_option(name: &str, rotate: bool) -> Result<()> {
+    if rotate {
+        refuse_unknown(name, &ROTATE_OPTIONS, "is not an option of keys.rotate: gracePeriodSeconds")
+    } else {
+        refuse_unknown(name, &KEY_OPTIONS, "is not an option of keys.create: scopes, expiresAt, rateLimit")
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -113,5 +128,18 @@ mod tests {
         assert!(msg("expiresIn").contains("give expiresAt"));
         assert!(msg("expires_in").contains("give expiresAt"));
         assert!(msg("idToken").ends_with("is not a field of a session: accessToken, refreshToken, expiresAt"));
+    }
+
+    #[test]
+    fn a_key_option_it_does_not_read_is_refused() {
+        assert!(KEY_OPTIONS.iter().all(|o| check_key_option(o, false).is_ok()));
+        assert!(check_key_option("gracePeriodSeconds", true).is_ok());
+        assert!(check_key_option("gracePeriodSeconds", false).is_err(), "a rotate option is no create option");
+        let msg = |name, rotate| check_key_option(name, rotate).unwrap_err().message().to_string();
+        assert_eq!(msg("expiresat", false), "option `expiresat`: is not read; did you mean `expiresAt`?");
+        assert_eq!(msg("scope", false), "option `scope`: is not read; did you mean `scopes`?");
+        assert_eq!(msg("expires", false), "option `expires`: is not read; did you mean `expiresAt`?");
+        assert!(msg("ttl", false).ends_with("scopes, expiresAt, rateLimit"));
+        assert!(msg("grace", true).ends_with("gracePeriodSeconds"));
     }
 }

@@ -59,6 +59,19 @@ describe('options are checked at construction', () => {
     }
     client.dispose();
   });
+  test('a keys.create or keys.rotate option it does not read is refused before any request', async () => {
+    const client = new MeshClient(base);
+    try {
+      // A misspelt expiresAt would make a key that never expires.
+      await assert.rejects(client.keys.create('ci', { expires: new Date(Date.now() + 3600_000) }), (err) => err.code === 'invalid_config' && /`expires`.*did you mean `expiresAt`/.test(err.message));
+      await assert.rejects(client.keys.create('ci', { scope: ['read'] }), (err) => err.code === 'invalid_config' && /did you mean `scopes`/.test(err.message));
+      await assert.rejects(client.keys.rotate('key-1', { gracePeriod: 60 }), (err) => err.code === 'invalid_config' && /`gracePeriod`: is not an option of keys.rotate: gracePeriodSeconds/.test(err.message));
+      // The options it reads pass the check (and then fail only for want of a session).
+      await assert.rejects(client.keys.create('ci', { scopes: ['read'], expiresAt: 1, rateLimit: 5 }), (err) => err.code === 'not_logged_in');
+    } finally {
+      client.dispose();
+    }
+  });
   test('the API key itself is never echoed in the error', () => {
     const key = 'eyJhbGciOiJub25lIn0.eyJzdWIiOiJ4In0.c2lnbmF0dXJl';
     assert.throws(() => new MeshClient({ apiUrl: base.apiUrl, apiKey: key }), (err) => !errorTexts(err).includes(key));

@@ -7,9 +7,11 @@ use js_sys::Object;
 use wasm_bindgen::prelude::*;
 
 use super::convert::{get, set, string_prop};
+use crate::wasm::global::check_names;
 use super::core::{session_info, ClientCore};
 use crate::client::discovery::{endpoints, DiscoveryDocument};
 use crate::client::failure::{check_listener, failure, network_failure};
+use crate::client::option_names::check_key_option;
 use crate::client::request::key_item_path;
 use crate::client::storage::{StorageChoice, StorageOption};
 use crate::client::lease::{lease_owner, lease_record, lease_wait_ms};
@@ -85,6 +87,16 @@ impl ClientCore {
             }
         }
         Ok(o.into())
+    }
+
+    /// Refuses an option of `keys.create` (`keys.rotate` with `rotate`) it
+    /// does not read, before any request.
+    #[wasm_bindgen(js_name = checkKeyOptions)]
+    pub fn check_key_options(&self, options: JsValue, rotate: bool) -> Result<(), JsValue> {
+        if options.is_object() {
+            check_names(&options, |name| check_key_option(name, rotate))?;
+        }
+        Ok(())
     }
 
     /// The keys API path of key `id` (its rotation's with `rotate`); throws
