@@ -1,7 +1,9 @@
-//! The names `new MeshClient(options)` reads. A name outside them is a typo
-//! (`apikey`, `timeOutMs`): ignoring it would leave the client running on a
-//! default the caller meant to change, so it is refused, with the nearest
-//! known name where one is close.
+//! The names the client's options objects may hold: `new MeshClient`'s (and
+//! `createMeshAuth`'s), `setSession`'s fields, `keys.create`'s and
+//! `keys.rotate`'s. A name outside them is a typo (`apikey`, `timeOutMs`,
+//! `expires`): ignoring it would leave the client on a default the caller
+//! meant to change, so it is refused, with the nearest known name where one
+//! is close.
 
 use crate::error::{Error, Result};
 use crate::spelling::refuse_unknown;
