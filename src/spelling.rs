@@ -75,5 +75,7 @@ mod tests {
         assert_eq!(nearest("storageKy", &known), Some((1, "storageKey")));
         assert_eq!(nearest("retries", &known), None);
         assert_eq!(nearest("sc", &["s"]), None, "too short to guess");
+        assert_eq!(nearest(&"x".repeat(100_000), &known), None, "a huge name is only far");
+        assert_eq!(nearest("\u{e9}t\u{e9}", &known), None, "non-ASCII bytes are only edits");
     }
 }
