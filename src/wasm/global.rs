@@ -30,14 +30,17 @@ pub fn now_secs() -> i64 {
     (now_ms() / 1000.0).floor() as i64
 }
 
+/// `value`'s own enumerable names (`Object.keys`); none when it is not an
+/// object (`Object.keys` throws on `undefined` and `null`).
+pub fn object_names(value: &JsValue) -> Vec<String> {
+    if !value.is_object() {
+        return Vec::new();
+    }
+    js_sys::Object::keys(value.unchecked_ref::<js_sys::Object>()).into_iter().filter_map(|k| k.as_string()).collect()
+}
+
 /// Runs `check` on each of `obj`'s own enumerable names (the core refuses
 /// one it does not read); the first refusal is the error.
 pub fn check_names(obj: &JsValue, check: impl Fn(&str) -> Result<(), crate::error::Error>) -> Result<(), crate::error::Error> {
-    let names = js_sys::Object::keys(obj.unchecked_ref::<js_sys::Object>());
-    for i in 0..names.length() {
-        if let Some(name) = names.get(i).as_string() {
-            check(&name)?;
-        }
-    }
-    Ok(())
+    object_names(obj).iter().try_for_each(|name| check(name))
 }

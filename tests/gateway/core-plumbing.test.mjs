@@ -159,3 +159,13 @@ test("a misspelt name in createGateway's options is logged like one in the env, 
     { level: 'warn', name: 'mesh_cors_origin', meant: 'MESH_CORS_ORIGINS' },
   ]);
 });
+
+test('a gateway configured by its options alone serves without an env (undefined or null), as in plain Node', async () => {
+  logs = [];
+  const gateway = createGateway({ MESH_UPSTREAM_URL: 'http://127.0.0.1:9/origin', MESH_ROUTES: env.MESH_ROUTES });
+  for (const none of [undefined, null, undefined]) {
+    const res = await gateway.fetch(new Request('http://gw.test/health'), none);
+    assert.equal(res.status, 200, `env ${none}`);
+    assert.deepEqual(await res.json(), { url: 'http://127.0.0.1:9/origin/health' });
+  }
+});

@@ -52,7 +52,7 @@ use crate::gateway::token_broker::{failure_reply, Answer, IsolateToken, Use};
 use crate::gateway::token_cache::TokenHash;
 use crate::gateway::verify::{pick_issuer, JwtNeed, JwtVerifier, Suspended};
 use crate::wasm::error::describe_js;
-use crate::wasm::global::{now_ms, now_secs};
+use crate::wasm::global::{now_ms, now_secs, object_names};
 use crate::wasm::timer::{sleep, Cancel};
 
 use super::durable::DurableObjectNamespace;
@@ -216,8 +216,8 @@ impl Gateway {
         });
         // Once per configuration: a misspelt name (in the env, or in
         // createGateway's options) reads as unset, and the log says so.
-        let names = |o: &JsValue| js_sys::Object::keys(o.unchecked_ref::<js_sys::Object>()).into_iter().filter_map(|k| k.as_string());
-        let keys: Vec<String> = names(env).chain(self.options.iter().flat_map(|o| names(o))).collect();
+        let mut keys = object_names(env);
+        keys.extend(self.options.iter().flat_map(|o| object_names(o)));
         for (name, meant) in env_names::misspelt(keys.iter().map(String::as_str), secret_var.as_deref()) {
             console_log(&event_log("warn", "env_name_misspelt", "", json!({ "name": name, "meant": meant })));
         }
