@@ -30,13 +30,22 @@ pub fn now_secs() -> i64 {
     (now_ms() / 1000.0).floor() as i64
 }
 
+#[wasm_bindgen]
+extern "C" {
+    /// `Object.keys`, its throw caught (a Proxy's `ownKeys` may throw; an
+    /// uncaught throw here would trap and leave the instance unusable).
+    #[wasm_bindgen(catch, js_namespace = Object, js_name = keys)]
+    fn object_keys(value: &JsValue) -> Result<js_sys::Array, JsValue>;
+}
+
 /// `value`'s own enumerable names (`Object.keys`); none when it is not an
-/// object (`Object.keys` throws on `undefined` and `null`).
+/// object, or when listing them throws: the names are only checked, and
+/// each value is still read on its own.
 pub fn object_names(value: &JsValue) -> Vec<String> {
     if !value.is_object() {
         return Vec::new();
     }
-    js_sys::Object::keys(value.unchecked_ref::<js_sys::Object>()).into_iter().filter_map(|k| k.as_string()).collect()
+    object_keys(value).map(|keys| keys.into_iter().filter_map(|k| k.as_string()).collect()).unwrap_or_default()
 }
 
 /// Runs `check` on each of `obj`'s own enumerable names (the core refuses

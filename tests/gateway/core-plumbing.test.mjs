@@ -160,10 +160,12 @@ test("a misspelt name in createGateway's options is logged like one in the env, 
   ]);
 });
 
-test('a gateway configured by its options alone serves without an env (undefined or null), as in plain Node', async () => {
+test('a gateway configured by its options alone serves without an env (undefined, null, or one whose names cannot be listed), as in plain Node', async () => {
   logs = [];
   const gateway = createGateway({ MESH_UPSTREAM_URL: 'http://127.0.0.1:9/origin', MESH_ROUTES: env.MESH_ROUTES });
-  for (const none of [undefined, null, undefined]) {
+  // An env whose names cannot be listed (a Proxy's ownKeys throws) is read value by value all the same.
+  const unlisted = new Proxy({}, { ownKeys() { throw new Error('no listing'); } });
+  for (const none of [undefined, null, unlisted, undefined]) {
     const res = await gateway.fetch(new Request('http://gw.test/health'), none);
     assert.equal(res.status, 200, `env ${none}`);
     assert.deepEqual(await res.json(), { url: 'http://127.0.0.1:9/origin/health' });
