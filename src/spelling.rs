@@ -5,13 +5,15 @@
 use crate::error::{Error, Result};
 
 /// Refuses `name` unless it is one of `known`, as an `invalid_config` error
-/// naming it and the nearest known name (else saying `unknown`).
-pub fn refuse_unknown(name: &str, known: &[&str], unknown: &str) -> Result<()> {
+/// naming it and the nearest known name; else saying `unknown`, followed by
+/// the known names when `listed` (a short list, read from `known` itself).
+pub fn refuse_unknown(name: &str, known: &[&str], unknown: &str, listed: bool) -> Result<()> {
     if known.contains(&name) {
         return Ok(());
     }
     let problem = match nearest(name, known) {
         Some((_, k)) => format!("is not read; did you mean `{k}`?"),
+        None if listed => format!("{unknown}: {}", known.join(", ")),
         None => unknown.to_string(),
     };
     Err(Error::config(name, problem))

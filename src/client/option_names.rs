@@ -52,7 +52,7 @@ pub fn check_option_name(name: &str, server: bool) -> Result<()> {
     if name == "clientSecret" && !server {
         return Err(Error::config(name, "is for server code (mesh-sdk/next): a MeshClient is a public client and keeps no secret"));
     }
-    refuse_unknown(name, known, "is not an option of this client")
+    refuse_unknown(name, known, "is not an option of this client", false)
 }
 
 /// Refuses a field `setSession` does not read: a token response's own names
@@ -62,7 +62,7 @@ pub fn check_session_field(name: &str) -> Result<()> {
     if matches!(name, "expiresIn" | "expires_in") {
         return Err(Error::config(name, "is not read: give expiresAt, the expiry in Unix seconds (now + expires_in)"));
     }
-    refuse_unknown(name, &SESSION_FIELDS, "is not a field of a session: accessToken, refreshToken, expiresAt")
+    refuse_unknown(name, &SESSION_FIELDS, "is not a field of a session", true)
 }
 
 /// The options of `keys.create`, then of `keys.rotate`.
@@ -74,9 +74,9 @@ pub const ROTATE_OPTIONS: [&str; 1] = ["gracePeriodSeconds"];
 /// expires.
 pub fn check_key_option(name: &str, rotate: bool) -> Result<()> {
     if rotate {
-        refuse_unknown(name, &ROTATE_OPTIONS, "is not an option of keys.rotate: gracePeriodSeconds")
+        refuse_unknown(name, &ROTATE_OPTIONS, "is not an option of keys.rotate", true)
     } else {
-        refuse_unknown(name, &KEY_OPTIONS, "is not an option of keys.create: scopes, expiresAt, rateLimit")
+        refuse_unknown(name, &KEY_OPTIONS, "is not an option of keys.create", true)
     }
 }
 
@@ -143,5 +143,37 @@ mod tests {
         assert_eq!(msg("expires", false), "option `expires`: is not read; did you mean `expiresAt`?");
         assert!(msg("ttl", false).ends_with("scopes, expiresAt, rateLimit"));
         assert!(msg("grace", true).ends_with("gracePeriodSeconds"));
+    }
+
+    #[test]
+    fn the_names_are_the_ones_the_options_are_read_by() {
+        // Every client option but `storage`/`storageKey` (the binding's), and
+        // `clientSecret`, is a field of RawOptions: a field added there and
+        // not here would be refused as unknown. The destructuring below
+        // stops compiling when RawOptions gains a field.
+        let read = OPTIONS[..CLIENT_OPTIONS].iter().filter(|n| !["storage", "storageKey"].contains(n)).chain(&["clientSecret"]);
+        let object: serde_json::Map<String, serde_json::Value> = read.map(|n| (n.to_string(), "x".into())).collect();
+        let raw: super::super::RawOptions = serde_json::from_value(object.into()).unwrap();
+        let super::super::RawOptions {
+            issuer,
+            client_id,
+            audience,
+            scope,
+            api_url,
+            api_key,
+            client_secret,
+            refresh_leeway_seconds,
+            timeout_ms,
+            treat_404_as_unauthorized,
+            max_refresh_retries,
+            max_request_retries,
+            refresh_cooldown_ms,
+            keys_path,
+        } = raw;
+        let fields = [
+            issuer, client_id, audience, scope, api_url, api_key, client_secret, refresh_leeway_seconds, timeout_ms,
+            treat_404_as_unauthorized, max_refresh_retries, max_request_retries, refresh_cooldown_ms, keys_path,
+        ];
+        assert!(fields.iter().all(Option::is_some), "an option name that no RawOptions field reads");
     }
 }

@@ -36,7 +36,7 @@ pub const VERIFY_OPTIONS: [&str; 2] = ["maxAgeSeconds", "replayStore"];
 /// Refuses an option `verifyIdentity` does not read: a misspelt
 /// `replayStore` would otherwise turn replay protection off without a word.
 pub fn check_verify_option(name: &str) -> crate::error::Result<()> {
-    crate::spelling::refuse_unknown(name, &VERIFY_OPTIONS, "is not an option of verifyIdentity: maxAgeSeconds, replayStore")
+    crate::spelling::refuse_unknown(name, &VERIFY_OPTIONS, "is not an option of verifyIdentity", true)
 }
 
 /// More signed headers than any configuration sends: a longer list is refused.
@@ -215,6 +215,9 @@ pub fn verify<'h>(
 
 #[cfg(test)]
 mod tests {
+    use super::*;
+    use std::collections::HashMap;
+
     #[test]
     fn a_verify_option_it_does_not_read_is_refused_naming_the_one_meant() {
         assert!(VERIFY_OPTIONS.iter().all(|o| check_verify_option(o).is_ok()));
@@ -223,9 +226,6 @@ mod tests {
         assert_eq!(e.message(), "option `replayStorage`: is not read; did you mean `replayStore`?");
         assert!(check_verify_option("maxAge").unwrap_err().message().ends_with("maxAgeSeconds, replayStore"));
     }
-
-    use super::*;
-    use std::collections::HashMap;
 
     fn secret() -> GatewaySecret {
         GatewaySecret::new("identity-secret-identity-secret-1234")
