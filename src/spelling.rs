@@ -34,6 +34,16 @@ pub fn nearest<'a>(name: &str, known: &[&'a str]) -> Option<(usize, &'a str)> {
     best.filter(|_| name.len() >= 3).map(|k| (best_edits, k))
 }
 
+/// The flag of `known` that the command-line flag `flag` most likely
+/// misspells (`--isuer` for `--issuer`), its `--` form where it has one.
+/// Compared without leading dashes, so `--x` is not taken for `-o`.
+pub fn nearest_flag<'a>(flag: &str, known: &[&'a str]) -> Option<&'a str> {
+    let bare = |f: &'a str| f.trim_start_matches('-');
+    let names: Vec<&str> = known.iter().map(|k| bare(k)).collect();
+    let (_, meant) = nearest(flag.trim_start_matches('-'), &names)?;
+    known.iter().copied().filter(|k| bare(k) == meant).max_by_key(|k| k.starts_with("--"))
+}
+
 /// Levenshtein distance over bytes, ignoring ASCII case (the names are
 /// ASCII and under 32 bytes; a longer `b` counts as far).
 fn edits(a: &str, b: &str) -> usize {
@@ -67,6 +77,17 @@ mod tests {
         assert_eq!(edits("scpoe", "scope"), 2);
         assert_eq!(edits("APIKEY", "apiKey"), 0, "case is not an edit");
         assert_eq!(edits("a", &"x".repeat(40)), usize::MAX);
+    }
+
+    #[test]
+    fn a_misspelt_flag_names_its_long_form() {
+        let known = ["--issuer", "--client-id", "-o", "--output", "-h", "--help"];
+        assert_eq!(nearest_flag("--isuer", &known), Some("--issuer"));
+        assert_eq!(nearest_flag("--clientid", &known), Some("--client-id"));
+        assert_eq!(nearest_flag("-output", &known), Some("--output"), "one dash short");
+        assert_eq!(nearest_flag("--hepl", &known), Some("--help"), "the long form of -h/--help");
+        assert_eq!(nearest_flag("--x", &known), None, "not -o: the dashes are not letters");
+        assert_eq!(nearest_flag("--bogus", &known), None);
     }
 
     #[test]

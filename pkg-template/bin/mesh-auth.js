@@ -185,5 +185,5 @@ async function logout(flags, path) {
 
 main(process.argv.slice(2)).then(
   (code) => { process.exitCode = code; },
-  (err) => { process.exitCode = reportError('mesh-auth', err); },
+  async (err) => { process.exitCode = await reportError('mesh-auth', err); },
 );

@@ -129,12 +129,12 @@ async function main(argv) {
 
 main(process.argv.slice(2)).then(
   (code) => { process.exitCode = code; },
-  (err) => {
+  async (err) => {
     if (err instanceof Refusal) {
       process.stderr.write(`mesh-env: ${err.message}\n`);
       process.exitCode = EXIT.FAILED;
       return;
     }
-    process.exitCode = reportError('mesh-env', err);
+    process.exitCode = await reportError('mesh-env', err);
   },
 );

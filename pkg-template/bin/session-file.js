@@ -9,7 +9,13 @@ import { randomBytes } from 'node:crypto';
 export const EXIT = Object.freeze({ OK: 0, FAILED: 1, USAGE: 2, INTERRUPTED: 130 });
 
 /** A usage or configuration problem: printed with the usage hint, exit 2. */
-export class UsageError extends Error {}
+export class UsageError extends Error {
+  /** @param {string} message @param {{ flag: string, known: string[] }} [unknown] a flag not in the command's list */
+  constructor(message, unknown) {
+    super(message);
+    this.unknown = unknown;
+  }
+}
 
 /**
  * Parses argv against a spec: { '--issuer': 'issuer', '-f': true, ... }.
@@ -22,7 +28,7 @@ export function parseArgs(argv, spec) {
     const eq = raw.startsWith('--') ? raw.indexOf('=') : -1;
     const flag = eq > 0 ? raw.slice(0, eq) : raw;
     const kind = spec[flag];
-    if (kind === undefined) throw new UsageError(`unknown option ${flag}`);
+    if (kind === undefined) throw new UsageError(`unknown option ${flag}`, { flag, known: Object.keys(spec) });
     if (kind === true || (typeof kind === 'object' && kind.flag)) {
       if (eq > 0) throw new UsageError(`${flag} takes no value`);
       out[kind.flag ?? flag.replace(/^-+/, '')] = true;
@@ -157,9 +163,10 @@ function humanSeconds(s) {
 }
 
 /** Prints an error as `cmd: message (code)` and returns the exit code. */
-export function reportError(cmd, err) {
+export async function reportError(cmd, err) {
   if (err instanceof UsageError) {
-    process.stderr.write(`${cmd}: ${err.message}\nTry '${cmd} --help'.\n`);
+    const meant = err.unknown && (await nearestOption(err.unknown));
+    process.stderr.write(`${cmd}: ${err.message}${meant ? `; did you mean ${meant}?` : ''}\nTry '${cmd} --help'.\n`);
     return EXIT.USAGE;
   }
   if (err?.code === 'invalid_config') {
@@ -170,4 +177,18 @@ export function reportError(cmd, err) {
   const cause = err?.cause?.message ? `: ${err.cause.message}` : '';
   process.stderr.write(`${cmd}: ${err?.message ?? err}${cause}${code}\n`);
   return EXIT.FAILED;
+}
+
+/**
+ * The flag an unknown one most likely misspells, by the core's rule
+ * (`spelling::nearest_flag`); the wasm is loaded only on this error path.
+ * @param {{ flag: string, known: string[] }} unknown
+ */
+async function nearestOption({ flag, known }) {
+  try {
+    const { nearestOption } = await import('../server-wasm.js');
+    return nearestOption(flag, known);
+  } catch {
+    return undefined; // the message stands without the hint
+  }
 }

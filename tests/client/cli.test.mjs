@@ -46,7 +46,13 @@ describe('CLI: mesh-auth and mesh-env', () => {
     assert.match(help.stdout, /MESH_ISSUER/);
     const bogus = await run('mesh-auth.js', ['--bogus'], { env });
     assert.equal(bogus.code, 2);
-    assert.match(bogus.stderr, /unknown option --bogus/);
+    assert.match(bogus.stderr, /unknown option --bogus\n/, 'no guess when nothing is near');
+    const typo = await run('mesh-auth.js', ['--isuer', 'http://127.0.0.1:1'], { env });
+    assert.equal(typo.code, 2);
+    assert.match(typo.stderr, /unknown option --isuer; did you mean --issuer\?/);
+    const envTypo = await run('mesh-env.js', ['--outptu', 'x'], { env });
+    assert.equal(envTypo.code, 2);
+    assert.match(envTypo.stderr, /unknown option --outptu; did you mean --output\?/);
     const noIssuer = await run('mesh-auth.js', [], { env: { HOME: home } });
     assert.equal(noIssuer.code, 2);
     assert.match(noIssuer.stderr, /MESH_ISSUER/);

@@ -52,3 +52,12 @@ pub fn terminal_login_plan(facts: JsValue) -> Result<JsValue, JsValue> {
     set(&o, "params", &params);
     Ok(o.into())
 }
+
+/// `nearestOption(flag, known)`: the command-line flag of `known` that
+/// `flag` most likely misspells (`spelling::nearest_flag`), for the CLIs'
+/// "did you mean"; `undefined` when none is near.
+#[wasm_bindgen(js_name = nearestOption)]
+pub fn nearest_option(flag: &str, known: Vec<String>) -> Option<String> {
+    let known: Vec<&str> = known.iter().map(String::as_str).collect();
+    crate::spelling::nearest_flag(flag, &known).map(str::to_string)
+}

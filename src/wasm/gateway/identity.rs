@@ -9,7 +9,7 @@ use wasm_bindgen::prelude::*;
 use crate::error::{Error, ErrorKind};
 use crate::gateway::config::GatewaySecret;
 use crate::gateway::headers::{IDENTITY_SIGNATURE, IDENTITY_SIGNED_HEADERS, IDENTITY_TIMESTAMP};
-use crate::gateway::identity::{check_verify_option, replay_window_secs, verify, IdentityError, DEFAULT_MAX_AGE_SECS, MAX_SIGNED_HEADERS};
+use crate::gateway::identity::{check_verify_option, replay_window_secs, verify, IdentityError, DEFAULT_MAX_AGE_SECS, MAX_SIGNED_HEADERS, VERIFY_OPTIONS};
 use crate::gateway::request::split_url;
 use crate::wasm::global::{check_names, now_secs};
 
@@ -42,7 +42,7 @@ pub async fn verify_identity(
     let options = if options.is_null() { JsValue::UNDEFINED } else { options };
     if !options.is_undefined() {
         if !options.is_object() {
-            return Err(Error::config("options", "must be an object { maxAgeSeconds, replayStore }").into());
+            return Err(Error::config("options", format!("must be an object {{ {} }}", VERIFY_OPTIONS.join(", "))).into());
         }
         check_names(&options, check_verify_option)?;
     }
