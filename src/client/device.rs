@@ -254,6 +254,10 @@ fn expired() -> Error {
 #[derive(Default)]
 pub struct DeviceLogins {
     pending: Vec<PendingLogin>,
+    /// The user codes of logins cancelled here, the latest [`MAX_PENDING`]:
+    /// a `completeDeviceLogin` still polling one ends as `aborted`, not as
+    /// a login this client never started.
+    cancelled: Vec<String>,
 }
 
 struct PendingLogin {
@@ -277,10 +281,21 @@ impl DeviceLogins {
     }
 
     fn find(&mut self, user_code: &str) -> Result<&mut PendingLogin, Error> {
-        self.pending
-            .iter_mut()
-            .find(|p| p.authorization.user_code == user_code)
-            .ok_or_else(|| Error::config("login", "is unknown to this client: pass what its startDeviceLogin() returned"))
+        let cancelled = self.cancelled.iter().any(|c| c == user_code);
+        self.pending.iter_mut().find(|p| p.authorization.user_code == user_code).ok_or_else(|| match cancelled {
+            true => Error::new(ErrorKind::Aborted, "the device login was cancelled (cancelDeviceLogin)"),
+            false => Error::config("login", "is unknown to this client: pass what its startDeviceLogin() returned"),
+        })
+    }
+
+    /// `cancelDeviceLogin`: the login ends here, and a poll of it still
+    /// running ends as `aborted` at its next step.
+    pub fn cancel(&mut self, user_code: &str) {
+        self.end(user_code, false);
+        if self.cancelled.len() >= MAX_PENDING {
+            self.cancelled.remove(0);
+        }
+        self.cancelled.push(user_code.to_string());
     }
 
     /// Starts polling the login of `user_code`: its device code.
@@ -357,6 +372,14 @@ mod tests {
         assert!(logins.begin("A").is_ok(), "an aborted login may be completed again");
         logins.end("A", false);
         assert!(logins.begin("A").unwrap_err().message().contains("is unknown"));
+        // Cancelled while being completed: its poller's next step is `aborted`.
+        logins.add(authorization("C"), 0);
+        logins.begin("C").unwrap();
+        logins.cancel("C");
+        let e = logins.poller("C").unwrap_err();
+        assert_eq!((e.code(), e.message()), ("aborted", "the device login was cancelled (cancelDeviceLogin)"));
+        assert_eq!(logins.begin("C").unwrap_err().code(), "aborted", "and it cannot be completed again");
+        assert_eq!(logins.begin("never").unwrap_err().code(), "invalid_config");
         for i in 0..=MAX_PENDING {
             logins.add(authorization(&i.to_string()), 0);
         }

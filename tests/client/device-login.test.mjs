@@ -133,6 +133,28 @@ describe('device login', () => {
     }
   });
 
+  test('cancelDeviceLogin while completeDeviceLogin polls: it rejects with aborted (not a config error) and polling stops', T, async () => {
+    stack.proxy.reset();
+    const client = new MeshClient(stack.clientOptions());
+    try {
+      const login = await client.startDeviceLogin();
+      const completing = client.completeDeviceLogin(login);
+      await stack.proxy.waitFor(() => stack.proxy.count('device_code') >= 1, { what: 'a poll' });
+      client.cancelDeviceLogin(login); // the page's "Cancel" button
+      await assert.rejects(completing, (err) => {
+        assert.equal(err.code, 'aborted');
+        assert.match(err.message, /cancelled/);
+        return true;
+      });
+      const polls = stack.proxy.count('device_code');
+      await sleep(2500);
+      assert.equal(stack.proxy.count('device_code'), polls, 'no poll after the cancel');
+      await assert.rejects(client.completeDeviceLogin(login), (err) => err.code === 'aborted');
+    } finally {
+      client.dispose();
+    }
+  });
+
   test('one login, one poller: a second completeDeviceLogin is refused; after an abort the same login completes', T, async () => {
     stack.proxy.reset();
     const client = new MeshClient(stack.clientOptions());

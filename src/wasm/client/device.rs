@@ -137,7 +137,7 @@ impl ClientCore {
     pub fn device_cancel(&mut self, login: &JsValue) -> Result<Option<String>, JsValue> {
         let user_code = string_prop(login, "userCode").ok_or_else(|| Error::config("login", "must be the object startDeviceLogin() returned"))?;
         let record = self.device_pending(&user_code);
-        self.logins.end(&user_code, false);
+        self.logins.cancel(&user_code);
         Ok(record)
     }
 
