@@ -230,8 +230,12 @@ export interface DeviceLogin {
   readonly userCode: string;
   /** The page where the user enters the code. */
   readonly verificationUri: string;
-  /** The same page with the code filled in (for a link or QR code), when the provider gives one. */
-  readonly verificationUriComplete?: string;
+  /**
+   * The same page with the code filled in (for a link or QR code); the
+   * provider's `verification_uri` when it gives no `verification_uri_complete`
+   * (then show `userCode` beside it: the link does not carry the code).
+   */
+  readonly verificationUriComplete: string;
   /** Seconds until the device code expires. */
   readonly expiresIn: number;
   /** Minimum seconds between polls. */
@@ -483,14 +487,17 @@ export class MeshClient {
 
   /**
    * `fetch` with `Authorization: Bearer` (or `X-API-Key`) attached. `input` is
-   * a path relative to `apiUrl`, or an absolute URL on `apiUrl`'s origin
-   * (credentials are never sent elsewhere: another origin is `invalid_config`).
+   * a path relative to `apiUrl`, or an absolute URL on `apiUrl`'s origin, or a
+   * `Request` for one (its method, headers and body kept, `init` on top).
+   * Credentials are never sent elsewhere: another origin is `invalid_config`,
+   * and no redirect is followed (the 3xx is the answer; in a browser, an
+   * opaque redirect with status 0).
    * A 401 refreshes once and retries once; idempotent requests are retried on
    * network errors and 502/503/504. Resolves with the `Response` like `fetch`;
    * rejects with `unauthorized` when the credential is still refused, or with
    * `network`, `timeout` or `aborted` (`init.signal`).
    */
-  fetch(input: string | URL, init?: RequestInit): Promise<Response>;
+  fetch(input: string | URL | Request, init?: RequestInit): Promise<Response>;
 
   /** The signed-in user's API keys. */
   readonly keys: MeshKeys;

@@ -7,7 +7,7 @@ import { PendingLogins } from './pending.js';
 import { Provider } from './provider.js';
 import { SessionKeeper } from './session.js';
 import { bearer, sendApiCall } from './api-call.js';
-import { codeOf, describe, isObject, makeRequest } from './transfer.js';
+import { codeOf, describe, isObject, makeRequest, requestOf } from './transfer.js';
 
 /** @import { ClientCore, ClientCoreClass, CallRecord, TokenReady, LoadRedirectCore } from './steps.js' */
 /** @import { Transfer } from './transfer.js' */
@@ -238,8 +238,9 @@ export function defineMeshClient(ClientCore, loadRedirect) {
     /** `fetch` on the API with the credential attached: the real Response. @param {RequestInfo | URL} input @param {RequestInit} [init] */
     async fetch(input, init) {
       const [url, path] = this.#core.resolveUrl(input);
-      const request = isObject(init) ? new Request(url, init) : new Request(url);
-      const [response] = await this.#send(request, path, signalOf(init));
+      const request = requestOf(url, input, init);
+      // The caller's own signal (a Request's own when init has none): the deadline links to it.
+      const [response] = await this.#send(request, path, signalOf(init) ?? (input instanceof Request ? input.signal : undefined));
       // The deadline ends here: reading the body is governed by the caller's signal.
       response.stop();
       return response.raw;

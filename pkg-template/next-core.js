@@ -17,7 +17,7 @@ import { deviceRoutes } from './next-device.js';
 import { Provider } from './provider.js';
 import { RedirectLogin } from './redirect.js';
 import { SessionKeeper } from './session.js';
-import { isObject } from './transfer.js';
+import { isObject, requestOf } from './transfer.js';
 
 /** @import { TokenReady, ServerClientCore, ServerClientCoreClass, ServerRules, ServerRulesClass, ServerSettings, SessionPayload, CookieWrite, Settings } from './steps.js' */
 /** @import { Signals } from './transfer.js' */
@@ -490,7 +490,7 @@ export function defineMeshAuth(ClientCore, ServerRulesClass, redisStore) {
      * user, by the client's request policy (a 401 refreshes and retries
      * once). Always a Response: the API's status, body and content type, or
      * `{ error, message }` with the core's status for the failure.
-     * @param {string | URL} input @param {RequestInit} [init] @param {{ request?: Request, headers?: Headers }} [options]
+     * @param {string | URL | Request} input @param {RequestInit} [init] @param {{ request?: Request, headers?: Headers }} [options]
      */
     const fetchApi = async (input, init, options) => {
       const { request, headers } = isObject(options) ? options : {};
@@ -499,10 +499,10 @@ export function defineMeshAuth(ClientCore, ServerRulesClass, redisStore) {
         const jar = await jarOf(request, headers);
         const found = await signedIn(jar);
         const { entry } = found;
-        const call = isObject(init) ? new Request(url, init) : new Request(url);
+        const call = requestOf(url, input, init);
         const authOf = async (/** @type {TokenReady | undefined} */ ready) => bearer(ready ?? (await entry.keeper.accessToken()));
         try {
-          const [answer] = await sendApiCall(entry.core, entry.keeper, settings.timeoutMs, call, path, entry.keeper.signals(init?.signal ?? undefined), authOf);
+          const [answer] = await sendApiCall(entry.core, entry.keeper, settings.timeoutMs, call, path, entry.keeper.signals(init?.signal ?? (input instanceof Request ? input.signal : undefined)), authOf);
           const body = await answer.raw.arrayBuffer();
           answer.stop();
           const type = answer.header('content-type');

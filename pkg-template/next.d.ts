@@ -95,7 +95,7 @@ export interface MeshAuth {
    * usable session; 500: the app's side, such as the store). `request` and
    * `headers` as for {@link getAccessToken}.
    */
-  fetchApi(input: string | URL, init?: RequestInit, options?: { request?: Request; headers?: Headers }): Promise<Response>;
+  fetchApi(input: string | URL | Request, init?: RequestInit, options?: { request?: Request; headers?: Headers }): Promise<Response>;
   /** `undefined` to go on, or the redirect to the login / the 401. Runs in the edge runtime. */
   middleware(request: Request): Promise<Response | undefined>;
   /**

@@ -70,6 +70,17 @@ export function sleep(core, ms, signals) {
   });
 }
 
+/**
+ * The request of `fetch(input, init)` at `url`, the core's resolution of
+ * `input`: a Request input keeps its method, headers, body and signal (its
+ * URL is absolute, so the core returned it as it is), `init` on top.
+ * @param {string} url @param {RequestInfo | URL} input @param {RequestInit} [init]
+ */
+export function requestOf(url, input, init) {
+  const base = input instanceof Request ? (input.url === url ? input : new Request(url, input)) : new Request(url);
+  return isObject(init) ? new Request(base, init) : base;
+}
+
 /** A request with a method, headers and an optional body. @param {ClientCore} core @param {string} method @param {string} url @param {Record<string, string>} headers @param {string} [body] */
 export function makeRequest(core, method, url, headers, body) {
   try {
@@ -134,7 +145,11 @@ export async function transfer(core, request, headers, timeoutMs, signals, what)
   try {
     const merged = new Headers(request.headers);
     for (const [name, value] of headers) merged.set(name, value);
-    outgoing = new Request(request.clone(), { signal, headers: merged });
+    // No redirect is followed: fetch would carry the request's credential
+    // (an API key, a refresh token) to wherever the Location points. The
+    // 3xx (in a browser, an opaque redirect) is the answer; the core's
+    // errors say so (client::request::is_redirect).
+    outgoing = new Request(request.clone(), { signal, headers: merged, redirect: 'manual' });
   } catch (e) {
     stop();
     throw core.failure('request', what, describe(e));

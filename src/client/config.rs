@@ -263,19 +263,19 @@ impl ClientConfig {
                 let url = self.api_url.as_deref().ok_or_else(|| {
                     Error::config("apiUrl", "is required with `apiKey`")
                 })?;
-                check_url("apiUrl", url)?;
+                check_base_url("apiUrl", url)?;
                 check_api_key(self.api_key.as_ref().map(ApiKey::secret).unwrap_or(""))?;
                 // Unused in this mode, but a given URL is still a URL: a typo
                 // here is refused now, not when the app switches to OAuth.
                 if let Some(url) = &self.issuer {
-                    check_url("issuer", url)?;
+                    check_base_url("issuer", url)?;
                 }
             }
             AuthMode::OAuth => {
-                check_url("issuer", required("issuer", &self.issuer)?)?;
+                check_base_url("issuer", required("issuer", &self.issuer)?)?;
                 check_text("clientId", required("clientId", &self.client_id)?)?;
                 if let Some(url) = &self.api_url {
-                    check_url("apiUrl", url)?;
+                    check_base_url("apiUrl", url)?;
                 }
             }
         }
@@ -321,6 +321,22 @@ fn check_text(option: &str, value: &str) -> Result<()> {
     }
     if value.chars().any(char::is_control) {
         return Err(Error::config(option, "must not contain control characters"));
+    }
+    Ok(())
+}
+
+/// `issuer` and `apiUrl`: a [`check_url`] URL that other URLs are made
+/// from, so it has no query (a path appended to `?tenant=a` would land in
+/// the query) and no `user:password@` (fetch refuses such a URL, and the
+/// message would quote the password).
+pub fn check_base_url(option: &str, url: &str) -> Result<()> {
+    check_url(option, url)?;
+    let rest = &url[url.find("://").map_or(0, |i| i + 3)..];
+    if rest[..rest.find('/').unwrap_or(rest.len())].contains('@') {
+        return Err(Error::config(option, "must not carry a user name or password (user:password@)"));
+    }
+    if url.contains('?') {
+        return Err(Error::config(option, "must not contain a query (?): paths are appended to it"));
     }
     Ok(())
 }
@@ -521,6 +537,24 @@ mod tests {
             assert!(m.contains("`apiKey`"), "{m}");
             assert!(!m.contains(key), "message must not echo the key: {m}");
         }
+    }
+
+    #[test]
+    fn a_base_url_has_no_query_and_no_password() {
+        assert!(check_base_url("apiUrl", "https://api.example.com/v2/").is_ok());
+        assert!(check_base_url("issuer", "https://id.example.com/realms/a@b").is_ok(), "an @ in the path is not userinfo");
+        let e = check_base_url("apiUrl", "https://api.example.com/v2?tenant=acme").unwrap_err();
+        assert_eq!(e.to_string(), "option `apiUrl`: must not contain a query (?): paths are appended to it");
+        for url in ["https://svc:hunter2@api.example.com/x", "https://svc@api.example.com"] {
+            let e = check_base_url("issuer", url).unwrap_err();
+            assert!(e.to_string().contains("`issuer`: must not carry a user name or password"), "{e}");
+            assert!(!e.to_string().contains("hunter2"), "{e}");
+        }
+        // Through the options: both modes.
+        let c = ClientConfig { api_url: Some("https://u:p@api.example.com".into()), api_key: Some(ApiKey::new("mesh_sk_0123456789abcdef")), ..ClientConfig::default() };
+        assert!(err_msg(&c).contains("`apiUrl`"));
+        let c = ClientConfig { issuer: Some("https://id.example.com?x=1".into()), client_id: Some("app".into()), ..ClientConfig::default() };
+        assert!(err_msg(&c).contains("`issuer`"));
     }
 
     #[test]

@@ -46,13 +46,21 @@ pub fn endpoints(issuer: &str, status: u16, document: Option<DiscoveryDocument>)
     if !(200..300).contains(&status) {
         let mut message = String::from("OIDC discovery failed: HTTP ");
         message.push_str(&itoa(status as i64));
+        if super::request::is_redirect(status) {
+            message.push_str(super::request::REDIRECT_NOT_FOLLOWED);
+        }
         return Err(Error::new(ErrorKind::Http, message));
     }
     let invalid = |message: &str| Error::new(ErrorKind::InvalidResponse, message);
     let doc = document.ok_or_else(|| invalid("OIDC discovery returned no JSON document"))?;
     // RFC 8414 §3.3: the document must name the issuer it was fetched for.
-    if doc.issuer.as_deref().unwrap_or("").trim_end_matches('/') != issuer {
-        return Err(invalid("OIDC discovery document names another issuer"));
+    let named = doc.issuer.as_deref().unwrap_or("");
+    if named.trim_end_matches('/') != issuer {
+        // Both named: `localhost` against `127.0.0.1` is the usual slip. The
+        // provider's value is the server's text: cut short, no control characters.
+        let shown: String = named.chars().take(200).filter(|c| !c.is_control()).collect();
+        let message = ["OIDC discovery document names another issuer: \"", &shown, "\", not \"", issuer, "\" (the issuer option)"].concat();
+        return Err(invalid(&message));
     }
     let token = endpoint(doc.token_endpoint).ok_or_else(|| invalid("OIDC discovery document has no token_endpoint"))?;
     Ok(Endpoints {
@@ -99,8 +107,13 @@ mod tests {
         let e = fail(503, Some(doc(ISS, "http://t")));
         assert_eq!((e.code(), e.message()), ("http_error", "OIDC discovery failed: HTTP 503"));
         assert_eq!(fail(200, None).message(), "OIDC discovery returned no JSON document");
-        assert_eq!(fail(200, Some(doc("http://evil", "http://t"))).message(), "OIDC discovery document names another issuer");
-        assert_eq!(fail(200, Some(DiscoveryDocument::default())).message(), "OIDC discovery document names another issuer");
+        let other = "OIDC discovery document names another issuer: \"http://evil\", not \"http://127.0.0.1:9400\" (the issuer option)";
+        assert_eq!(fail(200, Some(doc("http://evil", "http://t"))).message(), other);
+        let none = "OIDC discovery document names another issuer: \"\", not \"http://127.0.0.1:9400\" (the issuer option)";
+        assert_eq!(fail(200, Some(DiscoveryDocument::default())).message(), none);
+        let long = format!("http://\n{}", "x".repeat(300));
+        assert!(!fail(200, Some(doc(&long, "http://t"))).message().contains('\n'), "no control character of the server's");
+        assert!(fail(307, None).message().ends_with("HTTP 307, a redirect, which is not followed: credentials go to their own origin only"));
         let e = fail(200, Some(doc(ISS, "ftp://t")));
         assert_eq!((e.code(), e.message()), ("invalid_response", "OIDC discovery document has no token_endpoint"));
     }

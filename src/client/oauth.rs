@@ -90,6 +90,9 @@ pub fn token_endpoint_error(kind: ErrorKind, what: &str, status: Option<u16>, oa
     if let Some(s) = status {
         message.push_str(" (HTTP ");
         message.push_str(itoa(s as i64).as_str());
+        if super::request::is_redirect(s) {
+            message.push_str(super::request::REDIRECT_NOT_FOLLOWED);
+        }
         message.push(')');
     }
     if let Some(c) = code {

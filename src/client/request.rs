@@ -283,10 +283,24 @@ pub fn resolve_api_url(api_url: Option<&str>, input: String) -> Result<(String, 
     Ok((url, path))
 }
 
+/// Whether `status` is a redirect's: no request the SDK sends follows one
+/// (the binding's fetch asks for the 3xx itself), since fetch would carry its
+/// credential to the Location's origin. A browser hides a manual redirect's
+/// status: its response has status 0.
+pub fn is_redirect(status: u16) -> bool {
+    status == 0 || (300..400).contains(&status)
+}
+
+/// What an error adds after `HTTP <status>` for a redirect.
+pub const REDIRECT_NOT_FOLLOWED: &str = ", a redirect, which is not followed: credentials go to their own origin only";
+
 /// The `http_error` of a JSON call that ended with a non-2xx `status`.
 pub fn http_error(sent: &SentRequest, status: u16, now_ms: i64) -> Error {
     let mut message = String::from("the API answered HTTP ");
     message.push_str(&itoa(status as i64));
+    if is_redirect(status) {
+        message.push_str(REDIRECT_NOT_FOLLOWED);
+    }
     message.push_str(" (");
     message.push_str(&sent.method);
     message.push(' ');

@@ -198,6 +198,12 @@ impl TokenResponse {
         if self.access_token.secret().is_empty() {
             return invalid("token response has an empty access_token");
         }
+        // It travels in an `Authorization` header: one that cannot would
+        // fail every call later, as if the network did, with the header's
+        // value (the token) in the runtime's message.
+        if !self.access_token.secret().bytes().all(|b| b.is_ascii_graphic()) {
+            return invalid("token response has an access_token that is not printable ASCII without spaces");
+        }
         if let Some(t) = &self.token_type {
             if !t.eq_ignore_ascii_case("bearer") {
                 return invalid("token response has a token_type other than Bearer");
@@ -440,9 +446,13 @@ mod tests {
             r#"{"access_token":"a","token_type":"mac"}"#,
             r#"{"access_token":"a","expires_in":-5}"#,
             r#"{"access_token":"a","refresh_token":""}"#,
+            r#"{"access_token":"SECRET\r\nX: 1"}"#,
+            r#"{"access_token":"two words"}"#,
+            r#"{"access_token":"caf\u00e9"}"#,
         ] {
             let e = TokenSet::from_response(response(json), None, None, T0).unwrap_err();
             assert_eq!(e.code(), "invalid_response", "{json}");
+            assert!(!e.message().contains("SECRET"), "the token is not quoted");
         }
         assert!(response(r#"{"access_token":"a","token_type":"bearer"}"#).check().is_ok());
     }

@@ -419,6 +419,9 @@ impl ClientCore {
     pub fn resolve_url(&self, input: JsValue) -> Result<Array, JsValue> {
         let input: String = match input.as_string() {
             Some(s) => s,
+            // A Request by its URL (the layer keeps its method, headers and
+            // body); a URL object by its text.
+            None if input.is_instance_of::<web_sys::Request>() => input.unchecked_ref::<web_sys::Request>().url(),
             None if input.is_object() => input.unchecked_ref::<Object>().to_string().into(),
             None => return Err(Error::config("input", "must be a path or a URL").into()),
         };
