@@ -1,6 +1,7 @@
 //! The gateway's request line (`gateway::request::Inbound::parse`), the URL
-//! split the identity is signed over, the `Authorization` reader, and the
-//! plan every request gets (`gateway::request::plan`).
+//! split the identity is signed over, the `Authorization` reader, the path
+//! a decoding origin reads (`canonical_path`), and the plan every request
+//! gets (`gateway::request::plan`).
 //!
 //! Input: the line exactly as the binding's JavaScript builds it.
 #![no_main]
@@ -9,7 +10,7 @@ use libfuzzer_sys::fuzz_target;
 use mesh_sdk::gateway::config::GatewayConfig;
 use mesh_sdk::gateway::headers::bearer_token;
 use mesh_sdk::gateway::jwt::Reason;
-use mesh_sdk::gateway::request::{path_span, plan, split_url, Credential, Inbound, Plan, ABSENT};
+use mesh_sdk::gateway::request::{canonical_path, path_span, plan, split_url, Credential, Inbound, Plan, ABSENT};
 use mesh_sdk::gateway::request::KeysOp;
 use mesh_sdk::gateway::route::AuthMode;
 use std::sync::OnceLock;
@@ -28,11 +29,38 @@ fn config() -> &'static GatewayConfig {
     })
 }
 
-/// A path that an origin could decode into another route's path.
-/// The refusal rule restated the slow way: an encoded separator or `//`.
+/// A path that an origin could decode into another route's path, whatever
+/// the routes. The refusal rule restated the slow way: an encoded
+/// separator or NUL, or `//`.
 fn is_ambiguous(path: &str) -> bool {
     let lower = path.to_ascii_lowercase();
-    path.contains('\\') || path.contains("//") || lower.contains("%2f") || lower.contains("%5c")
+    path.contains('\\') || path.contains("//") || lower.contains("%2f") || lower.contains("%5c") || lower.contains("%00")
+}
+
+/// Which route or answer a plan goes to, whatever the credential.
+fn place<'p>(p: &Plan<'p>) -> (std::mem::Discriminant<Plan<'p>>, Option<&'p str>) {
+    let route = match p {
+        Plan::Forward { route, .. } | Plan::Reject { route, .. } | Plan::MethodNotAllowed { route, .. } => Some(*route),
+        _ => None,
+    };
+    (std::mem::discriminant(p), route)
+}
+
+/// The canonical path: idempotent, never longer, no `;` left, borrowed
+/// exactly when there was no `%` or `;`, and no escape left that decodes
+/// to an unreserved character.
+fn check_canonical(path: &str) -> String {
+    let c = canonical_path(path);
+    let plain = !path.contains(['%', ';']);
+    assert_eq!(matches!(c, std::borrow::Cow::Borrowed(_)), plain, "{path:?}");
+    assert!(c.len() <= path.len() && !c.contains(';'), "{path:?} -> {c:?}");
+    assert_eq!(canonical_path(&c), c, "idempotent: {path:?}");
+    for (i, _) in c.match_indices('%') {
+        if let Some(d) = c.get(i + 1..i + 3).and_then(|h| u8::from_str_radix(h, 16).ok()) {
+            assert!(!(d.is_ascii_alphanumeric() || b"-._~".contains(&d)), "{c:?} keeps an unreserved escape");
+        }
+    }
+    c.into_owned()
 }
 
 fn check_url(url: &str) {
@@ -56,7 +84,17 @@ fn check_plan(i: &Inbound<'_>) {
     let (path, _) = split_url(i.url);
     let h = &i.headers;
     let plan = plan(cfg, i.method, path, h);
-    assert_eq!(matches!(plan, Plan::BadPath), is_ambiguous(path), "{plan:?}");
+    let canonical = check_canonical(path);
+    if is_ambiguous(path) {
+        assert_eq!(plan, Plan::BadPath);
+    } else if matches!(plan, Plan::BadPath) {
+        // Refused otherwise only when a decoding origin reads another path.
+        assert_ne!(canonical, path);
+    } else if canonical != path {
+        // Accepted with escapes: decoded, it goes to the same place.
+        let decoded = mesh_sdk::gateway::request::plan(cfg, i.method, &canonical, h);
+        assert!(matches!(decoded, Plan::BadPath) || place(&decoded) == place(&plan), "{path:?}: {plan:?} vs {decoded:?}");
+    }
     match plan {
         Plan::BadPath | Plan::NotFound => {}
         Plan::Preflight => assert!(i.method == "OPTIONS" && h.access_control_request_method.is_some()),

@@ -92,6 +92,11 @@ pub fn bad_request(message: &str) -> Reply {
     Reply::json(400, json!({ "error": "invalid_request", "message": message }))
 }
 
+/// The 400 of [`super::request::Plan::BadPath`].
+pub fn bad_path() -> Reply {
+    bad_request("the path is ambiguous: an encoded / or \\ or NUL, an empty segment, or a path that reads differently once decoded")
+}
+
 pub fn method_not_allowed(allow: &str) -> Reply {
     Reply::json(405, json!({ "error": "method_not_allowed" })).with_header("allow", allow)
 }

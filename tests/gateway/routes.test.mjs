@@ -193,6 +193,48 @@ describe('routing', () => {
   });
 });
 
+// Routes are matched on the path as sent; an origin that decodes %XX of
+// letters, or drops `;params` (Tomcat, Spring), must not act on a path the
+// gateway routed elsewhere.
+describe('a path that reads differently once decoded, under nested routes', () => {
+  let nested;
+  before(async () => {
+    nested = await startGatewayStack({ vars: { MESH_ROUTES: JSON.stringify([
+      { prefix: '/pub/', auth: 'public' }, { prefix: '/pub/private/', auth: 'jwt' },
+      { prefix: '/api/v1/', auth: 'jwt' }, { prefix: '/api/v1/admin/', auth: 'jwt', scopes: ['admin'] },
+      { prefix: '/health', auth: 'public' },
+    ]) } });
+  });
+  after(async () => { await nested?.stop(); });
+
+  test('the nested routes protect what is below them (control)', async () => {
+    assertRejected(await nested.call('/pub/private/x'), 'invalid_request');
+    const t = await nested.token();
+    secrets.push(t);
+    assert.equal((await nested.call('/api/v1/admin/x', { token: t })).status, 403);
+  });
+  test('encoded letters, ;parameters and %00 that reach another route or the keys API: 400, the origin saw nothing', async () => {
+    const t = await nested.token({ sub: 'alice' });
+    secrets.push(t);
+    for (const path of ['/pub/%70rivate/x', '/pub/priv%61te/x', '/api/v1/%61dmin/x', '/api/v1/ad%6Din/x', '/api/v1/%6beys',
+      '/api/v1/%6Beys/key_x', '/pub/private;x/y', '/pub/private%00/x', '/health%00', '/pub/;x/private/x', '/pub/.%2e;x/api/v1/x']) {
+      for (const token of [undefined, t]) {
+        const r = await nested.call(path, { token });
+        assert.equal(r.status, 400, `${path}: ${r.status} ${r.text}`);
+        assert.match(r.json?.message ?? '', /reads differently once decoded/);
+        assert.equal(r.seen.length, 0, `${path} reached the origin`);
+      }
+    }
+  });
+  test('an escape or a ;parameter that keeps its route is forwarded exactly as sent', async () => {
+    for (const path of ['/pub/%41bc', '/pub/x%7e;jsessionid=1', '/health/%25']) {
+      const r = await nested.call(path);
+      assert.equal(r.status, 200, `${path}: ${r.status} ${r.text}`);
+      assert.equal(r.seen[0]?.path, path);
+    }
+  });
+});
+
 describe('signed identity (MESH_IDENTITY_SECRET) and verifyIdentity', () => {
   let seen;
   before(async () => {

@@ -425,7 +425,7 @@ impl Configured {
             Plan::Forward { route, auth, rules, credential, inject } => (route, auth, Some((rules, inject)), credential, None),
             Plan::Keys { op, token } => (self.cfg.keys_path.as_str(), AuthMode::Jwt, None, Some(Credential::Jwt(token)), Some(op)),
             Plan::NotFound => return reply(reject::not_found()),
-            Plan::BadPath => return reply(reject::bad_request("the path contains an encoded / or \\, or an empty segment")),
+            Plan::BadPath => return reply(reject::bad_path()),
             Plan::MethodNotAllowed { allow, .. } => return reply(reject::method_not_allowed(&allow)),
             Plan::Preflight => return reply(cors::preflight(cors.is_some())),
             Plan::Reject { route, auth, rejection } => return reply(self.failure((route, auth, url), Failure::Reject(rejection), rid)),
