@@ -98,7 +98,7 @@ fn check_plan(i: &Inbound<'_>) {
     match plan {
         Plan::BadPath | Plan::NotFound => {}
         Plan::Preflight => assert!(i.method == "OPTIONS" && h.access_control_request_method.is_some()),
-        Plan::Keys { token, op } => {
+        Plan::Keys { token, op, .. } => {
             assert!(path.starts_with(&cfg.keys_path));
             if let KeysOp::Rotate(id) = &op {
                 assert!(i.method == "POST" && path.trim_end_matches('/').ends_with(&format!("/{id}/rotate")) && !id.contains('/'));

@@ -126,6 +126,10 @@ pub struct GatewayConfig {
     pub forward_claims: Vec<(String, String)>,
     /// `MESH_KEYS_PATH`: where the keys API is served, without a trailing slash.
     pub keys_path: String,
+    /// What the keys API's caller must hold: with several issuers, a token
+    /// of the first. A key's owner is a `sub` alone, and two issuers' subs
+    /// may collide.
+    pub keys_rules: Rules,
     /// Where keys and rate-limit counts live (`MESH_KEYS_STORE` and siblings).
     pub stores: Stores,
     /// `MESH_SERVICE_TOKEN` and its secret: the gateway's own token for
@@ -306,6 +310,9 @@ impl GatewayConfig {
             }
         }
 
+        // Several issuers: the keys API takes the first one's tokens only.
+        let keys_issuer = if issuers.len() > 1 { Some(vec![issuers[0].issuer.clone()]) } else { None };
+        let keys_rules = Rules { issuers: keys_issuer, ..Rules::default() };
         let mut cfg = GatewayConfig {
             upstream_url,
             routes,
@@ -317,6 +324,7 @@ impl GatewayConfig {
             resource,
             forward_claims,
             keys_path,
+            keys_rules,
             stores: Stores::from_env(&get)?,
             service_token,
         };
@@ -836,6 +844,13 @@ mod tests {
         }
         let unknown = [("MESH_ROUTES", r#"[{"prefix": "/a/", "auth": "jwt", "issuers": ["https://c.example"]}]"#)];
         assert_eq!(bad(one, &unknown).variable, "MESH_ROUTES");
+        // The keys API takes the first issuer's tokens only; with one issuer, any token it verifies.
+        assert_eq!(c.keys_rules.issuers, Some(vec!["https://a.example".to_string()]));
+        let from = |iss: &str| super::super::authorize::Grants { issuer: Some(iss.into()), scopes: vec![], claims: vec![] };
+        assert!(c.keys_rules.check(&from("https://a.example")).is_ok());
+        assert!(c.keys_rules.check(&from("https://b.example")).unwrap_err().issuer);
+        let single = GatewayConfig::from_env(env(&[("MESH_UPSTREAM_URL", "http://o"), ("MESH_JWT_ISSUERS", one)]), true).unwrap();
+        assert!(!single.keys_rules.authorizes());
     }
 
     #[test]

@@ -47,8 +47,9 @@ pub enum Plan<'a> {
     MethodNotAllowed { route: &'a str, allow: String },
     /// A CORS preflight on a browser-facing path: answer it (204).
     Preflight,
-    /// Served by the gateway's keys API after JWT verification.
-    Keys { op: KeysOp, token: &'a str },
+    /// Served by the gateway's keys API after JWT verification, when the
+    /// token's grants pass `rules` (its issuer: [`GatewayConfig::keys_rules`]).
+    Keys { op: KeysOp, token: &'a str, rules: &'a Rules },
     /// Refused before any verification.
     Reject { route: &'a str, auth: AuthMode, rejection: Rejection },
     /// RFC 9728 metadata of the resource at this path ("" for the gateway).
@@ -175,7 +176,7 @@ pub fn plan<'a>(cfg: &'a GatewayConfig, method: &str, path: &'a str, h: &Request
         Destination::Keys(kp) => {
             let op = keys_op(method, kp);
             return match credential(AuthMode::Jwt, h, &cfg.api_key_prefix) {
-                Ok(Some(Credential::Jwt(token))) => Plan::Keys { op, token },
+                Ok(Some(Credential::Jwt(token))) => Plan::Keys { op, token, rules: &cfg.keys_rules },
                 Ok(_) => unreachable!("jwt credentials are JWTs"),
                 Err(rejection) => Plan::Reject { route: &cfg.keys_path, auth: AuthMode::Jwt, rejection },
             };

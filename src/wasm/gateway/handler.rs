@@ -423,7 +423,7 @@ impl Configured {
         let reply = |r: Reply| Pass::Done(Ok(to_response(r, cors.as_deref(), rid).into()));
         let (route, auth, rules, credential, keys_op) = match crate::gateway::request::plan(&self.cfg, method, path, &headers) {
             Plan::Forward { route, auth, rules, credential, inject } => (route, auth, Some((rules, inject)), credential, None),
-            Plan::Keys { op, token } => (self.cfg.keys_path.as_str(), AuthMode::Jwt, None, Some(Credential::Jwt(token)), Some(op)),
+            Plan::Keys { op, token, rules } => (self.cfg.keys_path.as_str(), AuthMode::Jwt, Some((rules, None)), Some(Credential::Jwt(token)), Some(op)),
             Plan::NotFound => return reply(reject::not_found()),
             Plan::BadPath => return reply(reject::bad_path()),
             Plan::MethodNotAllowed { allow, .. } => return reply(reject::method_not_allowed(&allow)),
@@ -462,16 +462,16 @@ impl Configured {
             Err(Failure::Need(need)) => return Pass::Need(need),
             Err(f) => return reply(self.failure((route, auth, url), f, rid)),
         };
-        if let Some(op) = keys_op {
-            // The keys API's caller is a verified JWT: its scopes bound a new key's.
-            let (owner, scopes) = verified.map(|(i, g)| (i.user_id.to_string(), g.scopes.clone())).unwrap_or_default();
-            return Pass::Need(Need::KeysApi { op, owner, scopes, cors });
-        }
         if let (Some((rules, _)), Some((_, grants))) = (rules.filter(|(r, _)| r.authorizes()), &verified) {
             if let Err(missing) = rules.check(grants) {
                 console_log(&reject::forbidden_log(route, &missing, rid.get()));
                 return reply(reject::forbidden(rules, &missing));
             }
+        }
+        if let Some(op) = keys_op {
+            // The keys API's caller is a verified JWT: its scopes bound a new key's.
+            let (owner, scopes) = verified.map(|(i, g)| (i.user_id.to_string(), g.scopes.clone())).unwrap_or_default();
+            return Pass::Need(Need::KeysApi { op, owner, scopes, cors });
         }
         let carries_key = headers.authorization.is_some_and(|v| authorization_carries_api_key(v, &self.cfg.api_key_prefix));
         let upstream = &self.upstream[(auth == AuthMode::ApiKey || carries_key || inject.is_some()) as usize];
