@@ -27,7 +27,9 @@ pub const ALWAYS_STRIPPED: [&str; 5] = [USER_ID, AUTH_METHOD, API_KEY_ID, API_KE
 
 /// The request headers the gateway drops before forwarding, as the exact
 /// lower-case names a `Headers` object lists; every name starting with
-/// [`IDENTITY_PREFIX`] goes too.
+/// [`IDENTITY_PREFIX`] goes too. A name with a `_` is compared with each
+/// `_` read as `-`: CGI, WSGI and PHP origins read `x_user_id` and
+/// `x-user-id` as the same `HTTP_X_USER_ID`.
 ///
 /// - identity headers (`x-user-id`, `x-auth-method`, `x-api-key-id`,
 ///   `x-mesh-identity-*`): always; the gateway sets its own;
@@ -170,7 +172,8 @@ mod tests {
     /// What `forward` in plumbing.js does with the names (lower case, as
     /// `Headers` lists them).
     fn dropped(name: &str, drop_authorization: bool) -> bool {
-        stripped_names(drop_authorization).contains(&name) || name.starts_with(IDENTITY_PREFIX)
+        let dashed = name.replace('_', "-");
+        stripped_names(drop_authorization).contains(&dashed.as_str()) || dashed.starts_with(IDENTITY_PREFIX)
     }
 
     #[test]
@@ -180,13 +183,18 @@ mod tests {
                 "x-mesh-identity-anything", "x-api-key", "host"] {
                 assert!(dropped(name, with), "{name}");
             }
-            for name in ["content-type", "x-user", "x-mesh-other", "x-user-id-2", "x-mesh-identity", "cookie"] {
+            // Read with `_` as `-`, as a CGI origin reads them.
+            for name in ["x_user_id", "x-user_id", "x_auth_method", "x_api_key", "x_mesh_identity_signature", "x_forwarded_for"] {
+                assert!(dropped(name, with), "{name}");
+            }
+            for name in ["content-type", "x-user", "x-mesh-other", "x-user-id-2", "x-mesh-identity", "cookie", "x_user", "my_header"] {
                 assert!(!dropped(name, with), "{name}");
             }
         }
         assert!(dropped("authorization", true));
         assert!(!dropped("authorization", false));
-        assert!(stripped_names(true).iter().chain([&IDENTITY_PREFIX]).all(|n| n.bytes().all(|b| !b.is_ascii_uppercase())), "lower case");
+        // Lower case, and dashed: a `_` in a received name is compared as `-`.
+        assert!(stripped_names(true).iter().chain([&IDENTITY_PREFIX]).all(|n| n.bytes().all(|b| !b.is_ascii_uppercase() && b != b'_')));
     }
 
     #[test]

@@ -75,6 +75,20 @@ describe('spoofed identity headers', () => {
       }
     });
   }
+  test('identity, key and proxy headers spelled with _ (read as - by CGI, WSGI and PHP origins) are removed', async () => {
+    needKey();
+    const forged = [['x_user_id', 'admin'], ['X_User_Id', 'admin'], ['x_auth_method', 'api_key'], ['x-api_key-id', 'admin'],
+      ['x_mesh_identity_signature', 'admin'], ['x_forwarded_for', 'admin'], ['x_auth_scopes', 'admin'], ['x_api_key', apiKey]];
+    const t = await gw.token({ sub: 'alice' });
+    secrets.push(t);
+    for (const [path, token, headers = []] of [['/health'], ['/api/v1/chat', t], ['/agent/v1/mcp/messages/', undefined, [['X-API-Key', apiKey]]]]) {
+      const r = await gw.call(path, { token, method: 'POST', body: { message: 'hi' }, headers: [...headers, ...forged] });
+      assert.ok(r.status < 300 && r.seen.length === 1, `${path}: ${r.status} ${r.text}`);
+      const raw = r.seen[0].rawHeaders;
+      assert.deepEqual(raw.filter(([k]) => k.includes('_')), [], path);
+      assert.ok(!JSON.stringify(raw).includes('admin') && !JSON.stringify(raw).includes(apiKey), `${path}: ${JSON.stringify(raw)}`);
+    }
+  });
   test('spoofed headers alone (no credential) on a protected route: 401, origin saw nothing', async () => {
     assertRejected(await gw.call('/api/v1/chat', { headers: spoofHeaders() }), 'invalid_request');
     assertRejected(await gw.call('/agent/v1/mcp/messages/', { headers: spoofHeaders(), method: 'POST', body: {} }), 'invalid_request');

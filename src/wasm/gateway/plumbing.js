@@ -44,9 +44,11 @@ export function forward(upstream, request, target, identity, origin) {
   const headers = new Headers(request.headers);
   const { drop, prefix } = upstream;
   // The names are the original's (it does not change): iterating the copy
-  // while deleting from it needed an array of its names first.
+  // while deleting from it needed an array of its names first. A `_` is
+  // read as `-` (the rule: headers::stripped_names); only such names pay.
   for (const name of request.headers.keys()) {
-    if (drop.includes(name) || name.startsWith(prefix)) headers.delete(name);
+    const dashed = name.includes('_') ? name.replaceAll('_', '-') : name;
+    if (drop.includes(dashed) || dashed.startsWith(prefix)) headers.delete(name);
   }
   if (identity) {
     const pairs = identity.split('\n');
