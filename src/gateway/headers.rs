@@ -52,9 +52,12 @@ pub fn stripped_names(drop_authorization: bool) -> Vec<&'static str> {
     names
 }
 
-/// Whether an `Authorization` value carries an API key (never forwarded).
+/// Whether an `Authorization` value carries an API key (never forwarded):
+/// the key prefix anywhere in it, so an unusual form (`Bearer\t<key>`, two
+/// headers joined as `Bearer a, Bearer <key>`) that an origin may still
+/// read a key from is dropped too.
 pub fn authorization_carries_api_key(value: &str, key_prefix: &str) -> bool {
-    bearer_token(value).is_some_and(|t| t.starts_with(key_prefix))
+    value.contains(key_prefix)
 }
 
 /// The token of an `Authorization: Bearer <token>` value. The scheme is
@@ -208,6 +211,9 @@ mod tests {
         assert_eq!(bearer_token("Bearerabc"), None);
         assert!(authorization_carries_api_key("Bearer mesh_sk_x", "mesh_sk_"));
         assert!(!authorization_carries_api_key("Bearer eyJ", "mesh_sk_"));
+        for odd in ["Bearer\tmesh_sk_x", "Bearer foo, Bearer mesh_sk_x", "mesh_sk_x", "Basic bWVzaA==, mesh_sk_x", "Token mesh_sk_x"] {
+            assert!(authorization_carries_api_key(odd, "mesh_sk_"), "{odd:?}");
+        }
     }
 
     #[test]

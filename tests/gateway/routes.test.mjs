@@ -100,6 +100,15 @@ describe('spoofed identity headers', () => {
     assert.equal(r.status, 200);
     assert.deepEqual(r.seen[0].rawHeaders.filter(([k]) => isIdentityName(k)), []);
   });
+  test('an API key in an unusual Authorization form never reaches the origin of a public route', async () => {
+    needKey();
+    for (const headers of [[['Authorization', `Bearer\t${apiKey}`]], [['Authorization', `Bearer foo, Bearer ${apiKey}`]],
+      [['Authorization', 'Bearer foo'], ['Authorization', `Bearer ${apiKey}`]], [['Authorization', apiKey]]]) {
+      const r = await gw.call('/health', { headers });
+      assert.equal(r.status, 200, r.text);
+      assert.ok(!JSON.stringify(r.seen[0].rawHeaders).includes(apiKey), JSON.stringify(headers.map(([k, v]) => [k, v.slice(0, 12)])));
+    }
+  });
 });
 
 describe('each credential only on its own route', () => {
