@@ -14,6 +14,12 @@ use super::headers::push_line;
 /// Dropped from every inbound request (lower case, as `Headers` lists them).
 pub const CLIENT_SENT: [&str; 5] = ["x-forwarded-for", "x-real-ip", "forwarded", "x-forwarded-host", "x-forwarded-proto"];
 
+/// Proxy headers the gateway does not set, dropped from every inbound
+/// request too: frameworks behind a proxy believe them (a client address, a
+/// port or a path prefix for URLs they build).
+pub const NOT_SET: [&str; 6] =
+    ["x-forwarded-port", "x-forwarded-prefix", "x-forwarded-server", "true-client-ip", "x-client-ip", "x-cluster-client-ip"];
+
 /// The connecting address, if `value` is one: IPv4 or IPv6 text only, so a
 /// forged value with other characters never reaches a header.
 fn address(value: &str) -> Option<&str> {
@@ -152,7 +158,7 @@ mod tests {
 
     #[test]
     fn every_client_sent_proxy_header_is_dropped() {
-        for name in CLIENT_SENT {
+        for name in CLIENT_SENT.into_iter().chain(NOT_SET) {
             assert!(super::super::headers::stripped_names(false).contains(&name), "{name}");
         }
     }

@@ -25,6 +25,11 @@ pub use crate::client::request::API_KEY_HEADER;
 /// The names (lower case) every route drops.
 pub const ALWAYS_STRIPPED: [&str; 5] = [USER_ID, AUTH_METHOD, API_KEY_ID, API_KEY_HEADER, "host"];
 
+/// Headers with which a client overrides the path (IIS, Symfony) or the
+/// method (many frameworks) at the origin, around a route's prefix and
+/// `methods`: every route drops them.
+pub const OVERRIDES: [&str; 5] = ["x-original-url", "x-rewrite-url", "x-http-method-override", "x-http-method", "x-method-override"];
+
 /// The request headers the gateway drops before forwarding, as the exact
 /// lower-case names a `Headers` object lists; every name starting with
 /// [`IDENTITY_PREFIX`] goes too. A name with a `_` is compared with each
@@ -36,7 +41,9 @@ pub const ALWAYS_STRIPPED: [&str; 5] = [USER_ID, AUTH_METHOD, API_KEY_ID, API_KE
 /// - `x-api-key`: always; a key is a credential for the gateway only;
 /// - `host`: always; fetch sets it from the upstream URL;
 /// - the proxy headers (`x-forwarded-*`, `x-real-ip`, `forwarded`): always;
-///   the gateway sets its own ([`super::forwarded`]);
+///   the gateway sets its own ([`super::forwarded`]); and the ones it does
+///   not set (`true-client-ip`, `x-client-ip`, ...);
+/// - the path and method overrides ([`OVERRIDES`]): always;
 /// - `x-auth-scopes`, and each `MESH_FORWARD_CLAIMS` header (the binding adds
 ///   those from the configuration): always; they come from verified claims;
 /// - `authorization` when `drop_authorization`: on `api_key` routes (it may
@@ -45,6 +52,8 @@ pub const ALWAYS_STRIPPED: [&str; 5] = [USER_ID, AUTH_METHOD, API_KEY_ID, API_KE
 pub fn stripped_names(drop_authorization: bool) -> Vec<&'static str> {
     let mut names = ALWAYS_STRIPPED.to_vec();
     names.extend(super::forwarded::CLIENT_SENT);
+    names.extend(super::forwarded::NOT_SET);
+    names.extend(OVERRIDES);
     names.push(AUTH_SCOPES);
     if drop_authorization {
         names.push("authorization");
@@ -183,7 +192,8 @@ mod tests {
     fn identity_headers_keys_and_host_are_stripped_on_every_route() {
         for with in [false, true] {
             for name in ["x-user-id", "x-auth-method", "x-api-key-id", "x-mesh-identity-signature", "x-mesh-identity-timestamp",
-                "x-mesh-identity-anything", "x-api-key", "host"] {
+                "x-mesh-identity-anything", "x-api-key", "host", "x-original-url", "x-http-method-override", "x_rewrite_url",
+                "x-forwarded-prefix", "true-client-ip"] {
                 assert!(dropped(name, with), "{name}");
             }
             // Read with `_` as `-`, as a CGI origin reads them.

@@ -207,6 +207,19 @@ describe('routing', () => {
     assert.deepEqual(v2('x-real-ip'), ['203.0.113.9']);
     assert.match(v2('forwarded')[0], /^for=203\.0\.113\.9;host=/);
   });
+  test('path and method overrides, and proxy headers the gateway does not set, never reach the origin', async () => {
+    const forged = [['X-Original-URL', '/admin'], ['X-Rewrite-URL', '/admin'], ['X-HTTP-Method-Override', 'DELETE'],
+      ['X-HTTP-Method', 'DELETE'], ['X-Method-Override', 'DELETE'], ['X-Forwarded-Port', '6666'], ['X-Forwarded-Prefix', '/evil'],
+      ['X-Forwarded-Server', 'evil.example'], ['True-Client-IP', '6.6.6.6'], ['X-Client-IP', '6.6.6.6'], ['X-Cluster-Client-IP', '6.6.6.6']];
+    const t = await gw.token();
+    secrets.push(t);
+    for (const [path, token] of [['/health'], ['/api/v1/chat', t]]) {
+      const r = await gw.call(path, { token, headers: forged });
+      assert.equal(r.status, 200, `${path}: ${r.text}`);
+      const names = r.seen[0].rawHeaders.map(([k]) => k.toLowerCase());
+      assert.deepEqual(forged.map(([k]) => k.toLowerCase()).filter((k) => names.includes(k)), [], path);
+    }
+  });
   test('the default route table: /health public, /api/v1/ and /mcp/messages/ jwt, /agent/v1/ api_key', async () => {
     assert.equal((await gw.call('/health')).status, 200);
     assert.equal((await gw.call('/health/live')).status, 200);
