@@ -7,8 +7,10 @@
 // pkg/node.js) end to end.
 import assert from 'node:assert/strict';
 import { randomBytes } from 'node:crypto';
+import http from 'node:http';
 import { after, before, describe, test } from 'node:test';
 import { assertForwarded, assertNotLogged, assertRejected, startGatewayStack } from '../support/gateway.mjs';
+import { request } from '../support/http.mjs';
 
 const AGENT = '/agent/v1/mcp/messages/';
 // An api_key route that needs a scope, beside the default routes.
@@ -130,6 +132,25 @@ describe('managing keys with the user\'s JWT', () => {
     }
     const ok = await create(alice, 'x'.repeat(100));
     assert.ok(ok.status === 200 || ok.status === 201, `100 characters is allowed: ${ok.text}`);
+  });
+  test('an over-size body gets 400, and the next request is answered at once', async () => {
+    // Sent without Content-Length (chunked): the gateway reads, and drains, the stream.
+    const chunked = (size) => new Promise((resolve, reject) => {
+      const req = http.request(`${gw.url}/api/v1/keys`, { method: 'POST', headers: { authorization: `Bearer ${alice}`, 'content-type': 'application/json' } },
+        (res) => { res.resume(); res.on('end', () => resolve(res.statusCode)); });
+      req.on('error', reject);
+      for (let sent = 0; sent < size; sent += 16 * 1024) req.write('x'.repeat(16 * 1024));
+      req.end();
+    });
+    for (const [what, send] of [['70 KB', () => gw.call('/api/v1/keys', { token: alice, method: 'POST', body: { name: 'x'.repeat(70 * 1024) } })],
+      ['2 MB', () => gw.call('/api/v1/keys', { token: alice, method: 'POST', body: 'x'.repeat(2 * 1024 * 1024) })],
+      ['70 KB chunked', async () => ({ status: await chunked(70 * 1024) })]]) {
+      assert.equal((await send()).status, 400, what);
+      const started = Date.now();
+      const next = await request(gw.url, '/api/v1/keys', { headers: [['authorization', `Bearer ${alice}`]], timeoutMs: 5000 });
+      assert.equal(next.status, 200, `${what}, the next request: ${next.status} ${next.text}`);
+      assert.ok(Date.now() - started < 5000, what);
+    }
   });
   test('the SDK\'s offline name check and the gateway agree, counting characters, not UTF-16 units', async () => {
     const sdk = await import('../../pkg/node.js');

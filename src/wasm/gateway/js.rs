@@ -69,21 +69,49 @@ pub enum ReadError {
     Failed(JsValue),
 }
 
-/// Reads a body stream to the end, but never more than `cap` bytes: past the
-/// cap the stream is cancelled, so a huge body is not buffered.
-pub async fn read_capped(body: Option<ReadableStream>, cap: usize) -> Result<Vec<u8>, ReadError> {
+/// Whether a body's `Content-Length` value says it is over `cap`.
+pub fn declared_over(content_length: Option<String>, cap: usize) -> bool {
+    content_length.and_then(|v| v.parse::<usize>().ok()).is_some_and(|n| n > cap)
+}
+
+/// What a capped read does with the rest of a body past the cap.
+#[derive(Clone, Copy, PartialEq, Eq)]
+pub enum PastCap {
+    /// Cancel the stream: a fetched response, so a huge body is not downloaded.
+    Cancel,
+    /// Read and discard up to [`DRAIN_BYTES`] in all, then cancel: an
+    /// inbound request's body. workerd (under `wrangler dev` at least)
+    /// fails the next request when a request body is cancelled, or its
+    /// reader released, part way; read to its end, or never touched, it
+    /// does not.
+    Drain,
+}
+
+/// How much of an inbound body a capped read reads in all (kept or
+/// discarded) before it cancels the rest.
+pub const DRAIN_BYTES: usize = 1 << 20;
+
+/// Reads a body stream to the end, but never keeps more than `cap` bytes;
+/// past the cap, `past` says how it stops.
+pub async fn read_capped(body: Option<ReadableStream>, cap: usize, past: PastCap) -> Result<Vec<u8>, ReadError> {
     let Some(stream) = body else { return Ok(Vec::new()) };
     let reader = stream.unchecked_ref::<Stream>().get_reader();
-    let mut out = Vec::new();
+    let (mut out, mut seen) = (Vec::new(), 0usize);
+    // Bounded: each turn reads a chunk of at least one byte, and past the
+    // cap (Cancel) or DRAIN_BYTES (Drain) it returns.
     loop {
         let chunk = JsFuture::from(reader.read()).await.map_err(ReadError::Failed)?;
         if get_prop(&chunk, "done").is_truthy() {
-            return Ok(out);
+            return if seen > cap { Err(ReadError::TooLarge) } else { Ok(out) };
         }
         let value: Uint8Array = get_prop(&chunk, "value").unchecked_into();
-        if out.len() + value.length() as usize > cap {
-            let _ = JsFuture::from(reader.cancel()).await;
-            return Err(ReadError::TooLarge);
+        seen = seen.saturating_add(value.length() as usize);
+        if seen > cap {
+            if past == PastCap::Cancel || seen > DRAIN_BYTES {
+                let _ = JsFuture::from(reader.cancel()).await;
+                return Err(ReadError::TooLarge);
+            }
+            continue;
         }
         let start = out.len();
         out.resize(start + value.length() as usize, 0);
@@ -91,9 +119,14 @@ pub async fn read_capped(body: Option<ReadableStream>, cap: usize) -> Result<Vec
     }
 }
 
-/// Reads a request body up to `cap` bytes; `None` past the cap.
+/// Reads a request body up to `cap` bytes; `None` past the cap. A declared
+/// length over the cap is refused without touching the body (workerd
+/// discards it itself).
 pub async fn read_body(request: &web_sys::Request, cap: usize) -> Result<Option<Vec<u8>>, JsValue> {
-    match read_capped(request.body(), cap).await {
+    if declared_over(request.headers().get("content-length").ok().flatten(), cap) {
+        return Ok(None);
+    }
+    match read_capped(request.body(), cap, PastCap::Drain).await {
         Ok(b) => Ok(Some(b)),
         Err(ReadError::TooLarge) => Ok(None),
         Err(ReadError::Failed(e)) => Err(e),

@@ -15,7 +15,7 @@ use crate::gateway::verify::JwtVerifier;
 use crate::wasm::error::describe_js;
 use crate::wasm::global::now_secs;
 
-use super::js::{abort_signal_timeout, console_log, read_capped, ReadError};
+use super::js::{abort_signal_timeout, console_log, declared_over, read_capped, PastCap, ReadError};
 use super::response::Rid;
 use super::webcrypto::WebCrypto;
 
@@ -91,12 +91,11 @@ async fn get_capped(url: &str) -> Result<Vec<u8>, String> {
         cancel();
         return Err(format!("status {}", response.status()));
     }
-    let declared = response.headers().get("content-length").and_then(|v| v.parse::<usize>().ok());
-    if declared.is_some_and(|n| n > MAX_BODY_BYTES) {
+    if declared_over(response.headers().get("content-length"), MAX_BODY_BYTES) {
         cancel();
         return Err("body over the size cap".into());
     }
-    match read_capped(response.body(), MAX_BODY_BYTES).await {
+    match read_capped(response.body(), MAX_BODY_BYTES, PastCap::Cancel).await {
         Ok(bytes) => Ok(bytes),
         Err(ReadError::TooLarge) => Err("body over the size cap".into()),
         Err(ReadError::Failed(e)) => Err(describe_js(&e)),

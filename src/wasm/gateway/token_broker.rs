@@ -27,7 +27,7 @@ use crate::wasm::error::describe_js;
 use crate::wasm::global::now_ms;
 
 use super::durable::{get_text, put_text, DurableObjectState};
-use super::js::{abort_signal_timeout, console_log, get_prop, read_capped};
+use super::js::{abort_signal_timeout, console_log, get_prop, read_capped, PastCap};
 
 const STATE_KEY: &str = "state";
 /// Rounds of waiting for a refresh a call makes at most (each one bounded
@@ -289,7 +289,7 @@ async fn send(url: &str, method: &str, headers: &[(&str, String)], body: Option<
         Err(e) => return Err(format!("network: {}", describe_js(&e))),
     };
     let retry_after = response.headers().get("retry-after").ok().flatten();
-    let bytes = read_capped(response.body(), MAX_TOKEN_BODY_BYTES).await.map_err(|_| if signal.aborted() { "timeout".to_string() } else { "the answer could not be read".to_string() })?;
+    let bytes = read_capped(response.body(), MAX_TOKEN_BODY_BYTES, PastCap::Cancel).await.map_err(|_| if signal.aborted() { "timeout".to_string() } else { "the answer could not be read".to_string() })?;
     Ok((response.status(), bytes, retry_after))
 }
 
