@@ -271,11 +271,13 @@ impl GatewayConfig {
             }
         }
 
-        let cors_origins = get("MESH_CORS_ORIGINS").map(|v| csv(&v)).unwrap_or_default();
-        for o in &cors_origins {
-            if o != "*" && (base_url("MESH_CORS_ORIGINS", o).is_err() || o.ends_with('/') || has_path(o)) {
+        let mut cors_origins = get("MESH_CORS_ORIGINS").map(|v| csv(&v)).unwrap_or_default();
+        for o in &mut cors_origins {
+            let n = super::cors::normalize_origin(o);
+            if n != "*" && (base_url("MESH_CORS_ORIGINS", &n).is_err() || n.ends_with('/') || has_path(&n)) {
                 return Err(err("MESH_CORS_ORIGINS", format!("`{o}` is not an origin like https://app.example.com")));
             }
+            *o = n;
         }
 
         // The keys API (/api/v1/keys) authenticates with JWTs, so it counts as a

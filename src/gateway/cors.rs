@@ -18,6 +18,20 @@ pub fn allowed_origin(cfg: &GatewayConfig, path: &str, origin: Option<&str>) -> 
     cfg.cors_allow(origin)
 }
 
+/// A `MESH_CORS_ORIGINS` entry (checked as an http(s) origin) as browsers
+/// send `Origin`: scheme and host in lower case, without the scheme's
+/// default port. Compared exactly, `https://App.Example.com` or
+/// `https://app.example.com:443` would never match.
+pub fn normalize_origin(origin: &str) -> String {
+    let lower = origin.to_ascii_lowercase();
+    let default_port = if lower.starts_with("https://") { ":443" } else { ":80" };
+    match lower.strip_suffix(default_port) {
+        // Not an IPv6 address's last group (`http://[::80]`): a port follows a host.
+        Some(rest) if !rest.ends_with(':') => rest.to_string(),
+        _ => lower,
+    }
+}
+
 /// How a header goes on a response: replacing any value, or added to it.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Put {
@@ -70,6 +84,16 @@ mod tests {
         assert_eq!(allowed_origin(&c, "/pub/x", Some("https://app.example")), None, "public routes get no CORS");
         assert_eq!(allowed_origin(&c, "/api/x", None), None);
         assert_eq!(allowed_origin(&cfg("*"), "/api/x", Some("https://any.example")).as_deref(), Some("*"));
+    }
+
+    #[test]
+    fn configured_origins_are_read_as_browsers_send_them() {
+        let c = cfg("https://App.Example.com, https://app2.example:443, HTTP://app3.example:80, http://app4.example:8080, http://[::1]:80, https://app5.example:80");
+        assert_eq!(c.cors_origins, ["https://app.example.com", "https://app2.example", "http://app3.example", "http://app4.example:8080", "http://[::1]", "https://app5.example:80"]);
+        for origin in ["https://app.example.com", "https://app2.example", "http://app3.example", "http://[::1]"] {
+            assert_eq!(allowed_origin(&c, "/api/x", Some(origin)).as_deref(), Some(origin));
+        }
+        assert_eq!(normalize_origin("http://[::80]"), "http://[::80]");
     }
 
     #[test]
