@@ -368,7 +368,15 @@ export function defineMeshAuth(ClientCore, ServerRulesClass, redisStore) {
 
     /** POST /auth/logout?returnTo=/path: revokes, forgets, and on to the provider's logout where it has one. @param {Jar} jar @param {Headers} headers @param {URL} url */
     const logout = async (jar, headers, url) => {
-      const found = await current(jar);
+      // The cookies go first: nothing that fails below keeps the browser signed in.
+      jar.write(rules.cookieWrites(s.sessionCookie, null, jar.header, undefined, Date.now()));
+      let found = null;
+      try {
+        found = await current(jar);
+      } catch (e) {
+        // The store is down: its record, under an id the browser no longer holds, expires by itself.
+        console.error(base.failure('logout_store', '', errorBody(e).message));
+      }
       const back = rules.returnUrl(url.searchParams.get('returnTo') ?? undefined);
       let target = back;
       if (found) {
@@ -379,7 +387,6 @@ export function defineMeshAuth(ClientCore, ServerRulesClass, redisStore) {
         const redirect = new RedirectLogin(base, settings, provider, /** @type {any} */ (null));
         target = (await redirect.logoutUrl(idToken, back, signals)) ?? back;
       }
-      jar.write(rules.cookieWrites(s.sessionCookie, null, jar.header, undefined, Date.now()));
       headers.set('location', target);
       return respond(s.redirectStatus, headers);
     };

@@ -64,7 +64,7 @@ export type FailureName =
   | 'storage_type' | 'storage_adapter' | 'storage_unavailable' | 'message' | 'key_name' | 'key_id'
   | 'no_device_endpoint' | 'api_key_mode' | 'no_token' | 'refresh_retries' | 'request_retries' | 'poll_limit'
   | 'foreign_origin' | 'method' | 'no_device_login'
-  | 'signed_out' | 'lock_wait' | 'store_option' | 'redirect_load';
+  | 'signed_out' | 'lock_wait' | 'store_option' | 'redirect_load' | 'logout_store';
 
 export interface Endpoints {
   token: string;

@@ -128,6 +128,8 @@ pub fn failure(name: &str, subject: &str, detail: &str) -> Error {
         "method" => Error::new(ErrorKind::InvalidConfig, text(&["this route answers ", detail, " only"])),
         "no_device_login" => Error::new(ErrorKind::StateMismatch, "no device login is pending here: start one"),
         "signed_out" => Error::new(ErrorKind::LoginRequired, "not signed in: there is no session"),
+        // Sign-out clears the cookies even so; `detail`: the store's failure.
+        "logout_store" => Error::new(ErrorKind::Storage, text(&["signed out without the session store (", detail, "): its record expires with the session"])),
         "lock_wait" => Error::new(ErrorKind::RefreshFailed, "the session's refresh lock was not freed in time"),
         "poll_limit" => Error::new(ErrorKind::DeviceCodeExpired, "the device login gave up after too many polls"),
         // The browser's redirect login (its JavaScript, then its wasm) did not load: try again later.
@@ -256,6 +258,7 @@ mod tests {
             (failure("poll_limit", "", ""), "device_code_expired", "the device login gave up after too many polls"),
             (failure("redirect_load", "", "Failed to fetch"), "network", "loading the redirect login failed: Failed to fetch"),
             (failure("signed_out", "", ""), "login_required", "not signed in: there is no session"),
+            (failure("logout_store", "", "storage failed: Redis could not be reached"), "storage", "signed out without the session store (storage failed: Redis could not be reached): its record expires with the session"),
             (failure("lock_wait", "", ""), "refresh_failed", "the session's refresh lock was not freed in time"),
             (failure("nonsense", "", ""), "http_error", "unknown failure `nonsense`"),
         ];

@@ -218,7 +218,7 @@ describe('mesh-sdk/next, server stores', { timeout: 150_000 }, () => {
     assert.equal(plain.code, 'storage', JSON.stringify(plain));
   });
 
-  test('Redis unreachable: auth() and getAccessToken() fail with code storage, not as a signed-out user', async () => {
+  test('Redis unreachable: auth() and getAccessToken() fail with code storage, not as a signed-out user; sign-out still clears the cookies', async (t) => {
     // A server of its own, so that this test does not hang on what the tests before did to the shared one.
     const own = await startRedis();
     const mesh = createMeshAuth(appOptions(idp, { store: { redis: own.url } }));
@@ -229,6 +229,17 @@ describe('mesh-sdk/next, server stores', { timeout: 150_000 }, () => {
       await own.stop();
       await assert.rejects(mesh.auth(jar.request('/')), (e) => e.code === 'storage');
       await assert.rejects(mesh.getAccessToken(jar.request('/')), (e) => e.code === 'storage');
+      // Sign-out does not wait on the store: the browser loses the cookie, the failure is logged.
+      const logged = t.mock.method(console, 'error', () => {});
+      const out = await post(mesh, jar, '/auth/logout?returnTo=/bye');
+      assert.equal(out.status, 302, await out.clone().text());
+      assert.equal(out.headers.get('location'), `${BASE}/bye`);
+      assert.match(out.headers.getSetCookie().join('\n'), /^mesh\.session=; .*Max-Age=0/);
+      assert.deepEqual(jar.sessionCookies(), []);
+      assert.equal(logged.mock.callCount(), 1);
+      const [reported] = logged.mock.calls[0].arguments;
+      assert.equal(reported.code, 'storage');
+      assert.match(reported.message, /^signed out without the session store \(storage failed: Redis could not be reached: .*\): its record expires with the session$/);
     } finally {
       await mesh.close();
       await own.stop();
