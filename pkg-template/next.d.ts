@@ -22,7 +22,7 @@ export interface MeshAuthOptions extends Pick<MeshOAuthOptions, 'issuer' | 'clie
   clientId: string;
   /** A confidential client's secret (`client_secret_post`); never sent to the browser. */
   clientSecret?: string;
-  /** The app's URL (`https://app.example.com`); `<baseUrl>/auth/callback` is the redirect URI to register. */
+  /** The app's origin (`https://app.example.com`; no path, query, fragment or userinfo; read in lower case without the default port); `<baseUrl>/auth/callback` is the redirect URI to register. */
   baseUrl: string;
   /** At least 32 random characters: the cookies' key is derived from it (HKDF, AES-256-GCM). */
   secret: string;

@@ -118,15 +118,51 @@ pub fn secure_cookies(base_url: &str) -> bool {
     !(host == "localhost" || host.ends_with(".localhost") || loopback_ip)
 }
 
-/// `baseUrl` checked and without a trailing slash.
+/// `baseUrl` as the app's origin, `scheme://host[:port]`: in lower case and
+/// without the scheme's default port, as browsers send `Origin`, which a
+/// POST must equal. The routes and `protect` match paths from `/`, so a
+/// path (an app under a `basePath`), a query, a fragment or userinfo is
+/// refused, never quoted: userinfo may hold a password.
 pub fn base_url(base_url: &str) -> Result<String> {
-    let ok = (base_url.starts_with("https://") || base_url.starts_with("http://"))
-        && !base_url.contains(['?', '#'])
-        && !base_url.chars().any(|c| c.is_control() || c.is_whitespace());
-    if !ok {
-        return Err(Error::config("baseUrl", "must be the app's absolute http(s) URL, such as https://app.example.com"));
+    let refused = |problem: &str| Err(Error::config("baseUrl", problem));
+    let absolute = "must be the app's absolute http(s) URL, such as https://app.example.com";
+    if base_url.chars().any(|c| c.is_control() || c.is_whitespace() || c == '\\') {
+        return refused(absolute);
     }
-    Ok(base_url.trim_end_matches('/').to_owned())
+    let Some((scheme, rest)) = base_url.split_once("://") else { return refused(absolute) };
+    let scheme = scheme.to_ascii_lowercase();
+    let default_port = match scheme.as_str() {
+        "https" => "443",
+        "http" => "80",
+        _ => return refused(absolute),
+    };
+    let end = rest.find(['/', '?', '#']).unwrap_or(rest.len());
+    let (authority, tail) = rest.split_at(end);
+    if authority.contains('@') {
+        return refused("must not hold a user name or password");
+    }
+    let (host, port) = match authority.rfind(':') {
+        Some(i) if !authority[i..].contains(']') => (&authority[..i], &authority[i + 1..]),
+        _ => (authority, ""),
+    };
+    let host_ok = match host.strip_prefix('[').and_then(|h| h.strip_suffix(']')) {
+        Some(v6) => v6.parse::<std::net::Ipv6Addr>().is_ok(),
+        None => !host.is_empty() && host.bytes().all(|b| b.is_ascii_alphanumeric() || matches!(b, b'-' | b'.' | b'_')),
+    };
+    let port_ok = port.is_empty() || port.parse::<u16>().is_ok_and(|p| p > 0) && port.bytes().all(|b| b.is_ascii_digit());
+    if !host_ok || !port_ok {
+        return refused(absolute);
+    }
+    if !matches!(tail, "" | "/") {
+        return refused("must be the app's origin only, such as https://app.example.com: mesh-sdk/next serves its routes and protects paths from / (no path, query or fragment)");
+    }
+    let port = port.trim_start_matches('0');
+    let mut origin = [&scheme, "://", &host.to_ascii_lowercase()].concat();
+    if !port.is_empty() && port != default_port {
+        origin.push(':');
+        origin.push_str(port);
+    }
+    Ok(origin)
 }
 
 /// Checks `secret` (the cookie key's input).

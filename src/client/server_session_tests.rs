@@ -22,8 +22,41 @@ fn secure_outside_loopback_http() {
 #[test]
 fn options_checked() {
     assert_eq!(base_url("https://app.example.com/").unwrap(), "https://app.example.com");
-    for bad in ["app.example.com", "https://a?x=1", "javascript:alert(1)", "https://a b"] {
-        assert_eq!(base_url(bad).unwrap_err().code(), "invalid_config", "{bad}");
+    for bad in ["app.example.com", "javascript:alert(1)", "https://a b", "ftp://a", "https://", "https:///x", "https://:443", "https://a:x", "https://a:70000", "https://a:0", "https://a\\b", "https://[::g]"] {
+        let e = base_url(bad).unwrap_err();
+        assert_eq!((e.code(), e.message()), ("invalid_config", "option `baseUrl`: must be the app's absolute http(s) URL, such as https://app.example.com"), "{bad}");
+    }
+}
+
+#[test]
+fn base_url_is_an_origin_as_browsers_send_it() {
+    // The `Origin` a browser sends: lower case, no default port.
+    for (given, origin) in [
+        ("HTTPS://App.Example.COM", "https://app.example.com"),
+        ("https://app.example.com:443", "https://app.example.com"),
+        ("https://app.example.com:443/", "https://app.example.com"),
+        ("http://localhost:80", "http://localhost"),
+        ("http://localhost:3000/", "http://localhost:3000"),
+        ("https://app.example.com:8443", "https://app.example.com:8443"),
+        ("http://app.example.com:443", "http://app.example.com:443"),
+        ("https://a:0443", "https://a"),
+        ("http://[::1]:3000", "http://[::1]:3000"),
+        ("https://[2001:DB8::1]:443", "https://[2001:db8::1]"),
+    ] {
+        assert_eq!(base_url(given).unwrap(), origin, "{given}");
+    }
+    let post = |base: &str, origin: &str| dispatch(&base_url(base).unwrap(), "POST", "/auth/logout", Some(origin));
+    assert_eq!(post("https://app.example.com:443", "https://app.example.com"), Dispatch::Serve(Route::Logout));
+    assert_eq!(post("https://App.Example.com", "https://app.example.com"), Dispatch::Serve(Route::Logout));
+    // What the routes and `protect` cannot serve, and userinfo, whose password is never quoted.
+    let origin_only = "option `baseUrl`: must be the app's origin only, such as https://app.example.com: mesh-sdk/next serves its routes and protects paths from / (no path, query or fragment)";
+    for bad in ["https://app.example.com/myapp", "https://app.example.com/myapp/", "https://a//", "https://a?x=1", "https://a/?x", "https://a#f", "https://a/#"] {
+        assert_eq!(base_url(bad).unwrap_err().message(), origin_only, "{bad}");
+    }
+    for bad in ["https://user:hunter2@app.example.com", "https://user@app.example.com", "https://:hunter2@a/x"] {
+        let e = base_url(bad).unwrap_err();
+        assert_eq!((e.code(), e.message()), ("invalid_config", "option `baseUrl`: must not hold a user name or password"), "{bad}");
+        assert!(!format!("{e:?}").contains("hunter2"));
     }
     assert!(check_secret(Some(&"x".repeat(32))).is_ok());
     assert!(check_secret(Some("short")).is_err());
