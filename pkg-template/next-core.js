@@ -340,8 +340,8 @@ export function defineMeshAuth(ClientCore, ServerRulesClass, redisStore) {
         adopt: () => (keeper.tabs ? keeper.tabs.withLock(() => keeper.adopted()) : keeper.adopted()),
         /** @param {Jar} jar */
         keep: async (jar) => {
-          entries.set(sid, entry);
           await writeSession(jar, entry);
+          entries.set(sid, entry);
         },
       };
     };

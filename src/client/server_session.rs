@@ -55,9 +55,15 @@ pub const DEVICE_COOKIE: &str = "mesh.device";
 /// Characters of a sealed value per cookie: with the name and attributes a
 /// `Set-Cookie` stays under the 4096 bytes every browser keeps.
 pub const CHUNK_CHARS: usize = 3800;
-/// At most this many chunks (about 30 KB): a larger session is refused
-/// rather than half-written.
+/// At most this many chunks are read (about 30 KB), as older versions wrote.
 pub const MAX_CHUNKS: usize = 8;
+/// At most this many chunks are written (11,400 characters): Node's HTTP
+/// server, which `next start` runs, answers 431 to a request whose headers
+/// pass 16 KiB in all, and four chunks (15.3 KB) would leave too little for
+/// the request line, the browser's own headers (1-2 KB), the login cookies
+/// and the app's, locking the browser out, sign-out included. A larger
+/// session is refused: it belongs in a server store.
+pub const MAX_WRITTEN_CHUNKS: usize = 3;
 /// How long a session lasts from its login, refreshes included: then the
 /// user signs in again.
 pub const SESSION_MAX_MS: i64 = 30 * 24 * 3600 * 1000;
@@ -466,6 +472,9 @@ impl CookieWrite {
     }
 }
 
+/// Why a value was not written (its chunks past [`MAX_WRITTEN_CHUNKS`]).
+const TOO_LARGE: &str = "the session is too large for its cookie (over 11,400 characters sealed, which would pass the 16 KB of request headers Node's server accepts): use a server store, such as store: { redis: 'redis://host:6379' }";
+
 /// The cookies that make `name` hold `value` (`None`: deleted) for
 /// `max_age_secs`, given the cookie names the request carried: the value
 /// whole or in chunks, and deletions of the request's other parts of it.
@@ -476,8 +485,8 @@ pub fn write_cookie(name: &str, value: Option<&str>, max_age_secs: i64, secure: 
             out.push(CookieWrite { name: name.to_owned(), value: value.to_owned(), max_age_secs, secure });
         } else {
             let chunks: Vec<&str> = value.as_bytes().chunks(CHUNK_CHARS).map(|c| std::str::from_utf8(c).unwrap_or("")).collect();
-            if chunks.len() > MAX_CHUNKS || !value.is_ascii() {
-                return Err(Error::new(ErrorKind::Storage, "the session is too large for its cookie: use a server store"));
+            if chunks.len() > MAX_WRITTEN_CHUNKS || !value.is_ascii() {
+                return Err(Error::new(ErrorKind::Storage, TOO_LARGE));
             }
             for (i, chunk) in chunks.into_iter().enumerate() {
                 out.push(CookieWrite { name: chunk_name(name, i), value: chunk.to_owned(), max_age_secs, secure });

@@ -197,6 +197,44 @@ describe('mesh-sdk/next, cookie store', { timeout: 80_000 }, () => {
     assert.equal(await mesh.getAccessToken(chunked.request('/')), token);
   });
 
+  test('a session too large for cookies under 16 KB of request headers is refused at the login with storage; a server store takes it', async (t) => {
+    // An opaque access token of 14,000 characters (a token with many group claims): about 20 KB
+    // sealed, which the cookie store once wrote in 6 chunks, past Node's 16 KB of request headers.
+    const big = 'x'.repeat(14_000);
+    const [provider] = idp.server.listeners('request');
+    idp.server.removeAllListeners('request');
+    idp.server.on('request', (req, res) => {
+      if (req.url.startsWith('/token')) {
+        const end = res.end.bind(res);
+        res.end = (body, ...rest) => {
+          const answer = JSON.parse(String(body));
+          const text = JSON.stringify({ ...answer, access_token: big });
+          res.setHeader('content-length', Buffer.byteLength(text));
+          return end(text, ...rest);
+        };
+      }
+      provider(req, res);
+    });
+    t.after(() => {
+      idp.server.removeAllListeners('request');
+      idp.server.on('request', provider);
+    });
+    const jar = new Jar();
+    const callback = await startLogin(mesh, jar, idp);
+    const res = await get(mesh, jar, callback.slice(BASE.length));
+    const body = await res.json();
+    assert.equal(body.error, 'storage', JSON.stringify(body));
+    assert.match(body.message, /too large for its cookie .*use a server store, such as store: \{ redis:/);
+    assert.deepEqual(jar.sessionCookies(), [], 'nothing the browser would be locked out by');
+    const memory = createMeshAuth(appOptions(idp, { store: 'memory' }));
+    t.after(() => memory.close());
+    const kept = new Jar();
+    await signIn(memory, kept, idp);
+    assert.equal((await memory.auth(kept.request('/'))).user.name, 'Demo User');
+    assert.equal(await memory.getAccessToken(kept.request('/')), big);
+    assert.ok(kept.header().length < 200);
+  });
+
   test('tampered, truncated and foreign session cookies are a signed-out user, never an exception', async () => {
     const jar = new Jar();
     await signIn(mesh, jar, idp);
