@@ -10,6 +10,7 @@
 // MESH_DEMO_GATEWAY_PORT (8787), MESH_DEMO_WEB_PORT (3000).
 import net from 'node:net';
 import { spawn } from 'node:child_process';
+import { randomBytes } from 'node:crypto';
 import { fileURLToPath } from 'node:url';
 import path from 'node:path';
 import fs from 'node:fs';
@@ -165,9 +166,10 @@ run('web', 'npm', ['--prefix', 'www', 'run', 'start', '--', '-H', host, '-p', St
     MESH_AUDIENCE: gatewayUrl,
     MESH_API_URL: gatewayUrl,
     MESH_APP_URL: webUrl,
-    // The session cookie's key. www has a development default; a real
-    // deployment sets its own (openssl rand -base64 32).
-    ...(process.env.MESH_SECRET ? { MESH_SECRET: process.env.MESH_SECRET } : {}),
+    // The session cookie's key: `next start` is a production server, which
+    // www refuses to run on its development default. A random one per run
+    // (sessions end with the demo) unless one is given.
+    MESH_SECRET: process.env.MESH_SECRET || randomBytes(32).toString('base64url'),
   },
   quiet: true,
 });

@@ -5,11 +5,7 @@
 // configuration of the running server (lib/config.ts), not of the build.
 import { createMeshAuth, type MeshAuth, type MeshServerSession } from 'mesh-sdk/next';
 import { readAppUrl, readMeshConfig } from './config';
-
-// The cookies' key comes from MESH_SECRET. This default lets `make demo` and
-// the tests run as they are; anything reachable by others must set its own
-// (openssl rand -base64 32).
-const DEV_SECRET = 'mesh-demo-development-secret-do-not-deploy-0123';
+import { cookieSecret } from './secret';
 
 let instance: MeshAuth | undefined;
 
@@ -23,7 +19,7 @@ export function meshAuth(): MeshAuth {
     // fetchApi's paths (lib/gateway.ts); the token goes to this origin only.
     apiUrl: config.apiUrl,
     baseUrl: readAppUrl(),
-    secret: process.env.MESH_SECRET?.trim() || DEV_SECRET,
+    secret: cookieSecret(),
     // profile: the user's name in the ID token; offline_access: a refresh
     // token (oidc-provider keeps it in the code flow only with consent asked).
     scope: 'openid profile offline_access',

@@ -6,6 +6,7 @@
 //   const app = await startWww({ port, env: { NEXT_PUBLIC_MESH_ISSUER: ... } });
 //   app.url; app.logs(); await app.stop();
 import { spawn } from 'node:child_process';
+import { randomBytes } from 'node:crypto';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { killGroup, live } from '../../support/process-group.mjs';
@@ -14,6 +15,11 @@ export const ROOT = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '
 export const WWW = path.join(ROOT, 'www');
 
 const sleep = (ms) => new Promise((resolve) => setTimeout(resolve, ms));
+
+// `next start` is production, where www refuses its development cookie key:
+// one random key per test run, shared by the apps it starts.
+let secret;
+const testSecret = () => (secret ??= randomBytes(32).toString('base64url'));
 
 /** Runs a command to completion with a deadline; rejects with its output on failure. */
 function run(cmd, args, { cwd, env, timeoutMs }) {
@@ -61,7 +67,7 @@ export async function startWww({ port, env = {}, readyTimeoutMs = 60_000, dev = 
     cwd: WWW,
     detached: true, // its own process group: stop() reaches every worker it forks
     stdio: ['ignore', 'pipe', 'pipe'],
-    env: { ...process.env, NEXT_TELEMETRY_DISABLED: '1', NODE_ENV: dev ? 'development' : 'production', ...env },
+    env: { ...process.env, NEXT_TELEMETRY_DISABLED: '1', NODE_ENV: dev ? 'development' : 'production', ...(dev ? {} : { MESH_SECRET: testSecret() }), ...env },
   });
   live.add(child);
   let out = '';
