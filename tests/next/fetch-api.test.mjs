@@ -24,7 +24,7 @@ before(async () => {
     let body = '';
     req.on('data', (c) => (body += c));
     req.on('end', () => {
-      seen.push({ method: req.method, url: req.url, token, body });
+      seen.push({ method: req.method, url: req.url, token, body, given: req.headers['x-given'] });
       if (refuseAll || refused.has(token)) {
         res.writeHead(401, { 'content-type': 'application/json', 'www-authenticate': 'Bearer error="invalid_token"' });
         return res.end('{"error":"unauthorized"}');
@@ -42,13 +42,22 @@ after(async () => {
 
 const apiUrl = () => `http://127.0.0.1:${api.address().port}`;
 
+/** Runs `fn(mesh, jar, token)` with an app on the API and a browser signed in to it; closes it after. */
+async function signedIn(fn) {
+  const mesh = createMeshAuth(appOptions(idp, { apiUrl: apiUrl() }));
+  try {
+    const jar = new Jar();
+    await signIn(mesh, jar, idp);
+    return await fn(mesh, jar, await mesh.getAccessToken(jar.request('/')));
+  } finally {
+    refuseAll = false;
+    await mesh.close();
+  }
+}
+
 describe('mesh-sdk/next, fetchApi', { timeout: 60_000 }, () => {
   test('the call carries the session token; a 401 refreshes it and retries once; the API answer passes through', async () => {
-    const mesh = createMeshAuth(appOptions(idp, { apiUrl: apiUrl() }));
-    try {
-      const jar = new Jar();
-      await signIn(mesh, jar, idp);
-      const token = await mesh.getAccessToken(jar.request('/'));
+    await signedIn(async (mesh, jar, token) => {
       const res = await mesh.fetchApi('/api/v1/keys', { method: 'POST', headers: { 'content-type': 'application/json' }, body: '{"name":"k"}' }, { request: jar.request('/') });
       assert.equal(res.status, 201);
       assert.equal(res.headers.get('content-type'), 'application/json; charset=utf-8');
@@ -72,10 +81,25 @@ describe('mesh-sdk/next, fetchApi', { timeout: 60_000 }, () => {
       const still = await mesh.fetchApi('/api/v1/keys', undefined, { request: jar.request('/') });
       assert.equal(still.status, 401);
       assert.equal((await still.json()).error, 'unauthorized');
-    } finally {
-      refuseAll = false;
-      await mesh.close();
-    }
+    });
+  });
+
+  test('a Request input: its URL on apiUrl by the same rule, its method, headers and body sent, init on top; another origin refused', async () => {
+    await signedIn(async (mesh, jar, token) => {
+      const given = new Request(`${apiUrl()}/api/v1/keys?x=1`, { method: 'POST', headers: { 'x-given': 'yes' }, body: '{"name":"k"}' });
+      const res = await mesh.fetchApi(given, undefined, { request: jar.request('/') });
+      assert.equal(res.status, 201);
+      assert.deepEqual(await res.json(), { method: 'POST', url: '/api/v1/keys?x=1', body: '{"name":"k"}' });
+      assert.equal(seen.at(-1).token, token);
+      assert.equal(seen.at(-1).given, 'yes', 'its headers kept');
+      const put = await mesh.fetchApi(new Request(`${apiUrl()}/api/v1/keys/1`, { method: 'POST', body: 'old' }), { method: 'PUT', body: 'new' }, { request: jar.request('/') });
+      assert.deepEqual(await put.json(), { method: 'PUT', url: '/api/v1/keys/1', body: 'new' });
+      const calls = seen.length;
+      const elsewhere = await mesh.fetchApi(new Request('http://elsewhere.invalid/api/v1/keys', { method: 'POST', body: 'x' }), undefined, { request: jar.request('/') });
+      assert.equal(elsewhere.status, 500);
+      assert.equal((await elsewhere.json()).error, 'invalid_config');
+      assert.equal(seen.length, calls, 'the token went nowhere else');
+    });
   });
 
   test('failures are answers with the core status: signed out 401, API down 502, another origin 500 with nothing sent', async () => {
