@@ -91,8 +91,9 @@ export interface MeshAuth {
    * with the server-held access token, by the client's request policy (a 401
    * refreshes the token and retries once). Never throws: the API's answer
    * (status, body, content type), or `{ error, message }` with the status of
-   * the failure (502: the API or the provider could not be reached; 401: no
-   * usable session; 500: the app's side, such as the store). `request` and
+   * the failure (502: the API or the provider could not be reached, or the
+   * provider refused the refresh for now, `refresh_failed`, the session kept;
+   * 401: no usable session, sign in again; 500: the app's side, such as the store). `request` and
    * `headers` as for {@link getAccessToken}.
    */
   fetchApi(input: string | URL | Request, init?: RequestInit, options?: { request?: Request; headers?: Headers }): Promise<Response>;

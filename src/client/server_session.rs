@@ -281,14 +281,15 @@ pub fn failure_status(code: &str) -> u16 {
 
 /// The status an app's route handler answers when its call to the API, as
 /// the signed-in user (`MeshAuth.fetchApi`), ended with error `code` before
-/// the API answered: the API or the provider could not be reached (502); no
-/// usable session, or the API refused its token twice (401: sign in again);
-/// refused (403); else the app's own failure (500), such as a store that is
-/// down or a URL off the API's origin.
+/// the API answered: the API or the provider could not be reached, or the
+/// provider refused the refresh for now (`refresh_failed`: the session is
+/// kept, try again later; 502); no usable session, or the API refused its
+/// token twice (401: sign in again); refused (403); else the app's own
+/// failure (500), such as a store that is down or a URL off the API's origin.
 pub fn api_failure_status(code: &str) -> u16 {
     match code {
-        "network" | "timeout" => UPSTREAM_FAILED_STATUS,
-        "login_required" | "not_logged_in" | "unauthorized" | "session_ended" | "refresh_failed" => SIGNED_OUT_STATUS,
+        "network" | "timeout" | "refresh_failed" => UPSTREAM_FAILED_STATUS,
+        "login_required" | "not_logged_in" | "unauthorized" | "session_ended" => SIGNED_OUT_STATUS,
         "forbidden" => FOREIGN_ORIGIN_STATUS,
         _ => APP_FAILED_STATUS,
     }

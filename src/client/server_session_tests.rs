@@ -274,7 +274,7 @@ fn failures_and_device_states() {
     assert_eq!(failure_status("network"), UPSTREAM_FAILED_STATUS);
     assert_eq!(failure_status("timeout"), UPSTREAM_FAILED_STATUS);
     assert_eq!(failure_status("state_mismatch"), REFUSED_STATUS);
-    for (code, status) in [("network", 502), ("timeout", 502), ("login_required", 401), ("unauthorized", 401), ("refresh_failed", 401), ("session_ended", 401), ("forbidden", 403), ("storage", 500), ("invalid_config", 500), ("", 500)] {
+    for (code, status) in [("network", 502), ("timeout", 502), ("login_required", 401), ("unauthorized", 401), ("refresh_failed", 502), ("session_ended", 401), ("forbidden", 403), ("storage", 500), ("invalid_config", 500), ("", 500)] {
         assert_eq!(api_failure_status(code), status, "{code}");
     }
     assert_eq!(device_end("device_code_expired"), ("expired", 200));
