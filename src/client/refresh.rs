@@ -217,6 +217,12 @@ impl Session {
         self.tokens.as_ref()
     }
 
+    /// Whether a refresh token remains that may be sent: one spent by a
+    /// refresh whose outcome is unknown does not count.
+    pub fn can_refresh(&self) -> bool {
+        self.usable_refresh_token().is_some()
+    }
+
     pub fn generation(&self) -> u64 {
         self.generation
     }

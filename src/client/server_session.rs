@@ -44,7 +44,8 @@ use crate::error::{Error, ErrorKind, Result};
 use super::config::OptionValue;
 
 use super::redirect::{base64url_encode, percent_encode, same_origin_path, PENDING_REDIRECT_TTL_MS};
-use super::token::{base64url_decode, TokenSet};
+use super::refresh::Session;
+use super::token::base64url_decode;
 
 /// The session cookie's name.
 pub const SESSION_COOKIE: &str = "mesh.session";
@@ -389,10 +390,12 @@ impl SessionPayload {
 /// Processes of one app may disagree on the time by this much.
 const SKEW_MS: i64 = 5 * 60 * 1000;
 
-/// Whether a session's tokens still sign the user in: a refresh token, or
-/// an access token that has not expired.
-pub fn signed_in(tokens: &TokenSet, now_ms: i64) -> bool {
-    tokens.refresh_token.is_some() || !tokens.is_expired(now_ms)
+/// Whether a session still signs the user in: a refresh token that may be
+/// sent, or an access token that has not expired. A refresh whose outcome
+/// is unknown spends the refresh token (never re-sent: the provider may
+/// have rotated it), so the session then lasts as long as its access token.
+pub fn signed_in(session: &Session, now_ms: i64) -> bool {
+    session.tokens().is_some_and(|t| !t.is_expired(now_ms)) || session.can_refresh()
 }
 
 /// A sealed cookie value: base64url of IV and ciphertext (tag included).

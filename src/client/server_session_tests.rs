@@ -1,5 +1,7 @@
 use super::*;
-use crate::client::token::ExpirySource;
+use crate::client::refresh::tests::{session_with, T0};
+use crate::client::refresh::{RefreshOutcome, RefreshPolicy, TokenStep};
+use crate::client::token::{ExpirySource, TokenSet};
 use crate::secret::{AccessToken, RefreshToken};
 
 const SID: &str = "AAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAA";
@@ -123,9 +125,32 @@ fn signed_in_while_refreshable_or_unexpired() {
         expiry_source: ExpirySource::ExpiresIn,
         scope: None,
     };
-    assert!(signed_in(&t(true, NOW - 1), NOW));
-    assert!(signed_in(&t(false, NOW + 1), NOW));
-    assert!(!signed_in(&t(false, NOW), NOW));
+    let session = |tokens: TokenSet| {
+        let mut s = Session::new(RefreshPolicy::default());
+        s.set_session(tokens);
+        s
+    };
+    assert!(signed_in(&session(t(true, NOW - 1)), NOW));
+    assert!(signed_in(&session(t(false, NOW + 1)), NOW));
+    assert!(!signed_in(&session(t(false, NOW)), NOW));
+    assert!(!signed_in(&Session::new(RefreshPolicy::default()), NOW));
+}
+
+#[test]
+fn a_refresh_of_unknown_outcome_keeps_the_session_until_its_access_token_expires() {
+    // A 300 s token, refreshed in its leeway; the token request times out (it may have arrived).
+    let mut s = session_with("a1", "r1", 300);
+    let start = T0 + 241_000;
+    assert!(matches!(s.get_token(start), TokenStep::StartRefresh { .. }));
+    assert!(matches!(s.on_timeout(start + 30_000, 0.5), RefreshOutcome::Failed { still_valid: Some(_), .. }));
+    // auth() and fetchApi go on with a1 to its expiry; r1 is never offered again.
+    for now in (start + 30_000..T0 + 300_000).step_by(1_000) {
+        assert!(signed_in(&s, now), "{now}");
+        assert!(matches!(s.get_token(now), TokenStep::Ready(r) if r.token.secret() == "a1"), "{now}");
+    }
+    // Then the session ends, and auth() says so before any call ends it.
+    assert!(!signed_in(&s, T0 + 300_000));
+    assert!(matches!(s.get_token(T0 + 300_000), TokenStep::Ended(e) if e.code() == "session_ended"));
 }
 
 #[test]

@@ -426,9 +426,10 @@ impl ClientCore {
     /// when it no longer signs the user in.
     #[wasm_bindgen(js_name = serverSession)]
     pub fn server_session(&self, now: f64) -> JsValue {
-        match self.session.tokens() {
-            Some(t) if rules::signed_in(t, now as i64) => self.session_info(),
-            _ => JsValue::NULL,
+        if rules::signed_in(&self.session, now as i64) {
+            self.session_info()
+        } else {
+            JsValue::NULL
         }
     }
 }
