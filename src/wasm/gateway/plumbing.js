@@ -26,7 +26,7 @@ export function inbound(request) {
 
 /**
  * The upstream fetch.
- * @param {{ base: string, drop: string[], prefix: string,
+ * @param {{ base: string, drop: Set<string>, prefix: string,
  *   failed: (request: Request, error: unknown) => Response,
  *   withCors: (origin: string, response: Response) => Response }} upstream
  *   made once per configuration: MESH_UPSTREAM_URL, the lower-case header
@@ -48,7 +48,7 @@ export function forward(upstream, request, target, identity, origin) {
   // read as `-` (the rule: headers::stripped_names); only such names pay.
   for (const name of request.headers.keys()) {
     const dashed = name.includes('_') ? name.replaceAll('_', '-') : name;
-    if (drop.includes(dashed) || dashed.startsWith(prefix)) headers.delete(name);
+    if (drop.has(dashed) || dashed.startsWith(prefix)) headers.delete(name);
   }
   if (identity) {
     const pairs = identity.split('\n');
