@@ -64,15 +64,43 @@ export function deviceRoutes(c) {
     return c.respond(200, headers, { login });
   };
 
+  /**
+   * Polls in flight in this process, by the pending cookie they read: a
+   * second poll of one login (two tabs, React StrictMode's double effect)
+   * gets the first one's answer and cookies instead of a token request of
+   * its own, which would break the interval or, once the first has spent
+   * the code, answer "failed" for a login that completed.
+   * @type {Map<string, Promise<{ status: number, body: unknown, writes: CookieWrite[] }>>}
+   */
+  const polling = new Map();
+
   /** @param {Jar} jar @param {Headers} headers */
   const poll = async (jar, headers) => {
+    const key = rules.readCookie(jar.header, s.deviceCookie);
+    let answer = key === undefined ? undefined : polling.get(key);
+    if (!answer) {
+      /** @type {CookieWrite[]} */
+      const writes = [];
+      answer = pollLogin({ header: jar.header, write: (w) => writes.push(...w) }).then((a) => ({ ...a, writes }));
+      if (key !== undefined) {
+        polling.set(key, answer);
+        answer.then(() => polling.delete(key), () => polling.delete(key));
+      }
+    }
+    const { status, body, writes } = await answer;
+    jar.write(writes);
+    return c.respond(status, headers, body);
+  };
+
+  /** One poll of the jar's pending login: the answer; its cookies go to `jar`. @param {Jar} jar @returns {Promise<{ status: number, body: unknown }>} */
+  const pollLogin = async (jar) => {
     const session = await c.newSession();
     const core = session.core;
     const login = await restore(jar, core);
     if (!login) {
       session.discard();
       await writePending(jar, null);
-      return c.respond(s.refusedStatus, headers, c.errorBody(core.failure('no_device_login')));
+      return { status: s.refusedStatus, body: c.errorBody(core.failure('no_device_login')) };
     }
     const [userCode, deviceCode] = core.deviceBegin(login);
     /** @type {Endpoints} */
@@ -96,18 +124,18 @@ export function deviceRoutes(c) {
       session.discard();
       await writePending(jar, null);
       const end = rules.deviceEnd(/** @type {any} */ (e)?.code);
-      return c.respond(end.status, headers, { state: end.state, ...c.errorBody(e) });
+      return { status: end.status, body: { state: end.state, ...c.errorBody(e) } };
     }
     if (!polled.session) {
       // Where the poller stands (slow_down, the next allowed poll) goes back to the cookie.
       await writePending(jar, core.devicePolled(userCode));
       session.discard();
-      return c.respond(200, headers, { state: s.deviceStates.pending, retryAfterMs: polled.wait });
+      return { status: 200, body: { state: s.deviceStates.pending, retryAfterMs: polled.wait } };
     }
     await writePending(jar, null);
     await session.adopt();
     await session.keep(jar);
-    return c.respond(200, headers, { state: s.deviceStates.complete });
+    return { status: 200, body: { state: s.deviceStates.complete } };
   };
 
   /** @param {Jar} jar @param {Headers} headers */

@@ -97,6 +97,31 @@ describe('mesh-sdk/next, device login on the server', { timeout: 120_000 }, () =
     assert.equal(new URL(out.headers.get('location')).searchParams.get('id_token_hint')?.split('.').length, 3);
   });
 
+  test('polls of one login at once (two tabs, StrictMode): one token request, and after approval every tab is told complete with the session cookie', async () => {
+    const jar = new Jar();
+    const login = await start(jar);
+    const together = async () => {
+      const jars = [0, 1, 2].map(() => new Jar([...jar.cookies]));
+      const answers = await Promise.all(jars.map((j) => mesh.handlers.POST(j.request('/auth/device/poll', { method: 'POST', headers: { origin: BASE } }))));
+      answers.forEach((a, i) => jars[i].apply(a.headers));
+      return { bodies: await Promise.all(answers.map((a) => a.json())), jars };
+    };
+    await sleep(login.interval * 1000 + 200);
+    let before = devicePolls;
+    const pending = await together();
+    assert.deepEqual(pending.bodies.map((b) => b.state), ['pending', 'pending', 'pending']);
+    assert.equal(devicePolls - before, 1, 'one token request for three polls');
+    jar.cookies = pending.jars[0].cookies;
+
+    await approveDevice({ verificationUriComplete: login.verificationUriComplete });
+    await sleep(login.interval * 1000 + 200);
+    before = devicePolls;
+    const done = await together();
+    assert.deepEqual(done.bodies, [{ state: 'complete' }, { state: 'complete' }, { state: 'complete' }], 'none says failed');
+    assert.equal(devicePolls - before, 1);
+    for (const j of done.jars) assert.equal((await mesh.auth(j.request('/')))?.userId, 'user-demo-1', 'each tab got the session cookie');
+  });
+
   test("an ID token that does not verify with the provider's key ends the login; nothing is stored", async () => {
     // A fresh instance (its own JWKS fetch), and the JWKS it reads tampered with: the modulus changed.
     const m = createMeshAuth(appOptions(idp));
