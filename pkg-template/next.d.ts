@@ -24,7 +24,7 @@ export interface MeshAuthOptions extends Pick<MeshOAuthOptions, 'issuer' | 'clie
   clientSecret?: string;
   /** The app's origin (`https://app.example.com`; no path, query, fragment or userinfo; read in lower case without the default port); `<baseUrl>/auth/callback` is the redirect URI to register. */
   baseUrl: string;
-  /** At least 32 random characters: the cookies' key is derived from it (HKDF, AES-256-GCM). */
+  /** At least 32 random characters (`openssl rand -base64 32`; a placeholder such as 32 of one character is refused): the cookies' key is derived from it (HKDF, AES-256-GCM). */
   secret: string;
   /** Ask for `offline_access` (and the provider's consent) to get a refresh token. */
   scope?: string;

@@ -172,13 +172,24 @@ pub fn base_url(base_url: &str) -> Result<String> {
     Ok(origin)
 }
 
-/// Checks `secret` (the cookie key's input).
+/// Checks `secret` (the cookie key's input): long enough, and not a
+/// placeholder such as 32 spaces or `aaaa...`, which pass a length check
+/// and seal every cookie with a key anyone can guess. Random text of 32
+/// characters, hex included, holds far more than [`MIN_SECRET_DISTINCT`]
+/// distinct ones.
 pub fn check_secret(secret: Option<&str>) -> Result<()> {
+    let distinct = |s: &str| {
+        let mut seen = [false; 256];
+        s.bytes().filter(|&b| !std::mem::replace(&mut seen[b as usize], true)).count()
+    };
     match secret {
-        Some(s) if s.chars().count() >= MIN_SECRET_CHARS => Ok(()),
+        Some(s) if s.chars().count() >= MIN_SECRET_CHARS && distinct(s) >= MIN_SECRET_DISTINCT => Ok(()),
         _ => Err(Error::config("secret", "must be a random string of at least 32 characters (openssl rand -base64 32)")),
     }
 }
+
+/// The fewest distinct characters a `secret` may hold (see [`check_secret`]).
+const MIN_SECRET_DISTINCT: usize = 8;
 
 /// The handler a path names.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]

@@ -60,7 +60,11 @@ fn base_url_is_an_origin_as_browsers_send_it() {
         assert_eq!((e.code(), e.message()), ("invalid_config", "option `baseUrl`: must not hold a user name or password"), "{bad}");
         assert!(!format!("{e:?}").contains("hunter2"));
     }
-    assert!(check_secret(Some(&"x".repeat(32))).is_ok());
+    assert!(check_secret(Some("0123456789abcdef0123456789abcdef")).is_ok(), "hex");
+    assert!(check_secret(Some("k3Jx9Qw2LmZ8vB4nR7tY1uE5oP0aS6dF")).is_ok());
+    for placeholder in [" ".repeat(32), "x".repeat(32), "abababababababababababababababab".into(), "changeme".repeat(4)] {
+        assert!(check_secret(Some(&placeholder)).is_err(), "{placeholder:?}");
+    }
     assert!(check_secret(Some("short")).is_err());
     assert!(check_secret(None).is_err());
     let text = |p: &str| OptionValue::Str(p.into());

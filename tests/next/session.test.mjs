@@ -101,6 +101,8 @@ describe('mesh-sdk/next, cookie store', { timeout: 80_000 }, () => {
     const refused = (more, option) =>
       assert.throws(() => createMeshAuth(appOptions(idp, more)), (e) => e.code === 'invalid_config' && e.message.includes(`\`${option}\``), option);
     refused({ secret: 'short' }, 'secret');
+    refused({ secret: ' '.repeat(32) }, 'secret');
+    refused({ secret: 'changeme'.repeat(4) }, 'secret');
     refused({ baseUrl: 'app.example.com' }, 'baseUrl');
     refused({ store: 'disk' }, 'store');
     refused({ protect: ['settings'] }, 'protect');

@@ -95,7 +95,7 @@ test('the hand-written types check a typed usage file', async (t) => {
     const declared = checker.getExportsOfModule(moduleSymbol).filter((s) => s.flags & (ts.SymbolFlags.Function | ts.SymbolFlags.Class | ts.SymbolFlags.Alias) && !(s.flags & ts.SymbolFlags.Type && !(s.flags & ts.SymbolFlags.Value))).map((s) => s.name).sort();
     const runtime = await import(pathToFileURL(join(pkgDir, 'next.js')).href);
     assert.deepEqual(declared, Object.keys(runtime).sort());
-    const mesh = runtime.createMeshAuth({ issuer: 'http://127.0.0.1:9', clientId: 'c', baseUrl: 'http://localhost:3000', secret: 'x'.repeat(32) });
+    const mesh = runtime.createMeshAuth({ issuer: 'http://127.0.0.1:9', clientId: 'c', baseUrl: 'http://localhost:3000', secret: 'k3Jx9Qw2LmZ8vB4nR7tY1uE5oP0aS6dF' });
     const members = checker.getDeclaredTypeOfSymbol(checker.getExportsOfModule(moduleSymbol).find((s) => s.name === 'MeshAuth')).getProperties().map((p) => p.name);
     assert.deepEqual(members.sort(), Object.keys(mesh).sort());
     await mesh.close();
