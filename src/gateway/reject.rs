@@ -94,7 +94,7 @@ pub fn bad_request(message: &str) -> Reply {
 
 /// The 400 of [`super::request::Plan::BadPath`].
 pub fn bad_path() -> Reply {
-    bad_request("the path is ambiguous: an encoded / or \\ or NUL, an empty segment, or a path that reads differently once decoded")
+    bad_request("the path is ambiguous: an encoded / or \\ or NUL, a % without two hex digits, an empty segment, or a path that reads differently once decoded")
 }
 
 pub fn method_not_allowed(allow: &str) -> Reply {

@@ -205,7 +205,9 @@ enum PathShape {
 
 /// A `\\`, a `%2F`/`%5C` (any case) that the origin could decode into a
 /// path separator, an empty segment (`//`), which origins variously
-/// collapse or keep, or a `%00`, which origins variously cut the path at:
+/// collapse or keep, a `%00`, which origins variously cut the path at, or a
+/// `%` without two hex digits (RFC 3986 has no such path; decoding the
+/// escape after it can make a new one: `%6%61` reads `%6a`, then `j`):
 /// the route check must see exactly the path the origin acts on. (workerd
 /// has already resolved `.`/`..` and `%2e` segments.) One pass over the
 /// bytes, no allocation: this runs on every request.
@@ -216,9 +218,8 @@ fn path_shape(path: &str) -> PathShape {
         match c {
             b'\\' => return PathShape::Ambiguous,
             b'/' if b.get(i + 1) == Some(&b'/') => return PathShape::Ambiguous,
-            b'%' if i + 2 < b.len() && matches!((b[i + 1], b[i + 2] | 0x20), (b'2', b'f') | (b'5', b'c') | (b'0', b'0')) => {
-                return PathShape::Ambiguous
-            }
+            b'%' if !(i + 2 < b.len() && b[i + 1].is_ascii_hexdigit() && b[i + 2].is_ascii_hexdigit()) => return PathShape::Ambiguous,
+            b'%' if matches!((b[i + 1], b[i + 2] | 0x20), (b'2', b'f') | (b'5', b'c') | (b'0', b'0')) => return PathShape::Ambiguous,
             b'%' | b';' => shape = PathShape::Escaped,
             _ => {}
         }
@@ -546,8 +547,12 @@ mod tests {
             assert_eq!(plan(&c, "GET", empty, &h(None, None)), Plan::BadPath, "{empty}");
         }
         // (`/health/%2e` is refused: a dot segment once decoded; workerd resolves it first anyway.)
-        for fine in ["/health/%2", "/health/%", "/health/%25", "/health/x%2e", "/health/2f", "/health/%5"] {
+        for fine in ["/health/%25", "/health/x%2e", "/health/2f", "/health/%7B%7d"] {
             assert!(matches!(plan(&c, "GET", fine, &h(None, None)), Plan::Forward { .. }), "{fine}");
+        }
+        // A `%` without two hex digits: no URI path has one (fuzz: `%6%61` read `%6a` once decoded).
+        for malformed in ["/health/%2", "/health/%", "/health/%5", "/health/%zz", "/health/%6%61"] {
+            assert_eq!(plan(&c, "GET", malformed, &h(None, None)), Plan::BadPath, "{malformed}");
         }
     }
 
@@ -581,6 +586,10 @@ mod tests {
             "/pub/%2e%2e;x/private/x", // a dot segment only once decoded
             "/pub/.%2e/api/v1/x",
             "/pub/;x/private/x",     // an empty segment once the parameter goes
+            "/api/v1/%6%61dmin/x",   // a malformed escape: decoded once it makes %6a
+            "/api/v1/100%",
+            "/api/v1/a%zz",
+            "/api/v1/a%6",
         ] {
             assert_eq!(plan(&c, "GET", path, &h(Some(&bearer), None)), Plan::BadPath, "{path}");
         }
