@@ -313,7 +313,7 @@ export interface Session extends SessionInfo {
 export interface SessionInput {
   accessToken: string;
   refreshToken?: string;
-  /** Unix seconds, a whole number. Default: the JWT's `exp`, when the access token is a JWT. */
+  /** Unix seconds, a whole number. Default: the JWT's `exp`, when the access token is a JWT and its `exp` is in seconds (otherwise unknown: the token is used until a 401 refreshes it). */
   expiresAt?: number;
 }
 

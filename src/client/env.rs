@@ -16,7 +16,7 @@ use crate::secret::{AccessToken, RefreshToken};
 
 use super::config::{opt_integer, opt_string, OptionValue};
 use super::oauth::itoa;
-use super::token::TokenSet;
+use super::token::{JwtClaims, TokenSet, UNIX_SECS};
 
 /// The argument of `setSession({ accessToken, refreshToken, expiresAt })`,
 /// values loose so that errors name the field. `expiresAt` is Unix seconds,
@@ -37,9 +37,10 @@ impl std::fmt::Debug for SessionInput {
 
 impl SessionInput {
     /// Validates and converts; errors name the field, never show a token.
-    /// Without `expiresAt`, `token_exp` gives the access token's own expiry
-    /// (a JWT's `exp`, read by the caller; `None` for an opaque token).
-    pub fn to_tokens(&self, now_ms: i64, token_exp: impl FnOnce(&str) -> Option<i64>) -> Result<TokenSet> {
+    /// Without `expiresAt`, the access token's own `exp` is the expiry:
+    /// `claims` reads a JWT's unverified claims (`None` for an opaque
+    /// token), and an `exp` that is not Unix seconds leaves it unknown.
+    pub fn to_tokens(&self, now_ms: i64, claims: impl FnOnce(&str) -> Option<JwtClaims>) -> Result<TokenSet> {
         let access = opt_string("accessToken", &self.access_token)?.filter(|s| !s.is_empty());
         let access = access.ok_or_else(|| Error::config("accessToken", "is required"))?;
         check_token("accessToken", &access)?;
@@ -51,7 +52,7 @@ impl SessionInput {
         if let Some(secs) = expires_at {
             check_unix_secs("expiresAt", secs)?;
         }
-        let expires_at = expires_at.or_else(|| token_exp(&access));
+        let expires_at = expires_at.or_else(|| claims(&access).and_then(|c| c.exp_secs()));
         Ok(TokenSet::explicit(AccessToken::new(access), refresh.map(RefreshToken::new), expires_at, now_ms))
     }
 }
@@ -142,8 +143,8 @@ fn non_empty(v: &Option<String>) -> Option<&str> {
 /// Seconds, not milliseconds: 2001-09-09 .. 2286-11-20.
 fn check_unix_secs(name: &str, secs: i64) -> Result<()> {
     match secs {
-        1_000_000_000..=9_999_999_999 => Ok(()),
-        10_000_000_000.. => Err(Error::config(name, "must be Unix seconds (10 digits), not milliseconds")),
+        _ if UNIX_SECS.contains(&secs) => Ok(()),
+        _ if secs > *UNIX_SECS.end() => Err(Error::config(name, "must be Unix seconds (10 digits), not milliseconds")),
         _ => Err(Error::config(name, "must be Unix seconds (10 digits): a point in time, not a duration")),
     }
 }
@@ -159,6 +160,7 @@ fn check_token(var: &str, value: &str) -> Result<()> {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::client::token::ExpirySource;
 
     const NOW: i64 = 1_700_000_000_000;
 
@@ -202,9 +204,14 @@ mod tests {
     #[test]
     fn without_expires_at_the_token_states_its_own_expiry() {
         let session = |json: &str| serde_json::from_str::<SessionInput>(json).unwrap();
-        let own = |token: &str| (token == "a.b.c").then_some(1_700_000_600);
+        let exp = |exp| move |token: &str| (token == "a.b.c").then_some(JwtClaims { exp: Some(exp), ..JwtClaims::default() });
+        let own = exp(1_700_000_600);
         let ts = session(r#"{"accessToken":"a.b.c"}"#).to_tokens(NOW, own).unwrap();
         assert_eq!(ts.expires_at_ms, Some(1_700_000_600_000));
+        // An `exp` in milliseconds would read as 50,000 years out and turn
+        // off proactive refresh: the expiry is unknown instead (a 401 refreshes).
+        let ts = session(r#"{"accessToken":"a.b.c"}"#).to_tokens(NOW, exp(1_700_000_600_000)).unwrap();
+        assert_eq!((ts.expires_at_ms, ts.expiry_source), (None, ExpirySource::Unknown));
         // An explicit expiresAt wins over the token's own.
         let ts = session(r#"{"accessToken":"a.b.c","expiresAt":1700000300}"#).to_tokens(NOW, own).unwrap();
         assert_eq!(ts.expires_at_ms, Some(1_700_000_300_000));

@@ -46,6 +46,25 @@ pub struct JwtClaims {
     pub sub: Option<String>,
 }
 
+/// Unix seconds as a token's `exp` and `iat` and `expiresAt` carry them:
+/// ten digits (2001 to 2286). More is a time in milliseconds, which read
+/// as seconds would put the expiry some 50,000 years out and turn off
+/// proactive refresh; fewer is a duration, not a point in time.
+pub const UNIX_SECS: std::ops::RangeInclusive<i64> = 1_000_000_000..=9_999_999_999;
+
+impl JwtClaims {
+    /// `exp` when it is Unix seconds ([`UNIX_SECS`]); another magnitude says
+    /// nothing the client can trust, so the expiry is then unknown (the
+    /// token is served until a 401) rather than guessed.
+    pub fn exp_secs(&self) -> Option<i64> {
+        self.exp.filter(|s| UNIX_SECS.contains(s))
+    }
+
+    fn iat_secs(&self) -> Option<i64> {
+        self.iat.filter(|s| UNIX_SECS.contains(s))
+    }
+}
+
 /// Where a token set's expiry came from.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum ExpirySource {
@@ -171,8 +190,8 @@ impl TokenSet {
 /// is treated as unknown (served until a 401) instead of causing a refresh
 /// on every call.
 fn expiry_from_claims(claims: Option<&JwtClaims>, now_ms: i64) -> (Option<i64>, ExpirySource) {
-    let Some(exp) = claims.and_then(|c| c.exp) else { return (None, ExpirySource::Unknown) };
-    match claims.and_then(|c| c.iat) {
+    let Some(exp) = claims.and_then(JwtClaims::exp_secs) else { return (None, ExpirySource::Unknown) };
+    match claims.and_then(JwtClaims::iat_secs) {
         Some(iat) if exp > iat => (Some(now_ms.saturating_add((exp - iat).saturating_mul(1000))), ExpirySource::JwtExp),
         _ if exp.saturating_mul(1000) > now_ms => (Some(exp.saturating_mul(1000)), ExpirySource::JwtExp),
         _ => (None, ExpirySource::Unknown),
@@ -385,6 +404,22 @@ mod tests {
         let ts = TokenSet::from_response(response(r#"{"access_token":"a"}"#), Some(&claims), None, T0).unwrap();
         assert_eq!(ts.expiry_source, ExpirySource::Unknown);
         assert!(!ts.is_expired(T0) && !ts.needs_refresh(T0, 60));
+    }
+
+    #[test]
+    fn jwt_times_in_milliseconds_are_unknown_not_fifty_thousand_years() {
+        let ms = JwtClaims { exp: Some(T0 + 300_000), iat: None, sub: None };
+        let ts = TokenSet::from_response(response(r#"{"access_token":"a"}"#), Some(&ms), None, T0).unwrap();
+        assert_eq!((ts.expires_at_ms, ts.expiry_source), (None, ExpirySource::Unknown));
+        // Both in milliseconds: their difference read as seconds would be a
+        // lifetime a thousand times too long.
+        let both = JwtClaims { exp: Some(T0 + 300_000), iat: Some(T0), sub: None };
+        let ts = TokenSet::from_response(response(r#"{"access_token":"a"}"#), Some(&both), None, T0).unwrap();
+        assert_eq!(ts.expiry_source, ExpirySource::Unknown);
+        // `iat` alone in milliseconds: `exp` in seconds is still used as-is.
+        let iat_ms = JwtClaims { exp: Some(T0 / 1000 + 300), iat: Some(T0), sub: None };
+        let ts = TokenSet::from_response(response(r#"{"access_token":"a"}"#), Some(&iat_ms), None, T0).unwrap();
+        assert_eq!(ts.expires_at_ms, Some(T0 + 300_000));
     }
 
     #[test]

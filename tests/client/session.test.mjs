@@ -273,6 +273,21 @@ describe('session storage and lifecycle', () => {
     }
   });
 
+  test('setSession without expiresAt takes the JWT\'s exp in seconds, and no other magnitude', T, () => {
+    const client = new MeshClient(stack.clientOptions());
+    const jwt = (claims) => ['{"alg":"none"}', JSON.stringify(claims)].map((p) => Buffer.from(p).toString('base64url')).join('.') + '.sig';
+    try {
+      const exp = nowSeconds() + 600;
+      client.setSession({ accessToken: jwt({ sub: 'u1', exp }) });
+      assert.equal(client.getSession().expiresAt, exp);
+      // In milliseconds it would read as 50,000 years out: no proactive refresh, ever.
+      client.setSession({ accessToken: jwt({ sub: 'u1', exp: exp * 1000 }) });
+      assert.equal(client.getSession().expiresAt, null, 'an exp in milliseconds leaves the expiry unknown (a 401 refreshes)');
+    } finally {
+      client.dispose();
+    }
+  });
+
   test('logout revokes the refresh token at the provider, clears storage and ends the session', T, async () => {
     const t = await tokens();
     const storage = recordingStorage();

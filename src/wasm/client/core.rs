@@ -537,5 +537,5 @@ fn tokens_from_js(value: &JsValue) -> Result<TokenSet, Error> {
     check_names(value, check_session_field)?;
     let field = |key| option_value(value, key);
     let input = SessionInput { access_token: field("accessToken"), refresh_token: field("refreshToken"), expires_at: field("expiresAt") };
-    input.to_tokens(js_sys::Date::now() as i64, |access| claims_of(access).and_then(|c| c.exp))
+    input.to_tokens(js_sys::Date::now() as i64, claims_of)
 }
