@@ -7,7 +7,7 @@ import { PendingLogins } from './pending.js';
 import { Provider } from './provider.js';
 import { SessionKeeper } from './session.js';
 import { bearer, sendApiCall } from './api-call.js';
-import { codeOf, describe, isObject, makeRequest, requestOf } from './transfer.js';
+import { codeOf, describe, isObject, makeRequest, requestOf, signalOf } from './transfer.js';
 
 /** @import { ClientCore, ClientCoreClass, CallRecord, TokenReady, LoadRedirectCore } from './steps.js' */
 /** @import { Transfer } from './transfer.js' */
@@ -29,9 +29,6 @@ export function loadOnce(load) {
       throw e;
     }));
 }
-
-/** @param {unknown} options @returns {AbortSignal | undefined} */
-const signalOf = (options) => (isObject(options) && options.signal instanceof AbortSignal ? options.signal : undefined);
 
 /**
  * @param {ClientCoreClass} ClientCore
@@ -238,9 +235,8 @@ export function defineMeshClient(ClientCore, loadRedirect) {
     /** `fetch` on the API with the credential attached: the real Response. @param {RequestInfo | URL} input @param {RequestInit} [init] */
     async fetch(input, init) {
       const [url, path] = this.#core.resolveUrl(input);
-      const request = requestOf(url, input, init);
-      // The caller's own signal (a Request's own when init has none): the deadline links to it.
-      const [response] = await this.#send(request, path, signalOf(init) ?? (input instanceof Request ? input.signal : undefined));
+      const [request, signal] = requestOf(url, input, init);
+      const [response] = await this.#send(request, path, signal);
       // The deadline ends here: reading the body is governed by the caller's signal.
       response.stop();
       return response.raw;

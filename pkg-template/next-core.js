@@ -506,10 +506,10 @@ export function defineMeshAuth(ClientCore, ServerRulesClass, redisStore) {
         const jar = await jarOf(request, headers);
         const found = await signedIn(jar);
         const { entry } = found;
-        const call = requestOf(url, input, init);
+        const [call, signal] = requestOf(url, input, init);
         const authOf = async (/** @type {TokenReady | undefined} */ ready) => bearer(ready ?? (await entry.keeper.accessToken()));
         try {
-          const [answer] = await sendApiCall(entry.core, entry.keeper, settings.timeoutMs, call, path, entry.keeper.signals(init?.signal ?? (input instanceof Request ? input.signal : undefined)), authOf);
+          const [answer] = await sendApiCall(entry.core, entry.keeper, settings.timeoutMs, call, path, entry.keeper.signals(signal), authOf);
           const body = await answer.raw.arrayBuffer();
           answer.stop();
           const type = answer.header('content-type');

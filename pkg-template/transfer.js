@@ -70,15 +70,22 @@ export function sleep(core, ms, signals) {
   });
 }
 
+/** The `signal` of per-call options, if it is one. @param {unknown} options @returns {AbortSignal | undefined} */
+export const signalOf = (options) => (isObject(options) && options.signal instanceof AbortSignal ? options.signal : undefined);
+
 /**
  * The request of `fetch(input, init)` at `url`, the core's resolution of
  * `input`: a Request input keeps its method, headers, body and signal (its
- * URL is absolute, so the core returned it as it is), `init` on top.
+ * URL is absolute, so the core returned it as it is), `init` on top. With it,
+ * the caller's signal, which the call's deadline links to: `init`'s, else
+ * the Request input's own.
  * @param {string} url @param {RequestInfo | URL} input @param {RequestInit} [init]
+ * @returns {[Request, AbortSignal | undefined]}
  */
 export function requestOf(url, input, init) {
   const base = input instanceof Request ? (input.url === url ? input : new Request(url, input)) : new Request(url);
-  return isObject(init) ? new Request(base, init) : base;
+  const signal = signalOf(init) ?? (input instanceof Request ? input.signal : undefined);
+  return [isObject(init) ? new Request(base, init) : base, signal];
 }
 
 /** A request with a method, headers and an optional body. @param {ClientCore} core @param {string} method @param {string} url @param {Record<string, string>} headers @param {string} [body] */
