@@ -281,10 +281,13 @@ impl DeviceLogins {
     }
 
     fn find(&mut self, user_code: &str) -> Result<&mut PendingLogin, Error> {
-        let cancelled = self.cancelled.iter().any(|c| c == user_code);
-        self.pending.iter_mut().find(|p| p.authorization.user_code == user_code).ok_or_else(|| match cancelled {
-            true => Error::new(ErrorKind::Aborted, "the device login was cancelled (cancelDeviceLogin)"),
-            false => Error::config("login", "is unknown to this client: pass what its startDeviceLogin() returned"),
+        let cancelled = &self.cancelled;
+        self.pending.iter_mut().find(|p| p.authorization.user_code == user_code).ok_or_else(|| {
+            if cancelled.iter().any(|c| c == user_code) {
+                Error::new(ErrorKind::Aborted, "the device login was cancelled (cancelDeviceLogin)")
+            } else {
+                Error::config("login", "is unknown to this client: pass what its startDeviceLogin() returned")
+            }
         })
     }
 
