@@ -6,6 +6,7 @@
 //! ## Contents
 //! - [`error`]: one error type with stable codes, shared by every part.
 //! - [`key_name`]: what an API key's name may be, for the gateway and the client alike.
+//! - [`origin`]: the origin of an http(s) URL, as every origin check reads it.
 //! - [`secret`]: token and key newtypes with redacted `Debug`.
 //! - [`spelling`]: the known name a misspelt option or variable meant.
 //! - `client` (feature `client`, and `gateway`, which takes its token
@@ -24,6 +25,7 @@
 
 pub mod error;
 pub mod key_name;
+pub mod origin;
 pub mod secret;
 pub mod spelling;
 

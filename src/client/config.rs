@@ -331,8 +331,7 @@ fn check_text(option: &str, value: &str) -> Result<()> {
 /// message would quote the password).
 pub fn check_base_url(option: &str, url: &str) -> Result<()> {
     check_url(option, url)?;
-    let rest = &url[url.find("://").map_or(0, |i| i + 3)..];
-    if rest[..rest.find('/').unwrap_or(rest.len())].contains('@') {
+    if crate::origin::split(url).is_some_and(|p| p.userinfo) {
         return Err(Error::config(option, "must not carry a user name or password (user:password@)"));
     }
     if url.contains('?') {

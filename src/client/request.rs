@@ -255,13 +255,6 @@ fn fail(req: &SentRequest, kind: ErrorKind, what: &str, status: Option<u16>, now
     Decision::Fail(Error::new(kind, message).with_context(req.context(status, now_ms)))
 }
 
-/// `scheme://host[:port]` of an http(s) URL.
-fn origin_of(url: &str) -> &str {
-    let start = url.find("://").map(|i| i + 3).unwrap_or(0);
-    let end = url[start..].find(['/', '?', '#']).map(|i| start + i).unwrap_or(url.len());
-    &url[..end]
-}
-
 /// Resolves an API call's `input` (a path, or an absolute URL on the API's
 /// origin) against `apiUrl`: `(url, path)`. Credentials never go to another
 /// origin, so an absolute URL elsewhere is refused.
@@ -269,7 +262,10 @@ pub fn resolve_api_url(api_url: Option<&str>, input: String) -> Result<(String, 
     let base = api_url.ok_or_else(|| Error::config("apiUrl", "is required for API calls"))?.trim_end_matches('/');
     let lower = input.to_ascii_lowercase();
     let url = if lower.starts_with("http://") || lower.starts_with("https://") {
-        if !origin_of(&input).eq_ignore_ascii_case(origin_of(base)) {
+        // As browsers compare origins (`:443` on https is no other origin);
+        // a `user@` in the input is never the API's origin.
+        let origin = crate::origin::split(&input).filter(|p| !p.userinfo).and_then(|p| p.origin());
+        if origin.is_none() || origin != crate::origin::of(base) {
             return Err(Error::config("input", "is on another origin than apiUrl: credentials are sent to apiUrl's origin only"));
         }
         input
@@ -278,7 +274,7 @@ pub fn resolve_api_url(api_url: Option<&str>, input: String) -> Result<(String, 
     } else {
         String::from(base) + "/" + &input
     };
-    let path = &url[origin_of(&url).len()..];
+    let path = crate::origin::split(&url).map_or("", |p| p.rest);
     let path = String::from(if path.is_empty() { "/" } else { path });
     Ok((url, path))
 }
@@ -335,7 +331,11 @@ mod tests {
         assert_eq!(ok("api/v1/keys"), ("http://127.0.0.1:8787/api/v1/keys".into(), "/api/v1/keys".into()));
         assert_eq!(ok("HTTP://127.0.0.1:8787"), ("HTTP://127.0.0.1:8787".into(), "/".into()));
         assert_eq!(ok("http://127.0.0.1:8787/x?y#z").1, "/x?y#z");
-        for elsewhere in ["http://127.0.0.1:8788/x", "https://127.0.0.1:8787/x", "http://127.0.0.1:8787.evil/x"] {
+        // The origin as browsers compare it: the default port and the host's case are no difference.
+        let https = |input: &str| resolve_api_url(Some("https://api.example.com/v2"), input.into());
+        assert_eq!(https("https://API.example.com:443/v2/x").unwrap().1, "/v2/x");
+        assert!(https("https://api.example.com:8443/v2/x").is_err());
+        for elsewhere in ["http://127.0.0.1:8788/x", "https://127.0.0.1:8787/x", "http://127.0.0.1:8787.evil/x", "http://evil@127.0.0.1:8787/x", "http://127.0.0.1:8787@evil.example/x"] {
             let e = resolve_api_url(api, elsewhere.into()).unwrap_err();
             assert!(e.message().starts_with("option `input`: is on another origin"), "{elsewhere}");
         }

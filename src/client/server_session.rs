@@ -136,38 +136,13 @@ pub fn base_url(base_url: &str) -> Result<String> {
     if base_url.chars().any(|c| c.is_control() || c.is_whitespace() || c == '\\') {
         return refused(absolute);
     }
-    let Some((scheme, rest)) = base_url.split_once("://") else { return refused(absolute) };
-    let scheme = scheme.to_ascii_lowercase();
-    let default_port = match scheme.as_str() {
-        "https" => "443",
-        "http" => "80",
-        _ => return refused(absolute),
-    };
-    let end = rest.find(['/', '?', '#']).unwrap_or(rest.len());
-    let (authority, tail) = rest.split_at(end);
-    if authority.contains('@') {
+    let Some(parts) = crate::origin::split(base_url) else { return refused(absolute) };
+    let Some(origin) = parts.origin() else { return refused(absolute) };
+    if parts.userinfo {
         return refused("must not hold a user name or password");
     }
-    let (host, port) = match authority.rfind(':') {
-        Some(i) if !authority[i..].contains(']') => (&authority[..i], &authority[i + 1..]),
-        _ => (authority, ""),
-    };
-    let host_ok = match host.strip_prefix('[').and_then(|h| h.strip_suffix(']')) {
-        Some(v6) => v6.parse::<std::net::Ipv6Addr>().is_ok(),
-        None => !host.is_empty() && host.bytes().all(|b| b.is_ascii_alphanumeric() || matches!(b, b'-' | b'.' | b'_')),
-    };
-    let port_ok = port.is_empty() || port.parse::<u16>().is_ok_and(|p| p > 0) && port.bytes().all(|b| b.is_ascii_digit());
-    if !host_ok || !port_ok {
-        return refused(absolute);
-    }
-    if !matches!(tail, "" | "/") {
+    if !matches!(parts.rest, "" | "/") {
         return refused("must be the app's origin only, such as https://app.example.com: mesh-sdk/next serves its routes and protects paths from / (no path, query or fragment)");
-    }
-    let port = port.trim_start_matches('0');
-    let mut origin = [&scheme, "://", &host.to_ascii_lowercase()].concat();
-    if !port.is_empty() && port != default_port {
-        origin.push(':');
-        origin.push_str(port);
     }
     Ok(origin)
 }

@@ -18,18 +18,13 @@ pub fn allowed_origin(cfg: &GatewayConfig, path: &str, origin: Option<&str>) -> 
     cfg.cors_allow(origin)
 }
 
-/// A `MESH_CORS_ORIGINS` entry (checked as an http(s) origin) as browsers
-/// send `Origin`: scheme and host in lower case, without the scheme's
-/// default port. Compared exactly, `https://App.Example.com` or
-/// `https://app.example.com:443` would never match.
-pub fn normalize_origin(origin: &str) -> String {
-    let lower = origin.to_ascii_lowercase();
-    let default_port = if lower.starts_with("https://") { ":443" } else { ":80" };
-    match lower.strip_suffix(default_port) {
-        // Not an IPv6 address's last group (`http://[::80]`): a port follows a host.
-        Some(rest) if !rest.ends_with(':') => rest.to_string(),
-        _ => lower,
-    }
+/// A `MESH_CORS_ORIGINS` entry as browsers send `Origin`
+/// ([`crate::origin`]): compared exactly, `https://App.Example.com` or
+/// `https://app.example.com:443` would never match. `None` for what is not
+/// an origin alone (a path, even `/`, a query, a `user@`).
+pub fn configured_origin(entry: &str) -> Option<String> {
+    let parts = crate::origin::split(entry).filter(|p| !p.userinfo && p.rest.is_empty())?;
+    parts.origin()
 }
 
 /// How a header goes on a response: replacing any value, or added to it.
@@ -93,7 +88,7 @@ mod tests {
         for origin in ["https://app.example.com", "https://app2.example", "http://app3.example", "http://[::1]"] {
             assert_eq!(allowed_origin(&c, "/api/x", Some(origin)).as_deref(), Some(origin));
         }
-        assert_eq!(normalize_origin("http://[::80]"), "http://[::80]");
+        assert_eq!(configured_origin("http://[::80]").as_deref(), Some("http://[::80]"));
     }
 
     #[test]
