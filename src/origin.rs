@@ -20,21 +20,23 @@ pub struct Parts<'a> {
     pub rest: &'a str,
 }
 
-/// Splits `url` at `://` and its authority; `None` without a `://`.
+/// Splits `url` at `://` and its authority; `None` without a `://`. Byte
+/// scans: the parts end at ASCII, and the browser build pays for each
+/// generic pattern search.
 pub fn split(url: &str) -> Option<Parts<'_>> {
-    let (scheme, after) = url.split_once("://")?;
-    let end = after.find(['/', '?', '#']).unwrap_or(after.len());
+    // A scheme holds no `:`, so the first one is where `://` must be.
+    let at = url.bytes().position(|b| b == b':').filter(|&i| url[i..].starts_with("://"))?;
+    let (scheme, after) = (&url[..at], &url[at + 3..]);
+    let end = after.bytes().position(|b| matches!(b, b'/' | b'?' | b'#')).unwrap_or(after.len());
     let (authority, rest) = after.split_at(end);
-    let (userinfo, host_port) = match authority.rfind('@') {
-        Some(i) => (true, &authority[i + 1..]),
-        None => (false, authority),
-    };
+    let user_end = authority.bytes().rposition(|b| b == b'@');
+    let host_port = user_end.map_or(authority, |i| &authority[i + 1..]);
     // A `:` after the last `]` (or in a name without brackets) starts the port.
-    let (host, port) = match host_port.rfind(':') {
-        Some(i) if !host_port[i..].contains(']') => (&host_port[..i], &host_port[i + 1..]),
+    let (host, port) = match host_port.bytes().rposition(|b| b == b':' || b == b']') {
+        Some(i) if host_port.as_bytes()[i] == b':' => (&host_port[..i], &host_port[i + 1..]),
         _ => (host_port, ""),
     };
-    Some(Parts { scheme, userinfo, host, port, rest })
+    Some(Parts { scheme, userinfo: user_end.is_some(), host, port, rest })
 }
 
 impl Parts<'_> {
@@ -51,7 +53,9 @@ impl Parts<'_> {
             _ => return None,
         };
         let host_ok = match self.host.strip_prefix('[').and_then(|h| h.strip_suffix(']')) {
-            Some(v6) => v6.parse::<std::net::Ipv6Addr>().is_ok(),
+            // Its characters only: `fetch` parses the address itself, and
+            // core::net's parser would add a kilobyte to every build.
+            Some(v6) => v6.contains(':') && v6.bytes().all(|b| b.is_ascii_hexdigit() || matches!(b, b':' | b'.')),
             None => !self.host.is_empty() && self.host.bytes().all(|b| b.is_ascii_alphanumeric() || matches!(b, b'-' | b'.' | b'_')),
         };
         let port_ok = self.port.bytes().all(|b| b.is_ascii_digit()) && (self.port.is_empty() || self.port.parse::<u16>().is_ok_and(|p| p > 0));
