@@ -31,6 +31,11 @@ export interface KVNamespaceLike {
 export interface GatewayEnv {
   /** Origin base URL; the request's path and query are appended. Required (here or in {@link GatewayOptions}). */
   MESH_UPSTREAM_URL?: string;
+  /**
+   * Seconds to wait for the origin's response headers (1-600; a streamed body
+   * may take longer); then 504 `gateway_timeout`. Default: `30`.
+   */
+  MESH_UPSTREAM_TIMEOUT_SECONDS?: string;
   /** Required `iss`, where a route uses `jwt`. */
   MESH_JWT_ISSUER?: string;
   /**

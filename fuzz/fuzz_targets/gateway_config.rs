@@ -9,6 +9,7 @@
 use libfuzzer_sys::fuzz_target;
 use mesh_sdk::gateway::config::{Alg, GatewayConfig, MAX_CLOCK_SKEW_SECS, MIN_HS256_SECRET_BYTES, MIN_IDENTITY_SECRET_BYTES};
 use mesh_sdk::gateway::route::{AuthMode, MAX_ROUTES};
+use mesh_sdk::gateway::upstream::MAX_TIMEOUT_SECS;
 use mesh_sdk_fuzz::assert_not_leaked;
 
 const BASE: &[(&str, &str)] = &[
@@ -28,6 +29,8 @@ fn lookup(env: &[(String, String)]) -> impl Fn(&str) -> Option<String> + '_ {
 fn check_ok(c: &GatewayConfig, env: &[(String, String)], has_key_store: bool) {
     assert!(c.upstream_url.starts_with("https://") || c.upstream_url.starts_with("http://"));
     assert!(!c.upstream_url.ends_with('/'));
+    let timeout = c.upstream_timeout_ms;
+    assert!((1000..=MAX_TIMEOUT_SECS * 1000).contains(&timeout) && timeout % 1000 == 0, "{timeout}");
     let routes: Vec<_> = c.routes.iter().collect();
     assert!(!routes.is_empty() && routes.len() <= MAX_ROUTES);
     for (i, r) in routes.iter().enumerate() {

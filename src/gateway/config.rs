@@ -12,6 +12,7 @@ use super::headers::{stripped_names, AUTH_SCOPES, IDENTITY_HEADERS, IDENTITY_PRE
 use super::route::{check_prefix, keys_path, AuthMode, Inject, Route, Routes, DEFAULT_KEYS_PATH};
 use super::service_token::ServiceTokenConfig;
 use super::stores::Stores;
+use super::upstream;
 
 /// A gateway secret (`MESH_JWT_HS256_SECRET`, `MESH_IDENTITY_SECRET`), with a
 /// redacted `Debug`. Read it with `.secret()`.
@@ -108,6 +109,8 @@ impl JwtConfig {
 pub struct GatewayConfig {
     /// Origin base URL without a trailing slash.
     pub upstream_url: String,
+    /// `MESH_UPSTREAM_TIMEOUT_SECONDS`: how long to wait for the origin's response headers, in ms.
+    pub upstream_timeout_ms: u32,
     pub routes: Routes,
     /// The issuers whose tokens are verified: `MESH_JWT_ISSUERS`, or the
     /// one of `MESH_JWT_ISSUER` and its siblings; empty when no route needs one.
@@ -202,6 +205,7 @@ fn csv(value: &str) -> Vec<String> {
 /// fingerprints too.
 pub const VARIABLES: &[&str] = &[
     "MESH_UPSTREAM_URL",
+    "MESH_UPSTREAM_TIMEOUT_SECONDS",
     "MESH_JWT_ISSUER",
     "MESH_JWT_ISSUERS",
     "MESH_JWT_AUDIENCE",
@@ -241,6 +245,7 @@ impl GatewayConfig {
             "MESH_UPSTREAM_URL",
             &get("MESH_UPSTREAM_URL").ok_or_else(|| err("MESH_UPSTREAM_URL", "is required"))?,
         )?;
+        let upstream_timeout_ms = upstream::timeout_ms(get("MESH_UPSTREAM_TIMEOUT_SECONDS").as_deref())?;
 
         let routes = match get("MESH_ROUTES") {
             None => default_routes(),
@@ -309,6 +314,7 @@ impl GatewayConfig {
         let keys_rules = Rules { issuers: keys_issuer, ..Rules::default() };
         let mut cfg = GatewayConfig {
             upstream_url,
+            upstream_timeout_ms,
             routes,
             issuers,
             api_key_prefix,
@@ -680,6 +686,7 @@ mod tests {
     fn defaults() {
         let c = GatewayConfig::from_env(env(BASE), true).unwrap();
         assert_eq!(c.upstream_url, "http://127.0.0.1:9401");
+        assert_eq!(c.upstream_timeout_ms, 30_000);
         let jwt = &c.issuers[0];
         assert_eq!(jwt.algorithms, vec![Alg::Rs256, Alg::Es256]);
         assert_eq!(jwt.audiences, vec!["api", "http://127.0.0.1:8787"]);
@@ -715,6 +722,10 @@ mod tests {
         assert_eq!(with("MESH_JWT_HS256_SECRET", "short"), Err("MESH_JWT_HS256_SECRET"));
         assert_eq!(with("MESH_CLOCK_SKEW_SECONDS", "-1"), Err("MESH_CLOCK_SKEW_SECONDS"));
         assert_eq!(with("MESH_CLOCK_SKEW_SECONDS", "abc"), Err("MESH_CLOCK_SKEW_SECONDS"));
+        for bad in ["0", "-5", "abc", "1e3", "601", "86400000"] {
+            assert_eq!(with("MESH_UPSTREAM_TIMEOUT_SECONDS", bad), Err("MESH_UPSTREAM_TIMEOUT_SECONDS"), "{bad}");
+        }
+        assert_eq!(with("MESH_UPSTREAM_TIMEOUT_SECONDS", " 5 "), Ok(()));
         assert_eq!(with("MESH_ROUTES", "{}"), Err("MESH_ROUTES"));
         assert_eq!(with("MESH_ROUTES", r#"[{"prefix":"/a/","auth":"open"}]"#), Err("MESH_ROUTES"));
         assert_eq!(with("MESH_ROUTES", r#"[{"prefix":"a/","auth":"jwt"}]"#), Err("MESH_ROUTES"));

@@ -11,6 +11,7 @@
 //! - [`request`]: per request, the plan: 404, preflight, keys API, reject, or forward.
 //! - [`resource`]: RFC 9728 protected resource metadata, for MCP clients.
 //! - [`cors`]: which origin a response allows, and the CORS headers.
+//! - [`upstream`]: how long the origin's answer is awaited, and the 502/504 when none comes.
 //! - [`forwarded`]: the proxy headers (`x-forwarded-*`, `forwarded`) the origin receives.
 //! - [`headers`]: which headers are stripped, which identity headers are injected.
 //! - [`jwt`]: size cap and header pre-checks, jsonwebtoken's decode and Validation, claim post-checks.
@@ -52,4 +53,5 @@ pub mod stores;
 pub mod service_token;
 pub mod token_broker;
 pub mod token_cache;
+pub mod upstream;
 pub mod verify;

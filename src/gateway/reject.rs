@@ -1,6 +1,7 @@
-//! The gateway's own answers (401, 404, 500, 502, 503, ...) and its
-//! structured log lines. Bodies are uniform and leak nothing: the reason goes
-//! to the log, never to the client, and no token or key goes anywhere.
+//! The gateway's own answers (401, 404, 500, 503, ...; the 502 and 504 of an
+//! upstream fetch are [`super::upstream::Failure`]'s) and its structured log
+//! lines. Bodies are uniform and leak nothing: the reason goes to the log,
+//! never to the client, and no token or key goes anywhere.
 
 use serde_json::{json, Value};
 
@@ -107,10 +108,6 @@ pub fn misconfigured() -> Reply {
 
 pub fn internal_error() -> Reply {
     Reply::json(500, json!({ "error": "server_error" }))
-}
-
-pub fn bad_gateway() -> Reply {
-    Reply::json(502, json!({ "error": "bad_gateway" }))
 }
 
 /// The JWKS (or the key store) cannot be reached and nothing cached helps.

@@ -14,6 +14,7 @@ const BAD = {
   'MESH_ROUTES with an unknown auth': { vars: { MESH_ROUTES: '[{"prefix":"/api/v1/","auth":"magic"},{"prefix":"/health","auth":"public"}]' }, names: ['MESH_ROUTES'] },
   'MESH_JWT_ISSUER missing with a jwt route': { vars: { MESH_JWT_ISSUER: undefined }, names: ['MESH_JWT_ISSUER'] },
   'MESH_JWT_AUDIENCE missing with a jwt route': { vars: { MESH_JWT_AUDIENCE: undefined }, names: ['MESH_JWT_AUDIENCE'] },
+  'MESH_UPSTREAM_TIMEOUT_SECONDS of 0': { vars: { MESH_UPSTREAM_TIMEOUT_SECONDS: '0' }, names: ['MESH_UPSTREAM_TIMEOUT_SECONDS'] },
 };
 
 describe('a bad configuration is a 500 "gateway misconfigured", never open', { concurrency: 2 }, () => {

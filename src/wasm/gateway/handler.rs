@@ -379,7 +379,7 @@ extern "C" {
 
 impl Configured {
     fn new(cfg: GatewayConfig, kv: Option<KvNamespace>, (keys_do, limits, broker): DoBindings, seed: [u8; 32]) -> Configured {
-        let (failed, with_cors) = (upstream_failed(), cors_adder());
+        let (failed, with_cors) = (upstream_failed(cfg.upstream_timeout_ms), cors_adder());
         let upstream = [false, true].map(|drop_authorization| {
             let mut names = stripped_names(drop_authorization);
             names.extend(cfg.claim_headers());
@@ -389,6 +389,7 @@ impl Configured {
                 ("base", JsValue::from_str(&cfg.upstream_url)),
                 ("drop", drop.into()),
                 ("prefix", JsValue::from_str(IDENTITY_PREFIX)),
+                ("timeout", JsValue::from(cfg.upstream_timeout_ms)),
                 ("failed", failed.clone()),
                 ("withCors", with_cors.clone()),
             ])

@@ -25,13 +25,14 @@ export function inbound(request) {
 }
 
 /**
- * The upstream fetch.
- * @param {{ base: string, drop: Set<string>, prefix: string,
- *   failed: (request: Request, error: unknown) => Response,
+ * The upstream fetch, aborted if no response comes within `upstream.timeout`.
+ * @param {{ base: string, drop: Set<string>, prefix: string, timeout: number,
+ *   failed: (request: Request, error: unknown, timedOut: boolean) => Response,
  *   withCors: (origin: string, response: Response) => Response }} upstream
  *   made once per configuration: MESH_UPSTREAM_URL, the lower-case header
- *   names to drop and the prefix of names to drop too, the answer when the
- *   upstream cannot be reached, and the CORS wrapper of its response
+ *   names to drop and the prefix of names to drop too, the wait for the
+ *   response in ms, the answer when none comes (told whether the wait ran
+ *   out), and the CORS wrapper of its response
  * @param {Request} request   the inbound request (headers and body are forwarded)
  * @param {string | number} target  the upstream URL, or where the path and
  *   query start in `request.url` (they run to its end; the URL is `base` +
@@ -59,11 +60,24 @@ export function forward(upstream, request, target, identity, origin) {
     init.body = request.body;
     init.duplex = 'half'; // Node's fetch needs it for a streamed body; workerd ignores it
   }
+  // The bound is on the response's headers, not its body (a stream may run
+  // longer): a timer cleared when they arrive, not AbortSignal.timeout,
+  // whose abort Node applies to a body still streaming.
+  const abort = new AbortController();
+  init.signal = abort.signal;
+  const pending = fetch(typeof target === 'string' ? target : upstream.base + request.url.slice(target), init);
+  const timer = setTimeout(() => abort.abort(), upstream.timeout);
   // Inline arrows rather than bind: a bound function copies its target's
   // name and length (measured per request).
-  return fetch(typeof target === 'string' ? target : upstream.base + request.url.slice(target), init).then(
-    origin === undefined ? undefined : (response) => upstream.withCors(origin, response),
-    (error) => upstream.failed(request, error),
+  return pending.then(
+    (response) => {
+      clearTimeout(timer);
+      return origin === undefined ? response : upstream.withCors(origin, response);
+    },
+    (error) => {
+      clearTimeout(timer);
+      return upstream.failed(request, error, abort.signal.aborted);
+    },
   );
 }
 

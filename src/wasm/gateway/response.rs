@@ -5,16 +5,16 @@
 
 use std::cell::{Cell, OnceCell};
 
-use serde_json::json;
 use wasm_bindgen::prelude::*;
 use web_sys::{Headers, Request, Response, ResponseInit};
 
 use crate::gateway::cors::{response_headers, Put};
 use crate::gateway::headers::is_safe_header_value;
-use crate::gateway::reject::{self, event_log, Reply};
+use crate::gateway::reject::Reply;
+use crate::gateway::upstream;
 use crate::wasm::error::describe_js;
 
-use super::js::{console_log, random};
+use super::js::{console_log, get_prop, random};
 
 /// The request id for logs and error responses, made only when needed (the
 /// success path makes none): `cf-ray` when present, else a random per-isolate
@@ -99,15 +99,25 @@ fn with_cors(upstream: &Response, origin: &str) -> Result<Response, JsValue> {
     Response::new_with_opt_readable_stream_and_init(upstream.body().as_ref(), &init)
 }
 
-/// `(request, error) => 502 Response`: the rejection handler of every
-/// upstream fetch (plumbing.js).
-pub(super) fn upstream_failed() -> JsValue {
-    Closure::<dyn Fn(Request, JsValue) -> Response>::new(|request: Request, error: JsValue| {
+/// `(request, error, timedOut) => Response`: the rejection handler of every
+/// upstream fetch (plumbing.js), `timedOut` when its timer aborted it; the
+/// core says what that means ([`upstream::Failure`]).
+pub(super) fn upstream_failed(timeout_ms: u32) -> JsValue {
+    Closure::<dyn Fn(Request, JsValue, bool) -> Response>::new(move |request: Request, error: JsValue, timed_out: bool| {
         let rid = Rid::new(&request);
-        console_log(&event_log("error", "upstream_failed", rid.get(), json!({ "detail": describe_js(&error) })));
-        to_response(reject::bad_gateway(), None, &rid)
+        let failure = upstream::Failure::of(timed_out, client_aborted(&request));
+        console_log(&failure.log(rid.get(), timeout_ms, &describe_js(&error)));
+        to_response(failure.reply(), None, &rid)
     })
     .into_js_value()
+}
+
+/// Whether the inbound request's own signal is aborted (its client went
+/// away). Read as a property: a runtime whose requests have no `signal`
+/// reads as not aborted.
+fn client_aborted(request: &Request) -> bool {
+    let signal = get_prop(request, "signal");
+    signal.is_object() && get_prop(&signal, "aborted").is_truthy()
 }
 
 /// `(origin, response) => response with CORS headers`.
