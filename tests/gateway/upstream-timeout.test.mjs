@@ -16,6 +16,7 @@ import { startGatewayStack } from '../support/gateway.mjs';
 import { request, sleep } from '../support/http.mjs';
 
 const CLIENT_BOUND_MS = 15_000;
+const APP = 'https://app.example';
 /** The origin's body takes 5 chunks 600 ms apart: well past the 1 s bound. */
 const SLOW_CHUNKS = 5;
 const SLOW_BODY = Array.from({ length: SLOW_CHUNKS }, (_, i) => `chunk-${i}\n`).join('');
@@ -81,7 +82,7 @@ describe('in workerd: a hung origin gets a 504 once MESH_UPSTREAM_TIMEOUT_SECOND
   let origin, gw;
   before(async () => {
     origin = await startStubbornOrigin();
-    gw = await startGatewayStack({ upstream: origin.url, vars: { MESH_ROUTES: ROUTES, MESH_UPSTREAM_TIMEOUT_SECONDS: '1' } });
+    gw = await startGatewayStack({ upstream: origin.url, vars: { MESH_ROUTES: ROUTES, MESH_UPSTREAM_TIMEOUT_SECONDS: '1', MESH_CORS_ORIGINS: APP } });
   });
   after(async () => { await gw?.stop(); await origin?.stop(); });
 
@@ -89,12 +90,17 @@ describe('in workerd: a hung origin gets a 504 once MESH_UPSTREAM_TIMEOUT_SECOND
     const token = await gw.token({ sub: 'waiter' });
     const cases = [
       ['/hang/public', []],
-      ['/api/v1/hang', [['Authorization', `Bearer ${token}`]]],
+      // From the web app: the 504 carries the CORS headers every other answer does.
+      ['/api/v1/hang', [['Authorization', `Bearer ${token}`], ['Origin', APP]]],
     ];
     for (const [path, headers] of cases) {
       const before = origin.hung.length;
       const r = await request(gw.url, path, { headers, timeoutMs: CLIENT_BOUND_MS });
       assertTimeoutAnswer(r, path);
+      if (headers.some(([k]) => k === 'Origin')) {
+        assert.equal(r.headers['access-control-allow-origin'], APP, `${path}: a browser app can read the 504`);
+        assert.match(r.headers['access-control-expose-headers'] ?? '', /x-mesh-request-id/);
+      }
       assert.equal(origin.hung.length, before + 1, `${path}: the origin got the request`);
       const rid = r.headers['x-mesh-request-id'];
       assert.ok(await within(5000, () => gw.gateway.jsonLogs().some((l) => l.event === 'upstream_timeout' && l.request_id === rid)),

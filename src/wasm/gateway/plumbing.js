@@ -27,12 +27,12 @@ export function inbound(request) {
 /**
  * The upstream fetch, aborted if no response comes within `upstream.timeout`.
  * @param {{ base: string, drop: Set<string>, prefix: string, timeout: number,
- *   failed: (request: Request, error: unknown, timedOut: boolean) => Response,
+ *   failed: (request: Request, error: unknown, timedOut: boolean, origin: string | undefined) => Response,
  *   withCors: (origin: string, response: Response) => Response }} upstream
  *   made once per configuration: MESH_UPSTREAM_URL, the lower-case header
  *   names to drop and the prefix of names to drop too, the wait for the
  *   response in ms, the answer when none comes (told whether the wait ran
- *   out), and the CORS wrapper of its response
+ *   out, and the CORS origin), and the CORS wrapper of its response
  * @param {Request} request   the inbound request (headers and body are forwarded)
  * @param {string | number} target  the upstream URL, or where the path and
  *   query start in `request.url` (they run to its end; the URL is `base` +
@@ -76,7 +76,7 @@ export function forward(upstream, request, target, identity, origin) {
     },
     (error) => {
       clearTimeout(timer);
-      return upstream.failed(request, error, abort.signal.aborted);
+      return upstream.failed(request, error, abort.signal.aborted, origin);
     },
   );
 }

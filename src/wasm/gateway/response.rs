@@ -99,15 +99,17 @@ fn with_cors(upstream: &Response, origin: &str) -> Result<Response, JsValue> {
     Response::new_with_opt_readable_stream_and_init(upstream.body().as_ref(), &init)
 }
 
-/// `(request, error, timedOut) => Response`: the rejection handler of every
-/// upstream fetch (plumbing.js), `timedOut` when its timer aborted it; the
-/// core says what that means ([`upstream::Failure`]).
+/// `(request, error, timedOut, origin) => Response`: the rejection handler of
+/// every upstream fetch (plumbing.js), `timedOut` when its timer aborted it;
+/// the core says what that means ([`upstream::Failure`]). With the CORS
+/// origin the request was allowed, as on every other answer: a browser app
+/// can then read the 504.
 pub(super) fn upstream_failed(timeout_ms: u32) -> JsValue {
-    Closure::<dyn Fn(Request, JsValue, bool) -> Response>::new(move |request: Request, error: JsValue, timed_out: bool| {
+    Closure::<dyn Fn(Request, JsValue, bool, JsValue) -> Response>::new(move |request: Request, error: JsValue, timed_out: bool, origin: JsValue| {
         let rid = Rid::new(&request);
         let failure = upstream::Failure::of(timed_out, client_aborted(&request));
         console_log(&failure.log(rid.get(), timeout_ms, &describe_js(&error)));
-        to_response(failure.reply(), None, &rid)
+        to_response(failure.reply(), origin.as_string().as_deref(), &rid)
     })
     .into_js_value()
 }
