@@ -51,7 +51,9 @@ export type MeshErrorCode =
   /** The provider answered the authorization request with another error. */
   | 'authorization_failed'
   /** The ID token failed a check of OpenID Connect Core 3.1.3.7. */
-  | 'invalid_id_token';
+  | 'invalid_id_token'
+  /** mesh-sdk/next: a request used a method its route does not answer (405, with `Allow`). */
+  | 'method_not_allowed';
 
 /** Where a failed API call went, for debugging. Never holds a token. */
 export interface MeshErrorContext {

@@ -73,7 +73,8 @@ export interface MeshAuth {
    * and the device login run by the server: `GET /auth/device` (`{ login }`, the pending one or `null`),
    * `POST /auth/device` (starts one: `{ login }`, a {@link MeshDeviceLogin}), `POST /auth/device/poll`
    * (a {@link MeshDevicePoll}), `POST /auth/device/cancel`. Every POST must carry the app's own
-   * `Origin` (403 otherwise); a method a route does not serve is a 405.
+   * `Origin` (403 otherwise); a method a route does not serve is a 405 `method_not_allowed`
+   * with `Allow`.
    */
   readonly handlers: { GET(request: Request): Promise<Response>; POST(request: Request): Promise<Response> };
   /** The session, or `null` when signed out. Without `request`: Next.js's `cookies()`. */

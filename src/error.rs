@@ -54,6 +54,8 @@ pub enum ErrorKind {
     AuthorizationFailed,
     /// The ID token failed a check of OpenID Connect Core 3.1.3.7.
     InvalidIdToken,
+    /// A request used a method its route does not answer (405, with `Allow`).
+    MethodNotAllowed,
 }
 
 impl ErrorKind {
@@ -81,6 +83,7 @@ impl ErrorKind {
             ErrorKind::LoginRequired => "login_required",
             ErrorKind::AuthorizationFailed => "authorization_failed",
             ErrorKind::InvalidIdToken => "invalid_id_token",
+            ErrorKind::MethodNotAllowed => "method_not_allowed",
         }
     }
 }

@@ -125,7 +125,8 @@ pub fn failure(name: &str, subject: &str, detail: &str) -> Error {
         "request_retries" => Error::new(ErrorKind::Http, "the request was retried too often"),
         "store_option" => config("store", "must be 'cookie', 'memory', { redis: 'redis://host:6379' } or a store object with get, set, remove and withLock"),
         "foreign_origin" => Error::new(ErrorKind::Forbidden, "refused: the request's Origin is not the app's (cross-site request)"),
-        "method" => Error::new(ErrorKind::InvalidConfig, text(&["this route answers ", detail, " only"])),
+        // The request's method, not the app's configuration; `detail`: the `Allow` header's value.
+        "method" => Error::new(ErrorKind::MethodNotAllowed, text(&["this route answers ", detail, " only"])),
         "no_device_login" => Error::new(ErrorKind::StateMismatch, "no device login is pending here: start one"),
         "signed_out" => Error::new(ErrorKind::LoginRequired, "not signed in: there is no session"),
         // Sign-out clears the cookies even so; `detail`: the store's failure.
@@ -258,6 +259,7 @@ mod tests {
             (failure("poll_limit", "", ""), "device_code_expired", "the device login gave up after too many polls"),
             (failure("redirect_load", "", "Failed to fetch"), "network", "loading the redirect login failed: Failed to fetch"),
             (failure("signed_out", "", ""), "login_required", "not signed in: there is no session"),
+            (failure("method", "", "GET, HEAD, POST"), "method_not_allowed", "this route answers GET, HEAD, POST only"),
             (failure("logout_store", "", "storage failed: Redis could not be reached"), "storage", "signed out without the session store (storage failed: Redis could not be reached): its record expires with the session"),
             (failure("lock_wait", "", ""), "refresh_failed", "the session's refresh lock was not freed in time"),
             (failure("nonsense", "", ""), "http_error", "unknown failure `nonsense`"),

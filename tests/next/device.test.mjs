@@ -242,6 +242,7 @@ describe('mesh-sdk/next, device login on the server', { timeout: 120_000 }, () =
     const viaGet = await get(mesh, jar, '/auth/device/poll');
     assert.equal(viaGet.status, 405);
     assert.equal(viaGet.headers.get('allow'), 'POST');
+    assert.equal((await viaGet.json()).error, 'method_not_allowed');
   });
 
   test("checkOrigin: the app's own route handlers refuse a cross-site state change", async () => {

@@ -120,6 +120,17 @@ describe('mesh-sdk/next, cookie store', { timeout: 80_000 }, () => {
     assert.throws(() => createMeshAuth(appOptions(idp, { clientSecret: 'a-secret\u0000value' })), (e) => e.code === 'invalid_config' && !e.message.includes('a-secret'));
   });
 
+  test('a wrong method is a 405 method_not_allowed with Allow', async () => {
+    const jar = new Jar();
+    // The request is wrong, not the app's configuration.
+    const viaPost = await post(mesh, jar, '/auth/login');
+    assert.equal(viaPost.status, 405);
+    assert.equal(viaPost.headers.get('allow'), 'GET');
+    const body = await viaPost.json();
+    assert.equal(body.error, 'method_not_allowed');
+    assert.match(body.message, /answers GET only/);
+  });
+
   test('the middleware: to the login for pages, 401 under /api, through elsewhere', async () => {
     const jar = new Jar();
     const page = await mesh.middleware(jar.request('/settings/keys?x=1'));

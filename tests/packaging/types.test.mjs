@@ -176,3 +176,19 @@ test('the hand-written types check a typed usage file', async (t) => {
     assert.match(await tsc(dir, 'tsconfig.bundler.json'), /error TS2322|error TS2769|error TS2345/);
   });
 });
+
+test("MeshErrorCode is the crate's codes, each in the README's table", async () => {
+  // The codes are Rust's (ErrorKind::code in src/error.rs); a kind added
+  // there and not to the union (or the table) fails here.
+  const rust = [...(await readFile(join(repo, 'src/error.rs'), 'utf8')).matchAll(/ErrorKind::\w+ => "(\w+)"/g)].map((m) => m[1]).sort();
+  const file = join(repo, 'pkg-template/browser.d.ts');
+  const program = ts.createProgram([file], { strict: true, noEmit: true, types: [] });
+  const checker = program.getTypeChecker();
+  const union = checker.getExportsOfModule(checker.getSymbolAtLocation(program.getSourceFile(file))).find((s) => s.name === 'MeshErrorCode');
+  const declared = checker.getDeclaredTypeOfSymbol(union).types.map((t) => t.value).sort();
+  assert.ok(rust.length >= 20, `read ${rust.length} codes from src/error.rs`);
+  assert.deepEqual(declared, rust);
+  const readme = await readFile(join(repo, 'pkg-template/README.md'), 'utf8');
+  const table = [...readme.matchAll(/^\| `(\w+)` \| /gm)].map((m) => m[1]);
+  assert.deepEqual(rust.filter((code) => !table.includes(code)), [], 'codes missing from the README table');
+});
