@@ -19,7 +19,7 @@ import { RedirectLogin } from './redirect.js';
 import { SessionKeeper } from './session.js';
 import { isObject, requestOf } from './transfer.js';
 
-/** @import { TokenReady, ServerClientCore, ServerClientCoreClass, ServerRules, ServerRulesClass, ServerSettings, SessionPayload, CookieWrite, Settings } from './steps.js' */
+/** @import { TokenReady, ServerClientCore, ServerClientCoreClass, ServerRules, ServerRulesClass, ServerSettings, SessionPayload, CookieWrite, Settings, DispatchStep } from './steps.js' */
 /** @import { Signals } from './transfer.js' */
 /** @import { MeshAuthOptions, MeshAuth, MeshServerSession, ServerStore } from './next.js' */
 /** @typedef {{ header: string, write(writes: CookieWrite[]): void }} Jar */
@@ -407,22 +407,19 @@ export function defineMeshAuth(ClientCore, ServerRulesClass, redisStore) {
     });
 
     /**
-     * The handlers, GET and POST: the core says which route serves the
-     * request, and refuses a wrong method or a POST from another origin. A
-     * provider that cannot be reached is a coded answer, not a crash.
-     * @param {Request} request
+     * The answer of the route the core chose. A provider that cannot be
+     * reached is a coded answer, not a crash.
+     * @param {DispatchStep} step @param {Request} request @param {URL} url @param {Headers} headers
      */
-    const handle = async (request) => {
-      const headers = answerHeaders();
+    const serve = async (step, request, url, headers) => {
+      if (step.t === 'refuse') {
+        if (step.allow) headers.set('allow', step.allow);
+        return respond(step.status, headers, step.error ? errorBody(step.error) : undefined);
+      }
+      // A bare answer sets no cookie.
+      const jar = requestJar(request, step.bare ? undefined : headers);
+      const post = request.method.toUpperCase() === 'POST';
       try {
-        const url = new URL(request.url);
-        const step = rules.dispatch(request.method, url.pathname, request.headers.get('origin') ?? undefined);
-        if (step.t === 'refuse') {
-          if (step.allow) headers.set('allow', step.allow);
-          return respond(step.status, headers, step.error ? errorBody(step.error) : undefined);
-        }
-        const jar = requestJar(request, headers);
-        const post = request.method.toUpperCase() === 'POST';
         switch (step.route) {
           case 'login':
             return await login(jar, headers, url);
@@ -441,6 +438,20 @@ export function defineMeshAuth(ClientCore, ServerRulesClass, redisStore) {
       } catch (e) {
         return respond(s.failedStatus, headers, errorBody(e));
       }
+    };
+
+    /**
+     * The handlers, GET and POST (Next.js hands a HEAD to GET): the core
+     * says which route serves the request, and refuses a wrong method or a
+     * POST from another origin. A bare answer (a HEAD) has the status and
+     * headers, not the body.
+     * @param {Request} request
+     */
+    const handle = async (request) => {
+      const url = new URL(request.url);
+      const step = rules.dispatch(request.method, url.pathname, request.headers.get('origin') ?? undefined);
+      const res = await serve(step, request, url, answerHeaders());
+      return step.bare ? new Response(null, { status: res.status, headers: res.headers }) : res;
     };
 
     /** @param {Request | undefined} request @param {Headers | undefined} headers */

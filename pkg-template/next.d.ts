@@ -74,7 +74,9 @@ export interface MeshAuth {
    * `POST /auth/device` (starts one: `{ login }`, a {@link MeshDeviceLogin}), `POST /auth/device/poll`
    * (a {@link MeshDevicePoll}), `POST /auth/device/cancel`. Every POST must carry the app's own
    * `Origin` (403 otherwise); a method a route does not serve is a 405 `method_not_allowed`
-   * with `Allow`.
+   * with `Allow`. A HEAD (which Next.js hands to `GET`) of `/auth/device` is its GET without the
+   * body or a cookie; of `/auth/login` or `/auth/callback` it is a 405, as their GET starts or
+   * completes a login.
    */
   readonly handlers: { GET(request: Request): Promise<Response>; POST(request: Request): Promise<Response> };
   /** The session, or `null` when signed out. Without `request`: Next.js's `cookies()`. */

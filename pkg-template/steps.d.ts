@@ -273,7 +273,8 @@ export interface ServerSettings {
 
 export type RouteName = 'login' | 'callback' | 'logout' | 'device' | 'devicePoll' | 'deviceCancel';
 
-export type DispatchStep = { t: 'serve'; route: RouteName } | { t: 'refuse'; status: number; error: MeshError | null; allow?: string };
+/** `bare`: the answer goes without a body and sets no cookie (a HEAD). */
+export type DispatchStep = { t: 'serve'; route: RouteName; bare: boolean } | { t: 'refuse'; status: number; error: MeshError | null; allow?: string; bare: boolean };
 
 export type GuardStep = { t: 'pass' } | { t: 'login'; status: number; url: string } | { t: 'unauthorized'; status: number; error: MeshError };
 

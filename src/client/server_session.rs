@@ -32,9 +32,11 @@
 //! device login: `GET /auth/device` (the pending login, for a reloaded
 //! page), `POST /auth/device` (start), `POST /auth/device/poll` (at most
 //! one token request, when the poller allows it) and `POST
-//! /auth/device/cancel`. Every POST must carry the app's own `Origin`
-//! ([`dispatch`]): a cross-site form or `<img>` can neither sign a user out
-//! nor drive a login.
+//! /auth/device/cancel`. Another method is a 405 `method_not_allowed` with
+//! `Allow`; so is a HEAD, unless its GET only reads (`/auth/device`, then
+//! answered bare: [`Route::methods`]). Every POST must carry the app's own
+//! `Origin` ([`dispatch`]): a cross-site form or `<img>` can neither sign a
+//! user out nor drive a login.
 //!
 //! A sealed value longer than [`CHUNK_CHARS`] is written as `name.0`,
 //! `name.1`, … (browsers drop cookies over 4096 bytes).
@@ -191,11 +193,16 @@ impl Route {
     }
 
     /// The methods it serves. A state change is POST only: a GET can be
-    /// sent cross-site by any `<img>` or link.
+    /// sent cross-site by any `<img>` or link. A HEAD (link previews,
+    /// monitors) is answered as its GET only where that GET just reads
+    /// ([`answers_bare`]): a GET of the login starts one (its pending
+    /// cookie; the provider's URL carries its `state`) and of the callback
+    /// spends it and the code, so no HEAD answer can match theirs without
+    /// doing that, and a HEAD gets 405.
     pub fn methods(self) -> &'static [&'static str] {
         match self {
             Route::Login | Route::Callback => &["GET"],
-            Route::Device => &["GET", "POST"],
+            Route::Device => &["GET", "HEAD", "POST"],
             Route::Logout | Route::DevicePoll | Route::DeviceCancel => &["POST"],
         }
     }
@@ -247,6 +254,12 @@ pub fn dispatch(base: &str, method: &str, path: &str, origin: Option<&str>) -> D
         return Dispatch::ForeignOrigin;
     }
     Dispatch::Serve(route)
+}
+
+/// Whether the answer to a `method` request goes without a body and sets
+/// no cookie: a HEAD's (RFC 9110 9.3.2), refused or not.
+pub fn answers_bare(method: &str) -> bool {
+    method.eq_ignore_ascii_case("HEAD")
 }
 
 /// Whether a request may act on the session cookie's say-so (CSRF): a safe

@@ -299,6 +299,22 @@ fn state_changes_are_post_only_and_from_the_apps_origin() {
 }
 
 #[test]
+fn a_head_is_answered_bare_where_its_get_only_reads_and_refused_where_it_would_start_or_spend_a_login() {
+    let base = "http://localhost:3000";
+    assert_eq!(dispatch(base, "HEAD", "/auth/device", None), Dispatch::Serve(Route::Device));
+    assert_eq!(dispatch(base, "head", "/auth/device", Some("http://evil.example")), Dispatch::Serve(Route::Device), "a HEAD changes nothing");
+    for path in ["/auth/login", "/auth/callback"] {
+        assert_eq!(dispatch(base, "HEAD", path, None), Dispatch::MethodNotAllowed("GET".into()), "{path}");
+    }
+    for path in ["/auth/logout", "/auth/device/poll", "/auth/device/cancel"] {
+        assert_eq!(dispatch(base, "HEAD", path, None), Dispatch::MethodNotAllowed("POST".into()), "{path}");
+    }
+    assert_eq!(dispatch(base, "PUT", "/auth/device", None), Dispatch::MethodNotAllowed("GET, HEAD, POST".into()));
+    assert!(answers_bare("HEAD") && answers_bare("head"));
+    assert!(["GET", "POST", "OPTIONS", "HEADER"].iter().all(|m| !answers_bare(m)));
+}
+
+#[test]
 fn failures_and_device_states() {
     assert_eq!(failure_status("network"), UPSTREAM_FAILED_STATUS);
     assert_eq!(failure_status("timeout"), UPSTREAM_FAILED_STATUS);

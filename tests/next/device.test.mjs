@@ -243,6 +243,30 @@ describe('mesh-sdk/next, device login on the server', { timeout: 120_000 }, () =
     assert.equal(viaGet.status, 405);
     assert.equal(viaGet.headers.get('allow'), 'POST');
     assert.equal((await viaGet.json()).error, 'method_not_allowed');
+    const viaPut = await mesh.handlers.POST(jar.request('/auth/device', { method: 'PUT', headers: { origin: BASE } }));
+    assert.equal(viaPut.status, 405);
+    assert.equal(viaPut.headers.get('allow'), 'GET, HEAD, POST');
+    assert.equal((await viaPut.json()).error, 'method_not_allowed');
+  });
+
+  test('HEAD /auth/device is answered as its GET, without the body and without setting a cookie', async () => {
+    const head = (jar) => mesh.handlers.GET(jar.request('/auth/device', { method: 'HEAD' }));
+    const jar = new Jar();
+    await start(jar);
+    const res = await head(jar);
+    assert.equal(res.status, 200);
+    assert.equal(res.headers.get('content-type'), 'application/json');
+    assert.equal(res.headers.get('cache-control'), 'no-store');
+    assert.equal(await res.text(), '');
+    assert.deepEqual(res.headers.getSetCookie(), []);
+    // A pending cookie that no longer opens: the GET deletes it, a HEAD leaves it.
+    const stale = new Jar([['mesh.device', 'garbage']]);
+    const probe = await head(stale);
+    assert.equal(probe.status, 200);
+    assert.deepEqual(probe.headers.getSetCookie(), []);
+    const read = await get(mesh, stale, '/auth/device');
+    assert.deepEqual(await read.json(), { login: null });
+    assert.ok(!stale.cookies.has('mesh.device'), 'the GET cleared it');
   });
 
   test("checkOrigin: the app's own route handlers refuse a cross-site state change", async () => {

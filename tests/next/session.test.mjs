@@ -120,8 +120,19 @@ describe('mesh-sdk/next, cookie store', { timeout: 80_000 }, () => {
     assert.throws(() => createMeshAuth(appOptions(idp, { clientSecret: 'a-secret\u0000value' })), (e) => e.code === 'invalid_config' && !e.message.includes('a-secret'));
   });
 
-  test('a wrong method is a 405 method_not_allowed with Allow', async () => {
+  test('a wrong method is a 405 method_not_allowed with Allow; a HEAD (a link preview, a monitor) starts no login and spends no callback', async () => {
     const jar = new Jar();
+    const head = (path) => mesh.handlers.GET(jar.request(path, { method: 'HEAD' }));
+    /** A HEAD's refusal: the Allow header, no cookie, no body. */
+    const refusedHead = async (res, allow) => {
+      assert.equal(res.status, 405);
+      assert.equal(res.headers.get('allow'), allow);
+      assert.equal(res.headers.get('cache-control'), 'no-store');
+      assert.deepEqual(res.headers.getSetCookie(), []);
+      assert.equal(await res.text(), '', 'a HEAD answer has no body');
+    };
+    // A GET of the login starts one (its pending cookie): a HEAD must not.
+    await refusedHead(await head('/auth/login?returnTo=/settings'), 'GET');
     // The request is wrong, not the app's configuration.
     const viaPost = await post(mesh, jar, '/auth/login');
     assert.equal(viaPost.status, 405);
@@ -129,6 +140,19 @@ describe('mesh-sdk/next, cookie store', { timeout: 80_000 }, () => {
     const body = await viaPost.json();
     assert.equal(body.error, 'method_not_allowed');
     assert.match(body.message, /answers GET only/);
+    // A HEAD of a callback URL leaves its state and code to the GET that follows.
+    const callback = (await startLogin(mesh, jar, idp)).slice(BASE.length);
+    const pending = jar.cookies.get('mesh.login');
+    const exchanged = grants.authorization_code;
+    await refusedHead(await head(callback), 'GET');
+    assert.equal(jar.cookies.get('mesh.login'), pending);
+    assert.equal(grants.authorization_code, exchanged, 'no code exchange');
+    const done = await get(mesh, jar, callback);
+    assert.equal(done.status, 302, await done.clone().text());
+    assert.ok(await mesh.auth(jar.request('/')), 'signed in by the GET after the HEAD');
+    // Sign-out is POST only, a HEAD as much as a GET.
+    await refusedHead(await head('/auth/logout'), 'POST');
+    assert.ok(await mesh.auth(jar.request('/')), 'still signed in');
   });
 
   test('the middleware: to the login for pages, 401 under /api, through elsewhere', async () => {

@@ -336,9 +336,10 @@ impl ServerRules {
         SessionPayload { sid: String::new(), created_at: created_at as i64, record: None }.ttl_ms(now as i64) as f64
     }
 
-    /// The handler of a request: `{ t: 'serve', route }` (`login`,
+    /// The handler of a request: `{ t: 'serve', route, bare }` (`login`,
     /// `callback`, `logout`, `device`, `devicePoll`, `deviceCancel`) or
-    /// `{ t: 'refuse', status, error, allow? }`.
+    /// `{ t: 'refuse', status, error, allow?, bare }`; `bare`: answered
+    /// without a body, setting no cookie (a HEAD).
     pub fn dispatch(&self, method: &str, path: &str, origin: Option<String>) -> JsValue {
         let o = match rules::dispatch(&self.base, method, path, origin.as_deref()) {
             Dispatch::Serve(route) => {
@@ -355,6 +356,7 @@ impl ServerRules {
             }
             Dispatch::ForeignOrigin => foreign_origin(),
         };
+        set(&o, "bare", &JsValue::from_bool(rules::answers_bare(method)));
         o.into()
     }
 
