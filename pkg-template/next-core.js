@@ -59,11 +59,21 @@ function requestJar(request, headers) {
   };
 }
 
-/** Next.js's `cookies()`: writable in route handlers and server actions; a server component cannot set cookies. @returns {Promise<Jar>} */
-async function nextJar() {
-  // @ts-ignore: next is the app's dependency, not this package's.
-  const { cookies } = await import('next/headers');
-  const store = await cookies();
+/**
+ * Next.js's `cookies()`: writable in route handlers and server actions; a
+ * server component cannot set cookies. Outside Next.js `next/headers` does
+ * not load: `outside(e)` is the error then.
+ * @param {(e: unknown) => Error} outside @returns {Promise<Jar>}
+ */
+async function nextJar(outside) {
+  let headersModule;
+  try {
+    // @ts-ignore: next is the app's dependency, not this package's.
+    headersModule = await import('next/headers');
+  } catch (e) {
+    throw outside(e);
+  }
+  const store = await headersModule.cookies();
   return {
     header: store.getAll().map((/** @type {{ name: string, value: string }} */ c) => `${c.name}=${c.value}`).join('; '),
     write(writes) {
@@ -454,12 +464,22 @@ export function defineMeshAuth(ClientCore, ServerRulesClass, redisStore) {
       return step.bare ? new Response(null, { status: res.status, headers: res.headers }) : res;
     };
 
-    /** @param {Request | undefined} request @param {Headers | undefined} headers */
-    const jarOf = (request, headers) => (request ? Promise.resolve(requestJar(request, headers)) : nextJar());
+    /**
+     * The request's cookies, else Next.js's; outside Next.js the error says to pass the request.
+     * @param {'auth' | 'getAccessToken' | 'fetchApi'} call @param {Request | undefined} request @param {Headers | undefined} headers
+     */
+    const jarOf = (call, request, headers) => {
+      if (request) return Promise.resolve(requestJar(request, headers));
+      return nextJar((e) => {
+        const error = rules.outsideNext(call, String(/** @type {any} */ (e)?.message ?? e));
+        error.cause = e;
+        return error;
+      });
+    };
 
     /** @param {Request} [request] @returns {Promise<MeshServerSession | null>} */
     const auth = async (request) => {
-      const found = await current(await jarOf(request, undefined));
+      const found = await current(await jarOf('auth', request, undefined));
       const info = found?.entry.core.serverSession(Date.now());
       if (!found || !info) return null;
       return { ...info, sessionExpiresAt: found.payload.expiresAt };
@@ -497,7 +517,7 @@ export function defineMeshAuth(ClientCore, ServerRulesClass, redisStore) {
      * @param {Request} [request] @param {Headers} [headers]
      */
     const getAccessToken = async (request, headers) => {
-      const jar = await jarOf(request, headers);
+      const jar = await jarOf('getAccessToken', request, headers);
       const found = await signedIn(jar);
       await keepRecord(jar, found);
       return found.ready.token;
@@ -514,7 +534,7 @@ export function defineMeshAuth(ClientCore, ServerRulesClass, redisStore) {
       const { request, headers } = isObject(options) ? options : {};
       try {
         const [url, path] = base.resolveUrl(input);
-        const jar = await jarOf(request, headers);
+        const jar = await jarOf('fetchApi', request, headers);
         const found = await signedIn(jar);
         const { entry } = found;
         const [call, signal] = requestOf(url, input, init);

@@ -79,7 +79,11 @@ export interface MeshAuth {
    * completes a login.
    */
   readonly handlers: { GET(request: Request): Promise<Response>; POST(request: Request): Promise<Response> };
-  /** The session, or `null` when signed out. Without `request`: Next.js's `cookies()`. */
+  /**
+   * The session, or `null` when signed out. Without `request`: Next.js's `cookies()`
+   * (outside Next.js, where `next/headers` does not load, a `MeshError` `invalid_config`
+   * that says to pass the request; so do `getAccessToken` and `fetchApi`).
+   */
   auth(request?: Request): Promise<MeshServerSession | null>;
   /**
    * A fresh access token (refreshed ahead of expiry, once per session however

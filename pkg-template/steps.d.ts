@@ -292,6 +292,8 @@ export interface ServerRules {
   redisKeys(sid: string): { session: string; lock: string; fence: string };
   dispatch(method: string, path: string, origin: string | undefined): DispatchStep;
   checkOrigin(method: string, origin: string | undefined): { t: 'refuse'; status: number; error: MeshError } | null;
+  /** The error of `call()` without a request where `next/headers` did not load (`detail`: why). */
+  outsideNext(call: 'auth' | 'getAccessToken' | 'fetchApi', detail: string): MeshError;
   failureStatus(code: string | undefined): number;
   apiFailureStatus(code: string | undefined): number;
   deviceEnd(code: string | undefined): { state: 'expired' | 'denied' | 'failed'; status: number };

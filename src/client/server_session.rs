@@ -295,6 +295,19 @@ pub fn api_failure_status(code: &str) -> u16 {
     }
 }
 
+/// `call` (`auth`, `getAccessToken`, `fetchApi`) without a request, where
+/// Next.js's `next/headers` did not load (`detail`: why): outside Next.js,
+/// as in a script or a test, the request must be passed.
+pub fn outside_next(call: &str, detail: &str) -> Error {
+    let usage = match call {
+        "getAccessToken" => "getAccessToken(request, headers)",
+        "fetchApi" => "fetchApi(input, init, { request, headers })",
+        _ => "auth(request)",
+    };
+    let text = [call, "() without a request reads the cookies through next/headers, which did not load (", detail, "): that works inside a Next.js route handler, server component or server action only; elsewhere pass the request: ", usage];
+    Error::new(ErrorKind::InvalidConfig, text.concat())
+}
+
 /// The states the device routes answer (`{ state, ... }`).
 pub mod device_state {
     /// Not approved yet: poll again after `retryAfterMs`.

@@ -343,3 +343,14 @@ fn route_handlers_of_the_app_refuse_foreign_state_changes() {
         }
     }
 }
+
+#[test]
+fn a_call_outside_nextjs_without_a_request_says_what_to_pass() {
+    for (call, usage) in [("auth", "auth(request)"), ("getAccessToken", "getAccessToken(request, headers)"), ("fetchApi", "fetchApi(input, init, { request, headers })")] {
+        let e = outside_next(call, "Cannot find package 'next'");
+        assert_eq!(e.code(), "invalid_config");
+        assert!(e.message().starts_with(&[call, "() without a request"].concat()), "{}", e.message());
+        assert!(e.message().contains("(Cannot find package 'next')") && e.message().contains("Next.js"), "{}", e.message());
+        assert!(e.message().ends_with(&["pass the request: ", usage].concat()), "{}", e.message());
+    }
+}

@@ -119,6 +119,13 @@ describe('mesh-sdk/next, fetchApi', { timeout: 60_000 }, () => {
       assert.equal(elsewhere.status, 500);
       assert.equal((await elsewhere.json()).error, 'invalid_config');
       assert.equal(seen.length, calls, 'the token went nowhere else');
+      // Without a request outside Next.js (no next/headers here): what to pass instead.
+      const outside = await mesh.fetchApi('/api/v1/keys');
+      assert.equal(outside.status, 500);
+      const body = await outside.json();
+      assert.equal(body.error, 'invalid_config');
+      assert.ok(body.message.includes('pass the request: fetchApi(input, init, { request, headers })'), body.message);
+      assert.equal(seen.length, calls, 'nothing sent');
     } finally {
       await mesh.close();
     }

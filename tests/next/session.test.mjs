@@ -4,7 +4,7 @@
 // logout, and the attacks on each rule.
 import assert from 'node:assert/strict';
 import { after, before, describe, test } from 'node:test';
-import { createMeshAuth } from '../../pkg/next.js';
+import { createMeshAuth, isMeshError } from '../../pkg/next.js';
 import { sleep } from '../support/http.mjs';
 import { BASE, Jar, appOptions, get, openCookie, post, sealCookie, signIn, startIdp, startLogin } from './support.mjs';
 
@@ -153,6 +153,25 @@ describe('mesh-sdk/next, cookie store', { timeout: 80_000 }, () => {
     // Sign-out is POST only, a HEAD as much as a GET.
     await refusedHead(await head('/auth/logout'), 'POST');
     assert.ok(await mesh.auth(jar.request('/')), 'still signed in');
+  });
+
+  test('outside Next.js, auth() and getAccessToken() without a request say to pass one', async () => {
+    // This process has no Next.js: next/headers cannot load here.
+    await assert.rejects(import('next/headers'), (e) => e.code === 'ERR_MODULE_NOT_FOUND');
+    const cases = [
+      [() => mesh.auth(), 'auth(request)'],
+      [() => mesh.getAccessToken(), 'getAccessToken(request, headers)'],
+    ];
+    for (const [call, usage] of cases) {
+      await assert.rejects(call(), (e) => {
+        assert.ok(isMeshError(e), String(e));
+        assert.equal(e.code, 'invalid_config');
+        assert.match(e.message, /Next\.js/);
+        assert.ok(e.message.includes(`pass the request: ${usage}`), e.message);
+        assert.equal(e.cause?.code, 'ERR_MODULE_NOT_FOUND', 'the import failure is the cause');
+        return true;
+      });
+    }
   });
 
   test('the middleware: to the login for pages, 401 under /api, through elsewhere', async () => {

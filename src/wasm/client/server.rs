@@ -372,6 +372,13 @@ impl ServerRules {
         foreign_origin().into()
     }
 
+    /// The error of `call()` without a request where `next/headers` did
+    /// not load (`detail`: why).
+    #[wasm_bindgen(js_name = outsideNext)]
+    pub fn outside_next(&self, call: &str, detail: &str) -> JsValue {
+        rules::outside_next(call, detail).into()
+    }
+
     /// The status of a callback or device login that failed with `code`.
     #[wasm_bindgen(js_name = failureStatus)]
     pub fn failure_status(&self, code: Option<String>) -> u16 {
