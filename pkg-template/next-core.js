@@ -95,15 +95,16 @@ async function nextJar(outside) {
 export function defineMeshAuth(ClientCore, ServerRulesClass, redisStore) {
   /** @param {MeshAuthOptions} options @returns {MeshAuth} */
   return function createMeshAuth(options) {
-    const o = /** @type {any} */ (isObject(options) ? options : {});
-    // `clientSecret` stays in the options: the core's forms carry it.
-    const { secret, store: storeOption, protect, prompt, baseUrl, ...clientOptions } = o;
-    const base = new ClientCore(clientOptions);
+    const o = isObject(options) ? options : {};
+    // One options object for both: the server build's core reads the
+    // client's options and knows createMeshAuth's by name (client::option_names);
+    // ServerRules reads and checks those, and says what this layer runs with.
+    const base = new ClientCore(o);
     /** @type {Settings} */
     const settings = base.settings();
-    const serverStore = storeOption !== undefined && storeOption !== 'cookie';
-    const rules = new ServerRulesClass({ baseUrl, secret, protect }, serverStore, settings.timeoutMs);
+    const rules = new ServerRulesClass(o, settings.timeoutMs);
     const s = rules.settings();
+    const { secret, store: storeOption, prompt, serverStore } = rules.options();
     const provider = new Provider(base, settings);
     const lifetime = new AbortController();
     /** @type {Signals} */
@@ -197,7 +198,7 @@ export function defineMeshAuth(ClientCore, ServerRulesClass, redisStore) {
         this.record = null;
         /** The last record this entry was offered. @type {string | null} */
         this.seen = null;
-        this.core = new ClientCore(clientOptions);
+        this.core = new ClientCore(o);
         const ttl = () => Math.max(1, rules.sessionTtlMs(this.createdAt, Date.now()));
         const adapter = store
           ? {
@@ -408,7 +409,7 @@ export function defineMeshAuth(ClientCore, ServerRulesClass, redisStore) {
       s,
       settings,
       signals,
-      freshCore: () => new ClientCore(clientOptions),
+      freshCore: () => new ClientCore(o),
       open,
       seal,
       respond,

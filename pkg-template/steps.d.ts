@@ -281,6 +281,8 @@ export type GuardStep = { t: 'pass' } | { t: 'login'; status: number; url: strin
 /** The wasm-bindgen class over `client::server_session`. */
 export interface ServerRules {
   settings(): ServerSettings;
+  /** What the layer runs with: `secret` (checked), `store` and `prompt` as given; `serverStore` when the session lives off the cookie. */
+  options(): { secret: string; store: unknown; prompt: string | undefined; serverStore: boolean };
   readCookie(header: string, name: string): string | undefined;
   unseal(value: string): [Uint8Array<ArrayBuffer>, Uint8Array<ArrayBuffer>] | undefined;
   seal(iv: Uint8Array, ciphertext: Uint8Array): string;
@@ -310,4 +312,5 @@ export interface ServerRules {
   redisCommand(args: string[]): string;
 }
 
-export type ServerRulesClass = new (options: unknown, serverStore: boolean, timeoutMs: number) => ServerRules;
+/** Reads `createMeshAuth`'s own options from its whole options object. */
+export type ServerRulesClass = new (options: unknown, timeoutMs: number) => ServerRules;

@@ -10,9 +10,10 @@ use crate::spelling::refuse_unknown;
 
 /// Every option of the client (what [`super::RawOptions`] holds, `storage`
 /// for [`super::storage::StorageChoice`], and `storageKey`), then mesh-sdk/next's
-/// `createMeshAuth` options beyond them: its layer takes those out before the
-/// rest reach the client, and `clientSecret` (a confidential client) is read
-/// by the server build only.
+/// `createMeshAuth` options beyond them: the server build's core accepts
+/// those in the options it reads, `ServerRules` reads them from the same
+/// object (`src/wasm/client/server.rs`), and `clientSecret` (a confidential
+/// client) is read by the server build only.
 pub const OPTIONS: [&str; 21] = [
     "issuer",
     "clientId",

@@ -43,8 +43,6 @@
 
 use crate::error::{Error, ErrorKind, Result};
 
-use super::config::OptionValue;
-
 use super::redirect::{base64url_encode, percent_encode, same_origin_path, PENDING_REDIRECT_TTL_MS};
 use super::refresh::Session;
 use super::token::base64url_decode;
@@ -75,8 +73,6 @@ pub const LOGIN_TTL_SECS: i64 = PENDING_REDIRECT_TTL_MS / 1000;
 /// HKDF-SHA-256's `info` for the cookie key (the salt is empty: `secret` is
 /// required to hold at least [`MIN_SECRET_CHARS`] characters of entropy).
 pub const KEY_INFO: &str = "mesh-sdk/next cookie key v1";
-/// The shortest `secret` accepted.
-pub const MIN_SECRET_CHARS: usize = 32;
 /// AES-GCM's IV length.
 pub const IV_BYTES: usize = 12;
 /// AES-GCM's tag: a sealed value is at least IV + tag long.
@@ -112,61 +108,6 @@ pub const LOGIN_REDIRECT_STATUS: u16 = 307;
 /// The handlers' redirects (to the provider, back to the app): a GET follows.
 pub const HANDLER_REDIRECT_STATUS: u16 = 302;
 const PAYLOAD_VERSION: &str = "1";
-
-/// Whether cookies get `Secure`: always, except over plain HTTP on a
-/// loopback host (development on `localhost`).
-pub fn secure_cookies(base_url: &str) -> bool {
-    let Some(rest) = base_url.strip_prefix("http://") else { return true };
-    let authority = rest.split(['/', '?', '#']).next().unwrap_or("");
-    let host = match authority.strip_prefix('[') {
-        Some(v6) => v6.split(']').next().unwrap_or(""),
-        None => authority.split(':').next().unwrap_or(""),
-    };
-    let host = host.to_ascii_lowercase();
-    let loopback_ip = host.parse::<std::net::IpAddr>().is_ok_and(|ip| ip.is_loopback());
-    !(host == "localhost" || host.ends_with(".localhost") || loopback_ip)
-}
-
-/// `baseUrl` as the app's origin, `scheme://host[:port]`: in lower case and
-/// without the scheme's default port, as browsers send `Origin`, which a
-/// POST must equal. The routes and `protect` match paths from `/`, so a
-/// path (an app under a `basePath`), a query, a fragment or userinfo is
-/// refused, never quoted: userinfo may hold a password.
-pub fn base_url(base_url: &str) -> Result<String> {
-    let refused = |problem: &str| Err(Error::config("baseUrl", problem));
-    let absolute = "must be the app's absolute http(s) URL, such as https://app.example.com";
-    if base_url.chars().any(|c| c.is_control() || c.is_whitespace() || c == '\\') {
-        return refused(absolute);
-    }
-    let Some(parts) = crate::origin::split(base_url) else { return refused(absolute) };
-    let Some(origin) = parts.origin() else { return refused(absolute) };
-    if parts.userinfo {
-        return refused("must not hold a user name or password");
-    }
-    if !matches!(parts.rest, "" | "/") {
-        return refused("must be the app's origin only, such as https://app.example.com: mesh-sdk/next serves its routes and protects paths from / (no path, query or fragment)");
-    }
-    Ok(origin)
-}
-
-/// Checks `secret` (the cookie key's input): long enough, and not a
-/// placeholder such as 32 spaces or `aaaa...`, which pass a length check
-/// and seal every cookie with a key anyone can guess. Random text of 32
-/// characters, hex included, holds far more than [`MIN_SECRET_DISTINCT`]
-/// distinct ones.
-pub fn check_secret(secret: Option<&str>) -> Result<()> {
-    let distinct = |s: &str| {
-        let mut seen = [false; 256];
-        s.bytes().filter(|&b| !std::mem::replace(&mut seen[b as usize], true)).count()
-    };
-    match secret {
-        Some(s) if s.chars().count() >= MIN_SECRET_CHARS && distinct(s) >= MIN_SECRET_DISTINCT => Ok(()),
-        _ => Err(Error::config("secret", "must be a random string of at least 32 characters (openssl rand -base64 32)")),
-    }
-}
-
-/// The fewest distinct characters a `secret` may hold (see [`check_secret`]).
-const MIN_SECRET_DISTINCT: usize = 8;
 
 /// The handler a path names.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -535,22 +476,6 @@ fn under(path: &str, prefix: &str) -> bool {
     prefix.is_empty() || path.strip_prefix(prefix).is_some_and(|rest| rest.is_empty() || rest.starts_with('/'))
 }
 
-/// The middleware's `protect` option: a list of the app's paths (each
-/// from `/`, without query or fragment); absent or `null` protects none.
-pub fn protect_paths(option: &Option<OptionValue>) -> Result<Vec<String>> {
-    let refused = || Error::config("protect", "must be a list of paths such as ['/settings', '/api/keys']");
-    let entries = match option {
-        None | Some(OptionValue::Null) => return Ok(Vec::new()),
-        Some(OptionValue::List(entries)) => entries,
-        Some(_) => return Err(refused()),
-    };
-    let path = |entry: &OptionValue| match entry {
-        OptionValue::Str(p) if p.starts_with('/') && !p.contains(['?', '#']) => Some(p.clone()),
-        _ => None,
-    };
-    entries.iter().map(path).collect::<Option<Vec<String>>>().ok_or_else(refused)
-}
-
 /// The middleware's decision for a request to `path` (with `search`, its
 /// query string or empty).
 pub fn guard(base: &str, path: &str, search: &str, protect: &[String], signed_in: bool) -> Guard {
@@ -567,6 +492,8 @@ pub fn guard(base: &str, path: &str, search: &str, protect: &[String], signed_in
     Guard::Login(url)
 }
 
+mod options;
+pub use options::{base_url, check_secret, protect_paths, secure_cookies, server_store, MIN_SECRET_CHARS};
 pub mod redis;
 
 #[cfg(test)]

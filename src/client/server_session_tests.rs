@@ -1,4 +1,5 @@
 use super::*;
+use crate::client::config::OptionValue;
 use crate::client::refresh::tests::{session_with, T0};
 use crate::client::refresh::{RefreshOutcome, RefreshPolicy, TokenStep};
 use crate::client::token::{ExpirySource, TokenSet};
@@ -352,5 +353,14 @@ fn a_call_outside_nextjs_without_a_request_says_what_to_pass() {
         assert!(e.message().starts_with(&[call, "() without a request"].concat()), "{}", e.message());
         assert!(e.message().contains("(Cannot find package 'next')") && e.message().contains("Next.js"), "{}", e.message());
         assert!(e.message().ends_with(&["pass the request: ", usage].concat()), "{}", e.message());
+    }
+}
+
+#[test]
+fn the_session_lives_off_the_cookie_with_any_store_but_none_and_cookie() {
+    assert!(!server_store(false, None));
+    assert!(!server_store(true, Some("cookie")));
+    for text in [Some("memory"), Some("disk"), Some("Cookie"), None] {
+        assert!(server_store(true, text), "{text:?}: a server store, or refused as one the layer cannot make");
     }
 }

@@ -23,7 +23,7 @@ after(async () => {
 
 /** A connection with the core's rules and settings, as the store makes it. */
 function connection(url) {
-  const rules = new ServerRules({ baseUrl: BASE, secret: SECRET }, true, 10_000);
+  const rules = new ServerRules({ baseUrl: BASE, secret: SECRET, store: 'memory' }, 10_000);
   return new RedisConnection(url, { rules, settings: rules.settings() });
 }
 

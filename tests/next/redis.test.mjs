@@ -47,7 +47,7 @@ async function signedInOnRedis(fn) {
 
 /** A connection with the core's rules and settings, as the store makes it. */
 function connection(url) {
-  const rules = new ServerRules({ baseUrl: BASE, secret: SECRET }, true, 10_000);
+  const rules = new ServerRules({ baseUrl: BASE, secret: SECRET, store: 'memory' }, 10_000);
   return new RedisConnection(url, { rules, settings: rules.settings() });
 }
 
@@ -128,7 +128,7 @@ describe('mesh-sdk/next, server stores', { timeout: 150_000 }, () => {
       assert.equal(grants.refresh_token - beforeCount, 1);
       // Fencing, with the core's scripts: a holder whose lock expired and was
       // taken again can neither write nor delete the session.
-      const { scripts } = new ServerRules({ baseUrl: options.baseUrl, secret: options.secret }, true, 10_000).settings();
+      const { scripts } = new ServerRules({ baseUrl: options.baseUrl, secret: options.secret, store: 'memory' }, 10_000).settings();
       const keys = [`mesh:lock:${sid}`, `mesh:fence:${sid}`];
       const f1 = await conn.command(['EVAL', scripts.acquire, '2', ...keys, '1000', '60000']);
       assert.ok(f1 > 0);
@@ -198,7 +198,7 @@ describe('mesh-sdk/next, server stores', { timeout: 150_000 }, () => {
     const script = `
       import { RedisConnection } from ${JSON.stringify(new URL('../../pkg/next-redis.js', import.meta.url).href)};
       import { ServerRules } from ${JSON.stringify(new URL('../../pkg/server-wasm.js', import.meta.url).href)};
-      const rules = new ServerRules({ baseUrl: 'http://localhost:3000', secret: 'a-test-secret-of-enough-length-0123456789' }, true, 10000);
+      const rules = new ServerRules({ baseUrl: 'http://localhost:3000', secret: 'a-test-secret-of-enough-length-0123456789', store: 'memory' }, 10000);
       const conn = new RedisConnection(process.argv[1], { rules, settings: rules.settings() });
       try {
         await conn.command(['SET', 'mesh:tls', 'yes']);

@@ -35,6 +35,7 @@ describe('mesh-sdk/next, cookie store', { timeout: 80_000 }, () => {
     const url = new URL(login.headers.get('location'));
     assert.equal(url.searchParams.get('code_challenge_method'), 'S256');
     assert.equal(url.searchParams.get('redirect_uri'), `${BASE}/auth/callback`);
+    assert.equal(url.searchParams.get('prompt'), 'consent', "createMeshAuth's prompt");
     const { providerLogin } = await import('./support.mjs');
     const callback = await providerLogin(url.href, idp.users[0]);
     const res = await get(mesh, jar, callback.slice(BASE.length));

@@ -3,7 +3,7 @@
 //! does WebCrypto, cookies, fetches and Redis; what a cookie is called,
 //! holds and looks like, and what a request gets, is decided here.
 
-use js_sys::{Array, Object, Uint8Array};
+use js_sys::{Array, Object, Reflect, Uint8Array};
 use serde::{Deserialize, Serialize};
 use wasm_bindgen::prelude::*;
 
@@ -23,11 +23,20 @@ pub struct ServerRules {
     protect: Vec<String>,
     server_store: bool,
     timeout_ms: i64,
+    /// What the layer executes with (`options()`).
+    secret: String,
+    store: JsValue,
+    prompt: JsValue,
 }
 
-/// `createMeshAuth`'s own options, read by serde-wasm-bindgen into loose
-/// values, so a wrong type is reported by the option's name (the core's
-/// `opt_string`), never by a serde message that names no field.
+/// `createMeshAuth`'s checked options, read from its whole options object
+/// by serde-wasm-bindgen (which reads these fields only) into loose values,
+/// so a wrong type is reported by the option's name (the core's
+/// `opt_string`), never by a serde message that names no field. Its other
+/// own options (`client::option_names::OPTIONS` after the client's) are
+/// `store` and `prompt`, taken as given for the layer (`ServerRules::new`:
+/// read with `Reflect`, which costs the server build 0.6 KB gz less than
+/// serde-wasm-bindgen's `preserve`), and `clientSecret`, the client core's.
 #[derive(Deserialize)]
 #[serde(rename_all = "camelCase")]
 struct ServerOptions {
@@ -168,15 +177,39 @@ fn foreign_origin() -> Object {
 
 #[wasm_bindgen]
 impl ServerRules {
-    /// Checks `createMeshAuth`'s own options (`baseUrl`, `secret`,
-    /// `protect`); `serverStore` when the session lives in Redis or memory.
+    /// Reads and checks `createMeshAuth`'s own options (`baseUrl`,
+    /// `secret`, `protect`, `store`, `prompt`) from the whole options object.
     #[wasm_bindgen(constructor)]
-    pub fn new(options: JsValue, server_store: bool, timeout_ms: f64) -> Result<ServerRules, JsValue> {
+    pub fn new(options: JsValue, timeout_ms: f64) -> Result<ServerRules, JsValue> {
+        let given = |name: &str| Reflect::get(&options, &name.into()).unwrap_or_default();
+        let (store, prompt) = (given("store"), given("prompt"));
         let options: ServerOptions = from_js(options)?;
         let base = rules::base_url(&opt_string("baseUrl", &options.base_url)?.unwrap_or_default())?;
-        rules::check_secret(opt_string("secret", &options.secret)?.as_deref())?;
+        let secret = opt_string("secret", &options.secret)?;
+        rules::check_secret(secret.as_deref())?;
         let protect = rules::protect_paths(&options.protect)?;
-        Ok(ServerRules { secure: rules::secure_cookies(&base), base, protect, server_store, timeout_ms: timeout_ms as i64 })
+        let server_store = rules::server_store(!store.is_undefined(), store.as_string().as_deref());
+        Ok(ServerRules {
+            secure: rules::secure_cookies(&base),
+            base,
+            protect,
+            server_store,
+            timeout_ms: timeout_ms as i64,
+            secret: secret.unwrap_or_default(),
+            store,
+            prompt,
+        })
+    }
+
+    /// What the layer executes with: `{ secret, store, prompt, serverStore }`
+    /// (`secret` checked, `store` and `prompt` as given).
+    pub fn options(&self) -> JsValue {
+        let o = Object::new();
+        text(&o, "secret", &self.secret);
+        set(&o, "store", &self.store);
+        set(&o, "prompt", &self.prompt);
+        set(&o, "serverStore", &JsValue::from_bool(self.server_store));
+        o.into()
     }
 
     /// The constants the layer works with.
