@@ -133,6 +133,15 @@ export const POST = (request) => handlers.POST(at(request));
     const api = await go('/api/keys');
     assert.equal(api.status, 401);
     assert.equal((await api.json()).error, 'login_required');
+    // Next.js hands a HEAD to the GET handler: a link preview or a monitor
+    // starts no login, and the device route's HEAD is its GET without the body.
+    const probe = await go('/auth/login?returnTo=/settings', 'HEAD');
+    assert.equal(probe.status, 405, proc.out.text);
+    assert.equal(probe.headers.get('allow'), 'GET');
+    assert.equal(cookies.size, 0, 'no pending-login cookie');
+    const deviceProbe = await go('/auth/device', 'HEAD');
+    assert.equal(deviceProbe.status, 200, proc.out.text);
+    assert.equal(deviceProbe.headers.get('content-type'), 'application/json');
     const login = await go('/auth/login?returnTo=/settings');
     assert.equal(login.status, 302, proc.out.text);
     const callback = await providerLogin(login.headers.get('location'), idp.users[0], `${base}/`);
