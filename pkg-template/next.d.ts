@@ -108,7 +108,7 @@ export interface MeshAuth {
   middleware(request: Request): Promise<Response | undefined>;
   /**
    * CSRF for your own route handlers that act on the session: a 403 `Response`
-   * (code `foreign_origin`) for a request other than GET, HEAD or OPTIONS whose
+   * (code `forbidden`) for a request other than GET, HEAD or OPTIONS whose
    * `Origin` is not `baseUrl`'s, else `null`. `if (refused) return refused;`
    */
   checkOrigin(request: Request): Response | null;
