@@ -11,6 +11,8 @@ import { providerLogin as providerSignIn } from '../support/provider-login.mjs';
 import { killGroup, live } from '../support/process-group.mjs';
 
 export const BASE = 'http://localhost:3000';
+/** An app on https (the handlers read the Cookie header only, so no TLS is needed): `__Host-` cookies. */
+export const HTTPS_BASE = 'https://app.example.test';
 export const SECRET = 'a-test-secret-of-enough-length-0123456789';
 export const APP_ID = 'mesh-next';
 export const APP_SECRET = 'mesh-next-test-secret-0123456789';
@@ -22,8 +24,8 @@ export const APP_CLIENT = {
   token_endpoint_auth_method: 'client_secret_post',
   grant_types: ['authorization_code', 'refresh_token', 'urn:ietf:params:oauth:grant-type:device_code'],
   response_types: ['code'],
-  redirect_uris: [`${BASE}/auth/callback`],
-  post_logout_redirect_uris: [`${BASE}/`, `${BASE}/bye`],
+  redirect_uris: [`${BASE}/auth/callback`, `${HTTPS_BASE}/auth/callback`],
+  post_logout_redirect_uris: [`${BASE}/`, `${BASE}/bye`, `${HTTPS_BASE}/`],
   scope: 'openid profile offline_access',
 };
 
@@ -52,16 +54,17 @@ export const appOptions = (idp, more = {}) => ({
   ...more,
 });
 
-/** A browser's cookies for BASE, applied from each response. */
+/** A browser's cookies for `base` (BASE), applied from each response. */
 export class Jar {
-  constructor(entries = []) {
+  constructor(entries = [], base = BASE) {
     this.cookies = new Map(entries);
+    this.base = base;
   }
   header() {
     return [...this.cookies].map(([k, v]) => `${k}=${v}`).join('; ');
   }
   request(path, init = {}) {
-    return new Request(new URL(path, BASE), { ...init, headers: { ...(init.headers ?? {}), cookie: this.header() } });
+    return new Request(new URL(path, this.base), { ...init, headers: { ...(init.headers ?? {}), cookie: this.header() } });
   }
   /** @param {Headers} headers */
   apply(headers) {
@@ -69,12 +72,14 @@ export class Jar {
       const [pair] = c.split(';');
       const i = pair.indexOf('=');
       const name = pair.slice(0, i);
+      // A browser drops a __Host- cookie that is not Secure, host-only and Path=/ (RFC 6265bis 4.1.3.2): here that fails the test.
+      if (name.startsWith('__Host-')) assert.ok(/; Secure(;|$)/.test(c) && /; Path=\/(;|$)/.test(c) && !/; Domain=/i.test(c), `a browser refuses ${c}`);
       if (/Max-Age=0(;|$)/.test(c)) this.cookies.delete(name);
       else this.cookies.set(name, pair.slice(i + 1));
     }
   }
   clone() {
-    return new Jar(this.cookies);
+    return new Jar(this.cookies, this.base);
   }
   sessionCookies() {
     return [...this.cookies.keys()].filter((k) => k.startsWith('mesh.session'));
@@ -89,27 +94,27 @@ export async function get(mesh, jar, path) {
 }
 
 /** `handlers.POST` as the app's own page calls it (its `Origin`, or `origin`); the jar takes the response's cookies. */
-export async function post(mesh, jar, path, origin = BASE) {
+export async function post(mesh, jar, path, origin = jar.base) {
   const headers = origin === null ? {} : { origin };
   const res = await mesh.handlers.POST(jar.request(path, { method: 'POST', headers }));
   jar.apply(res.headers);
   return res;
 }
 
-/** Signs in at the provider's pages and returns the URL it sends the browser back to. */
-export const providerLogin = (authorizeUrl, user) => providerSignIn(authorizeUrl, user, `${BASE}/`);
+/** Signs in at the provider's pages and returns the URL it sends the browser back to (on `base`). */
+export const providerLogin = (authorizeUrl, user, base = BASE) => providerSignIn(authorizeUrl, user, `${base}/`);
 
 /** /auth/login → the provider → the callback URL (not yet called). */
-export async function startLogin(mesh, jar, idp, returnTo = '/settings') {
+export async function startLogin(mesh, jar, idp, returnTo = '/settings', user = idp.users[0]) {
   const res = await get(mesh, jar, `/auth/login?returnTo=${encodeURIComponent(returnTo)}`);
   assert.equal(res.status, 302);
-  return providerLogin(res.headers.get('location'), idp.users[0]);
+  return providerLogin(res.headers.get('location'), user, jar.base);
 }
 
-/** A whole login; returns the callback's response. */
-export async function signIn(mesh, jar, idp, returnTo) {
-  const callback = await startLogin(mesh, jar, idp, returnTo);
-  const res = await get(mesh, jar, callback.slice(BASE.length));
+/** A whole login (as `user`, the first by default); returns the callback's response. */
+export async function signIn(mesh, jar, idp, returnTo, user) {
+  const callback = await startLogin(mesh, jar, idp, returnTo, user);
+  const res = await get(mesh, jar, callback.slice(jar.base.length));
   assert.equal(res.status, 302, await res.clone().text());
   return res;
 }
