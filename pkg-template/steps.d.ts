@@ -243,6 +243,7 @@ export interface SessionPayload {
 export type RespValue = string | number | null | RespValue[];
 
 export interface ServerSettings {
+  /** The cookies' names as `baseUrl` has them: `__Host-mesh.session` when `Secure`, `mesh.session` on plain-HTTP loopback. */
   sessionCookie: string;
   loginCookie: string;
   /** The pending device login's cookie. */

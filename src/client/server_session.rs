@@ -39,7 +39,8 @@
 //! user out nor drive a login.
 //!
 //! A sealed value longer than [`CHUNK_CHARS`] is written as `name.0`,
-//! `name.1`, … (browsers drop cookies over 4096 bytes).
+//! `name.1`, … (browsers drop cookies over 4096 bytes). With `Secure`
+//! cookies every name carries the `__Host-` prefix ([`cookie_name`]).
 
 use crate::error::{Error, ErrorKind, Result};
 
@@ -53,6 +54,13 @@ pub const SESSION_COOKIE: &str = "mesh.session";
 pub const LOGIN_COOKIE: &str = "mesh.login";
 /// The pending device login's cookie.
 pub const DEVICE_COOKIE: &str = "mesh.device";
+/// The prefix of every cookie name when cookies are `Secure`. A browser
+/// keeps a `__Host-` cookie only if it is `Secure`, host-only (no `Domain`)
+/// and `Path=/` (RFC 6265bis 4.1.3.2), so no other host can set one. A bare
+/// `mesh.session` can be set for the app by a sibling subdomain
+/// (`Domain=example.com`): sealing stops forgery, not a sealed session of
+/// the attacker's own (login CSRF, session fixation) nor an overwrite.
+pub const HOST_PREFIX: &str = "__Host-";
 /// Characters of a sealed value per cookie: with the name and attributes a
 /// `Set-Cookie` stays under the 4096 bytes every browser keeps.
 pub const CHUNK_CHARS: usize = 3800;
@@ -383,6 +391,18 @@ pub fn parse_cookie_header(header: &str) -> Vec<(String, String)> {
         .collect()
 }
 
+/// The name cookie `name` ([`SESSION_COOKIE`], [`LOGIN_COOKIE`],
+/// [`DEVICE_COOKIE`]) goes by: [`HOST_PREFIX`]ed when cookies are `secure`
+/// ([`secure_cookies`]); plain-HTTP loopback development keeps the bare
+/// name, as browsers refuse a `__Host-` cookie without `Secure`.
+pub fn cookie_name(name: &str, secure: bool) -> String {
+    if secure {
+        [HOST_PREFIX, name].concat()
+    } else {
+        name.to_owned()
+    }
+}
+
 fn chunk_name(name: &str, i: usize) -> String {
     [name, ".", &i.to_string()].concat()
 }
@@ -435,6 +455,11 @@ const TOO_LARGE: &str = "the session is too large for its cookie (over 11,400 ch
 /// The cookies that make `name` hold `value` (`None`: deleted) for
 /// `max_age_secs`, given the cookie names the request carried: the value
 /// whole or in chunks, and deletions of the request's other parts of it.
+/// A `__Host-` name also deletes the bare name and its chunks, as versions
+/// before the prefix wrote them: never read (that would reopen what the
+/// prefix closes), they would be sent with every request until they expire.
+/// A bare cookie a sibling set with `Domain` outlives this host-only
+/// deletion, and is ignored as well.
 pub fn write_cookie(name: &str, value: Option<&str>, max_age_secs: i64, secure: bool, present: &[String]) -> Result<Vec<CookieWrite>> {
     let mut out = Vec::new();
     if let Some(value) = value {
@@ -450,7 +475,9 @@ pub fn write_cookie(name: &str, value: Option<&str>, max_age_secs: i64, secure: 
             }
         }
     }
-    for old in present.iter().filter(|p| *p == name || is_chunk_of(p, name)) {
+    let stale = name.strip_prefix(HOST_PREFIX);
+    let part_of = |p: &str, n: &str| p == n || is_chunk_of(p, n);
+    for old in present.iter().filter(|p| part_of(p, name) || stale.is_some_and(|n| part_of(p, n))) {
         if !out.iter().any(|w| &w.name == old) {
             out.push(CookieWrite { name: old.clone(), value: String::new(), max_age_secs: 0, secure });
         }

@@ -13,13 +13,56 @@ fn names(writes: &[CookieWrite]) -> Vec<(&str, i64)> {
 }
 
 #[test]
-fn secure_outside_loopback_http() {
+fn secure_and_host_prefixed_outside_loopback_http() {
+    let names = |url: &str| [SESSION_COOKIE, LOGIN_COOKIE, DEVICE_COOKIE].map(|n| cookie_name(n, secure_cookies(url)));
     for url in ["https://app.example.com", "https://localhost:3000", "http://app.example.com", "http://127.evil.com", "http://localhost.evil.com"] {
         assert!(secure_cookies(url), "{url}");
+        assert_eq!(names(url), ["__Host-mesh.session", "__Host-mesh.login", "__Host-mesh.device"], "{url}");
     }
+    // A `__Host-` cookie without `Secure` is refused by browsers.
     for url in ["http://localhost:3000", "http://127.0.0.1:3000/x", "http://[::1]:3000", "http://app.localhost", "http://LOCALHOST"] {
         assert!(!secure_cookies(url), "{url}");
+        assert_eq!(names(url), ["mesh.session", "mesh.login", "mesh.device"], "{url}");
     }
+}
+
+#[test]
+fn a_host_cookie_is_written_as_browsers_keep_it_and_never_read_from_the_bare_name() {
+    let name = cookie_name(SESSION_COOKIE, true);
+    let big = "v".repeat(CHUNK_CHARS + 1);
+    let writes = write_cookie(&name, Some(&big), 60, true, &[]).unwrap();
+    assert_eq!(names(&writes), vec![("__Host-mesh.session.0", 60), ("__Host-mesh.session.1", 60)]);
+    for w in &writes {
+        // RFC 6265bis 4.1.3.2: Secure, Path=/, no Domain.
+        let header = w.header();
+        assert!(header.ends_with("; Secure") && header.contains("; Path=/;") && !header.to_ascii_lowercase().contains("domain"), "{header}");
+    }
+    // A sibling subdomain can set the bare name (with its Domain), never the prefixed one.
+    let planted = parse_cookie_header("mesh.session=sealed-by-the-attacker; mesh.session.0=a; mesh.session.1=b");
+    assert_eq!(read_cookie(&planted, &name), None);
+    let both = parse_cookie_header("mesh.session=planted; __Host-mesh.session=mine");
+    assert_eq!(read_cookie(&both, &name).as_deref(), Some("mine"));
+}
+
+#[test]
+fn a_host_cookie_write_deletes_the_bare_cookies_an_older_version_left() {
+    let present: Vec<String> = ["mesh.session", "mesh.session.0", "mesh.session.1", "mesh.sessionx", "mesh.login", "__Host-mesh.session.2", "other"].map(String::from).into();
+    let writes = write_cookie(&cookie_name(SESSION_COOKIE, true), Some("v"), 60, true, &present).unwrap();
+    assert_eq!(
+        names(&writes),
+        vec![("__Host-mesh.session", 60), ("mesh.session", 0), ("mesh.session.0", 0), ("mesh.session.1", 0), ("__Host-mesh.session.2", 0)]
+    );
+    // The deletions carry the attributes the old cookies were set with (https: Secure).
+    assert!(writes.iter().all(|w| w.header().ends_with("; HttpOnly; SameSite=Lax; Secure")));
+    // Signing out deletes both generations; a request without old cookies gets no extra header.
+    let out = write_cookie(&cookie_name(SESSION_COOKIE, true), None, 0, true, &present).unwrap();
+    assert_eq!(names(&out), vec![("mesh.session", 0), ("mesh.session.0", 0), ("mesh.session.1", 0), ("__Host-mesh.session.2", 0)]);
+    assert_eq!(names(&write_cookie(&cookie_name(LOGIN_COOKIE, true), Some("v"), 60, true, &["__Host-mesh.login".into()]).unwrap()), vec![("__Host-mesh.login", 60)]);
+    // Each cookie clears its own old name only; a bare name (loopback HTTP) has no older one.
+    let login = write_cookie(&cookie_name(LOGIN_COOKIE, true), None, 0, true, &present).unwrap();
+    assert_eq!(names(&login), vec![("mesh.login", 0)]);
+    let plain = write_cookie(SESSION_COOKIE, None, 0, false, &["__Host-mesh.session".into(), "mesh.login".into()]).unwrap();
+    assert!(plain.is_empty());
 }
 
 #[test]

@@ -10,8 +10,9 @@ use crate::error::{Error, Result};
 /// The shortest `secret` accepted.
 pub const MIN_SECRET_CHARS: usize = 32;
 
-/// Whether cookies get `Secure`: always, except over plain HTTP on a
-/// loopback host (development on `localhost`).
+/// Whether cookies get `Secure`, and with it the `__Host-` name
+/// ([`super::cookie_name`]): always, except over plain HTTP on a loopback
+/// host (development on `localhost`).
 pub fn secure_cookies(base_url: &str) -> bool {
     let Some(parts) = crate::origin::split(base_url).filter(|p| p.scheme.eq_ignore_ascii_case("http")) else { return true };
     let host = parts.host.trim_start_matches('[').trim_end_matches(']').to_ascii_lowercase();

@@ -65,9 +65,9 @@ fn to_js<T: Serialize>(value: &T) -> JsValue {
 #[derive(Serialize)]
 #[serde(rename_all = "camelCase")]
 struct Settings {
-    session_cookie: &'static str,
-    login_cookie: &'static str,
-    device_cookie: &'static str,
+    session_cookie: String,
+    login_cookie: String,
+    device_cookie: String,
     key_info: &'static str,
     redirect_uri: String,
     iv_bytes: usize,
@@ -212,12 +212,13 @@ impl ServerRules {
         o.into()
     }
 
-    /// The constants the layer works with.
+    /// The constants the layer works with; the cookie names as `baseUrl`
+    /// has them (`__Host-` prefixed unless plain-HTTP loopback).
     pub fn settings(&self) -> JsValue {
         to_js(&Settings {
-            session_cookie: rules::SESSION_COOKIE,
-            login_cookie: rules::LOGIN_COOKIE,
-            device_cookie: rules::DEVICE_COOKIE,
+            session_cookie: rules::cookie_name(rules::SESSION_COOKIE, self.secure),
+            login_cookie: rules::cookie_name(rules::LOGIN_COOKIE, self.secure),
+            device_cookie: rules::cookie_name(rules::DEVICE_COOKIE, self.secure),
             key_info: rules::KEY_INFO,
             redirect_uri: rules::redirect_uri(&self.base),
             iv_bytes: rules::IV_BYTES,
