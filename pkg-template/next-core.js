@@ -17,12 +17,13 @@ import { deviceRoutes } from './next-device.js';
 import { Provider } from './provider.js';
 import { RedirectLogin } from './redirect.js';
 import { SessionKeeper } from './session.js';
+import { nextJar, requestJar } from './next-jar.js';
 import { isObject, requestOf } from './transfer.js';
 
-/** @import { TokenReady, ServerClientCore, ServerClientCoreClass, ServerRules, ServerRulesClass, ServerSettings, SessionPayload, CookieWrite, Settings, DispatchStep } from './steps.js' */
+/** @import { TokenReady, ServerClientCore, ServerClientCoreClass, ServerRules, ServerRulesClass, ServerSettings, SessionPayload, Settings, DispatchStep } from './steps.js' */
 /** @import { Signals } from './transfer.js' */
 /** @import { MeshAuthOptions, MeshAuth, MeshServerSession, ServerStore } from './next.js' */
-/** @typedef {{ header: string, write(writes: CookieWrite[]): void }} Jar */
+/** @import { Jar } from './next-jar.js' */
 /** @typedef {{ rules: ServerRules, settings: ServerSettings, core: ServerClientCore }} StoreContext */
 
 const encoder = new TextEncoder();
@@ -46,45 +47,6 @@ function memoryStore() {
       records.delete(sid);
     },
     withLock: null,
-  };
-}
-
-/** The cookies of a `Request`; what is set goes to `headers` (when given). @param {Request} request @param {Headers} [headers] @returns {Jar} */
-function requestJar(request, headers) {
-  return {
-    header: request.headers.get('cookie') ?? '',
-    write(writes) {
-      for (const w of writes) headers?.append('set-cookie', w.header);
-    },
-  };
-}
-
-/**
- * Next.js's `cookies()`: writable in route handlers and server actions; a
- * server component cannot set cookies. Outside Next.js `next/headers` does
- * not load: `outside(e)` is the error then.
- * @param {(e: unknown) => Error} outside @returns {Promise<Jar>}
- */
-async function nextJar(outside) {
-  let headersModule;
-  try {
-    // @ts-ignore: next is the app's dependency, not this package's.
-    headersModule = await import('next/headers');
-  } catch (e) {
-    throw outside(e);
-  }
-  const store = await headersModule.cookies();
-  return {
-    header: store.getAll().map((/** @type {{ name: string, value: string }} */ c) => `${c.name}=${c.value}`).join('; '),
-    write(writes) {
-      for (const w of writes) {
-        try {
-          store.set(w.name, w.value, w.options);
-        } catch {
-          // A server component: the response is streaming; the cached session keeps the new tokens.
-        }
-      }
-    },
   };
 }
 
