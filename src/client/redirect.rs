@@ -132,6 +132,19 @@ pub fn code_verifier(random: &[u8; RANDOM_BYTES]) -> String {
     login_secrets(random).2
 }
 
+/// `prompt` (OIDC Core 3.1.2.1): the values providers define, space-separated.
+/// mesh-sdk/next checks its option when `createMeshAuth` runs, not at the
+/// first login.
+pub fn check_prompt(prompt: Option<&str>) -> Result<()> {
+    let known = ["none", "login", "consent", "select_account"];
+    match prompt {
+        Some(p) if p.is_empty() || !p.split(' ').all(|v| known.contains(&v)) => {
+            Err(Error::config("prompt", "must be none, login, consent or select_account (space-separated)"))
+        }
+        _ => Ok(()),
+    }
+}
+
 /// Builds the authorization URL and the pending record. `verifier_sha256`
 /// is the SHA-256 of [`code_verifier`]`(random)`; only S256 is ever sent.
 #[allow(clippy::too_many_arguments)]
@@ -151,12 +164,7 @@ pub fn authorize_url(
     if !is_http_url(&options.redirect_uri) || options.redirect_uri.contains('#') {
         return Err(Error::config("redirectUri", "must be an absolute http(s) URL without a fragment"));
     }
-    if let Some(prompt) = &options.prompt {
-        let known = ["none", "login", "consent", "select_account"];
-        if prompt.is_empty() || !prompt.split(' ').all(|p| known.contains(&p)) {
-            return Err(Error::config("prompt", "must be none, login, consent or select_account (space-separated)"));
-        }
-    }
+    check_prompt(options.prompt.as_deref())?;
     check_extra_params(&options.extra_params)?;
     if verifier_sha256.len() != 32 {
         return Err(Error::new(ErrorKind::InvalidConfig, "the code challenge must be a SHA-256 digest"));

@@ -107,6 +107,9 @@ describe('mesh-sdk/next, cookie store', { timeout: 80_000 }, () => {
     refused({ baseUrl: 'app.example.com' }, 'baseUrl');
     refused({ store: 'disk' }, 'store');
     refused({ protect: ['settings'] }, 'protect');
+    // Checked when the app starts, not at its first sign-in.
+    refused({ prompt: 'always' }, 'prompt');
+    refused({ prompt: 42 }, 'prompt');
     // Read through serde-wasm-bindgen: a wrong type still names its option.
     for (const protect of ['/settings', 42, { '/settings': true }, ['/settings', 42]]) refused({ protect }, 'protect');
     refused({ baseUrl: 42 }, 'baseUrl');

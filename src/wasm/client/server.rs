@@ -42,6 +42,10 @@ pub struct ServerRules {
 struct ServerOptions {
     #[serde(default)]
     base_url: Option<OptionValue>,
+    /// Checked here too, so a wrong value fails `createMeshAuth`, not the
+    /// first login.
+    #[serde(default)]
+    prompt: Option<OptionValue>,
     #[serde(default)]
     secret: Option<OptionValue>,
     #[serde(default)]
@@ -188,6 +192,7 @@ impl ServerRules {
         let secret = opt_string("secret", &options.secret)?;
         rules::check_secret(secret.as_deref())?;
         let protect = rules::protect_paths(&options.protect)?;
+        crate::client::redirect::check_prompt(opt_string("prompt", &options.prompt)?.as_deref())?;
         let server_store = rules::server_store(!store.is_undefined(), store.as_string().as_deref());
         Ok(ServerRules {
             secure: rules::secure_cookies(&base),
