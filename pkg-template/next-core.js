@@ -66,20 +66,19 @@ export function defineMeshAuth(ClientCore, ServerRulesClass, redisStore) {
     const settings = base.settings();
     const rules = new ServerRulesClass(o, settings.timeoutMs);
     const s = rules.settings();
-    const { secret, store: storeOption, prompt, serverStore } = rules.options();
+    const { secret, store: storeOption, prompt, serverStore, storeKind, redisUrl } = rules.options();
     const provider = new Provider(base, settings);
     const lifetime = new AbortController();
     /** @type {Signals} */
     const signals = [lifetime.signal, undefined];
-    /** @type {(() => Promise<ServerStore>) | null} */
-    let makeStore = null;
-    if (storeOption === 'memory') makeStore = async () => memoryStore();
-    else if (isObject(storeOption) && typeof storeOption.redis === 'string') {
-      const url = storeOption.redis;
+    /** The store the core named (`cookie`: none). @type {Record<string, () => Promise<ServerStore>>} */
+    const makers = {
+      memory: async () => memoryStore(),
       // The edge entry has no sockets: its middleware reads the cookie only, and anything else says why it cannot.
-      makeStore = () => (redisStore ? redisStore(url, { rules, settings: s, core: base }) : Promise.reject(base.failure('storage_unavailable', 'redis', 'no sockets in the edge runtime')));
-    } else if (isObject(storeOption) && typeof storeOption.get === 'function') makeStore = async () => /** @type {ServerStore} */ (storeOption);
-    else if (serverStore) throw base.failure('store_option');
+      redis: () => (redisStore ? redisStore(/** @type {string} */ (redisUrl), { rules, settings: s, core: base }) : Promise.reject(base.failure('storage_unavailable', 'redis', 'no sockets in the edge runtime'))),
+      custom: async () => /** @type {ServerStore} */ (storeOption),
+    };
+    const makeStore = makers[storeKind] ?? null;
     /** @type {Promise<ServerStore> | null} */
     let storePromise = null;
     // Made on first use, not at import. A store that could not be made is

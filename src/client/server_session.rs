@@ -520,7 +520,7 @@ pub fn guard(base: &str, path: &str, search: &str, protect: &[String], signed_in
 }
 
 mod options;
-pub use options::{base_url, check_secret, protect_paths, secure_cookies, server_store, MIN_SECRET_CHARS};
+pub use options::{base_url, check_secret, protect_paths, secure_cookies, Store, StoreShape, MIN_SECRET_CHARS};
 pub mod redis;
 
 #[cfg(test)]

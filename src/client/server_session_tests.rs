@@ -400,10 +400,17 @@ fn a_call_outside_nextjs_without_a_request_says_what_to_pass() {
 }
 
 #[test]
-fn the_session_lives_off_the_cookie_with_any_store_but_none_and_cookie() {
-    assert!(!server_store(false, None));
-    assert!(!server_store(true, Some("cookie")));
-    for text in [Some("memory"), Some("disk"), Some("Cookie"), None] {
-        assert!(server_store(true, text), "{text:?}: a server store, or refused as one the layer cannot make");
+fn the_store_option_names_where_the_session_lives() {
+    use StoreShape::*;
+    assert_eq!(Store::of(Absent).unwrap(), Store::Cookie);
+    assert_eq!(Store::of(Text("cookie".into())).unwrap(), Store::Cookie);
+    assert_eq!(Store::of(Text("memory".into())).unwrap(), Store::Memory);
+    assert_eq!(Store::of(Redis("redis://127.0.0.1:6379".into())).unwrap(), Store::Redis("redis://127.0.0.1:6379".into()));
+    assert_eq!(Store::of(Methods).unwrap(), Store::Custom);
+    assert!(!Store::Cookie.is_server() && Store::Memory.is_server() && Store::Custom.is_server());
+    for shape in [Text("disk".into()), Text("Cookie".into()), Text(String::new()), Other] {
+        let e = Store::of(shape.clone()).unwrap_err();
+        assert_eq!(e.code(), "invalid_config", "{shape:?}");
+        assert!(e.message().contains("`store`"), "{shape:?}: {}", e.message());
     }
 }

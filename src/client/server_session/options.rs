@@ -77,9 +77,54 @@ pub fn protect_paths(option: &Option<OptionValue>) -> Result<Vec<String>> {
     entries.iter().map(path).collect::<Option<Vec<String>>>().ok_or_else(refused)
 }
 
-/// Whether the session's record lives in a server store, the cookie holding
-/// only its id: any `store` but none and `'cookie'` (`given`: the option is
-/// set; `text`: its value when a string).
-pub fn server_store(given: bool, text: Option<&str>) -> bool {
-    given && text != Some("cookie")
+/// The `store` option as the binding reads it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum StoreShape {
+    Absent,
+    Text(String),
+    /// An object whose `redis` is a string (the URL).
+    Redis(String),
+    /// An object with a `get` method: the app's own store.
+    Methods,
+    /// Anything else.
+    Other,
+}
+
+/// Where the session's record lives: in the cookie, or in a server store
+/// (the cookie then holds only its id).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Store {
+    Cookie,
+    Memory,
+    Redis(String),
+    Custom,
+}
+
+impl Store {
+    /// The store `store` names; another value is refused (`store_option`).
+    pub fn of(shape: StoreShape) -> Result<Store> {
+        match shape {
+            StoreShape::Absent => Ok(Store::Cookie),
+            StoreShape::Text(t) if t == "cookie" => Ok(Store::Cookie),
+            StoreShape::Text(t) if t == "memory" => Ok(Store::Memory),
+            StoreShape::Redis(url) => Ok(Store::Redis(url)),
+            StoreShape::Methods => Ok(Store::Custom),
+            _ => Err(crate::client::failure::failure("store_option", "", "")),
+        }
+    }
+
+    /// Whether the record lives off the cookie.
+    pub fn is_server(&self) -> bool {
+        *self != Store::Cookie
+    }
+
+    /// Its name for the layer, which makes the store of that name.
+    pub fn kind(&self) -> &'static str {
+        match self {
+            Store::Cookie => "cookie",
+            Store::Memory => "memory",
+            Store::Redis(_) => "redis",
+            Store::Custom => "custom",
+        }
+    }
 }

@@ -21,7 +21,7 @@ pub struct ServerRules {
     base: String,
     secure: bool,
     protect: Vec<String>,
-    server_store: bool,
+    store_kind: rules::Store,
     timeout_ms: i64,
     /// What the layer executes with (`options()`).
     secret: String,
@@ -179,6 +179,27 @@ fn foreign_origin() -> Object {
     refusal(rules::FOREIGN_ORIGIN_STATUS, Some(failure("foreign_origin", "", "")))
 }
 
+/// The `store` option's shape, for [`rules::Store::of`].
+fn store_shape(store: &JsValue) -> rules::StoreShape {
+    use rules::StoreShape::*;
+    if store.is_undefined() {
+        return Absent;
+    }
+    if let Some(text) = store.as_string() {
+        return Text(text);
+    }
+    if store.is_object() {
+        let field = |name: &str| Reflect::get(store, &name.into()).unwrap_or_default();
+        if let Some(url) = field("redis").as_string() {
+            return Redis(url);
+        }
+        if field("get").is_function() {
+            return Methods;
+        }
+    }
+    Other
+}
+
 #[wasm_bindgen]
 impl ServerRules {
     /// Reads and checks `createMeshAuth`'s own options (`baseUrl`,
@@ -193,12 +214,12 @@ impl ServerRules {
         rules::check_secret(secret.as_deref())?;
         let protect = rules::protect_paths(&options.protect)?;
         crate::client::redirect::check_prompt(opt_string("prompt", &options.prompt)?.as_deref())?;
-        let server_store = rules::server_store(!store.is_undefined(), store.as_string().as_deref());
+        let store_kind = rules::Store::of(store_shape(&store))?;
         Ok(ServerRules {
             secure: rules::secure_cookies(&base),
             base,
             protect,
-            server_store,
+            store_kind,
             timeout_ms: timeout_ms as i64,
             secret: secret.unwrap_or_default(),
             store,
@@ -206,14 +227,19 @@ impl ServerRules {
         })
     }
 
-    /// What the layer executes with: `{ secret, store, prompt, serverStore }`
-    /// (`secret` checked, `store` and `prompt` as given).
+    /// What the layer executes with: `{ secret, store, prompt, serverStore,
+    /// storeKind, redisUrl }` (`secret` checked, `store` and `prompt` as
+    /// given; which store to make, and Redis's URL).
     pub fn options(&self) -> JsValue {
         let o = Object::new();
         text(&o, "secret", &self.secret);
         set(&o, "store", &self.store);
         set(&o, "prompt", &self.prompt);
-        set(&o, "serverStore", &JsValue::from_bool(self.server_store));
+        set(&o, "serverStore", &JsValue::from_bool(self.store_kind.is_server()));
+        text(&o, "storeKind", self.store_kind.kind());
+        if let rules::Store::Redis(url) = &self.store_kind {
+            text(&o, "redisUrl", url);
+        }
         o.into()
     }
 
@@ -349,7 +375,7 @@ impl ServerRules {
     /// The session cookie's plaintext; `record` only with the cookie store.
     #[wasm_bindgen(js_name = sessionPayload)]
     pub fn session_payload(&self, sid: String, created_at: f64, record: Option<String>) -> String {
-        let record = if self.server_store { None } else { record };
+        let record = if self.store_kind.is_server() { None } else { record };
         SessionPayload { sid, created_at: created_at as i64, record }.encode()
     }
 
@@ -357,7 +383,7 @@ impl ServerRules {
     /// `null` when it is not a live session of this store.
     #[wasm_bindgen(js_name = openSession)]
     pub fn open_session(&self, plaintext: &str, now: f64) -> JsValue {
-        let Some(p) = SessionPayload::decode(plaintext, self.server_store, now as i64) else { return JsValue::NULL };
+        let Some(p) = SessionPayload::decode(plaintext, self.store_kind.is_server(), now as i64) else { return JsValue::NULL };
         let ttl_ms = p.ttl_ms(now as i64);
         let expires_at = crate::client::token::unix_secs(p.created_at.saturating_add(rules::SESSION_MAX_MS));
         to_js(&OpenedSession { sid: p.sid, created_at: p.created_at, record: p.record, ttl_ms, expires_at })
