@@ -7,7 +7,7 @@
 
 import { sleep, transfer } from './transfer.js';
 
-/** @import { ClientCore, CallRecord, TokenReady } from './steps.js' */
+/** @import { ClientCore, CallRecord, Settings, TokenReady } from './steps.js' */
 /** @import { Signals, Transfer } from './transfer.js' */
 /** @import { SessionKeeper } from './session.js' */
 /** @typedef {{ header: [string, string], credential: Partial<CallRecord> }} Auth */
@@ -19,24 +19,24 @@ export function bearer(ready) {
 }
 
 /**
- * @param {ClientCore} core @param {SessionKeeper} keeper @param {number} timeoutMs
+ * @param {ClientCore} core @param {SessionKeeper} keeper @param {Settings} settings the core's: the deadline, the attempts
  * @param {Request} request @param {string} path @param {Signals} signals
  * @param {(ready?: TokenReady) => Promise<Auth>} authOf the credential: of `ready`, else the keeper's current one
  * @returns {Promise<[Transfer, CallRecord]>}
  */
-export async function sendApiCall(core, keeper, timeoutMs, request, path, signals, authOf) {
+export async function sendApiCall(core, keeper, settings, request, path, signals, authOf) {
   let auth = await authOf();
   const now = Date.now();
   /** @type {CallRecord} */
   const call = { method: request.method, path, started: now, sent: now, auth: 0, transient: 0 };
-  // At most one auth retry plus `maxRequestRetries` transient ones; the cap is a backstop.
-  for (let attempt = 0; attempt < 16; attempt++) {
+  // The core's steps end the call within maxAttempts; the cap is a backstop.
+  for (let attempt = 0; attempt < settings.maxAttempts; attempt++) {
     call.sent = Date.now();
     Object.assign(call, auth.credential);
     let response;
     let error;
     try {
-      response = await transfer(core, request, [auth.header], timeoutMs, signals, 'API request');
+      response = await transfer(core, request, [auth.header], settings.timeoutMs, signals, 'API request');
     } catch (e) {
       error = /** @type {any} */ (e);
     }

@@ -229,7 +229,7 @@ export function defineMeshClient(ClientCore, loadRedirect) {
     /** Sends `request` with the credential, by the core's request policy (api-call.js). @param {Request} request @param {string} path @param {AbortSignal} [signal] @returns {Promise<[Transfer, CallRecord]>} */
     #send(request, path, signal) {
       this.#keeper.alive();
-      return sendApiCall(this.#core, this.#keeper, this.#s.timeoutMs, request, path, this.#keeper.signals(signal), (ready) => this.#auth(ready));
+      return sendApiCall(this.#core, this.#keeper, this.#s, request, path, this.#keeper.signals(signal), (ready) => this.#auth(ready));
     }
 
     /** `fetch` on the API with the credential attached: the real Response. @param {RequestInfo | URL} input @param {RequestInit} [init] */

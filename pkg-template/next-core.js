@@ -502,7 +502,7 @@ export function defineMeshAuth(ClientCore, ServerRulesClass, redisStore) {
         const [call, signal] = requestOf(url, input, init);
         const authOf = async (/** @type {TokenReady | undefined} */ ready) => bearer(ready ?? (await entry.keeper.accessToken()));
         try {
-          const [answer] = await sendApiCall(entry.core, entry.keeper, settings.timeoutMs, call, path, entry.keeper.signals(signal), authOf);
+          const [answer] = await sendApiCall(entry.core, entry.keeper, settings, call, path, entry.keeper.signals(signal), authOf);
           const body = await answer.raw.arrayBuffer();
           answer.stop();
           const type = answer.header('content-type');

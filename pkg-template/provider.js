@@ -118,8 +118,8 @@ export class Provider {
     const core = this.core;
     const endpoints = await this.endpoints(signals);
     // Each round sleeps at least the interval (>= 1 s) until the code's
-    // expiry, so the poller bounds the loop; the cap is a backstop.
-    for (let round = 0; round < 100000; round++) {
+    // expiry, so the poller bounds the loop; the core's cap is a backstop.
+    for (let round = 0; round < this.s.maxPolls; round++) {
       check(core, signals);
       const polled = await this.pollOnce(core, userCode, deviceCode, endpoints, signals);
       if (polled.session) return polled.session;

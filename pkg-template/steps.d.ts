@@ -122,6 +122,10 @@ export interface Settings {
   storageSettleMs: number;
   /** How long a tab lets racing lease writes land before reading back who won. */
   leaseSettleMs: number;
+  /** The most attempts of one API call (the core's request policy: a backstop on the layer's loop). */
+  maxAttempts: number;
+  /** The most polls of one device login (a backstop: the poller ends the loop at the code's expiry). */
+  maxPolls: number;
 }
 
 /** The wasm-bindgen class over the sans-IO core. */

@@ -30,6 +30,11 @@ pub const DEFAULT_INTERVAL_SECS: i64 = 5;
 pub const SLOW_DOWN_STEP_SECS: i64 = 5;
 /// Consecutive network errors / 5xx tolerated before giving up.
 pub const MAX_TRANSIENT_FAILURES: u32 = 5;
+/// The layer's backstop on one device login's polls (`poll_limit`). The
+/// poller ends the loop: each poll waits at least the interval (1 s or
+/// more) until the code's expiry, which is the provider's and has no cap of
+/// ours, so this bounds a provider's year-long `expires_in` to about a day.
+pub const MAX_POLLS: u32 = 100_000;
 
 /// The device authorization response (RFC 8628 §3.2).
 #[derive(Debug, Clone, PartialEq, Deserialize)]

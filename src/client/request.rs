@@ -20,6 +20,13 @@ pub struct RequestPolicy {
 }
 
 impl RequestPolicy {
+    /// The most attempts [`decide`] can ask for: the first, one after a
+    /// 401, and the transient retries. The layer's loop stops there too, a
+    /// backstop that ends as `request_retries` should a step repeat.
+    pub fn max_attempts(&self) -> u32 {
+        2 + self.max_retries
+    }
+
     pub fn from_config(c: &ClientConfig) -> Self {
         RequestPolicy {
             treat_404_as_unauthorized: c.treat_404_as_unauthorized,
@@ -363,6 +370,27 @@ mod tests {
 
     fn run(req: &SentRequest, r: Response, current: u64) -> Decision {
         decide(req, r, current, &RequestPolicy::default(), T0 + 100, 0.0)
+    }
+
+    #[test]
+    fn no_call_takes_more_attempts_than_max_attempts_the_layers_backstop() {
+        for max_retries in 0..=10 {
+            let policy = RequestPolicy { max_retries, timeout_ms: 3_600_000, ..RequestPolicy::default() };
+            let mut req = bearer("GET", 1);
+            let mut attempts = 1;
+            // The longest call: a 401 first, then a 503 each time.
+            loop {
+                let answer = if req.auth_retries == 0 { st(401) } else { st(503) };
+                match decide(&req, answer, 1, &policy, T0 + 100, 0.0) {
+                    Decision::RefreshAndRetry { .. } | Decision::RetryWithCurrentToken => req.auth_retries += 1,
+                    Decision::RetryAfter { .. } => req.transient_retries += 1,
+                    Decision::Return | Decision::Fail(_) => break,
+                }
+                attempts += 1;
+                assert!(attempts <= policy.max_attempts(), "{max_retries} retries: attempt {attempts}");
+            }
+            assert_eq!(attempts, policy.max_attempts(), "the bound is exact: {max_retries} retries");
+        }
     }
 
     #[test]

@@ -197,6 +197,8 @@ impl ClientCore {
         ms("lockWaitMs", lock_wait_ms(c.timeout_ms));
         ms("storageSettleMs", STORAGE_SETTLE_MS);
         ms("leaseSettleMs", LEASE_SETTLE_MS);
+        set(&o, "maxAttempts", &JsValue::from(self.policy.max_attempts()));
+        set(&o, "maxPolls", &JsValue::from(crate::client::device::MAX_POLLS));
         o.into()
     }
 
