@@ -390,7 +390,6 @@ export function defineMeshAuth(ClientCore, ServerRulesClass, redisStore) {
       }
       // A bare answer sets no cookie.
       const jar = requestJar(request, step.bare ? undefined : headers);
-      const post = request.method.toUpperCase() === 'POST';
       try {
         switch (step.route) {
           case 'login':
@@ -400,7 +399,9 @@ export function defineMeshAuth(ClientCore, ServerRulesClass, redisStore) {
           case 'logout':
             return await logout(jar, headers, url);
           case 'device':
-            return await (post ? device.start(jar, headers) : device.read(jar, headers));
+            return await device.read(jar, headers);
+          case 'deviceStart':
+            return await device.start(jar, headers);
           case 'devicePoll':
             return await device.poll(jar, headers);
           case 'deviceCancel':

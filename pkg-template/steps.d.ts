@@ -276,7 +276,7 @@ export interface ServerSettings {
   scripts: { acquire: string; write: string; remove: string; release: string };
 }
 
-export type RouteName = 'login' | 'callback' | 'logout' | 'device' | 'devicePoll' | 'deviceCancel';
+export type RouteName = 'login' | 'callback' | 'logout' | 'device' | 'deviceStart' | 'devicePoll' | 'deviceCancel';
 
 /** `bare`: the answer goes without a body and sets no cookie (a HEAD). */
 export type DispatchStep = { t: 'serve'; route: RouteName; bare: boolean } | { t: 'refuse'; status: number; error: MeshError | null; allow?: string; bare: boolean };

@@ -123,8 +123,10 @@ pub enum Route {
     Login,
     Callback,
     Logout,
-    /// `GET`: the pending device login; `POST`: start one.
+    /// `GET`: the pending device login; `POST`: start one ([`dispatch`]
+    /// serves that as [`Route::DeviceStart`]).
     Device,
+    DeviceStart,
     DevicePoll,
     DeviceCancel,
 }
@@ -136,6 +138,7 @@ impl Route {
             Route::Callback => "callback",
             Route::Logout => "logout",
             Route::Device => "device",
+            Route::DeviceStart => "deviceStart",
             Route::DevicePoll => "devicePoll",
             Route::DeviceCancel => "deviceCancel",
         }
@@ -152,7 +155,7 @@ impl Route {
         match self {
             Route::Login | Route::Callback => &["GET"],
             Route::Device => &["GET", "HEAD", "POST"],
-            Route::Logout | Route::DevicePoll | Route::DeviceCancel => &["POST"],
+            Route::Logout | Route::DeviceStart | Route::DevicePoll | Route::DeviceCancel => &["POST"],
         }
     }
 }
@@ -202,7 +205,10 @@ pub fn dispatch(base: &str, method: &str, path: &str, origin: Option<&str>) -> D
     if !origin_allowed(base, &method, origin) {
         return Dispatch::ForeignOrigin;
     }
-    Dispatch::Serve(route)
+    match route {
+        Route::Device if method == "POST" => Dispatch::Serve(Route::DeviceStart),
+        _ => Dispatch::Serve(route),
+    }
 }
 
 /// Whether the answer to a `method` request goes without a body and sets

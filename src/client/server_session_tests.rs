@@ -329,6 +329,7 @@ fn state_changes_are_post_only_and_from_the_apps_origin() {
     let own = Some("http://localhost:3000");
     assert_eq!(dispatch(base, "GET", "/auth/login", None), Dispatch::Serve(Route::Login));
     assert_eq!(dispatch(base, "GET", "/auth/device", None), Dispatch::Serve(Route::Device), "reading the pending login");
+    assert_eq!(dispatch(base, "POST", "/auth/device", own), Dispatch::Serve(Route::DeviceStart), "starting one");
     assert_eq!(dispatch(base, "GET", "/auth/logout", own), Dispatch::MethodNotAllowed("POST".into()), "an <img> cannot sign out");
     assert_eq!(dispatch(base, "POST", "/auth/login", own), Dispatch::MethodNotAllowed("GET".into()));
     assert_eq!(dispatch(base, "post", "/auth/logout", own), Dispatch::Serve(Route::Logout));
