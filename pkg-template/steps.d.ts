@@ -286,7 +286,7 @@ export type GuardStep = { t: 'pass' } | { t: 'login'; status: number; url: strin
 /** The wasm-bindgen class over `client::server_session`. */
 export interface ServerRules {
   settings(): ServerSettings;
-  /** What the layer runs with: `secret` (checked), `store` and `prompt` as given; `serverStore` when the session lives off the cookie; the store to make (`storeKind`, Redis's `redisUrl`). */
+  /** What the layer runs with: `secret` and `prompt` (checked), `store` as given; `serverStore` when the session lives off the cookie; the store to make (`storeKind`, Redis's `redisUrl`). */
   options(): { secret: string; store: unknown; prompt: string | undefined; serverStore: boolean; storeKind: 'cookie' | 'memory' | 'redis' | 'custom'; redisUrl?: string };
   readCookie(header: string, name: string): string | undefined;
   unseal(value: string): [Uint8Array<ArrayBuffer>, Uint8Array<ArrayBuffer>] | undefined;

@@ -26,7 +26,8 @@ pub struct ServerRules {
     /// What the layer executes with (`options()`).
     secret: String,
     store: JsValue,
-    prompt: JsValue,
+    /// Checked ([`crate::client::redirect::check_prompt`]).
+    prompt: Option<String>,
 }
 
 /// `createMeshAuth`'s checked options, read from its whole options object
@@ -34,16 +35,16 @@ pub struct ServerRules {
 /// so a wrong type is reported by the option's name (the core's
 /// `opt_string`), never by a serde message that names no field. Its other
 /// own options (`client::option_names::OPTIONS` after the client's) are
-/// `store` and `prompt`, taken as given for the layer (`ServerRules::new`:
-/// read with `Reflect`, which costs the server build 0.6 KB gz less than
+/// `store`, taken as given for the layer (`ServerRules::new`: read with
+/// `Reflect`, which costs the server build 0.6 KB gz less than
 /// serde-wasm-bindgen's `preserve`), and `clientSecret`, the client core's.
 #[derive(Deserialize)]
 #[serde(rename_all = "camelCase")]
 struct ServerOptions {
     #[serde(default)]
     base_url: Option<OptionValue>,
-    /// Checked here too, so a wrong value fails `createMeshAuth`, not the
-    /// first login.
+    /// Checked here, so a wrong value fails `createMeshAuth`, not the first
+    /// login; the layer gets it checked.
     #[serde(default)]
     prompt: Option<OptionValue>,
     #[serde(default)]
@@ -207,13 +208,14 @@ impl ServerRules {
     #[wasm_bindgen(constructor)]
     pub fn new(options: JsValue, timeout_ms: f64) -> Result<ServerRules, JsValue> {
         let given = |name: &str| Reflect::get(&options, &name.into()).unwrap_or_default();
-        let (store, prompt) = (given("store"), given("prompt"));
+        let store = given("store");
         let options: ServerOptions = from_js(options)?;
         let base = rules::base_url(&opt_string("baseUrl", &options.base_url)?.unwrap_or_default())?;
         let secret = opt_string("secret", &options.secret)?;
         rules::check_secret(secret.as_deref())?;
         let protect = rules::protect_paths(&options.protect)?;
-        crate::client::redirect::check_prompt(opt_string("prompt", &options.prompt)?.as_deref())?;
+        let prompt = opt_string("prompt", &options.prompt)?;
+        crate::client::redirect::check_prompt(prompt.as_deref())?;
         let store_kind = rules::Store::of(store_shape(&store))?;
         Ok(ServerRules {
             secure: rules::secure_cookies(&base),
@@ -228,13 +230,15 @@ impl ServerRules {
     }
 
     /// What the layer executes with: `{ secret, store, prompt, serverStore,
-    /// storeKind, redisUrl }` (`secret` checked, `store` and `prompt` as
+    /// storeKind, redisUrl }` (`secret` and `prompt` checked, `store` as
     /// given; which store to make, and Redis's URL).
     pub fn options(&self) -> JsValue {
         let o = Object::new();
         text(&o, "secret", &self.secret);
         set(&o, "store", &self.store);
-        set(&o, "prompt", &self.prompt);
+        if let Some(prompt) = &self.prompt {
+            text(&o, "prompt", prompt);
+        }
         set(&o, "serverStore", &JsValue::from_bool(self.store_kind.is_server()));
         text(&o, "storeKind", self.store_kind.kind());
         if let rules::Store::Redis(url) = &self.store_kind {
